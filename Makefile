@@ -1,0 +1,27 @@
+# Every target creates .venv on first use and installs the pinned project into it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+MND := $(VENV)/bin/mnd
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test bench toolchain clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(MND) summary --alpha 0.25 --resolution 32 --classes 10 --channels 1
+	$(MND) train --model mobilenet_v1_025_32 --dataset digits --epochs 30 --seed 0 --out runs/demo-digits --force
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+bench: $(INSTALLED)
+	$(PY) -m tests.bench.run
+
+clean:
+	rm -rf $(VENV) runs out

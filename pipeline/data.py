@@ -1,0 +1,125 @@
+"""Datasets as uint8 pixels at the model's input size: the built-in digits set and image folders."""
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.errors import DataError, UsageError
+from pipeline.preprocess import Preprocessing
+
+log = logging.getLogger("mnd")
+BUILTIN = {"digits": "scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes"}
+BUILTIN_CHANNELS = {"digits": 1}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
+              "bicubic": Image.Resampling.BICUBIC}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """`pixels` uint8 [N, side, side, channels]; `labels` int64 [N]; one name per class."""
+
+    name: str
+    pixels: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+
+    def __len__(self):
+        return len(self.labels)
+
+    def subset(self, indices) -> "Dataset":
+        return Dataset(self.name, self.pixels[indices], self.labels[indices], self.class_names)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "samples": len(self), "classes": len(self.class_names),
+                "class_names": list(self.class_names)}
+
+
+def load_dataset(source: str, prep: Preprocessing) -> Dataset:
+    """A built-in name or a folder with one sub-folder per class."""
+    if source in BUILTIN:
+        return _load_digits(prep)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"dataset '{source}' not found; give an image folder with one sub-folder per class "
+                        f"or a built-in name ({', '.join(BUILTIN)})")
+    if not path.is_dir():
+        raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class")
+    return _load_image_folder(path, prep)
+
+
+def native_channels(source: str) -> int:
+    """The channel count a dataset naturally has: 1 for the grayscale built-ins, else RGB."""
+    return BUILTIN_CHANNELS.get(source, 3)
+
+
+def fit_image(image: Image.Image, prep: Preprocessing) -> np.ndarray:
+    """Centre-crop, resize and convert one image to uint8 [side, side, channels]."""
+    image = image.convert("L" if prep.channels == 1 else "RGB")
+    if prep.crop_fraction < 1:
+        width, height = image.size
+        crop_w, crop_h = round(width * prep.crop_fraction), round(height * prep.crop_fraction)
+        left, top = (width - crop_w) // 2, (height - crop_h) // 2
+        image = image.crop((left, top, left + crop_w, top + crop_h))
+    if image.size != (prep.side, prep.side):
+        image = image.resize((prep.side, prep.side), RESAMPLING[prep.resize])
+    array = np.asarray(image, dtype=np.uint8)
+    return array[..., None] if prep.channels == 1 else array
+
+
+def _load_digits(prep: Preprocessing) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    scans = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    pixels = np.stack([fit_image(Image.fromarray(scan, mode="L"), prep) for scan in scans])
+    return Dataset("digits", pixels, bunch.target.astype(np.int64), tuple(str(d) for d in range(10)))
+
+
+def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < 2:
+        raise DataError(f"dataset '{root}' has {len(class_dirs)} class folder(s); "
+                        "put each class's images in its own sub-folder (at least 2)")
+    pixels, labels, skipped_files, corrupt = [], [], 0, []
+    for label, class_dir in enumerate(class_dirs):
+        count = 0
+        for file in sorted(p for p in class_dir.rglob("*") if p.is_file()):
+            if file.suffix.lower() not in IMAGE_SUFFIXES:
+                skipped_files += 1
+                continue
+            try:
+                with Image.open(file) as image:
+                    pixels.append(fit_image(image, prep))
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+                corrupt.append(str(file.relative_to(root)))
+                continue
+            labels.append(label)
+            count += 1
+        if count == 0:
+            raise DataError(f"class folder '{class_dir}' has no readable images; "
+                            f"add {'/'.join(s[1:] for s in IMAGE_SUFFIXES)} files or remove the folder")
+    if skipped_files:
+        log.warning("skipped %d non-image file(s) in '%s' (reading %s)", skipped_files, root, ", ".join(IMAGE_SUFFIXES))
+    if corrupt:
+        log.warning("skipped %d corrupt image(s): %s", len(corrupt), ", ".join(corrupt))
+    return Dataset(root.name, np.stack(pixels), np.asarray(labels, dtype=np.int64),
+                   tuple(d.name for d in class_dirs))
+
+
+def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:
+    """Deterministic split keeping class proportions: (rest, held_out) with ~fraction held out."""
+    if not 0 < fraction < 1:
+        raise UsageError(f"split fraction {fraction} is out of range; use a value between 0 and 1 (e.g. 0.2)")
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for label in range(len(dataset.class_names)):
+        members = np.flatnonzero(dataset.labels == label)
+        take = int(round(len(members) * fraction))
+        take = min(max(take, 1), len(members) - 1) if len(members) > 1 else 0
+        held_out.extend(rng.permutation(members)[:take].tolist())
+    mask = np.zeros(len(dataset), dtype=bool)
+    mask[held_out] = True
+    return dataset.subset(np.flatnonzero(~mask)), dataset.subset(np.flatnonzero(mask))

@@ -1,0 +1,69 @@
+"""Pipeline stages the CLI calls; each takes plain values and returns the run's manifest."""
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from pipeline import rundir
+from pipeline.architecture import parse_model_name
+from pipeline.data import load_dataset, native_channels, stratified_split
+from pipeline.environment import environment
+from pipeline.errors import Interrupted
+from pipeline.preprocess import Preprocessing
+from pipeline.train import TrainConfig, train
+
+log = logging.getLogger("mnd")
+RUN_SCHEMA = "mnd.run/1"
+MODEL_FILE = "model.keras"
+
+
+def run_training(model_name: str, dataset_source: str, out: Path, config: TrainConfig, *, val_split: float = 0.2,
+                 channels: int | None = None, activation: str = "relu6", preprocess: str = "unit",
+                 force: bool = False, progress=None) -> dict:
+    """Train into a fresh run directory; Ctrl-C keeps the last completed epoch's checkpoint."""
+    rundir.refuse_existing(out, force)
+    channels = channels or native_channels(dataset_source)
+    spec = parse_model_name(model_name, channels=channels, activation=activation)
+    prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels)
+    dataset = load_dataset(dataset_source, prep)
+    spec = replace(spec, classes=len(dataset.class_names))
+    train_set, val_set = stratified_split(dataset, val_split)
+    log.info("training %s on %s: %d train / %d validation images, %d classes, %d epochs, seed %d",
+             spec.name, dataset.name, len(train_set), len(val_set), spec.classes, config.epochs, config.seed)
+    manifest = {
+        "schema": RUN_SCHEMA, "status": "running", "model": spec.to_dict(), "model_file": MODEL_FILE,
+        "preprocessing": prep.to_dict(),
+        "dataset": {**dataset.describe(), "source": dataset_source, "val_split": val_split,
+                    "split_seed": 0, "train_samples": len(train_set), "val_samples": len(val_set)},
+        "training": config.to_dict(), "epochs_completed": 0, "val_accuracy": None, "history": [],
+        "environment": environment(),
+    }
+    staging = rundir.staging_dir(out)
+    (staging / "labels.txt").write_text("\n".join(dataset.class_names) + "\n")
+    rundir.write_json(staging / "preprocessing.json", prep.to_dict())
+
+    def checkpoint(model, record):
+        partial = staging / (MODEL_FILE + ".partial.keras")
+        model.save(partial)
+        partial.replace(staging / MODEL_FILE)
+        manifest["history"].append(record)
+        manifest.update(epochs_completed=record["epoch"], val_accuracy=record["val_accuracy"])
+        rundir.write_json(staging / "manifest.json", manifest)
+
+    try:
+        train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress)
+    except KeyboardInterrupt:
+        if manifest["epochs_completed"] == 0:
+            rundir.discard(staging)
+            raise Interrupted("interrupted before the first epoch completed; nothing was written") from None
+        manifest["status"] = "interrupted"
+        rundir.write_json(staging / "manifest.json", manifest)
+        rundir.publish(staging, out)
+        raise Interrupted(f"interrupted after epoch {manifest['epochs_completed']} of {config.epochs}; "
+                          f"the last completed checkpoint is in {out}") from None
+    except BaseException:
+        rundir.discard(staging)
+        raise
+    manifest["status"] = "complete"
+    rundir.write_json(staging / "manifest.json", manifest)
+    rundir.publish(staging, out)
+    return manifest

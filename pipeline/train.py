@@ -1,0 +1,93 @@
+"""Train a MobileNet v1 on a dataset (paper recipe: RMSprop, light augmentation, no decay on depthwise)."""
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.architecture import ModelSpec
+from pipeline.data import Dataset
+
+log = logging.getLogger("mnd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    warmup_epochs: int = 2
+    weight_decay: float = 4e-5
+    bn_momentum: float = 0.9
+    max_shift: float = 0.08  # random translation, as a fraction of the side
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {"optimizer": "RMSprop(rho=0.9, momentum=0.9)", "schedule": "linear warm-up, cosine decay",
+                **self.__dict__}
+
+
+def _shift_batch(pixels: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Translate each image by up to max_shift pixels, filling with zeros (light augmentation)."""
+    if max_shift == 0:
+        return pixels
+    out = np.zeros_like(pixels)
+    side = pixels.shape[1]
+    for i, (dy, dx) in enumerate(rng.integers(-max_shift, max_shift + 1, size=(len(pixels), 2))):
+        src_y, dst_y = slice(max(0, -dy), side - max(0, dy)), slice(max(0, dy), side - max(0, -dy))
+        src_x, dst_x = slice(max(0, -dx), side - max(0, dx)), slice(max(0, dx), side - max(0, -dx))
+        out[i, dst_y, dst_x] = pixels[i, src_y, src_x]
+    return out
+
+
+def _schedule(config: TrainConfig, steps_per_epoch: int):
+    import keras
+
+    total = config.epochs * steps_per_epoch
+    warmup = min(config.warmup_epochs * steps_per_epoch, total // 2)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 10, decay_steps=max(total - warmup, 1), alpha=0.0,
+        warmup_target=config.learning_rate, warmup_steps=warmup)
+
+
+def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: TrainConfig,
+          on_epoch_end=None, progress=None):
+    """Fit and return (model, history). `on_epoch_end(model, record)` runs after each completed epoch;
+    `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
+    import keras
+    import tensorflow as tf
+
+    from pipeline.models import build_model
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    model = build_model(spec, bn_momentum=config.bn_momentum, weight_decay=config.weight_decay)
+    steps = math.ceil(len(train_set) / config.batch_size)
+    model.compile(optimizer=keras.optimizers.RMSprop(_schedule(config, steps), rho=0.9, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    rng = np.random.default_rng(config.seed)
+    x_val = prep.apply(val_set.pixels)
+    max_shift = int(round(config.max_shift * spec.side))
+    history = []
+    for epoch in range(1, config.epochs + 1):
+        started = time.monotonic()
+        order = rng.permutation(len(train_set))
+        bar = progress(epoch, config.epochs, steps) if progress else None
+        losses = []
+        for step in range(steps):
+            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
+            x = prep.apply(_shift_batch(train_set.pixels[batch], max_shift, rng))
+            loss, _ = model.train_on_batch(x, train_set.labels[batch], return_dict=False)
+            losses.append(float(loss))
+            if bar:
+                bar.update(1, loss=float(loss))
+        val_loss, val_accuracy = model.evaluate(x_val, val_set.labels, batch_size=256, verbose=0)
+        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": float(val_loss),
+                  "val_accuracy": float(val_accuracy), "seconds": round(time.monotonic() - started, 2)}
+        if bar:
+            bar.close(val_accuracy=val_accuracy)
+        history.append(record)
+        if on_epoch_end:
+            on_epoch_end(model, record)
+    return model, history

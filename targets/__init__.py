@@ -1,0 +1,1 @@
+"""Deployment targets, each registered by name; see targets.base."""

@@ -1,0 +1,34 @@
+"""`make bench`: rerunnable benchmarks; each writes its section of docs/BENCHMARKS.md between markers."""
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from tests.bench import train_digits
+
+BENCHMARKS = {"train-digits": train_digits}
+DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    return pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + f"\n\n{block}\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=list(BENCHMARKS), help=f"any of {', '.join(BENCHMARKS)}")
+    args = parser.parse_args(argv)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    for name in args.names:
+        body = BENCHMARKS[name].run()
+        print(body)
+        text = replace_section(text, name, body)
+    DOC.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
