@@ -56,6 +56,79 @@ def _cmd_train(args) -> None:
     log.info("next: mnd export --model %s --target host", args.out)
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd")
+
+
+def _measure_settings(args):
+    from targets.base import MeasureSettings
+
+    return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads)
+
+
+def _cmd_export(args) -> None:
+    from pipeline.export import ExportConfig, check_target, export
+    from pipeline.progress import EpochBar
+    from pipeline.sources import resolve_model
+    from quantize.config import QuantConfig
+
+    check_target(args.target)
+    source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar)
+    out = Path(args.out or f"out/{source.name}-{args.target}")
+    config = ExportConfig(target=args.target, calib=args.calib, evaluation=args.eval,
+                          quant=QuantConfig(calibration_samples=args.calib_samples),
+                          evaluation_samples=args.eval_samples, max_drop=args.max_drop,
+                          allow_drift=args.allow_drift, measure=_measure_settings(args))
+    manifest = export(source, out, config, force=args.force)
+    failed = [v.name for v in manifest.validations if not v.passed]
+    if failed:
+        log.warning("kept despite failed validations (--allow-drift): %s", ", ".join(failed))
+    log.info("wrote %d artifacts, manifest.json and report.md to %s", len(manifest.artifacts), out)
+    log.info("next: cat %s/report.md   (re-measure: mnd measure %s --target %s)", out, out, args.target)
+
+
+def _cmd_measure(args) -> None:
+    from pipeline.remeasure import remeasure
+
+    manifest = remeasure(Path(args.run), args.target, _measure_settings(args))
+    log.info("%d measurements on %s written to %s/manifest.json and report.md",
+             len(manifest.measurements), args.target, args.run)
+    log.info("next: cat %s/report.md", args.run)
+
+
+def _cmd_targets(args) -> None:
+    from targets.base import get_target, target_names
+
+    rows = []
+    for name in target_names():
+        target = get_target(name)
+        reason = target.check()
+        rows.append({"name": name, "description": target.description, "requires": list(target.requires),
+                     "available": reason is None, "reason": reason})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        status = "available" if row["available"] else f"unavailable: {row['reason']}"
+        print(f"{row['name']:<12} {status}\n{'':<12} {row['description']}\n{'':<12} needs: {', '.join(row['requires'])}")
+    log.info("next: mnd export --target %s", rows[0]["name"])
+
+
+def _cmd_doctor(args) -> None:
+    from pipeline.doctor import diagnose, format_report
+
+    report = diagnose()
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    missing = [tool["name"] for tool in report["tools"] if not tool["found"]]
+    log.info("next: %s", "make toolchain (installs the missing tools)" if missing else "mnd export --target host")
+
+
+def _add_measure_flags(parser) -> None:
+    parser.add_argument("--runs", type=_positive_int, default=100, help="timed runs per runtime")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed runs first")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="inference threads")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -95,6 +168,38 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preprocess", default="unit", help="unit (x/255), signed (x/127.5-1) or raw")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     train.set_defaults(run=_cmd_train)
+
+    export = commands.add_parser("export", help="int8 PTQ, TFLite/ONNX/C-array export, validation, measurement")
+    export.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    export.add_argument("--model", help="registry name, .keras file or 'mnd train' run directory "
+                        "(default: mobilenet_v1_025_32 trained on digits, cached)")
+    export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
+    export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
+    export.add_argument("--calib-samples", type=_positive_int, default=200)
+    export.add_argument("--eval-samples", type=_positive_int, help="evaluate on at most N samples (default: all)")
+    export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
+    export.add_argument("--force", action="store_true", help="replace an existing --out")
+    export.add_argument("--max-drop", type=float, default=2.0, help="allowed int8 accuracy drop, in points")
+    export.add_argument("--allow-drift", action="store_true", help="record failed validations instead of stopping")
+    export.add_argument("--train-epochs", type=int, default=30,
+                        help="epochs when --model is a registry name or omitted (0: untrained, for benchmarks)")
+    export.add_argument("--seed", type=int, default=0, help="training seed for a registry-name model")
+    _add_measure_flags(export)
+    export.set_defaults(run=_cmd_export)
+
+    measure = commands.add_parser("measure", help="re-measure an exported run without re-exporting")
+    measure.add_argument("run", help="an out/RUN directory from 'mnd export'")
+    measure.add_argument("--target", default="host")
+    _add_measure_flags(measure)
+    measure.set_defaults(run=_cmd_measure)
+
+    targets = commands.add_parser("targets", help="registered targets, what they need, whether available here")
+    targets.add_argument("--json", action="store_true")
+    targets.set_defaults(run=_cmd_targets)
+
+    doctor = commands.add_parser("doctor", help="tools and package versions found, what is missing and how to install")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(run=_cmd_doctor)
     return parser
 
 

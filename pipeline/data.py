@@ -123,3 +123,11 @@ def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:
     mask = np.zeros(len(dataset), dtype=bool)
     mask[held_out] = True
     return dataset.subset(np.flatnonzero(~mask)), dataset.subset(np.flatnonzero(mask))
+
+
+def stratified_subset(dataset: Dataset, count: int, seed: int = 1) -> Dataset:
+    """At most `count` samples keeping class proportions, always the same ones for the same input."""
+    if count >= len(dataset):
+        return dataset
+    _, chosen = stratified_split(dataset, count / len(dataset), seed=seed)
+    return chosen

@@ -50,7 +50,9 @@ def run_training(model_name: str, dataset_source: str, out: Path, config: TrainC
         rundir.write_json(staging / "manifest.json", manifest)
 
     try:
-        train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress)
+        model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress)
+        if config.epochs == 0:  # an untrained, seeded model: for pipeline benchmarks, not for accuracy
+            model.save(staging / MODEL_FILE)
     except KeyboardInterrupt:
         if manifest["epochs_completed"] == 0:
             rundir.discard(staging)

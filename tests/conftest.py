@@ -28,9 +28,10 @@ def assets() -> Path:
     return path
 
 
-def run_mnd(*args, cwd=None, timeout=600, check=None):
+def run_mnd(*args, cwd=None, timeout=900, check=None, env=None):
     """Run the installed `mnd` console script; returns CompletedProcess with text output."""
-    result = subprocess.run([str(MND), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    result = subprocess.run([str(MND), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                            env={**os.environ, **(env or {})})
     if check is not None and result.returncode != check:
         raise AssertionError(f"mnd {' '.join(map(str, args))} exited {result.returncode}, expected {check}\n"
                              f"stdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}")
@@ -40,3 +41,11 @@ def run_mnd(*args, cwd=None, timeout=600, check=None):
 @pytest.fixture
 def mnd():
     return run_mnd
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> Path:
+    """A real 30-epoch mobilenet_v1_025_32 training run on digits, shared by the export tests."""
+    out = tmp_path_factory.mktemp("digits") / "run"
+    run_mnd("train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--epochs", "30", "--out", out, check=0)
+    return out

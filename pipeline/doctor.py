@@ -1,0 +1,48 @@
+"""`mnd doctor`: which tools and packages are here, which are missing, and how to install them."""
+import shutil
+import subprocess
+
+from pipeline.environment import cpu_facts, package_versions
+
+TOOLS = (
+    ("gcc", "host C compiler (QEMU plugin, kernel tests)", "apt-get install -y gcc"),
+    ("qemu-system-arm", "Cortex-M emulation", "make toolchain"),
+    ("arm-none-eabi-gcc", "Cortex-M firmware builds", "make toolchain"),
+    ("ssh", "Raspberry Pi target over SSH", "apt-get install -y openssh-client"),
+    ("adb", "Android target", "apt-get install -y adb"),
+    ("buildah", "building the docker/ image without a Docker engine", "apt-get install -y buildah"),
+)
+
+
+def _version(executable: str) -> str | None:
+    try:
+        output = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (output.stdout or output.stderr).strip().splitlines()
+    return text[0][:120] if text else None
+
+
+def diagnose() -> dict:
+    tools = []
+    for name, purpose, install in TOOLS:
+        path = shutil.which(name)
+        tools.append({"name": name, "purpose": purpose, "found": path is not None, "path": path,
+                      "version": _version(path) if path else None, "install": None if path else install})
+    packages = package_versions()
+    missing_packages = [name for name, version in packages.items() if version is None]
+    return {"packages": packages, "missing_packages": missing_packages, "tools": tools, "cpu": cpu_facts(),
+            "install_packages": "make test (creates .venv with the pinned packages)" if missing_packages else None}
+
+
+def format_report(report: dict) -> str:
+    lines = ["packages:"]
+    for name, version in report["packages"].items():
+        lines.append(f"  {name:<18} {version or 'MISSING'}")
+    lines.append("tools:")
+    for tool in report["tools"]:
+        state = tool["version"] or "found" if tool["found"] else f"missing — install: {tool['install']}"
+        lines.append(f"  {tool['name']:<18} {state}   ({tool['purpose']})")
+    cpu = report["cpu"]
+    lines.append(f"cpu: {cpu['cpu_model']} ({cpu['machine']}); ISA: {', '.join(cpu['isa_flags']) or 'unknown'}")
+    return "\n".join(lines)

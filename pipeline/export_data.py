@@ -1,0 +1,75 @@
+"""Disjoint calibration and evaluation samples for an export, and how to load them again."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.data import Dataset, load_dataset, stratified_split, stratified_subset
+from pipeline.errors import DataError
+from pipeline.preprocess import Preprocessing
+from quantize.calibration import calibration_pixels
+
+EVAL_FRACTION_OF_CALIB = 0.5
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    pixels: np.ndarray
+    labels: np.ndarray
+    float_inputs: np.ndarray
+
+
+def _part(source: str, split: float | None, side: str) -> dict:
+    return {"source": source, "split": split, "part": side}
+
+
+def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
+    """(calibration part, evaluation part) as {"source", "split", "part"} records; parts of one split are disjoint."""
+    trained_on = model_source.dataset
+    if calib is None and evaluation is None:
+        if trained_on is None:
+            raise DataError("this model has no training run to take data from; give --calib DATA "
+                            "(and optionally --eval DATA)")
+        calib = trained_on
+    if calib is None:
+        if trained_on is None:
+            raise DataError("give --calib DATA: the model has no training run to calibrate on")
+        calib = trained_on
+    if calib == trained_on and (evaluation is None or evaluation == calib):
+        return _part(calib, model_source.val_split, "train"), _part(calib, model_source.val_split, "held_out")
+    if evaluation is None or evaluation == calib:
+        return _part(calib, EVAL_FRACTION_OF_CALIB, "train"), _part(calib, EVAL_FRACTION_OF_CALIB, "held_out")
+    return _part(calib, None, "all"), _part(evaluation, None, "all")
+
+
+def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
+    dataset = load_dataset(part["source"], prep)
+    if len(dataset.class_names) != classes:
+        raise DataError(f"dataset '{part['source']}' has {len(dataset.class_names)} classes but the model outputs "
+                        f"{classes}; give data with the model's classes")
+    if part["split"] is not None:
+        rest, held_out = stratified_split(dataset, part["split"])
+        dataset = held_out if part["part"] == "held_out" else rest
+    return stratified_subset(dataset, part["limit"]) if part.get("limit") else dataset
+
+
+def load_export_data(model_source, calib, evaluation, calibration_samples: int, classes: int,
+                     evaluation_samples: int | None = None):
+    """(float calibration inputs, Evaluation, manifest 'data' record)."""
+    prep = model_source.prep
+    calib_part, eval_part = plan_data(model_source, calib, evaluation)
+    eval_part = {**eval_part, "limit": evaluation_samples}
+    calib_pixels = calibration_pixels(load_part(calib_part, prep, classes), calibration_samples)
+    evaluation_set = load_part(eval_part, prep, classes)
+    if len(evaluation_set) == 0:
+        raise DataError(f"evaluation set '{eval_part['source']}' is empty; give --eval a dataset with images")
+    doc = {"calibration": {**calib_part, "samples": len(calib_pixels)},
+           "evaluation": {**eval_part, "samples": len(evaluation_set)}}
+    return prep.apply(calib_pixels), to_evaluation(evaluation_set, prep), doc
+
+
+def to_evaluation(dataset: Dataset, prep: Preprocessing) -> Evaluation:
+    return Evaluation(dataset.pixels, dataset.labels, prep.apply(dataset.pixels))
+
+
+def reload_evaluation(data_doc: dict, prep: Preprocessing, classes: int) -> Evaluation:
+    return to_evaluation(load_part(data_doc["evaluation"], prep, classes), prep)

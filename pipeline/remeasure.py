@@ -1,0 +1,35 @@
+"""`mnd measure`: run a target's measurements again on an existing export, without re-exporting."""
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from pipeline.errors import ModelError
+from pipeline.export import check_target
+from pipeline.export_data import reload_evaluation
+from pipeline.manifest import Manifest
+from pipeline.preprocess import Preprocessing
+from pipeline.report import render
+
+
+def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
+    if not (run_dir / "manifest.json").is_file():
+        raise ModelError(f"'{run_dir}' has no manifest.json; give a directory written by 'mnd export'")
+    target = check_target(target_name)
+    manifest = Manifest.read(run_dir)
+    prep = Preprocessing.from_dict(manifest.model["preprocessing"])
+    evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"])
+    kept = tuple(m for m in manifest.measurements if m.target != target.name)
+    manifest = replace(manifest, measurements=kept + target.measure(run_dir, manifest, evaluation, settings),
+                       target={"name": target.name, "options": {"threads": settings.threads}})
+    _write_atomically(run_dir, manifest)
+    return manifest
+
+
+def _write_atomically(run_dir: Path, manifest: Manifest) -> None:
+    """manifest.json and report.md through temporary files, so a failure leaves the old ones."""
+    for name, text in (("manifest.json", manifest.to_json()), ("report.md", render(manifest))):
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=run_dir)
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, run_dir / name)

@@ -1,0 +1,59 @@
+"""report.md: what was built, whether it is right, how fast and accurate it is, and what to do next."""
+from pathlib import Path
+
+from pipeline.sandbox import RUNTIME_LABELS
+
+
+def _percent(value) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def _ms(latency, key) -> str:
+    return "—" if not latency else f"{latency[key]:.3f}"
+
+
+def render(manifest) -> str:
+    model, quant, data = manifest.model, manifest.quantization or {}, manifest.data
+    sizes = {a.kind: a.bytes for a in manifest.artifacts}
+    lines = [f"# mnd export: {model['name']}", "",
+             f"- input {model['input_shape']}, {model['classes']} classes, preprocessing "
+             f"`{model['preprocessing']['formula']}`",
+             f"- quantization: {quant.get('scheme')}, {quant.get('calibration_samples')} calibration samples "
+             f"from `{data['calibration']['source']}` ({data['calibration']['part']})",
+             f"- evaluation: {data['evaluation']['samples']} samples from `{data['evaluation']['source']}` "
+             f"({data['evaluation']['part']}), disjoint from calibration",
+             f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes", "",
+             "## Artifacts", "", "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
+    for artifact in manifest.artifacts:
+        lines.append(f"| {artifact.kind} | {artifact.path} | {artifact.bytes:,} | `{artifact.sha256[:12]}` |")
+    lines += ["", "## Validation", "", "| check | result | value | threshold | detail |", "|---|---|---|---|---|"]
+    for v in manifest.validations:
+        result = "pass" if v.passed else "**FAIL**"
+        lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
+    target = (manifest.target or {}).get("name", "—")
+    lines += ["", f"## Measurements on `{target}`", "",
+              "| artifact | runtime | bytes | accuracy | n | p50 ms | p90 ms | runs | threads | emulated |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in manifest.measurements:
+        lines.append(f"| {m.artifact} | {RUNTIME_LABELS.get(m.runtime, m.runtime)} | {sizes.get(m.artifact, 0):,} | "
+                     f"{_percent(m.accuracy)} | {m.n} | {_ms(m.latency_ms, 'p50')} | {_ms(m.latency_ms, 'p90')} | "
+                     f"{m.runs} | {m.threads or '—'} | {'yes' if m.emulated else 'no'} |")
+    env = manifest.environment
+    lines += ["", f"Latency: {manifest.measurements[0].warmup if manifest.measurements else 0} warm-up runs, then "
+              "the timed runs above, one sample at a time; p50/p90 in milliseconds.",
+              f"CPU: {env.get('cpu_model')} ({env.get('machine')}; {', '.join(env.get('isa_flags', [])) or 'no flags read'}).",
+              "", "## Next", "", next_command(manifest)]
+    for warning in manifest.warnings:
+        lines.insert(lines.index("## Artifacts") - 1, f"- warning: {warning}")
+    return "\n".join(lines) + "\n"
+
+
+def next_command(manifest) -> str:
+    return "Flash `tflm/` into your TFLite-Micro firmware, or re-measure later with " \
+           f"`mnd measure <this run> --target {(manifest.target or {}).get('name', 'host')} --threads 2`."
+
+
+def write_report(run_dir: Path, manifest) -> Path:
+    path = run_dir / "report.md"
+    path.write_text(render(manifest))
+    return path

@@ -1,0 +1,74 @@
+"""Run interpreters in a child process: a TFLITE_CHECK abort (say, in the reference int8 SOFTMAX)
+kills the child and becomes a clear error, never a dead CLI."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import MndError
+
+RUNTIME_LABELS = {"litert": "LiteRT (default kernels, XNNPACK)", "litert-ref": "LiteRT reference kernels",
+                  "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime", "tflm-arena": "TFLite-Micro arena search"}
+
+
+class RuntimeCrash(MndError):
+    """An interpreter failed or aborted while running a model."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outputs: np.ndarray
+    latencies_ms: list
+
+
+def run_model(runtime: str, model_path: Path, inputs: np.ndarray, *, threads: int = 1, warmup: int = 0,
+              runs: int = 0, tensor=None, arena_size=None, timeout: float = 1800) -> RunResult:
+    """Run every sample of `inputs` (already in the model's input dtype) through `runtime` in a child."""
+    result, outputs = _run_job({"runtime": runtime, "model": str(Path(model_path).resolve()), "threads": threads,
+                                "warmup": warmup, "runs": runs, "tensor": tensor, "arena_size": arena_size},
+                               inputs, timeout)
+    return RunResult(outputs, result["latencies_ms"])
+
+
+def tflm_arena_bytes(model_path: Path, sample: np.ndarray, timeout: float = 600) -> int:
+    """Smallest tensor arena with which the host TFLM interpreter allocates and runs the model."""
+    result, _ = _run_job({"runtime": "tflm-arena", "model": str(Path(model_path).resolve())}, sample[None], timeout)
+    return int(result["arena_bytes"])
+
+
+def _run_job(job: dict, inputs: np.ndarray, timeout: float):
+    label = f"{RUNTIME_LABELS[job['runtime']]} on {Path(job['model']).name}"
+    with tempfile.TemporaryDirectory(prefix="mnd-sandbox-") as tmp:
+        job_dir = Path(tmp)
+        (job_dir / "job.json").write_text(json.dumps(job))
+        np.save(job_dir / "inputs.npy", np.ascontiguousarray(inputs))
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        try:
+            process = subprocess.run([sys.executable, "-m", "pipeline.sandbox_worker", str(job_dir)],
+                                     capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            raise RuntimeCrash(f"{label} did not finish within {timeout:.0f} s") from None
+        if process.returncode != 0:
+            raise RuntimeCrash(_describe_failure(label, process, job_dir))
+        result = json.loads((job_dir / "result.json").read_text())
+        outputs = np.load(job_dir / "outputs.npy") if (job_dir / "outputs.npy").exists() else None
+        return result, outputs
+
+
+def _describe_failure(label: str, process, job_dir: Path) -> str:
+    progress = job_dir / "progress"
+    where = f" on sample {progress.read_text()}" if progress.exists() else " while loading the model"
+    if process.returncode < 0:
+        how = f"was killed by {signal.Signals(-process.returncode).name}"
+    else:
+        how = f"failed (exit {process.returncode})"
+    detail = [line.strip() for line in process.stderr.splitlines() if line.strip()]
+    reason = detail[-1][:300] if detail else "no message"
+    return (f"{label} {how}{where}: {reason} — the model was not run in the mnd process; "
+            "check the model with 'mnd doctor' or report the file")

@@ -1,0 +1,40 @@
+"""Full-integer int8 post-training quantization through the TFLite converter.
+
+The Keras model is re-wrapped with batch 1 and exported as a SavedModel: a fixed batch keeps SHAPE and
+STRIDED_SLICE ops out of the graph. Weights come out symmetric per-channel, activations asymmetric per-tensor.
+"""
+from pathlib import Path
+
+import numpy as np
+
+
+def export_saved_model(model, directory: Path) -> Path:
+    """Batch-1 SavedModel of a Keras model (input and output shapes otherwise unchanged)."""
+    import keras
+
+    inputs = keras.Input(shape=model.input_shape[1:], batch_size=1, name="image")
+    keras.Model(inputs, model(inputs), name=model.name).export(str(directory), verbose=False)
+    return directory
+
+
+def float_tflite(saved_model: Path) -> bytes:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_saved_model(str(saved_model)).convert()
+
+
+def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
+    """`samples`: float32 model inputs [N, H, W, C], fed in order as the representative dataset."""
+    import tensorflow as tf
+
+    def representative():
+        for sample in samples:
+            yield [sample[None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()

@@ -1,0 +1,135 @@
+"""`mnd export`, `mnd measure`, `mnd doctor` through the installed console script, on a real trained model."""
+import hashlib
+import json
+
+import pytest
+
+from pipeline.manifest import ARTIFACT_KINDS
+
+pytestmark = pytest.mark.slow
+FAST = ("--runs", "5", "--warmup", "1")
+
+
+@pytest.fixture(scope="module")
+def exported(digits_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "run"
+    from tests.conftest import run_mnd
+    result = run_mnd("export", "--model", digits_run, "--target", "host", "--out", out, *FAST, check=0)
+    return out, result
+
+
+def test_manifest_has_every_artifact_validation_and_measurement(exported):
+    out, result = exported
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["schema"] == "mnd.manifest/1"
+    assert manifest["model"]["input_shape"] == [1, 32, 32, 1] and manifest["model"]["classes"] == 10
+    assert manifest["model"]["alpha"] == 0.25 and manifest["model"]["preprocessing"]["mode"] == "unit"
+    assert manifest["quantization"] == {"scheme": "int8-per-channel", "calibration_samples": 200}
+    assert sorted(a["kind"] for a in manifest["artifacts"]) == sorted(ARTIFACT_KINDS)
+    for artifact in manifest["artifacts"]:
+        data = (out / artifact["path"]).read_bytes()
+        assert len(data) == artifact["bytes"] and hashlib.sha256(data).hexdigest() == artifact["sha256"]
+    names = {v["name"]: v for v in manifest["validations"]}
+    assert all(v["passed"] for v in names.values()), names
+    assert names["tflm (from .cc) vs litert reference"]["value"] == 0
+    pairs = {(m["runtime"], m["artifact"]) for m in manifest["measurements"]}
+    assert pairs == {("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert-ref", "tflite_float"),
+                     ("litert-ref", "tflite_int8"), ("onnxruntime", "onnx_float"), ("onnxruntime", "onnx_int8")}
+    for m in manifest["measurements"]:
+        assert m["n"] == manifest["data"]["evaluation"]["samples"] > 300
+        assert m["accuracy"] > 0.9 and m["runs"] == 5 and m["emulated"] is False
+        assert 0 < m["latency_ms"]["p50"] <= m["latency_ms"]["p90"]
+        assert m["instructions"] is None and m["flash_bytes"] is None
+    assert manifest["environment"]["cpu_model"] and "isa_flags" in manifest["environment"]
+    assert "next:" in result.stderr.splitlines()[-1]
+
+
+def test_report_rows_and_next_command(exported):
+    out, _ = exported
+    report = (out / "report.md").read_text()
+    assert report.count("| tflite_int8 |") >= 3 and "ONNX Runtime" in report
+    assert report.rstrip().splitlines()[-1].startswith("Flash `tflm/`")
+
+
+def test_c_array_header_is_self_sufficient(exported):
+    out, _ = exported
+    header = next((out / "tflm").glob("*_model_data.h")).read_text()
+    for needle in ("alignas", "TensorArenaSize", "Labels"):
+        assert needle in header or needle in next((out / "tflm").glob("*_model_data.cc")).read_text()
+
+
+def test_two_exports_are_byte_identical(digits_run, exported, tmp_path, mnd):
+    first, _ = exported
+    second = tmp_path / "again"
+    mnd("export", "--model", digits_run, "--out", second, "--runs", "1", "--warmup", "0", check=0)
+    for pattern in ("*.tflite", "tflm/*.cc", "tflm/*.h"):
+        files = sorted(first.glob(pattern))
+        assert files
+        for file in files:
+            assert file.read_bytes() == (second / file.relative_to(first)).read_bytes(), file
+
+
+def test_measure_remeasures_without_reexporting(exported, mnd):
+    out, _ = exported
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tflite")}
+    mnd("measure", out, "--target", "host", "--runs", "3", "--warmup", "0", check=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {m["runs"] for m in manifest["measurements"]} == {3}
+    assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.tflite")}
+
+
+def test_failed_validation_leaves_nothing_and_prints_the_table(digits_run, tmp_path, mnd):
+    out = tmp_path / "strict"
+    result = mnd("export", "--model", digits_run, "--out", out, "--max-drop", "-100", *FAST)
+    assert result.returncode == 3
+    assert "int8 vs float accuracy drop" in result.stderr and "FAIL" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept"
+    mnd("export", "--model", digits_run, "--out", kept, "--max-drop", "-100", "--allow-drift", *FAST, check=0)
+    manifest = json.loads((kept / "manifest.json").read_text())
+    assert [v["name"] for v in manifest["validations"] if not v["passed"]] == ["int8 vs float accuracy drop (points)"]
+
+
+@pytest.mark.parametrize("make_input, message", [
+    ("truncated_keras", "is the file complete"),
+    ("not_an_image_model", "square"),
+    ("missing_model", "not found"),
+    ("existing_out", "--force"),
+    ("empty_class", "no readable images"),
+])
+def test_bad_input(tmp_path, mnd, digits_run, make_input, message):
+    import keras
+
+    args = ["--model", digits_run]
+    out = tmp_path / "out"
+    if make_input == "truncated_keras":
+        data = (digits_run / "model.keras").read_bytes()
+        (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
+        args = ["--model", tmp_path / "cut.keras"]
+    elif make_input == "not_an_image_model":
+        model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(2)])
+        model.save(tmp_path / "dense.keras")
+        args = ["--model", tmp_path / "dense.keras"]
+    elif make_input == "missing_model":
+        args = ["--model", tmp_path / "nothing.keras"]
+    elif make_input == "existing_out":
+        out.mkdir()
+    elif make_input == "empty_class":
+        for name in ("a", "b"):
+            (tmp_path / "calib" / name).mkdir(parents=True)
+        args += ["--calib", tmp_path / "calib"]
+    result = mnd("export", *args, "--out", out, *FAST)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mnd: error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not out.exists() or make_input == "existing_out"
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_targets_and_doctor(mnd):
+    assert "host" in mnd("targets", check=0).stdout
+    doctor = json.loads(mnd("doctor", "--json", check=0).stdout)
+    assert doctor["packages"]["tensorflow-cpu"] == "2.21.0"
+    assert {tool["name"] for tool in doctor["tools"]} >= {"qemu-system-arm", "arm-none-eabi-gcc"}
+    assert all(tool["install"] for tool in doctor["tools"] if not tool["found"])

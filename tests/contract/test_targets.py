@@ -1,0 +1,38 @@
+"""Every registered target honours the Target contract and shows up in the CLI."""
+import json
+
+import pytest
+
+from pipeline.manifest import ARTIFACT_KINDS
+from targets.base import Target, UnknownTarget, get_target, target_names
+
+NAMES = target_names()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_target_contract(name):
+    target = get_target(name)
+    assert isinstance(target, Target) and target.name == name and target.description
+    assert target.requires and set(target.requires) <= set(ARTIFACT_KINDS)
+    reason = target.check()
+    assert reason is None or (isinstance(reason, str) and reason)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_target_listed_by_cli(mnd, name):
+    rows = json.loads(mnd("targets", "--json", check=0).stdout)
+    row = next(r for r in rows if r["name"] == name)
+    assert row["available"] == (get_target(name).check() is None)
+    assert row["requires"] == list(get_target(name).requires)
+
+
+def test_host_is_available_here():
+    assert get_target("host").check() is None
+
+
+def test_unknown_target_suggests_closest(mnd, tmp_path):
+    with pytest.raises(UnknownTarget, match="did you mean 'host'"):
+        get_target("hots")
+    result = mnd("export", "--target", "hots", "--out", tmp_path / "x")
+    assert result.returncode != 0 and "did you mean 'host'" in result.stderr
+    assert not (tmp_path / "x").exists()
