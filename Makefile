@@ -15,7 +15,8 @@ $(INSTALLED): pyproject.toml
 
 demo: $(INSTALLED)
 	$(MND) summary --alpha 0.25 --resolution 32 --classes 10 --channels 1
-	$(MND) train --model mobilenet_v1_025_32 --dataset digits --epochs 30 --seed 0 --out runs/demo-digits --force
+	$(MND) export --target host --out out/demo --force
+	cat out/demo/report.md
 
 test: $(INSTALLED)
 	$(PY) -m pytest

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.errors import MndError
+from pipeline.quiet import import_tensorflow_quietly
 
 log = logging.getLogger("mnd")
 
@@ -15,8 +16,10 @@ log = logging.getLogger("mnd")
 def _configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("mnd: %(message)s"))
-    logging.getLogger("mnd").handlers[:] = [handler]
-    logging.getLogger("mnd").setLevel(logging.INFO)
+    logger = logging.getLogger("mnd")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # TensorFlow installs a root handler that would print every line twice
     logging.captureWarnings(True)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,6 +45,7 @@ def _cmd_summary(args) -> None:
 
 
 def _cmd_train(args) -> None:
+    import_tensorflow_quietly()
     from pipeline.progress import EpochBar
     from pipeline.stages import run_training
     from pipeline.train import TrainConfig
@@ -67,6 +71,7 @@ def _measure_settings(args):
 
 
 def _cmd_export(args) -> None:
+    import_tensorflow_quietly()
     from pipeline.export import ExportConfig, check_target, export
     from pipeline.progress import EpochBar
     from pipeline.sources import resolve_model
@@ -90,10 +95,10 @@ def _cmd_export(args) -> None:
 def _cmd_measure(args) -> None:
     from pipeline.remeasure import remeasure
 
-    manifest = remeasure(Path(args.run), args.target, _measure_settings(args))
+    manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args))
     log.info("%d measurements on %s written to %s/manifest.json and report.md",
-             len(manifest.measurements), args.target, args.run)
-    log.info("next: cat %s/report.md", args.run)
+             len(manifest.measurements), args.target, args.run_dir)
+    log.info("next: cat %s/report.md", args.run_dir)
 
 
 def _cmd_targets(args) -> None:
@@ -152,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--full-conv", action="store_true", help="the paper's Conv MobileNet (Table 4)")
     summary.add_argument("--grid", action="store_true", help="the 16 models alpha x {224,192,160,128}")
     summary.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    summary.set_defaults(run=_cmd_summary)
+    summary.set_defaults(handler=_cmd_summary)
 
     train = commands.add_parser("train", help="train a MobileNet v1 on a built-in dataset or an image folder")
     train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32")
@@ -167,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--activation", default="relu6")
     train.add_argument("--preprocess", default="unit", help="unit (x/255), signed (x/127.5-1) or raw")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
-    train.set_defaults(run=_cmd_train)
+    train.set_defaults(handler=_cmd_train)
 
     export = commands.add_parser("export", help="int8 PTQ, TFLite/ONNX/C-array export, validation, measurement")
     export.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
@@ -185,21 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="epochs when --model is a registry name or omitted (0: untrained, for benchmarks)")
     export.add_argument("--seed", type=int, default=0, help="training seed for a registry-name model")
     _add_measure_flags(export)
-    export.set_defaults(run=_cmd_export)
+    export.set_defaults(handler=_cmd_export)
 
     measure = commands.add_parser("measure", help="re-measure an exported run without re-exporting")
-    measure.add_argument("run", help="an out/RUN directory from 'mnd export'")
+    measure.add_argument("run_dir", metavar="RUN", help="an out/RUN directory from 'mnd export'")
     measure.add_argument("--target", default="host")
     _add_measure_flags(measure)
-    measure.set_defaults(run=_cmd_measure)
+    measure.set_defaults(handler=_cmd_measure)
 
     targets = commands.add_parser("targets", help="registered targets, what they need, whether available here")
     targets.add_argument("--json", action="store_true")
-    targets.set_defaults(run=_cmd_targets)
+    targets.set_defaults(handler=_cmd_targets)
 
     doctor = commands.add_parser("doctor", help="tools and package versions found, what is missing and how to install")
     doctor.add_argument("--json", action="store_true")
-    doctor.set_defaults(run=_cmd_doctor)
+    doctor.set_defaults(handler=_cmd_doctor)
     return parser
 
 
@@ -207,7 +212,7 @@ def main(argv=None) -> int:
     _configure_logging()
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        args.handler(args)
     except MndError as error:
         print(f"mnd: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -109,17 +109,26 @@ def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
                    tuple(d.name for d in class_dirs))
 
 
+def _class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
+    """How many of each class to hold out so the quotas sum to `total` (largest remainder), keeping at least
+    one sample on each side for every class that has two or more."""
+    exact = counts * (total / counts.sum())
+    quotas = np.floor(exact).astype(int)
+    for index in np.argsort(-(exact - quotas), kind="stable")[: total - quotas.sum()]:
+        quotas[index] += 1
+    return np.where(counts > 1, np.clip(quotas, 1, counts - 1), 0)
+
+
 def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:
-    """Deterministic split keeping class proportions: (rest, held_out) with ~fraction held out."""
+    """Deterministic split keeping class proportions: (rest, held_out) with round(fraction * n) held out."""
     if not 0 < fraction < 1:
         raise UsageError(f"split fraction {fraction} is out of range; use a value between 0 and 1 (e.g. 0.2)")
     rng = np.random.default_rng(seed)
+    counts = np.bincount(dataset.labels, minlength=len(dataset.class_names))
+    quotas = _class_quotas(counts, int(round(len(dataset) * fraction)))
     held_out = []
-    for label in range(len(dataset.class_names)):
-        members = np.flatnonzero(dataset.labels == label)
-        take = int(round(len(members) * fraction))
-        take = min(max(take, 1), len(members) - 1) if len(members) > 1 else 0
-        held_out.extend(rng.permutation(members)[:take].tolist())
+    for label, take in enumerate(quotas):
+        held_out.extend(rng.permutation(np.flatnonzero(dataset.labels == label))[:take].tolist())
     mask = np.zeros(len(dataset), dtype=bool)
     mask[held_out] = True
     return dataset.subset(np.flatnonzero(~mask)), dataset.subset(np.flatnonzero(mask))

@@ -71,7 +71,7 @@ def export(source: ModelSource, out: Path, config: ExportConfig, force: bool = F
         validate.enforce(validations, config.allow_drift)
         manifest = replace(manifest, measurements=target.measure(staging, manifest, evaluation, config.measure))
         manifest.write(staging)
-        write_report(staging, manifest)
+        write_report(staging, manifest, str(out))
     except BaseException:
         rundir.discard(staging)
         raise

@@ -28,7 +28,7 @@ def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
 
 def _write_atomically(run_dir: Path, manifest: Manifest) -> None:
     """manifest.json and report.md through temporary files, so a failure leaves the old ones."""
-    for name, text in (("manifest.json", manifest.to_json()), ("report.md", render(manifest))):
+    for name, text in (("manifest.json", manifest.to_json()), ("report.md", render(manifest, str(run_dir)))):
         handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=run_dir)
         with os.fdopen(handle, "w") as stream:
             stream.write(text)

@@ -12,7 +12,7 @@ def _ms(latency, key) -> str:
     return "—" if not latency else f"{latency[key]:.3f}"
 
 
-def render(manifest) -> str:
+def render(manifest, run_path: str = "out/RUN") -> str:
     model, quant, data = manifest.model, manifest.quantization or {}, manifest.data
     sizes = {a.kind: a.bytes for a in manifest.artifacts}
     lines = [f"# mnd export: {model['name']}", "",
@@ -42,18 +42,20 @@ def render(manifest) -> str:
     lines += ["", f"Latency: {manifest.measurements[0].warmup if manifest.measurements else 0} warm-up runs, then "
               "the timed runs above, one sample at a time; p50/p90 in milliseconds.",
               f"CPU: {env.get('cpu_model')} ({env.get('machine')}; {', '.join(env.get('isa_flags', [])) or 'no flags read'}).",
-              "", "## Next", "", next_command(manifest)]
+              "", "## Next", "", next_command(manifest, run_path)]
     for warning in manifest.warnings:
         lines.insert(lines.index("## Artifacts") - 1, f"- warning: {warning}")
     return "\n".join(lines) + "\n"
 
 
-def next_command(manifest) -> str:
-    return "Flash `tflm/` into your TFLite-Micro firmware, or re-measure later with " \
-           f"`mnd measure <this run> --target {(manifest.target or {}).get('name', 'host')} --threads 2`."
+def next_command(manifest, run_path: str) -> str:
+    target = (manifest.target or {}).get("name", "host")
+    return f"Build `{run_path}/tflm/` into your TFLite-Micro firmware, or re-measure with " \
+           f"`mnd measure {run_path} --target {target} --threads 2`."
 
 
-def write_report(run_dir: Path, manifest) -> Path:
+def write_report(run_dir: Path, manifest, run_path: str) -> Path:
+    """`run_path`: where the run will live once published (the report names it in its next command)."""
     path = run_dir / "report.md"
-    path.write_text(render(manifest))
+    path.write_text(render(manifest, run_path))
     return path

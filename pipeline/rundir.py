@@ -20,6 +20,7 @@ def staging_dir(out: Path) -> Path:
 
 def publish(staging: Path, out: Path) -> None:
     """Replace `out` with `staging` (the caller checked --force)."""
+    staging.chmod(0o755)  # mkdtemp made it private
     if out.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         out.rename(retired / out.name)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.quiet import native_stderr_silenced
+
 
 def export_saved_model(model, directory: Path) -> Path:
     """Batch-1 SavedModel of a Keras model (input and output shapes otherwise unchanged)."""
@@ -20,7 +22,8 @@ def export_saved_model(model, directory: Path) -> Path:
 def float_tflite(saved_model: Path) -> bytes:
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_saved_model(str(saved_model)).convert()
+    with native_stderr_silenced():
+        return tf.lite.TFLiteConverter.from_saved_model(str(saved_model)).convert()
 
 
 def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
@@ -37,4 +40,5 @@ def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return converter.convert()
+    with native_stderr_silenced():
+        return converter.convert()

@@ -7,9 +7,7 @@ the inputs (no timestamps, no absolute paths), so the same model gives byte-iden
 import hashlib
 import math
 import numbers
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +103,11 @@ def write_c_array(model_path: Path, out_dir: Path, name: str, labels: list, aren
         "tflm_op_resolver": (f"{ident}_op_resolver.h", origin + resolver_text(ident, resolver_methods(model))),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    return {kind: _write_atomic(out_dir / filename, text) for kind, (filename, text) in files.items()}
+    written = {}
+    for kind, (filename, text) in files.items():  # the caller builds the whole run in a staging directory
+        (out_dir / filename).write_text(text, encoding="ascii", newline="\n")
+        written[kind] = out_dir / filename
+    return written
 
 
 def _check_inputs(model: TfliteModel, labels: list, arena_bytes: int):
@@ -121,18 +123,6 @@ def _check_inputs(model: TfliteModel, labels: list, arena_bytes: int):
     if isinstance(arena_bytes, bool) or not isinstance(arena_bytes, numbers.Integral) or arena_bytes <= 0:
         raise ModelError(f"tensor arena size {arena_bytes!r} is not a positive byte count; measure it with the "
                          "host TFLM interpreter before writing the C array")
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="ascii", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 HEX = tuple(f"0x{value:02x}" for value in range(256))

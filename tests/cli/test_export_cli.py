@@ -48,7 +48,8 @@ def test_report_rows_and_next_command(exported):
     out, _ = exported
     report = (out / "report.md").read_text()
     assert report.count("| tflite_int8 |") >= 3 and "ONNX Runtime" in report
-    assert report.rstrip().splitlines()[-1].startswith("Flash `tflm/`")
+    assert report.rstrip().splitlines()[-1].startswith(f"Build `{out}/tflm/`")
+    assert f"mnd measure {out} --target host" in report
 
 
 def test_c_array_header_is_self_sufficient(exported):
