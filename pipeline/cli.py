@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--max-drop", type=float, default=2.0, help="allowed int8 accuracy drop, in points")
     export.add_argument("--allow-drift", action="store_true", help="record failed validations instead of stopping")
     export.add_argument("--train-epochs", type=int, default=30,
-                        help="epochs when --model is a registry name or omitted (0: untrained, for benchmarks)")
+                        help="epochs when --model is a registry name or omitted (0: untrained; such a model rarely quantizes sensibly)")
     export.add_argument("--seed", type=int, default=0, help="training seed for a registry-name model")
     _add_measure_flags(export)
     export.set_defaults(handler=_cmd_export)

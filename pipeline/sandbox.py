@@ -64,11 +64,16 @@ def _run_job(job: dict, inputs: np.ndarray, timeout: float):
 def _describe_failure(label: str, process, job_dir: Path) -> str:
     progress = job_dir / "progress"
     where = f" on sample {progress.read_text()}" if progress.exists() else " while loading the model"
-    if process.returncode < 0:
-        how = f"was killed by {signal.Signals(-process.returncode).name}"
-    else:
-        how = f"failed (exit {process.returncode})"
     detail = [line.strip() for line in process.stderr.splitlines() if line.strip()]
-    reason = detail[-1][:300] if detail else "no message"
-    return (f"{label} {how}{where}: {reason} — the model was not run in the mnd process; "
-            "check the model with 'mnd doctor' or report the file")
+    reason = f": {detail[-1][:300]}" if detail else ""
+    if process.returncode == -signal.SIGABRT:
+        message = f"{label} aborted{where} (a TFLITE_CHECK inside the interpreter failed{reason}); mnd ran it " \
+                  "in a child process, so nothing else was affected"
+        if not detail or "SOFTMAX" in reason:
+            message += (". The int8 reference SOFTMAX does this on near-uniform outputs over many classes. Fix: "
+                        "calibrate and evaluate with data in the model's own preprocessing (near-uniform outputs "
+                        "usually mean a mismatch or an untrained model)")
+        return message
+    how = f"was killed by {signal.Signals(-process.returncode).name}" if process.returncode < 0 \
+        else f"failed (exit {process.returncode})"
+    return f"{label} {how}{where}{reason}; mnd ran it in a child process, so nothing else was affected"

@@ -55,30 +55,53 @@ def _onnxruntime(job: dict, model: bytes):
     return infer
 
 
-def _tflm_arena(job: dict, model: bytes, sample: np.ndarray) -> int:
-    """Smallest arena (bytes, 16-byte steps) with which TFLM allocates and runs, by bisection."""
+VIABILITY_ARENA = 256 << 20
+
+
+def _probe_arena(model: bytes, sample: np.ndarray, size: int) -> tuple:
+    """(runs, last native log line) for TFLM with `size` arena bytes, in a forked child: TFLM sometimes
+    aborts (a failed Prepare followed by a TFLITE_CHECK) instead of returning an error."""
+    import os
+    import tempfile
+
     from tflite_micro.python.tflite_micro import runtime
 
-    def runs_with(size: int) -> bool:
-        try:
-            interpreter = runtime.Interpreter.from_bytes(model, arena_size=size)
-            interpreter.set_input(sample, 0)
-            interpreter.invoke()
-            return True
-        except RuntimeError:  # TFLM's "failed to allocate tensors"
-            return False
+    with tempfile.TemporaryFile() as log:
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                interpreter = runtime.Interpreter.from_bytes(model, arena_size=size)
+                interpreter.set_input(sample, 0)
+                interpreter.invoke()
+                os._exit(0)
+            except BaseException as error:
+                os.write(2, f"{type(error).__name__}: {error}\n".encode())
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        log.seek(0)
+        lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    return os.waitstatus_to_exitcode(status) == 0, "; ".join(lines[-2:])
 
+
+def _tflm_arena(model: bytes, sample: np.ndarray) -> int:
+    """Smallest arena (bytes, 16-byte steps) with which TFLM allocates and runs, by doubling then bisection."""
+    runs, message = _probe_arena(model, sample, VIABILITY_ARENA)
+    if not runs:
+        raise RuntimeError(f"TFLM cannot run this model even with a {VIABILITY_ARENA >> 20} MiB arena "
+                           f"({message or 'it aborted without a log line'}); this usually means a degenerate "
+                           "quantization: an untrained model, or calibration data that does not match the "
+                           "model's preprocessing")
     high = 16 * 1024
-    while not runs_with(high):
+    while high < VIABILITY_ARENA and not _probe_arena(model, sample, high)[0]:
         high *= 2
-        if high > 1 << 31:
-            raise RuntimeError("TFLM could not allocate the model with a 2 GiB arena")
-    low = 0  # known failing (or zero)
+    low = high // 2 if high > 16 * 1024 else 0  # largest size known not to fit
     while high - low > 16:
         middle = (low + high) // 2 // 16 * 16
         if middle <= low:
             break
-        if runs_with(middle):
+        if _probe_arena(model, sample, middle)[0]:
             high = middle
         else:
             low = middle
@@ -94,7 +117,7 @@ def main(job_dir: Path) -> int:
     inputs = np.load(job_dir / "inputs.npy")
     progress = job_dir / "progress"
     if job["runtime"] == "tflm-arena":
-        (job_dir / "result.json").write_text(json.dumps({"arena_bytes": _tflm_arena(job, model, inputs[:1])}))
+        (job_dir / "result.json").write_text(json.dumps({"arena_bytes": _tflm_arena(model, inputs[:1])}))
         return 0
     infer = RUNTIMES[job["runtime"]](job, model)
     outputs = []

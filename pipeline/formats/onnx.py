@@ -1,24 +1,35 @@
 """ONNX artifacts: float through tf2onnx, int8 QDQ through onnxruntime's static quantization."""
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.errors import ModelError
+from pipeline.quiet import native_stderr_silenced
 
 OPSET = 17
 
 
-def write_onnx_float(source: Path, path: Path, from_tflite: bool = False) -> Path:
-    """tf2onnx on a SavedModel directory (or a .tflite file); runs in a child to keep its logging apart."""
-    flag = ["--tflite", str(source)] if from_tflite else ["--saved-model", str(source), "--signature_def", "serving_default"]
-    process = subprocess.run([sys.executable, "-m", "tf2onnx.convert", *flag, "--opset", str(OPSET),
-                              "--output", str(path)], capture_output=True, text=True)
-    if process.returncode != 0 or not path.exists():
-        errors = [line for line in process.stderr.splitlines() if "ERROR" in line or "Error" in line]
-        raise ModelError(f"tf2onnx could not convert {source.name}: {(errors or ['no message'])[-1][:300]}")
+def write_onnx_float(model, path: Path) -> Path:
+    """tf2onnx on the Keras model traced with batch 1, in this process (no second TensorFlow start-up)."""
+    import logging
+
+    import tensorflow as tf
+    import tf2onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+
+    @tf.autograph.experimental.do_not_convert
+    def forward(image):
+        return model(image, training=False)
+
+    signature = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32, name="image")]
+    try:
+        with native_stderr_silenced():
+            tf2onnx.convert.from_function(tf.function(forward), input_signature=signature, opset=OPSET,
+                                          output_path=str(path))
+    except Exception as error:  # tf2onnx raises many types for unsupported graphs
+        raise ModelError(f"tf2onnx could not convert the model: {str(error).splitlines()[0][:300]}") from None
     return path
 
 

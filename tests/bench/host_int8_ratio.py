@@ -32,7 +32,8 @@ def run() -> str:
     cpu = cpu_facts()
     lines = ["## Host int8/float latency: mobilenet_v1_100_224 on LiteRT (`make bench`)", "",
              f"CPU: {cpu['cpu_model']}; ISA flags: {', '.join(cpu['isa_flags'])}. LiteRT default kernels (XNNPACK), "
-             f"{WARMUP} warm-up + {RUNS} timed runs, batch 1. Goal: int8/float p50 <= {GOAL}.", "",
+             f"{WARMUP} warm-up + {RUNS} timed runs, batch 1, untrained weights (latency does not depend on their values). "
+             f"Goal: int8/float p50 <= {GOAL}.", "",
              "| threads | float p50 ms | int8 p50 ms | float p90 ms | int8 p90 ms | int8/float (p50) |",
              "|---|---|---|---|---|---|"]
     for threads in (1, 2):
