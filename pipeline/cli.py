@@ -53,6 +53,7 @@ def _cmd_train(args) -> None:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
     manifest = run_training(args.model, args.dataset, Path(args.out), config, val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
+                            to_gray=args.to_gray,
                             force=args.force, progress=EpochBar)
     log.info("final validation accuracy %.2f%% after %d epochs (%d validation images); run saved to %s",
              100 * manifest["val_accuracy"], manifest["epochs_completed"],
@@ -78,18 +79,51 @@ def _cmd_export(args) -> None:
     from quantize.config import QuantConfig
 
     check_target(args.target)
-    source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar)
+    source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
+                           prep_overrides=_prep_overrides(args), labels_file=args.labels)
     out = Path(args.out or f"out/{source.name}-{args.target}")
     config = ExportConfig(target=args.target, calib=args.calib, evaluation=args.eval,
                           quant=QuantConfig(calibration_samples=args.calib_samples),
                           evaluation_samples=args.eval_samples, max_drop=args.max_drop,
-                          allow_drift=args.allow_drift, measure=_measure_settings(args))
+                          allow_drift=args.allow_drift, requantize_int8=args.requantize_int8,
+                          measure=_measure_settings(args))
     manifest = export(source, out, config, force=args.force)
     failed = [v.name for v in manifest.validations if not v.passed]
     if failed:
         log.warning("kept despite failed validations (--allow-drift): %s", ", ".join(failed))
     log.info("wrote %d artifacts, manifest.json and report.md to %s", len(manifest.artifacts), out)
     log.info("next: cat %s/report.md   (re-measure: mnd measure %s --target %s)", out, out, args.target)
+
+
+def _prep_overrides(args) -> dict:
+    overrides = {"mode": args.preprocess, "crop_fraction": args.crop, "resize": args.resize,
+                 "to_gray": True if args.to_gray else None}
+    return {key: value for key, value in overrides.items() if value is not None}
+
+
+def _cmd_evaluate(args) -> None:
+    import_tensorflow_quietly()
+    from pipeline.evaluate import evaluate, format_result
+    from pipeline.sources import resolve_model
+
+    source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
+                           labels_file=args.labels)
+    result = evaluate(source, args.data, args.runtime)
+    print(json.dumps(result, indent=2) if args.json else format_result(result))
+    log.info("next: mnd export --model %s --eval %s --target host", args.model, args.data)
+
+
+def _add_preprocessing_flags(parser) -> None:
+    parser.add_argument("--preprocess", choices=("unit", "signed", "raw"),
+                        help="unit: x/255; signed: x/127.5-1; raw: pixel values (quantized models: the bytes) — "
+                             "default: the model's own (recorded in the manifest)")
+    parser.add_argument("--crop", type=float, help="centre-crop fraction before resizing (0.875 for ImageNet)")
+    parser.add_argument("--resize", choices=("bilinear", "nearest", "bicubic", "antialias"),
+                        help="bilinear (default: half-pixel centres, no antialiasing, as TensorFlow), nearest, "
+                             "bicubic, or antialias (PIL's area-aware bilinear)")
+    parser.add_argument("--to-gray", action="store_true", help="convert colour images to gray (ITU-R 601 luma) "
+                        "for 1-channel models")
+    parser.add_argument("--labels", help="class names, one per line in output order (default: indices)")
 
 
 def _cmd_measure(args) -> None:
@@ -171,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--channels", type=int, choices=(1, 3), help="default: the dataset's own (1 for digits)")
     train.add_argument("--activation", default="relu6")
     train.add_argument("--preprocess", default="unit", help="unit (x/255), signed (x/127.5-1) or raw")
+    train.add_argument("--to-gray", action="store_true", help="convert colour images for 1-channel models")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     train.set_defaults(handler=_cmd_train)
 
@@ -189,8 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--train-epochs", type=int, default=30,
                         help="epochs when --model is a registry name or omitted (0: untrained; such a model rarely quantizes sensibly)")
     export.add_argument("--seed", type=int, default=0, help="training seed for a registry-name model")
+    export.add_argument("--requantize-int8", action="store_true",
+                        help="uint8 .tflite only: lossy conversion to int8 so TFLite-Micro can run it")
+    _add_preprocessing_flags(export)
     _add_measure_flags(export)
     export.set_defaults(handler=_cmd_export)
+
+    evaluate = commands.add_parser("evaluate", help="top-1/top-5 accuracy of a model on a dataset, with a 95% interval")
+    evaluate.add_argument("--model", required=True, help="registry name, run directory, .keras/.h5/.tflite file, "
+                          "or SavedModel directory")
+    evaluate.add_argument("--data", required=True, help="image folder, y_labels.csv + .bin, labels.csv, or 'digits'")
+    evaluate.add_argument("--runtime", choices=("litert", "litert-ref"), default="litert",
+                          help=".tflite models: LiteRT default kernels or reference kernels")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    _add_preprocessing_flags(evaluate)
+    evaluate.set_defaults(handler=_cmd_evaluate)
 
     measure = commands.add_parser("measure", help="re-measure an exported run without re-exporting")
     measure.add_argument("run_dir", metavar="RUN", help="an out/RUN directory from 'mnd export'")

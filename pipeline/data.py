@@ -7,14 +7,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pipeline.errors import DataError, UsageError
+from pipeline.images import fit_image
 from pipeline.preprocess import Preprocessing
 
 log = logging.getLogger("mnd")
 BUILTIN = {"digits": "scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes"}
 BUILTIN_CHANNELS = {"digits": 1}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-RESAMPLING = {"bilinear": Image.Resampling.BILINEAR, "nearest": Image.Resampling.NEAREST,
-              "bicubic": Image.Resampling.BICUBIC}
 
 
 @dataclass(frozen=True)
@@ -37,16 +36,24 @@ class Dataset:
                 "class_names": list(self.class_names)}
 
 
-def load_dataset(source: str, prep: Preprocessing) -> Dataset:
-    """A built-in name or a folder with one sub-folder per class."""
+def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -> Dataset:
+    """A built-in name; a folder with one sub-folder per class; or a label file with its images:
+    EEMBC/MLPerf `y_labels.csv` + raw `.bin` files, or an ImageNet-style `labels.csv` (file, class index).
+    `classes`: the model's output count, which label files are checked against."""
+    from pipeline import readers
+
     if source in BUILTIN:
         return _load_digits(prep)
     path = Path(source)
     if not path.exists():
-        raise DataError(f"dataset '{source}' not found; give an image folder with one sub-folder per class "
-                        f"or a built-in name ({', '.join(BUILTIN)})")
+        raise DataError(f"dataset '{source}' not found; give an image folder with one sub-folder per class, "
+                        f"a folder with y_labels.csv or labels.csv, or a built-in name ({', '.join(BUILTIN)})")
+    label_file = readers.find_label_file(path)
+    if label_file is not None:
+        return readers.read_label_file(label_file, prep, classes)
     if not path.is_dir():
-        raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class")
+        raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class "
+                        "or a y_labels.csv / labels.csv file")
     return _load_image_folder(path, prep)
 
 
@@ -55,26 +62,12 @@ def native_channels(source: str) -> int:
     return BUILTIN_CHANNELS.get(source, 3)
 
 
-def fit_image(image: Image.Image, prep: Preprocessing) -> np.ndarray:
-    """Centre-crop, resize and convert one image to uint8 [side, side, channels]."""
-    image = image.convert("L" if prep.channels == 1 else "RGB")
-    if prep.crop_fraction < 1:
-        width, height = image.size
-        crop_w, crop_h = round(width * prep.crop_fraction), round(height * prep.crop_fraction)
-        left, top = (width - crop_w) // 2, (height - crop_h) // 2
-        image = image.crop((left, top, left + crop_w, top + crop_h))
-    if image.size != (prep.side, prep.side):
-        image = image.resize((prep.side, prep.side), RESAMPLING[prep.resize])
-    array = np.asarray(image, dtype=np.uint8)
-    return array[..., None] if prep.channels == 1 else array
-
-
 def _load_digits(prep: Preprocessing) -> Dataset:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
     scans = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
-    pixels = np.stack([fit_image(Image.fromarray(scan, mode="L"), prep) for scan in scans])
+    pixels = np.stack([fit_image(Image.fromarray(scan, mode="L"), prep, "digits") for scan in scans])
     return Dataset("digits", pixels, bunch.target.astype(np.int64), tuple(str(d) for d in range(10)))
 
 
@@ -92,7 +85,7 @@ def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
                 continue
             try:
                 with Image.open(file) as image:
-                    pixels.append(fit_image(image, prep))
+                    pixels.append(fit_image(image, prep, str(file.relative_to(root))))
             except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
                 corrupt.append(str(file.relative_to(root)))
                 continue
@@ -112,6 +105,8 @@ def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
 def _class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
     """How many of each class to hold out so the quotas sum to `total` (largest remainder), keeping at least
     one sample on each side for every class that has two or more."""
+    if total == 0:
+        return np.zeros_like(counts)
     exact = counts * (total / counts.sum())
     quotas = np.floor(exact).astype(int)
     for index in np.argsort(-(exact - quotas), kind="stable")[: total - quotas.sum()]:
@@ -120,15 +115,19 @@ def _class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
 
 
 def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:
-    """Deterministic split keeping class proportions: (rest, held_out) with round(fraction * n) held out."""
+    """Deterministic split keeping class proportions: (rest, held_out) with about fraction * n held out.
+    Classes with a single sample cannot be stratified; they are pooled and split at random."""
     if not 0 < fraction < 1:
         raise UsageError(f"split fraction {fraction} is out of range; use a value between 0 and 1 (e.g. 0.2)")
     rng = np.random.default_rng(seed)
     counts = np.bincount(dataset.labels, minlength=len(dataset.class_names))
-    quotas = _class_quotas(counts, int(round(len(dataset) * fraction)))
+    multi = counts > 1
+    quotas = _class_quotas(np.where(multi, counts, 0), int(round(counts[multi].sum() * fraction)))
     held_out = []
     for label, take in enumerate(quotas):
         held_out.extend(rng.permutation(np.flatnonzero(dataset.labels == label))[:take].tolist())
+    singletons = np.flatnonzero(np.isin(dataset.labels, np.flatnonzero(counts == 1)))
+    held_out.extend(rng.permutation(singletons)[: int(round(len(singletons) * fraction))].tolist())
     mask = np.zeros(len(dataset), dtype=bool)
     mask[held_out] = True
     return dataset.subset(np.flatnonzero(~mask)), dataset.subset(np.flatnonzero(mask))

@@ -16,6 +16,7 @@ class Evaluation:
     pixels: np.ndarray
     labels: np.ndarray
     float_inputs: np.ndarray
+    prep: Preprocessing
 
 
 def _part(source: str, split: float | None, side: str) -> dict:
@@ -42,7 +43,7 @@ def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
 
 
 def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
-    dataset = load_dataset(part["source"], prep)
+    dataset = load_dataset(part["source"], prep, classes)
     if len(dataset.class_names) != classes:
         raise DataError(f"dataset '{part['source']}' has {len(dataset.class_names)} classes but the model outputs "
                         f"{classes}; give data with the model's classes")
@@ -50,6 +51,17 @@ def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
         rest, held_out = stratified_split(dataset, part["split"])
         dataset = held_out if part["part"] == "held_out" else rest
     return stratified_subset(dataset, part["limit"]) if part.get("limit") else dataset
+
+
+def load_evaluation_only(model_source, calib, evaluation, classes: int, evaluation_samples: int | None = None):
+    """For already-quantized models: no calibration; evaluate on --eval, else --calib, else the training set."""
+    source = evaluation or calib or model_source.dataset
+    if source is None:
+        raise DataError("give --eval DATA: this model is already quantized and needs only evaluation data")
+    eval_part = {**_part(source, None, "all"), "limit": evaluation_samples}
+    evaluation_set = load_part(eval_part, model_source.prep, classes)
+    return to_evaluation(evaluation_set, model_source.prep), {"calibration": None,
+                                                              "evaluation": {**eval_part, "samples": len(evaluation_set)}}
 
 
 def load_export_data(model_source, calib, evaluation, calibration_samples: int, classes: int,
@@ -68,7 +80,7 @@ def load_export_data(model_source, calib, evaluation, calibration_samples: int, 
 
 
 def to_evaluation(dataset: Dataset, prep: Preprocessing) -> Evaluation:
-    return Evaluation(dataset.pixels, dataset.labels, prep.apply(dataset.pixels))
+    return Evaluation(dataset.pixels, dataset.labels, prep.apply(dataset.pixels), prep)
 
 
 def reload_evaluation(data_doc: dict, prep: Preprocessing, classes: int) -> Evaluation:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 SCHEMA = "mnd.manifest/1"
 ARTIFACT_KINDS = ("tflite_float", "tflite_int8", "onnx_float", "onnx_int8", "tflm_c_source", "tflm_c_header",
-                  "tflm_op_resolver")
+                  "tflm_op_resolver", "tflite_uint8", "onnx_uint8")
 
 
 @dataclass(frozen=True)

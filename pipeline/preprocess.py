@@ -10,7 +10,7 @@ MODES = {
     "signed": "x / 127.5 - 1 (range -1..1)",
     "raw": "x as float (range 0..255)",
 }
-RESIZE_METHODS = ("bilinear", "nearest", "bicubic")
+RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "antialias")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Preprocessing:
     channels: int = 3
     crop_fraction: float = 1.0
     resize: str = "bilinear"
+    to_gray: bool = False  # the conversion rule for colour images fed to a 1-channel model (ITU-R 601 luma)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -44,4 +45,5 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, doc: dict) -> "Preprocessing":
-        return cls(**{key: doc[key] for key in ("mode", "side", "channels", "crop_fraction", "resize") if key in doc})
+        fields = ("mode", "side", "channels", "crop_fraction", "resize", "to_gray")
+        return cls(**{key: doc[key] for key in fields if key in doc})

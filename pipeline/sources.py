@@ -1,6 +1,8 @@
-"""Where the model to export comes from: the built-in default, a registry name, a run directory, a .keras file."""
+"""Where the model to export comes from: the built-in default, a registry name, a run directory, a Keras file
+(.keras, legacy .h5), a SavedModel directory, or a .tflite file."""
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline import rundir
@@ -15,7 +17,8 @@ DEFAULT_DATASET = "digits"
 
 @dataclass(frozen=True)
 class ModelSource:
-    keras_path: Path
+    kind: str  # "keras" (a float graph: PTQ runs here) or "tflite" (an imported, possibly quantized, file)
+    path: Path
     name: str
     alpha: float | None
     prep: Preprocessing
@@ -23,53 +26,86 @@ class ModelSource:
     dataset: str | None = None      # the training dataset, the default calibration/evaluation source
     val_split: float | None = None  # how the training run held out validation images
     run_dir: Path | None = None
+    loaded: object = None           # the Keras model, for kind "keras"
 
 
-def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, progress=None) -> ModelSource:
+def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, progress=None,
+                  prep_overrides: dict | None = None, labels_file: str | None = None) -> ModelSource:
+    source = _resolve(model, cache_dir, epochs, seed, progress)
+    if prep_overrides:
+        source = replace(source, prep=replace(source.prep, **prep_overrides))
+    if labels_file:
+        source = replace(source, labels=_read_labels(Path(labels_file), len(source.labels)))
+    log.info("preprocessing: %s, %s resize%s (recorded in the manifest)", source.prep.to_dict()["formula"],
+             source.prep.resize, f", centre crop {source.prep.crop_fraction}" if source.prep.crop_fraction < 1 else "")
+    return source
+
+
+def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
     if model is None or NAME_PATTERN.match(model):
         return _cached_training_run(model or DEFAULT_MODEL, cache_dir, epochs, seed, progress)
     path = Path(model)
     if path.is_dir() and (path / "manifest.json").exists():
         return from_run_dir(path)
-    if path.suffix == ".keras" and path.is_file():
-        return _from_keras_file(path)
+    if path.suffix == ".tflite" and path.is_file():
+        return _from_tflite(path)
+    if (path.suffix in (".keras", ".h5") and path.is_file()) or (path / "saved_model.pb").is_file():
+        return _from_keras(path)
     if not path.exists():
         from pipeline.architecture import parse_model_name
         if "/" not in model and "." not in model:
             parse_model_name(model)  # raises with a did-you-mean for registry-like typos
-        raise ModelError(f"model '{model}' not found; give a registry name (mobilenet_v1_025_96), "
-                         "a .keras file or a run directory from 'mnd train'")
-    raise ModelError(f"cannot export '{model}': supported are .keras files and 'mnd train' run directories")
+        raise ModelError(f"model '{model}' not found; give a registry name (mobilenet_v1_025_96), a .keras, .h5 "
+                         "or .tflite file, a SavedModel directory, or a run directory from 'mnd train'")
+    raise ModelError(f"cannot import '{model}': supported are .keras, .h5 and .tflite files, SavedModel "
+                     "directories and 'mnd train' run directories")
 
 
 def from_run_dir(run: Path) -> ModelSource:
-    import json
-
     manifest = json.loads((run / "manifest.json").read_text())
     if manifest.get("schema") != "mnd.run/1" or manifest.get("epochs_completed") is None:
         raise ModelError(f"'{run}' is not an 'mnd train' run directory (no mnd.run/1 manifest)")
+    from pipeline.keras_import import load_keras_model
+
     labels = tuple((run / "labels.txt").read_text().split("\n")[:manifest["model"]["classes"]])
-    return ModelSource(run / manifest.get("model_file", "model.keras"), manifest["model"]["name"],
-                       manifest["model"]["alpha"], Preprocessing.from_dict(manifest["preprocessing"]), labels,
-                       manifest["dataset"]["source"], manifest["dataset"]["val_split"], run)
+    path = run / manifest.get("model_file", "model.keras")
+    return ModelSource("keras", path, manifest["model"]["name"], manifest["model"]["alpha"],
+                       Preprocessing.from_dict(manifest["preprocessing"]), labels, manifest["dataset"]["source"],
+                       manifest["dataset"]["val_split"], run, load_keras_model(path))
 
 
-def _from_keras_file(path: Path) -> ModelSource:
-    import keras
+def _from_keras(path: Path) -> ModelSource:
+    from pipeline.keras_import import load_keras_model
 
-    try:
-        model = keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:  # keras raises many types for damaged archives
-        raise ModelError(f"cannot load '{path}': {str(error).splitlines()[0][:200]} — is the file complete?") from None
+    model = load_keras_model(path)
     shape = model.input_shape
-    if len(shape) != 4 or shape[1] != shape[2] or shape[3] not in (1, 3):
-        raise ModelError(f"'{path}' takes input {shape}; mnd exports image models with a square "
-                         "[batch, side, side, 1 or 3] input")
-    classes = int(model.output_shape[-1])
     prep = Preprocessing(mode="unit", side=int(shape[1]), channels=int(shape[3]))
-    log.info("preprocessing for %s: %s (the default for imported Keras models; recorded in the manifest)",
-             path.name, prep.to_dict()["formula"])
-    return ModelSource(path, path.stem, None, prep, tuple(str(i) for i in range(classes)))
+    classes = int(model.output_shape[-1])
+    return ModelSource("keras", path, path.stem, None, prep, tuple(str(i) for i in range(classes)), loaded=model)
+
+
+def _from_tflite(path: Path) -> ModelSource:
+    from pipeline.tflite_model import read_tflite
+
+    info = read_tflite(path.read_bytes(), str(path))
+    tensor = info.inputs[0]
+    if len(tensor.shape) != 4:
+        raise ModelError(f"'{path}' takes input {list(tensor.shape)}; mnd exports image models with a "
+                         "[1, side, side, 1 or 3] input")
+    mode = "unit" if tensor.dtype == "float32" else "raw"  # quantized models: the pixel bytes, their own contract
+    prep = Preprocessing(mode=mode, side=int(tensor.shape[1]), channels=int(tensor.shape[3]))
+    classes = int(info.outputs[0].shape[-1])
+    return ModelSource("tflite", path, path.stem, None, prep, tuple(str(i) for i in range(classes)))
+
+
+def _read_labels(path: Path, classes: int) -> tuple:
+    if not path.is_file():
+        raise ModelError(f"labels file '{path}' not found; give a text file with one class name per line")
+    names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    if len(names) != classes:
+        raise ModelError(f"labels file '{path}' has {len(names)} names but the model has {classes} classes; "
+                         "give one name per output, in output order")
+    return names
 
 
 def _cached_training_run(name: str, cache_dir: Path, epochs: int, seed: int, progress) -> ModelSource:

@@ -18,12 +18,12 @@ MODEL_FILE = "model.keras"
 
 def run_training(model_name: str, dataset_source: str, out: Path, config: TrainConfig, *, val_split: float = 0.2,
                  channels: int | None = None, activation: str = "relu6", preprocess: str = "unit",
-                 force: bool = False, progress=None) -> dict:
+                 to_gray: bool = False, force: bool = False, progress=None) -> dict:
     """Train into a fresh run directory; Ctrl-C keeps the last completed epoch's checkpoint."""
     rundir.refuse_existing(out, force)
     channels = channels or native_channels(dataset_source)
     spec = parse_model_name(model_name, channels=channels, activation=activation)
-    prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels)
+    prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels, to_gray=to_gray)
     dataset = load_dataset(dataset_source, prep)
     spec = replace(spec, classes=len(dataset.class_names))
     train_set, val_set = stratified_split(dataset, val_split)

@@ -33,6 +33,21 @@ def write_onnx_float(model, path: Path) -> Path:
     return path
 
 
+def write_onnx_from_tflite(tflite_path: Path, path: Path) -> Path:
+    """tf2onnx's TFLite front end; quantized models keep their quantization as QuantizeLinear/DequantizeLinear."""
+    import logging
+
+    import tf2onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    try:
+        with native_stderr_silenced():
+            tf2onnx.convert.from_tflite(str(tflite_path), opset=OPSET, output_path=str(path))
+    except Exception as error:  # tf2onnx raises many types for unsupported graphs
+        raise ModelError(f"tf2onnx could not convert {tflite_path.name}: {str(error).splitlines()[0][:300]}") from None
+    return path
+
+
 class _Samples:
     """onnxruntime CalibrationDataReader over a fixed array of float inputs."""
 

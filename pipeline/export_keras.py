@@ -1,0 +1,112 @@
+"""Export of a float Keras model (trained here, .keras, legacy .h5, SavedModel): PTQ and every artifact."""
+import logging
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import validate
+from pipeline.formats.c_array import c_identifier, parse_c_array, write_c_array
+from pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
+from pipeline.formats.tflite import write_tflite_float, write_tflite_int8
+from pipeline.model_inputs import artifact_inputs
+from pipeline.sandbox import run_model, tflm_arena_bytes
+from pipeline.tflite_model import read_tflite
+from quantize.ptq import export_saved_model
+
+log = logging.getLogger("mnd")
+
+
+class KerasExport:
+    needs_calibration = True
+
+    def __init__(self, source):
+        self.source = source
+        self.model = source.loaded
+        self.classes = int(self.model.output_shape[-1])
+        self.input_shape = [1, *self.model.input_shape[1:]]
+
+    def warnings(self) -> list:
+        return []
+
+    def input_quantization(self) -> None:
+        return None  # float model; the int8 artifact's own input quantization is in its C header
+
+    def quantization(self, config, calibration_count: int) -> dict:
+        return {"scheme": config.quant.scheme, "calibration_samples": calibration_count}
+
+    def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
+        name = c_identifier(self.source.name)
+        with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
+            saved_model = export_saved_model(self.model, Path(tmp) / "saved_model")
+            log.info("converting to TFLite float and int8 (%d calibration samples)", len(calib_inputs))
+            float_path = write_tflite_float(saved_model, run_dir / f"{name}_float.tflite")
+            int8_path = write_tflite_int8(saved_model, calib_inputs, run_dir / f"{name}_int8.tflite")
+        log.info("converting to ONNX float (tf2onnx) and int8 (onnxruntime, QDQ per-channel)")
+        onnx_float = write_onnx_float(self.model, run_dir / f"{name}_float.onnx")
+        onnx_int8 = write_onnx_int8(onnx_float, calib_inputs, run_dir / f"{name}_int8.onnx")
+        manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
+        for kind, path in [("tflite_float", float_path), ("tflite_int8", int8_path), ("onnx_float", onnx_float),
+                           ("onnx_int8", onnx_int8)]:
+            manifest = manifest.with_artifact(run_dir, kind, path)
+        return manifest
+
+    def _reference_outputs(self, inputs: np.ndarray) -> tuple:
+        """(outputs, is_logits): Keras outputs before a final softmax when the model exposes one."""
+        import keras
+
+        last = self.model.layers[-1]
+        if isinstance(last, keras.layers.Softmax):
+            return np.asarray(keras.Model(self.model.inputs, last.input).predict(inputs, batch_size=64, verbose=0)), True
+        if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
+            features = keras.Model(self.model.inputs, last.input).predict(inputs, batch_size=64, verbose=0)
+            kernel, bias = (w.numpy() for w in last.weights) if last.use_bias else (last.weights[0].numpy(), 0.0)
+            return np.asarray(features, np.float64) @ kernel.astype(np.float64) + bias, True
+        return np.asarray(self.model.predict(inputs, batch_size=64, verbose=0)), False
+
+    def validations(self, run_dir: Path, manifest, evaluation, config) -> tuple:
+        path = lambda kind: run_dir / manifest.artifact(kind).path  # noqa: E731
+        labels, x = evaluation.labels, evaluation.float_inputs
+        log.info("validating on %d evaluation samples", len(labels))
+        reference, is_logits = self._reference_outputs(x)  # argmax(logits) = argmax(softmax)
+        what = "logits" if is_logits else "outputs"
+        tflite_tensor = read_tflite(path("tflite_float").read_bytes()).softmax_input if is_logits else None
+        tflite_float = run_model("litert", path("tflite_float"), x, tensor=tflite_tensor).outputs
+        onnx_float = run_onnx_logits(path("onnx_float"), x) if is_logits else run_model("onnxruntime", path("onnx_float"), x).outputs
+        int8_reference = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
+        onnx_int8 = run_model("onnxruntime", path("onnx_int8"), x).outputs
+        return (
+            validate.float_close(f"tflite_float vs keras ({what})", tflite_float.reshape(reference.shape), reference),
+            validate.float_close(f"onnx_float vs keras ({what})", onnx_float.reshape(reference.shape), reference),
+            tflm_bit_exact(run_dir, manifest, evaluation, int8_reference),
+            validate.top1_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference),
+            validate.accuracy_drop("int8 vs float accuracy drop (points)", validate.accuracy(int8_reference, labels),
+                                   validate.accuracy(reference, labels), config.max_drop, len(labels)),
+        )
+
+
+def run_onnx_logits(path: Path, inputs: np.ndarray) -> np.ndarray:
+    with tempfile.TemporaryDirectory(prefix="mnd-logits-") as tmp:
+        copy = Path(tmp) / "logits.onnx"
+        name = softmax_input_copy(path, copy)
+        return run_model("onnxruntime", copy if name else path, inputs, tensor=name).outputs
+
+
+def add_c_arrays(manifest, run_dir: Path, int8_path: Path, name: str, labels, evaluation):
+    log.info("measuring the TFLite-Micro arena and writing C arrays")
+    arena = tflm_arena_bytes(int8_path, artifact_inputs(int8_path, evaluation)[0])
+    for kind, path in write_c_array(int8_path, run_dir / "tflm", name, list(labels), arena).items():
+        manifest = manifest.with_artifact(run_dir, kind, path)
+    return replace(manifest, model={**manifest.model, "tflm_arena_bytes": arena})
+
+
+def tflm_bit_exact(run_dir: Path, manifest, evaluation, int8_reference: np.ndarray):
+    """TFLM running the bytes parsed back from the generated .cc vs LiteRT reference kernels."""
+    int8_path = run_dir / manifest.artifact("tflite_int8").path
+    with tempfile.TemporaryDirectory(prefix="mnd-tflm-") as tmp:
+        from_c_array = Path(tmp) / "from_c_array.tflite"
+        from_c_array.write_bytes(parse_c_array(run_dir / manifest.artifact("tflm_c_source").path))
+        tflm = run_model("tflm", from_c_array, artifact_inputs(int8_path, evaluation),
+                         arena_size=manifest.model["tflm_arena_bytes"]).outputs
+    return validate.bit_exact("tflm (from .cc) vs litert reference", tflm, int8_reference)

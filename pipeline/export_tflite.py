@@ -1,0 +1,134 @@
+"""Export of an imported .tflite file: float, int8 (already quantized) or uint8 (quantization-aware trained).
+
+Only what can honestly be derived is produced; the rest is named with the reason in the manifest warnings.
+"""
+import logging
+from pathlib import Path
+
+from pipeline import validate
+from pipeline.errors import ModelError
+from pipeline.export_keras import add_c_arrays, run_onnx_logits, tflm_bit_exact
+from pipeline.formats.c_array import c_identifier
+from pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
+from pipeline.manifest import Validation
+from pipeline.model_inputs import artifact_inputs
+from pipeline.sandbox import run_model
+from pipeline.tflite_fix import repair_tflite, requantize_uint8_to_int8
+from pipeline.tflite_model import read_tflite
+
+log = logging.getLogger("mnd")
+NO_PTQ_FROM_TFLITE = ("cannot be produced from a .tflite file: post-training quantization needs the float graph; "
+                      "export the Keras/SavedModel original to get it")
+UINT8_TO_TFLM = ("refused for a uint8 model: TFLite-Micro rejects uint8 weights (it treats them as a hybrid "
+                 "model), and uint8 weights with non-zero zero points cannot be moved to int8 exactly; "
+                 "pass --requantize-int8 for an explicit, lossy conversion")
+
+
+def precision_of(info) -> str:
+    if info.is_int8:
+        return "int8"
+    if info.inputs[0].dtype == "uint8":
+        return "uint8"
+    if info.inputs[0].dtype == "float32":
+        return "float"
+    raise ModelError(f"{info.source}: input type {info.inputs[0].dtype} is not supported; "
+                     "mnd imports float, int8 and uint8 TFLite models")
+
+
+class TfliteExport:
+    def __init__(self, source, requantize_int8: bool = False):
+        self.source = source
+        self.data, self.repairs = repair_tflite(source.path.read_bytes(), str(source.path))
+        self.info = read_tflite(self.data, str(source.path))
+        shape = self.info.inputs[0].shape
+        if len(shape) != 4 or shape[1] != shape[2] or shape[3] not in (1, 3):
+            raise ModelError(f"'{source.path}' takes input {list(shape)}; mnd exports image models with a square "
+                             "[1, side, side, 1 or 3] input")
+        self.precision = precision_of(self.info)
+        self.requantize = requantize_int8 and self.precision == "uint8"
+        if requantize_int8 and self.precision != "uint8":
+            raise ModelError("--requantize-int8 applies to uint8 models only; this model is " + self.precision)
+        self.needs_calibration = self.precision == "float"
+        self.classes = int(self.info.outputs[0].shape[-1])
+        self.input_shape = list(shape)
+        self.not_produced = self._not_produced()
+
+    def _not_produced(self) -> list:
+        if self.precision == "float":
+            return [f"tflite_int8 and tflm C arrays {NO_PTQ_FROM_TFLITE}"]
+        if self.precision == "uint8" and not self.requantize:
+            return [f"tflm C arrays {UINT8_TO_TFLM}"]
+        return []
+
+    def warnings(self) -> list:
+        notes = [f"repaired in the exported copy (the original file is untouched): {line}" for line in self.repairs]
+        if self.requantize:
+            notes.append("--requantize-int8: weights were requantized from uint8 to symmetric per-channel int8 "
+                         "(lossy); see the agreement with the original model under Validation")
+        return notes + [f"not produced: {line}" for line in self.not_produced]
+
+    def quantization(self, config, calibration_count: int) -> dict:
+        if self.precision == "float":
+            return {"scheme": f"{config.quant.scheme} (ONNX Runtime only)", "calibration_samples": calibration_count}
+        scheme = f"imported {self.precision} (already quantized)"
+        return {"scheme": scheme + (", requantized to int8 per-channel" if self.requantize else ""),
+                "calibration_samples": None}
+
+    def input_quantization(self) -> dict | None:
+        tensor = self.info.inputs[0]
+        return None if tensor.scale is None else {"dtype": tensor.dtype, "scale": tensor.scale,
+                                                   "zero_point": tensor.zero_point}
+
+    def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
+        name = c_identifier(self.source.name)
+        own = run_dir / f"{name}_{self.precision}.tflite"
+        own.write_bytes(self.data)
+        log.info("converting to ONNX (tf2onnx from the .tflite file)")
+        onnx_own = write_onnx_from_tflite(own, run_dir / f"{name}_{self.precision}.onnx")
+        manifest = manifest.with_artifact(run_dir, f"tflite_{self.precision}", own)
+        manifest = manifest.with_artifact(run_dir, f"onnx_{self.precision}", onnx_own)
+        if self.precision == "float":
+            log.info("quantizing the ONNX model with onnxruntime (QDQ per-channel int8)")
+            onnx_int8 = write_onnx_int8(onnx_own, calib_inputs, run_dir / f"{name}_int8.onnx")
+            return manifest.with_artifact(run_dir, "onnx_int8", onnx_int8)
+        int8_path = own
+        if self.requantize:
+            int8_path = run_dir / f"{name}_int8.tflite"
+            int8_path.write_bytes(requantize_uint8_to_int8(self.data, str(self.source.path)))
+            manifest = manifest.with_artifact(run_dir, "tflite_int8", int8_path)
+        if self.precision == "int8" or self.requantize:
+            manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
+        return manifest
+
+    def validations(self, run_dir: Path, manifest, evaluation, config) -> tuple:
+        path = lambda kind: run_dir / manifest.artifact(kind).path  # noqa: E731
+        quant = manifest.model.get("input_quantization")
+        labels = evaluation.labels
+        log.info("validating on %d evaluation samples", len(labels))
+        if self.precision == "float":
+            x = evaluation.float_inputs
+            tensor = self.info.softmax_input
+            own = run_model("litert", path("tflite_float"), x, tensor=tensor).outputs
+            onnx_float = run_onnx_logits(path("onnx_float"), x) if tensor is not None \
+                else run_model("onnxruntime", path("onnx_float"), x).outputs
+            onnx_int8 = run_model("onnxruntime", path("onnx_int8"), x).outputs
+            what = "logits" if tensor is not None else "outputs"
+            return (validate.float_close(f"onnx_float vs tflite_float ({what})", onnx_float.reshape(own.shape), own),
+                    validate.accuracy_drop("onnx_int8 vs float accuracy drop (points)",
+                                           validate.accuracy(onnx_int8, labels), validate.accuracy(own, labels),
+                                           config.max_drop, len(labels)))
+        kind = f"tflite_{self.precision}"
+        reference = run_model("litert-ref", path(kind), artifact_inputs(path(kind), evaluation)).outputs
+        onnx_own = run_model("onnxruntime", path(f"onnx_{self.precision}"),
+                             artifact_inputs(path(f"onnx_{self.precision}"), evaluation, quant)).outputs
+        checks = [validate.top1_agreement(f"onnx_{self.precision} vs {kind} top-1", onnx_own, reference)]
+        if self.precision == "int8":
+            checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, reference))
+        if self.requantize:
+            requantized = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
+            checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, requantized))
+            agreement = validate.top1_agreement("requantized int8 vs original uint8 top-1", requantized, reference)
+            checks.append(Validation(agreement.name, True, agreement.value, agreement.threshold,
+                                              agreement.detail + " (lossy by request: reported, not gated)", False))
+        return tuple(checks)
+

@@ -1,0 +1,121 @@
+"""Datasets described by a label file: EEMBC/MLPerf `y_labels.csv` + raw .bin, ImageNet-style `labels.csv`."""
+import csv
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.data import Dataset
+from pipeline.errors import DataError
+from pipeline.images import fit_array, fit_image
+from pipeline.preprocess import Preprocessing
+
+LABEL_FILES = ("y_labels.csv", "labels.csv")
+BACKGROUND_CLASSES = 1001  # ImageNet models with a background class at index 0
+INDEX_COLUMNS_1000 = ("index_1000", "index", "label", "class")
+
+
+def find_label_file(path: Path) -> Path | None:
+    if path.is_file() and path.suffix == ".csv":
+        return path
+    if path.is_dir():
+        return next((path / name for name in LABEL_FILES if (path / name).is_file()), None)
+    return None
+
+
+def read_label_file(label_file: Path, prep: Preprocessing, classes: int | None) -> Dataset:
+    rows = _rows(label_file)
+    if not rows:
+        raise DataError(f"label file '{label_file}' has no rows; add one line per image")
+    if rows[0][0].lower().endswith(".bin"):
+        return _read_eembc(label_file, rows, prep, classes)
+    return _read_image_list(label_file, rows, prep, classes)
+
+
+def _rows(label_file: Path) -> list:
+    with open(label_file, newline="") as stream:
+        return [row for row in csv.reader(stream) if row and any(cell.strip() for cell in row)]
+
+
+def _check_labels(label_file: Path, names: list, labels: list, classes: int) -> None:
+    bad = [(name, label) for name, label in zip(names, labels) if not 0 <= label < classes]
+    if bad:
+        raise DataError(f"'{label_file}': label {bad[0][1]} of '{bad[0][0]}' is outside the model's {classes} "
+                        f"classes ({len(bad)} such rows); give labels 0..{classes - 1}")
+
+
+def _missing(label_file: Path, missing: list) -> DataError:
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return DataError(f"'{label_file}' names files that do not exist: {missing[0]}{more}; "
+                     "fix the label file or put the files beside it")
+
+
+def _read_eembc(label_file: Path, rows: list, prep: Preprocessing, classes: int | None) -> Dataset:
+    """Rows `name.bin,num_classes,label`; raw uint8 HWC files beside the label file or in bin/."""
+    folder = label_file.parent
+    names = [row[0].strip() for row in rows]
+    try:
+        labels = [int(row[2]) for row in rows]
+        declared = max(int(row[1]) for row in rows)
+    except (IndexError, ValueError):
+        raise DataError(f"'{label_file}' is not an EEMBC label file (rows 'name.bin,classes,label')") from None
+    classes = classes or declared
+    _check_labels(label_file, names, labels, classes)
+    paths = [folder / name if (folder / name).is_file() else folder / "bin" / name for name in names]
+    missing = [name for name, path in zip(names, paths) if not path.is_file()]
+    if missing:
+        raise _missing(label_file, missing)
+    pixels = np.stack([_read_bin(path, prep) for path in paths])
+    return Dataset(folder.name, pixels, np.asarray(labels, dtype=np.int64), tuple(str(i) for i in range(classes)))
+
+
+def _read_bin(path: Path, prep: Preprocessing) -> np.ndarray:
+    data = np.fromfile(path, dtype=np.uint8)
+    area = prep.side * prep.side
+    for channels in (prep.channels, 3):
+        if data.size == area * channels:
+            return fit_array(data.reshape(prep.side, prep.side, channels), prep, path.name)
+    raise DataError(f"'{path}' has {data.size} bytes but the model input {prep.side}x{prep.side}x{prep.channels} "
+                    f"needs {area * prep.channels}; give .bin files of the model's input shape")
+
+
+def _index_column(header: list, classes: int | None) -> tuple:
+    """(column, offset): which class-index column to read, and +1 for 1000-class indices into 1001 outputs."""
+    lowered = [name.strip().lower() for name in header]
+    if classes == BACKGROUND_CLASSES and "index_1001_with_background" in lowered:
+        return lowered.index("index_1001_with_background"), 0
+    for name in INDEX_COLUMNS_1000:
+        if name in lowered:
+            return lowered.index(name), 1 if classes == BACKGROUND_CLASSES else 0
+    raise DataError(f"label header {header} has no class index column; name one of {', '.join(INDEX_COLUMNS_1000)}")
+
+
+def _read_image_list(label_file: Path, rows: list, prep: Preprocessing, classes: int | None) -> Dataset:
+    """Rows `file,class_index` (optionally under a header with a 'file' column); 1000-class indices get +1
+    when the model has 1001 outputs (background at 0)."""
+    header = [cell.strip().lower() for cell in rows[0]]
+    if "file" in header:
+        file_column, (index_column, offset) = header.index("file"), _index_column(rows[0], classes)
+        rows = rows[1:]
+    else:
+        file_column, index_column, offset = 0, 1, 1 if classes == BACKGROUND_CLASSES else 0
+    try:
+        names = [row[file_column].strip() for row in rows]
+        labels = [int(row[index_column]) + offset for row in rows]
+    except (IndexError, ValueError):
+        raise DataError(f"'{label_file}' rows must be 'file,class_index'") from None
+    classes = classes or max(labels) + 1
+    _check_labels(label_file, names, labels, classes)
+    folder = label_file.parent
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise _missing(label_file, missing)
+    pixels = []
+    for name in names:
+        try:
+            with Image.open(folder / name) as image:
+                pixels.append(fit_image(image, prep, name))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise DataError(f"'{folder / name}' is not a readable image; fix or remove its row in '{label_file}'") from None
+    return Dataset(folder.name, np.stack(pixels), np.asarray(labels, dtype=np.int64),
+                   tuple(str(i) for i in range(classes)))

@@ -1,0 +1,321 @@
+"""Make .tflite files that one runtime refuses loadable by another: two explicit, separate operations.
+
+`repair_tflite` fixes invalid quantization metadata (TFLM's person_detect.tflite sets quantized_dimension 3
+on 1-D depthwise biases; LiteRT refuses that). It is lossless: the scalar field is patched in place, so the
+rest of the file stays byte-identical.
+
+`requantize_uint8_to_int8` turns a uint8 quantization-aware-trained model (Coral MobileNets) into a
+full-integer int8 model TFLM can run. Activations move exactly (zero point - 128); weights are requantized
+symmetric per-channel, which is LOSSY, so the caller must measure the accuracy it costs.
+"""
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import ModelError
+from pipeline.tflite_model import FILE_IDENTIFIER, read_tflite
+
+# QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
+QUANTIZED_DIMENSION_SLOT = 16
+BUFFER_ALIGNMENT = 16  # as the TFLite converter aligns weight buffers; int32 biases need 4 on Cortex-M
+# op -> (output-channel axis of the filter) for ops with weights; None: activation-only ops.
+INT8_OPS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": None, "RESHAPE": None,
+            "SQUEEZE": None, "SOFTMAX": None}
+SAME_QUANT_OPS = ("AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE")  # int8 kernels copy/average raw values
+# Op versions the TFLite converter writes for int8 (per-channel) kernels; LiteRT checks them at load.
+INT8_OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": 2, "SOFTMAX": 2, "RESHAPE": 1,
+                    "SQUEEZE": 1}
+INT8_MIN_RUNTIME = b"1.14.0"  # first TFLite release with the op versions above
+SOFTMAX_INT8_SCALE, SOFTMAX_INT8_ZERO_POINT = 1.0 / 256.0, -128  # required by LiteRT and TFLM kernels
+REEXPORT = "re-export the model with the TFLite converter"
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    return schema_fb
+
+
+# ----------------------------------------------------------------------------- repair_tflite
+@dataclass(frozen=True)
+class _Fix:
+    subgraph: int
+    tensor: int
+    name: str
+    old: int
+    new: int
+    position: "int | None"  # byte offset of the stored int32 field; None when the vtable omits it
+
+    def describe(self) -> str:
+        return (f"subgraph {self.subgraph} tensor {self.tensor} '{self.name}': quantized_dimension "
+                f"{self.old} -> {self.new}")
+
+
+def repair_tflite(data: bytes, source: str) -> "tuple[bytes, list[str]]":
+    """Fix quantization whose quantized_dimension/scale count does not fit the tensor shape.
+    Returns (bytes, one line per repaired tensor); an intact model comes back unchanged with []."""
+    data = bytes(data)
+    read_tflite(data, source)  # identifier, ranges, truncation: one-line ModelError
+    fixes = _find_fixes(_schema().Model.GetRootAs(data, 0), source)
+    if not fixes:
+        return data, []
+    if all(fix.position is not None for fix in fixes):
+        patched = bytearray(data)
+        for fix in fixes:
+            struct.pack_into("<i", patched, fix.position, fix.new)
+        return bytes(patched), [fix.describe() for fix in fixes]
+    return _rebuild_with_fixes(data, fixes), [fix.describe() for fix in fixes]
+
+
+def _find_fixes(root, source: str) -> list:
+    fixes = []
+    for graph_index in range(root.SubgraphsLength()):
+        graph = root.Subgraphs(graph_index)
+        for index in range(graph.TensorsLength()):
+            fix = _tensor_fix(graph.Tensors(index), graph_index, index, source)
+            if fix is not None:
+                fixes.append(fix)
+    return fixes
+
+
+def _tensor_fix(tensor, graph_index: int, index: int, source: str) -> "_Fix | None":
+    quant = tensor.Quantization()
+    if quant is None or quant.ScaleLength() == 0:
+        return None
+    shape = [int(tensor.Shape(axis)) for axis in range(tensor.ShapeLength())]
+    dim, count = int(quant.QuantizedDimension()), quant.ScaleLength()
+    if not shape or (0 <= dim < len(shape) and count in (1, shape[dim])):
+        return None  # valid (LiteRT skips these checks for scalars)
+    name = (tensor.Name() or b"").decode("utf-8", "replace")
+    if count != 1 and not (len(shape) == 1 and count == shape[0]):
+        raise ModelError(f"{source}: tensor {index} '{name}' (shape {shape}) has {count} quantization scales "
+                         f"along dimension {dim}, which does not match its shape and cannot be repaired; {REEXPORT}")
+    offset = quant._tab.Offset(QUANTIZED_DIMENSION_SLOT)
+    return _Fix(graph_index, index, name, dim, 0, quant._tab.Pos + offset if offset else None)
+
+
+def _rebuild_with_fixes(data: bytes, fixes: list) -> bytes:
+    """Fallback when a field is absent from its vtable (nothing to patch): rebuild via the object API."""
+    model = _schema().ModelT.InitFromPackedBuf(data, 0)
+    for fix in fixes:
+        model.subgraphs[fix.subgraph].tensors[fix.tensor].quantization.quantizedDimension = fix.new
+    return pack_model(model)
+
+
+# ----------------------------------------------------------------------------- packing
+class _AlignedBuffer:
+    """Stands in for a BufferT in ModelT.Pack: writes the data vector 16-byte aligned (BufferT uses 1)."""
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def Pack(self, builder):  # noqa: N802 - the object API's method name
+        schema, data = _schema(), np.asarray(self.buffer.data, dtype=np.uint8).tobytes()
+        builder.StartVector(1, len(data), BUFFER_ALIGNMENT)
+        builder.head -= len(data)
+        builder.Bytes[builder.head:builder.head + len(data)] = data
+        vector = builder.EndVector()
+        schema.BufferStart(builder)
+        schema.BufferAddData(builder, vector)
+        return schema.BufferEnd(builder)
+
+
+def pack_model(model) -> bytes:
+    """A schema ModelT as .tflite bytes (file identifier TFL3, weight buffers 16-byte aligned)."""
+    import flatbuffers
+
+    original = model.buffers
+    model.buffers = [_AlignedBuffer(b) if b.data is not None and len(b.data) and not b.offset else b
+                     for b in original or []]
+    try:
+        builder = flatbuffers.Builder(1 << 20)
+        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    finally:
+        model.buffers = original
+    return bytes(builder.Output())
+
+
+# ----------------------------------------------------------------------------- requantize_uint8_to_int8
+def requantize_uint8_to_int8(data: bytes, source: str) -> bytes:
+    """LOSSY: uint8 QAT model -> full-integer int8 (activations exact, weights symmetric per-channel)."""
+    info = read_tflite(bytes(data), source)
+    if info.inputs[0].dtype != "uint8" or info.subgraphs != 1:
+        raise ModelError(f"{source}: input is {info.inputs[0].dtype} in {info.subgraphs} subgraph(s); "
+                         "requantize_uint8_to_int8 converts single-subgraph uint8 quantized models only "
+                         "(an int8 model needs no conversion)")
+    schema = _schema()
+    model = schema.ModelT.InitFromPackedBuf(bytes(data), 0)
+    graph, names = model.subgraphs[0], _op_names(model, schema)
+    _check_ops(graph, names, source)
+    weights = _weight_tensors(graph, names, source)
+    _shift_activations(model, graph, weights, schema)
+    _fix_activation_quant(graph, names, schema)
+    for op, name in zip(graph.operators, names):
+        if INT8_OPS[name] is not None:
+            _requantize_weights(model, graph, op, INT8_OPS[name], schema, source)
+    _mark_int8(model, names, schema)
+    return pack_model(model)
+
+
+def _op_names(model, schema) -> list:
+    builtin = {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}
+    codes = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in model.operatorCodes]
+    return [builtin.get(codes[op.opcodeIndex], f"UNKNOWN_BUILTIN_{codes[op.opcodeIndex]}")
+            for op in model.subgraphs[0].operators]
+
+
+def _tensor_name(graph, index: int) -> str:
+    return (graph.tensors[index].name or b"").decode("utf-8", "replace")
+
+
+def _check_ops(graph, names: list, source: str):
+    for position, (op, name) in enumerate(zip(graph.operators, names)):
+        if name not in INT8_OPS:
+            layer = _tensor_name(graph, op.outputs[0]) if len(op.outputs) else "?"
+            raise ModelError(f"{source}: operator {position} ({name}, layer '{layer}') has no uint8 -> int8 "
+                             f"conversion here (supported: {', '.join(sorted(INT8_OPS))}); convert the float "
+                             "model with the TFLite converter's full-integer quantization instead")
+
+
+def _weight_tensors(graph, names: list, source: str) -> set:
+    """Filter and bias tensor indices; each must feed exactly one op (its bias scale depends on that op)."""
+    used = np.bincount([i for op in graph.operators for i in op.inputs if i >= 0], minlength=len(graph.tensors))
+    found = set()
+    for op, name in zip(graph.operators, names):
+        if INT8_OPS[name] is None:
+            continue
+        for index in [int(i) for i in op.inputs[1:3] if i >= 0]:
+            if used[index] != 1:
+                raise ModelError(f"{source}: weight tensor '{_tensor_name(graph, index)}' feeds {used[index]} "
+                                 f"operators; requantizing it per operator is not supported; {REEXPORT}")
+            found.add(index)
+    return found
+
+
+def _shift_activations(model, graph, weights: set, schema):
+    """uint8 (scale s, zp z) -> int8 (scale s, zp z - 128): exact, for activations and constant data alike."""
+    for index, tensor in enumerate(graph.tensors):
+        if index in weights or tensor.type != schema.TensorType.UINT8:
+            continue
+        tensor.type = schema.TensorType.INT8
+        if tensor.quantization is not None and tensor.quantization.zeroPoint is not None:
+            tensor.quantization.zeroPoint = [int(z) - 128 for z in tensor.quantization.zeroPoint]
+        buffer = model.buffers[tensor.buffer]
+        if buffer.data is not None and len(buffer.data):
+            shifted = np.asarray(buffer.data, np.uint8).astype(np.int16) - 128
+            buffer.data = shifted.astype(np.int8).view(np.uint8)
+
+
+def _fix_activation_quant(graph, names: list, schema):
+    """int8 SOFTMAX outputs need scale 1/256, zp -128; pooling and reshapes pass raw values through, so
+    their output must carry their input's quantization (set in execution order, so it propagates)."""
+    for op, name in zip(graph.operators, names):
+        output = graph.tensors[op.outputs[0]]
+        if name == "SOFTMAX":
+            output.quantization = _quant(schema, [SOFTMAX_INT8_SCALE], [SOFTMAX_INT8_ZERO_POINT], 0)
+        elif name in SAME_QUANT_OPS:
+            source_quant = graph.tensors[op.inputs[0]].quantization
+            output.quantization = _quant(schema, list(source_quant.scale), list(source_quant.zeroPoint), 0)
+
+
+def _quant(schema, scale: list, zero_point: list, dimension: int):
+    quant = schema.QuantizationParametersT()
+    quant.scale, quant.zeroPoint, quant.quantizedDimension = scale, zero_point, dimension
+    return quant
+
+
+def _per_tensor_scale(graph, index: int, source: str) -> float:
+    quant = graph.tensors[index].quantization
+    if quant is None or quant.scale is None or len(quant.scale) != 1:
+        raise ModelError(f"{source}: activation '{_tensor_name(graph, index)}' is not per-tensor quantized; "
+                         f"{REEXPORT}")
+    return float(quant.scale[0])
+
+
+def _constant(model, graph, index: int, dtype: str, source: str) -> np.ndarray:
+    tensor = graph.tensors[index]
+    buffer = model.buffers[tensor.buffer]
+    if tensor.quantization is None or tensor.quantization.scale is None or buffer.data is None:
+        raise ModelError(f"{source}: weight tensor '{_tensor_name(graph, index)}' is not a quantized constant; "
+                         f"{REEXPORT}")
+    return np.frombuffer(np.asarray(buffer.data, np.uint8).tobytes(), dtype).reshape(tuple(tensor.shape))
+
+
+def _dequantize(values: np.ndarray, quant) -> np.ndarray:
+    """Float values of a quantized array, per-tensor or per-channel along quant.quantizedDimension."""
+    scale = np.asarray(quant.scale, np.float64)
+    zero = np.asarray(quant.zeroPoint if quant.zeroPoint is not None else [0], np.float64)
+    if scale.size > 1:
+        shape = [1] * values.ndim
+        shape[quant.quantizedDimension] = scale.size
+        scale, zero = scale.reshape(shape), np.broadcast_to(zero, scale.shape).reshape(shape)
+    return (values.astype(np.float64) - zero) * scale
+
+
+def symmetric_per_channel(weights: np.ndarray, axis: int, exact_scales=None) -> "tuple[np.ndarray, np.ndarray]":
+    """(int8 values in -127..127, float32 scale per channel along `axis`); zero point 0. A channel whose
+    values are all k * exact_scales[c] with |k| <= 127 keeps that scale, and so moves without loss."""
+    moved = np.moveaxis(weights, axis, 0).reshape(weights.shape[axis], -1)
+    bound = np.abs(moved).max(axis=1)
+    scales = np.where(bound > 0, bound / 127.0, 1.0)
+    if exact_scales is not None:
+        steps = moved / np.asarray(exact_scales, np.float64)[:, None]
+        exact = (np.abs(steps).max(axis=1) <= 127) & np.all(np.abs(steps - np.round(steps)) < 1e-3, axis=1)
+        scales = np.where(exact, exact_scales, scales)
+    scales = scales.astype(np.float32)
+    shape = [1] * weights.ndim
+    shape[axis] = scales.size
+    values = np.clip(np.round(weights / scales.astype(np.float64).reshape(shape)), -127, 127)
+    return values.astype(np.int8), scales
+
+
+def _exact_scales(quant, shape: tuple, axis: int):
+    """The old scale per output channel, when the old quantization is per-tensor or along `axis`."""
+    if len(quant.scale) == 1:
+        return np.full(shape[axis], float(quant.scale[0]))
+    return np.asarray(quant.scale, np.float64) if quant.quantizedDimension == axis else None
+
+
+def _requantize_weights(model, graph, op, axis: int, schema, source: str):
+    input_scale = _per_tensor_scale(graph, op.inputs[0], source)
+    filter_tensor = graph.tensors[op.inputs[1]]
+    if filter_tensor.type != schema.TensorType.UINT8:
+        raise ModelError(f"{source}: filter '{_tensor_name(graph, op.inputs[1])}' is not uint8; {REEXPORT}")
+    floats = _dequantize(_constant(model, graph, op.inputs[1], "u1", source), filter_tensor.quantization)
+    values, scales = symmetric_per_channel(floats, axis, _exact_scales(filter_tensor.quantization, floats.shape, axis))
+    _store(model, filter_tensor, values, schema.TensorType.INT8,
+           _quant(schema, scales.tolist(), [0] * scales.size, axis))
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        _requantize_bias(model, graph, int(op.inputs[2]), input_scale * scales.astype(np.float64), schema, source)
+
+
+def _requantize_bias(model, graph, index: int, scales: np.ndarray, schema, source: str):
+    bias = graph.tensors[index]
+    if bias.type != schema.TensorType.INT32:
+        raise ModelError(f"{source}: bias '{_tensor_name(graph, index)}' is not int32; {REEXPORT}")
+    floats = _dequantize(_constant(model, graph, index, "<i4", source), bias.quantization)
+    bound = np.iinfo(np.int32)
+    values = np.clip(np.round(floats / scales), bound.min, bound.max).astype("<i4")
+    _store(model, bias, values, schema.TensorType.INT32,
+           _quant(schema, scales.astype(np.float32).tolist(), [0] * scales.size, 0))
+
+
+def _store(model, tensor, values: np.ndarray, tensor_type: int, quant):
+    tensor.type, tensor.quantization = tensor_type, quant
+    model.buffers[tensor.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
+
+
+def _mark_int8(model, names: list, schema):
+    """Op versions for the int8 kernels, min_runtime_version metadata to match, and a description."""
+    for code in model.operatorCodes:
+        name = next((n for n in INT8_OP_VERSIONS if getattr(schema.BuiltinOperator, n) ==
+                     max(code.builtinCode, code.deprecatedBuiltinCode)), None)
+        if name is not None:
+            code.version = max(code.version, INT8_OP_VERSIONS[name])
+    for entry in model.metadata or []:
+        buffer = model.buffers[entry.buffer]
+        if entry.name == b"min_runtime_version" and buffer.data is not None:
+            size = max(len(buffer.data), len(INT8_MIN_RUNTIME))
+            buffer.data = np.frombuffer(INT8_MIN_RUNTIME.ljust(size, b"\0"), np.uint8)
+    model.description = (model.description or b"") + b" Requantized uint8 -> int8 (lossy weights) by mnd."
