@@ -80,7 +80,8 @@ def _cmd_export(args) -> None:
 
     check_target(args.target)
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
-                           prep_overrides=_prep_overrides(args), labels_file=args.labels)
+                           prep_overrides=_prep_overrides(args), labels_file=args.labels, arch=args.arch,
+                           classes=args.classes)
     out = Path(args.out or f"out/{source.name}-{args.target}")
     config = ExportConfig(target=args.target, calib=args.calib, evaluation=args.eval,
                           quant=QuantConfig(calibration_samples=args.calib_samples),
@@ -107,7 +108,7 @@ def _cmd_evaluate(args) -> None:
     from pipeline.sources import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
-                           labels_file=args.labels)
+                           labels_file=args.labels, arch=args.arch, classes=args.classes)
     result = evaluate(source, args.data, args.runtime)
     print(json.dumps(result, indent=2) if args.json else format_result(result))
     log.info("next: mnd export --model %s --eval %s --target host", args.model, args.data)
@@ -124,6 +125,8 @@ def _add_preprocessing_flags(parser) -> None:
     parser.add_argument("--to-gray", action="store_true", help="convert colour images to gray (ITU-R 601 luma) "
                         "for 1-channel models")
     parser.add_argument("--labels", help="class names, one per line in output order (default: indices)")
+    parser.add_argument("--arch", help="for a weights-only .h5: the registry architecture to load it into")
+    parser.add_argument("--classes", type=_positive_int, help="with --arch: the number of classes")
 
 
 def _cmd_measure(args) -> None:

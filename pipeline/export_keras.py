@@ -34,7 +34,10 @@ class KerasExport:
         return None  # float model; the int8 artifact's own input quantization is in its C header
 
     def quantization(self, config, calibration_count: int) -> dict:
-        return {"scheme": config.quant.scheme, "calibration_samples": calibration_count}
+        return {"scheme": config.quant.scheme, "calibration_samples": calibration_count,
+                "weights": "symmetric int8 per output channel (the Dense classifier exported as a 1x1 CONV_2D, "
+                           "which TFLite-Micro and LiteRT's reference kernels round identically)",
+                "activations": "asymmetric int8 per tensor"}
 
     def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
         name = c_identifier(self.source.name)
@@ -57,7 +60,9 @@ class KerasExport:
         import keras
 
         last = self.model.layers[-1]
-        if isinstance(last, keras.layers.Softmax):
+        softmax_layer = isinstance(last, keras.layers.Softmax) or (
+            isinstance(last, keras.layers.Activation) and last.activation is keras.activations.softmax)
+        if softmax_layer:
             return np.asarray(keras.Model(self.model.inputs, last.input).predict(inputs, batch_size=64, verbose=0)), True
         if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
             features = keras.Model(self.model.inputs, last.input).predict(inputs, batch_size=64, verbose=0)

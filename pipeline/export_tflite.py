@@ -61,7 +61,12 @@ class TfliteExport:
         return []
 
     def warnings(self) -> list:
-        notes = [f"repaired in the exported copy (the original file is untouched): {line}" for line in self.repairs]
+        notes = []
+        if self.repairs:
+            more = f" and {len(self.repairs) - 1} more like it (all in the manifest's model.repairs)" \
+                if len(self.repairs) > 1 else ""
+            notes.append(f"repaired {len(self.repairs)} tensor(s) in the exported copy (the original file is "
+                         f"untouched): {self.repairs[0]}{more}")
         if self.requantize:
             notes.append("--requantize-int8: weights were requantized from uint8 to symmetric per-channel int8 "
                          "(lossy); see the agreement with the original model under Validation")
@@ -81,6 +86,8 @@ class TfliteExport:
 
     def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
         name = c_identifier(self.source.name)
+        for suffix in ("_float", "_int8", "_uint8", "_quant"):
+            name = name.removesuffix(suffix)
         own = run_dir / f"{name}_{self.precision}.tflite"
         own.write_bytes(self.data)
         log.info("converting to ONNX (tf2onnx from the .tflite file)")
@@ -121,7 +128,14 @@ class TfliteExport:
         reference = run_model("litert-ref", path(kind), artifact_inputs(path(kind), evaluation)).outputs
         onnx_own = run_model("onnxruntime", path(f"onnx_{self.precision}"),
                              artifact_inputs(path(f"onnx_{self.precision}"), evaluation, quant)).outputs
-        checks = [validate.top1_agreement(f"onnx_{self.precision} vs {kind} top-1", onnx_own, reference)]
+        if self.precision == "uint8":
+            # LiteRT's own uint8 kernel sets disagree with each other on near-ties (10 of 200 ImageNet images
+            # for Coral 0.25_128); ONNX Runtime follows the optimized ones, which phones run.
+            optimized = run_model("litert", path(kind), artifact_inputs(path(kind), evaluation)).outputs
+            checks = [validate.top1_agreement(f"onnx_uint8 vs tflite_uint8 (LiteRT default kernels) top-1",
+                                              onnx_own, optimized)]
+        else:
+            checks = [validate.top1_agreement(f"onnx_{self.precision} vs {kind} top-1", onnx_own, reference)]
         if self.precision == "int8":
             checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, reference))
         if self.requantize:

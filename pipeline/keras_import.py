@@ -253,3 +253,15 @@ def _keras3_weights(file, model: keras.Model) -> list:
 
 def _snake_case(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)).lower()
+
+
+def classes_in_weights(path: Path) -> int | None:
+    """The output count of a Keras 2 weights file (its last layer's bias length), or None when unknown."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            stored = _legacy_weights(file)
+    except Exception:  # Keras 3 layout or unreadable: the caller asks for --classes
+        return None
+    return int(stored[-1][1][-1].shape[-1]) if stored else None

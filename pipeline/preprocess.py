@@ -8,7 +8,7 @@ from pipeline.errors import UsageError, did_you_mean
 MODES = {
     "unit": "x / 255 (range 0..1)",
     "signed": "x / 127.5 - 1 (range -1..1)",
-    "raw": "x as float (range 0..255)",
+    "raw": "x as float (range 0..255); quantized inputs take the pixel bytes (minus 128 for int8)",
 }
 RESIZE_METHODS = ("bilinear", "nearest", "bicubic", "antialias")
 

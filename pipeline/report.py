@@ -12,23 +12,29 @@ def _ms(latency, key) -> str:
     return "—" if not latency else f"{latency[key]:.3f}"
 
 
+def _quantization_line(quant: dict, calibration: dict | None) -> str:
+    if calibration is None:
+        return f"- quantization: {quant.get('scheme')} (no calibration run here)"
+    return (f"- quantization: {quant.get('scheme')}, {quant.get('calibration_samples')} calibration samples "
+            f"from `{calibration['source']}` ({calibration['part']})")
+
+
 def render(manifest, run_path: str = "out/RUN") -> str:
     model, quant, data = manifest.model, manifest.quantization or {}, manifest.data
     sizes = {a.kind: a.bytes for a in manifest.artifacts}
     lines = [f"# mnd export: {model['name']}", "",
              f"- input {model['input_shape']}, {model['classes']} classes, preprocessing "
              f"`{model['preprocessing']['formula']}`",
-             f"- quantization: {quant.get('scheme')}, {quant.get('calibration_samples')} calibration samples "
-             f"from `{data['calibration']['source']}` ({data['calibration']['part']})",
+             _quantization_line(quant, data.get("calibration")),
              f"- evaluation: {data['evaluation']['samples']} samples from `{data['evaluation']['source']}` "
-             f"({data['evaluation']['part']}), disjoint from calibration",
+             f"({data['evaluation']['part']})" + (", disjoint from calibration" if data.get("calibration") else ""),
              f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes", "",
              "## Artifacts", "", "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
     for artifact in manifest.artifacts:
         lines.append(f"| {artifact.kind} | {artifact.path} | {artifact.bytes:,} | `{artifact.sha256[:12]}` |")
     lines += ["", "## Validation", "", "| check | result | value | threshold | detail |", "|---|---|---|---|---|"]
     for v in manifest.validations:
-        result = "pass" if v.passed else "**FAIL**"
+        result = "info" if not v.gated else "pass" if v.passed else "**FAIL**"
         lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
     target = (manifest.target or {}).get("name", "—")
     lines += ["", f"## Measurements on `{target}`", "",

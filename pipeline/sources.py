@@ -30,8 +30,12 @@ class ModelSource:
 
 
 def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, progress=None,
-                  prep_overrides: dict | None = None, labels_file: str | None = None) -> ModelSource:
-    source = _resolve(model, cache_dir, epochs, seed, progress)
+                  prep_overrides: dict | None = None, labels_file: str | None = None,
+                  arch: str | None = None, classes: int | None = None) -> ModelSource:
+    if arch:
+        source = _from_weights(Path(model or ""), arch, classes)
+    else:
+        source = _resolve(model, cache_dir, epochs, seed, progress)
     if prep_overrides:
         source = replace(source, prep=replace(source.prep, **prep_overrides))
     if labels_file:
@@ -77,11 +81,26 @@ def from_run_dir(run: Path) -> ModelSource:
 def _from_keras(path: Path) -> ModelSource:
     from pipeline.keras_import import load_keras_model
 
-    model = load_keras_model(path)
+    return _keras_source(path, load_keras_model(path))
+
+
+def _keras_source(path: Path, model) -> ModelSource:
     shape = model.input_shape
     prep = Preprocessing(mode="unit", side=int(shape[1]), channels=int(shape[3]))
     classes = int(model.output_shape[-1])
     return ModelSource("keras", path, path.stem, None, prep, tuple(str(i) for i in range(classes)), loaded=model)
+
+
+def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
+    """A weights-only .h5 poured into a registry architecture (--arch, optionally --classes)."""
+    from pipeline.keras_import import classes_in_weights, load_weights_into
+
+    if path.suffix != ".h5" or not path.is_file():
+        raise ModelError(f"--arch needs --model pointing at a weights-only .h5 file; '{path}' is not one")
+    classes = classes or classes_in_weights(path)
+    if classes is None:
+        raise ModelError(f"cannot tell the class count of '{path}'; give --classes N with --arch")
+    return _keras_source(path, load_weights_into(path, arch, classes))
 
 
 def _from_tflite(path: Path) -> ModelSource:

@@ -58,7 +58,7 @@ def accuracy_drop(name: str, int8_accuracy: float, float_accuracy: float, max_dr
 def format_table(validations) -> str:
     rows = [f"  {'check':<34} {'result':<6} {'value':>12} {'threshold':>12}  detail"]
     for v in validations:
-        result = "pass" if v.passed else "FAIL"
+        result = "info" if not v.gated else "pass" if v.passed else "FAIL"
         rows.append(f"  {v.name:<34} {result:<6} {v.value:>12.6g} {v.threshold:>12.6g}  {v.detail}")
     return "\n".join(rows)
 

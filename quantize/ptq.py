@@ -1,7 +1,8 @@
 """Full-integer int8 post-training quantization through the TFLite converter.
 
 The Keras model is re-wrapped with batch 1 and exported as a SavedModel: a fixed batch keeps SHAPE and
-STRIDED_SLICE ops out of the graph. Weights come out symmetric per-channel, activations asymmetric per-tensor.
+STRIDED_SLICE ops out of the graph, and a final Dense classifier becomes a 1x1 convolution (quantize.classifier).
+Weights come out symmetric per-channel, activations asymmetric per-tensor.
 """
 from pathlib import Path
 
@@ -12,10 +13,9 @@ from pipeline.quiet import native_stderr_silenced
 
 def export_saved_model(model, directory: Path) -> Path:
     """Batch-1 SavedModel of a Keras model (input and output shapes otherwise unchanged)."""
-    import keras
+    from quantize.classifier import batch1_model
 
-    inputs = keras.Input(shape=model.input_shape[1:], batch_size=1, name="image")
-    keras.Model(inputs, model(inputs), name=model.name).export(str(directory), verbose=False)
+    batch1_model(model).export(str(directory), verbose=False)
     return directory
 
 

@@ -30,10 +30,16 @@ def test_digits_is_builtin_and_resized():
 def test_folder_reads_classes_in_order_and_converts_channels(tmp_path):
     root = make_folder(tmp_path / "pets")
     rgb = load_dataset(str(root), Preprocessing(side=32, channels=3))
-    gray = load_dataset(str(root), Preprocessing(side=32, channels=1))
+    gray = load_dataset(str(root), Preprocessing(side=32, channels=1, to_gray=True))
     assert rgb.class_names == ("cat", "dog") and rgb.pixels.shape == (10, 32, 32, 3)
     assert gray.pixels.shape == (10, 32, 32, 1)
     assert rgb.labels.tolist() == [0] * 5 + [1] * 5
+
+
+def test_colour_into_a_grayscale_model_needs_a_conversion_rule(tmp_path):
+    root = make_folder(tmp_path / "pets")
+    with pytest.raises(DataError, match="--to-gray"):
+        load_dataset(str(root), Preprocessing(side=32, channels=1))
 
 
 def test_junk_and_corrupt_files_are_skipped_with_a_warning(tmp_path, caplog):

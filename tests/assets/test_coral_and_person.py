@@ -1,0 +1,84 @@
+"""Coral uint8 ImageNet MobileNets and TFLM's person_detect, imported as they are."""
+import json
+import shutil
+
+import pytest
+
+pytestmark = [pytest.mark.assets, pytest.mark.slow]
+CORAL = [("mobilenet_v1_0.25_128_quant", 99), ("mobilenet_v1_0.5_160_quant", 141), ("mobilenet_v1_0.75_192_quant", 156)]
+
+
+@pytest.mark.parametrize("name, published", CORAL)
+def test_coral_top1_onnx_agreement_and_c_array_refusal(assets, mnd, tmp_path, name, published):
+    model = assets / "coral_mobilenet_v1_quant" / f"{name}.tflite"
+    result = json.loads(mnd("evaluate", "--model", model, "--data", assets / "imagenet_dev", "--crop", "0.875",
+                            "--json", check=0).stdout)
+    assert result["n"] == 200 and abs(result["top1_correct"] - published) <= 6, result
+    assert result["top5"] is not None and result["top5"] >= result["top1"]
+    out = tmp_path / "out"
+    mnd("export", "--model", model, "--eval", assets / "imagenet_dev", "--crop", "0.875", "--out", out,
+        "--labels", assets / "coral_mobilenet_v1_quant" / "imagenet_labels.txt", "--runs", "2", "--warmup", "0", check=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    agreement = next(v for v in manifest["validations"] if v["name"].startswith("onnx_uint8"))
+    assert agreement["passed"] and agreement["value"] <= 2  # >= 99% of 200 top-1 predictions agree
+    assert not any(a["kind"].startswith("tflm") for a in manifest["artifacts"])
+    assert any("TFLite-Micro rejects uint8 weights" in w for w in manifest["warnings"])
+    assert manifest["model"]["labels"][0] == "background"
+
+
+def test_requantize_int8_runs_in_tflm_and_reports_agreement(assets, mnd, tmp_path):
+    out = tmp_path / "requantized"
+    mnd("export", "--model", assets / "coral_mobilenet_v1_quant" / "mobilenet_v1_0.5_160_quant.tflite",
+        "--eval", assets / "imagenet_dev", "--crop", "0.875", "--eval-samples", "60", "--requantize-int8",
+        "--out", out, "--runs", "2", "--warmup", "0", check=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    checks = {v["name"]: v for v in manifest["validations"]}
+    assert checks["tflm (from .cc) vs litert reference"]["value"] == 0
+    agreement = checks["requantized int8 vs original uint8 top-1"]
+    assert agreement["gated"] is False and agreement["value"] <= 6
+    assert {"tflm_c_source", "tflite_int8", "tflite_uint8"} <= {a["kind"] for a in manifest["artifacts"]}
+
+
+def test_person_detect_is_repaired_and_tflm_classifies_real_images(assets, mnd, tmp_path):
+    source = assets / "tflm_person_detection"
+    for label, image in (("person", "person_natural_u8.png"), ("no_person", "no_person.bmp")):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        shutil.copy(source / image, tmp_path / "data" / label / image)
+    original = (source / "person_detect.tflite").read_bytes()
+    out = tmp_path / "out"
+    result = mnd("export", "--model", source / "person_detect.tflite", "--eval", tmp_path / "data", "--out", out,
+                 "--runs", "2", "--warmup", "0", check=0)
+    assert "repaired 14 tensor(s)" in result.stderr
+    assert (source / "person_detect.tflite").read_bytes() == original
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["model"]["repairs"]) == 14 and any("repaired" in w for w in manifest["warnings"])
+    tflm = next(m for m in manifest["measurements"] if m["runtime"] == "tflm")
+    assert tflm["n"] == 2 and tflm["accuracy"] == 1.0  # person -> person, no_person -> no person
+    assert (out / "person_detect_int8.tflite").read_bytes() == (source / "person_detect_litert_qdimfix.tflite").read_bytes()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("weights_only", "--arch mobilenet_v1_025_96"),
+    ("gray_model_rgb_data", "--to-gray"),
+    ("bin_size", "needs 27648"),
+])
+def test_import_bad_input(assets, mnd, tmp_path, case, message):
+    from pipeline.keras_import import load_keras_model
+
+    args = []
+    if case == "weights_only":
+        model = load_keras_model(assets / "mlperf_vww" / "vww_96.h5")
+        model.save_weights(tmp_path / "w.weights.h5")
+        args = ["--model", tmp_path / "w.weights.h5", "--calib", assets / "vww_dev"]
+    elif case == "gray_model_rgb_data":
+        args = ["--model", assets / "tflm_person_detection" / "person_detect.tflite", "--eval", assets / "vww_dev"]
+    elif case == "bin_size":
+        (tmp_path / "d").mkdir()
+        (tmp_path / "d" / "a.bin").write_bytes(b"\0" * 100)
+        (tmp_path / "d" / "y_labels.csv").write_text("a.bin,2,0\n")
+        args = ["--model", assets / "mlperf_vww" / "vww_96_int8.tflite", "--eval", tmp_path / "d"]
+    result = mnd("export", *args, "--out", tmp_path / "out")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mnd: error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-1500:]
+    assert not (tmp_path / "out").exists()
