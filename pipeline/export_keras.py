@@ -35,7 +35,7 @@ class KerasExport:
 
     def quantization(self, config, calibration_count: int) -> dict:
         return {"scheme": config.quant.scheme, "calibration_samples": calibration_count,
-                "weights": "symmetric int8 per output channel (the Dense classifier exported as a 1x1 CONV_2D, "
+                "weights": "symmetric int8 per output channel (FULLY_CONNECTED rewritten as a 1x1 CONV_2D, "
                            "which TFLite-Micro and LiteRT's reference kernels round identically)",
                 "activations": "asymmetric int8 per tensor"}
 

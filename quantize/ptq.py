@@ -1,8 +1,8 @@
 """Full-integer int8 post-training quantization through the TFLite converter.
 
 The Keras model is re-wrapped with batch 1 and exported as a SavedModel: a fixed batch keeps SHAPE and
-STRIDED_SLICE ops out of the graph, and a final Dense classifier becomes a 1x1 convolution (quantize.classifier).
-Weights come out symmetric per-channel, activations asymmetric per-tensor.
+STRIDED_SLICE ops out of the graph. Weights come out symmetric per-channel, activations asymmetric per-tensor;
+int8 FULLY_CONNECTED ops are then rewritten as 1x1 convolutions (quantize.fc_as_conv).
 """
 from pathlib import Path
 
@@ -13,9 +13,10 @@ from pipeline.quiet import native_stderr_silenced
 
 def export_saved_model(model, directory: Path) -> Path:
     """Batch-1 SavedModel of a Keras model (input and output shapes otherwise unchanged)."""
-    from quantize.classifier import batch1_model
+    import keras
 
-    batch1_model(model).export(str(directory), verbose=False)
+    inputs = keras.Input(shape=model.input_shape[1:], batch_size=1, name="image")
+    keras.Model(inputs, model(inputs), name=model.name).export(str(directory), verbose=False)
     return directory
 
 
@@ -40,5 +41,7 @@ def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    from quantize.fc_as_conv import fully_connected_as_conv
+
     with native_stderr_silenced():
-        return converter.convert()
+        return fully_connected_as_conv(converter.convert())
