@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 MND := $(VENV)/bin/mnd
 INSTALLED := $(VENV)/.installed
 
+APT_TOOLS := qemu-system-arm:qemu-system-arm arm-none-eabi-gcc:gcc-arm-none-eabi \
+             arm-none-eabi-size:binutils-arm-none-eabi gcc:gcc
+NEWLIB := /usr/lib/arm-none-eabi/newlib
+
 .PHONY: demo test bench toolchain clean
 
 $(INSTALLED): pyproject.toml
@@ -18,7 +22,18 @@ demo: $(INSTALLED)
 	$(MND) export --target host --out out/demo --force
 	cat out/demo/report.md
 
-test: $(INSTALLED)
+# Cortex-M tools from Debian when missing (qemu-system-arm, arm-none-eabi-gcc, newlib).
+toolchain:
+	@missing=""; for pair in $(APT_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$tool >/dev/null || missing="$$missing $$pkg"; done; \
+	  [ -d $(NEWLIB) ] || missing="$$missing libnewlib-arm-none-eabi"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  fi
+
+test: $(INSTALLED) toolchain
 	$(PY) -m pytest
 
 bench: $(INSTALLED)

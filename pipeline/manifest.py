@@ -42,6 +42,12 @@ class Measurement:
     instructions: int | None = None
     ram_bytes: int | None = None
     flash_bytes: int | None = None
+    arena_bytes: int | None = None
+    arena_floor_bytes: int | None = None
+    tflm_arena_bytes: int | None = None
+    layers: list | None = None       # per layer: op, macs, instructions (emulated targets)
+    ram_parts: dict | None = None    # model / harness / runtime
+    flash_parts: dict | None = None
 
 
 @dataclass(frozen=True)

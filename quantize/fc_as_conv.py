@@ -66,6 +66,29 @@ def _is_rewritable(model, graph, schema, op) -> bool:
             and graph.tensors[op.inputs[1]].buffer and model.buffers[w.buffer].data is not None)
 
 
+def _per_channel(quantization, units: int) -> None:
+    """int8 CONV_2D wants one scale per output channel; a per-tensor FC scale is repeated (same values)."""
+    if quantization is not None and quantization.scale is not None and len(quantization.scale) == 1 and units > 1:
+        quantization.scale = np.repeat(np.asarray(quantization.scale, np.float32), units)
+        quantization.zeroPoint = np.repeat(np.asarray(quantization.zeroPoint, np.int64), units)
+        quantization.quantizedDimension = 0
+
+
+def _zero_bias(model, graph, schema, x, w, units: int) -> int:
+    """int8 CONV_2D requires a bias (FC does not): zeros, scaled input_scale * weight_scale per channel."""
+    tensor = schema.TensorT()
+    tensor.shape, tensor.type, tensor.name = np.asarray([units], np.int32), schema.TensorType.INT32, w.name + b"/zero_bias"
+    tensor.quantization = schema.QuantizationParametersT()
+    tensor.quantization.scale = (np.asarray(w.quantization.scale, np.float64) * x.quantization.scale[0]).astype(np.float32)
+    tensor.quantization.zeroPoint = np.zeros(units, np.int64)
+    buffer = schema.BufferT()
+    buffer.data = np.zeros(units * 4, np.uint8)
+    tensor.buffer = len(model.buffers)
+    model.buffers.append(buffer)
+    graph.tensors.append(tensor)
+    return len(graph.tensors) - 1
+
+
 def _as_conv(model, graph, schema, op) -> list:
     x_index, w_index = int(op.inputs[0]), int(op.inputs[1])
     y_index = int(op.outputs[0])
@@ -74,9 +97,13 @@ def _as_conv(model, graph, schema, op) -> list:
     x_map = _add_tensor(model, graph, schema, x, [1, 1, 1, width], x.name + b"/as_map")
     y_map = _add_tensor(model, graph, schema, y, [1, 1, 1, units], y.name + b"/as_map")
     w.shape = np.asarray([units, 1, 1, width], np.int32)
+    _per_channel(w.quantization, units)
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        _per_channel(graph.tensors[op.inputs[2]].quantization, units)
     conv = schema.OperatorT()
     conv.opcodeIndex = _opcode_index(model, schema, schema.BuiltinOperator.CONV_2D, 3)
-    conv.inputs = np.asarray([x_map, w_index, *[int(i) for i in op.inputs[2:]]], np.int32)
+    bias = [int(i) for i in op.inputs[2:] if i >= 0] or [_zero_bias(model, graph, schema, x, w, units)]
+    conv.inputs = np.asarray([x_map, w_index, *bias], np.int32)
     conv.outputs = np.asarray([y_map], np.int32)
     conv.builtinOptionsType, conv.builtinOptions = schema.BuiltinOptions.Conv2DOptions, schema.Conv2DOptionsT()
     conv.builtinOptions.padding, conv.builtinOptions.strideW, conv.builtinOptions.strideH = schema.Padding.VALID, 1, 1

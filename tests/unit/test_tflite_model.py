@@ -38,17 +38,19 @@ def float_bytes() -> bytes:
     return tiny_models()["float"]
 
 
-def expected_ops() -> list:
-    # Full conv, then 13 (depthwise, pointwise) pairs, then pool, classifier, softmax.
-    return ["CONV_2D"] + ["DEPTHWISE_CONV_2D", "CONV_2D"] * 13 + ["MEAN", "FULLY_CONNECTED", "SOFTMAX"]
+def expected_ops(int8: bool) -> list:
+    # Full conv, then 13 (depthwise, pointwise) pairs, then pool, the classifier, softmax. The int8 export
+    # runs FULLY_CONNECTED as a 1x1 CONV_2D between reshapes (quantize/fc_as_conv.py).
+    classifier = ["RESHAPE", "CONV_2D", "RESHAPE"] if int8 else ["FULLY_CONNECTED"]
+    return ["CONV_2D"] + ["DEPTHWISE_CONV_2D", "CONV_2D"] * 13 + ["MEAN", *classifier, "SOFTMAX"]
 
 
 @pytest.mark.slow
 def test_int8_model_ops_in_execution_order(int8_bytes):
     model = read_tflite(int8_bytes, "tiny.tflite")
     assert isinstance(model, TfliteModel)
-    assert list(model.ops) == expected_ops()
-    assert unique_ops(model) == ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MEAN", "SOFTMAX"]
+    assert list(model.ops) == expected_ops(int8=True)
+    assert unique_ops(model) == ["CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "RESHAPE", "SOFTMAX"]
     assert model.subgraphs == 1 and model.source == "tiny.tflite"
 
 
@@ -79,7 +81,7 @@ def test_softmax_input_is_the_logits_tensor(int8_bytes, float_bytes):
 def test_float_model_is_not_int8(float_bytes):
     model = read_tflite(float_bytes)
     assert not model.is_int8
-    assert list(model.ops) == expected_ops()
+    assert list(model.ops) == expected_ops(int8=False)
     for tensor in (*model.inputs, *model.outputs):
         assert tensor.dtype == "float32"
         assert (tensor.scale, tensor.zero_point, tensor.quantized) == (None, None, False)

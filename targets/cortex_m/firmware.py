@@ -1,0 +1,252 @@
+"""Build a Cortex-M firmware ELF (our harness + a model's C sources) and the instruction-counting QEMU plugin.
+
+The harness (targets/cortex_m/harness/) is startup, semihosting, stack measurement and main; the model brings
+model.h and its sources (see harness/main.c for the contract). Sizes come from `arm-none-eabi-size -A` for the
+whole ELF and from the linker map for the split into model / harness / runtime (libgcc, libc) parts.
+"""
+import hashlib
+import os
+import re
+import shutil
+import string
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import MndError
+from targets.base import TargetUnavailable
+from targets.cortex_m.cores import Core
+
+HERE = Path(__file__).resolve().parent
+HARNESS = HERE / "harness"
+PLUGIN_SOURCE = HERE / "plugin" / "mnd_count.c"
+HARNESS_SOURCES = ("startup.S", "main.c", "semihost.c", "stack.c", "fault.c", "marker.c")
+MARKER_SYMBOL = "mnd_marker"
+DEFAULT_STACK_BYTES = 64 * 1024
+_CFLAGS = ("-std=gnu11", "-Wall", "-ffunction-sections", "-fdata-sections", "-fno-common")
+_PLUGIN_CFLAGS = ("-shared", "-fPIC", "-O2", "-Wall")
+_FIX = "run 'make toolchain' or use the docker/ image"
+
+# output section -> size category
+_CATEGORY = {".vectors": "text", ".text": "text", ".ARM.extab": "text", ".ARM.exidx": "text",
+             ".rodata": "rodata", ".data": "data", ".bss": "bss", ".stack": "stack"}
+
+
+class ToolMissing(TargetUnavailable):
+    """A compiler, binutils or QEMU program is not installed here."""
+
+
+class FirmwareBuildError(MndError):
+    """Compiling or linking the firmware failed; the message quotes the first error."""
+
+    def __init__(self, message: str, log: str = ""):
+        super().__init__(message)
+        self.log = log
+
+
+@dataclass(frozen=True)
+class Sizes:
+    text: int = 0     # code (incl. vector table and unwind tables)
+    rodata: int = 0   # constants (weights live here)
+    data: int = 0     # initialised RAM, also stored in flash
+    bss: int = 0      # zeroed RAM
+
+    @property
+    def flash(self) -> int:
+        return self.text + self.rodata + self.data
+
+    @property
+    def ram(self) -> int:
+        return self.data + self.bss
+
+    def plus(self, category: str, size: int) -> "Sizes":
+        return Sizes(**{**self.__dict__, category: getattr(self, category) + size})
+
+
+@dataclass(frozen=True)
+class Firmware:
+    core: str
+    elf: Path
+    map_file: Path
+    sizes: Sizes                 # the whole ELF
+    parts: dict = field(default_factory=dict)  # "model" / "harness" / "runtime" -> Sizes
+    stack_bytes: int = 0         # reserved stack (RAM on top of sizes.ram)
+    marker_address: int = 0      # address of mnd_marker (Thumb bit cleared)
+
+
+def find_tool(name: str, core: str = "cortex-m") -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissing(f"{core}: {name} not found — {_FIX}")
+    return path
+
+
+def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir: Path, opt: str = "-O2",
+                   stack_bytes: int = DEFAULT_STACK_BYTES) -> Firmware:
+    """Compile harness + model for `core` into out_dir/firmware.elf (built beside out_dir, renamed into place)."""
+    gcc = find_tool("arm-none-eabi-gcc", core.name)
+    find_tool("arm-none-eabi-size", core.name)
+    find_tool("arm-none-eabi-nm", core.name)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        sources = [(Path(HARNESS / s), "harness") for s in HARNESS_SOURCES]
+        sources += [(Path(s).resolve(), "model") for s in model_sources]
+        includes = [HARNESS, *[Path(d).resolve() for d in include_dirs]]
+        flags = [*core.cflags, opt, *_CFLAGS, *(f"-I{d}" for d in includes)]
+        objects = [_compile(gcc, core, src, _object_name(i, src, part), flags, staging)
+                   for i, (src, part) in enumerate(sources)]
+        (staging / "link.ld").write_text(render_linker_script(core, stack_bytes))
+        _link(gcc, core, opt, objects, staging)
+        sizes = elf_sizes(staging / "firmware.elf", core.name)
+        parts = map_parts((staging / "firmware.map").read_text())
+        marker = marker_address(staging / "firmware.elf", core.name)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Firmware(core=core.name, elf=out_dir / "firmware.elf", map_file=out_dir / "firmware.map",
+                    sizes=sizes, parts=parts, stack_bytes=stack_bytes, marker_address=marker)
+
+
+def render_linker_script(core: Core, stack_bytes: int) -> str:
+    template = string.Template((HARNESS / "link.ld.in").read_text())
+    return template.substitute(
+        boot_base=hex(core.boot.base), boot_size=hex(core.boot.size), code_base=hex(core.code.base),
+        code_size=hex(core.code.size), ram_base=hex(core.ram.base), ram_size=hex(core.ram.size),
+        stack_size=hex(stack_bytes))
+
+
+def _object_name(index: int, source: Path, part: str) -> str:
+    return f"obj/{part}/{index:02d}_{source.stem}.o"
+
+
+def _compile(gcc: str, core: Core, source: Path, obj: str, flags: list, cwd: Path) -> str:
+    if not source.is_file():
+        raise FirmwareBuildError(f"{core.name}: source file {source} not found")
+    (cwd / obj).parent.mkdir(parents=True, exist_ok=True)
+    _run_tool([gcc, *flags, "-c", str(source), "-o", obj], cwd, f"{core.name}: compiling {source.name} failed")
+    return obj
+
+
+def _link(gcc: str, core: Core, opt: str, objects: list, cwd: Path) -> None:
+    command = [gcc, *core.cflags, opt, "-nostartfiles", "-T", "link.ld", "-Wl,--gc-sections",
+               "-Wl,-Map=firmware.map", "-Wl,--no-warn-rwx-segments", *objects, "-lc", "-lgcc",
+               "-o", "firmware.elf"]
+    _run_tool(command, cwd, f"{core.name}: linking the firmware failed")
+
+
+def _run_tool(command: list, cwd: Path, what: str) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        log = result.stdout + result.stderr
+        raise FirmwareBuildError(f"{what}: {first_error(log)}", log)
+    return result.stdout
+
+
+_NEEDS_AN_OS = re.compile(r"undefined reference to `_(sbrk|write|read|close|lseek|fstat|isatty|exit|kill|getpid|open)'")
+
+
+def first_error(log: str) -> str:
+    """The first line that reports an error (a link error without the library's source path), else the last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    os_call = _NEEDS_AN_OS.search(log)
+    if os_call:
+        return (f"the model calls C library functions that need an operating system (malloc, printf, files: "
+                f"undefined _{os_call.group(1)}); the harness provides none — use static buffers and no stdio")
+    for line in lines:
+        if re.search(r"\berror\b|undefined reference|overflowed|cannot find", line, re.IGNORECASE):
+            at = line.find("undefined reference")
+            return line[at:] if at > 0 else line
+    return lines[-1] if lines else "no output from the compiler"
+
+
+def elf_sizes(elf: Path, core: str = "cortex-m") -> Sizes:
+    out = subprocess.run([find_tool("arm-none-eabi-size", core), "-A", str(elf)], capture_output=True,
+                         text=True, check=True).stdout
+    sizes = Sizes()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            category = _CATEGORY.get(parts[0])
+            if category and category != "stack":
+                sizes = sizes.plus(category, int(parts[1]))
+    return sizes
+
+
+def marker_address(elf: Path, core: str = "cortex-m") -> int:
+    out = subprocess.run([find_tool("arm-none-eabi-nm", core), str(elf)], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == MARKER_SYMBOL and parts[1] in "Tt":
+            return int(parts[0], 16) & ~1
+    raise FirmwareBuildError(f"{core}: {MARKER_SYMBOL} is missing from {elf.name}; the harness marker.c was not linked")
+
+
+_OUT_SECTION = re.compile(r"^(\.[^\s]+)")
+_INPUT = re.compile(r"^ ([^\s*][^\s]*)(?:\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(.+))?$")
+_CONTINUED = re.compile(r"^\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(.+)$")
+
+
+def map_parts(map_text: str) -> dict:
+    """Sizes per part ("model", "harness", "runtime") from a GNU ld map file."""
+    parts = {"model": Sizes(), "harness": Sizes(), "runtime": Sizes()}
+    _, _, memory_map = map_text.partition("Linker script and memory map")
+    category, pending = None, False
+    for line in memory_map.splitlines():
+        out = _OUT_SECTION.match(line)
+        if out:
+            category, pending = _CATEGORY.get(out.group(1)), False
+            continue
+        match = _INPUT.match(line)
+        if match and match.group(2) is None:
+            pending = True
+            continue
+        if match:
+            size, source = int(match.group(3), 16), match.group(4)
+        elif pending and _CONTINUED.match(line):
+            continued = _CONTINUED.match(line)
+            size, source = int(continued.group(2), 16), continued.group(3)
+        else:
+            continue
+        pending = False
+        if category and category != "stack" and size:
+            part = _part_of(source.strip())
+            parts[part] = parts[part].plus(category, size)
+    return parts
+
+
+def _part_of(source: str) -> str:
+    if source.startswith("obj/model/"):
+        return "model"
+    if source.startswith("obj/harness/"):
+        return "harness"
+    return "runtime"
+
+
+def build_plugin(out_dir: Path) -> Path:
+    """Compile plugin/mnd_count.c for the host; cached in out_dir by a hash of its source and flags."""
+    source = PLUGIN_SOURCE.read_bytes()
+    digest = hashlib.sha256(source + " ".join(_PLUGIN_CFLAGS).encode()).hexdigest()[:12]
+    out_dir = Path(out_dir)
+    target = out_dir / f"mnd_count-{digest}.so"
+    if target.is_file():
+        return target
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        raise ToolMissing(f"cortex-m: no host C compiler (gcc) to build the QEMU plugin — {_FIX}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mnd_count-", suffix=".so", dir=out_dir)
+    os.close(fd)
+    try:
+        _run_tool([cc, *_PLUGIN_CFLAGS, str(PLUGIN_SOURCE), "-o", tmp], out_dir, "building the QEMU plugin failed")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target

@@ -1,0 +1,320 @@
+"""One int8 TFLite operator -> C: its constant arrays, its parameter struct and one call into runtime/kernels.c.
+
+`emit_op(model, graph, op_index, prefix)` reads the flatbuffer object API (`ModelT` / `SubGraphT` from the
+schema module shipped with tflite-micro) and derives every integer parameter with targets.cortex_m.quant, so
+the generated code computes what LiteRT's reference kernels and TFLite-Micro compute. Anything the kernels do
+not implement raises UnsupportedOp naming the op, the layer and what is supported.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import ModelError
+from targets.cortex_m import quant
+
+ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
+VALUES_PER_LINE = 24
+
+
+class UnsupportedOp(ModelError):
+    """An operator, or a parameter of one, that the Cortex-M C engine does not implement."""
+
+
+@dataclass
+class OpEmission:
+    """constants: C definitions (static const arrays and the params struct), names starting with the prefix.
+    call: one C statement with `{in0}` / `{out0}` placeholders for int8_t* activation pointers (the only braces
+    in it, so str.format fills them). macs: multiply-accumulates (0 for pooling, softmax and data movement)."""
+
+    constants: list
+    call: str
+    input_tensor: int
+    output_tensor: int
+    macs: int
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    return schema_fb
+
+
+def _names(enum_class) -> dict:
+    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_") and isinstance(value, int)}
+
+
+class _Op:
+    """One operator and the accessors its emitter needs."""
+
+    def __init__(self, model, graph, index: int, prefix: str):
+        self.schema = _schema()
+        self.model, self.graph, self.index, self.prefix = model, graph, index, prefix
+        if not 0 <= index < len(graph.operators or []):
+            raise UnsupportedOp(f"layer {index}: the subgraph has {len(graph.operators or [])} operators")
+        self.op = graph.operators[index]
+        code = model.operatorCodes[self.op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        self.name = _names(self.schema.BuiltinOperator).get(builtin, f"BUILTIN_{builtin}")
+        self.inputs = [int(i) for i in (self.op.inputs if self.op.inputs is not None else [])]
+        self.outputs = [int(i) for i in (self.op.outputs if self.op.outputs is not None else [])]
+        self.options = self.op.builtinOptions
+
+    def fail(self, problem: str, supported: str):
+        raise UnsupportedOp(f"{self.name} (layer {self.index}): {problem}; the Cortex-M C engine supports {supported}")
+
+    def tensor(self, index: int):
+        return self.graph.tensors[index]
+
+    def shape(self, index: int) -> tuple:
+        shape = self.tensor(index).shape
+        return tuple(int(d) for d in shape) if shape is not None else ()
+
+    def size(self, index: int) -> int:
+        return int(np.prod(self.shape(index), dtype=np.int64))
+
+    def dtype(self, index: int) -> str:
+        return _names(self.schema.TensorType).get(self.tensor(index).type, "UNKNOWN")
+
+    def scales(self, index: int) -> list:
+        q = self.tensor(index).quantization
+        return [float(s) for s in q.scale] if q is not None and q.scale is not None else []
+
+    def zero_points(self, index: int) -> list:
+        q = self.tensor(index).quantization
+        return [int(z) for z in q.zeroPoint] if q is not None and q.zeroPoint is not None else []
+
+    def scale_zp(self, index: int) -> tuple:
+        """(scale, zero point) of a per-tensor quantized int8 activation."""
+        scales, zps = self.scales(index), self.zero_points(index)
+        if self.dtype(index) != "INT8" or len(scales) != 1:
+            self.fail(f"tensor {index} is {self.dtype(index).lower()} with {len(scales)} scales",
+                      "int8 activations with one scale and zero point (a full-integer int8 model)")
+        return scales[0], (zps[0] if zps else 0)
+
+    def data(self, index: int, dtype) -> np.ndarray:
+        buffer = self.model.buffers[self.tensor(index).buffer]
+        if buffer.data is None or len(buffer.data) == 0:
+            self.fail(f"tensor {index} has no constant data", "weights, biases and axes stored in the model")
+        return np.frombuffer(np.asarray(buffer.data, np.uint8).tobytes(), dtype).reshape(self.shape(index))
+
+    def activation(self) -> int:
+        act = int(getattr(self.options, "fusedActivationFunction", 0))
+        if act not in quant.ACTIVATION_BOUNDS:
+            self.fail(f"fused activation {_names(self.schema.ActivationFunctionType).get(act, act)}",
+                      f"fused activations {ACTIVATIONS}")
+        return act
+
+    def act_range(self, output: int) -> tuple:
+        scale, zp = self.scale_zp(output)
+        return quant.activation_range(self.activation(), scale, zp)
+
+    def weights(self, index: int) -> np.ndarray:
+        if self.dtype(index) != "INT8" or any(self.zero_points(index)):
+            self.fail(f"weights are {self.dtype(index).lower()} with zero points {sorted(set(self.zero_points(index)))}",
+                      "symmetric int8 weights (zero point 0)")
+        return self.data(index, np.int8)
+
+    def bias(self, position: int, channels: int):
+        if position >= len(self.inputs) or self.inputs[position] < 0:
+            return None
+        index = self.inputs[position]
+        if self.dtype(index) != "INT32" or self.size(index) != channels:
+            self.fail(f"bias is {self.dtype(index).lower()} with {self.size(index)} values", "int32 biases, one per channel")
+        return self.data(index, np.int32).reshape(-1)
+
+
+def _array(name: str, ctype: str, values) -> str:
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = [", ".join(map(str, flat[i:i + VALUES_PER_LINE])) for i in range(0, len(flat), VALUES_PER_LINE)]
+    return f"static const {ctype} {name}[{len(flat)}] = {{\n  " + ",\n  ".join(lines) + "\n};"
+
+
+def _struct(name: str, ctype: str, fields: dict) -> str:
+    body = ",\n".join(f"  .{key} = {value}" for key, value in fields.items())
+    return f"static const {ctype} {name} = {{\n{body}\n}};"
+
+
+def _call(function: str, params: str) -> str:
+    return f"{function}(&{params}, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
+
+
+def _requant_arrays(o: _Op, multipliers, shifts, weights, bias) -> tuple:
+    p = o.prefix
+    constants = [_array(f"{p}weights", "int8_t", weights), _array(f"{p}multiplier", "int32_t", multipliers),
+                 _array(f"{p}shift", "int32_t", shifts)]
+    if bias is not None:
+        constants.append(_array(f"{p}bias", "int32_t", bias))
+    refs = {"weights": f"{p}weights", "bias": f"{p}bias" if bias is not None else "0",
+            "multiplier": f"{p}multiplier", "shift": f"{p}shift"}
+    return constants, refs
+
+
+def _window(o: _Op, in_hw: tuple, kernel: tuple, out_hw: tuple) -> dict:
+    """Strides, dilations and padding of a CONV_2D / DEPTHWISE_CONV_2D / AVERAGE_POOL_2D window."""
+    opts = o.options
+    same = int(opts.padding) == o.schema.Padding.SAME
+    stride = (int(opts.strideH), int(opts.strideW))
+    dilation = (int(getattr(opts, "dilationHFactor", 1) or 1), int(getattr(opts, "dilationWFactor", 1) or 1))
+    fields = {}
+    for axis, name in ((0, "h"), (1, "w")):
+        expected = quant.output_size(same, in_hw[axis], kernel[axis], stride[axis], dilation[axis])
+        if stride[axis] < 1 or dilation[axis] < 1 or expected != out_hw[axis]:
+            o.fail(f"output {name} {out_hw[axis]} does not follow from input {in_hw[axis]}, kernel {kernel[axis]}, "
+                   f"stride {stride[axis]}, dilation {dilation[axis]}", "SAME and VALID padding with strides >= 1")
+        fields[f"stride_{name}"] = stride[axis]
+        fields[f"dilation_{name}"] = dilation[axis]
+        pad = quant.same_padding(in_hw[axis], kernel[axis], stride[axis], dilation[axis], out_hw[axis]) if same else 0
+        fields["pad_top" if axis == 0 else "pad_left"] = pad
+    return fields
+
+
+def _nhwc(o: _Op, index: int) -> tuple:
+    shape = o.shape(index)
+    if len(shape) != 4 or shape[0] != 1:
+        o.fail(f"tensor {index} has shape {list(shape)}", "4-D NHWC activations with batch 1")
+    return shape[1:]
+
+
+def _conv(o: _Op) -> OpEmission:
+    src, filt, dst = o.inputs[0], o.inputs[1], o.outputs[0]
+    (in_h, in_w, in_c), (out_h, out_w, out_c) = _nhwc(o, src), _nhwc(o, dst)
+    weights = o.weights(filt)
+    depthwise = o.name == "DEPTHWISE_CONV_2D"
+    if depthwise:
+        _, k_h, k_w, w_out = weights.shape
+        if w_out != out_c or out_c % in_c:
+            o.fail(f"{in_c} input and {out_c} output channels", "output channels = input channels x depth multiplier")
+        multiplier = out_c // in_c  # as TFLite, from the shapes (the option may be stale)
+    else:
+        w_out, k_h, k_w, w_in = weights.shape
+        if w_in != in_c or w_out != out_c:
+            o.fail(f"filter {list(weights.shape)} on {in_c} input channels", "ungrouped convolutions (OHWI filters)")
+    in_scale, in_zp = o.scale_zp(src)
+    out_scale, out_zp = o.scale_zp(dst)
+    filter_scales = o.scales(filt)
+    if len(filter_scales) not in (1, out_c):
+        o.fail(f"{len(filter_scales)} filter scales for {out_c} channels", "per-tensor or per-channel filter scales")
+    filter_scales = filter_scales * out_c if len(filter_scales) == 1 else filter_scales
+    multipliers, shifts = quant.conv_multipliers(in_scale, filter_scales, out_scale)
+    constants, refs = _requant_arrays(o, multipliers, shifts, weights, o.bias(2, out_c))
+    act_min, act_max = o.act_range(dst)
+    fields = {"in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c}
+    if depthwise:
+        fields["depth_multiplier"] = multiplier
+    fields.update({"k_h": k_h, "k_w": k_w, **_window(o, (in_h, in_w), (k_h, k_w), (out_h, out_w)),
+                   "input_zero_point": in_zp, "output_zero_point": out_zp, "act_min": act_min, "act_max": act_max,
+                   **refs})
+    ctype, function = ("mnd_depthwise_params", "mnd_depthwise_conv2d_s8") if depthwise \
+        else ("mnd_conv_params", "mnd_conv2d_s8")
+    constants.append(_struct(f"{o.prefix}params", ctype, fields))
+    macs = out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
+    return OpEmission(constants, _call(function, f"{o.prefix}params"), src, dst, macs)
+
+
+def _avg_pool(o: _Op) -> OpEmission:
+    src, dst = o.inputs[0], o.outputs[0]
+    (in_h, in_w, channels), (out_h, out_w, out_c) = _nhwc(o, src), _nhwc(o, dst)
+    if o.scale_zp(src) != o.scale_zp(dst) or out_c != channels:
+        o.fail(f"input quantization {o.scale_zp(src)} differs from output {o.scale_zp(dst)}",
+               "average pooling with equal input and output quantization")
+    kernel = (int(o.options.filterHeight), int(o.options.filterWidth))
+    window = _window(o, (in_h, in_w), kernel, (out_h, out_w))
+    act_min, act_max = o.act_range(dst)
+    fields = {"in_h": in_h, "in_w": in_w, "channels": channels, "out_h": out_h, "out_w": out_w,
+              "k_h": kernel[0], "k_w": kernel[1], "stride_h": window["stride_h"], "stride_w": window["stride_w"],
+              "pad_top": window["pad_top"], "pad_left": window["pad_left"], "act_min": act_min, "act_max": act_max}
+    constants = [_struct(f"{o.prefix}params", "mnd_pool_params", fields)]
+    return OpEmission(constants, _call("mnd_avg_pool_s8", f"{o.prefix}params"), src, dst, 0)
+
+
+def _mean(o: _Op) -> OpEmission:
+    src, dst = o.inputs[0], o.outputs[0]
+    in_h, in_w, channels = _nhwc(o, src)
+    axes = sorted({int(a) % 4 for a in o.data(o.inputs[1], np.int32).reshape(-1)})
+    if axes != [1, 2] or o.size(dst) != channels:
+        o.fail(f"reduction over axes {axes} of shape {list(o.shape(src))}", "MEAN over H and W of NHWC (axes 1 and 2)")
+    (in_scale, in_zp), (out_scale, out_zp) = o.scale_zp(src), o.scale_zp(dst)
+    # LiteRT 2.3's reference MEAN and TFLite-Micro both take QuantizedMeanOrSum here (keep_dims or not, equal
+    # quantization or not): 1/count folded into the requantization multiplier.
+    multiplier, shift = quant.mean_rescale(*quant.requantize_multiplier(in_scale, out_scale), in_h * in_w)
+    fields = {"in_h": in_h, "in_w": in_w, "channels": channels, "input_zero_point": in_zp,
+              "output_zero_point": out_zp, "multiplier": multiplier, "shift": shift}
+    constants = [_struct(f"{o.prefix}params", "mnd_mean_params", fields)]
+    return OpEmission(constants, _call("mnd_mean_hw_s8", f"{o.prefix}params"), src, dst, 0)
+
+
+def _fully_connected(o: _Op) -> OpEmission:
+    src, filt, dst = o.inputs[0], o.inputs[1], o.outputs[0]
+    if int(getattr(o.options, "weightsFormat", 0) or 0) != 0:
+        o.fail("shuffled weights", "the DEFAULT weights format")
+    weights = o.weights(filt)
+    if weights.ndim != 2 or o.size(src) % weights.shape[1]:
+        o.fail(f"weights {list(weights.shape)} on input {list(o.shape(src))}", "2-D weights [units, depth]")
+    units, depth = weights.shape
+    batches = o.size(src) // depth
+    (in_scale, in_zp), (out_scale, out_zp) = o.scale_zp(src), o.scale_zp(dst)
+    filter_scales = o.scales(filt)
+    if len(filter_scales) not in (1, units):
+        o.fail(f"{len(filter_scales)} weight scales for {units} units", "per-tensor or per-channel weight scales")
+    multipliers, shifts = quant.conv_multipliers(in_scale, filter_scales, out_scale)
+    constants, refs = _requant_arrays(o, multipliers, shifts, weights, o.bias(2, units))
+    act_min, act_max = o.act_range(dst)
+    fields = {"batches": batches, "depth": depth, "units": units, "per_channel": int(len(filter_scales) > 1),
+              "input_zero_point": in_zp, "output_zero_point": out_zp, "act_min": act_min, "act_max": act_max, **refs}
+    constants.append(_struct(f"{o.prefix}params", "mnd_fc_params", fields))
+    return OpEmission(constants, _call("mnd_fully_connected_s8", f"{o.prefix}params"), src, dst, batches * units * depth)
+
+
+def _softmax(o: _Op) -> OpEmission:
+    src, dst = o.inputs[0], o.outputs[0]
+    in_scale, _ = o.scale_zp(src)
+    out_scale, out_zp = o.scale_zp(dst)
+    if np.float32(out_scale) != np.float32(1.0 / 256) or out_zp != -128:
+        o.fail(f"output scale {out_scale} and zero point {out_zp}", "int8 output with scale 1/256 and zero point -128")
+    try:
+        multiplier, left_shift, diff_min = quant.softmax_params(float(o.options.beta), in_scale)
+    except ValueError as error:
+        o.fail(str(error), "beta x input scale large enough for the fixed-point exponent")
+    depth = o.shape(src)[-1] if o.shape(src) else 1
+    fields = {"rows": o.size(src) // depth, "depth": depth, "input_multiplier": multiplier,
+              "input_left_shift": left_shift, "diff_min": diff_min}
+    constants = [_struct(f"{o.prefix}params", "mnd_softmax_params", fields)]
+    return OpEmission(constants, _call("mnd_softmax_s8", f"{o.prefix}params"), src, dst, 0)
+
+
+def _quantize(o: _Op) -> OpEmission:
+    src, dst = o.inputs[0], o.outputs[0]
+    if o.dtype(src) != "INT8":
+        o.fail(f"{o.dtype(src).lower()} input", "int8 -> int8 requantization (give the model an int8 input)")
+    (in_scale, in_zp), (out_scale, out_zp) = o.scale_zp(src), o.scale_zp(dst)
+    multiplier, shift = quant.requantize_multiplier(in_scale, out_scale)
+    fields = {"size": o.size(src), "input_zero_point": in_zp, "output_zero_point": out_zp,
+              "multiplier": multiplier, "shift": shift}
+    constants = [_struct(f"{o.prefix}params", "mnd_requantize_params", fields)]
+    return OpEmission(constants, _call("mnd_requantize_s8", f"{o.prefix}params"), src, dst, 0)
+
+
+def _reshape(o: _Op) -> OpEmission:
+    src, dst = o.inputs[0], o.outputs[0]
+    if o.dtype(src) != "INT8" or o.dtype(dst) != "INT8" or o.size(src) != o.size(dst):
+        o.fail(f"{o.dtype(src).lower()} {list(o.shape(src))} -> {list(o.shape(dst))}", "int8 reshapes")
+    call = f"mnd_reshape_s8({o.size(dst)}, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
+    return OpEmission([], call, src, dst, 0)
+
+
+EMITTERS = {"AVERAGE_POOL_2D": _avg_pool, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv,
+            "FULLY_CONNECTED": _fully_connected, "MEAN": _mean, "QUANTIZE": _quantize, "RESHAPE": _reshape,
+            "SOFTMAX": _softmax}
+SUPPORTED_OPS = tuple(sorted(EMITTERS))
+
+
+def emit_op(model, graph, op_index: int, prefix: str) -> OpEmission:
+    """C for operator `op_index` of `graph`; C names start with `prefix`. Raises UnsupportedOp."""
+    o = _Op(model, graph, op_index, prefix)
+    if o.name not in EMITTERS:
+        o.fail("this operator is not implemented", "the operators " + ", ".join(SUPPORTED_OPS))
+    if not o.inputs or not o.outputs or len(o.outputs) != 1:
+        o.fail(f"{len(o.inputs)} inputs and {len(o.outputs)} outputs", "single-output operators")
+    if o.dtype(o.outputs[0]) != "INT8":
+        o.fail(f"{o.dtype(o.outputs[0]).lower()} output", "int8 tensors (a full-integer int8 model)")
+    return EMITTERS[o.name](o)

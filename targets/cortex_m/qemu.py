@@ -1,0 +1,162 @@
+"""Run a firmware ELF under qemu-system-arm with the instruction-counting plugin, always with a timeout.
+
+QEMU gives instruction counts, not cycles (the DWT cycle counter reads 0 there); figures from here are emulated.
+"""
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import MndError
+from targets.cortex_m.cores import Core
+from targets.cortex_m.firmware import Firmware, build_plugin, find_tool
+
+_TAIL = 2000  # characters of program output quoted in an error
+
+
+class FirmwareRunError(MndError):
+    """The firmware did not run to a clean end; the message quotes its output."""
+
+    def __init__(self, message: str, stdout: str = ""):
+        super().__init__(message)
+        self.stdout = stdout
+
+
+class FirmwareTimeout(FirmwareRunError):
+    """The program did not finish within the time limit (hung, or far slower than expected)."""
+
+
+class FirmwareCrashed(FirmwareRunError):
+    """The program faulted (HardFault and friends) or locked up the emulated core."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outputs: bytes               # every sample's output, concatenated
+    segments: list               # instructions per layer, sample by sample: samples x layers, flattened
+    total_instructions: int      # the whole program: startup, file I/O, every sample
+    stack_peak_bytes: int        # deepest stack use of the whole run (painted-stack measurement)
+    stdout: str
+    samples: int = 0
+    layers: int = 0
+    marker_counts: tuple = ()    # running instruction count at each mnd_marker hit
+    stack_at_invoke_bytes: int = 0  # stack the harness itself holds when it calls the model
+
+    def per_sample(self) -> list:
+        """[[layer instructions] per sample]."""
+        return [self.segments[s * self.layers:(s + 1) * self.layers] for s in range(self.samples)]
+
+    def inference_instructions(self) -> list:
+        """Instructions from the first marker to the last, per sample."""
+        step = self.layers + 1
+        return [self.marker_counts[s * step + self.layers] - self.marker_counts[s * step]
+                for s in range(self.samples)]
+
+
+def qemu_command(core: Core, firmware: Firmware, plugin: Path, counts: Path) -> list:
+    plugin_arg = f"{_escape(plugin)},marker={firmware.marker_address:#x},out={_escape(counts)}"
+    return [find_tool("qemu-system-arm", core.name), "-machine", core.machine, "-nographic", "-monitor", "none",
+            "-serial", "none", "-semihosting-config", "enable=on,target=native",
+            "-kernel", str(firmware.elf), "-plugin", plugin_arg]
+
+
+def run_firmware(core: Core, firmware: Firmware, workdir: Path, inputs: bytes, timeout_s: float,
+                 plugin: Path = None) -> RunResult:
+    """Run `firmware` on `inputs` (whole samples, concatenated) in workdir; raise FirmwareRunError unless clean."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    plugin = plugin or build_plugin(firmware.elf.parent)
+    counts, outputs = workdir / "counts.txt", workdir / "outputs.bin"
+    for stale in (counts, outputs):
+        stale.unlink(missing_ok=True)
+    (workdir / "inputs.bin").write_bytes(inputs)
+    command = qemu_command(core, firmware, plugin, counts)
+    try:
+        done = subprocess.run(command, cwd=workdir, capture_output=True, timeout=timeout_s,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as expired:
+        text = _text(expired.stdout) + _text(expired.stderr)
+        raise FirmwareTimeout(f"{core.name}: the program did not finish within {timeout_s:g} s (hung?); "
+                              f"output so far: {_tail(text)}", text) from None
+    text = _text(done.stdout) + _text(done.stderr)
+    _check_exit(core, done.returncode, text)
+    report = _parse_report(core, text)
+    marks, total = _parse_counts(core, counts, text)
+    return _result(core, report, marks, total, outputs, text)
+
+
+def _check_exit(core: Core, returncode: int, text: str) -> None:
+    fault = re.search(r"mnd-fault: .*", text)
+    if fault:
+        raise FirmwareCrashed(f"{core.name}: the program crashed — {fault.group(0)}", text)
+    if "Lockup" in text or returncode < 0 or returncode == 134:
+        raise FirmwareCrashed(f"{core.name}: the emulated core locked up (a fault with no usable stack); "
+                              f"output: {_tail(text)}", text)
+    error = re.search(r"mnd-error: .*", text)
+    if returncode != 0 or error:
+        what = error.group(0) if error else f"exit code {returncode}"
+        raise FirmwareRunError(f"{core.name}: the program failed — {what}; output: {_tail(text)}", text)
+
+
+def _parse_report(core: Core, text: str) -> dict:
+    line = re.search(r"mnd-report((?: \w+=\d+)+)", text)
+    if not line:
+        raise FirmwareRunError(f"{core.name}: the program ended without its report line; output: {_tail(text)}",
+                               text)
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+
+
+def _parse_counts(core: Core, counts: Path, text: str) -> tuple:
+    if not counts.is_file():
+        raise FirmwareRunError(f"{core.name}: the counting plugin wrote no {counts.name} (did QEMU load it?); "
+                               f"output: {_tail(text)}", text)
+    marks, total = [], None
+    for line in counts.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        if key == "marker":
+            marks.append(int(value))
+        elif key == "total":
+            total = int(value)
+        elif key == "error":
+            raise FirmwareRunError(f"{core.name}: the counting plugin failed: {value}", text)
+    if total is None:
+        raise FirmwareRunError(f"{core.name}: {counts} has no total line", text)
+    return marks, total
+
+
+def _result(core: Core, report: dict, marks: list, total: int, outputs: Path, text: str) -> RunResult:
+    samples, layers = report["samples"], report["layers"]
+    if len(marks) != samples * (layers + 1):
+        raise FirmwareRunError(
+            f"{core.name}: the model called mnd_marker {len(marks)} times for {samples} samples; expected "
+            f"{samples * (layers + 1)} (once before each of its {layers} layers and once after the last)", text)
+    if report["stack_peak"] >= report["stack_size"]:
+        raise FirmwareRunError(f"{core.name}: stack overflow — the program used all {report['stack_size']} bytes "
+                               f"of its stack; build the firmware with a larger stack_bytes", text)
+    step = layers + 1
+    segments = [marks[s * step + l + 1] - marks[s * step + l] for s in range(samples) for l in range(layers)]
+    data = outputs.read_bytes() if outputs.is_file() else b""
+    if len(data) != samples * report["output_bytes"]:
+        raise FirmwareRunError(f"{core.name}: outputs.bin holds {len(data)} bytes; expected {samples} x "
+                               f"{report['output_bytes']}", text)
+    return RunResult(outputs=data, segments=segments, total_instructions=total,
+                     stack_peak_bytes=report["stack_peak"], stdout=text, samples=samples, layers=layers,
+                     marker_counts=tuple(marks), stack_at_invoke_bytes=report["stack_at_invoke"])
+
+
+def _escape(path: Path) -> str:
+    return os.fspath(path).replace(",", ",,")  # QEMU option syntax: a literal comma is doubled
+
+
+def _text(data) -> str:
+    if data is None:
+        return ""
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+
+
+def _tail(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return "(none)"
+    return text if len(text) <= _TAIL else "…" + text[-_TAIL:]

@@ -1,0 +1,91 @@
+"""Integer kernel parameters derived exactly as TFLite derives them (double precision, then rounded once).
+
+Every function mirrors one TFLite helper, so that the C kernels see the same multipliers, shifts and
+activation bounds as LiteRT's reference kernels and TFLite-Micro: QuantizeMultiplier, the per-channel conv
+scales, CalculateActivationRangeQuantized, PreprocessSoftmaxScaling / CalculateInputRadius, and MEAN's
+folding of 1/count into the multiplier.
+"""
+import math
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+# tflite::ActivationFunctionType values (schema) -> real-valued clamp bounds (None: unbounded).
+ACTIVATION_BOUNDS = {0: (None, None), 1: (0.0, None), 2: (-1.0, 1.0), 3: (0.0, 6.0)}
+ACTIVATION_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
+SOFTMAX_DIFF_INTEGER_BITS = 5
+
+
+def _round_half_away(value: float) -> int:
+    """std::round: halves go away from zero (Python's round() goes to even)."""
+    return int(math.floor(abs(value) + 0.5)) * (1 if value >= 0 else -1)
+
+
+def quantize_multiplier(real: float) -> tuple:
+    """(multiplier, shift) with real == multiplier * 2^(shift - 31), multiplier in [2^30, 2^31)."""
+    if real == 0.0:
+        return 0, 0
+    mantissa, shift = math.frexp(real)
+    fixed = _round_half_away(mantissa * (1 << 31))
+    if fixed == 1 << 31:  # the mantissa rounded up to 1.0
+        fixed //= 2
+        shift += 1
+    if shift < -31:  # too small to represent: flush to zero, as TFLite does
+        return 0, 0
+    return int(fixed), int(shift)
+
+
+def conv_multipliers(input_scale: float, filter_scales, output_scale: float) -> tuple:
+    """Per output channel (multipliers, shifts) for CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED:
+    double(input_scale) * double(filter_scale) / double(output_scale), each quantized."""
+    pairs = [quantize_multiplier(float(np.float32(input_scale)) * float(np.float32(scale)) /
+                                 float(np.float32(output_scale))) for scale in filter_scales]
+    return [m for m, _ in pairs], [s for _, s in pairs]
+
+
+def activation_range(activation: int, scale: float, zero_point: int) -> tuple:
+    """(act_min, act_max) for a fused activation on an int8 output; quantizes the bound in float32
+    (zero_point + round(float(bound) / float(scale)))."""
+    low, high = ACTIVATION_BOUNDS[activation]
+    scale32 = np.float32(scale)
+
+    def quantize(value):
+        return int(zero_point) + _round_half_away(float(np.float32(value) / scale32))
+
+    act_min = INT8_MIN if low is None else max(INT8_MIN, quantize(low))
+    act_max = INT8_MAX if high is None else min(INT8_MAX, quantize(high))
+    return act_min, act_max
+
+
+def softmax_params(beta: float, input_scale: float) -> tuple:
+    """(input_multiplier, input_left_shift, diff_min) of the reference int8 SOFTMAX."""
+    bits = SOFTMAX_DIFF_INTEGER_BITS
+    real = min(float(np.float32(beta)) * float(np.float32(input_scale)) * (1 << (31 - bits)), (1 << 31) - 1.0)
+    if not real > 1.0:
+        raise ValueError(f"softmax beta * input scale * 2^{31 - bits} = {real} must exceed 1")
+    multiplier, left_shift = quantize_multiplier(real)
+    radius = math.floor(((1 << bits) - 1) * float(1 << (31 - bits)) / float(1 << left_shift))
+    return multiplier, left_shift, -int(radius)
+
+
+def requantize_multiplier(input_scale: float, output_scale: float) -> tuple:
+    """(multiplier, shift) for double(input_scale) / double(output_scale): MEAN and QUANTIZE."""
+    return quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+
+
+def mean_rescale(multiplier: int, shift: int, count: int) -> tuple:
+    """Fold 1/count into (multiplier, shift) as the reference QuantizedMeanOrSum does: by a power of two
+    at most count (capped at 32 and at 31 + shift), then integer division by count."""
+    bits = max(min(count.bit_length() - 1, 32, 31 + shift), 0)
+    return int((multiplier << bits) // count), shift - bits
+
+
+def same_padding(in_size: int, kernel: int, stride: int, dilation: int, out_size: int) -> int:
+    """Padding before the first row/column for SAME (the odd extra goes after the last one)."""
+    effective = (kernel - 1) * dilation + 1
+    return max((out_size - 1) * stride + effective - in_size, 0) // 2
+
+
+def output_size(padding_same: bool, in_size: int, kernel: int, stride: int, dilation: int) -> int:
+    effective = (kernel - 1) * dilation + 1
+    return (in_size + stride - 1) // stride if padding_same else (in_size - effective + stride) // stride

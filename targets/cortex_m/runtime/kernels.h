@@ -1,0 +1,112 @@
+/* int8 inference kernels for Cortex-M (portable C99, no heap, no floating point at run time).
+ *
+ * Every kernel follows TFLite's reference integer arithmetic, so that its output is bit-exact with LiteRT's
+ * reference kernels and TFLite-Micro. Activations are NHWC int8; parameters come in const structs that the
+ * ahead-of-time generator (targets/cortex_m/ops.py) fills from the .tflite model.
+ *
+ * Assumes two's complement and arithmetic right shift of negative values (true for GCC, Clang and Arm
+ * compilers on every Cortex-M), as TFLite itself does.
+ */
+#ifndef MND_KERNELS_H_
+#define MND_KERNELS_H_
+
+#include <stdint.h>
+
+/* (a * b * 2) >> 32 with rounding to nearest (ties away from zero); saturates the one overflow case. */
+static inline int32_t mnd_doubling_high_mul(int32_t a, int32_t b) {
+  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+  {
+    const int64_t product = (int64_t)a * (int64_t)b;
+    const int64_t nudge = product >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((product + nudge) / ((int64_t)1 << 31)); /* C99 division truncates toward zero */
+  }
+}
+
+/* x / 2^exponent rounded to nearest, ties away from zero; exponent in 0..31. */
+static inline int32_t mnd_rounding_divide_by_pot(int32_t x, int exponent) {
+  const int32_t mask = (int32_t)((1u << exponent) - 1u);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier: x * multiplier * 2^(shift - 31), rounded twice (high multiply,
+ * then the right shift). The left shift wraps like TFLite's int32 multiply would. */
+static inline int32_t mnd_requantize(int32_t x, int32_t multiplier, int32_t shift) {
+  const int left = shift > 0 ? (int)shift : 0;
+  const int right = shift > 0 ? 0 : (int)-shift;
+  return mnd_rounding_divide_by_pot(mnd_doubling_high_mul((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+static inline int32_t mnd_clamp(int32_t x, int32_t low, int32_t high) {
+  return x < low ? low : (x > high ? high : x);
+}
+
+/* CONV_2D. weights: OHWI [out_c][k_h][k_w][in_c]; bias: out_c values or NULL; multiplier/shift: per output
+ * channel. pad_top/pad_left: the padding before the first row/column (SAME pads the extra one at the end). */
+typedef struct {
+  int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+  int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  int32_t input_zero_point, output_zero_point, act_min, act_max;
+  const int8_t* weights;
+  const int32_t* bias;
+  const int32_t* multiplier;
+  const int32_t* shift;
+} mnd_conv_params;
+
+/* DEPTHWISE_CONV_2D. weights: [k_h][k_w][out_c] with out_c = in_c * depth_multiplier; output channel
+ * c * depth_multiplier + m reads input channel c. Other fields as in mnd_conv_params. */
+typedef struct {
+  int32_t in_h, in_w, in_c, out_h, out_w, out_c, depth_multiplier;
+  int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+  int32_t input_zero_point, output_zero_point, act_min, act_max;
+  const int8_t* weights;
+  const int32_t* bias;
+  const int32_t* multiplier;
+  const int32_t* shift;
+} mnd_depthwise_params;
+
+/* AVERAGE_POOL_2D on raw int8 values (input and output share scale and zero point in TFLite). */
+typedef struct {
+  int32_t in_h, in_w, channels, out_h, out_w;
+  int32_t k_h, k_w, stride_h, stride_w, pad_top, pad_left, act_min, act_max;
+} mnd_pool_params;
+
+/* MEAN over H and W of NHWC: one requantization of the zero-point-free sum, with 1/(in_h * in_w) folded into
+ * multiplier/shift (TFLite's QuantizedMeanOrSum; LiteRT 2.3's reference kernel uses it for keep_dims too). */
+typedef struct {
+  int32_t in_h, in_w, channels;
+  int32_t input_zero_point, output_zero_point, multiplier, shift;
+} mnd_mean_params;
+
+/* FULLY_CONNECTED: weights [units][depth]; per_channel selects multiplier/shift[unit] over [0]. Requantizes
+ * with TFLite-Micro's double rounding. */
+typedef struct {
+  int32_t batches, depth, units, per_channel;
+  int32_t input_zero_point, output_zero_point, act_min, act_max;
+  const int8_t* weights;
+  const int32_t* bias;
+  const int32_t* multiplier;
+  const int32_t* shift;
+} mnd_fc_params;
+
+/* SOFTMAX int8 -> int8 with output scale 1/256 and zero point -128, over the last axis of rows x depth. */
+typedef struct {
+  int32_t rows, depth, input_multiplier, input_left_shift, diff_min;
+} mnd_softmax_params;
+
+/* QUANTIZE int8 -> int8 (a change of scale and zero point). */
+typedef struct {
+  int32_t size, input_zero_point, output_zero_point, multiplier, shift;
+} mnd_requantize_params;
+
+void mnd_conv2d_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output);
+void mnd_depthwise_conv2d_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output);
+void mnd_avg_pool_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
+void mnd_mean_hw_s8(const mnd_mean_params* p, const int8_t* input, int8_t* output);
+void mnd_fully_connected_s8(const mnd_fc_params* p, const int8_t* input, int8_t* output);
+void mnd_softmax_s8(const mnd_softmax_params* p, const int8_t* input, int8_t* output);
+void mnd_requantize_s8(const mnd_requantize_params* p, const int8_t* input, int8_t* output);
+void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
+
+#endif

@@ -1,0 +1,95 @@
+"""Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
+reference kernels, with instruction counts (never cycles: QEMU has no timing model), RAM and flash."""
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import MndError
+from pipeline.manifest import Measurement
+from pipeline.model_inputs import artifact_inputs
+from pipeline.sandbox import run_model
+from pipeline.validate import accuracy
+from targets.base import Target, register_target
+
+TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
+RUNTIME = Path(__file__).parent / "runtime"
+
+
+class EngineMismatch(MndError):
+    """The C engine's outputs differ from TFLite-Micro or LiteRT's reference kernels."""
+
+    exit_code = 3
+
+
+class CortexMTarget(Target):
+    core = ""
+    requires = ("tflite_int8",)
+    options = {"clock_mhz": "prints an instructions/clock estimate, labelled as such (not a measurement)"}
+
+    def check(self):
+        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+        if missing:
+            return f"{', '.join(missing)} not found — run 'make toolchain' or use the docker/ image"
+        return None
+
+    def project_dir(self, run_dir: Path) -> Path:
+        return run_dir / self.name
+
+    def build(self, run_dir: Path, manifest):
+        """Generate the C project under out/RUN/<core>/ and build its ELF: before any evaluation data is used."""
+        from targets.cortex_m.cores import CORES
+        from targets.cortex_m.firmware import build_firmware
+        from targets.cortex_m.generator import generate
+
+        int8_path = run_dir / manifest.artifact("tflite_int8").path
+        project = self.project_dir(run_dir)
+        generated = generate(int8_path.read_bytes(), project, str(int8_path))
+        for source in sorted(RUNTIME.glob("kernels.*")):
+            shutil.copy(source, project / source.name)
+        firmware = build_firmware(CORES[self.name], [project / "model.c", project / "kernels.c"], [project],
+                                  project / "build")
+        return generated, firmware
+
+    def measure(self, run_dir: Path, manifest, evaluation, settings):
+        from targets.cortex_m.cores import CORES
+        from targets.cortex_m.qemu import run_firmware
+
+        generated, firmware = self.build(run_dir, manifest)
+        int8_path = run_dir / manifest.artifact("tflite_int8").path
+        inputs = artifact_inputs(int8_path, evaluation)
+        with tempfile.TemporaryDirectory(prefix=f"mnd-{self.name}-") as tmp:
+            result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(), timeout_s=_timeout(len(inputs)))
+        outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
+        self._check_bit_exact(int8_path, manifest, inputs, outputs)
+        per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
+        layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count))}
+                  for i, (op, macs, count) in enumerate(zip(generated.layers, generated.macs, per_layer))]
+        parts = {name: sizes for name, sizes in firmware.parts.items()}
+        return (Measurement(
+            target=self.name, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
+            n=len(inputs), latency_ms=None, runs=len(inputs), threads=None, warmup=None, emulated=True,
+            instructions=int(round(float(np.mean(result.inference_instructions())))),
+            ram_bytes=firmware.sizes.ram + result.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
+            arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
+            tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
+            ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": result.stack_peak_bytes},
+            flash_parts={name: p.flash for name, p in parts.items()}),)
+
+    def _check_bit_exact(self, int8_path: Path, manifest, inputs, outputs) -> None:
+        reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
+        differing = np.flatnonzero(np.any(reference != outputs, axis=1))
+        if len(differing):
+            raise EngineMismatch(f"{self.name}: the C engine differs from LiteRT's reference kernels on "
+                                 f"{len(differing)} of {len(inputs)} samples (first: sample {differing[0]})")
+
+
+def _timeout(samples: int) -> float:
+    return 120 + 5 * samples
+
+
+for _core in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"):
+    register_target(type(_core.replace("-", "_"), (CortexMTarget,), {
+        "name": _core, "core": _core,
+        "description": f"{_core} under QEMU: mnd's C engine, bit-exact checks, instruction counts, RAM/flash"}))

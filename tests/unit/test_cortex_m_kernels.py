@@ -1,0 +1,513 @@
+"""The Cortex-M C kernels against LiteRT's reference kernels (and TFLite-Micro where they differ), byte for byte.
+
+Each case builds a tiny int8 .tflite with the TFLite converter, emits every op with targets.cortex_m.ops, compiles
+runtime/kernels.c with a generated driver on the host (gcc -std=c99 -Wall -Werror) and compares:
+  * each op alone, fed the exact input tensor LiteRT's reference interpreter saw, with that interpreter's output;
+  * the whole chain from the model input with the reference model output.
+Interpreters only run in child processes (pipeline.sandbox): the reference int8 SOFTMAX can abort.
+"""
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from targets.cortex_m import quant
+from targets.cortex_m.ops import SUPPORTED_OPS, UnsupportedOp, emit_op
+
+RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
+SAMPLES = 4
+CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+
+def _gcc():
+    if shutil.which("gcc") is None:
+        pytest.skip("host gcc not found")
+    return "gcc"
+
+
+def _compile(tmp: Path, driver: str) -> Path:
+    (tmp / "driver.c").write_text(driver)
+    binary = tmp / "driver"
+    subprocess.run([_gcc(), *CFLAGS, f"-I{RUNTIME}", str(tmp / "driver.c"), str(RUNTIME / "kernels.c"), "-o",
+                    str(binary)], check=True, capture_output=True, text=True)
+    return binary
+
+
+# ---- parameter derivation (pure Python) ----
+
+def test_quantize_multiplier_edges():
+    assert quant.quantize_multiplier(0.0) == (0, 0)
+    assert quant.quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quant.quantize_multiplier(1.0) == (1 << 30, 1)
+    assert quant.quantize_multiplier(1.0 - 2.0 ** -40) == (1 << 30, 1)  # mantissa rounds up to 1.0
+    assert quant.quantize_multiplier(2.0 ** -40) == (0, 0)  # below 2^-32: flushed
+    m, s = quant.quantize_multiplier(0.0123)
+    assert (1 << 30) <= m < (1 << 31) and abs(m * 2.0 ** (s - 31) - 0.0123) < 1e-11
+
+
+def test_activation_ranges():
+    assert quant.activation_range(0, 0.1, 3) == (-128, 127)
+    assert quant.activation_range(1, 0.1, -128) == (-128, 127)
+    assert quant.activation_range(3, 6 / 255, -128) == (-128, 127)
+    assert quant.activation_range(3, 0.01, -10) == (-10, 127)
+    assert quant.activation_range(2, 0.05, 0) == (-20, 20)
+
+
+def test_softmax_params_match_tflite_formula():
+    multiplier, left_shift, diff_min = quant.softmax_params(1.0, 0.1)
+    assert multiplier * 2.0 ** (left_shift - 31) == pytest.approx(0.1 * 2 ** 26)
+    assert diff_min == -((31 * 2 ** 26) >> left_shift)
+
+
+# ---- the requantization helper against a Python model of TFLite's ----
+
+def _srdhm(a: int, b: int) -> int:
+    if a == b == -(1 << 31):
+        return (1 << 31) - 1
+    product = a * b
+    nudged = product + ((1 << 30) if product >= 0 else 1 - (1 << 30))
+    return nudged // (1 << 31) if nudged >= 0 else -(-nudged // (1 << 31))  # truncating, as C++
+
+
+def _rdbpot(x: int, exponent: int) -> int:
+    mask = (1 << exponent) - 1
+    return (x >> exponent) + ((x & mask) > (mask >> 1) + (1 if x < 0 else 0))
+
+
+def _mbqm(x: int, multiplier: int, shift: int) -> int:
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rdbpot(_srdhm(x * (1 << left), multiplier), right)
+
+
+def test_requantize_helper_matches_tflite_semantics(tmp_path):
+    rng = np.random.default_rng(7)
+    count = 4000
+    xs = np.concatenate([rng.integers(-(1 << 31), 1 << 31, count // 2), rng.integers(-(1 << 16), 1 << 16, count // 2)])
+    reals = np.exp(rng.uniform(np.log(1e-6), np.log(0.9), count))
+    pairs = [quant.quantize_multiplier(float(r)) for r in reals]
+    pairs[:4] = [((1 << 31) - 1, 0), (1 << 30, -31), ((1 << 31) - 1, 2), (1 << 30, 1)]
+    xs[:4] = [-(1 << 31), -(1 << 31), 1000, -12345]
+    triples = np.array([(int(x), m, s) for x, (m, s) in zip(xs, pairs)], np.int64)
+    triples[:, 0] = np.clip(triples[:, 0], -(1 << 31), (1 << 31) - 1)
+    triples[triples[:, 2] > 0, 0] >>= 4  # keep x << shift inside int32, as TFLite requires
+    triples.astype(np.int32).tofile(tmp_path / "in.bin")
+    binary = _compile(tmp_path, """#include <stdio.h>
+#include "kernels.h"
+int main(void) {
+  int32_t t[3];
+  FILE* in = fopen("in.bin", "rb");
+  FILE* out = fopen("out.bin", "wb");
+  while (fread(t, sizeof t, 1, in) == 1) {
+    int32_t r = mnd_requantize(t[0], t[1], t[2]);
+    fwrite(&r, sizeof r, 1, out);
+  }
+  fclose(in);
+  fclose(out);
+  return 0;
+}
+""")
+    subprocess.run([str(binary)], cwd=tmp_path, check=True)
+    got = np.fromfile(tmp_path / "out.bin", np.int32)
+    want = [_mbqm(int(x), int(m), int(s)) for x, m, s in triples.astype(np.int32).astype(np.int64)]
+    assert got.tolist() == want
+
+
+# ---- tiny converted models ----
+
+def _convert(saved: Path, samples: np.ndarray) -> bytes:
+    import tensorflow as tf
+
+    from pipeline.quiet import native_stderr_silenced
+
+    def representative():
+        for sample in samples:
+            yield [sample[None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    with native_stderr_silenced():
+        return converter.convert()
+
+
+def _build(tmp: Path, shape: tuple, layers, seed: int, low: float = -1.0, high: float = 1.0):
+    """(path, int8 inputs) of a converted Keras model; inputs drawn uniformly from [low, high)."""
+    import keras
+
+    from pipeline.model_inputs import inputs_for
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape, batch_size=1)
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    saved = tmp / "saved"
+    keras.Model(inputs, x).export(str(saved), verbose=False)
+    rng = np.random.default_rng(seed)
+    samples = rng.uniform(low, high, (24, *shape)).astype(np.float32)
+    path = tmp / "model.tflite"
+    path.write_bytes(_convert(saved, samples))
+    return path, inputs_for(path, samples[:SAMPLES])
+
+
+def _parse(path: Path):
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    model = schema_fb.ModelT.InitFromObj(schema_fb.Model.GetRootAsModel(path.read_bytes(), 0))
+    return model, model.subgraphs[0]
+
+
+DRIVER_IO = """#include <stdio.h>
+#include <stdlib.h>
+#include "kernels.h"
+static void load(const char* name, int8_t* data, size_t size) {
+  FILE* f = fopen(name, "rb");
+  if (!f || fread(data, 1, size, f) != size) exit(2);
+  fclose(f);
+}
+static void save(const char* name, const int8_t* data, size_t size) {
+  FILE* f = fopen(name, "wb");
+  if (!f || fwrite(data, 1, size, f) != size) exit(3);
+  fclose(f);
+}
+"""
+
+
+def _driver(emissions, graph, model_input: int) -> str:
+    """C main(): op k reads in<k>.bin (SAMPLES inputs), writes out<k>.bin; then the chain writes chain.bin."""
+    def size(t):
+        return int(np.prod(graph.tensors[t].shape))
+
+    def call(e):
+        return e.call.format(in0=f"t{e.input_tensor} + s * {size(e.input_tensor)}",
+                             out0=f"t{e.output_tensor} + s * {size(e.output_tensor)}")
+
+    tensors = sorted({model_input} | {t for e in emissions for t in (e.input_tensor, e.output_tensor)})
+    lines = [DRIVER_IO] + [c for e in emissions for c in e.constants]
+    lines += [f"static int8_t t{t}[{SAMPLES * size(t)}];" for t in tensors] + ["int main(void) {", "  int s;"]
+    for k, e in enumerate(emissions):
+        lines += [f'  load("in{k}.bin", t{e.input_tensor}, {SAMPLES * size(e.input_tensor)});',
+                  f"  for (s = 0; s < {SAMPLES}; ++s) {call(e)}",
+                  f'  save("out{k}.bin", t{e.output_tensor}, {SAMPLES * size(e.output_tensor)});']
+    last = emissions[-1].output_tensor
+    lines += [f'  load("in.bin", t{model_input}, {SAMPLES * size(model_input)});',
+              f"  for (s = 0; s < {SAMPLES}; ++s) {{", *[f"    {call(e)}" for e in emissions], "  }",
+              f'  save("chain.bin", t{last}, {SAMPLES * size(last)});', "  return 0;", "}", ""]
+    return "\n".join(lines)
+
+
+def _reference_tensor(path: Path, inputs: np.ndarray, tensor: int, runtime: str = "litert-ref") -> np.ndarray:
+    from pipeline.sandbox import run_model
+
+    return run_model(runtime, path, inputs, tensor=tensor if runtime != "tflm" else None).outputs
+
+
+def _run_case(tmp: Path, path: Path, inputs: np.ndarray) -> dict:
+    """{'ops': [(name, C output, reference output)], 'chain': C chain output, 'reference': model output}."""
+    model, graph = _parse(path)
+    emissions = [emit_op(model, graph, k, f"op{k}_") for k in range(len(graph.operators))]
+    model_input = int(graph.inputs[0])
+    reference = {model_input: inputs}
+    for e in emissions:
+        reference[e.output_tensor] = _reference_tensor(path, inputs, e.output_tensor)
+    binary = _compile(tmp, _driver(emissions, graph, model_input))
+    inputs.astype(np.int8).tofile(tmp / "in.bin")
+    for k, e in enumerate(emissions):
+        reference[e.input_tensor].astype(np.int8).tofile(tmp / f"in{k}.bin")
+    subprocess.run([str(binary)], cwd=tmp, check=True)
+    names = [_op_name(model, op) for op in graph.operators]
+    ops = [(names[k], np.fromfile(tmp / f"out{k}.bin", np.int8), reference[e.output_tensor].reshape(-1))
+           for k, e in enumerate(emissions)]
+    return {"ops": ops, "chain": np.fromfile(tmp / "chain.bin", np.int8), "names": names,
+            "reference": reference[emissions[-1].output_tensor].reshape(-1)}
+
+
+def _op_name(model, op) -> str:
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    code = model.operatorCodes[op.opcodeIndex]
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    return next(name for name, value in vars(schema_fb.BuiltinOperator).items() if value == builtin)
+
+
+def _assert_bit_exact(result: dict, expect_ops: set, skip_ops=()):
+    assert expect_ops <= set(result["names"]), result["names"]
+    for name, got, want in result["ops"]:
+        if name in skip_ops:
+            continue
+        mismatches = int(np.sum(got != want))
+        assert mismatches == 0, f"{name}: {mismatches} of {want.size} bytes differ, max |diff| " \
+                                f"{int(np.max(np.abs(got.astype(int) - want.astype(int))))}"
+    if not skip_ops:
+        assert np.array_equal(result["chain"], result["reference"])
+
+
+# ---- cases: random shapes and parameters from a seed ----
+
+def _random_windows(rng, side: int, count: int, depthwise: bool) -> list:
+    """`count` conv/depthwise layers with random kernel 1|3, stride 1|2, SAME|VALID, activation, width.
+    (No dilation: the converter lowers a dilated Keras conv to SPACE_TO_BATCH_ND; see test_dilation_bit_exact.)"""
+    import keras
+
+    layers = []
+    for _ in range(count):
+        kernel, stride = int(rng.choice([1, 3])), int(rng.choice([1, 2]))
+        padding = str(rng.choice(["same", "valid"])) if side >= kernel + 2 else "same"
+        side = (side + stride - 1) // stride if padding == "same" else (side - kernel + stride) // stride
+        common = dict(strides=stride, padding=padding, bias_initializer="random_normal")
+        if depthwise:
+            layers.append(keras.layers.DepthwiseConv2D(kernel, depth_multiplier=int(rng.choice([1, 2])), **common))
+        else:
+            layers.append(keras.layers.Conv2D(int(rng.integers(1, 9)), kernel, **common))
+        activation = rng.choice(["none", "relu", "relu6"])
+        if activation != "none":
+            layers.append(keras.layers.ReLU(max_value=6.0 if activation == "relu6" else None))
+    return layers
+
+
+def _shape(rng, channels_max: int = 4) -> tuple:
+    return int(rng.integers(5, 14)), int(rng.integers(5, 14)), int(rng.integers(1, channels_max + 1))
+
+
+def _data_range(rng) -> tuple:
+    low = float(rng.uniform(-3, 1))
+    return low, low + float(rng.uniform(0.5, 4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15, 16])
+def test_conv2d_bit_exact(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    shape = _shape(rng)
+    path, inputs = _build(tmp_path, shape, _random_windows(rng, min(shape[:2]), 4, depthwise=False), seed,
+                          *_data_range(rng))
+    _assert_bit_exact(_run_case(tmp_path, path, inputs), {"CONV_2D"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [21, 22, 23, 24, 25, 26])
+def test_depthwise_conv2d_bit_exact(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    shape = _shape(rng)
+    path, inputs = _build(tmp_path, shape, _random_windows(rng, min(shape[:2]), 4, depthwise=True), seed,
+                          *_data_range(rng))
+    _assert_bit_exact(_run_case(tmp_path, path, inputs), {"DEPTHWISE_CONV_2D"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [31, 32, 33])
+def test_average_pool_and_mean_keep_dims_bit_exact(tmp_path, seed):
+    import keras
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(9, 16)), int(rng.integers(9, 16)), int(rng.integers(1, 5)))
+    layers = [keras.layers.Conv2D(3, 1, bias_initializer="random_normal"),
+              keras.layers.AveragePooling2D(2, strides=2, padding="valid"),
+              keras.layers.AveragePooling2D(3, strides=2, padding="same"),
+              keras.layers.AveragePooling2D(3, strides=1, padding="same"),
+              keras.layers.GlobalAveragePooling2D(keepdims=True)]
+    path, inputs = _build(tmp_path, shape, layers, seed, *_data_range(rng))
+    result = _run_case(tmp_path, path, inputs)
+    _assert_bit_exact(result, {"AVERAGE_POOL_2D", "MEAN"})
+    assert np.array_equal(result["chain"], _reference_tensor(path, inputs, 0, "tflm").reshape(-1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,classes", [(41, 2), (42, 10), (43, 37)])
+def test_mean_fc_softmax_chain_bit_exact(tmp_path, seed, classes):
+    """GlobalAveragePooling2D (MEAN, keep_dims false) -> Dense -> Softmax; FULLY_CONNECTED follows TFLite-Micro."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    layers = [keras.layers.Conv2D(6, 3, padding="same", bias_initializer="random_normal"),
+              keras.layers.GlobalAveragePooling2D(),
+              keras.layers.Dense(classes, kernel_initializer=keras.initializers.RandomNormal(stddev=2.0)),
+              keras.layers.Softmax()]
+    path, inputs = _build(tmp_path, _shape(rng), layers, seed, *_data_range(rng))
+    result = _run_case(tmp_path, path, inputs)
+    _assert_bit_exact(result, {"MEAN", "FULLY_CONNECTED", "SOFTMAX"}, skip_ops={"FULLY_CONNECTED"})
+    assert np.array_equal(result["chain"], _reference_tensor(path, inputs, 0, "tflm").reshape(-1))
+
+
+def _fc_model(tmp_path):
+    import keras
+
+    rng = np.random.default_rng(51)
+    layers = [keras.layers.GlobalAveragePooling2D(),
+              keras.layers.Dense(24, activation="relu", bias_initializer="random_normal"),
+              keras.layers.Dense(17, bias_initializer="random_normal")]
+    return _build(tmp_path, (6, 5, 7), layers, 51, *_data_range(rng))
+
+
+@pytest.mark.slow
+def test_fully_connected_matches_tflite_micro(tmp_path):
+    """TFLite-Micro requantizes FULLY_CONNECTED with double rounding, like every other op; LiteRT 2.3's reference
+    per-channel FULLY_CONNECTED rounds once ((acc * M + 2^(30 - shift)) >> (31 - shift)) and differs by 1 on
+    roughly one output in 1500. The kernel follows TFLite-Micro; the exporter sidesteps the difference."""
+    path, inputs = _fc_model(tmp_path)
+    result = _run_case(tmp_path, path, inputs)
+    assert result["names"].count("FULLY_CONNECTED") == 2
+    assert np.array_equal(result["chain"], _reference_tensor(path, inputs, 0, "tflm").reshape(-1))
+
+
+@pytest.mark.slow
+def test_fc_rewritten_as_reshape_and_1x1_conv_matches_litert_reference(tmp_path):
+    """The exporter's FULLY_CONNECTED -> RESHAPE, 1x1 CONV_2D, RESHAPE rewrite (quantize.fc_as_conv)."""
+    from quantize.fc_as_conv import fully_connected_as_conv
+
+    path, inputs = _fc_model(tmp_path)
+    path.write_bytes(fully_connected_as_conv(path.read_bytes()))
+    _assert_bit_exact(_run_case(tmp_path, path, inputs), {"RESHAPE", "CONV_2D"})
+
+
+@pytest.mark.slow
+def test_softmax_1001_classes_bit_exact(tmp_path):
+    import keras
+
+    layers = [keras.layers.GlobalAveragePooling2D(),
+              keras.layers.Dense(1001, kernel_initializer=keras.initializers.RandomNormal(stddev=3.0)),
+              keras.layers.Softmax()]
+    path, inputs = _build(tmp_path, (4, 4, 8), layers, 61, -1.0, 2.0)
+    result = _run_case(tmp_path, path, inputs)
+    _assert_bit_exact(result, {"SOFTMAX"}, skip_ops={"FULLY_CONNECTED"})
+    assert np.array_equal(result["chain"], _reference_tensor(path, inputs, 0, "tflm").reshape(-1))
+
+
+def _set_dilation(path: Path, factor_h: int, factor_w: int) -> Path:
+    """The same model with every stride-1 SAME conv / depthwise dilated (SAME output sizes do not change)."""
+    from pipeline.tflite_fix import pack_model
+
+    model, graph = _parse(path)
+    for op in graph.operators:
+        options = op.builtinOptions
+        if hasattr(options, "dilationHFactor") and options.strideH == options.strideW == 1 and options.padding == 0:
+            options.dilationHFactor, options.dilationWFactor = factor_h, factor_w
+    dilated = path.with_name("dilated.tflite")
+    dilated.write_bytes(pack_model(model))
+    return dilated
+
+
+@pytest.mark.slow
+def test_dilation_bit_exact(tmp_path):
+    import keras
+
+    layers = [keras.layers.Conv2D(5, 3, padding="same", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, bias_initializer="random_normal"),
+              keras.layers.ReLU()]
+    path, inputs = _build(tmp_path, (11, 8, 3), layers, 71, -0.5, 2.0)
+    result = _run_case(tmp_path, _set_dilation(path, 2, 3), inputs)
+    _assert_bit_exact(result, {"CONV_2D", "DEPTHWISE_CONV_2D"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation", [1, 2, 3])  # RELU, RELU_N1_TO_1, RELU6
+def test_fused_activation_clamps_bit_exact(tmp_path, activation):
+    """The converter folds calibrated activations into the output range (the clamp is then -128..127), so the
+    clamp is exercised by fusing an activation into ops whose outputs span about -20..20."""
+    import keras
+
+    from pipeline.tflite_fix import pack_model
+
+    big = keras.initializers.RandomNormal(stddev=1.5)
+    layers = [keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=big, bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(3, strides=2, depth_multiplier=2, depthwise_initializer=big),
+              keras.layers.AveragePooling2D(2, padding="same"),
+              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(9, kernel_initializer=big)]
+    path, inputs = _build(tmp_path, (9, 8, 3), layers, 100 + activation, -2.0, 3.0)
+    model, graph = _parse(path)
+    for op in graph.operators:
+        if hasattr(op.builtinOptions, "fusedActivationFunction"):
+            op.builtinOptions.fusedActivationFunction = activation
+    path.write_bytes(pack_model(model))
+    result = _run_case(tmp_path, path, inputs)
+    _assert_bit_exact(result, {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"}, skip_ops={"FULLY_CONNECTED"})
+    assert np.array_equal(result["chain"], _reference_tensor(path, inputs, 0, "tflm").reshape(-1))
+    clamped = [(name, got) for name, got, _ in result["ops"] if name in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    assert all(got.min() > -128 or got.max() < 127 for _, got in clamped), "no clamp took effect"
+
+
+@pytest.mark.slow
+def test_int8_requantize_bit_exact(tmp_path):
+    """QUANTIZE int8 -> int8: a k1 conv with as many filters as channels, rewritten into a QUANTIZE whose output
+    keeps the conv output's (different) scale and zero point."""
+    import keras
+
+    from pipeline.tflite_fix import pack_model
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    path, inputs = _build(tmp_path, (5, 7, 3), [keras.layers.Conv2D(3, 1, bias_initializer="random_normal")], 91,
+                          -0.3, 2.5)
+    model, graph = _parse(path)
+    op = graph.operators[0]
+    code = schema_fb.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema_fb.BuiltinOperator.QUANTIZE
+    code.version = 1
+    model.operatorCodes.append(code)
+    op.opcodeIndex, op.inputs = len(model.operatorCodes) - 1, np.array(op.inputs[:1], np.int32)
+    op.builtinOptionsType, op.builtinOptions = schema_fb.BuiltinOptions.QuantizeOptions, schema_fb.QuantizeOptionsT()
+    path.write_bytes(pack_model(model))
+    _assert_bit_exact(_run_case(tmp_path, path, inputs), {"QUANTIZE"})
+
+
+# ---- emission: determinism and typed refusals ----
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> Path:
+    import keras
+
+    tmp = tmp_path_factory.mktemp("small")
+    layers = [keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu"),
+              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3), keras.layers.Softmax()]
+    return _build(tmp, (8, 8, 2), layers, 81)[0]
+
+
+@pytest.mark.slow
+def test_emission_is_deterministic_and_format_safe(small_model):
+    def text():
+        model, graph = _parse(small_model)
+        return [emit_op(model, graph, k, f"l{k}_") for k in range(len(graph.operators))]
+
+    first, second = text(), text()
+    assert first == second
+    for k, emission in enumerate(first):
+        assert all(f"l{k}_" in line.split("=")[0] for line in emission.constants)
+        assert "{in0}" in emission.call and "{out0}" in emission.call
+        assert emission.call.format(in0="a + 1", out0="b").count("(") >= 2
+    assert first[0].macs == 4 * 4 * 4 * 3 * 3 * 2 and set(SUPPORTED_OPS) >= {"CONV_2D", "SOFTMAX"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutation,needle", [
+    ("add", "ADD (layer 0): this operator is not implemented"),
+    ("float", "CONV_2D (layer 0): tensor"),
+    ("uint8_weights", "symmetric int8 weights"),
+    ("tanh", "fused activation TANH"),
+    ("softmax_scale", "scale 1/256"),
+])
+def test_unsupported_ops_raise_a_typed_one_line_error(small_model, mutation, needle):
+    from pipeline.errors import ModelError
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    model, graph = _parse(small_model)
+    conv = graph.operators[0]
+    index = 0
+    if mutation == "add":
+        model.operatorCodes[conv.opcodeIndex].builtinCode = schema_fb.BuiltinOperator.ADD
+        model.operatorCodes[conv.opcodeIndex].deprecatedBuiltinCode = schema_fb.BuiltinOperator.ADD
+    elif mutation == "float":
+        graph.tensors[conv.inputs[0]].type = schema_fb.TensorType.FLOAT32
+    elif mutation == "uint8_weights":
+        graph.tensors[conv.inputs[1]].type = schema_fb.TensorType.UINT8
+    elif mutation == "tanh":
+        conv.builtinOptions.fusedActivationFunction = schema_fb.ActivationFunctionType.TANH
+    else:
+        index = len(graph.operators) - 1
+        graph.tensors[graph.operators[index].outputs[0]].quantization.zeroPoint = np.array([0], np.int64)
+    with pytest.raises(UnsupportedOp) as caught:
+        emit_op(model, graph, index, "x_")
+    assert isinstance(caught.value, ModelError) and needle in str(caught.value) and "\n" not in str(caught.value)
