@@ -68,7 +68,7 @@ def _cache_dir() -> Path:
 def _measure_settings(args):
     from targets.base import MeasureSettings
 
-    return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads)
+    return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz)
 
 
 def _cmd_export(args) -> None:
@@ -169,6 +169,8 @@ def _add_measure_flags(parser) -> None:
     parser.add_argument("--runs", type=_positive_int, default=100, help="timed runs per runtime")
     parser.add_argument("--warmup", type=int, default=10, help="untimed runs first")
     parser.add_argument("--threads", type=_positive_int, default=1, help="inference threads")
+    parser.add_argument("--clock-mhz", type=float, help="emulated targets: also print instructions/clock as an "
+                        "estimate (labelled so; QEMU has no timing model)")
 
 
 def _positive_int(text: str) -> int:

@@ -70,7 +70,8 @@ def export(source: ModelSource, out: Path, config: ExportConfig, force: bool = F
                "input_quantization": exporter.input_quantization(),
                "repairs": list(getattr(exporter, "repairs", []))},
         quantization=exporter.quantization(config, 0 if calib_inputs is None else len(calib_inputs)),
-        data=data_doc, target={"name": target.name, "options": {"threads": config.measure.threads}},
+        data=data_doc, target={"name": target.name, "options": {"threads": config.measure.threads,
+                                                               "clock_mhz": config.measure.clock_mhz}},
         environment=environment(), warnings=warnings)
     staging = rundir.staging_dir(out)
     try:

@@ -21,7 +21,8 @@ def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
     evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"])
     kept = tuple(m for m in manifest.measurements if m.target != target.name)
     manifest = replace(manifest, measurements=kept + target.measure(run_dir, manifest, evaluation, settings),
-                       target={"name": target.name, "options": {"threads": settings.threads}})
+                       target={"name": target.name, "options": {"threads": settings.threads,
+                                                                "clock_mhz": settings.clock_mhz}})
     _write_atomically(run_dir, manifest)
     return manifest
 

@@ -1,6 +1,7 @@
 """report.md: what was built, whether it is right, how fast and accurate it is, and what to do next."""
 from pathlib import Path
 
+from pipeline.report_emulated import render_emulated
 from pipeline.sandbox import RUNTIME_LABELS
 
 
@@ -36,26 +37,38 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     for v in manifest.validations:
         result = "info" if not v.gated else "pass" if v.passed else "**FAIL**"
         lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
-    target = (manifest.target or {}).get("name", "—")
-    lines += ["", f"## Measurements on `{target}`", "",
-              "| artifact | runtime | bytes | accuracy | n | p50 ms | p90 ms | runs | threads | emulated |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    target = manifest.target or {}
+    lines += ["", f"## Measurements on `{target.get('name', '—')}`", ""]
+    hardware = [m for m in manifest.measurements if not m.emulated]
+    if hardware:
+        lines += _host_table(hardware, sizes, manifest.environment)
     for m in manifest.measurements:
-        lines.append(f"| {m.artifact} | {RUNTIME_LABELS.get(m.runtime, m.runtime)} | {sizes.get(m.artifact, 0):,} | "
-                     f"{_percent(m.accuracy)} | {m.n} | {_ms(m.latency_ms, 'p50')} | {_ms(m.latency_ms, 'p90')} | "
-                     f"{m.runs} | {m.threads or '—'} | {'yes' if m.emulated else 'no'} |")
-    env = manifest.environment
-    lines += ["", f"Latency: {manifest.measurements[0].warmup if manifest.measurements else 0} warm-up runs, then "
-              "the timed runs above, one sample at a time; p50/p90 in milliseconds.",
-              f"CPU: {env.get('cpu_model')} ({env.get('machine')}; {', '.join(env.get('isa_flags', [])) or 'no flags read'}).",
-              "", "## Next", "", next_command(manifest, run_path)]
+        if m.emulated:
+            lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"))
+    lines += ["## Next", "", next_command(manifest, run_path)]
     for warning in manifest.warnings:
         lines.insert(lines.index("## Artifacts") - 1, f"- warning: {warning}")
     return "\n".join(lines) + "\n"
 
 
+def _host_table(measurements, sizes: dict, env: dict) -> list:
+    lines = ["| artifact | runtime | bytes | accuracy | n | p50 ms | p90 ms | runs | threads |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in measurements:
+        lines.append(f"| {m.artifact} | {RUNTIME_LABELS.get(m.runtime, m.runtime)} | {sizes.get(m.artifact, 0):,} | "
+                     f"{_percent(m.accuracy)} | {m.n} | {_ms(m.latency_ms, 'p50')} | {_ms(m.latency_ms, 'p90')} | "
+                     f"{m.runs} | {m.threads or '—'} |")
+    return lines + ["", f"Latency: {measurements[0].warmup} warm-up runs, then the timed runs above, one sample at "
+                    "a time; p50/p90 in milliseconds.",
+                    f"CPU: {env.get('cpu_model')} ({env.get('machine')}; "
+                    f"{', '.join(env.get('isa_flags', [])) or 'no flags read'}).", ""]
+
+
 def next_command(manifest, run_path: str) -> str:
     target = (manifest.target or {}).get("name", "host")
+    if target.startswith("cortex-"):
+        return (f"Build `{run_path}/{target}/` (model.c, kernels.c: no interpreter, no arena guess) into your "
+                f"firmware, or compare cores with `mnd measure {run_path} --target cortex-m55`.")
     return f"Build `{run_path}/tflm/` into your TFLite-Micro firmware, or re-measure with " \
            f"`mnd measure {run_path} --target {target} --threads 2`."
 

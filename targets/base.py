@@ -19,6 +19,7 @@ class MeasureSettings:
     warmup: int = 10
     runs: int = 100
     threads: int = 1
+    clock_mhz: float | None = None
 
 
 class Target:
@@ -55,4 +56,5 @@ def get_target(name: str) -> Target:
 
 
 def _load_builtin_targets() -> None:
-    import targets.host  # noqa: F401  (registers itself)
+    import targets.cortex_m.target  # noqa: F401  (each registers itself)
+    import targets.host  # noqa: F401

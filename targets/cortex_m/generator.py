@@ -20,6 +20,7 @@ class GeneratedModel:
     arena_floor_bytes: int
     input_bytes: int
     output_bytes: int
+    layer_outputs: tuple = ()  # the TFLite tensor index each layer writes
 
 
 def _parse(data: bytes, source: str):
@@ -75,7 +76,8 @@ def generate(data: bytes, out_dir: Path, source: str = "model.tflite") -> Genera
     model_h.write_text(header + _header_text(sizes[model_input], sizes[model_output], layers, memory.arena_bytes))
     model_c.write_text(header + _source_text(emissions, memory.offsets, model_input, model_output, sizes))
     return GeneratedModel((model_c, model_h), layers, tuple(e.macs for e in emissions), memory.arena_bytes,
-                          memory.floor_bytes, sizes[model_input], sizes[model_output])
+                          memory.floor_bytes, sizes[model_input], sizes[model_output],
+                          tuple(e.output_tensor for e in emissions))
 
 
 def _header_text(input_bytes: int, output_bytes: int, layers: tuple, arena: int) -> str:
@@ -84,6 +86,8 @@ def _header_text(input_bytes: int, output_bytes: int, layers: tuple, arena: int)
             f"#define MND_INPUT_BYTES {input_bytes}\n#define MND_OUTPUT_BYTES {output_bytes}\n"
             f"#define MND_LAYERS {len(layers)}\n#define MND_ARENA_BYTES {arena}\n\n"
             f"static const char* const mnd_layer_names[MND_LAYERS] = {{{names}}};\n\n"
+            "/* A debug build can see every layer's output (mnd uses it to name the first differing layer). */\n"
+            "#ifndef MND_AFTER_LAYER\n#define MND_AFTER_LAYER(index, data, bytes) ((void)0)\n#endif\n\n"
             "void mnd_model_invoke(const int8_t* input, int8_t* output);\n\n#endif\n")
 
 
@@ -97,6 +101,8 @@ def _source_text(emissions, offsets: dict, model_input: int, model_output: int, 
     for index, emission in enumerate(emissions):
         call = emission.call.format(in0=f"(arena + {offsets[emission.input_tensor]})",
                                     out0=f"(arena + {offsets[emission.output_tensor]})")
-        lines += [f"  mnd_marker();  /* layer {index} */", f"  {call}"]
+        output = f"arena + {offsets[emission.output_tensor]}"
+        lines += [f"  mnd_marker();  /* layer {index} */", f"  {call}",
+                  f"  MND_AFTER_LAYER({index}, {output}, {sizes[emission.output_tensor]});"]
     lines += ["  mnd_marker();", f"  memcpy(output, arena + {offsets[model_output]}, {sizes[model_output]});", "}", ""]
     return "\n".join(lines)

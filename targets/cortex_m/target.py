@@ -56,13 +56,17 @@ class CortexMTarget(Target):
         from targets.cortex_m.cores import CORES
         from targets.cortex_m.qemu import run_firmware
 
+        if manifest.artifact("tflite_int8") is None:
+            raise EngineMismatch(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
+                                 "(see the report's warnings for why); export the Keras/SavedModel original or an "
+                                 "int8 .tflite")
         generated, firmware = self.build(run_dir, manifest)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
         with tempfile.TemporaryDirectory(prefix=f"mnd-{self.name}-") as tmp:
             result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(), timeout_s=_timeout(len(inputs)))
         outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
-        self._check_bit_exact(int8_path, manifest, inputs, outputs)
+        self._check_bit_exact(int8_path, inputs, outputs, generated)
         per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
         layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count))}
                   for i, (op, macs, count) in enumerate(zip(generated.layers, generated.macs, per_layer))]
@@ -77,12 +81,16 @@ class CortexMTarget(Target):
             ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": result.stack_peak_bytes},
             flash_parts={name: p.flash for name, p in parts.items()}),)
 
-    def _check_bit_exact(self, int8_path: Path, manifest, inputs, outputs) -> None:
+    def _check_bit_exact(self, int8_path: Path, inputs, outputs, generated) -> None:
+        from targets.cortex_m.diagnose import first_differing_layer
+
         reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
         differing = np.flatnonzero(np.any(reference != outputs, axis=1))
         if len(differing):
+            where = first_differing_layer(self.project_dir(int8_path.parent), generated, int8_path,
+                                          inputs[differing[0]])
             raise EngineMismatch(f"{self.name}: the C engine differs from LiteRT's reference kernels on "
-                                 f"{len(differing)} of {len(inputs)} samples (first: sample {differing[0]})")
+                                 f"{len(differing)} of {len(inputs)} samples (first: sample {differing[0]}); {where}")
 
 
 def _timeout(samples: int) -> float:

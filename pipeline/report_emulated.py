@@ -1,0 +1,27 @@
+"""Report section for an emulated target: instruction counts (never cycles or milliseconds), memory, layers."""
+
+
+def _kib(value) -> str:
+    return "—" if value is None else f"{value:,} B ({value / 1024:.1f} KiB)"
+
+
+def render_emulated(m, clock_mhz: float | None = None) -> list:
+    macs = sum(layer["macs"] for layer in m.layers or [])
+    per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
+    lines = [f"### `{m.target}` (QEMU, emulated): {m.runtime} on {m.artifact}", "",
+             f"- accuracy {m.accuracy:.2%} on {m.n} samples, every output bit-exact with LiteRT's reference kernels "
+             "(and so with TFLite-Micro, which the validation above matched to them)",
+             f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
+             "these are instruction counts, not cycles",
+             f"- flash: {_kib(m.flash_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.flash_parts or {}).items()),
+             f"- RAM: {_kib(m.ram_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.ram_parts or {}).items()),
+             f"- activation arena: {_kib(m.arena_bytes)}; two-buffer floor {_kib(m.arena_floor_bytes)}; "
+             f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"]
+    if clock_mhz:
+        lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "
+                     f"instruction per cycle would take {m.instructions / (clock_mhz * 1e3):.2f} ms")
+    lines += ["", "| layer | op | MACs | instructions | per MAC |", "|---|---|---|---|---|"]
+    for layer in m.layers or []:
+        ratio = f"{layer['instructions'] / layer['macs']:.2f}" if layer["macs"] else "—"
+        lines.append(f"| {layer['index']} | {layer['op']} | {layer['macs']:,} | {layer['instructions']:,} | {ratio} |")
+    return lines + [""]

@@ -1,0 +1,91 @@
+"""The generator: bad files are refused (never a crash, never C that does not compile); mismatches are
+traced to the first differing layer."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.errors import ModelError
+from targets.cortex_m.diagnose import HARNESS, first_differing_layer
+from targets.cortex_m.generator import generate
+
+RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
+
+
+@pytest.fixture(scope="module")
+def int8_model(tmp_path_factory):
+    """A short MobileNet-like stack with random weights of a sane scale (a full-depth untrained MobileNet
+    shrinks its activations until the softmax input scale is too small for TFLite's fixed-point exponent)."""
+    import keras
+
+    from quantize.ptq import export_saved_model, int8_tflite
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 1))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    x = keras.layers.Conv2D(16, 1, activation="relu6")(x)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(x)
+    x = keras.layers.Conv2D(32, 1, activation="relu6")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Softmax()(keras.layers.Dense(3)(x))
+    samples = np.random.default_rng(0).random((30, 32, 32, 1), dtype=np.float32)
+    saved = export_saved_model(keras.Model(inputs, outputs), tmp_path_factory.mktemp("saved") / "model")
+    return int8_tflite(saved, samples)
+
+
+def compiles(directory: Path) -> bool:
+    result = subprocess.run(["gcc", "-std=c99", "-fsyntax-only", "-I", str(directory), "-I", str(RUNTIME),
+                             "-I", str(HARNESS), str(directory / "model.c")], capture_output=True)
+    return result.returncode == 0
+
+
+@pytest.mark.slow
+def test_generated_model_compiles_and_plans_the_arena(int8_model, tmp_path):
+    generated = generate(int8_model, tmp_path, "tiny.tflite")
+    assert compiles(tmp_path)
+    assert generated.arena_bytes >= generated.arena_floor_bytes > 0
+    assert generated.input_bytes == 32 * 32 and generated.output_bytes == 3
+    assert generated.layers == ("CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "MEAN",
+                                "RESHAPE", "CONV_2D", "RESHAPE", "SOFTMAX")
+    assert (tmp_path / "model.c").read_text() == generate(int8_model, tmp_path / "again", "tiny.tflite").files[0].read_text()
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_truncated_or_mutated_files_are_refused_or_compile(int8_model, tmp_path_factory, data):
+    blob = bytearray(int8_model)
+    if data.draw(st.booleans()):
+        blob = blob[: data.draw(st.integers(0, len(blob) - 1))]
+    else:
+        for _ in range(data.draw(st.integers(1, 16))):
+            blob[data.draw(st.integers(0, len(blob) - 1))] = data.draw(st.integers(0, 255))
+    out = tmp_path_factory.mktemp("fuzz")
+    try:
+        generate(bytes(blob), out, "fuzzed.tflite")
+    except ModelError:
+        return
+    assert compiles(out)
+
+
+@pytest.mark.slow
+def test_a_wrong_layer_is_named(int8_model, tmp_path):
+    generated = generate(int8_model, tmp_path, "tiny.tflite")
+    for source in RUNTIME.glob("kernels.*"):
+        shutil.copy(source, tmp_path / source.name)
+    model_path = tmp_path / "tiny.tflite"
+    model_path.write_bytes(int8_model)
+    sample = np.random.default_rng(0).integers(-128, 128, size=(32, 32, 1), dtype=np.int8)
+    assert "matches every layer" in first_differing_layer(tmp_path, generated, model_path, sample)
+    source = (tmp_path / "model.c").read_text()
+    hook = "MND_AFTER_LAYER(3, arena + "
+    output_offset = source.split(hook)[1].split(",")[0]
+    broken = source.replace(hook, f"arena[{output_offset}] ^= 1; {hook}", 1)  # corrupt one value of layer 3
+    (tmp_path / "model.c").write_text(broken)
+    message = first_differing_layer(tmp_path, generated, model_path, sample)
+    assert message.startswith(f"first differing layer: 3 ({generated.layers[3]}), 1 of "), message
