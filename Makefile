@@ -17,10 +17,11 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(INSTALLED)
 
-demo: $(INSTALLED)
+demo: $(INSTALLED) toolchain
 	$(MND) summary --alpha 0.25 --resolution 32 --classes 10 --channels 1
 	$(MND) export --target host --out out/demo --force
-	cat out/demo/report.md
+	$(MND) export --target cortex-m4 --out out/demo-cortex-m4 --force
+	cat out/demo/report.md out/demo-cortex-m4/report.md
 
 # Cortex-M tools from Debian when missing (qemu-system-arm, arm-none-eabi-gcc, newlib).
 toolchain:

@@ -2,7 +2,8 @@
 
 The Keras model is re-wrapped with batch 1 and exported as a SavedModel: a fixed batch keeps SHAPE and
 STRIDED_SLICE ops out of the graph. Weights come out symmetric per-channel, activations asymmetric per-tensor;
-int8 FULLY_CONNECTED ops are then rewritten as 1x1 convolutions (quantize.fc_as_conv).
+run-time shape arithmetic is folded (quantize.static_shapes) and int8 FULLY_CONNECTED ops are rewritten as 1x1
+convolutions (quantize.fc_as_conv).
 """
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     from quantize.fc_as_conv import fully_connected_as_conv
+    from quantize.static_shapes import fold_static_reshapes
 
     with native_stderr_silenced():
-        return fully_connected_as_conv(converter.convert())
+        return fully_connected_as_conv(fold_static_reshapes(converter.convert()))

@@ -196,7 +196,11 @@ def _conv(o: _Op) -> OpEmission:
         o.fail(f"{len(filter_scales)} filter scales for {out_c} channels", "per-tensor or per-channel filter scales")
     filter_scales = filter_scales * out_c if len(filter_scales) == 1 else filter_scales
     multipliers, shifts = quant.conv_multipliers(in_scale, filter_scales, out_scale)
-    constants, refs = _requant_arrays(o, multipliers, shifts, weights, o.bias(2, out_c))
+    # The kernels take [out_c][taps] depthwise filters (each channel's taps contiguous) and biases with the input
+    # zero point folded in; they read padding as the zero point, so the fold holds at the borders too.
+    per_channel = weights.reshape(k_h * k_w, out_c).T if depthwise else weights.reshape(out_c, -1)
+    bias = quant.fold_input_zero_point(o.bias(2, out_c), per_channel, in_zp)
+    constants, refs = _requant_arrays(o, multipliers, shifts, per_channel, bias)
     act_min, act_max = o.act_range(dst)
     fields = {"in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c}
     if depthwise:

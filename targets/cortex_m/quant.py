@@ -89,3 +89,12 @@ def same_padding(in_size: int, kernel: int, stride: int, dilation: int, out_size
 def output_size(padding_same: bool, in_size: int, kernel: int, stride: int, dilation: int) -> int:
     effective = (kernel - 1) * dilation + 1
     return (in_size + stride - 1) // stride if padding_same else (in_size - effective + stride) // stride
+
+
+def fold_input_zero_point(bias, weights, input_zero_point: int) -> np.ndarray:
+    """bias[c] - input_zero_point * sum(weights[c]) as int32 (wrapping like the kernels' int32 sums), so that
+    sum((x - zp) * w) + bias == sum(x * w) + folded bias. weights: [channels][taps]; bias None means zeros."""
+    weights = np.asarray(weights, np.int64).reshape(len(weights), -1)
+    base = np.zeros(len(weights), np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
+    folded = base - int(input_zero_point) * weights.sum(axis=1)
+    return ((folded + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)

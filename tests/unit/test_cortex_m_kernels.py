@@ -454,6 +454,50 @@ def test_int8_requantize_bit_exact(tmp_path):
     _assert_bit_exact(_run_case(tmp_path, path, inputs), {"QUANTIZE"})
 
 
+def test_fold_input_zero_point_wraps_like_int32():
+    weights = np.array([[1, -2, 3], [127, 127, 127]], np.int8)
+    assert quant.fold_input_zero_point(np.array([10, 0]), weights, -5).tolist() == [20, 1905]
+    assert quant.fold_input_zero_point(None, weights, 3).tolist() == [-6, -1143]
+    big = quant.fold_input_zero_point(np.array([(1 << 31) - 1]), np.full((1, 2), -1, np.int8), 1)
+    assert big.tolist() == [-(1 << 31) + 1]
+
+
+@pytest.mark.slow
+def test_conv_fast_paths_bit_exact(tmp_path):
+    """The packed GEMM's edges: pixel counts not a multiple of four, odd channel counts, a 1x1 with stride 2 and
+    with padding-free SAME, depth over one packing chunk (300 > 248), and a 3x3 deeper than the packed path
+    takes (3 * 3 * 64 > 512: the one-output-at-a-time fallback)."""
+    import keras
+
+    big = keras.initializers.RandomNormal(stddev=0.8)
+    layers = [keras.layers.Conv2D(300, 1, bias_initializer="random_normal", kernel_initializer=big),
+              keras.layers.Conv2D(7, 1, bias_initializer="random_normal"),
+              keras.layers.Conv2D(64, 1, strides=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.Conv2D(5, 3, padding="same", bias_initializer="random_normal"),
+              keras.layers.Conv2D(3, 3, strides=2, padding="valid", bias_initializer="random_normal")]
+    path, inputs = _build(tmp_path, (7, 9, 3), layers, 131, -1.5, 2.0)
+    _assert_bit_exact(_run_case(tmp_path, path, inputs), {"CONV_2D"})
+
+
+@pytest.mark.slow
+def test_depthwise_fast_paths_bit_exact(tmp_path):
+    """3x3 depthwise in pairs of pixels: borders on every side, an odd width (a lone last pixel), stride 2, more
+    channels than one block (260 > 256), next to the generic path (depth multiplier 2, 5x5 filters)."""
+    import keras
+
+    big = keras.initializers.RandomNormal(stddev=1.2)
+    layers = [keras.layers.Conv2D(260, 1, bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(3, padding="same", depthwise_initializer=big,
+                                           bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(3, strides=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.Conv2D(6, 1, bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(3, padding="valid", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(5, padding="same", bias_initializer="random_normal")]
+    path, inputs = _build(tmp_path, (7, 9, 3), layers, 141, -2.0, 1.0)
+    _assert_bit_exact(_run_case(tmp_path, path, inputs), {"CONV_2D", "DEPTHWISE_CONV_2D"})
+
+
 # ---- emission: determinism and typed refusals ----
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,17 @@
 
 #include <stdint.h>
 
-/* (a * b * 2) >> 32 with rounding to nearest (ties away from zero); saturates the one overflow case. */
+/* (a * b * 2) >> 32 rounded as gemmlowp's SaturatingRoundingDoublingHighMul, for b != INT32_MIN. Its nudge
+ * (2^30, or 1 - 2^30 below zero) followed by a division that truncates toward zero equals adding 2^30 and
+ * flooring in both cases, i.e. an arithmetic shift. */
+static inline int32_t mnd_doubling_high_mul_nosat(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* (a * b * 2) >> 32 with gemmlowp's rounding; saturates the one overflow case. */
 static inline int32_t mnd_doubling_high_mul(int32_t a, int32_t b) {
   if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  {
-    const int64_t product = (int64_t)a * (int64_t)b;
-    const int64_t nudge = product >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-    return (int32_t)((product + nudge) / ((int64_t)1 << 31)); /* C99 division truncates toward zero */
-  }
+  return mnd_doubling_high_mul_nosat(a, b);
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero; exponent in 0..31. */
@@ -42,8 +45,11 @@ static inline int32_t mnd_clamp(int32_t x, int32_t low, int32_t high) {
   return x < low ? low : (x > high ? high : x);
 }
 
-/* CONV_2D. weights: OHWI [out_c][k_h][k_w][in_c]; bias: out_c values or NULL; multiplier/shift: per output
- * channel. pad_top/pad_left: the padding before the first row/column (SAME pads the extra one at the end). */
+/* CONV_2D. weights: OHWI [out_c][k_h][k_w][in_c]; multiplier/shift: per output channel, multiplier >= 0 (as
+ * QuantizeMultiplier makes it). bias: out_c values with the input zero point folded in,
+ * bias[c] - input_zero_point * sum(weights[c]) (see quant.fold_input_zero_point), or NULL for zeros; padding
+ * reads as input_zero_point, so the fold holds at the borders. pad_top/pad_left: the padding before the first
+ * row/column (SAME pads the extra one at the end). */
 typedef struct {
   int32_t in_h, in_w, in_c, out_h, out_w, out_c;
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
@@ -54,8 +60,10 @@ typedef struct {
   const int32_t* shift;
 } mnd_conv_params;
 
-/* DEPTHWISE_CONV_2D. weights: [k_h][k_w][out_c] with out_c = in_c * depth_multiplier; output channel
- * c * depth_multiplier + m reads input channel c. Other fields as in mnd_conv_params. */
+/* DEPTHWISE_CONV_2D. weights: [out_c][k_h][k_w] (the TFLite [k_h][k_w][out_c] filter transposed so that a
+ * channel's taps are contiguous) with out_c = in_c * depth_multiplier; output channel c * depth_multiplier + m
+ * reads input channel c. bias: folded as for CONV_2D (over the k_h * k_w taps). Other fields as in
+ * mnd_conv_params. */
 typedef struct {
   int32_t in_h, in_w, in_c, out_h, out_w, out_c, depth_multiplier;
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
