@@ -8,6 +8,8 @@ from pipeline.manifest import ARTIFACT_KINDS
 
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "5", "--warmup", "1")
+KERAS_EXPORT_KINDS = ("tflite_float", "tflite_int8", "onnx_float", "onnx_int8", "tflm_c_source", "tflm_c_header",
+                      "tflm_op_resolver")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +28,8 @@ def test_manifest_has_every_artifact_validation_and_measurement(exported):
     assert manifest["model"]["alpha"] == 0.25 and manifest["model"]["preprocessing"]["mode"] == "unit"
     assert manifest["quantization"]["scheme"] == "int8-per-channel"
     assert manifest["quantization"]["calibration_samples"] == 200
-    assert sorted(a["kind"] for a in manifest["artifacts"]) == sorted(ARTIFACT_KINDS)
+    assert sorted(a["kind"] for a in manifest["artifacts"]) == sorted(KERAS_EXPORT_KINDS)
+    assert set(KERAS_EXPORT_KINDS) <= set(ARTIFACT_KINDS)
     for artifact in manifest["artifacts"]:
         data = (out / artifact["path"]).read_bytes()
         assert len(data) == artifact["bytes"] and hashlib.sha256(data).hexdigest() == artifact["sha256"]
@@ -35,7 +38,8 @@ def test_manifest_has_every_artifact_validation_and_measurement(exported):
     assert names["tflm (from .cc) vs litert reference"]["value"] == 0
     pairs = {(m["runtime"], m["artifact"]) for m in manifest["measurements"]}
     assert pairs == {("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert-ref", "tflite_float"),
-                     ("litert-ref", "tflite_int8"), ("onnxruntime", "onnx_float"), ("onnxruntime", "onnx_int8")}
+                     ("litert-ref", "tflite_int8"), ("onnxruntime", "onnx_float"), ("onnxruntime", "onnx_int8"),
+                     ("tflm", "tflm_c_source")}
     for m in manifest["measurements"]:
         assert m["n"] == manifest["data"]["evaluation"]["samples"] > 300
         assert m["accuracy"] > 0.9 and m["runs"] == 5 and m["emulated"] is False
