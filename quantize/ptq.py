@@ -28,8 +28,9 @@ def float_tflite(saved_model: Path) -> bytes:
         return tf.lite.TFLiteConverter.from_saved_model(str(saved_model)).convert()
 
 
-def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
-    """`samples`: float32 model inputs [N, H, W, C], fed in order as the representative dataset."""
+def converted_int8(saved_model: Path, samples: np.ndarray) -> bytes:
+    """The TFLite converter's full-integer int8 model as it comes out. `samples`: float32 model inputs
+    [N, H, W, C], fed in order as the representative dataset."""
     import tensorflow as tf
 
     def representative():
@@ -42,8 +43,13 @@ def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    with native_stderr_silenced():
+        return converter.convert()
+
+
+def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
+    """The int8 model mnd exports: converted, static shape arithmetic folded, FC run as 1x1 convolutions."""
     from quantize.fc_as_conv import fully_connected_as_conv
     from quantize.static_shapes import fold_static_reshapes
 
-    with native_stderr_silenced():
-        return fully_connected_as_conv(fold_static_reshapes(converter.convert()))
+    return fully_connected_as_conv(fold_static_reshapes(converted_int8(saved_model, samples)))

@@ -117,22 +117,10 @@ int main(void) {
 # ---- tiny converted models ----
 
 def _convert(saved: Path, samples: np.ndarray) -> bytes:
-    import tensorflow as tf
+    """The converter's own output: FULLY_CONNECTED kept as it is, so its kernel can be tested."""
+    from quantize.ptq import converted_int8
 
-    from pipeline.quiet import native_stderr_silenced
-
-    def representative():
-        for sample in samples:
-            yield [sample[None].astype(np.float32)]
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    with native_stderr_silenced():
-        return converter.convert()
+    return converted_int8(saved, samples)
 
 
 def _build(tmp: Path, shape: tuple, layers, seed: int, low: float = -1.0, high: float = 1.0):
