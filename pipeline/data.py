@@ -104,14 +104,15 @@ def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
 
 def _class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
     """How many of each class to hold out so the quotas sum to `total` (largest remainder), keeping at least
-    one sample on each side for every class that has two or more."""
+    one sample on each side for every class that has two or more (when `total` allows one per class)."""
     if total == 0:
         return np.zeros_like(counts)
     exact = counts * (total / counts.sum())
     quotas = np.floor(exact).astype(int)
     for index in np.argsort(-(exact - quotas), kind="stable")[: total - quotas.sum()]:
         quotas[index] += 1
-    return np.where(counts > 1, np.clip(quotas, 1, counts - 1), 0)
+    at_least = 1 if total >= np.count_nonzero(counts > 1) else 0  # fewer samples than classes: some get none
+    return np.where(counts > 1, np.clip(quotas, at_least, counts - 1), 0)
 
 
 def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:

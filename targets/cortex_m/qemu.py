@@ -55,10 +55,12 @@ class RunResult:
 
 
 def qemu_command(core: Core, firmware: Firmware, plugin: Path, counts: Path) -> list:
+    """Absolute paths throughout: QEMU runs in the work directory, not where the caller's relative paths start."""
+    plugin, counts = Path(plugin).resolve(), Path(counts).resolve()
     plugin_arg = f"{_escape(plugin)},marker={firmware.marker_address:#x},out={_escape(counts)}"
     return [find_tool("qemu-system-arm", core.name), "-machine", core.machine, "-nographic", "-monitor", "none",
             "-serial", "none", "-semihosting-config", "enable=on,target=native",
-            "-kernel", str(firmware.elf), "-plugin", plugin_arg]
+            "-kernel", str(Path(firmware.elf).resolve()), "-plugin", plugin_arg]
 
 
 def run_firmware(core: Core, firmware: Firmware, workdir: Path, inputs: bytes, timeout_s: float,

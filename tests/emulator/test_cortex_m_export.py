@@ -95,6 +95,13 @@ def test_builtin_default_on_every_core(digits_run, mnd, tmp_path):
         assert sum(layer["instructions"] for layer in m["layers"]) <= m["instructions"] + len(m["layers"])
 
 
+def test_relative_output_path_from_another_directory(digits_run, mnd, tmp_path):
+    """As `make demo` calls it: --out relative to the caller's working directory."""
+    mnd("export", "--target", "cortex-m4", "--model", digits_run, "--eval-samples", "5", "--out", "out/rel",
+        cwd=tmp_path, check=0)
+    assert emulated(tmp_path / "out" / "rel", "cortex-m4")[1]["n"] == 5
+
+
 def test_float_only_export_is_refused_for_an_mcu(assets, mnd, tmp_path):
     result = mnd("export", "--target", "cortex-m4", "--model", assets / "mlperf_vww" / "vww_96_float.tflite",
                  "--calib", assets / "vww_dev", "--out", tmp_path / "out")
