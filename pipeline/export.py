@@ -68,7 +68,7 @@ def export(source: ModelSource, out: Path, config: ExportConfig, force: bool = F
                "classes": exporter.classes, "labels": list(source.labels), "preprocessing": source.prep.to_dict(),
                "source": str(source.run_dir or source.path),
                "input_quantization": exporter.input_quantization(),
-               "repairs": list(getattr(exporter, "repairs", []))},
+               "repairs": list(exporter.repairs)},
         quantization=exporter.quantization(config, 0 if calib_inputs is None else len(calib_inputs)),
         data=data_doc, target={"name": target.name, "options": {"threads": config.measure.threads,
                                                                "clock_mhz": config.measure.clock_mhz}},

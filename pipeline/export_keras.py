@@ -20,6 +20,7 @@ log = logging.getLogger("mnd")
 
 class KerasExport:
     needs_calibration = True
+    repairs = ()  # a Keras graph is quantized here, never repaired
 
     def __init__(self, source):
         self.source = source

@@ -125,14 +125,15 @@ class TfliteExport:
                                            validate.accuracy(onnx_int8, labels), validate.accuracy(own, labels),
                                            config.max_drop, len(labels)))
         kind = f"tflite_{self.precision}"
-        reference = run_model("litert-ref", path(kind), artifact_inputs(path(kind), evaluation)).outputs
+        own_inputs = artifact_inputs(path(kind), evaluation)
+        reference = run_model("litert-ref", path(kind), own_inputs).outputs
         onnx_own = run_model("onnxruntime", path(f"onnx_{self.precision}"),
                              artifact_inputs(path(f"onnx_{self.precision}"), evaluation, quant)).outputs
         if self.precision == "uint8":
             # LiteRT's own uint8 kernel sets disagree with each other on near-ties (10 of 200 ImageNet images
             # for Coral 0.25_128); ONNX Runtime follows the optimized ones, which phones run.
-            optimized = run_model("litert", path(kind), artifact_inputs(path(kind), evaluation)).outputs
-            checks = [validate.top1_agreement(f"onnx_uint8 vs tflite_uint8 (LiteRT default kernels) top-1",
+            optimized = run_model("litert", path(kind), own_inputs).outputs
+            checks = [validate.top1_agreement("onnx_uint8 vs tflite_uint8 (LiteRT default kernels) top-1",
                                               onnx_own, optimized)]
         else:
             checks = [validate.top1_agreement(f"onnx_{self.precision} vs {kind} top-1", onnx_own, reference)]

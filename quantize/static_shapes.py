@@ -4,7 +4,6 @@ Keras 3's Flatten computes its target shape from the batch size at run time, so 
 SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE even for a batch-1 export. With static tensor shapes the RESHAPE can
 take a constant shape, and the shape ops, now unused, are dropped: fewer ops, and ops every runtime supports.
 """
-import numpy as np
 
 from quantize import tflite_edit
 

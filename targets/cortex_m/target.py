@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import MndError
+from pipeline.errors import MndError, ModelError
 from pipeline.manifest import Measurement
 from pipeline.model_inputs import artifact_inputs
 from pipeline.sandbox import run_model
@@ -57,7 +57,7 @@ class CortexMTarget(Target):
         from targets.cortex_m.qemu import run_firmware
 
         if manifest.artifact("tflite_int8") is None:
-            raise EngineMismatch(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
+            raise ModelError(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
                                  "(see the report's warnings for why); export the Keras/SavedModel original or an "
                                  "int8 .tflite")
         generated, firmware = self.build(run_dir, manifest)

@@ -1,7 +1,6 @@
 """The Cortex-M harness under QEMU: a stand-in 3-layer int8 model on every core, checked against numpy,
 with deterministic per-layer instruction counts, stack and size reports, and clear errors for crashes and hangs."""
 import shutil
-import textwrap
 
 import numpy as np
 import pytest
