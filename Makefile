@@ -11,7 +11,7 @@ NEWLIB := /usr/lib/arm-none-eabi/newlib
 
 .PHONY: demo test bench toolchain clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

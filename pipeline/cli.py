@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline import __version__
-from pipeline.errors import MndError
-from pipeline.quiet import import_tensorflow_quietly
+from mnd.pipeline import __version__
+from mnd.pipeline.errors import MndError
+from mnd.pipeline.quiet import import_tensorflow_quietly
 
 log = logging.getLogger("mnd")
 
@@ -25,8 +25,8 @@ def _configure_logging() -> None:
 
 
 def _cmd_summary(args) -> None:
-    from pipeline.architecture import ModelSpec, parse_model_name
-    from pipeline.summary import format_grid, format_table, grid, summarize
+    from mnd.pipeline.architecture import ModelSpec, parse_model_name
+    from mnd.pipeline.summary import format_grid, format_table, grid, summarize
 
     if args.grid:
         rows = grid(classes=args.classes, channels=args.channels)
@@ -46,9 +46,9 @@ def _cmd_summary(args) -> None:
 
 def _cmd_train(args) -> None:
     import_tensorflow_quietly()
-    from pipeline.progress import EpochBar
-    from pipeline.stages import run_training
-    from pipeline.train import TrainConfig
+    from mnd.pipeline.progress import EpochBar
+    from mnd.pipeline.stages import run_training
+    from mnd.pipeline.train import TrainConfig
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
     manifest = run_training(args.model, args.dataset, Path(args.out), config, val_split=args.val_split,
@@ -66,17 +66,17 @@ def _cache_dir() -> Path:
 
 
 def _measure_settings(args):
-    from targets.base import MeasureSettings
+    from mnd.targets.base import MeasureSettings
 
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz)
 
 
 def _cmd_export(args) -> None:
     import_tensorflow_quietly()
-    from pipeline.export import ExportConfig, check_target, export
-    from pipeline.progress import EpochBar
-    from pipeline.sources import resolve_model
-    from quantize.config import QuantConfig
+    from mnd.pipeline.export import ExportConfig, check_target, export
+    from mnd.pipeline.progress import EpochBar
+    from mnd.pipeline.sources import resolve_model
+    from mnd.quantize.config import QuantConfig
 
     check_target(args.target)
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
@@ -104,8 +104,8 @@ def _prep_overrides(args) -> dict:
 
 def _cmd_evaluate(args) -> None:
     import_tensorflow_quietly()
-    from pipeline.evaluate import evaluate, format_result
-    from pipeline.sources import resolve_model
+    from mnd.pipeline.evaluate import evaluate, format_result
+    from mnd.pipeline.sources import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
@@ -130,7 +130,7 @@ def _add_preprocessing_flags(parser) -> None:
 
 
 def _cmd_measure(args) -> None:
-    from pipeline.remeasure import remeasure
+    from mnd.pipeline.remeasure import remeasure
 
     manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args))
     log.info("%d measurements on %s written to %s/manifest.json and report.md",
@@ -139,7 +139,7 @@ def _cmd_measure(args) -> None:
 
 
 def _cmd_targets(args) -> None:
-    from targets.base import get_target, target_names
+    from mnd.targets.base import get_target, target_names
 
     rows = []
     for name in target_names():
@@ -157,7 +157,7 @@ def _cmd_targets(args) -> None:
 
 
 def _cmd_doctor(args) -> None:
-    from pipeline.doctor import diagnose, format_report
+    from mnd.pipeline.doctor import diagnose, format_report
 
     report = diagnose()
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_measure_flags(export)
     export.set_defaults(handler=_cmd_export)
 
-    evaluate = commands.add_parser("evaluate", help="top-1/top-5 accuracy of a model on a dataset, with a 95% interval")
+    evaluate = commands.add_parser("evaluate", help="top-1/top-5 accuracy of a model on a dataset, with a 95%% interval")
     evaluate.add_argument("--model", required=True, help="registry name, run directory, .keras/.h5/.tflite file, "
                           "or SavedModel directory")
     evaluate.add_argument("--data", required=True, help="image folder, y_labels.csv + .bin, labels.csv, or 'digits'")

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline.errors import DataError, UsageError
-from pipeline.images import fit_image
-from pipeline.preprocess import Preprocessing
+from mnd.pipeline.errors import DataError, UsageError
+from mnd.pipeline.images import fit_image
+from mnd.pipeline.preprocess import Preprocessing
 
 log = logging.getLogger("mnd")
 BUILTIN = {"digits": "scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes"}
@@ -40,7 +40,7 @@ def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -
     """A built-in name; a folder with one sub-folder per class; or a label file with its images:
     EEMBC/MLPerf `y_labels.csv` + raw `.bin` files, or an ImageNet-style `labels.csv` (file, class index).
     `classes`: the model's output count, which label files are checked against."""
-    from pipeline import readers
+    from mnd.pipeline import readers
 
     if source in BUILTIN:
         return _load_digits(prep)

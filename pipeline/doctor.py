@@ -2,7 +2,7 @@
 import shutil
 import subprocess
 
-from pipeline.environment import cpu_facts, package_versions
+from mnd.pipeline.environment import cpu_facts, package_versions
 
 TOOLS = (
     ("gcc", "host C compiler (QEMU plugin, kernel tests)", "apt-get install -y gcc"),

@@ -3,10 +3,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.data import Dataset, load_dataset, stratified_split, stratified_subset
-from pipeline.errors import DataError
-from pipeline.preprocess import Preprocessing
-from quantize.calibration import calibration_pixels
+from mnd.pipeline.data import Dataset, load_dataset, stratified_split, stratified_subset
+from mnd.pipeline.errors import DataError
+from mnd.pipeline.preprocess import Preprocessing
+from mnd.quantize.calibration import calibration_pixels
 
 EVAL_FRACTION_OF_CALIB = 0.5
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import validate
-from pipeline.formats.c_array import c_identifier, parse_c_array, write_c_array
-from pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
-from pipeline.formats.tflite import write_tflite_float, write_tflite_int8
-from pipeline.model_inputs import artifact_inputs
-from pipeline.sandbox import run_model, tflm_arena_bytes
-from pipeline.tflite_model import read_tflite
-from quantize.ptq import export_saved_model
+from mnd.pipeline import validate
+from mnd.pipeline.formats.c_array import c_identifier, parse_c_array, write_c_array
+from mnd.pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
+from mnd.pipeline.formats.tflite import write_tflite_float, write_tflite_int8
+from mnd.pipeline.model_inputs import artifact_inputs
+from mnd.pipeline.sandbox import run_model, tflm_arena_bytes
+from mnd.pipeline.tflite_model import read_tflite
+from mnd.quantize.ptq import export_saved_model
 
 log = logging.getLogger("mnd")
 

@@ -5,16 +5,16 @@ Only what can honestly be derived is produced; the rest is named with the reason
 import logging
 from pathlib import Path
 
-from pipeline import validate
-from pipeline.errors import ModelError
-from pipeline.export_keras import add_c_arrays, run_onnx_logits, tflm_bit_exact
-from pipeline.formats.c_array import c_identifier
-from pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
-from pipeline.manifest import Validation
-from pipeline.model_inputs import artifact_inputs
-from pipeline.sandbox import run_model
-from pipeline.tflite_fix import repair_tflite, requantize_uint8_to_int8
-from pipeline.tflite_model import read_tflite
+from mnd.pipeline import validate
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.export_keras import add_c_arrays, run_onnx_logits, tflm_bit_exact
+from mnd.pipeline.formats.c_array import c_identifier
+from mnd.pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
+from mnd.pipeline.manifest import Validation
+from mnd.pipeline.model_inputs import artifact_inputs
+from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.tflite_fix import repair_tflite, requantize_uint8_to_int8
+from mnd.pipeline.tflite_model import read_tflite
 
 log = logging.getLogger("mnd")
 NO_PTQ_FROM_TFLITE = ("cannot be produced from a .tflite file: post-training quantization needs the float graph; "

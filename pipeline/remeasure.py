@@ -4,12 +4,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline.errors import ModelError
-from pipeline.export import check_target
-from pipeline.export_data import reload_evaluation
-from pipeline.manifest import Manifest
-from pipeline.preprocess import Preprocessing
-from pipeline.report import render
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.export import check_target
+from mnd.pipeline.export_data import reload_evaluation
+from mnd.pipeline.manifest import Manifest
+from mnd.pipeline.preprocess import Preprocessing
+from mnd.pipeline.report import render
 
 
 def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:

@@ -1,8 +1,8 @@
 """report.md: what was built, whether it is right, how fast and accurate it is, and what to do next."""
 from pathlib import Path
 
-from pipeline.report_emulated import render_emulated
-from pipeline.sandbox import RUNTIME_LABELS
+from mnd.pipeline.report_emulated import render_emulated
+from mnd.pipeline.sandbox import RUNTIME_LABELS
 
 
 def _percent(value) -> str:

@@ -4,7 +4,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.errors import OutputExists
+from mnd.pipeline.errors import OutputExists
 
 
 def refuse_existing(out: Path, force: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import MndError
+from mnd.pipeline.errors import MndError
 
 RUNTIME_LABELS = {"litert": "LiteRT (default kernels, XNNPACK)", "litert-ref": "LiteRT reference kernels",
                   "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime", "tflm-arena": "TFLite-Micro arena search"}
@@ -50,7 +50,7 @@ def _run_job(job: dict, inputs: np.ndarray, timeout: float):
         np.save(job_dir / "inputs.npy", np.ascontiguousarray(inputs))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
-            process = subprocess.run([sys.executable, "-m", "pipeline.sandbox_worker", str(job_dir)],
+            process = subprocess.run([sys.executable, "-m", "mnd.pipeline.sandbox_worker", str(job_dir)],
                                      capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise RuntimeCrash(f"{label} did not finish within {timeout:.0f} s") from None

@@ -5,10 +5,10 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline import rundir
-from pipeline.architecture import NAME_PATTERN
-from pipeline.errors import ModelError
-from pipeline.preprocess import Preprocessing
+from mnd.pipeline import rundir
+from mnd.pipeline.architecture import NAME_PATTERN
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.preprocess import Preprocessing
 
 log = logging.getLogger("mnd")
 DEFAULT_MODEL = "mobilenet_v1_025_32"
@@ -56,7 +56,7 @@ def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
     if (path.suffix in (".keras", ".h5") and path.is_file()) or (path / "saved_model.pb").is_file():
         return _from_keras(path)
     if not path.exists():
-        from pipeline.architecture import parse_model_name
+        from mnd.pipeline.architecture import parse_model_name
         if "/" not in model and "." not in model:
             parse_model_name(model)  # raises with a did-you-mean for registry-like typos
         raise ModelError(f"model '{model}' not found; give a registry name (mobilenet_v1_025_96), a .keras, .h5 "
@@ -69,7 +69,7 @@ def from_run_dir(run: Path) -> ModelSource:
     manifest = json.loads((run / "manifest.json").read_text())
     if manifest.get("schema") != "mnd.run/1" or manifest.get("epochs_completed") is None:
         raise ModelError(f"'{run}' is not an 'mnd train' run directory (no mnd.run/1 manifest)")
-    from pipeline.keras_import import load_keras_model
+    from mnd.pipeline.keras_import import load_keras_model
 
     labels = tuple((run / "labels.txt").read_text().split("\n")[:manifest["model"]["classes"]])
     path = run / manifest.get("model_file", "model.keras")
@@ -79,7 +79,7 @@ def from_run_dir(run: Path) -> ModelSource:
 
 
 def _from_keras(path: Path) -> ModelSource:
-    from pipeline.keras_import import load_keras_model
+    from mnd.pipeline.keras_import import load_keras_model
 
     return _keras_source(path, load_keras_model(path))
 
@@ -93,7 +93,7 @@ def _keras_source(path: Path, model) -> ModelSource:
 
 def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
     """A weights-only .h5 poured into a registry architecture (--arch, optionally --classes)."""
-    from pipeline.keras_import import classes_in_weights, load_weights_into
+    from mnd.pipeline.keras_import import classes_in_weights, load_weights_into
 
     if path.suffix != ".h5" or not path.is_file():
         raise ModelError(f"--arch needs --model pointing at a weights-only .h5 file; '{path}' is not one")
@@ -104,7 +104,7 @@ def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
 
 
 def _from_tflite(path: Path) -> ModelSource:
-    from pipeline.tflite_model import read_tflite
+    from mnd.pipeline.tflite_model import read_tflite
 
     info = read_tflite(path.read_bytes(), str(path))
     tensor = info.inputs[0]
@@ -128,8 +128,8 @@ def _read_labels(path: Path, classes: int) -> tuple:
 
 
 def _cached_training_run(name: str, cache_dir: Path, epochs: int, seed: int, progress) -> ModelSource:
-    from pipeline.stages import run_training
-    from pipeline.train import TrainConfig
+    from mnd.pipeline.stages import run_training
+    from mnd.pipeline.train import TrainConfig
 
     run = cache_dir / f"{name}-{DEFAULT_DATASET}-e{epochs}-s{seed}"
     if (run / "manifest.json").exists():

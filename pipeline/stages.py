@@ -3,13 +3,13 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline import rundir
-from pipeline.architecture import parse_model_name
-from pipeline.data import load_dataset, native_channels, stratified_split
-from pipeline.environment import environment
-from pipeline.errors import Interrupted
-from pipeline.preprocess import Preprocessing
-from pipeline.train import TrainConfig, train
+from mnd.pipeline import rundir
+from mnd.pipeline.architecture import parse_model_name
+from mnd.pipeline.data import load_dataset, native_channels, stratified_split
+from mnd.pipeline.environment import environment
+from mnd.pipeline.errors import Interrupted
+from mnd.pipeline.preprocess import Preprocessing
+from mnd.pipeline.train import TrainConfig, train
 
 log = logging.getLogger("mnd")
 RUN_SCHEMA = "mnd.run/1"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import ModelError
-from pipeline.tflite_model import FILE_IDENTIFIER, read_tflite
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.tflite_model import FILE_IDENTIFIER, read_tflite
 
 # QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
 QUANTIZED_DIMENSION_SLOT = 16

@@ -6,7 +6,7 @@ the file is range-checked here, and anything the parser raises on garbage become
 """
 from dataclasses import dataclass
 
-from pipeline.errors import ModelError
+from mnd.pipeline.errors import ModelError
 
 FILE_IDENTIFIER = b"TFL3"
 # Ops with a weight tensor: op name -> (activation input index, weight input index).

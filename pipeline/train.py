@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.architecture import ModelSpec
-from pipeline.data import Dataset
+from mnd.pipeline.architecture import ModelSpec
+from mnd.pipeline.data import Dataset
 
 log = logging.getLogger("mnd")
 
@@ -58,7 +58,7 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
     import keras
     import tensorflow as tf
 
-    from pipeline.models import build_model
+    from mnd.pipeline.models import build_model
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()

@@ -1,8 +1,8 @@
 """Contracts between artifacts. Each check returns a Validation; `enforce` raises once for all failures."""
 import numpy as np
 
-from pipeline.errors import MndError
-from pipeline.manifest import Validation
+from mnd.pipeline.errors import MndError
+from mnd.pipeline.manifest import Validation
 
 FLOAT_RELATIVE_TOLERANCE = 1e-4
 MIN_GATED_AGREEMENT_SAMPLES = 100

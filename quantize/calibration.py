@@ -3,9 +3,9 @@ import logging
 
 import numpy as np
 
-from pipeline.data import Dataset, stratified_subset
-from pipeline.errors import DataError
-from quantize.config import MIN_RECOMMENDED_SAMPLES
+from mnd.pipeline.data import Dataset, stratified_subset
+from mnd.pipeline.errors import DataError
+from mnd.quantize.config import MIN_RECOMMENDED_SAMPLES
 
 log = logging.getLogger("mnd")
 

@@ -7,7 +7,7 @@ function, and both runtimes compute it identically. Weights keep their bytes: [u
 """
 import numpy as np
 
-from quantize import tflite_edit
+from mnd.quantize import tflite_edit
 
 
 def _add_activation(model, graph, schema, like, shape, name: bytes) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.quiet import native_stderr_silenced
+from mnd.pipeline.quiet import native_stderr_silenced
 
 
 def export_saved_model(model, directory: Path) -> Path:
@@ -49,7 +49,7 @@ def converted_int8(saved_model: Path, samples: np.ndarray) -> bytes:
 
 def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
     """The int8 model mnd exports: converted, static shape arithmetic folded, FC run as 1x1 convolutions."""
-    from quantize.fc_as_conv import fully_connected_as_conv
-    from quantize.static_shapes import fold_static_reshapes
+    from mnd.quantize.fc_as_conv import fully_connected_as_conv
+    from mnd.quantize.static_shapes import fold_static_reshapes
 
     return fully_connected_as_conv(fold_static_reshapes(converted_int8(saved_model, samples)))

@@ -5,7 +5,7 @@ SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE even for a batch-1 export. With static
 take a constant shape, and the shape ops, now unused, are dropped: fewer ops, and ops every runtime supports.
 """
 
-from quantize import tflite_edit
+from mnd.quantize import tflite_edit
 
 
 def fold_static_reshapes(data: bytes) -> bytes:

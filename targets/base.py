@@ -1,7 +1,7 @@
 """The Target interface and its registry; adding a target is adding one module with @register_target."""
 from dataclasses import dataclass
 
-from pipeline.errors import MndError, did_you_mean
+from mnd.pipeline.errors import MndError, did_you_mean
 
 _REGISTRY = {}
 
@@ -56,5 +56,5 @@ def get_target(name: str) -> Target:
 
 
 def _load_builtin_targets() -> None:
-    import targets.cortex_m.target  # noqa: F401  (each registers itself)
-    import targets.host  # noqa: F401
+    import mnd.targets.cortex_m.target  # noqa: F401  (each registers itself)
+    import mnd.targets.host  # noqa: F401

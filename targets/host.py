@@ -4,12 +4,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.formats.c_array import parse_c_array
-from pipeline.manifest import Measurement
-from pipeline.model_inputs import artifact_inputs
-from pipeline.sandbox import run_model
-from pipeline.validate import accuracy
-from targets.base import MeasureSettings, Target, register_target
+from mnd.pipeline.formats.c_array import parse_c_array
+from mnd.pipeline.manifest import Measurement
+from mnd.pipeline.model_inputs import artifact_inputs
+from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.validate import accuracy
+from mnd.targets.base import MeasureSettings, Target, register_target
 
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),
         ("litert-ref", "tflite_float"), ("litert-ref", "tflite_int8"), ("litert-ref", "tflite_uint8"),

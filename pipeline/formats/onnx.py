@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ModelError
-from pipeline.quiet import native_stderr_silenced
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.quiet import native_stderr_silenced
 
 OPSET = 17
 

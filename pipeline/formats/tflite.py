@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quantize import ptq
+from mnd.quantize import ptq
 
 
 def write_tflite_float(saved_model: Path, path: Path) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.sandbox import run_model
+from mnd.pipeline.sandbox import run_model
 
 HARNESS = Path(__file__).parent / "harness"
 DRIVER = r"""#include <stdint.h>

@@ -14,9 +14,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import MndError
-from targets.base import TargetUnavailable
-from targets.cortex_m.cores import Core
+from mnd.pipeline.errors import MndError
+from mnd.targets.base import TargetUnavailable
+from mnd.targets.cortex_m.cores import Core
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import ModelError
-from targets.cortex_m import quant
+from mnd.pipeline.errors import ModelError
+from mnd.targets.cortex_m import quant
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
 VALUES_PER_LINE = 24

@@ -8,9 +8,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import MndError
-from targets.cortex_m.cores import Core
-from targets.cortex_m.firmware import Firmware, build_plugin, find_tool
+from mnd.pipeline.errors import MndError
+from mnd.targets.cortex_m.cores import Core
+from mnd.targets.cortex_m.firmware import Firmware, build_plugin, find_tool
 
 _TAIL = 2000  # characters of program output quoted in an error
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import MndError, ModelError
-from pipeline.manifest import Measurement
-from pipeline.model_inputs import artifact_inputs
-from pipeline.sandbox import run_model
-from pipeline.validate import accuracy
-from targets.base import Target, register_target
+from mnd.pipeline.errors import MndError, ModelError
+from mnd.pipeline.manifest import Measurement
+from mnd.pipeline.model_inputs import artifact_inputs
+from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.validate import accuracy
+from mnd.targets.base import Target, register_target
 
 TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
 RUNTIME = Path(__file__).parent / "runtime"
@@ -39,9 +39,9 @@ class CortexMTarget(Target):
 
     def build(self, run_dir: Path, manifest):
         """Generate the C project under out/RUN/<core>/ and build its ELF: before any evaluation data is used."""
-        from targets.cortex_m.cores import CORES
-        from targets.cortex_m.firmware import build_firmware
-        from targets.cortex_m.generator import generate
+        from mnd.targets.cortex_m.cores import CORES
+        from mnd.targets.cortex_m.firmware import build_firmware
+        from mnd.targets.cortex_m.generator import generate
 
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         project = self.project_dir(run_dir)
@@ -53,8 +53,8 @@ class CortexMTarget(Target):
         return generated, firmware
 
     def measure(self, run_dir: Path, manifest, evaluation, settings):
-        from targets.cortex_m.cores import CORES
-        from targets.cortex_m.qemu import run_firmware
+        from mnd.targets.cortex_m.cores import CORES
+        from mnd.targets.cortex_m.qemu import run_firmware
 
         if manifest.artifact("tflite_int8") is None:
             raise ModelError(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
@@ -82,7 +82,7 @@ class CortexMTarget(Target):
             flash_parts={name: p.flash for name, p in parts.items()}),)
 
     def _check_bit_exact(self, int8_path: Path, inputs, outputs, generated) -> None:
-        from targets.cortex_m.diagnose import first_differing_layer
+        from mnd.targets.cortex_m.diagnose import first_differing_layer
 
         reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
         differing = np.flatnonzero(np.any(reference != outputs, axis=1))

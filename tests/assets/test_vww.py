@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.data import load_dataset
-from pipeline.export_data import to_evaluation
-from pipeline.model_inputs import artifact_inputs
-from pipeline.preprocess import Preprocessing
-from pipeline.sandbox import run_model
+from mnd.pipeline.data import load_dataset
+from mnd.pipeline.export_data import to_evaluation
+from mnd.pipeline.model_inputs import artifact_inputs
+from mnd.pipeline.preprocess import Preprocessing
+from mnd.pipeline.sandbox import run_model
 
 pytestmark = [pytest.mark.assets, pytest.mark.slow]
 

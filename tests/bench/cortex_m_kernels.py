@@ -23,10 +23,10 @@ def _inputs(count: int) -> np.ndarray:
 
 def measure(model: Path, core_name: str, inputs: np.ndarray, work: Path):
     """(generated model, qemu RunResult) for every sample of `inputs` on `core_name`."""
-    from targets.cortex_m.cores import CORES
-    from targets.cortex_m.firmware import build_firmware
-    from targets.cortex_m.generator import generate
-    from targets.cortex_m.qemu import run_firmware
+    from mnd.targets.cortex_m.cores import CORES
+    from mnd.targets.cortex_m.firmware import build_firmware
+    from mnd.targets.cortex_m.generator import generate
+    from mnd.targets.cortex_m.qemu import run_firmware
 
     core = CORES[core_name]
     gen_dir = work / core_name
@@ -39,7 +39,7 @@ def measure(model: Path, core_name: str, inputs: np.ndarray, work: Path):
 
 
 def main() -> None:
-    from pipeline.sandbox import run_model
+    from mnd.pipeline.sandbox import run_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL)
@@ -67,7 +67,7 @@ def main() -> None:
 
 
 def run_model_shape(model: Path) -> tuple:
-    from pipeline.tflite_model import read_tflite
+    from mnd.pipeline.tflite_model import read_tflite
 
     info = read_tflite(model.read_bytes(), model.name)
     return tuple(int(d) for d in info.inputs[0].shape[1:])

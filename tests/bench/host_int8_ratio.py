@@ -4,13 +4,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.architecture import ModelSpec
-from pipeline.environment import cpu_facts
-from pipeline.model_inputs import inputs_for
-from pipeline.models import build_model
-from pipeline.sandbox import run_model
-from quantize.ptq import export_saved_model, float_tflite, int8_tflite
-from targets.host import latency_summary
+from mnd.pipeline.architecture import ModelSpec
+from mnd.pipeline.environment import cpu_facts
+from mnd.pipeline.model_inputs import inputs_for
+from mnd.pipeline.models import build_model
+from mnd.pipeline.sandbox import run_model
+from mnd.quantize.ptq import export_saved_model, float_tflite, int8_tflite
+from mnd.targets.host import latency_summary
 
 GOAL = 0.4
 WARMUP, RUNS = 10, 100

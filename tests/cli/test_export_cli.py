@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline.manifest import ARTIFACT_KINDS
+from mnd.pipeline.manifest import ARTIFACT_KINDS
 
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "5", "--warmup", "1")

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from pipeline.manifest import ARTIFACT_KINDS
-from targets.base import Target, UnknownTarget, get_target, target_names
+from mnd.pipeline.manifest import ARTIFACT_KINDS
+from mnd.targets.base import Target, UnknownTarget, get_target, target_names
 
 NAMES = target_names()
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from targets.cortex_m.target import TOOLS
+from mnd.targets.cortex_m.target import TOOLS
 from tests.conftest import skip_or_fail
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]

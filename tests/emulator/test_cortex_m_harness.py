@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from pipeline.errors import MndError, UsageError
-from targets.cortex_m.cores import CORES, get_core
-from targets.cortex_m.firmware import FirmwareBuildError, build_firmware, build_plugin
-from targets.cortex_m.qemu import FirmwareCrashed, FirmwareRunError, FirmwareTimeout, run_firmware
+from mnd.pipeline.errors import MndError, UsageError
+from mnd.targets.cortex_m.cores import CORES, get_core
+from mnd.targets.cortex_m.firmware import FirmwareBuildError, build_firmware, build_plugin
+from mnd.targets.cortex_m.qemu import FirmwareCrashed, FirmwareRunError, FirmwareTimeout, run_firmware
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.emulator

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import ModelError
-from targets.cortex_m.diagnose import HARNESS, first_differing_layer
-from targets.cortex_m.generator import generate
+from mnd.pipeline.errors import ModelError
+from mnd.targets.cortex_m.diagnose import HARNESS, first_differing_layer
+from mnd.targets.cortex_m.generator import generate
 
 RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
 
@@ -22,7 +22,7 @@ def int8_model(tmp_path_factory):
     shrinks its activations until the softmax input scale is too small for TFLite's fixed-point exponent)."""
     import keras
 
-    from quantize.ptq import export_saved_model, int8_tflite
+    from mnd.quantize.ptq import export_saved_model, int8_tflite
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 1))

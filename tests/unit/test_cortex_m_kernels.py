@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from targets.cortex_m import quant
-from targets.cortex_m.ops import SUPPORTED_OPS, UnsupportedOp, emit_op
+from mnd.targets.cortex_m import quant
+from mnd.targets.cortex_m.ops import SUPPORTED_OPS, UnsupportedOp, emit_op
 
 RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
 SAMPLES = 4
@@ -118,7 +118,7 @@ int main(void) {
 
 def _convert(saved: Path, samples: np.ndarray) -> bytes:
     """The converter's own output: FULLY_CONNECTED kept as it is, so its kernel can be tested."""
-    from quantize.ptq import converted_int8
+    from mnd.quantize.ptq import converted_int8
 
     return converted_int8(saved, samples)
 
@@ -127,7 +127,7 @@ def _build(tmp: Path, shape: tuple, layers, seed: int, low: float = -1.0, high: 
     """(path, int8 inputs) of a converted Keras model; inputs drawn uniformly from [low, high)."""
     import keras
 
-    from pipeline.model_inputs import inputs_for
+    from mnd.pipeline.model_inputs import inputs_for
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape, batch_size=1)
@@ -190,7 +190,7 @@ def _driver(emissions, graph, model_input: int) -> str:
 
 
 def _reference_tensor(path: Path, inputs: np.ndarray, tensor: int, runtime: str = "litert-ref") -> np.ndarray:
-    from pipeline.sandbox import run_model
+    from mnd.pipeline.sandbox import run_model
 
     return run_model(runtime, path, inputs, tensor=tensor if runtime != "tflm" else None).outputs
 
@@ -346,7 +346,7 @@ def test_fully_connected_matches_tflite_micro(tmp_path):
 @pytest.mark.slow
 def test_fc_rewritten_as_reshape_and_1x1_conv_matches_litert_reference(tmp_path):
     """The exporter's FULLY_CONNECTED -> RESHAPE, 1x1 CONV_2D, RESHAPE rewrite (quantize.fc_as_conv)."""
-    from quantize.fc_as_conv import fully_connected_as_conv
+    from mnd.quantize.fc_as_conv import fully_connected_as_conv
 
     path, inputs = _fc_model(tmp_path)
     path.write_bytes(fully_connected_as_conv(path.read_bytes()))
@@ -368,7 +368,7 @@ def test_softmax_1001_classes_bit_exact(tmp_path):
 
 def _set_dilation(path: Path, factor_h: int, factor_w: int) -> Path:
     """The same model with every stride-1 SAME conv / depthwise dilated (SAME output sizes do not change)."""
-    from pipeline.tflite_fix import pack_model
+    from mnd.pipeline.tflite_fix import pack_model
 
     model, graph = _parse(path)
     for op in graph.operators:
@@ -399,7 +399,7 @@ def test_fused_activation_clamps_bit_exact(tmp_path, activation):
     clamp is exercised by fusing an activation into ops whose outputs span about -20..20."""
     import keras
 
-    from pipeline.tflite_fix import pack_model
+    from mnd.pipeline.tflite_fix import pack_model
 
     big = keras.initializers.RandomNormal(stddev=1.5)
     layers = [keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=big, bias_initializer="random_normal"),
@@ -425,7 +425,7 @@ def test_int8_requantize_bit_exact(tmp_path):
     keeps the conv output's (different) scale and zero point."""
     import keras
 
-    from pipeline.tflite_fix import pack_model
+    from mnd.pipeline.tflite_fix import pack_model
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
     path, inputs = _build(tmp_path, (5, 7, 3), [keras.layers.Conv2D(3, 1, bias_initializer="random_normal")], 91,
@@ -522,7 +522,7 @@ def test_emission_is_deterministic_and_format_safe(small_model):
     ("softmax_scale", "scale 1/256"),
 ])
 def test_unsupported_ops_raise_a_typed_one_line_error(small_model, mutation, needle):
-    from pipeline.errors import ModelError
+    from mnd.pipeline.errors import ModelError
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
     model, graph = _parse(small_model)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.data import load_dataset, stratified_split
-from pipeline.errors import DataError, UsageError
-from pipeline.preprocess import Preprocessing
+from mnd.pipeline.data import load_dataset, stratified_split
+from mnd.pipeline.errors import DataError, UsageError
+from mnd.pipeline.preprocess import Preprocessing
 
 
 def make_folder(root, classes=("cat", "dog"), per_class=5, size=(40, 30)):

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.errors import ModelError
-from pipeline.keras_import import load_keras_model, load_weights_into, patch_legacy_config
-from pipeline.models import create_model
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.keras_import import load_keras_model, load_weights_into, patch_legacy_config
+from mnd.pipeline.models import create_model
 
 TINY = "mobilenet_v1_025_32"
 
@@ -71,7 +71,7 @@ def test_legacy_groups_key_dropped_only_when_1():
 @pytest.mark.slow
 @pytest.mark.assets
 def test_mlperf_vww_h5_matches_its_tflite(assets):
-    from pipeline.sandbox import run_model
+    from mnd.pipeline.sandbox import run_model
 
     folder = assets / "mlperf_vww"
     model = load_keras_model(folder / "vww_96.h5")

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from pipeline.model_inputs import inputs_for
-from pipeline.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
+from mnd.pipeline.model_inputs import inputs_for
+from mnd.pipeline.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 def _softmax_model(tmp_path, classes: int, stddev: float):
     import keras
 
-    from quantize.ptq import export_saved_model, int8_tflite
+    from mnd.quantize.ptq import export_saved_model, int8_tflite
 
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.GlobalAveragePooling2D()(inputs)

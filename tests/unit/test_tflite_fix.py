@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.errors import ModelError
-from pipeline.images import fit_image
-from pipeline.preprocess import Preprocessing
-from pipeline.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
-from pipeline.tflite_fix import _find_fixes, _rebuild_with_fixes, _schema, pack_model, repair_tflite, \
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.images import fit_image
+from mnd.pipeline.preprocess import Preprocessing
+from mnd.pipeline.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
+from mnd.pipeline.tflite_fix import _find_fixes, _rebuild_with_fixes, _schema, pack_model, repair_tflite, \
     requantize_uint8_to_int8
-from pipeline.tflite_model import read_tflite
+from mnd.pipeline.tflite_model import read_tflite
 
 pytestmark = pytest.mark.assets
 PERSON = "tflm_person_detection/person_detect.tflite"

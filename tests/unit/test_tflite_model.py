@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.errors import ModelError
-from pipeline.tflite_model import TfliteModel, read_tflite, unique_ops
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.tflite_model import TfliteModel, read_tflite, unique_ops
 
 CLASSES = 3
 
@@ -17,9 +17,9 @@ CLASSES = 3
 @functools.cache
 def tiny_models() -> dict:
     """{'int8': bytes, 'float': bytes} of MobileNet v1 alpha 0.25, 32x32x1, 3 classes (built once per session)."""
-    from pipeline.architecture import ModelSpec
-    from pipeline.models import build_model
-    from quantize.ptq import export_saved_model, float_tflite, int8_tflite
+    from mnd.pipeline.architecture import ModelSpec
+    from mnd.pipeline.models import build_model
+    from mnd.quantize.ptq import export_saved_model, float_tflite, int8_tflite
 
     model = build_model(ModelSpec(alpha=0.25, side=32, classes=CLASSES, channels=1))
     samples = np.random.default_rng(0).random((20, 32, 32, 1), dtype=np.float32)
