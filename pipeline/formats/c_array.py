@@ -47,8 +47,8 @@ METHOD_OVERRIDES = {
 }
 ARENA_COMMENT = """\
 // Tensor arena size in bytes: measured with the host (64-bit) TFLM interpreter by searching for the
-// smallest arena with which the model allocates and runs. A 32-bit target needs a different figure
-// (pointers and TFLM's bookkeeping structs are smaller there), so leave headroom or measure on target."""
+// smallest arena with which the model allocates and runs. A 32-bit target needs less (pointers and TFLM's
+// bookkeeping structs are smaller there): an upper estimate for a 32-bit core, not an exact figure."""
 
 
 def c_identifier(name: str) -> str:

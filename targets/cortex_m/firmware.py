@@ -1,8 +1,10 @@
 """Build a Cortex-M firmware ELF (our harness + a model's C sources) and the instruction-counting QEMU plugin.
 
 The harness (targets/cortex_m/harness/) is startup, semihosting, stack measurement and main; the model brings
-model.h and its sources (see harness/main.c for the contract). Sizes come from `arm-none-eabi-size -A` for the
-whole ELF and from the linker map for the split into model / harness / runtime (libgcc, libc) parts.
+model.h and its sources (see harness/main.c for the contract), all compiled with MND_PROFILE defined, which
+turns a generated model's layer markers into calls of mnd_marker (harness/mnd_harness.h). Sizes come from
+`arm-none-eabi-size -A` for the whole ELF and from the linker map for the split into model / harness / runtime
+(libgcc, libc) parts.
 """
 import hashlib
 import os
@@ -24,7 +26,11 @@ PLUGIN_SOURCE = HERE / "plugin" / "mnd_count.c"
 HARNESS_SOURCES = ("startup.S", "main.c", "semihost.c", "stack.c", "fault.c", "marker.c")
 MARKER_SYMBOL = "mnd_marker"
 DEFAULT_STACK_BYTES = 64 * 1024
-_CFLAGS = ("-std=gnu11", "-Wall", "-ffunction-sections", "-fdata-sections", "-fno-common")
+DEFAULT_OPT = "-O2"
+# The flags every build of the model uses (the harness build here and the generated project's Makefile) after the
+# core's own; the harness build adds PROFILE, which compiles in the layer markers it counts.
+COMMON_CFLAGS = ("-std=gnu11", "-Wall", "-ffunction-sections", "-fdata-sections", "-fno-common")
+PROFILE = "-DMND_PROFILE"
 _PLUGIN_CFLAGS = ("-shared", "-fPIC", "-O2", "-Wall")
 _FIX = "run 'make toolchain' or use the docker/ image"
 
@@ -82,7 +88,7 @@ def find_tool(name: str, core: str = "cortex-m") -> str:
     return path
 
 
-def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir: Path, opt: str = "-O2",
+def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir: Path, opt: str = DEFAULT_OPT,
                    stack_bytes: int = DEFAULT_STACK_BYTES) -> Firmware:
     """Compile harness + model for `core` into out_dir/firmware.elf (built beside out_dir, renamed into place)."""
     gcc = find_tool("arm-none-eabi-gcc", core.name)
@@ -95,7 +101,7 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
         sources = [(Path(HARNESS / s), "harness") for s in HARNESS_SOURCES]
         sources += [(Path(s).resolve(), "model") for s in model_sources]
         includes = [HARNESS, *[Path(d).resolve() for d in include_dirs]]
-        flags = [*core.cflags, opt, *_CFLAGS, *(f"-I{d}" for d in includes)]
+        flags = [*core.cflags, opt, *COMMON_CFLAGS, PROFILE, *(f"-I{d}" for d in includes)]
         objects = [_compile(gcc, core, src, _object_name(i, src, part), flags, staging)
                    for i, (src, part) in enumerate(sources)]
         (staging / "link.ld").write_text(render_linker_script(core, stack_bytes))

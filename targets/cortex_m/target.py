@@ -14,7 +14,6 @@ from mnd.pipeline.validate import accuracy
 from mnd.targets.base import Target, register_target
 
 TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
-RUNTIME = Path(__file__).parent / "runtime"
 
 
 class EngineMismatch(MndError):
@@ -38,17 +37,20 @@ class CortexMTarget(Target):
         return run_dir / self.name
 
     def build(self, run_dir: Path, manifest):
-        """Generate the C project under out/RUN/<core>/ and build its ELF: before any evaluation data is used."""
+        """Generate the standalone C project under out/RUN/<core>/ (make builds libmnd_model.a) and build the
+        harness ELF from the same sources: before any evaluation data is used."""
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.firmware import build_firmware
         from mnd.targets.cortex_m.generator import generate
+        from mnd.targets.cortex_m.project import SOURCES, write_project
 
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         project = self.project_dir(run_dir)
-        generated = generate(int8_path.read_bytes(), project, str(int8_path))
-        for source in sorted(RUNTIME.glob("kernels.*")):
-            shutil.copy(source, project / source.name)
-        firmware = build_firmware(CORES[self.name], [project / "model.c", project / "kernels.c"], [project],
+        tflm_arena = manifest.model.get("tflm_arena_bytes")
+        generated = generate(int8_path.read_bytes(), project, str(int8_path), tflm_arena)
+        write_project(project, CORES[self.name], generated, tflm_arena,
+                      (manifest.model.get("preprocessing") or {}).get("formula"))
+        firmware = build_firmware(CORES[self.name], [project / source for source in SOURCES], [project],
                                   project / "build")
         return generated, firmware
 

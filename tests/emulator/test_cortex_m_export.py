@@ -1,15 +1,24 @@
 """`mnd export --target cortex-m*`: real models on emulated cores, bit-exact, with counts, arena, RAM, flash."""
 import hashlib
 import json
+import math
+import os
+import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
+from mnd.pipeline.tflite_model import read_tflite
+from mnd.targets.cortex_m.firmware import HARNESS
 from mnd.targets.cortex_m.target import TOOLS
-from tests.conftest import skip_or_fail
+from tests.conftest import REPO, run_mnd, skip_or_fail
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
+PROJECT_TEXTS = ("Makefile", "README.txt")
+VENV = sys.prefix if sys.prefix != sys.base_prefix else None  # the virtual environment running these tests, if any
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -95,11 +104,62 @@ def test_builtin_default_on_every_core(digits_run, mnd, tmp_path):
         assert sum(layer["instructions"] for layer in m["layers"]) <= m["instructions"] + len(m["layers"])
 
 
-def test_relative_output_path_from_another_directory(digits_run, mnd, tmp_path):
-    """As `make demo` calls it: --out relative to the caller's working directory."""
-    mnd("export", "--target", "cortex-m4", "--model", digits_run, "--eval-samples", "5", "--out", "out/rel",
-        cwd=tmp_path, check=0)
-    assert emulated(tmp_path / "out" / "rel", "cortex-m4")[1]["n"] == 5
+@pytest.fixture(scope="module")
+def relative_m4_run(digits_run, tmp_path_factory):
+    """As `make demo` calls it: --out relative to the caller's working directory (5 samples, shared below)."""
+    cwd = tmp_path_factory.mktemp("relative")
+    run_mnd("export", "--target", "cortex-m4", "--model", digits_run, "--eval-samples", "5", "--out", "out/rel",
+            cwd=cwd, check=0)
+    return cwd / "out" / "rel"
+
+
+def test_relative_output_path_from_another_directory(relative_m4_run):
+    assert emulated(relative_m4_run, "cortex-m4")[1]["n"] == 5
+
+
+def symbols(library):
+    return subprocess.run(["arm-none-eabi-nm", str(library)], capture_output=True, text=True, check=True).stdout
+
+
+def make(folder, *args):
+    """make with PATH alone, less the venv's directories: what a user's shell without mnd has."""
+    path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if not (VENV and d.startswith(VENV)))
+    result = subprocess.run(["make", "-C", str(folder), *args], capture_output=True, text=True, timeout=300,
+                            env={"PATH": path}, cwd=folder.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_core_folder_builds_alone_with_make(relative_m4_run, tmp_path):
+    if shutil.which("make") is None:
+        skip_or_fail("make not found")
+    alone = shutil.copytree(relative_m4_run / "cortex-m4", tmp_path / "cortex-m4")
+    for text in (f.read_text() for f in alone.iterdir() if f.name in PROJECT_TEXTS or f.suffix in (".c", ".h")):
+        assert str(REPO) not in text and str(relative_m4_run) not in text and (VENV is None or VENV not in text)
+    make(alone)
+    plain = symbols(alone / "libmnd_model.a")
+    assert re.search(r"^[0-9a-f]+ T mnd_model_invoke$", plain, re.MULTILINE) and "mnd_marker" not in plain
+    make(alone, "clean")
+    assert not (alone / "libmnd_model.a").exists() and not (alone / "model.o").exists()
+    make(alone, f"CPPFLAGS=-DMND_PROFILE -I{HARNESS}")  # as the harness build compiles it
+    assert re.search(r"^\s+U mnd_marker$", symbols(alone / "libmnd_model.a"), re.MULTILINE)
+
+
+def test_readme_and_header_state_the_models_numbers(relative_m4_run):
+    manifest, m = emulated(relative_m4_run, "cortex-m4")
+    (int8,) = [a["path"] for a in manifest["artifacts"] if a["kind"] == "tflite_int8"]
+    info = read_tflite((relative_m4_run / int8).read_bytes())
+    readme = (relative_m4_run / "cortex-m4" / "README.txt").read_text()
+    assert "void mnd_model_invoke(const int8_t* input, int8_t* output);" in readme
+    assert f"Input: shape {'x'.join(map(str, manifest['model']['input_shape']))} (NHWC), int8" in readme
+    for tensor in (info.inputs[0], info.outputs[0]):
+        assert f"scale {tensor.scale!r}, zero point {tensor.zero_point}:" in readme
+    assert f"MND_INPUT_BYTES ({math.prod(info.inputs[0].shape)})" in readme
+    assert f"Arena: {m['arena_bytes']} bytes (MND_ARENA_BYTES), exact" in readme
+    tflm = manifest["model"]["tflm_arena_bytes"]
+    assert f"{tflm} bytes of tensor arena" in readme and "64-bit host build; a 32-bit core needs less" in readme
+    header = (relative_m4_run / "cortex-m4" / "model.h").read_text()
+    assert f"#define MND_ARENA_BYTES {m['arena_bytes']}" in header
+    assert f"is {tflm} bytes as measured with TFLM's Python interpreter, a 64-bit host build" in header
 
 
 def test_float_only_export_is_refused_for_an_mcu(assets, mnd, tmp_path):

@@ -1,5 +1,6 @@
 """The generator: bad files are refused (never a crash, never C that does not compile); mismatches are
 traced to the first differing layer."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,8 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnd.pipeline.errors import ModelError
-from mnd.targets.cortex_m.diagnose import HARNESS, first_differing_layer
+from mnd.targets.cortex_m.cores import CORES
+from mnd.targets.cortex_m.diagnose import first_differing_layer
 from mnd.targets.cortex_m.generator import generate
+from mnd.targets.cortex_m.project import makefile_text
 
 RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
 
@@ -39,8 +42,9 @@ def int8_model(tmp_path_factory):
 
 
 def compiles(directory: Path) -> bool:
+    """Without the harness: model.c includes mnd_harness.h only when MND_PROFILE is defined."""
     result = subprocess.run(["gcc", "-std=c99", "-fsyntax-only", "-I", str(directory), "-I", str(RUNTIME),
-                             "-I", str(HARNESS), str(directory / "model.c")], capture_output=True)
+                             str(directory / "model.c")], capture_output=True)
     return result.returncode == 0
 
 
@@ -89,3 +93,20 @@ def test_a_wrong_layer_is_named(int8_model, tmp_path):
     (tmp_path / "model.c").write_text(broken)
     message = first_differing_layer(tmp_path, generated, model_path, sample)
     assert message.startswith(f"first differing layer: 3 ({generated.layers[3]}), 1 of "), message
+
+
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
+    """`make -n` (nothing compiled): make's own CC/AR defaults are replaced, a caller's CC is kept."""
+    if shutil.which("make") is None:
+        pytest.skip("make not found")
+    (tmp_path / "Makefile").write_text(makefile_text(CORES[core], "test"))
+    for name in ("model.c", "model.h", "kernels.c", "kernels.h"):
+        (tmp_path / name).write_text("")
+    env = {"PATH": os.environ["PATH"]}
+    dry = subprocess.run(["make", "-n", "-C", str(tmp_path)], capture_output=True, text=True, env=env, check=True)
+    assert f"arm-none-eabi-gcc  {' '.join(CORES[core].cflags)} -O2 " in dry.stdout
+    assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o" in dry.stdout
+    other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
+                           check=True)
+    assert "clang " in other.stdout and "arm-none-eabi-gcc" not in other.stdout
