@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 MND := $(VENV)/bin/mnd
 INSTALLED := $(VENV)/.installed
 
-APT_TOOLS := qemu-system-arm:qemu-system-arm arm-none-eabi-gcc:gcc-arm-none-eabi \
+APT_TOOLS := qemu-system-arm:qemu-system-arm arm-none-eabi-gcc:gcc-arm-none-eabi qemu-x86_64-static:qemu-user-static \
              arm-none-eabi-size:binutils-arm-none-eabi gcc:gcc
 NEWLIB := /usr/lib/arm-none-eabi/newlib
 

@@ -38,7 +38,7 @@ class KerasExport:
         return {"scheme": config.quant.scheme, "calibration_samples": calibration_count,
                 "weights": "symmetric int8 per output channel (FULLY_CONNECTED rewritten as a 1x1 CONV_2D, "
                            "which TFLite-Micro and LiteRT's reference kernels round identically)",
-                "activations": "asymmetric int8 per tensor"}
+                "activations": "asymmetric int8 per tensor", **onnx_weights(config.quant)}
 
     def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
         name = c_identifier(self.source.name)
@@ -49,7 +49,8 @@ class KerasExport:
             int8_path = write_tflite_int8(saved_model, calib_inputs, run_dir / f"{name}_int8.tflite")
         log.info("converting to ONNX float (tf2onnx) and int8 (onnxruntime, QDQ per-channel)")
         onnx_float = write_onnx_float(self.model, run_dir / f"{name}_float.onnx")
-        onnx_int8 = write_onnx_int8(onnx_float, calib_inputs, run_dir / f"{name}_int8.onnx")
+        onnx_int8 = write_onnx_int8(onnx_float, calib_inputs, run_dir / f"{name}_int8.onnx",
+                                    reduce_range=manifest.quantization["onnx_reduce_range"])
         manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
         for kind, path in [("tflite_float", float_path), ("tflite_int8", int8_path), ("onnx_float", onnx_float),
                            ("onnx_int8", onnx_int8)]:
@@ -81,15 +82,24 @@ class KerasExport:
         tflite_float = run_model("litert", path("tflite_float"), x, tensor=tflite_tensor).outputs
         onnx_float = run_onnx_logits(path("onnx_float"), x) if is_logits else run_model("onnxruntime", path("onnx_float"), x).outputs
         int8_reference = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
-        onnx_int8 = run_model("onnxruntime", path("onnx_int8"), x).outputs
+        onnx_int8 = run_model("onnxruntime-exact", path("onnx_int8"), x).outputs
         return (
             validate.float_close(f"tflite_float vs keras ({what})", tflite_float.reshape(reference.shape), reference),
             validate.float_close(f"onnx_float vs keras ({what})", onnx_float.reshape(reference.shape), reference),
             tflm_bit_exact(run_dir, manifest, evaluation, int8_reference),
-            validate.top1_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference),
+            validate.onnx_exact_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference),
             validate.accuracy_drop("int8 vs float accuracy drop (points)", validate.accuracy(int8_reference, labels),
                                    validate.accuracy(reference, labels), config.max_drop, len(labels)),
         )
+
+
+def onnx_weights(quant) -> dict:
+    """The ONNX int8 weight range, for the manifest's quantization section (write_onnx_int8 follows it)."""
+    weights = "symmetric int8 per output channel"
+    if quant.onnx_reduce_range:
+        weights += (", 7-bit range -64..64 (--onnx-reduce-range: ONNX Runtime's fused kernels on x86 CPUs without "
+                    "VNNI cannot saturate)")
+    return {"onnx_weights": weights, "onnx_reduce_range": quant.onnx_reduce_range}
 
 
 def run_onnx_logits(path: Path, inputs: np.ndarray) -> np.ndarray:

@@ -48,6 +48,10 @@ class Measurement:
     layers: list | None = None       # per layer: op, macs, instructions (emulated targets)
     ram_parts: dict | None = None    # model / harness / runtime
     flash_parts: dict | None = None
+    # Top-1 agreement with another runtime on the same samples: {"reference", "n", "top1_differing",
+    # "reference_accuracy", "note"}; the host fills it for ONNX Runtime's fused int8 kernels vs the exact QDQ
+    # arithmetic, and "note" (why they differ and what to do, else None) is also one of the manifest's warnings.
+    agreement: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ class Manifest:
         artifact = Artifact(kind, str(path.relative_to(run_dir)), path.stat().st_size, digest)
         kept = tuple(a for a in self.artifacts if a.kind != kind)
         return replace(self, artifacts=kept + (artifact,))
+
+    def with_measurements(self, measurements: tuple) -> "Manifest":
+        """Measurements replaced, and the warnings their agreement notes carry with them (the old ones' dropped)."""
+        old = set(agreement_notes(self.measurements))
+        kept = tuple(w for w in self.warnings if w not in old)
+        return replace(self, measurements=tuple(measurements),
+                       warnings=kept + tuple(n for n in agreement_notes(measurements) if n not in kept))
 
     def artifact(self, kind: str) -> Artifact | None:
         return next((a for a in self.artifacts if a.kind == kind), None)
@@ -92,3 +103,8 @@ class Manifest:
                       "validations": tuple(Validation(**v) for v in doc.get("validations", ())),
                       "measurements": tuple(Measurement(**m) for m in doc.get("measurements", ())),
                       "warnings": tuple(doc.get("warnings", ()))})
+
+
+def agreement_notes(measurements) -> list:
+    """The warnings that measurements carry (Measurement.agreement notes), in order."""
+    return [m.agreement["note"] for m in measurements if m.agreement and m.agreement.get("note")]

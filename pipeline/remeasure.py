@@ -20,7 +20,7 @@ def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
     prep = Preprocessing.from_dict(manifest.model["preprocessing"])
     evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"])
     kept = tuple(m for m in manifest.measurements if m.target != target.name)
-    manifest = replace(manifest, measurements=kept + target.measure(run_dir, manifest, evaluation, settings),
+    manifest = replace(manifest.with_measurements(kept + target.measure(run_dir, manifest, evaluation, settings)),
                        target={"name": target.name, "options": {"threads": settings.threads,
                                                                 "clock_mhz": settings.clock_mhz}})
     _write_atomically(run_dir, manifest)

@@ -1,6 +1,7 @@
 """report.md: what was built, whether it is right, how fast and accurate it is, and what to do next."""
 from pathlib import Path
 
+from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report_emulated import render_emulated
 from mnd.pipeline.sandbox import RUNTIME_LABELS
 
@@ -14,10 +15,11 @@ def _ms(latency, key) -> str:
 
 
 def _quantization_line(quant: dict, calibration: dict | None) -> str:
+    seven_bit = ", ONNX weights 7-bit (`--onnx-reduce-range`)" if quant.get("onnx_reduce_range") else ""
     if calibration is None:
-        return f"- quantization: {quant.get('scheme')} (no calibration run here)"
-    return (f"- quantization: {quant.get('scheme')}, {quant.get('calibration_samples')} calibration samples "
-            f"from `{calibration['source']}` ({calibration['part']})")
+        return f"- quantization: {quant.get('scheme')}{seven_bit} (no calibration run here)"
+    return (f"- quantization: {quant.get('scheme')}{seven_bit}, {quant.get('calibration_samples')} calibration "
+            f"samples from `{calibration['source']}` ({calibration['part']})")
 
 
 def render(manifest, run_path: str = "out/RUN") -> str:
@@ -42,11 +44,13 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     hardware = [m for m in manifest.measurements if not m.emulated]
     if hardware:
         lines += _host_table(hardware, sizes, manifest.environment)
+        lines += _agreement_table([m for m in hardware if m.agreement])
     for m in manifest.measurements:
         if m.emulated:
             lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"))
     lines += ["## Next", "", next_command(manifest, run_path)]
-    for warning in manifest.warnings:
+    notes = [note for note in agreement_notes(manifest.measurements) if note not in manifest.warnings]
+    for warning in list(manifest.warnings) + notes:
         lines.insert(lines.index("## Artifacts") - 1, f"- warning: {warning}")
     return "\n".join(lines) + "\n"
 
@@ -62,6 +66,24 @@ def _host_table(measurements, sizes: dict, env: dict) -> list:
                     "a time; p50/p90 in milliseconds.",
                     f"CPU: {env.get('cpu_model')} ({env.get('machine')}; "
                     f"{', '.join(env.get('isa_flags', [])) or 'no flags read'}).", ""]
+
+
+def _agreement_table(measurements) -> list:
+    if not measurements:
+        return []
+    lines = ["### ONNX Runtime on this CPU vs the exact QDQ arithmetic", "",
+             "Users run ONNX Runtime with graph optimizations on: QDQ fused into integer kernels, whose int8 results "
+             "depend on the CPU (x86 without VNNI can saturate 16-bit sums). Validation therefore checked onnx_int8 "
+             "with them off: the QDQ arithmetic as written, the same on every CPU.", "",
+             "| artifact | fused accuracy | exact accuracy | top-1 differing | n |", "|---|---|---|---|---|"]
+    for m in measurements:
+        a = m.agreement
+        lines.append(f"| {m.artifact} | {_percent(m.accuracy)} | {_percent(a['reference_accuracy'])} | "
+                     f"{a['top1_differing']} | {a['n']} |")
+    if any(m.artifact == "onnx_uint8" for m in measurements):
+        lines += ["", "onnx_uint8 was validated on the fused kernels themselves: uint8 x uint8 kernels add in 32 bits "
+                  "on every CPU, while the exact graph accumulates in float32, so the two may differ anywhere."]
+    return lines + [""]
 
 
 def next_command(manifest, run_path: str) -> str:

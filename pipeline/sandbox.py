@@ -14,7 +14,9 @@ import numpy as np
 from mnd.pipeline.errors import MndError
 
 RUNTIME_LABELS = {"litert": "LiteRT (default kernels, XNNPACK)", "litert-ref": "LiteRT reference kernels",
-                  "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime", "tflm-arena": "TFLite-Micro arena search"}
+                  "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime",
+                  "onnxruntime-exact": "ONNX Runtime, graph optimizations off (exact QDQ arithmetic)",
+                  "tflm-arena": "TFLite-Micro arena search"}
 
 
 class RuntimeCrash(MndError):
@@ -28,11 +30,14 @@ class RunResult:
 
 
 def run_model(runtime: str, model_path: Path, inputs: np.ndarray, *, threads: int = 1, warmup: int = 0,
-              runs: int = 0, tensor=None, arena_size=None, timeout: float = 1800) -> RunResult:
-    """Run every sample of `inputs` (already in the model's input dtype) through `runtime` in a child."""
+              runs: int = 0, tensor=None, arena_size=None, timeout: float = 1800, launcher: tuple = ()) -> RunResult:
+    """Run every sample of `inputs` (already in the model's input dtype) through `runtime` in a child.
+
+    `launcher`: a command prefix for the child, such as ("qemu-x86_64-static", "-cpu", "Haswell") to run the
+    interpreter on an emulated CPU."""
     result, outputs = _run_job({"runtime": runtime, "model": str(Path(model_path).resolve()), "threads": threads,
                                 "warmup": warmup, "runs": runs, "tensor": tensor, "arena_size": arena_size},
-                               inputs, timeout)
+                               inputs, timeout, launcher)
     return RunResult(outputs, result["latencies_ms"])
 
 
@@ -42,7 +47,7 @@ def tflm_arena_bytes(model_path: Path, sample: np.ndarray, timeout: float = 600)
     return int(result["arena_bytes"])
 
 
-def _run_job(job: dict, inputs: np.ndarray, timeout: float):
+def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = ()):
     label = f"{RUNTIME_LABELS[job['runtime']]} on {Path(job['model']).name}"
     with tempfile.TemporaryDirectory(prefix="mnd-sandbox-") as tmp:
         job_dir = Path(tmp)
@@ -50,7 +55,7 @@ def _run_job(job: dict, inputs: np.ndarray, timeout: float):
         np.save(job_dir / "inputs.npy", np.ascontiguousarray(inputs))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
-            process = subprocess.run([sys.executable, "-m", "mnd.pipeline.sandbox_worker", str(job_dir)],
+            process = subprocess.run([*launcher, sys.executable, "-m", "mnd.pipeline.sandbox_worker", str(job_dir)],
                                      capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise RuntimeCrash(f"{label} did not finish within {timeout:.0f} s") from None

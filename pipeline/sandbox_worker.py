@@ -41,9 +41,14 @@ def _tflm(job: dict, model: bytes):
 
 
 def _onnxruntime(job: dict, model: bytes):
+    """Runtime "onnxruntime": as users run it (graph optimizations on: QDQ fused into int8 kernels, whose results can
+    depend on the CPU); "onnxruntime-exact": optimizations off, the QDQ arithmetic as written, the same on every CPU."""
     import onnxruntime
 
+    levels = onnxruntime.GraphOptimizationLevel
     options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = levels.ORT_DISABLE_ALL if job["runtime"] == "onnxruntime-exact" \
+        else levels.ORT_ENABLE_ALL
     options.intra_op_num_threads = job.get("threads", 1)
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -108,7 +113,8 @@ def _tflm_arena(model: bytes, sample: np.ndarray) -> int:
     return high
 
 
-RUNTIMES = {"litert": _litert, "litert-ref": _litert, "tflm": _tflm, "onnxruntime": _onnxruntime}
+RUNTIMES = {"litert": _litert, "litert-ref": _litert, "tflm": _tflm, "onnxruntime": _onnxruntime,
+            "onnxruntime-exact": _onnxruntime}
 
 
 def main(job_dir: Path) -> int:

@@ -1,4 +1,6 @@
 """Contracts between artifacts. Each check returns a Validation; `enforce` raises once for all failures."""
+from dataclasses import replace
+
 import numpy as np
 
 from mnd.pipeline.errors import MndError
@@ -47,6 +49,15 @@ def top1_agreement(name: str, candidate: np.ndarray, reference: np.ndarray) -> V
     gated = n >= MIN_GATED_AGREEMENT_SAMPLES
     detail = f"{disagreements} of {n} top-1 predictions differ" + ("" if gated else " (n < 100: reported, not gated)")
     return Validation(name, disagreements <= threshold or not gated, float(disagreements), float(threshold), detail, gated)
+
+
+def onnx_exact_agreement(name: str, onnx_exact: np.ndarray, reference: np.ndarray) -> Validation:
+    """top1_agreement for a quantized ONNX model run by the sandbox's "onnxruntime-exact" runtime. The verdict must
+    not depend on the exporting machine: ONNX Runtime's fused int8 kernels give different results on x86 CPUs with
+    and without VNNI (the host measurement reports how far the fused kernels are from this)."""
+    check = top1_agreement(name, onnx_exact, reference)
+    return replace(check, detail=check.detail + " (ONNX Runtime, graph optimizations off: exact QDQ arithmetic, "
+                   "the same on every CPU)")
 
 
 def accuracy_drop(name: str, int8_accuracy: float, float_accuracy: float, max_drop_points: float, n: int) -> Validation:

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.errors import ModelError
+from mnd.pipeline.formats.onnx_names import canonicalize_file
 from mnd.pipeline.quiet import native_stderr_silenced
 
 OPSET = 17
@@ -30,7 +31,7 @@ def write_onnx_float(model, path: Path) -> Path:
                                           output_path=str(path))
     except Exception as error:  # tf2onnx raises many types for unsupported graphs
         raise ModelError(f"tf2onnx could not convert the model: {str(error).splitlines()[0][:300]}") from None
-    return path
+    return canonicalize_file(path)
 
 
 def write_onnx_from_tflite(tflite_path: Path, path: Path) -> Path:
@@ -45,7 +46,7 @@ def write_onnx_from_tflite(tflite_path: Path, path: Path) -> Path:
             tf2onnx.convert.from_tflite(str(tflite_path), opset=OPSET, output_path=str(path))
     except Exception as error:  # tf2onnx raises many types for unsupported graphs
         raise ModelError(f"tf2onnx could not convert {tflite_path.name}: {str(error).splitlines()[0][:300]}") from None
-    return path
+    return canonicalize_file(path)
 
 
 class _Samples:
@@ -58,8 +59,12 @@ class _Samples:
         return next(self._feeds, None)
 
 
-def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path) -> Path:
-    """QDQ, per-channel int8 weights and int8 activations, calibrated on the same samples as TFLite."""
+def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path, reduce_range: bool = False) -> Path:
+    """QDQ, per-channel int8 weights and int8 activations, calibrated on the same samples as TFLite.
+
+    `reduce_range`: 7-bit weights (-64..63). x86 CPUs without VNNI add pairs of uint8 x int8 products in saturating
+    16-bit sums (vpmaddubsw) in ONNX Runtime's fused int8 kernels; with 7-bit weights no pair can saturate, so the
+    fused kernels compute what the QDQ graph says on every CPU, at a small cost in accuracy."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -70,7 +75,8 @@ def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path
         input_name = onnx.load(str(prepared)).graph.input[0].name
         quantize_static(str(prepared), str(path), _Samples(input_name, calibration_inputs),
                         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
+                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
+                        reduce_range=reduce_range)
     return path
 
 
