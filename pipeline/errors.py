@@ -24,10 +24,18 @@ class OutputExists(MndError):
     """The output location exists and --force was not given."""
 
 
-class Interrupted(MndError):
-    """The user pressed Ctrl-C."""
+class OutputError(MndError):
+    """The output location cannot be used: it overlaps an input, cannot be created, or changed meanwhile."""
 
-    exit_code = 130
+
+class Interrupted(MndError):
+    """Ctrl-C, SIGTERM or SIGHUP stopped the run; the exit code is 128 + the signal number."""
+
+    @property
+    def exit_code(self) -> int:
+        from mnd.pipeline import interrupts
+
+        return interrupts.exit_code()
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -1,40 +1,127 @@
-"""Atomic output directories: build beside the destination, rename into place at the end."""
+"""Run directories, written atomically: claim `--out` before any work, build beside it, publish by one rename
+that never overwrites what the claim did not check, and leave nothing behind on failure."""
+import ctypes
+import errno
 import json
+import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import OutputExists
+from mnd.pipeline.errors import OutputError, OutputExists
+
+RENAME_NOREPLACE = 1  # linux/fs.h
+AT_FDCWD = -100
 
 
-def refuse_existing(out: Path, force: bool) -> None:
-    if out.exists() and not force:
+@dataclass(frozen=True)
+class Destination:
+    path: Path                       # absolute, symlinks resolved
+    replaces: tuple | None = None    # identity of the run directory --force allowed us to replace
+    first_missing: Path | None = None  # the highest parent this run creates (removed again on failure)
+
+
+def claim(out: Path, force: bool, inputs=()) -> Destination:
+    """Check `out` before any work. It may not be, contain or lie inside an input (model, data, cache), nor be the
+    working directory or one of its parents; an existing one is replaced only with --force, and only when it is
+    an earlier mnd run directory or empty."""
+    path = Path(out).expanduser().resolve()
+    for source in inputs:
+        source = Path(source).expanduser().resolve()
+        if path == source or path in source.parents or source in path.parents:
+            raise OutputError(f"--out '{out}' overlaps the input '{source}'; choose an output outside every input")
+    cwd = Path.cwd().resolve()
+    if path == cwd or path in cwd.parents:
+        raise OutputError(f"--out '{out}' is the working directory or contains it; give a new directory's name")
+    if not os.path.lexists(path):
+        missing = [parent for parent in (path, *path.parents) if not parent.exists()]
+        return Destination(path, None, missing[-1] if len(missing) > 1 else None)
+    if not force:
         raise OutputExists(f"output '{out}' exists; pass --force to replace it or choose another --out")
+    if path.is_symlink() or not path.is_dir() or not _replaceable(path):
+        raise OutputError(f"--force replaces only an earlier mnd run directory or an empty one, and '{out}' is "
+                          "neither; move it away or choose another --out")
+    return Destination(path, _identity(path))
 
 
-def staging_dir(out: Path) -> Path:
-    """An empty directory beside `out` on the same file system, so the final rename is atomic."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+def staging_dir(destination: Destination) -> Path:
+    """An empty private directory beside the destination, on the same file system, so publishing is one rename."""
+    try:
+        destination.path.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{destination.path.name}.partial-", dir=destination.path.parent))
+    except OSError as error:
+        discard(None, destination)
+        raise OutputError(f"cannot create the output '{destination.path}': {error.strerror or error}; "
+                          "choose another --out") from None
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Replace `out` with `staging` (the caller checked --force)."""
-    staging.chmod(0o755)  # mkdtemp made it private
-    if out.exists():
-        retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        out.rename(retired / out.name)
-        staging.rename(out)
+def publish(staging: Path, destination: Destination) -> None:
+    """Rename staging into place. What appeared or changed at the destination since the claim is kept as it is and
+    this run is discarded; a failed rename puts back what it had moved."""
+    try:
+        staging.chmod(0o755)  # mkdtemp made it private
+        if destination.replaces is None:
+            _rename_noreplace(staging, destination.path)
+            return
+        if not os.path.lexists(destination.path) or _identity(destination.path) != destination.replaces:
+            raise OutputError(f"'{destination.path}' changed while this run was being built; it was kept as it is "
+                              "and this run discarded")
+        retired = Path(tempfile.mkdtemp(prefix=f".{destination.path.name}.old-", dir=destination.path.parent))
+        _rename_noreplace(destination.path, retired / "run")
+        try:
+            _rename_noreplace(staging, destination.path)
+        except BaseException:
+            _rename_noreplace(retired / "run", destination.path)
+            raise
         shutil.rmtree(retired, ignore_errors=True)
-    else:
-        staging.rename(out)
+    except BaseException:
+        discard(staging, destination)
+        raise
 
 
-def discard(staging: Path) -> None:
-    shutil.rmtree(staging, ignore_errors=True)
+def discard(staging: Path | None, destination: Destination | None = None) -> None:
+    """Remove the staging directory and any parent directory this run created."""
+    if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+    if destination is not None and destination.first_missing is not None:
+        parent = destination.path.parent
+        while parent != destination.first_missing.parent and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
 
 
 def write_json(path: Path, doc) -> None:
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     temporary.replace(path)
+
+
+def _replaceable(path: Path) -> bool:
+    if not any(path.iterdir()):
+        return True
+    try:
+        schema = json.loads((path / "manifest.json").read_text()).get("schema", "")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(schema, str) and schema.startswith("mnd.")
+
+
+def _identity(path: Path) -> tuple:
+    stat = os.lstat(path)
+    return stat.st_dev, stat.st_ino, stat.st_mtime_ns
+
+
+def _rename_noreplace(source: Path, target: Path) -> None:
+    """rename(2) that fails instead of replacing an existing target (renameat2 RENAME_NOREPLACE)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.renameat2(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), RENAME_NOREPLACE) == 0:
+        return
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS) and not os.path.lexists(target):  # no RENAME_NOREPLACE on this fs
+        os.rename(source, target)
+        return
+    if code in (errno.EEXIST, errno.EINVAL, errno.ENOSYS):
+        raise OutputExists(f"'{target}' appeared while this run was being built; it was kept as it is and this "
+                           "run discarded (rerun with another --out)")
+    raise OutputError(f"cannot publish the run to '{target}': {os.strerror(code)}; nothing was changed there")

@@ -2,6 +2,7 @@
 (.keras, legacy .h5), a SavedModel directory, or a .tflite file."""
 import json
 import logging
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -128,14 +129,29 @@ def _read_labels(path: Path, classes: int) -> tuple:
 
 
 def _cached_training_run(name: str, cache_dir: Path, epochs: int, seed: int, progress) -> ModelSource:
+    """A training run of the built-in dataset under `cache_dir`, keyed by everything that decides its weights."""
     from mnd.pipeline.stages import run_training
-    from mnd.pipeline.train import TrainConfig
+    from mnd.pipeline.train import RECIPE_VERSION, TrainConfig
 
-    run = cache_dir / f"{name}-{DEFAULT_DATASET}-e{epochs}-s{seed}"
-    if (run / "manifest.json").exists():
+    run = cache_dir / f"{name}-{DEFAULT_DATASET}-e{epochs}-s{seed}-r{RECIPE_VERSION}"
+    status = _cached_status(run)
+    if status == "complete":
         log.info("reusing the cached training run %s", run)
         return from_run_dir(run)
+    if status is not None:
+        log.info("the cached training run %s is %s, not complete: training it again", run, status)
+        shutil.rmtree(run)
     log.info("training %s on %s for %d epochs (cached in %s for later exports)", name, DEFAULT_DATASET, epochs, run)
-    rundir.refuse_existing(run, force=True)
-    run_training(name, DEFAULT_DATASET, run, TrainConfig(epochs=epochs, seed=seed), force=True, progress=progress)
+    run_training(name, DEFAULT_DATASET, rundir.claim(run, force=False), TrainConfig(epochs=epochs, seed=seed),
+                 progress=progress)
     return from_run_dir(run)
+
+
+def _cached_status(run: Path) -> str | None:
+    """'complete', another state word ('interrupted', 'unreadable'), or None when nothing is cached."""
+    if not run.exists():
+        return None
+    try:
+        return str(json.loads((run / "manifest.json").read_text()).get("status", "unreadable"))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"

@@ -16,11 +16,11 @@ RUN_SCHEMA = "mnd.run/1"
 MODEL_FILE = "model.keras"
 
 
-def run_training(model_name: str, dataset_source: str, out: Path, config: TrainConfig, *, val_split: float = 0.2,
-                 channels: int | None = None, activation: str = "relu6", preprocess: str = "unit",
-                 to_gray: bool = False, force: bool = False, progress=None) -> dict:
-    """Train into a fresh run directory; Ctrl-C keeps the last completed epoch's checkpoint."""
-    rundir.refuse_existing(out, force)
+def run_training(model_name: str, dataset_source: str, destination: rundir.Destination, config: TrainConfig, *,
+                 val_split: float = 0.2, channels: int | None = None, activation: str = "relu6",
+                 preprocess: str = "unit", to_gray: bool = False, progress=None) -> dict:
+    """Train into a fresh run directory (claimed by the caller); Ctrl-C keeps the last completed epoch's checkpoint."""
+    out = destination.path
     channels = channels or native_channels(dataset_source)
     spec = parse_model_name(model_name, channels=channels, activation=activation)
     prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels, to_gray=to_gray)
@@ -37,9 +37,7 @@ def run_training(model_name: str, dataset_source: str, out: Path, config: TrainC
         "training": config.to_dict(), "epochs_completed": 0, "val_accuracy": None, "history": [],
         "environment": environment(),
     }
-    staging = rundir.staging_dir(out)
-    (staging / "labels.txt").write_text("\n".join(dataset.class_names) + "\n")
-    rundir.write_json(staging / "preprocessing.json", prep.to_dict())
+    staging = rundir.staging_dir(destination)
 
     def checkpoint(model, record):
         partial = staging / (MODEL_FILE + ".partial.keras")
@@ -50,22 +48,24 @@ def run_training(model_name: str, dataset_source: str, out: Path, config: TrainC
         rundir.write_json(staging / "manifest.json", manifest)
 
     try:
+        (staging / "labels.txt").write_text("\n".join(dataset.class_names) + "\n")
+        rundir.write_json(staging / "preprocessing.json", prep.to_dict())
         model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress)
         if config.epochs == 0:  # an untrained, seeded model: for pipeline benchmarks, not for accuracy
             model.save(staging / MODEL_FILE)
     except KeyboardInterrupt:
         if manifest["epochs_completed"] == 0:
-            rundir.discard(staging)
+            rundir.discard(staging, destination)
             raise Interrupted("interrupted before the first epoch completed; nothing was written") from None
         manifest["status"] = "interrupted"
         rundir.write_json(staging / "manifest.json", manifest)
-        rundir.publish(staging, out)
+        rundir.publish(staging, destination)
         raise Interrupted(f"interrupted after epoch {manifest['epochs_completed']} of {config.epochs}; "
                           f"the last completed checkpoint is in {out}") from None
     except BaseException:
-        rundir.discard(staging)
+        rundir.discard(staging, destination)
         raise
     manifest["status"] = "complete"
     rundir.write_json(staging / "manifest.json", manifest)
-    rundir.publish(staging, out)
+    rundir.publish(staging, destination)
     return manifest

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnd.pipeline import interrupts
 from mnd.pipeline.architecture import ModelSpec
 from mnd.pipeline.data import Dataset
 
 log = logging.getLogger("mnd")
+BATCH_NORM_ESTIMATION_SAMPLES = 256
+RECIPE_VERSION = 2  # part of the training cache's key: bump when the same TrainConfig would give other weights
 
 
 @dataclass(frozen=True)
@@ -69,25 +72,52 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
     rng = np.random.default_rng(config.seed)
     x_val = prep.apply(val_set.pixels)
     max_shift = int(round(config.max_shift * spec.side))
+    if config.epochs == 0:
+        _estimate_batch_norm_statistics(model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
     history = []
-    for epoch in range(1, config.epochs + 1):
-        started = time.monotonic()
-        order = rng.permutation(len(train_set))
-        bar = progress(epoch, config.epochs, steps) if progress else None
-        losses = []
-        for step in range(steps):
-            batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-            x = prep.apply(_shift_batch(train_set.pixels[batch], max_shift, rng))
-            loss, _ = model.train_on_batch(x, train_set.labels[batch], return_dict=False)
-            losses.append(float(loss))
-            if bar:
-                bar.update(1, loss=float(loss))
-        val_loss, val_accuracy = model.evaluate(x_val, val_set.labels, batch_size=256, verbose=0)
-        record = {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": float(val_loss),
-                  "val_accuracy": float(val_accuracy), "seconds": round(time.monotonic() - started, 2)}
-        if bar:
-            bar.close(val_accuracy=val_accuracy)
-        history.append(record)
-        if on_epoch_end:
-            on_epoch_end(model, record)
+    with interrupts.deferred():  # a signal stops training between steps, never inside one or a checkpoint
+        for epoch in range(1, config.epochs + 1):
+            history.append(_train_epoch(model, epoch, config, prep, train_set, (x_val, val_set.labels), steps,
+                                        max_shift, rng, progress))
+            if on_epoch_end:
+                on_epoch_end(model, history[-1])
+            interrupts.raise_if_requested()
     return model, history
+
+
+def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:
+    """An untrained model's BatchNorm statistics from one pass over training images, weights untouched.
+
+    With the initial statistics (mean 0, variance 1) random weights shrink the activations layer by layer to about
+    1e-9 at the classifier, a range no int8 runtime can represent (TFLite-Micro aborts); normalized, the untrained
+    model quantizes like a trained one, which is what pipeline checks and benchmarks of `--train-epochs 0` need."""
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0  # the moving statistics become this batch's statistics
+    model(x, training=True)
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum
+
+
+def _train_epoch(model, epoch, config, prep, train_set, validation, steps, max_shift, rng, progress) -> dict:
+    started = time.monotonic()
+    order = rng.permutation(len(train_set))
+    bar = progress(epoch, config.epochs, steps) if progress else None
+    losses = []
+    for step in range(steps):
+        interrupts.raise_if_requested()
+        batch = order[step * config.batch_size:(step + 1) * config.batch_size]
+        x = prep.apply(_shift_batch(train_set.pixels[batch], max_shift, rng))
+        loss, _ = model.train_on_batch(x, train_set.labels[batch], return_dict=False)
+        losses.append(float(loss))
+        if bar:
+            bar.update(1, loss=float(loss))
+    interrupts.raise_if_requested()
+    val_loss, val_accuracy = model.evaluate(*validation, batch_size=256, verbose=0)
+    if bar:
+        bar.close(val_accuracy=val_accuracy)
+    return {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": float(val_loss),
+            "val_accuracy": float(val_accuracy), "seconds": round(time.monotonic() - started, 2)}
