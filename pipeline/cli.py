@@ -3,17 +3,20 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
 from mnd.pipeline import __version__
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.quiet import import_tensorflow_quietly
+from mnd.pipeline import interrupts
+from mnd.pipeline.errors import Interrupted, MndError
+from mnd.pipeline.progress import disable_bars
+from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
 
 log = logging.getLogger("mnd")
 
 
-def _configure_logging() -> None:
+def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("mnd: %(message)s"))
     logger = logging.getLogger("mnd")
@@ -21,7 +24,9 @@ def _configure_logging() -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False  # TensorFlow installs a root handler that would print every line twice
     logging.captureWarnings(True)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.CRITICAL)
+    # TensorFlow's and absl's native log lines (E0000 ... node_def_util.cc ...) reach fd 2 below level 3
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
 
 
 def _cmd_summary(args) -> None:
@@ -30,7 +35,7 @@ def _cmd_summary(args) -> None:
 
     if args.grid:
         rows = grid(classes=args.classes, channels=args.channels)
-        print(json.dumps(rows, indent=2) if args.json else format_grid(rows))
+        _print_result(args, rows, format_grid)
         return
     fields = dict(classes=args.classes, channels=args.channels, activation=args.activation, full_conv=args.full_conv)
     if args.model:
@@ -40,25 +45,41 @@ def _cmd_summary(args) -> None:
     else:
         spec = ModelSpec(alpha=args.alpha, side=args.resolution, shallow=args.shallow, **fields)
     doc = summarize(spec)
-    print(json.dumps(doc, indent=2) if args.json else format_table(doc))
+    _print_result(args, doc, format_table)
     log.info("next: mnd train --model %s --dataset digits --out runs/%s", spec.name, spec.name)
 
 
 def _cmd_train(args) -> None:
+    from mnd.pipeline import rundir
+
+    destination = rundir.claim(Path(args.out), args.force, _local_paths(args.dataset, _cache_dir()))
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
     from mnd.pipeline.stages import run_training
     from mnd.pipeline.train import TrainConfig
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
-    manifest = run_training(args.model, args.dataset, Path(args.out), config, val_split=args.val_split,
+    manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
-                            to_gray=args.to_gray,
-                            force=args.force, progress=EpochBar)
+                            to_gray=args.to_gray, progress=EpochBar)
+    _emit_json(args, json.dumps(manifest, indent=2) + "\n")
     log.info("final validation accuracy %.2f%% after %d epochs (%d validation images); run saved to %s",
              100 * manifest["val_accuracy"], manifest["epochs_completed"],
              manifest["dataset"]["val_samples"], args.out)
     log.info("next: mnd export --model %s --target host", args.out)
+
+
+def _print_result(args, doc, formatter) -> None:
+    if args.json:
+        _emit_json(args, json.dumps(doc, indent=2) + "\n")
+    else:
+        print(formatter(doc))
+
+
+def _emit_json(args, document: str) -> None:
+    """With --json the command's result is its manifest, exactly as written to the run directory."""
+    if getattr(args, "json", False):
+        args.json_stream.write(document)
 
 
 def _cache_dir() -> Path:
@@ -71,24 +92,36 @@ def _measure_settings(args):
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz)
 
 
+def _local_paths(*candidates) -> list:
+    """The arguments that name existing files or folders: inputs that --out must stay clear of."""
+    return [Path(c) for c in candidates if c and Path(c).exists()]
+
+
 def _cmd_export(args) -> None:
-    import_tensorflow_quietly()
+    from mnd.pipeline import rundir
     from mnd.pipeline.export import ExportConfig, check_target, export
+
+    check_target(args.target)  # target and --out before TensorFlow's start-up, so a mistake answers at once
+    inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
+    destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
+    import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
     from mnd.pipeline.sources import resolve_model
     from mnd.quantize.config import QuantConfig
 
-    check_target(args.target)
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
                            prep_overrides=_prep_overrides(args), labels_file=args.labels, arch=args.arch,
                            classes=args.classes)
-    out = Path(args.out or f"out/{source.name}-{args.target}")
+    destination = destination or rundir.claim(Path(f"out/{source.name}-{args.target}"), args.force, inputs)
+    out = args.out or destination.path
     config = ExportConfig(target=args.target, calib=args.calib, evaluation=args.eval,
-                          quant=QuantConfig(calibration_samples=args.calib_samples),
+                          quant=QuantConfig(calibration_samples=args.calib_samples,
+                                            onnx_reduce_range=args.onnx_reduce_range),
                           evaluation_samples=args.eval_samples, max_drop=args.max_drop,
                           allow_drift=args.allow_drift, requantize_int8=args.requantize_int8,
                           measure=_measure_settings(args))
-    manifest = export(source, out, config, force=args.force)
+    manifest = export(source, destination, config)
+    _emit_json(args, manifest.to_json())
     failed = [v.name for v in manifest.validations if not v.passed]
     if failed:
         log.warning("kept despite failed validations (--allow-drift): %s", ", ".join(failed))
@@ -110,7 +143,7 @@ def _cmd_evaluate(args) -> None:
     source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
     result = evaluate(source, args.data, args.runtime)
-    print(json.dumps(result, indent=2) if args.json else format_result(result))
+    _print_result(args, result, format_result)
     log.info("next: mnd export --model %s --eval %s --target host", args.model, args.data)
 
 
@@ -133,6 +166,7 @@ def _cmd_measure(args) -> None:
     from mnd.pipeline.remeasure import remeasure
 
     manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args))
+    _emit_json(args, manifest.to_json())
     log.info("%d measurements on %s written to %s/manifest.json and report.md",
              len(manifest.measurements), args.target, args.run_dir)
     log.info("next: cat %s/report.md", args.run_dir)
@@ -148,7 +182,7 @@ def _cmd_targets(args) -> None:
         rows.append({"name": name, "description": target.description, "requires": list(target.requires),
                      "available": reason is None, "reason": reason})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
     for row in rows:
         status = "available" if row["available"] else f"unavailable: {row['reason']}"
@@ -160,7 +194,7 @@ def _cmd_doctor(args) -> None:
     from mnd.pipeline.doctor import diagnose, format_report
 
     report = diagnose()
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    _print_result(args, report, format_report)
     missing = [tool["name"] for tool in report["tools"] if not tool["found"]]
     log.info("next: %s", "make toolchain (installs the missing tools)" if missing else "mnd export --target host")
 
@@ -184,8 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnd", description="MobileNet v1 deployment pipeline")
     parser.add_argument("--version", action="version", version=f"mnd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's native log lines and the libraries' Python warnings")
 
-    summary = commands.add_parser("summary", help="per-layer mult-adds and parameters (paper Tables 1-7)")
+    summary = commands.add_parser("summary", parents=[common], help="per-layer mult-adds and parameters (paper Tables 1-7)")
     summary.add_argument("--model", help="registry name such as mobilenet_v1_025_96 (instead of --alpha/--resolution)")
     summary.add_argument("--alpha", type=float, default=1.0, help="width multiplier, 0 < alpha <= 1")
     summary.add_argument("--resolution", type=int, default=224, help="input side in pixels, at least 32")
@@ -198,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     summary.set_defaults(handler=_cmd_summary)
 
-    train = commands.add_parser("train", help="train a MobileNet v1 on a built-in dataset or an image folder")
+    train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder")
     train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32")
     train.add_argument("--dataset", required=True, help="'digits' (built in) or a folder with one sub-folder per class")
     train.add_argument("--out", required=True, help="run directory to create")
@@ -212,9 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preprocess", default="unit", help="unit (x/255), signed (x/127.5-1) or raw")
     train.add_argument("--to-gray", action="store_true", help="convert colour images for 1-channel models")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
+    train.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
     train.set_defaults(handler=_cmd_train)
 
-    export = commands.add_parser("export", help="int8 PTQ, TFLite/ONNX/C-array export, validation, measurement")
+    export = commands.add_parser("export", parents=[common], help="int8 PTQ, TFLite/ONNX/C-array export, validation, measurement")
     export.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
     export.add_argument("--model", help="registry name, .keras file or 'mnd train' run directory "
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
@@ -231,11 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=int, default=0, help="training seed for a registry-name model")
     export.add_argument("--requantize-int8", action="store_true",
                         help="uint8 .tflite only: lossy conversion to int8 so TFLite-Micro can run it")
+    export.add_argument("--onnx-reduce-range", action="store_true",
+                        help="7-bit ONNX int8 weights, for ONNX Runtime on x86 CPUs without VNNI (there 8-bit weights "
+                        "can saturate 16-bit sums and change predictions); costs a little accuracy")
     _add_preprocessing_flags(export)
     _add_measure_flags(export)
+    export.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
     export.set_defaults(handler=_cmd_export)
 
-    evaluate = commands.add_parser("evaluate", help="top-1/top-5 accuracy of a model on a dataset, with a 95%% interval")
+    evaluate = commands.add_parser("evaluate", parents=[common], help="top-1/top-5 accuracy of a model on a dataset, with a 95%% interval")
     evaluate.add_argument("--model", required=True, help="registry name, run directory, .keras/.h5/.tflite file, "
                           "or SavedModel directory")
     evaluate.add_argument("--data", required=True, help="image folder, y_labels.csv + .bin, labels.csv, or 'digits'")
@@ -245,33 +287,43 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preprocessing_flags(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
-    measure = commands.add_parser("measure", help="re-measure an exported run without re-exporting")
+    measure = commands.add_parser("measure", parents=[common], help="re-measure an exported run without re-exporting")
     measure.add_argument("run_dir", metavar="RUN", help="an out/RUN directory from 'mnd export'")
     measure.add_argument("--target", default="host")
     _add_measure_flags(measure)
+    measure.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
     measure.set_defaults(handler=_cmd_measure)
 
-    targets = commands.add_parser("targets", help="registered targets, what they need, whether available here")
+    targets = commands.add_parser("targets", parents=[common], help="registered targets, what they need, whether available here")
     targets.add_argument("--json", action="store_true")
     targets.set_defaults(handler=_cmd_targets)
 
-    doctor = commands.add_parser("doctor", help="tools and package versions found, what is missing and how to install")
+    doctor = commands.add_parser("doctor", parents=[common], help="tools and package versions found, what is missing and how to install")
     doctor.add_argument("--json", action="store_true")
     doctor.set_defaults(handler=_cmd_doctor)
     return parser
 
 
 def main(argv=None) -> int:
-    _configure_logging()
     args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    interrupts.install()
     try:
-        args.handler(args)
+        if getattr(args, "json", False):
+            disable_bars()
+            with stdout_reserved() as args.json_stream:
+                args.handler(args)
+        else:
+            args.handler(args)
     except MndError as error:
+        if interrupts.received() and not isinstance(error, Interrupted):  # a child process died of the same signal
+            error = Interrupted(f"interrupted by {signal.Signals(interrupts.received()).name}")
         print(f"mnd: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("mnd: error: interrupted", file=sys.stderr)
-        return 130
+        name = signal.Signals(interrupts.received() or signal.SIGINT).name
+        print(f"mnd: error: interrupted by {name}", file=sys.stderr)
+        return interrupts.exit_code()
     return 0
 
 

@@ -1,6 +1,7 @@
 """`mnd doctor`: which tools and packages are here, which are missing, and how to install them."""
 import shutil
 import subprocess
+from pathlib import Path
 
 from mnd.pipeline.environment import cpu_facts, package_versions
 
@@ -12,11 +13,13 @@ TOOLS = (
     ("adb", "Android target", "apt-get install -y adb"),
     ("buildah", "building the docker/ image without a Docker engine", "apt-get install -y buildah"),
 )
+VERSION_FLAGS = {"ssh": "-V", "adb": "version"}  # OpenSSH prints its version with -V, adb with a subcommand
 
 
 def _version(executable: str) -> str | None:
+    flag = VERSION_FLAGS.get(Path(executable).name, "--version")
     try:
-        output = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=10)
+        output = subprocess.run([executable, flag], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = (output.stdout or output.stderr).strip().splitlines()

@@ -3,7 +3,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mnd.pipeline import rundir, validate
+from mnd.pipeline import interrupts, rundir, validate
 from mnd.pipeline.environment import environment
 from mnd.pipeline.export_data import load_evaluation_only, load_export_data
 from mnd.pipeline.manifest import Manifest
@@ -48,8 +48,10 @@ def open_export(source: ModelSource, config: ExportConfig):
     return KerasExport(source)
 
 
-def export(source: ModelSource, out: Path, config: ExportConfig, force: bool = False) -> Manifest:
-    rundir.refuse_existing(out, force)
+def export(source: ModelSource, destination: rundir.Destination, config: ExportConfig) -> Manifest:
+    """Everything is built in a staging directory beside `destination` (claimed by the caller) and published by
+    one rename at the end; any failure or signal leaves nothing behind."""
+    out = destination.path
     target = check_target(config.target)
     exporter = open_export(source, config)
     warnings = tuple(exporter.warnings())
@@ -73,17 +75,20 @@ def export(source: ModelSource, out: Path, config: ExportConfig, force: bool = F
         data=data_doc, target={"name": target.name, "options": {"threads": config.measure.threads,
                                                                "clock_mhz": config.measure.clock_mhz}},
         environment=environment(), warnings=warnings)
-    staging = rundir.staging_dir(out)
+    staging = rundir.staging_dir(destination)
     try:
         manifest = exporter.artifacts(staging, manifest, calib_inputs, evaluation)
+        interrupts.raise_if_requested()
         validations = exporter.validations(staging, manifest, evaluation, config)
         manifest = replace(manifest, validations=validations)
         validate.enforce(validations, config.allow_drift)
-        manifest = replace(manifest, measurements=target.measure(staging, manifest, evaluation, config.measure))
+        interrupts.raise_if_requested()
+        manifest = manifest.with_measurements(target.measure(staging, manifest, evaluation, config.measure))
+        interrupts.raise_if_requested()
         manifest.write(staging)
         write_report(staging, manifest, str(out))
     except BaseException:
-        rundir.discard(staging)
+        rundir.discard(staging, destination)
         raise
-    rundir.publish(staging, out)
+    rundir.publish(staging, destination)
     return manifest

@@ -1,17 +1,58 @@
-"""Per-epoch progress on stderr: a tqdm bar on a terminal, one log line per epoch otherwise."""
+"""Progress on stderr: per-epoch bars and per-phase timers (tqdm) on a terminal, log lines otherwise.
+
+With --json no bar is drawn (the CLI calls `disable_bars`), so stderr holds log lines only.
+"""
+import contextlib
 import logging
 import sys
+import threading
 
 from tqdm import tqdm
 
 log = logging.getLogger("mnd")
+_bars = {"enabled": True}
+
+
+def disable_bars() -> None:
+    _bars["enabled"] = False
+
+
+def bars_enabled() -> bool:
+    return _bars["enabled"] and sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def phase(description: str):
+    """One step that may take a while (a conversion, a runtime's measurement, an emulator run): on a terminal a
+    bar whose elapsed time ticks until the step ends; elsewhere the description as a log line."""
+    if not bars_enabled():
+        log.info("%s", description)
+        yield
+        return
+    bar = tqdm(total=1, desc=f"mnd: {description}", file=sys.stderr, leave=True, dynamic_ncols=True,
+               bar_format="{desc} [{elapsed}]")
+    done = threading.Event()
+    ticker = threading.Thread(target=_tick, args=(bar, done), daemon=True)
+    ticker.start()
+    try:
+        yield
+        bar.update(1)
+    finally:
+        done.set()
+        ticker.join()
+        bar.close()
+
+
+def _tick(bar, done: threading.Event) -> None:
+    while not done.wait(0.5):
+        bar.refresh()
 
 
 class EpochBar:
     def __init__(self, epoch: int, epochs: int, steps: int):
         self.epoch, self.epochs = epoch, epochs
         self.bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=True,
-                        file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+                        file=sys.stderr, disable=not bars_enabled(), dynamic_ncols=True)
         self.last_loss = float("nan")
 
     def update(self, steps: int, loss: float) -> None:

@@ -23,3 +23,22 @@ def native_stderr_silenced():
 def import_tensorflow_quietly() -> None:
     with native_stderr_silenced():
         import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def stdout_reserved():
+    """Yield a writer to the real stdout while everything else written to fd 1 (Python prints and native code
+    alike) goes to stderr: with --json, stdout carries exactly one JSON document."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    real_stdout, sys.stdout = sys.stdout, sys.stderr
+    with os.fdopen(os.dup(saved), "w") as reserved:
+        try:
+            yield reserved
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+            sys.stdout = real_stdout

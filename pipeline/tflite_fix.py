@@ -9,7 +9,9 @@ full-integer int8 model TFLM can run. Activations move exactly (zero point - 128
 symmetric per-channel, which is LOSSY, so the caller must measure the accuracy it costs.
 """
 import struct
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +20,6 @@ from mnd.pipeline.tflite_model import FILE_IDENTIFIER, read_tflite
 
 # QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
 QUANTIZED_DIMENSION_SLOT = 16
-BUFFER_ALIGNMENT = 16  # as the TFLite converter aligns weight buffers; int32 biases need 4 on Cortex-M
 # op -> (output-channel axis of the filter) for ops with weights; None: activation-only ops.
 INT8_OPS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": None, "RESHAPE": None,
             "SQUEEZE": None, "SOFTMAX": None}
@@ -104,36 +105,19 @@ def _rebuild_with_fixes(data: bytes, fixes: list) -> bytes:
 
 
 # ----------------------------------------------------------------------------- packing
-class _AlignedBuffer:
-    """Stands in for a BufferT in ModelT.Pack: writes the data vector 16-byte aligned (BufferT uses 1)."""
-
-    def __init__(self, buffer):
-        self.buffer = buffer
-
-    def Pack(self, builder):  # noqa: N802 - the object API's method name
-        schema, data = _schema(), np.asarray(self.buffer.data, dtype=np.uint8).tobytes()
-        builder.StartVector(1, len(data), BUFFER_ALIGNMENT)
-        builder.head -= len(data)
-        builder.Bytes[builder.head:builder.head + len(data)] = data
-        vector = builder.EndVector()
-        schema.BufferStart(builder)
-        schema.BufferAddData(builder, vector)
-        return schema.BufferEnd(builder)
-
-
 def pack_model(model) -> bytes:
-    """A schema ModelT as .tflite bytes (file identifier TFL3, weight buffers 16-byte aligned)."""
+    """A schema ModelT as .tflite bytes (file identifier TFL3) with 16-byte aligned weight buffers: the object API
+    packs it, TFLite-Micro's aligning writer (C++ flatbuffers honouring the schema's force_align) repacks it."""
     import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.tools import tflite_flatbuffer_align_wrapper
 
-    original = model.buffers
-    model.buffers = [_AlignedBuffer(b) if b.data is not None and len(b.data) and not b.offset else b
-                     for b in original or []]
-    try:
-        builder = flatbuffers.Builder(1 << 20)
-        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-    finally:
-        model.buffers = original
-    return bytes(builder.Output())
+    builder = flatbuffers.Builder(1 << 20)
+    builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    with tempfile.TemporaryDirectory(prefix="mnd-align-") as tmp:
+        packed, aligned = Path(tmp) / "packed.tflite", Path(tmp) / "aligned.tflite"
+        packed.write_bytes(builder.Output())
+        tflite_flatbuffer_align_wrapper.align_tflite_model(str(packed), str(aligned))
+        return aligned.read_bytes()
 
 
 # ----------------------------------------------------------------------------- requantize_uint8_to_int8

@@ -16,8 +16,14 @@ KERAS_EXPORT_KINDS = ("tflite_float", "tflite_int8", "onnx_float", "onnx_int8", 
 def exported(digits_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "run"
     from tests.conftest import run_mnd
-    result = run_mnd("export", "--model", digits_run, "--target", "host", "--out", out, *FAST, check=0)
+    result = run_mnd("export", "--model", digits_run, "--target", "host", "--out", out, "--json", *FAST, check=0)
     return out, result
+
+
+def test_export_json_stdout_is_the_manifest_written(exported):
+    out, result = exported
+    assert json.loads(result.stdout) == json.loads((out / "manifest.json").read_text())
+    assert result.stdout == (out / "manifest.json").read_text()
 
 
 def test_manifest_has_every_artifact_validation_and_measurement(exported):
@@ -64,22 +70,36 @@ def test_c_array_header_is_self_sufficient(exported):
         assert needle in header or needle in next((out / "tflm").glob("*_model_data.cc")).read_text()
 
 
+def artifact_hashes(run) -> dict:
+    return {a["kind"]: a["sha256"] for a in json.loads((run / "manifest.json").read_text())["artifacts"]}
+
+
 def test_two_exports_are_byte_identical(digits_run, exported, tmp_path, mnd):
     first, _ = exported
     second = tmp_path / "again"
     mnd("export", "--model", digits_run, "--out", second, "--runs", "1", "--warmup", "0", check=0)
-    for pattern in ("*.tflite", "tflm/*.cc", "tflm/*.h"):
-        files = sorted(first.glob(pattern))
-        assert files
-        for file in files:
+    assert artifact_hashes(first) == artifact_hashes(second)
+    for file in first.rglob("*"):
+        if file.is_file() and file.name not in ("manifest.json", "report.md"):
             assert file.read_bytes() == (second / file.relative_to(first)).read_bytes(), file
+
+
+def test_train_then_export_in_one_process_equals_a_cached_reexport(tmp_path, mnd):
+    """Artifacts are a function of the inputs, not of what the process did before (tf2onnx's name counter)."""
+    env = {"MND_CACHE": str(tmp_path / "cache")}
+    trained = mnd("export", "--train-epochs", "1", "--out", tmp_path / "trained", *FAST, env=env, check=0)
+    cached = mnd("export", "--train-epochs", "1", "--out", tmp_path / "cached", *FAST, env=env, check=0)
+    assert "training" in trained.stderr and "reusing the cached training run" in cached.stderr
+    hashes = artifact_hashes(tmp_path / "trained")
+    assert set(hashes) == set(KERAS_EXPORT_KINDS) and hashes == artifact_hashes(tmp_path / "cached")
 
 
 def test_measure_remeasures_without_reexporting(exported, mnd):
     out, _ = exported
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tflite")}
-    mnd("measure", out, "--target", "host", "--runs", "3", "--warmup", "0", check=0)
+    result = mnd("measure", out, "--target", "host", "--runs", "3", "--warmup", "0", "--json", check=0)
     manifest = json.loads((out / "manifest.json").read_text())
+    assert json.loads(result.stdout) == manifest
     assert {m["runs"] for m in manifest["measurements"]} == {3}
     assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.tflite")}
 

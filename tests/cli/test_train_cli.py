@@ -91,3 +91,12 @@ def test_digits_quality_per_seed(mnd, tmp_path, seed):
     assert manifest["history"][-1]["val_accuracy"] == manifest["val_accuracy"]
     assert manifest["val_accuracy"] >= 0.93, manifest["history"]
     assert elapsed < 120
+
+
+@pytest.mark.slow
+def test_train_json_stdout_is_the_run_manifest(mnd, tmp_path):
+    out = tmp_path / "run"
+    result = mnd("train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--epochs", "1", "--out", out,
+                 "--json", check=0)
+    assert result.stdout == (out / "manifest.json").read_text()
+    assert json.loads(result.stdout)["status"] == "complete"

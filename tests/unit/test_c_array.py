@@ -143,7 +143,7 @@ def test_header_constants(written, model_path):
     assert f"constexpr int {prefix}NumClasses = 3;" in header
     assert r'"say \"hi\""' in header and r'"back\\slash"' in header and r'"caf\303\251"' in header
     assert f"constexpr unsigned int {prefix}TensorArenaSize = {ARENA};" in header
-    assert "64-bit" in header and "32-bit" in header and "headroom" in header
+    assert "64-bit" in header and "32-bit" in header and "upper estimate" in header
 
 
 @pytest.mark.slow
