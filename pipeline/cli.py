@@ -7,8 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from mnd.pipeline import __version__
-from mnd.pipeline import interrupts
+from mnd.pipeline import __version__, interrupts
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
@@ -30,8 +29,8 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _cmd_summary(args) -> None:
-    from mnd.pipeline.architecture import ModelSpec, parse_model_name
-    from mnd.pipeline.summary import format_grid, format_table, grid, summarize
+    from mnd.pipeline.model.architecture import ModelSpec, parse_model_name
+    from mnd.pipeline.model.summary import format_grid, format_table, grid, summarize
 
     if args.grid:
         rows = grid(classes=args.classes, channels=args.channels)
@@ -55,8 +54,8 @@ def _cmd_train(args) -> None:
     destination = rundir.claim(Path(args.out), args.force, _local_paths(args.dataset, _cache_dir()))
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
-    from mnd.pipeline.stages import run_training
-    from mnd.pipeline.train import TrainConfig
+    from mnd.pipeline.training.fit import TrainConfig
+    from mnd.pipeline.training.run import run_training
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
     manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
@@ -99,14 +98,14 @@ def _local_paths(*candidates) -> list:
 
 def _cmd_export(args) -> None:
     from mnd.pipeline import rundir
-    from mnd.pipeline.export import ExportConfig, check_target, export
+    from mnd.pipeline.export.run import ExportConfig, check_target, export
 
     check_target(args.target)  # target and --out before TensorFlow's start-up, so a mistake answers at once
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
-    from mnd.pipeline.sources import resolve_model
+    from mnd.pipeline.sources.resolve import resolve_model
     from mnd.quantize.config import QuantConfig
 
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
@@ -138,7 +137,7 @@ def _prep_overrides(args) -> dict:
 def _cmd_evaluate(args) -> None:
     import_tensorflow_quietly()
     from mnd.pipeline.evaluate import evaluate, format_result
-    from mnd.pipeline.sources import resolve_model
+    from mnd.pipeline.sources.resolve import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
@@ -163,7 +162,7 @@ def _add_preprocessing_flags(parser) -> None:
 
 
 def _cmd_measure(args) -> None:
-    from mnd.pipeline.remeasure import remeasure
+    from mnd.pipeline.export.remeasure import remeasure
 
     manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args))
     _emit_json(args, manifest.to_json())
@@ -173,7 +172,7 @@ def _cmd_measure(args) -> None:
 
 
 def _cmd_targets(args) -> None:
-    from mnd.targets.base import get_target, target_names
+    from mnd.targets.registry import get_target, target_names
 
     rows = []
     for name in target_names():

@@ -3,7 +3,7 @@ import platform
 from importlib import metadata
 
 PACKAGES = ("mobilenet-deploy", "tensorflow-cpu", "keras", "ai-edge-litert", "tflite-micro", "onnx",
-            "onnxruntime", "tf2onnx", "numpy", "scikit-learn", "pillow")
+            "onnxruntime", "tf2onnx", "numpy", "pillow")
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_int8",
              "asimd", "asimddp", "sve", "i8mm")
 

@@ -3,7 +3,8 @@ import logging
 
 import numpy as np
 
-from mnd.pipeline.data import Dataset, stratified_subset
+from mnd.pipeline.data.dataset import Dataset
+from mnd.pipeline.data.datasets import stratified_subset
 from mnd.pipeline.errors import DataError
 from mnd.quantize.config import MIN_RECOMMENDED_SAMPLES
 

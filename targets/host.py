@@ -8,10 +8,11 @@ import numpy as np
 from mnd.pipeline.environment import cpu_facts
 from mnd.pipeline.formats.c_array import parse_c_array
 from mnd.pipeline.manifest import Measurement
-from mnd.pipeline.model_inputs import artifact_inputs
-from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, top1
-from mnd.targets.base import MeasureSettings, Target, register_target
+from mnd.targets.base import MeasureSettings, Target
+from mnd.targets.registry import register_target
 
 log = logging.getLogger("mnd")
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.runtimes.sandbox import run_model
 
 DRIVER = r"""#include <stdint.h>
 #include <stdio.h>

@@ -8,10 +8,11 @@ import numpy as np
 
 from mnd.pipeline.errors import MndError, ModelError
 from mnd.pipeline.manifest import Measurement
-from mnd.pipeline.model_inputs import artifact_inputs
-from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy
-from mnd.targets.base import Target, register_target
+from mnd.targets.base import Target
+from mnd.targets.registry import register_target
 
 TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
 

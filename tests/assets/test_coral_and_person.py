@@ -63,7 +63,7 @@ def test_person_detect_is_repaired_and_tflm_classifies_real_images(assets, mnd, 
     ("bin_size", "needs 27648"),
 ])
 def test_import_bad_input(assets, mnd, tmp_path, case, message):
-    from mnd.pipeline.keras_import import load_keras_model
+    from mnd.pipeline.sources.keras_file import load_keras_model
 
     args = []
     if case == "weights_only":

@@ -4,11 +4,11 @@ import json
 import numpy as np
 import pytest
 
-from mnd.pipeline.data import load_dataset
-from mnd.pipeline.export_data import to_evaluation
-from mnd.pipeline.model_inputs import artifact_inputs
-from mnd.pipeline.preprocess import Preprocessing
-from mnd.pipeline.sandbox import run_model
+from mnd.pipeline.data.datasets import load_dataset
+from mnd.pipeline.data.plan import to_evaluation
+from mnd.pipeline.data.preprocess import Preprocessing
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model
 
 pytestmark = [pytest.mark.assets, pytest.mark.slow]
 

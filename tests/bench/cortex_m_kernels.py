@@ -39,7 +39,7 @@ def measure(model: Path, core_name: str, inputs: np.ndarray, work: Path):
 
 
 def main() -> None:
-    from mnd.pipeline.sandbox import run_model
+    from mnd.pipeline.runtimes.sandbox import run_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL)
@@ -67,7 +67,7 @@ def main() -> None:
 
 
 def run_model_shape(model: Path) -> tuple:
-    from mnd.pipeline.tflite_model import read_tflite
+    from mnd.pipeline.sources.tflite_read import read_tflite
 
     info = read_tflite(model.read_bytes(), model.name)
     return tuple(int(d) for d in info.inputs[0].shape[1:])

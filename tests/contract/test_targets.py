@@ -4,7 +4,8 @@ import json
 import pytest
 
 from mnd.pipeline.manifest import ARTIFACT_KINDS
-from mnd.targets.base import Target, UnknownTarget, get_target, target_names
+from mnd.targets.base import Target
+from mnd.targets.registry import UnknownTarget, get_target, target_names
 
 NAMES = target_names()
 

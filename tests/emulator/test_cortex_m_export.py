@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mnd.pipeline.tflite_model import read_tflite
+from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.targets.cortex_m.firmware import HARNESS
 from mnd.targets.cortex_m.target import TOOLS
 from tests.conftest import REPO, run_mnd, skip_or_fail

@@ -6,9 +6,18 @@ from pathlib import Path
 import pytest
 
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.formats.c_array import (KEYWORDS, TFLM_BUILTINS, c_identifier, c_string, camel, parse_c_array,
-                                      resolver_methods, tflm_method, write_c_array)
-from mnd.pipeline.tflite_model import TfliteModel, read_tflite
+from mnd.pipeline.formats.c_array import (
+    KEYWORDS,
+    TFLM_BUILTINS,
+    c_identifier,
+    c_string,
+    camel,
+    parse_c_array,
+    resolver_methods,
+    tflm_method,
+    write_c_array,
+)
+from mnd.pipeline.sources.tflite_read import TfliteModel, read_tflite
 from tests.conftest import skip_or_fail
 from tests.unit.test_tflite_model import tiny_models
 

@@ -127,7 +127,7 @@ def _build(tmp: Path, shape: tuple, layers, seed: int, low: float = -1.0, high: 
     """(path, int8 inputs) of a converted Keras model; inputs drawn uniformly from [low, high)."""
     import keras
 
-    from mnd.pipeline.model_inputs import inputs_for
+    from mnd.pipeline.runtimes.inputs import inputs_for
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape, batch_size=1)
@@ -190,7 +190,7 @@ def _driver(emissions, graph, model_input: int) -> str:
 
 
 def _reference_tensor(path: Path, inputs: np.ndarray, tensor: int, runtime: str = "litert-ref") -> np.ndarray:
-    from mnd.pipeline.sandbox import run_model
+    from mnd.pipeline.runtimes.sandbox import run_model
 
     return run_model(runtime, path, inputs, tensor=tensor if runtime != "tflm" else None).outputs
 
@@ -368,7 +368,7 @@ def test_softmax_1001_classes_bit_exact(tmp_path):
 
 def _set_dilation(path: Path, factor_h: int, factor_w: int) -> Path:
     """The same model with every stride-1 SAME conv / depthwise dilated (SAME output sizes do not change)."""
-    from mnd.pipeline.tflite_fix import pack_model
+    from mnd.pipeline.sources.tflite_repair import pack_model
 
     model, graph = _parse(path)
     for op in graph.operators:
@@ -399,7 +399,7 @@ def test_fused_activation_clamps_bit_exact(tmp_path, activation):
     clamp is exercised by fusing an activation into ops whose outputs span about -20..20."""
     import keras
 
-    from mnd.pipeline.tflite_fix import pack_model
+    from mnd.pipeline.sources.tflite_repair import pack_model
 
     big = keras.initializers.RandomNormal(stddev=1.5)
     layers = [keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=big, bias_initializer="random_normal"),
@@ -424,9 +424,9 @@ def test_int8_requantize_bit_exact(tmp_path):
     """QUANTIZE int8 -> int8: a k1 conv with as many filters as channels, rewritten into a QUANTIZE whose output
     keeps the conv output's (different) scale and zero point."""
     import keras
-
-    from mnd.pipeline.tflite_fix import pack_model
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    from mnd.pipeline.sources.tflite_repair import pack_model
 
     path, inputs = _build(tmp_path, (5, 7, 3), [keras.layers.Conv2D(3, 1, bias_initializer="random_normal")], 91,
                           -0.3, 2.5)
@@ -522,8 +522,9 @@ def test_emission_is_deterministic_and_format_safe(small_model):
     ("softmax_scale", "scale 1/256"),
 ])
 def test_unsupported_ops_raise_a_typed_one_line_error(small_model, mutation, needle):
-    from mnd.pipeline.errors import ModelError
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    from mnd.pipeline.errors import ModelError
 
     model, graph = _parse(small_model)
     conv = graph.operators[0]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnd.pipeline.data import load_dataset, stratified_split
+from mnd.pipeline.data.datasets import load_dataset, stratified_split
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError, UsageError
-from mnd.pipeline.preprocess import Preprocessing
 
 
 def make_folder(root, classes=("cat", "dog"), per_class=5, size=(40, 30)):
@@ -25,6 +25,22 @@ def test_digits_is_builtin_and_resized():
     assert data.pixels.shape == (1797, 32, 32, 1) and data.pixels.dtype == np.uint8
     assert sorted(set(data.labels.tolist())) == list(range(10))
     assert data.pixels.max() == 255
+
+
+DIGITS_SHA256_PREFIX = "87ff0c9e40dc7e2c"  # of images + labels bytes, computed from scikit-learn 1.9.1's load_digits()
+
+
+def test_shipped_digits_are_the_uci_set_as_scikit_learn_bundles_it():
+    """Class counts and a digest of the 8x8 scans, as scikit-learn 1.9.1's load_digits() returns them."""
+    import hashlib
+
+    from mnd.pipeline.data.datasets import DIGITS_FILE
+
+    with np.load(DIGITS_FILE) as digits:
+        images, labels = digits["images"], digits["labels"]
+    assert images.shape == (1797, 8, 8) and images.max() == 16
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()[:16] == DIGITS_SHA256_PREFIX
 
 
 def test_folder_reads_classes_in_order_and_converts_channels(tmp_path):

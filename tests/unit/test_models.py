@@ -4,10 +4,10 @@ import re
 import keras
 import pytest
 
-from mnd.pipeline.architecture import ModelSpec, layer_plan, parse_model_name
 from mnd.pipeline.errors import UsageError
-from mnd.pipeline.models import build_model, counted_weights, create_model
-from mnd.pipeline.summary import summarize
+from mnd.pipeline.model.architecture import ModelSpec, layer_plan, parse_model_name
+from mnd.pipeline.model.keras_builder import build_model, counted_weights, create_model
+from mnd.pipeline.model.summary import summarize
 
 SPECS = [
     ModelSpec(alpha=0.25, side=96, classes=2),

@@ -6,7 +6,7 @@ import pytest
 
 from mnd.pipeline import validate
 from mnd.pipeline.manifest import Manifest, Measurement
-from mnd.pipeline.report import render
+from mnd.pipeline.report.markdown import render
 from mnd.targets.host import agreement_record, fused_exact_note
 
 NO_VNNI = {"machine": "x86_64", "isa_flags": ["sse4_2", "avx", "avx2", "fma"]}

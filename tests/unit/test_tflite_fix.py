@@ -6,13 +6,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnd.pipeline.data.images import fit_image
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.images import fit_image
-from mnd.pipeline.preprocess import Preprocessing
-from mnd.pipeline.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
-from mnd.pipeline.tflite_fix import _find_fixes, _rebuild_with_fixes, _schema, pack_model, repair_tflite, \
-    requantize_uint8_to_int8
-from mnd.pipeline.tflite_model import read_tflite
+from mnd.pipeline.runtimes.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
+from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.pipeline.sources.tflite_repair import (
+    _find_fixes,
+    _rebuild_with_fixes,
+    _schema,
+    pack_model,
+    repair_tflite,
+    requantize_uint8_to_int8,
+)
 
 pytestmark = pytest.mark.assets
 PERSON = "tflm_person_detection/person_detect.tflite"

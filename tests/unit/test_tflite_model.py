@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.tflite_model import TfliteModel, read_tflite, unique_ops
+from mnd.pipeline.sources.tflite_read import TfliteModel, read_tflite, unique_ops
 
 CLASSES = 3
 
@@ -17,8 +17,8 @@ CLASSES = 3
 @functools.cache
 def tiny_models() -> dict:
     """{'int8': bytes, 'float': bytes} of MobileNet v1 alpha 0.25, 32x32x1, 3 classes (built once per session)."""
-    from mnd.pipeline.architecture import ModelSpec
-    from mnd.pipeline.models import build_model
+    from mnd.pipeline.model.architecture import ModelSpec
+    from mnd.pipeline.model.keras_builder import build_model
     from mnd.quantize.ptq import export_saved_model, float_tflite, int8_tflite
 
     model = build_model(ModelSpec(alpha=0.25, side=32, classes=CLASSES, channels=1))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.errors import MndError
+from mnd.pipeline.progress import phase
 
 RUNTIME_LABELS = {"litert": "LiteRT (default kernels, XNNPACK)", "litert-ref": "LiteRT reference kernels",
                   "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime",
@@ -55,8 +56,9 @@ def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = ()
         np.save(job_dir / "inputs.npy", np.ascontiguousarray(inputs))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
-            process = subprocess.run([*launcher, sys.executable, "-m", "mnd.pipeline.sandbox_worker", str(job_dir)],
-                                     capture_output=True, text=True, timeout=timeout, env=env)
+            with phase(f"{label}: {len(inputs)} sample(s)" + (f", {job['runs']} timed runs" if job.get("runs") else "")):
+                process = subprocess.run([*launcher, sys.executable, "-m", "mnd.pipeline.runtimes.worker",
+                                          str(job_dir)], capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise RuntimeCrash(f"{label} did not finish within {timeout:.0f} s") from None
         if process.returncode != 0:

@@ -1,16 +1,16 @@
 """`mnd export`: quantize, write every artifact, validate, measure on the target, report — atomically."""
 import logging
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from mnd.pipeline import interrupts, rundir, validate
+from mnd.pipeline.data.plan import load_evaluation_only, load_export_data
 from mnd.pipeline.environment import environment
-from mnd.pipeline.export_data import load_evaluation_only, load_export_data
 from mnd.pipeline.manifest import Manifest
-from mnd.pipeline.report import write_report
-from mnd.pipeline.sources import ModelSource
+from mnd.pipeline.report.markdown import write_report
+from mnd.pipeline.sources.resolve import ModelSource
 from mnd.quantize.config import QuantConfig
-from mnd.targets.base import MeasureSettings, TargetUnavailable, get_target
+from mnd.targets.base import MeasureSettings, TargetUnavailable
+from mnd.targets.registry import get_target
 
 log = logging.getLogger("mnd")
 
@@ -39,12 +39,12 @@ def check_target(name: str):
 def open_export(source: ModelSource, config: ExportConfig):
     """The exporter for the model's kind: a float Keras graph, or an imported .tflite file."""
     if source.kind == "tflite":
-        from mnd.pipeline.export_tflite import TfliteExport
+        from mnd.pipeline.export.from_tflite import TfliteExport
         return TfliteExport(source, requantize_int8=config.requantize_int8)
     if config.requantize_int8:
         from mnd.pipeline.errors import UsageError
         raise UsageError("--requantize-int8 applies to imported uint8 .tflite models only")
-    from mnd.pipeline.export_keras import KerasExport
+    from mnd.pipeline.export.from_keras import KerasExport
     return KerasExport(source)
 
 

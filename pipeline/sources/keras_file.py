@@ -194,7 +194,7 @@ def load_weights_into(path: Path, arch_name: str, classes: int) -> keras.Model:
     """Registry architecture `arch_name` with the weights of a weights-only .h5, matched layer by layer in order."""
     import h5py
 
-    from mnd.pipeline.models import create_model
+    from mnd.pipeline.model.keras_builder import create_model
 
     path = Path(path)
     model = create_model(arch_name, classes=classes)

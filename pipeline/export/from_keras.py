@@ -10,9 +10,10 @@ from mnd.pipeline import validate
 from mnd.pipeline.formats.c_array import c_identifier, parse_c_array, write_c_array
 from mnd.pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
 from mnd.pipeline.formats.tflite import write_tflite_float, write_tflite_int8
-from mnd.pipeline.model_inputs import artifact_inputs
-from mnd.pipeline.sandbox import run_model, tflm_arena_bytes
-from mnd.pipeline.tflite_model import read_tflite
+from mnd.pipeline.progress import phase
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model, tflm_arena_bytes
+from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.quantize.ptq import export_saved_model
 
 log = logging.getLogger("mnd")
@@ -44,13 +45,15 @@ class KerasExport:
         name = c_identifier(self.source.name)
         with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
             saved_model = export_saved_model(self.model, Path(tmp) / "saved_model")
-            log.info("converting to TFLite float and int8 (%d calibration samples)", len(calib_inputs))
-            float_path = write_tflite_float(saved_model, run_dir / f"{name}_float.tflite")
-            int8_path = write_tflite_int8(saved_model, calib_inputs, run_dir / f"{name}_int8.tflite")
-        log.info("converting to ONNX float (tf2onnx) and int8 (onnxruntime, QDQ per-channel)")
-        onnx_float = write_onnx_float(self.model, run_dir / f"{name}_float.onnx")
-        onnx_int8 = write_onnx_int8(onnx_float, calib_inputs, run_dir / f"{name}_int8.onnx",
-                                    reduce_range=manifest.quantization["onnx_reduce_range"])
+            with phase("converting to TFLite float"):
+                float_path = write_tflite_float(saved_model, run_dir / f"{name}_float.tflite")
+            with phase(f"calibrating and converting to TFLite int8 ({len(calib_inputs)} calibration samples)"):
+                int8_path = write_tflite_int8(saved_model, calib_inputs, run_dir / f"{name}_int8.tflite")
+        with phase("converting to ONNX float (tf2onnx)"):
+            onnx_float = write_onnx_float(self.model, run_dir / f"{name}_float.onnx")
+        with phase("calibrating and quantizing ONNX int8 (onnxruntime, QDQ per-channel)"):
+            onnx_int8 = write_onnx_int8(onnx_float, calib_inputs, run_dir / f"{name}_int8.onnx",
+                                        reduce_range=manifest.quantization["onnx_reduce_range"])
         manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
         for kind, path in [("tflite_float", float_path), ("tflite_int8", int8_path), ("onnx_float", onnx_float),
                            ("onnx_int8", onnx_int8)]:
@@ -110,8 +113,8 @@ def run_onnx_logits(path: Path, inputs: np.ndarray) -> np.ndarray:
 
 
 def add_c_arrays(manifest, run_dir: Path, int8_path: Path, name: str, labels, evaluation):
-    log.info("measuring the TFLite-Micro arena and writing C arrays")
-    arena = tflm_arena_bytes(int8_path, artifact_inputs(int8_path, evaluation)[0])
+    with phase("searching the smallest TFLite-Micro arena, writing C arrays"):
+        arena = tflm_arena_bytes(int8_path, artifact_inputs(int8_path, evaluation)[0])
     for kind, path in write_c_array(int8_path, run_dir / "tflm", name, list(labels), arena).items():
         manifest = manifest.with_artifact(run_dir, kind, path)
     return replace(manifest, model={**manifest.model, "tflm_arena_bytes": arena})

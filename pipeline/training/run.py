@@ -1,15 +1,14 @@
 """Pipeline stages the CLI calls; each takes plain values and returns the run's manifest."""
 import logging
 from dataclasses import replace
-from pathlib import Path
 
 from mnd.pipeline import rundir
-from mnd.pipeline.architecture import parse_model_name
-from mnd.pipeline.data import load_dataset, native_channels, stratified_split
+from mnd.pipeline.data.datasets import load_dataset, native_channels, stratified_split
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
 from mnd.pipeline.errors import Interrupted
-from mnd.pipeline.preprocess import Preprocessing
-from mnd.pipeline.train import TrainConfig, train
+from mnd.pipeline.model.architecture import parse_model_name
+from mnd.pipeline.training.fit import TrainConfig, train
 
 log = logging.getLogger("mnd")
 RUN_SCHEMA = "mnd.run/1"

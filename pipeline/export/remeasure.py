@@ -4,12 +4,12 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from mnd.pipeline.data.plan import reload_evaluation
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.export import check_target
-from mnd.pipeline.export_data import reload_evaluation
+from mnd.pipeline.export.run import check_target
 from mnd.pipeline.manifest import Manifest
-from mnd.pipeline.preprocess import Preprocessing
-from mnd.pipeline.report import render
+from mnd.pipeline.report.markdown import render
 
 
 def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:

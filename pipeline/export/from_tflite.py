@@ -7,14 +7,15 @@ from pathlib import Path
 
 from mnd.pipeline import validate
 from mnd.pipeline.errors import ModelError, UsageError
-from mnd.pipeline.export_keras import add_c_arrays, onnx_weights, run_onnx_logits, tflm_bit_exact
+from mnd.pipeline.export.from_keras import add_c_arrays, onnx_weights, run_onnx_logits, tflm_bit_exact
 from mnd.pipeline.formats.c_array import c_identifier
 from mnd.pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
 from mnd.pipeline.manifest import Validation
-from mnd.pipeline.model_inputs import artifact_inputs
-from mnd.pipeline.sandbox import run_model
-from mnd.pipeline.tflite_fix import repair_tflite, requantize_uint8_to_int8
-from mnd.pipeline.tflite_model import read_tflite
+from mnd.pipeline.progress import phase
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.pipeline.sources.tflite_repair import repair_tflite, requantize_uint8_to_int8
 
 log = logging.getLogger("mnd")
 NO_PTQ_FROM_TFLITE = ("cannot be produced from a .tflite file: post-training quantization needs the float graph; "
@@ -94,14 +95,14 @@ class TfliteExport:
             name = name.removesuffix(suffix)
         own = run_dir / f"{name}_{self.precision}.tflite"
         own.write_bytes(self.data)
-        log.info("converting to ONNX (tf2onnx from the .tflite file)")
-        onnx_own = write_onnx_from_tflite(own, run_dir / f"{name}_{self.precision}.onnx")
+        with phase("converting to ONNX (tf2onnx from the .tflite file)"):
+            onnx_own = write_onnx_from_tflite(own, run_dir / f"{name}_{self.precision}.onnx")
         manifest = manifest.with_artifact(run_dir, f"tflite_{self.precision}", own)
         manifest = manifest.with_artifact(run_dir, f"onnx_{self.precision}", onnx_own)
         if self.precision == "float":
-            log.info("quantizing the ONNX model with onnxruntime (QDQ per-channel int8)")
-            onnx_int8 = write_onnx_int8(onnx_own, calib_inputs, run_dir / f"{name}_int8.onnx",
-                                        reduce_range=manifest.quantization["onnx_reduce_range"])
+            with phase("calibrating and quantizing ONNX int8 (onnxruntime, QDQ per-channel)"):
+                onnx_int8 = write_onnx_int8(onnx_own, calib_inputs, run_dir / f"{name}_int8.onnx",
+                                            reduce_range=manifest.quantization["onnx_reduce_range"])
             return manifest.with_artifact(run_dir, "onnx_int8", onnx_int8)
         int8_path = own
         if self.requantize:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.tflite_model import FILE_IDENTIFIER, read_tflite
+from mnd.pipeline.sources.tflite_read import FILE_IDENTIFIER, read_tflite
 
 # QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
 QUANTIZED_DIMENSION_SLOT = 16

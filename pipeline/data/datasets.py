@@ -1,56 +1,39 @@
 """Datasets as uint8 pixels at the model's input size: the built-in digits set and image folders."""
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from mnd.pipeline.data import label_files
+from mnd.pipeline.data.dataset import Dataset
+from mnd.pipeline.data.images import fit_image
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError, UsageError
-from mnd.pipeline.images import fit_image
-from mnd.pipeline.preprocess import Preprocessing
 
 log = logging.getLogger("mnd")
-BUILTIN = {"digits": "scikit-learn's bundled handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes"}
+BUILTIN = {"digits": "handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes (UCI ML via scikit-learn)"}
+# digits.npz: scikit-learn 1.9.1's load_digits() (sklearn/datasets/data/digits.csv.gz, BSD-3-Clause), itself
+# the test set of the UCI "Optical Recognition of Handwritten Digits" data (Alpaydin & Kaynak 1998, CC BY 4.0):
+# images uint8 [1797, 8, 8] in 0..16 and labels uint8 [1797], byte for byte the values load_digits() returns.
+DIGITS_FILE = Path(__file__).with_name("digits.npz")
 BUILTIN_CHANNELS = {"digits": 1}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """`pixels` uint8 [N, side, side, channels]; `labels` int64 [N]; one name per class."""
-
-    name: str
-    pixels: np.ndarray
-    labels: np.ndarray
-    class_names: tuple
-
-    def __len__(self):
-        return len(self.labels)
-
-    def subset(self, indices) -> "Dataset":
-        return Dataset(self.name, self.pixels[indices], self.labels[indices], self.class_names)
-
-    def describe(self) -> dict:
-        return {"name": self.name, "samples": len(self), "classes": len(self.class_names),
-                "class_names": list(self.class_names)}
 
 
 def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -> Dataset:
     """A built-in name; a folder with one sub-folder per class; or a label file with its images:
     EEMBC/MLPerf `y_labels.csv` + raw `.bin` files, or an ImageNet-style `labels.csv` (file, class index).
     `classes`: the model's output count, which label files are checked against."""
-    from mnd.pipeline import readers
-
     if source in BUILTIN:
         return _load_digits(prep)
     path = Path(source)
     if not path.exists():
         raise DataError(f"dataset '{source}' not found; give an image folder with one sub-folder per class, "
                         f"a folder with y_labels.csv or labels.csv, or a built-in name ({', '.join(BUILTIN)})")
-    label_file = readers.find_label_file(path)
+    label_file = label_files.find_label_file(path)
     if label_file is not None:
-        return readers.read_label_file(label_file, prep, classes)
+        return label_files.read_label_file(label_file, prep, classes)
     if not path.is_dir():
         raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class "
                         "or a y_labels.csv / labels.csv file")
@@ -63,12 +46,11 @@ def native_channels(source: str) -> int:
 
 
 def _load_digits(prep: Preprocessing) -> Dataset:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    scans = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    with np.load(DIGITS_FILE) as digits:
+        images, labels = digits["images"], digits["labels"]
+    scans = np.rint(images * (255.0 / 16.0)).astype(np.uint8)
     pixels = np.stack([fit_image(Image.fromarray(scan, mode="L"), prep, "digits") for scan in scans])
-    return Dataset("digits", pixels, bunch.target.astype(np.int64), tuple(str(d) for d in range(10)))
+    return Dataset("digits", pixels, labels.astype(np.int64), tuple(str(d) for d in range(10)))
 
 
 def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:

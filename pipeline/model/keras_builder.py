@@ -2,7 +2,7 @@
 import keras
 from keras import layers
 
-from mnd.pipeline.architecture import ModelSpec, layer_plan, parse_model_name
+from mnd.pipeline.model.architecture import ModelSpec, layer_plan, parse_model_name
 
 BN_EPSILON = 1e-3
 

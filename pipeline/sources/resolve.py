@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mnd.pipeline import rundir
-from mnd.pipeline.architecture import NAME_PATTERN
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.preprocess import Preprocessing
+from mnd.pipeline.model.architecture import NAME_PATTERN
 
 log = logging.getLogger("mnd")
 DEFAULT_MODEL = "mobilenet_v1_025_32"
@@ -57,7 +57,7 @@ def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
     if (path.suffix in (".keras", ".h5") and path.is_file()) or (path / "saved_model.pb").is_file():
         return _from_keras(path)
     if not path.exists():
-        from mnd.pipeline.architecture import parse_model_name
+        from mnd.pipeline.model.architecture import parse_model_name
         if "/" not in model and "." not in model:
             parse_model_name(model)  # raises with a did-you-mean for registry-like typos
         raise ModelError(f"model '{model}' not found; give a registry name (mobilenet_v1_025_96), a .keras, .h5 "
@@ -70,7 +70,7 @@ def from_run_dir(run: Path) -> ModelSource:
     manifest = json.loads((run / "manifest.json").read_text())
     if manifest.get("schema") != "mnd.run/1" or manifest.get("epochs_completed") is None:
         raise ModelError(f"'{run}' is not an 'mnd train' run directory (no mnd.run/1 manifest)")
-    from mnd.pipeline.keras_import import load_keras_model
+    from mnd.pipeline.sources.keras_file import load_keras_model
 
     labels = tuple((run / "labels.txt").read_text().split("\n")[:manifest["model"]["classes"]])
     path = run / manifest.get("model_file", "model.keras")
@@ -80,7 +80,7 @@ def from_run_dir(run: Path) -> ModelSource:
 
 
 def _from_keras(path: Path) -> ModelSource:
-    from mnd.pipeline.keras_import import load_keras_model
+    from mnd.pipeline.sources.keras_file import load_keras_model
 
     return _keras_source(path, load_keras_model(path))
 
@@ -94,7 +94,7 @@ def _keras_source(path: Path, model) -> ModelSource:
 
 def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
     """A weights-only .h5 poured into a registry architecture (--arch, optionally --classes)."""
-    from mnd.pipeline.keras_import import classes_in_weights, load_weights_into
+    from mnd.pipeline.sources.keras_file import classes_in_weights, load_weights_into
 
     if path.suffix != ".h5" or not path.is_file():
         raise ModelError(f"--arch needs --model pointing at a weights-only .h5 file; '{path}' is not one")
@@ -105,7 +105,7 @@ def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
 
 
 def _from_tflite(path: Path) -> ModelSource:
-    from mnd.pipeline.tflite_model import read_tflite
+    from mnd.pipeline.sources.tflite_read import read_tflite
 
     info = read_tflite(path.read_bytes(), str(path))
     tensor = info.inputs[0]
@@ -130,8 +130,8 @@ def _read_labels(path: Path, classes: int) -> tuple:
 
 def _cached_training_run(name: str, cache_dir: Path, epochs: int, seed: int, progress) -> ModelSource:
     """A training run of the built-in dataset under `cache_dir`, keyed by everything that decides its weights."""
-    from mnd.pipeline.stages import run_training
-    from mnd.pipeline.train import RECIPE_VERSION, TrainConfig
+    from mnd.pipeline.training.fit import RECIPE_VERSION, TrainConfig
+    from mnd.pipeline.training.run import run_training
 
     run = cache_dir / f"{name}-{DEFAULT_DATASET}-e{epochs}-s{seed}-r{RECIPE_VERSION}"
     status = _cached_status(run)

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mnd.pipeline.data import Dataset
+from mnd.pipeline.data.dataset import Dataset
+from mnd.pipeline.data.images import fit_array, fit_image
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError
-from mnd.pipeline.images import fit_array, fit_image
-from mnd.pipeline.preprocess import Preprocessing
 
 LABEL_FILES = ("y_labels.csv", "labels.csv")
 BACKGROUND_CLASSES = 1001  # ImageNet models with a background class at index 0

@@ -3,9 +3,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.pipeline.data import Dataset, load_dataset, stratified_split, stratified_subset
+from mnd.pipeline.data.dataset import Dataset
+from mnd.pipeline.data.datasets import load_dataset, stratified_split, stratified_subset
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError
-from mnd.pipeline.preprocess import Preprocessing
 from mnd.quantize.calibration import calibration_pixels
 
 EVAL_FRACTION_OF_CALIB = 0.5

@@ -1,5 +1,5 @@
 """Mult-adds and parameter counts per layer (paper Tables 2, 3, 6, 7), computed from the layer plan."""
-from mnd.pipeline.architecture import ModelSpec, layer_plan
+from mnd.pipeline.model.architecture import ModelSpec, layer_plan
 
 LAYER_TYPES = ("conv", "dw", "pw", "fc")
 GRID_ALPHAS = (1.0, 0.75, 0.5, 0.25)

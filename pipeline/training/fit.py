@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnd.pipeline import interrupts
-from mnd.pipeline.architecture import ModelSpec
-from mnd.pipeline.data import Dataset
+from mnd.pipeline.data.dataset import Dataset
+from mnd.pipeline.model.architecture import ModelSpec
 
 log = logging.getLogger("mnd")
 BATCH_NORM_ESTIMATION_SAMPLES = 256
@@ -61,7 +61,7 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
     import keras
     import tensorflow as tf
 
-    from mnd.pipeline.models import build_model
+    from mnd.pipeline.model.keras_builder import build_model
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()

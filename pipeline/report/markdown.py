@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from mnd.pipeline.manifest import agreement_notes
-from mnd.pipeline.report_emulated import render_emulated
-from mnd.pipeline.sandbox import RUNTIME_LABELS
+from mnd.pipeline.report.emulated import render_emulated
+from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
 
 
 def _percent(value) -> str:

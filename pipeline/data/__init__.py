@@ -1,0 +1,1 @@
+"""Datasets: built-in and on-disk formats, images, preprocessing, the calibration/evaluation plan."""

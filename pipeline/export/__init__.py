@@ -1,0 +1,1 @@
+"""`mnd export` and `mnd measure`: the export stage for each kind of model source."""

@@ -1,0 +1,1 @@
+"""Interpreter runs (LiteRT, TFLite-Micro, ONNX Runtime) in child processes, and their inputs."""

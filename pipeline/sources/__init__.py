@@ -1,0 +1,1 @@
+"""Where a model comes from: registry name, run directory, Keras file, .tflite (read and repaired)."""

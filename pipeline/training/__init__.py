@@ -1,0 +1,1 @@
+"""Training runs: the fit loop and the run directory it writes."""
