@@ -1,23 +1,25 @@
 """`mnd measure`: run a target's measurements again on an existing export, without re-exporting."""
 import os
+import stat
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from mnd.pipeline.data.plan import reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import ModelError
+from mnd.pipeline.errors import ModelError, UsageError
 from mnd.pipeline.export.run import check_target
-from mnd.pipeline.manifest import Manifest
+from mnd.pipeline.manifest import REEXPORT, Manifest
 from mnd.pipeline.report.markdown import render
 
 
 def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
-    if not (run_dir / "manifest.json").is_file():
-        raise ModelError(f"'{run_dir}' has no manifest.json; give a directory written by 'mnd export'")
+    manifest = Manifest.read(run_dir, reload_data=True)  # schema, keys, types, artifact paths, sizes and hashes
     target = check_target(target_name)
-    manifest = Manifest.read(run_dir)
-    prep = Preprocessing.from_dict(manifest.model["preprocessing"])
+    try:
+        prep = Preprocessing.from_dict(manifest.model["preprocessing"])
+    except UsageError as error:
+        raise ModelError(f"'{run_dir / 'manifest.json'}': model.preprocessing: {error}; {REEXPORT}") from None
     evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"])
     kept = tuple(m for m in manifest.measurements if m.target != target.name)
     manifest = replace(manifest.with_measurements(kept + target.measure(run_dir, manifest, evaluation, settings)),
@@ -28,9 +30,26 @@ def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
 
 
 def _write_atomically(run_dir: Path, manifest: Manifest) -> None:
-    """manifest.json and report.md through temporary files, so a failure leaves the old ones."""
+    """manifest.json and report.md through temporary files, so a failure leaves the old ones; each keeps the mode
+    it had (report.md, when it is gone or not a regular file, takes manifest.json's)."""
+    fallback = stat.S_IMODE(os.stat(run_dir / "manifest.json").st_mode)  # read and checked inside the run
     for name, text in (("manifest.json", manifest.to_json()), ("report.md", render(manifest, str(run_dir)))):
+        mode = _mode(run_dir / name, fallback)
         handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=run_dir)
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, run_dir / name)
+        try:
+            with os.fdopen(handle, "w") as stream:
+                os.fchmod(stream.fileno(), mode)
+                stream.write(text)
+            os.replace(temporary, run_dir / name)  # replaces a symbolic link itself, never what it points to
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def _mode(path: Path, fallback: int) -> int:
+    """The permission bits of the regular file at `path` (not following a symbolic link), else `fallback`."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return fallback
+    return stat.S_IMODE(status.st_mode) if stat.S_ISREG(status.st_mode) else fallback

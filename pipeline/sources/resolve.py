@@ -8,12 +8,20 @@ from pathlib import Path
 
 from mnd.pipeline import rundir
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import ModelError
+from mnd.pipeline.errors import ModelError, UsageError
+from mnd.pipeline.manifest import PREPROCESSING_SHAPE, SCHEMA, Obj, check, read_json, refuse_problems
 from mnd.pipeline.model.architecture import NAME_PATTERN
+from mnd.pipeline.paths import inside
 
 log = logging.getLogger("mnd")
 DEFAULT_MODEL = "mobilenet_v1_025_32"
 DEFAULT_DATASET = "digits"
+RUN_SCHEMA = "mnd.run/1"
+RETRAIN = "train it again with 'mnd train'"
+RUN_SHAPE = Obj({"schema": str, "status": str, "model_file": str, "preprocessing": PREPROCESSING_SHAPE,
+                 "model": Obj({"name": str, "alpha": float, "classes": int}, closed=False),
+                 "dataset": Obj({"source": str, "val_split": float}, closed=False), "training": dict,
+                 "epochs_completed": int, "val_accuracy": float | None, "history": list, "environment": dict})
 
 
 @dataclass(frozen=True)
@@ -67,16 +75,43 @@ def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
 
 
 def from_run_dir(run: Path) -> ModelSource:
-    manifest = json.loads((run / "manifest.json").read_text())
-    if manifest.get("schema") != "mnd.run/1" or manifest.get("epochs_completed") is None:
-        raise ModelError(f"'{run}' is not an 'mnd train' run directory (no mnd.run/1 manifest)")
+    """The model of an 'mnd train' run directory, refused with one line unless its manifest is exactly an mnd.run/1
+    one and its model and labels files are inside the run."""
+    path, manifest = read_json(run, "mnd train", RETRAIN)
+    if manifest.get("schema") != RUN_SCHEMA:
+        if manifest.get("schema") == SCHEMA:
+            raise ModelError(f"'{run}' is an export (mnd.manifest/1), not an 'mnd train' run directory; give the "
+                             "model it was exported from, or one of its .tflite files")
+        raise ModelError(f"'{run}' is not an 'mnd train' run directory (schema {repr(manifest.get('schema'))[:80]}, "
+                         f"not {RUN_SCHEMA}); {RETRAIN}")
+    refuse_problems(path, check(manifest, RUN_SHAPE), RETRAIN)
     from mnd.pipeline.sources.keras_file import load_keras_model
 
-    labels = tuple((run / "labels.txt").read_text().split("\n")[:manifest["model"]["classes"]])
-    path = run / manifest.get("model_file", "model.keras")
-    return ModelSource("keras", path, manifest["model"]["name"], manifest["model"]["alpha"],
-                       Preprocessing.from_dict(manifest["preprocessing"]), labels, manifest["dataset"]["source"],
-                       manifest["dataset"]["val_split"], run, load_keras_model(path))
+    model, classes = manifest["model"], manifest["model"]["classes"]
+    inside(run, manifest["model_file"], f"'{path}': model_file", error=ModelError, fix=RETRAIN)
+    model_path = run / manifest["model_file"]
+    if not model_path.exists():
+        raise ModelError(f"'{path}': model_file {repr(manifest['model_file'])[:200]} is missing; {RETRAIN}")
+    try:
+        prep = Preprocessing.from_dict(manifest["preprocessing"])
+    except UsageError as error:
+        raise ModelError(f"'{path}': preprocessing: {error}; {RETRAIN}") from None
+    return ModelSource("keras", model_path, model["name"], model["alpha"], prep, _run_labels(run, classes),
+                       manifest["dataset"]["source"], manifest["dataset"]["val_split"], run,
+                       load_keras_model(model_path))
+
+
+def _run_labels(run: Path, classes: int) -> tuple:
+    """The class names in a training run's labels.txt, one a line, at least `classes` of them."""
+    path = inside(run, "labels.txt", f"'{run}':", error=ModelError, fix=RETRAIN)
+    try:
+        names = tuple(path.read_bytes().decode("utf-8").split("\n")[:classes]) if path.is_file() else ()
+    except (OSError, UnicodeDecodeError) as reason:
+        raise ModelError(f"'{run / 'labels.txt'}' cannot be read ({reason}); {RETRAIN}") from None
+    if len(names) < classes:
+        raise ModelError(f"'{run / 'labels.txt'}' is missing or names {len(names)} classes, the model has {classes}; "
+                         f"{RETRAIN}")
+    return names
 
 
 def _from_keras(path: Path) -> ModelSource:

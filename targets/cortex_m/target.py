@@ -1,6 +1,8 @@
 """Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
 reference kernels, with instruction counts (never cycles: QEMU has no timing model), RAM and flash."""
+import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -37,16 +39,15 @@ class CortexMTarget(Target):
     def project_dir(self, run_dir: Path) -> Path:
         return run_dir / self.name
 
-    def build(self, run_dir: Path, manifest):
-        """Generate the standalone C project under out/RUN/<core>/ (make builds libmnd_model.a) and build the
-        harness ELF from the same sources: before any evaluation data is used."""
+    def build(self, project: Path, run_dir: Path, manifest):
+        """Generate the standalone C project into the empty folder `project` (make builds libmnd_model.a) and build
+        the harness ELF from the same sources: before any evaluation data is used."""
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.firmware import build_firmware
         from mnd.targets.cortex_m.generator import generate
         from mnd.targets.cortex_m.project import SOURCES, write_project
 
         int8_path = run_dir / manifest.artifact("tflite_int8").path
-        project = self.project_dir(run_dir)
         tflm_arena = manifest.model.get("tflm_arena_bytes")
         generated = generate(int8_path.read_bytes(), project, str(int8_path), tflm_arena)
         write_project(project, CORES[self.name], generated, tflm_arena,
@@ -56,20 +57,40 @@ class CortexMTarget(Target):
         return generated, firmware
 
     def measure(self, run_dir: Path, manifest, evaluation, settings):
-        from mnd.targets.cortex_m.cores import CORES
-        from mnd.targets.cortex_m.qemu import run_firmware
-
         if manifest.artifact("tflite_int8") is None:
             raise ModelError(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
                                  "(see the report's warnings for why); export the Keras/SavedModel original or an "
                                  "int8 .tflite")
-        generated, firmware = self.build(run_dir, manifest)
+        final = self.project_dir(run_dir)
+        _check_replaceable(final, run_dir)
+        # Built in a fresh folder beside RUN/<core>/ and renamed into place: nothing already in the run (a link
+        # planted there or inside the old folder) is ever written through.
+        holder = Path(tempfile.mkdtemp(prefix=f".{self.name}.", dir=run_dir))
+        try:
+            project = holder / self.name
+            project.mkdir()
+            if final.is_dir():
+                shutil.copymode(final, project, follow_symlinks=False)
+            measurement = self._measure_in(project, run_dir, manifest, evaluation)
+            _check_replaceable(final, run_dir)
+            if os.path.lexists(final):
+                os.rename(final, holder / "replaced")  # moves the entry itself, removed below with the holder
+            os.rename(project, final)
+        finally:
+            shutil.rmtree(holder, ignore_errors=True)  # never follows a symbolic link inside
+        return measurement
+
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation):
+        from mnd.targets.cortex_m.cores import CORES
+        from mnd.targets.cortex_m.qemu import run_firmware
+
+        generated, firmware = self.build(project, run_dir, manifest)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
         with tempfile.TemporaryDirectory(prefix=f"mnd-{self.name}-") as tmp:
             result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(), timeout_s=_timeout(len(inputs)))
         outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
-        self._check_bit_exact(int8_path, inputs, outputs, generated)
+        self._check_bit_exact(project, int8_path, inputs, outputs, generated)
         per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
         layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count))}
                   for i, (op, macs, count) in enumerate(zip(generated.layers, generated.macs, per_layer))]
@@ -84,16 +105,29 @@ class CortexMTarget(Target):
             ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": result.stack_peak_bytes},
             flash_parts={name: p.flash for name, p in parts.items()}),)
 
-    def _check_bit_exact(self, int8_path: Path, inputs, outputs, generated) -> None:
+    def _check_bit_exact(self, project: Path, int8_path: Path, inputs, outputs, generated) -> None:
         from mnd.targets.cortex_m.diagnose import first_differing_layer
 
         reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
         differing = np.flatnonzero(np.any(reference != outputs, axis=1))
         if len(differing):
-            where = first_differing_layer(self.project_dir(int8_path.parent), generated, int8_path,
-                                          inputs[differing[0]])
+            where = first_differing_layer(project, generated, int8_path, inputs[differing[0]])
             raise EngineMismatch(f"{self.name}: the C engine differs from LiteRT's reference kernels on "
                                  f"{len(differing)} of {len(inputs)} samples (first: sample {differing[0]}); {where}")
+
+
+def _check_replaceable(folder: Path, run_dir: Path) -> None:
+    """RUN/<core>/ is replaced as a whole by `mnd measure`: refused when it is not a plain folder of the run."""
+    try:
+        status, parent = os.lstat(folder), os.stat(run_dir)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(status.st_mode):
+        raise ModelError(f"'{folder}' is a symbolic link; mnd writes the {folder.name} project only into a folder of "
+                         "its own inside the run: remove the link and run 'mnd measure' again")
+    if not stat.S_ISDIR(status.st_mode) or status.st_dev != parent.st_dev:
+        raise ModelError(f"'{folder}' is not a folder of the run (a file, or another file system mounted there); "
+                         "move it away and run 'mnd measure' again")
 
 
 def _timeout(samples: int) -> float:
