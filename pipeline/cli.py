@@ -7,7 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-from mnd.pipeline import __version__, interrupts
+from mnd.pipeline import __version__, cli_args, interrupts
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
@@ -150,7 +150,7 @@ def _add_preprocessing_flags(parser) -> None:
     parser.add_argument("--preprocess", choices=("unit", "signed", "raw"),
                         help="unit: x/255; signed: x/127.5-1; raw: pixel values (quantized models: the bytes) — "
                              "default: the model's own (recorded in the manifest)")
-    parser.add_argument("--crop", type=float, help="centre-crop fraction before resizing (0.875 for ImageNet)")
+    parser.add_argument("--crop", type=cli_args.unit_fraction, help="centre-crop fraction before resizing (0.875 for ImageNet)")
     parser.add_argument("--resize", choices=("bilinear", "nearest", "bicubic", "antialias"),
                         help="bilinear (default: half-pixel centres, no antialiasing, as TensorFlow), nearest, "
                              "bicubic, or antialias (PIL's area-aware bilinear)")
@@ -158,7 +158,7 @@ def _add_preprocessing_flags(parser) -> None:
                         "for 1-channel models")
     parser.add_argument("--labels", help="class names, one per line in output order (default: indices)")
     parser.add_argument("--arch", help="for a weights-only .h5: the registry architecture to load it into")
-    parser.add_argument("--classes", type=_positive_int, help="with --arch: the number of classes")
+    parser.add_argument("--classes", type=cli_args.positive_int, help="with --arch: the number of classes")
 
 
 def _cmd_measure(args) -> None:
@@ -199,33 +199,33 @@ def _cmd_doctor(args) -> None:
 
 
 def _add_measure_flags(parser) -> None:
-    parser.add_argument("--runs", type=_positive_int, default=100, help="timed runs per runtime")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed runs first")
-    parser.add_argument("--threads", type=_positive_int, default=1, help="inference threads")
-    parser.add_argument("--clock-mhz", type=float, help="emulated targets: also print instructions/clock as an "
+    parser.add_argument("--runs", type=cli_args.positive_int, default=100, help="timed runs per runtime")
+    parser.add_argument("--warmup", type=cli_args.non_negative_int, default=10, help="untimed runs first")
+    parser.add_argument("--threads", type=cli_args.positive_int, default=1, help="inference threads")
+    parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print instructions/clock as an "
                         "estimate (labelled so; QEMU has no timing model)")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (the fix is in `--help`), exit code 2, like every other mnd error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mnd", description="MobileNet v1 deployment pipeline")
+    parser = _Parser(prog="mnd", description="MobileNet v1 deployment pipeline")
     parser.add_argument("--version", action="version", version=f"mnd {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's native log lines and the libraries' Python warnings")
 
     summary = commands.add_parser("summary", parents=[common], help="per-layer mult-adds and parameters (paper Tables 1-7)")
     summary.add_argument("--model", help="registry name such as mobilenet_v1_025_96 (instead of --alpha/--resolution)")
-    summary.add_argument("--alpha", type=float, default=1.0, help="width multiplier, 0 < alpha <= 1")
-    summary.add_argument("--resolution", type=int, default=224, help="input side in pixels, at least 32")
-    summary.add_argument("--classes", type=int, default=1000)
+    summary.add_argument("--alpha", type=cli_args.unit_fraction, default=1.0, help="width multiplier, 0 < alpha <= 1")
+    summary.add_argument("--resolution", type=cli_args.positive_int, default=224, help="input side in pixels, at least 32")
+    summary.add_argument("--classes", type=cli_args.positive_int, default=1000)
     summary.add_argument("--channels", type=int, default=3, help="1 (grayscale) or 3 (RGB)")
     summary.add_argument("--activation", default="relu6")
     summary.add_argument("--shallow", action="store_true", help="drop the five 14x14x512 separable blocks")
@@ -238,10 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32")
     train.add_argument("--dataset", required=True, help="'digits' (built in) or a folder with one sub-folder per class")
     train.add_argument("--out", required=True, help="run directory to create")
-    train.add_argument("--epochs", type=_positive_int, default=30)
-    train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=cli_args.positive_int, default=30)
+    train.add_argument("--batch-size", type=cli_args.positive_int, default=32)
+    train.add_argument("--lr", type=cli_args.positive_real, default=2e-3, help="peak learning rate")
+    train.add_argument("--seed", type=cli_args.seed, default=0)
     train.add_argument("--val-split", type=float, default=0.2, help="fraction held out for validation")
     train.add_argument("--channels", type=int, choices=(1, 3), help="default: the dataset's own (1 for digits)")
     train.add_argument("--activation", default="relu6")
@@ -257,15 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
     export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
-    export.add_argument("--calib-samples", type=_positive_int, default=200)
-    export.add_argument("--eval-samples", type=_positive_int, help="evaluate on at most N samples (default: all)")
+    export.add_argument("--calib-samples", type=cli_args.positive_int, default=200)
+    export.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples (default: all)")
     export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
     export.add_argument("--force", action="store_true", help="replace an existing --out")
-    export.add_argument("--max-drop", type=float, default=2.0, help="allowed int8 accuracy drop, in points")
+    export.add_argument("--max-drop", type=cli_args.non_negative_real, default=2.0, help="allowed int8 accuracy drop, in points")
     export.add_argument("--allow-drift", action="store_true", help="record failed validations instead of stopping")
-    export.add_argument("--train-epochs", type=int, default=30,
+    export.add_argument("--train-epochs", type=cli_args.non_negative_int, default=30,
                         help="epochs when --model is a registry name or omitted (0: untrained; such a model rarely quantizes sensibly)")
-    export.add_argument("--seed", type=int, default=0, help="training seed for a registry-name model")
+    export.add_argument("--seed", type=cli_args.seed, default=0, help="training seed for a registry-name model")
     export.add_argument("--requantize-int8", action="store_true",
                         help="uint8 .tflite only: lossy conversion to int8 so TFLite-Micro can run it")
     export.add_argument("--onnx-reduce-range", action="store_true",

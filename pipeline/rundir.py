@@ -26,6 +26,13 @@ def claim(out: Path, force: bool, inputs=()) -> Destination:
     """Check `out` before any work. It may not be, contain or lie inside an input (model, data, cache), nor be the
     working directory or one of its parents; an existing one is replaced only with --force, and only when it is
     an earlier mnd run directory or empty."""
+    try:
+        return _claim(out, force, inputs)
+    except OSError as error:  # a name too long, a parent that is a file, a loop of symlinks
+        raise OutputError(f"cannot use --out '{out}': {error.strerror or error}; choose another --out") from None
+
+
+def _claim(out: Path, force: bool, inputs) -> Destination:
     path = Path(out).expanduser().resolve()
     for source in inputs:
         source = Path(source).expanduser().resolve()
@@ -67,17 +74,26 @@ def publish(staging: Path, destination: Destination) -> None:
         if not os.path.lexists(destination.path) or _identity(destination.path) != destination.replaces:
             raise OutputError(f"'{destination.path}' changed while this run was being built; it was kept as it is "
                               "and this run discarded")
-        retired = Path(tempfile.mkdtemp(prefix=f".{destination.path.name}.old-", dir=destination.path.parent))
-        _rename_noreplace(destination.path, retired / "run")
-        try:
-            _rename_noreplace(staging, destination.path)
-        except BaseException:
-            _rename_noreplace(retired / "run", destination.path)
-            raise
-        shutil.rmtree(retired, ignore_errors=True)
+        _replace(staging, destination.path)
     except BaseException:
         discard(staging, destination)
         raise
+
+
+def _replace(staging: Path, path: Path) -> None:
+    """Move the old run aside, the new one in, then delete the old one; on failure put the old one back."""
+    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+    moved = False
+    try:
+        _rename_noreplace(path, retired / "run")
+        moved = True
+        _rename_noreplace(staging, path)
+    except BaseException:
+        if moved:
+            _rename_noreplace(retired / "run", path)  # if this fails too, the old run stays in `retired`
+        retired.rmdir()
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def discard(staging: Path | None, destination: Destination | None = None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.pipeline.errors import ModelError
 from mnd.pipeline.quiet import native_stderr_silenced
 
 
@@ -21,11 +22,24 @@ def export_saved_model(model, directory: Path) -> Path:
     return directory
 
 
+def convert(converter, what: str) -> bytes:
+    """converter.convert(), with the converter's own failure as one ModelError line: its first error message."""
+    from tensorflow.lite.python.convert_phase import ConverterError
+
+    try:
+        with native_stderr_silenced():
+            return converter.convert()
+    except ConverterError as error:
+        detail = next((line.strip() for line in str(error).splitlines() if "error:" in line), str(error).strip())
+        detail = detail.rsplit("): ", 1)[-1]  # drop MLIR's location prefix: "'tf.AsString' op is neither ..."
+        raise ModelError(f"the TFLite converter cannot make the {what} model: {detail[:300]}; mnd exports MobileNet-"
+                         "style image classifiers built from TFLite builtin ops") from None
+
+
 def float_tflite(saved_model: Path) -> bytes:
     import tensorflow as tf
 
-    with native_stderr_silenced():
-        return tf.lite.TFLiteConverter.from_saved_model(str(saved_model)).convert()
+    return convert(tf.lite.TFLiteConverter.from_saved_model(str(saved_model)), "float")
 
 
 def converted_int8(saved_model: Path, samples: np.ndarray) -> bytes:
@@ -43,8 +57,7 @@ def converted_int8(saved_model: Path, samples: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    with native_stderr_silenced():
-        return converter.convert()
+    return convert(converter, "int8")
 
 
 def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:

@@ -1,0 +1,52 @@
+"""Argument types that check numbers when the command line is parsed: integers in range, finite floats in range.
+argparse turns the ArgumentTypeError into one usage line and exit code 2, before any work starts."""
+import argparse
+import math
+
+SEED_LIMIT = 2**32 - 1  # numpy's and Keras' seeds are unsigned 32-bit
+
+
+def _integer(text: str, low: int, high: int | None, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{value} is out of range: {what}")
+    return value
+
+
+def _real(text: str, low: float, high: float | None, low_open: bool, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    below = value <= low if low_open else value < low
+    if not math.isfinite(value) or below or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{text} is out of range: {what}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1, None, "give 1 or more")
+
+
+def non_negative_int(text: str) -> int:
+    return _integer(text, 0, None, "give 0 or more")
+
+
+def seed(text: str) -> int:
+    return _integer(text, 0, SEED_LIMIT, f"give 0 to {SEED_LIMIT}")
+
+
+def positive_real(text: str) -> float:
+    return _real(text, 0.0, None, True, "give a finite number above 0")
+
+
+def non_negative_real(text: str) -> float:
+    return _real(text, 0.0, None, False, "give a finite number, 0 or more")
+
+
+def unit_fraction(text: str) -> float:
+    """A fraction in (0, 1], such as a centre-crop or a width multiplier."""
+    return _real(text, 0.0, 1.0, True, "give a number above 0 and at most 1")
