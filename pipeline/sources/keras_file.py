@@ -2,7 +2,8 @@
 
 Untrusted files are refused before anything is deserialized when they hold a Lambda layer (its
 marshalled Python bytecode would run on load). Keras 2 configs that Keras 3 rejects are rewritten
-(see LEGACY_ONLY_KEYS) in a temporary copy; the user's file is never modified.
+(see LEGACY_ONLY_KEYS) in a temporary copy; the user's file is never modified. SavedModels go through
+saved_model.py: an op allowlist checked before anything loads them, then loading only in a child process.
 """
 import json
 import logging
@@ -37,7 +38,9 @@ def load_keras_model(path: Path) -> keras.Model:
         if not (path / "saved_model.pb").is_file():
             raise ModelError(f"'{path}' is a directory without saved_model.pb; give a .keras or .h5 file, "
                              "a SavedModel directory or an 'mnd train' run directory")
-        model = _load_saved_model(path)
+        from mnd.pipeline.sources.saved_model import load_saved_model
+
+        model = load_saved_model(path)  # checked op by op, loaded only in a child process
     elif not path.is_file():
         raise ModelError(f"model file '{path}' not found")
     elif path.suffix == ".keras":
@@ -165,29 +168,6 @@ def _load_legacy_h5(path: Path) -> keras.Model:
         raise
     except Exception as error:  # h5py/keras raise many types for damaged files
         raise _corrupt(path, error) from None
-
-
-def _load_saved_model(path: Path) -> keras.Model:
-    try:
-        layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
-    except Exception as error:
-        raise _corrupt(path, error) from None
-    args, kwargs = layer.call_endpoint_fn.structured_input_signature
-    import tensorflow as tf
-
-    specs = tf.nest.flatten(args) + tf.nest.flatten(kwargs)
-    if len(specs) != 1:
-        raise ModelError(f"'{path}' serving_default takes {len(specs)} inputs; mnd exports models with one image input")
-    spec = specs[0]
-    inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name, name=spec.name or "image")
-    outputs = layer(inputs)  # the signature wrapper maps one positional tensor onto its single keyword
-    if isinstance(outputs, dict):
-        if len(outputs) != 1:
-            raise ModelError(f"'{path}' serving_default returns {len(outputs)} outputs ({', '.join(outputs)}); "
-                             "mnd exports classifiers with one output")
-        outputs = next(iter(outputs.values()))
-    return keras.Model(inputs, outputs, name=re.sub(r"\W", "_", path.name))
-
 
 
 def load_weights_into(path: Path, arch_name: str, classes: int) -> keras.Model:
