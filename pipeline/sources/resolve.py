@@ -9,7 +9,8 @@ from pathlib import Path
 from mnd.pipeline import rundir
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
-from mnd.pipeline.manifest import PREPROCESSING_SHAPE, SCHEMA, Obj, check, read_json, refuse_problems
+from mnd.pipeline.json_shape import Obj, check, read_json, refuse_problems
+from mnd.pipeline.manifest import PREPROCESSING_SHAPE, SCHEMA
 from mnd.pipeline.model.architecture import NAME_PATTERN
 from mnd.pipeline.paths import inside
 
