@@ -7,7 +7,7 @@ from PIL import Image, UnidentifiedImageError
 
 from mnd.pipeline.data import label_files
 from mnd.pipeline.data.dataset import Dataset
-from mnd.pipeline.data.images import fit_image
+from mnd.pipeline.data.images import fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError, UsageError
 
@@ -66,7 +66,7 @@ def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
                 skipped_files += 1
                 continue
             try:
-                with Image.open(file) as image:
+                with open_image(file) as image:
                     pixels.append(fit_image(image, prep, str(file.relative_to(root))))
             except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
                 corrupt.append(str(file.relative_to(root)))

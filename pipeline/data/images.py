@@ -1,4 +1,7 @@
 """One image file or array to uint8 [side, side, channels] under a Preprocessing."""
+import warnings
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -11,6 +14,30 @@ from mnd.pipeline.errors import DataError
 PIL_RESAMPLING = {"nearest": Image.Resampling.NEAREST, "bicubic": Image.Resampling.BICUBIC,
                   "antialias": Image.Resampling.BILINEAR}
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+# A header can announce gigabytes of pixels from a few kilobytes of file (a decompression bomb), so larger images
+# are refused before decoding. The limit is PIL's default MAX_IMAGE_PIXELS (about 9459 x 9459, 0.25 GiB as RGB),
+# where PIL itself starts to warn; it raises DecompressionBombError only at twice that.
+MAX_PIXELS = 89_478_485
+
+
+def open_image(path: Path) -> Image.Image:
+    """Image.open (lazy: only the header is read), refusing an image of more than MAX_PIXELS pixels with a
+    one-line DataError; our own check too, in case something has switched PIL's off (MAX_IMAGE_PIXELS = None)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below instead
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError:
+            raise _too_large(path) from None
+    if image.width * image.height > MAX_PIXELS:
+        image.close()
+        raise _too_large(path)
+    return image
+
+
+def _too_large(path: Path) -> DataError:
+    return DataError(f"'{path}' has more than {MAX_PIXELS:,} pixels, the limit for an input image (a possible "
+                     "decompression bomb); shrink it or remove it from the dataset")
 
 
 def is_gray(image: Image.Image) -> bool:

@@ -3,12 +3,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from mnd.pipeline.data.dataset import Dataset
-from mnd.pipeline.data.images import fit_array, fit_image
+from mnd.pipeline.data.images import fit_array, fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError
+from mnd.pipeline.paths import inside
 
 LABEL_FILES = ("y_labels.csv", "labels.csv")
 BACKGROUND_CLASSES = 1001  # ImageNet models with a background class at index 0
@@ -37,6 +38,12 @@ def _rows(label_file: Path) -> list:
         return [row for row in csv.reader(stream) if row and any(cell.strip() for cell in row)]
 
 
+def _row_path(label_file: Path, name) -> Path:
+    """The file a row names, refused unless it lies inside the label file's folder (after symbolic links)."""
+    return inside(label_file.parent, name, f"'{label_file}': row", error=DataError,
+                  fix="label rows name files inside the dataset folder; move the file there or fix the row")
+
+
 def _check_labels(label_file: Path, names: list, labels: list, classes: int) -> None:
     bad = [(name, label) for name, label in zip(names, labels) if not 0 <= label < classes]
     if bad:
@@ -61,7 +68,9 @@ def _read_eembc(label_file: Path, rows: list, prep: Preprocessing, classes: int 
         raise DataError(f"'{label_file}' is not an EEMBC label file (rows 'name.bin,classes,label')") from None
     classes = classes or declared
     _check_labels(label_file, names, labels, classes)
-    paths = [folder / name if (folder / name).is_file() else folder / "bin" / name for name in names]
+    beside = [_row_path(label_file, name) for name in names]  # every row checked before any file is touched
+    in_bin = [_row_path(label_file, Path("bin") / name) for name in names]
+    paths = [path if path.is_file() else bin_path for path, bin_path in zip(beside, in_bin)]
     missing = [name for name, path in zip(names, paths) if not path.is_file()]
     if missing:
         raise _missing(label_file, missing)
@@ -107,13 +116,14 @@ def _read_image_list(label_file: Path, rows: list, prep: Preprocessing, classes:
     classes = classes or max(labels) + 1
     _check_labels(label_file, names, labels, classes)
     folder = label_file.parent
-    missing = [name for name in names if not (folder / name).is_file()]
+    paths = [_row_path(label_file, name) for name in names]  # every row checked before any file is touched
+    missing = [name for name, path in zip(names, paths) if not path.is_file()]
     if missing:
         raise _missing(label_file, missing)
     pixels = []
-    for name in names:
+    for name, path in zip(names, paths):
         try:
-            with Image.open(folder / name) as image:
+            with open_image(path) as image:
                 pixels.append(fit_image(image, prep, name))
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
             raise DataError(f"'{folder / name}' is not a readable image; fix or remove its row in '{label_file}'") from None

@@ -50,7 +50,7 @@ class TfliteExport:
         if requantize_int8 and self.precision != "uint8":
             raise ModelError("--requantize-int8 applies to uint8 models only; this model is " + self.precision)
         self.needs_calibration = self.precision == "float"
-        self.classes = int(self.info.outputs[0].shape[-1])
+        self.classes = len(source.labels)  # the source checked the output shape: [1, classes]
         self.input_shape = list(shape)
         self.not_produced = self._not_produced()
 

@@ -17,6 +17,8 @@ from mnd.pipeline.paths import inside
 log = logging.getLogger("mnd")
 DEFAULT_MODEL = "mobilenet_v1_025_32"
 DEFAULT_DATASET = "digits"
+MAX_SIDE = 4096
+MAX_CLASSES = 100_000
 RUN_SCHEMA = "mnd.run/1"
 RETRAIN = "train it again with 'mnd train'"
 RUN_SHAPE = Obj({"schema": str, "status": str, "model_file": str, "preprocessing": PREPROCESSING_SHAPE,
@@ -144,14 +146,25 @@ def _from_tflite(path: Path) -> ModelSource:
     from mnd.pipeline.sources.tflite_read import read_tflite
 
     info = read_tflite(path.read_bytes(), str(path))
-    tensor = info.inputs[0]
-    if len(tensor.shape) != 4:
-        raise ModelError(f"'{path}' takes input {list(tensor.shape)}; mnd exports image models with a "
-                         "[1, side, side, 1 or 3] input")
-    mode = "unit" if tensor.dtype == "float32" else "raw"  # quantized models: the pixel bytes, their own contract
-    prep = Preprocessing(mode=mode, side=int(tensor.shape[1]), channels=int(tensor.shape[3]))
-    classes = int(info.outputs[0].shape[-1])
+    side, channels, classes = classifier_shape(info, path)
+    mode = "unit" if info.inputs[0].dtype == "float32" else "raw"  # quantized: the pixel bytes, their own contract
+    prep = Preprocessing(mode=mode, side=side, channels=channels)
     return ModelSource("tflite", path, path.stem, None, prep, tuple(str(i) for i in range(classes)))
+
+
+def classifier_shape(info, path: Path) -> tuple:
+    """(side, channels, classes) of an image classifier: one input [1, side, side, 1 or 3] and one output whose
+    last dimension counts the classes, every other dimension 1; sizes bounded, so that a corrupt shape is refused
+    before anything is allocated for it."""
+    inputs, outputs = list(info.inputs[0].shape), list(info.outputs[0].shape) if info.outputs else []
+    if len(inputs) != 4 or inputs[0] != 1 or inputs[1] != inputs[2] or not 1 <= inputs[1] <= MAX_SIDE \
+            or inputs[3] not in (1, 3):
+        raise ModelError(f"'{path}' takes input {inputs[:8]}; mnd exports image models with a square "
+                         f"[1, side, side, 1 or 3] input, side at most {MAX_SIDE}")
+    if not outputs or any(dim != 1 for dim in outputs[:-1]) or not 1 <= outputs[-1] <= MAX_CLASSES:
+        raise ModelError(f"'{path}' gives output {outputs[:8]}; mnd exports classifiers with a [1, classes] output "
+                         f"(at most {MAX_CLASSES} classes)")
+    return int(inputs[1]), int(inputs[3]), int(outputs[-1])
 
 
 def _read_labels(path: Path, classes: int) -> tuple:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.errors import ModelError
-from mnd.pipeline.sources.tflite_read import FILE_IDENTIFIER, read_tflite
+from mnd.pipeline.sources.tflite_read import CORRUPT_FIX, FILE_IDENTIFIER, describe, load_tflite
 
 # QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
 QUANTIZED_DIMENSION_SLOT = 16
@@ -57,8 +57,9 @@ def repair_tflite(data: bytes, source: str) -> "tuple[bytes, list[str]]":
     """Fix quantization whose quantized_dimension/scale count does not fit the tensor shape.
     Returns (bytes, one line per repaired tensor); an intact model comes back unchanged with []."""
     data = bytes(data)
-    read_tflite(data, source)  # identifier, ranges, truncation: one-line ModelError
-    fixes = _find_fixes(_schema().Model.GetRootAs(data, 0), source)
+    model = load_tflite(data, source)  # identifier, offsets, indices, truncation: one-line ModelError
+    describe(model, source)  # and what every later stage reads from it
+    fixes = _find_fixes(model, data, source)
     if not fixes:
         return data, []
     if all(fix.position is not None for fix in fixes):
@@ -66,39 +67,52 @@ def repair_tflite(data: bytes, source: str) -> "tuple[bytes, list[str]]":
         for fix in fixes:
             struct.pack_into("<i", patched, fix.position, fix.new)
         return bytes(patched), [fix.describe() for fix in fixes]
-    return _rebuild_with_fixes(data, fixes), [fix.describe() for fix in fixes]
+    return _rebuild_with_fixes(model, fixes), [fix.describe() for fix in fixes]
 
 
-def _find_fixes(root, source: str) -> list:
+def _find_fixes(model, data: bytes, source: str) -> list:
     fixes = []
-    for graph_index in range(root.SubgraphsLength()):
-        graph = root.Subgraphs(graph_index)
-        for index in range(graph.TensorsLength()):
-            fix = _tensor_fix(graph.Tensors(index), graph_index, index, source)
-            if fix is not None:
-                fixes.append(fix)
+    for graph_index, graph in enumerate(model.subgraphs or ()):
+        for index, tensor in enumerate(graph.tensors or ()):
+            if _needs_fix(tensor, index, source):
+                fixes.append(_Fix(graph_index, index, _name(tensor), int(tensor.quantization.quantizedDimension), 0,
+                                  _dimension_position(data, graph_index, index)))
     return fixes
 
 
-def _tensor_fix(tensor, graph_index: int, index: int, source: str) -> "_Fix | None":
-    quant = tensor.Quantization()
-    if quant is None or quant.ScaleLength() == 0:
-        return None
-    shape = [int(tensor.Shape(axis)) for axis in range(tensor.ShapeLength())]
-    dim, count = int(quant.QuantizedDimension()), quant.ScaleLength()
+def _needs_fix(tensor, index: int, source: str) -> bool:
+    quant = tensor.quantization
+    if quant is None or quant.scale is None or len(quant.scale) == 0:
+        return False
+    shape = _shape(tensor)
+    dim, count = int(quant.quantizedDimension), len(quant.scale)
     if not shape or (0 <= dim < len(shape) and count in (1, shape[dim])):
-        return None  # valid (LiteRT skips these checks for scalars)
-    name = (tensor.Name() or b"").decode("utf-8", "replace")
+        return False  # valid (LiteRT skips these checks for scalars)
     if count != 1 and not (len(shape) == 1 and count == shape[0]):
-        raise ModelError(f"{source}: tensor {index} '{name}' (shape {shape}) has {count} quantization scales "
-                         f"along dimension {dim}, which does not match its shape and cannot be repaired; {REEXPORT}")
+        raise ModelError(f"{source}: tensor {index} '{_name(tensor)}' (shape {shape}) has {count} quantization "
+                         f"scales along dimension {dim}, which does not match its shape and cannot be repaired; "
+                         f"{REEXPORT}")
+    return True
+
+
+def _dimension_position(data: bytes, graph_index: int, index: int) -> "int | None":
+    """Byte offset of the stored quantized_dimension, None when the vtable omits it. The accessors are safe
+    here: load_tflite has followed every offset on the way."""
+    quant = _schema().Model.GetRootAs(data, 0).Subgraphs(graph_index).Tensors(index).Quantization()
     offset = quant._tab.Offset(QUANTIZED_DIMENSION_SLOT)
-    return _Fix(graph_index, index, name, dim, 0, quant._tab.Pos + offset if offset else None)
+    return quant._tab.Pos + offset if offset else None
 
 
-def _rebuild_with_fixes(data: bytes, fixes: list) -> bytes:
+def _shape(tensor) -> list:
+    return [] if tensor.shape is None else [int(size) for size in tensor.shape]
+
+
+def _name(tensor) -> str:
+    return (tensor.name or b"").decode("utf-8", "replace")
+
+
+def _rebuild_with_fixes(model, fixes: list) -> bytes:
     """Fallback when a field is absent from its vtable (nothing to patch): rebuild via the object API."""
-    model = _schema().ModelT.InitFromPackedBuf(data, 0)
     for fix in fixes:
         model.subgraphs[fix.subgraph].tensors[fix.tensor].quantization.quantizedDimension = fix.new
     return pack_model(model)
@@ -123,14 +137,14 @@ def pack_model(model) -> bytes:
 # ----------------------------------------------------------------------------- requantize_uint8_to_int8
 def requantize_uint8_to_int8(data: bytes, source: str) -> bytes:
     """LOSSY: uint8 QAT model -> full-integer int8 (activations exact, weights symmetric per-channel)."""
-    info = read_tflite(bytes(data), source)
+    model = load_tflite(data, source)  # offsets and indices checked: one-line ModelError
+    info = describe(model, source)
     if info.inputs[0].dtype != "uint8" or info.subgraphs != 1:
         raise ModelError(f"{source}: input is {info.inputs[0].dtype} in {info.subgraphs} subgraph(s); "
                          "requantize_uint8_to_int8 converts single-subgraph uint8 quantized models only "
                          "(an int8 model needs no conversion)")
     schema = _schema()
-    model = schema.ModelT.InitFromPackedBuf(bytes(data), 0)
-    graph, names = model.subgraphs[0], _op_names(model, schema)
+    graph, names = model.subgraphs[0], list(info.ops)
     _check_ops(graph, names, source)
     weights = _weight_tensors(graph, names, source)
     _shift_activations(model, graph, weights, schema)
@@ -142,24 +156,32 @@ def requantize_uint8_to_int8(data: bytes, source: str) -> bytes:
     return pack_model(model)
 
 
-def _op_names(model, schema) -> list:
-    builtin = {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}
-    codes = [max(code.builtinCode, code.deprecatedBuiltinCode) for code in model.operatorCodes]
-    return [builtin.get(codes[op.opcodeIndex], f"UNKNOWN_BUILTIN_{codes[op.opcodeIndex]}")
-            for op in model.subgraphs[0].operators]
-
-
 def _tensor_name(graph, index: int) -> str:
-    return (graph.tensors[index].name or b"").decode("utf-8", "replace")
+    return _name(graph.tensors[index])
+
+
+def _corrupt(source: str, what: str) -> ModelError:
+    return ModelError(f"{source}: {what}, which the TFLite converter never writes (a corrupt file?); {CORRUPT_FIX}")
 
 
 def _check_ops(graph, names: list, source: str):
+    """Every op supported, each with the inputs and output the conversion reads."""
+    if not graph.operators:
+        raise _corrupt(source, "subgraph 0 has no operators")
     for position, (op, name) in enumerate(zip(graph.operators, names)):
+        outputs = [] if op.outputs is None else list(op.outputs)
         if name not in INT8_OPS:
-            layer = _tensor_name(graph, op.outputs[0]) if len(op.outputs) else "?"
+            layer = _tensor_name(graph, outputs[0]) if outputs else "?"
             raise ModelError(f"{source}: operator {position} ({name}, layer '{layer}') has no uint8 -> int8 "
                              f"conversion here (supported: {', '.join(sorted(INT8_OPS))}); convert the float "
                              "model with the TFLite converter's full-integer quantization instead")
+        needed = 1 if INT8_OPS[name] is None else 2  # the activation, and the filter of ops with weights
+        inputs = [] if op.inputs is None else list(op.inputs)
+        if not outputs or len(inputs) < needed or min(inputs[:needed]) < 0:
+            raise _corrupt(source, f"operator {position} ({name}) lacks an input or output it needs")
+        quant = graph.tensors[inputs[0]].quantization
+        if name in SAME_QUANT_OPS and (quant is None or quant.scale is None or quant.zeroPoint is None):
+            raise _corrupt(source, f"the input of operator {position} ({name}) is not quantized")
 
 
 def _weight_tensors(graph, names: list, source: str) -> set:
@@ -214,16 +236,34 @@ def _per_tensor_scale(graph, index: int, source: str) -> float:
     if quant is None or quant.scale is None or len(quant.scale) != 1:
         raise ModelError(f"{source}: activation '{_tensor_name(graph, index)}' is not per-tensor quantized; "
                          f"{REEXPORT}")
+    if not (np.isfinite(quant.scale[0]) and quant.scale[0] > 0):
+        raise _corrupt(source, f"activation '{_tensor_name(graph, index)}' has scale {quant.scale[0]}")
     return float(quant.scale[0])
 
 
 def _constant(model, graph, index: int, dtype: str, source: str) -> np.ndarray:
     tensor = graph.tensors[index]
     buffer = model.buffers[tensor.buffer]
-    if tensor.quantization is None or tensor.quantization.scale is None or buffer.data is None:
-        raise ModelError(f"{source}: weight tensor '{_tensor_name(graph, index)}' is not a quantized constant; "
-                         f"{REEXPORT}")
-    return np.frombuffer(np.asarray(buffer.data, np.uint8).tobytes(), dtype).reshape(tuple(tensor.shape))
+    quant, name = tensor.quantization, _tensor_name(graph, index)
+    if quant is None or quant.scale is None or buffer.data is None:
+        raise ModelError(f"{source}: weight tensor '{name}' is not a quantized constant; {REEXPORT}")
+    shape = tuple(int(size) for size in (tensor.shape if tensor.shape is not None else ()))
+    raw = np.asarray(buffer.data, np.uint8).tobytes()
+    if len(raw) != int(np.prod(shape)) * np.dtype(dtype).itemsize or min(shape, default=0) < 1:
+        raise _corrupt(source, f"weight tensor '{name}' has shape {list(shape)} and {len(raw)} bytes of {dtype}")
+    if not _quantization_fits(quant, shape):
+        raise _corrupt(source, f"weight tensor '{name}' (shape {list(shape)}) has {len(quant.scale)} scales and "
+                               f"{0 if quant.zeroPoint is None else len(quant.zeroPoint)} zero points along "
+                               f"dimension {quant.quantizedDimension}")
+    return np.frombuffer(raw, dtype).reshape(shape)
+
+
+def _quantization_fits(quant, shape: tuple) -> bool:
+    """Positive finite scales, one or one per channel of the quantized dimension; zero points likewise."""
+    scales, zeros = len(quant.scale), 0 if quant.zeroPoint is None else len(quant.zeroPoint)
+    per_channel = 0 <= quant.quantizedDimension < len(shape) and shape[quant.quantizedDimension] == scales
+    finite = bool(np.all(np.isfinite(quant.scale)) and np.all(np.asarray(quant.scale) > 0))
+    return finite and (scales == 1 or per_channel) and zeros in (0, 1, scales)
 
 
 def _dequantize(values: np.ndarray, quant) -> np.ndarray:
@@ -267,6 +307,8 @@ def _requantize_weights(model, graph, op, axis: int, schema, source: str):
     if filter_tensor.type != schema.TensorType.UINT8:
         raise ModelError(f"{source}: filter '{_tensor_name(graph, op.inputs[1])}' is not uint8; {REEXPORT}")
     floats = _dequantize(_constant(model, graph, op.inputs[1], "u1", source), filter_tensor.quantization)
+    if floats.ndim != 4:
+        raise _corrupt(source, f"filter '{_tensor_name(graph, op.inputs[1])}' has shape {list(floats.shape)}")
     values, scales = symmetric_per_channel(floats, axis, _exact_scales(filter_tensor.quantization, floats.shape, axis))
     _store(model, filter_tensor, values, schema.TensorType.INT8,
            _quant(schema, scales.tolist(), [0] * scales.size, axis))
@@ -279,6 +321,9 @@ def _requantize_bias(model, graph, index: int, scales: np.ndarray, schema, sourc
     if bias.type != schema.TensorType.INT32:
         raise ModelError(f"{source}: bias '{_tensor_name(graph, index)}' is not int32; {REEXPORT}")
     floats = _dequantize(_constant(model, graph, index, "<i4", source), bias.quantization)
+    if floats.shape != scales.shape:
+        raise _corrupt(source, f"bias '{_tensor_name(graph, index)}' has shape {list(floats.shape)} for "
+                               f"{scales.size} output channels")
     bound = np.iinfo(np.int32)
     values = np.clip(np.round(floats / scales), bound.min, bound.max).astype("<i4")
     _store(model, bias, values, schema.TensorType.INT32,

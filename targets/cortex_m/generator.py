@@ -34,21 +34,16 @@ class GeneratedModel:
 
 
 def _parse(data: bytes, source: str):
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+    from mnd.pipeline.sources.tflite_read import describe, load_tflite
 
-    from mnd.pipeline.sources.tflite_read import read_tflite
-
-    info = read_tflite(data, source)  # range-checks the flatbuffer before the object API walks it
+    model = load_tflite(data, source)  # the one guarded parse: every offset and index checked
+    info = describe(model, source)
     if info.subgraphs != 1:
         raise ModelError(f"{source}: {info.subgraphs} subgraphs; the C engine runs single-subgraph models")
     if not info.is_int8 or info.inputs[0].dtype != "int8" or info.outputs[0].dtype != "int8":
         raise ModelError(f"{source}: the C engine runs full-integer int8 models (int8 input, weights and output); "
                          "export an int8 model first")
-    try:
-        return info, schema_fb.ModelT.InitFromObj(schema_fb.Model.GetRootAsModel(data, 0))
-    except Exception as error:  # the flatbuffers runtime raises many types on inconsistent buffers
-        raise ModelError(f"{source}: truncated or corrupt TFLite model ({type(error).__name__}); "
-                         "re-export it with the TFLite converter") from None
+    return info, model
 
 
 def _emit(emit_op, model, graph, index: int, source: str):

@@ -10,7 +10,7 @@ from mnd.pipeline.data.images import fit_image
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.runtimes.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
-from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.pipeline.sources.tflite_read import load_tflite, read_tflite
 from mnd.pipeline.sources.tflite_repair import (
     _find_fixes,
     _rebuild_with_fixes,
@@ -74,7 +74,8 @@ def test_repaired_model_loads_in_litert_and_the_original_does_not(assets, tmp_pa
 def test_rebuild_fallback_matches_the_patch(assets, tmp_path):
     """The object-API path (used when the field is absent from a vtable) gives the same model."""
     original = _read(assets, PERSON)
-    rebuilt = _rebuild_with_fixes(original, _find_fixes(_schema_model(original), "person_detect.tflite"))
+    model = load_tflite(original, "person_detect.tflite")
+    rebuilt = _rebuild_with_fixes(model, _find_fixes(model, original, "person_detect.tflite"))
     assert rebuilt != original and repair_tflite(rebuilt, "rebuilt") == (rebuilt, [])
     patched = _read(assets, PERSON_FIXED)
     assert np.array_equal(_litert_loads(tmp_path, rebuilt, "rebuilt.tflite").outputs,

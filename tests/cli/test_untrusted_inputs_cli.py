@@ -1,0 +1,76 @@
+"""Through the real entry point: a corrupt .tflite, a decompression bomb and label rows that leave the dataset
+give one `mnd: error:` line and exit 2 from `mnd evaluate` and `mnd export`, never a traceback."""
+import pytest
+from PIL import Image
+
+from tests.unit.test_untrusted_data import bomb_png, image_folder
+from tests.unit.tiny_tflite import tiny_tflite
+
+VWW = "mlperf_vww/vww_96_int8.tflite"
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    path = tmp_path / "tiny_uint8.tflite"
+    path.write_bytes(tiny_tflite("uint8"))
+    return path
+
+
+def refused(result) -> str:
+    """The error line of a run that must end with exit 2 and one error line (progress lines may precede it)."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert lines[-1].startswith("mnd: error: ") and sum(line.startswith("mnd: error:") for line in lines) == 1
+    return lines[-1]
+
+
+def test_a_bomb_is_refused_by_evaluate_and_export(mnd, tmp_path, tiny_model):
+    data = image_folder(tmp_path / "data")
+    bomb = bomb_png(data / "b" / "bomb.png")
+    expected = f"mnd: error: '{bomb}' has more than 89,478,485 pixels"
+    assert refused(mnd("evaluate", "--model", tiny_model, "--data", data)).startswith(expected)
+    out = tmp_path / "out"
+    assert refused(mnd("export", "--model", tiny_model, "--calib", data, "--target", "host", "--out", out)
+                   ).startswith(expected)
+    assert not out.exists()
+
+
+def test_a_label_row_outside_the_dataset_is_refused(mnd, tmp_path, tiny_model):
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (8, 8)).save(secret)
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.new("RGB", (8, 8)).save(data / "ok.png")
+    (data / "labels.csv").write_text(f"ok.png,0\n../secret.png,1\n{secret},2\n")
+    line = refused(mnd("evaluate", "--model", tiny_model, "--data", data))
+    assert line.startswith(f"mnd: error: '{data / 'labels.csv'}': row '../secret.png' leads outside")
+    assert str(secret.stat().st_size) not in line
+
+
+@pytest.mark.assets
+@pytest.mark.parametrize("position, mask, command", [(330584, 0x01, "evaluate"), (330606, 0x80, "export")])
+def test_the_reported_corrupt_models_are_refused(mnd, assets, tmp_path, position, mask, command):
+    data = bytearray((assets / VWW).read_bytes())
+    data[position] ^= mask
+    model = tmp_path / "corrupt.tflite"
+    model.write_bytes(bytes(data))
+    flags = ["--data", assets / "vww_dev"] if command == "evaluate" else \
+        ["--eval", assets / "vww_dev", "--target", "host", "--out", tmp_path / "out"]
+    assert refused(mnd(command, "--model", model, *flags)).startswith(
+        f"mnd: error: {model}: truncated or corrupt TFLite model")
+
+
+@pytest.mark.assets
+@pytest.mark.parametrize("position, mask, message", [
+    (223092, 0x02, "gives output []"),  # the output shape emptied
+    (223092, 0xFF, "has a negative dimension"),  # a shape vector that runs on for hundreds of dimensions
+    (223093, 0x04, "has a negative dimension"),
+])
+def test_a_corrupt_output_shape_is_refused_before_anything_is_sized_by_it(mnd, assets, tmp_path, position, mask,
+                                                                         message):
+    data = bytearray((assets / VWW).read_bytes())
+    data[position] ^= mask
+    model = tmp_path / "corrupt.tflite"
+    model.write_bytes(bytes(data))
+    line = refused(mnd("evaluate", "--model", model, "--data", assets / "vww_dev"))
+    assert message in line and len(line) < 400
