@@ -43,13 +43,21 @@ def _claim(out: Path, force: bool, inputs) -> Destination:
         raise OutputError(f"--out '{out}' is the working directory or contains it; give a new directory's name")
     if not os.path.lexists(path):
         missing = [parent for parent in (path, *path.parents) if not parent.exists()]
+        _probe(missing[-1].parent)
         return Destination(path, None, missing[-1] if len(missing) > 1 else None)
     if not force:
         raise OutputExists(f"output '{out}' exists; pass --force to replace it or choose another --out")
     if path.is_symlink() or not path.is_dir() or not _replaceable(path):
         raise OutputError(f"--force replaces only an earlier mnd run directory or an empty one, and '{out}' is "
                           "neither; move it away or choose another --out")
+    _probe(path.parent)
     return Destination(path, _identity(path))
+
+
+def _probe(folder: Path) -> None:
+    """Create and remove an empty directory in `folder`, so that a read-only, immutable or foreign folder (or a
+    file where a folder belongs) is found before the work, not when publishing it."""
+    os.rmdir(tempfile.mkdtemp(prefix=".mnd-probe-", dir=folder))
 
 
 def staging_dir(destination: Destination) -> Path:

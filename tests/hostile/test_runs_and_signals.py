@@ -102,7 +102,8 @@ def test_unusable_out_paths_give_one_line(tmp_path, mnd, case):
         if case == "parent_immutable":
             subprocess.run(["chattr", "-i", str(tmp_path / "locked")], check=True)
     assert result.returncode == 2 and len(error_lines(result.stderr)) == 1, result.stderr[-2000:]
-    assert not any(p.name.startswith((".run", ".r")) for p in tmp_path.rglob("*"))
+    assert not any(p.name.startswith((".run", ".r", ".mnd")) for p in tmp_path.rglob("*"))
+    assert not (tmp_path / "cache").exists()  # refused when --out was claimed, before training the default
 
 
 def immutable(path: Path) -> None:
