@@ -55,9 +55,12 @@ def _claim(out: Path, force: bool, inputs) -> Destination:
 
 
 def _probe(folder: Path) -> None:
-    """Create and remove an empty directory in `folder`, so that a read-only, immutable or foreign folder (or a
-    file where a folder belongs) is found before the work, not when publishing it."""
-    os.rmdir(tempfile.mkdtemp(prefix=".mnd-probe-", dir=folder))
+    """A read-only, immutable or non-folder parent is refused before the work, not when publishing it. access(2)
+    honours read-only mounts and immutable folders even for root, and changes nothing (not even an mtime)."""
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"'{folder}' is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"nothing can be created in '{folder}'")
 
 
 def staging_dir(destination: Destination) -> Path:
