@@ -168,7 +168,7 @@ def test_an_interrupted_cached_training_run_is_trained_again(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.0, 0.3])
+@pytest.mark.parametrize("delay", [0.1])  # mid-save: the checkpoint takes about 0.1-0.3 s after the line
 def test_a_signal_just_after_an_epoch_line_publishes_a_whole_checkpoint(tmp_path, delay):
     """The checkpoint is written right after the epoch line: a signal then must not leave half a file."""
     out = tmp_path / "run"
