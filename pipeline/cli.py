@@ -76,7 +76,7 @@ def _print_result(args, doc, formatter) -> None:
 
 
 def _emit_json(args, document: str) -> None:
-    """With --json the command's result is its manifest, exactly as written to the run directory."""
+    """With --json, the one document stdout carries (for train, export and measure: the manifest as written)."""
     if getattr(args, "json", False):
         args.json_stream.write(document)
 
