@@ -4,10 +4,10 @@ actual numbers. The texts come from small pure functions; write_project only cop
 import shutil
 from pathlib import Path
 
+from mnd.engine import KERNELS_DIR
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import COMMON_CFLAGS, DEFAULT_OPT
 
-RUNTIME = Path(__file__).resolve().parent / "runtime"
 KERNELS = ("kernels.c", "kernels.h")
 SOURCES = ("model.c", "kernels.c")
 LIBRARY = "libmnd_model.a"
@@ -91,6 +91,6 @@ def write_project(project: Path, core: Core, generated, tflm_arena_bytes: int | 
                   preprocessing: str | None = None) -> None:
     """Complete the folder generate() wrote model.c/.h into: kernels, Makefile, README.txt."""
     for name in KERNELS:
-        shutil.copy(RUNTIME / name, project / name)
+        shutil.copy(KERNELS_DIR / name, project / name)
     (project / "Makefile").write_text(makefile_text(core, banner(generated, core)))
     (project / "README.txt").write_text(readme_text(generated, core, tflm_arena_bytes, preprocessing))

@@ -42,9 +42,9 @@ class CortexMTarget(Target):
     def build(self, project: Path, run_dir: Path, manifest):
         """Generate the standalone C project into the empty folder `project` (make builds libmnd_model.a) and build
         the harness ELF from the same sources: before any evaluation data is used."""
+        from mnd.engine.generator import generate
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.firmware import build_firmware
-        from mnd.targets.cortex_m.generator import generate
         from mnd.targets.cortex_m.project import SOURCES, write_project
 
         int8_path = run_dir / manifest.artifact("tflite_int8").path
@@ -106,7 +106,7 @@ class CortexMTarget(Target):
             flash_parts={name: p.flash for name, p in parts.items()}),)
 
     def _check_bit_exact(self, project: Path, int8_path: Path, inputs, outputs, generated) -> None:
-        from mnd.targets.cortex_m.diagnose import first_differing_layer
+        from mnd.engine.diagnose import first_differing_layer
 
         reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
         differing = np.flatnonzero(np.any(reference != outputs, axis=1))

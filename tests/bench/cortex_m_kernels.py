@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
+from mnd.engine import KERNELS_DIR as RUNTIME
+
 MODEL = Path("/work/shared/assets/mlperf_vww/vww_96_int8.tflite")
 IMAGES = Path("/work/shared/assets/vww_dev/bin")
 
@@ -23,9 +24,9 @@ def _inputs(count: int) -> np.ndarray:
 
 def measure(model: Path, core_name: str, inputs: np.ndarray, work: Path):
     """(generated model, qemu RunResult) for every sample of `inputs` on `core_name`."""
+    from mnd.engine.generator import generate
     from mnd.targets.cortex_m.cores import CORES
     from mnd.targets.cortex_m.firmware import build_firmware
-    from mnd.targets.cortex_m.generator import generate
     from mnd.targets.cortex_m.qemu import run_firmware
 
     core = CORES[core_name]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-STAGES = ("pipeline", "quantize", "targets")
+STAGES = ("pipeline", "quantize", "targets", "engine")
 
 
 def module_files() -> dict:

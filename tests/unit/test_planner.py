@@ -1,7 +1,7 @@
 """The arena planner never lets two live tensors overlap and reaches the two-buffer floor on a chain."""
 import random
 
-from mnd.targets.cortex_m.planner import lifetimes, plan
+from mnd.engine.planner import lifetimes, plan
 
 
 def check_no_live_overlap(result, buffers):

@@ -1,6 +1,6 @@
 """The Cortex-M C kernels against LiteRT's reference kernels (and TFLite-Micro where they differ), byte for byte.
 
-Each case builds a tiny int8 .tflite with the TFLite converter, emits every op with targets.cortex_m.ops, compiles
+Each case builds a tiny int8 .tflite with the TFLite converter, emits every op with engine.ops, compiles
 runtime/kernels.c with a generated driver on the host (gcc -std=c99 -Wall -Werror) and compares:
   * each op alone, fed the exact input tensor LiteRT's reference interpreter saw, with that interpreter's output;
   * the whole chain from the model input with the reference model output.
@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnd.targets.cortex_m import quant
-from mnd.targets.cortex_m.ops import SUPPORTED_OPS, UnsupportedOp, emit_op
+from mnd.engine import KERNELS_DIR as RUNTIME
+from mnd.engine import quant
+from mnd.engine.ops import SUPPORTED_OPS, UnsupportedOp, emit_op
 
-RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
 SAMPLES = 4
 CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
 

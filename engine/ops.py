@@ -1,7 +1,7 @@
 """One int8 TFLite operator -> C: its constant arrays, its parameter struct and one call into runtime/kernels.c.
 
 `emit_op(model, graph, op_index, prefix)` reads the flatbuffer object API (`ModelT` / `SubGraphT` from the
-schema module shipped with tflite-micro) and derives every integer parameter with targets.cortex_m.quant, so
+schema module shipped with tflite-micro) and derives every integer parameter with engine.quant, so
 the generated code computes what LiteRT's reference kernels and TFLite-Micro compute. Anything the kernels do
 not implement raises UnsupportedOp naming the op, the layer and what is supported.
 """
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnd.engine import quant
 from mnd.pipeline.errors import ModelError
-from mnd.targets.cortex_m import quant
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
 VALUES_PER_LINE = 24

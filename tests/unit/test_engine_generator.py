@@ -10,13 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mnd.engine import KERNELS_DIR as RUNTIME
+from mnd.engine.diagnose import first_differing_layer
+from mnd.engine.generator import generate
 from mnd.pipeline.errors import ModelError
 from mnd.targets.cortex_m.cores import CORES
-from mnd.targets.cortex_m.diagnose import first_differing_layer
-from mnd.targets.cortex_m.generator import generate
 from mnd.targets.cortex_m.project import makefile_text
-
-RUNTIME = Path(__file__).resolve().parents[2] / "targets" / "cortex_m" / "runtime"
 
 
 @pytest.fixture(scope="module")
