@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.arm64_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 MND = Path(sys.executable).parent / "mnd"
 
