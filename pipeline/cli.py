@@ -86,9 +86,14 @@ def _cache_dir() -> Path:
 
 
 def _measure_settings(args):
-    from mnd.targets.base import MeasureSettings
+    from mnd.targets.base import BoardAccess, MeasureSettings
 
-    return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz)
+    board = BoardAccess(ssh=args.ssh, identity=args.identity and Path(args.identity).resolve(),
+                        ssh_config=args.ssh_config and Path(args.ssh_config).resolve(),
+                        accept_new_host_key=args.accept_new_host_key, remote_python=args.remote_python,
+                        setup=args.setup)
+    return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz,
+                           board=board)
 
 
 def _local_paths(*candidates) -> list:
@@ -100,7 +105,7 @@ def _cmd_export(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.export.run import ExportConfig, check_target, export
 
-    check_target(args.target)  # target and --out before TensorFlow's start-up, so a mistake answers at once
+    check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
@@ -179,13 +184,16 @@ def _cmd_targets(args) -> None:
         target = get_target(name)
         reason = target.check()
         rows.append({"name": name, "description": target.description, "requires": list(target.requires),
-                     "available": reason is None, "reason": reason})
+                     "available": reason is None, "reason": reason,
+                     "modes": target.modes()})
     if args.json:
         _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
     for row in rows:
         status = "available" if row["available"] else f"unavailable: {row['reason']}"
         print(f"{row['name']:<12} {status}\n{'':<12} {row['description']}\n{'':<12} needs: {', '.join(row['requires'])}")
+        for mode in row["modes"]:
+            print(f"{'':<12} {mode}")
     log.info("next: mnd export --target %s", rows[0]["name"])
 
 
@@ -201,9 +209,21 @@ def _cmd_doctor(args) -> None:
 def _add_measure_flags(parser) -> None:
     parser.add_argument("--runs", type=cli_args.positive_int, default=100, help="timed runs per runtime")
     parser.add_argument("--warmup", type=cli_args.non_negative_int, default=10, help="untimed runs first")
-    parser.add_argument("--threads", type=cli_args.positive_int, default=1, help="inference threads")
+    parser.add_argument("--threads", type=cli_args.thread_counts, help="comma list of thread counts, one row each for "
+                        "the multi-threaded runtimes (default: 1; rpi4/rpi5/linux-arm64: 1,2,4)")
     parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print instructions/clock as an "
                         "estimate (labelled so; QEMU has no timing model)")
+    board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
+    board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
+                       help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")
+    board.add_argument("--identity", metavar="FILE", help="SSH private key (ssh -i)")
+    board.add_argument("--ssh-config", metavar="FILE", help="SSH client configuration file (ssh -F)")
+    board.add_argument("--accept-new-host-key", action="store_true",
+                       help="trust the board's host key on first contact (StrictHostKeyChecking=accept-new)")
+    board.add_argument("--remote-python", metavar="PATH", help="the board's Python (default: ~/mnd-venv/bin/python "
+                       "when it exists, else python3)")
+    board.add_argument("--setup", action="store_true", help="create ~/mnd-venv on the board and install numpy, "
+                       "ai-edge-litert and onnxruntime there first (says what it runs)")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -50,3 +50,27 @@ def non_negative_real(text: str) -> float:
 def unit_fraction(text: str) -> float:
     """A fraction in (0, 1], such as a centre-crop or a width multiplier."""
     return _real(text, 0.0, 1.0, True, "give a number above 0 and at most 1")
+
+
+MAX_THREADS = 256
+
+
+def thread_counts(text: str) -> tuple:
+    """'1,2,4' -> (1, 2, 4): distinct counts from 1 to MAX_THREADS, in the order given."""
+    counts = tuple(_integer(part.strip(), 1, MAX_THREADS, f"give thread counts from 1 to {MAX_THREADS}")
+                   for part in text.split(","))
+    if len(set(counts)) != len(counts):
+        raise argparse.ArgumentTypeError(f"'{text}' repeats a thread count")
+    return counts
+
+
+def ssh_destination(text: str) -> str:
+    """[user@]host[:port], checked the way the SSH transport reads it (no option-like host, port 1-65535)."""
+    from mnd.targets.transport.base import TransportError
+    from mnd.targets.transport.ssh import parse_destination
+
+    try:
+        parse_destination(text)
+    except TransportError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text

@@ -9,7 +9,10 @@ TOOLS = (
     ("gcc", "host C compiler (QEMU plugin, kernel tests)", "apt-get install -y gcc"),
     ("qemu-system-arm", "Cortex-M emulation", "make toolchain"),
     ("arm-none-eabi-gcc", "Cortex-M firmware builds", "make toolchain"),
-    ("ssh", "Raspberry Pi target over SSH", "apt-get install -y openssh-client"),
+    ("ssh", "Raspberry Pi / arm64 board over SSH (--ssh)", "apt-get install -y openssh-client"),
+    ("aarch64-linux-gnu-gcc", "mnd-c for Raspberry Pi / arm64 boards (both modes)", "make toolchain"),
+    ("debootstrap", "emulated arm64 board: its root filesystem", "make toolchain"),
+    ("qemu-aarch64-static", "emulated arm64 board: running arm64 code here", "make toolchain"),
     ("adb", "Android target", "apt-get install -y adb"),
     ("buildah", "building the docker/ image without a Docker engine", "apt-get install -y buildah"),
 )
@@ -32,6 +35,12 @@ def diagnose() -> dict:
         path = shutil.which(name)
         tools.append({"name": name, "purpose": purpose, "found": path is not None, "path": path,
                       "version": _version(path) if path else None, "install": None if path else install})
+    from mnd.targets.linux_arm64.rootfs import binfmt_ready
+
+    arm64 = binfmt_ready()
+    tools.append({"name": "binfmt qemu-aarch64", "purpose": "emulated arm64 board: arm64 programs in a chroot",
+                  "found": arm64 is None, "path": None, "version": "registered (flag F)" if arm64 is None else None,
+                  "install": arm64})
     packages = package_versions()
     missing_packages = [name for name, version in packages.items() if version is None]
     return {"packages": packages, "missing_packages": missing_packages, "tools": tools, "cpu": cpu_facts(),
@@ -45,7 +54,7 @@ def format_report(report: dict) -> str:
     lines.append("tools:")
     for tool in report["tools"]:
         state = tool["version"] or "found" if tool["found"] else f"missing — install: {tool['install']}"
-        lines.append(f"  {tool['name']:<18} {state}   ({tool['purpose']})")
+        lines.append(f"  {tool['name']:<22} {state}   ({tool['purpose']})")
     cpu = report["cpu"]
     lines.append(f"cpu: {cpu['cpu_model']} ({cpu['machine']}); ISA: {', '.join(cpu['isa_flags']) or 'unknown'}")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The Target interface; targets/registry.py finds and registers the modules that implement it."""
 from dataclasses import dataclass
+from pathlib import Path
 
 from mnd.pipeline.errors import MndError
 
@@ -9,11 +10,35 @@ class TargetUnavailable(MndError):
 
 
 @dataclass(frozen=True)
+class BoardAccess:
+    """How to reach a board (Raspberry Pi, any arm64 Linux board): none of it applies to the other targets."""
+    ssh: str | None = None               # [user@]host[:port]; None: the emulated board on this machine
+    identity: Path | None = None         # ssh -i
+    ssh_config: Path | None = None       # ssh -F (default: the user's ~/.ssh/config)
+    accept_new_host_key: bool = False    # StrictHostKeyChecking=accept-new
+    remote_python: str | None = None     # the board's interpreter (default: ~/mnd-venv/bin/python, else python3)
+    setup: bool = False                  # create that venv and install the runtimes on the board first
+
+
+@dataclass(frozen=True)
 class MeasureSettings:
     warmup: int = 10
     runs: int = 100
-    threads: int = 1
+    threads: tuple | None = None  # thread counts, one row each for multi-threaded runtimes; None: the target's own
     clock_mhz: float | None = None
+    board: BoardAccess = BoardAccess()
+
+    def thread_counts(self, default: tuple) -> tuple:
+        return tuple(self.threads) if self.threads else tuple(default)
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What a target measured: rows for the manifest, contracts it checked (gated like the export's own
+    validations), and facts about the board it ran on (manifest.target.board)."""
+    measurements: tuple
+    validations: tuple = ()
+    board: dict | None = None
 
 
 class Target:
@@ -21,11 +46,26 @@ class Target:
     description = ""
     requires = ()  # artifact kinds the target can use
     options = {}
+    default_threads = (1,)
 
     def check(self):
         """None when usable here, else the reason and the fix."""
         return None
 
-    def measure(self, run_dir, manifest, evaluation, settings: MeasureSettings):
+    def modes(self) -> list:
+        """One line per way of reaching the target and whether it is ready here (for 'mnd targets')."""
+        return []
+
+    def check_access(self, board: BoardAccess):
+        """None when the target can be reached as `board` says, else the reason and the fix (checked before any
+        work starts). Targets without a board refuse board options."""
+        given = [flag for flag, value in (("--ssh", board.ssh), ("--identity", board.identity),
+                                          ("--ssh-config", board.ssh_config),
+                                          ("--accept-new-host-key", board.accept_new_host_key),
+                                          ("--remote-python", board.remote_python), ("--setup", board.setup))
+                 if value]
+        return f"{', '.join(given)} apply to board targets (rpi4, rpi5, linux-arm64) only" if given else None
+
+    def measure(self, run_dir, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
         """Measurements (accuracy and latency) of each artifact this target can run."""
         raise NotImplementedError

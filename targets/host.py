@@ -11,7 +11,8 @@ from mnd.pipeline.manifest import Measurement
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, top1
-from mnd.targets.base import MeasureSettings, Target
+from mnd.targets.base import MeasureSettings, Target, TargetResult
+from mnd.targets.latency import latency_summary
 from mnd.targets.registry import register_target
 
 log = logging.getLogger("mnd")
@@ -23,13 +24,7 @@ EXACT = "onnxruntime-exact"  # graph optimizations off: the QDQ arithmetic itsel
 FUSED_KINDS = ("onnx_int8", "onnx_uint8")
 X86 = ("x86_64", "amd64", "i386", "i686")
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni")
-
-
-def latency_summary(latencies_ms: list) -> dict | None:
-    if not latencies_ms:
-        return None
-    return {"p50": round(float(np.percentile(latencies_ms, 50)), 4),
-            "p90": round(float(np.percentile(latencies_ms, 90)), 4)}
+MULTI_THREADED = ("litert", "onnxruntime")  # the reference kernels and TFLM run single-threaded: one row each
 
 
 def fused_exact_note(differing: int, n: int, cpu: dict, quantization: dict) -> str | None:
@@ -78,38 +73,42 @@ class HostTarget(Target):
     description = "this machine's CPU: LiteRT (XNNPACK and reference kernels), TFLite-Micro (host), ONNX Runtime"
     requires = ("tflite_float", "tflite_int8", "tflite_uint8", "onnx_float", "onnx_int8", "onnx_uint8",
                 "tflm_c_source")
-    options = {"threads": "inference threads (default 1)"}
+    options = {"threads": "comma list of thread counts, one row each for LiteRT and ONNX Runtime (default 1)"}
 
     def check(self):
         return None  # the runtimes are pinned Python dependencies of mnd itself
 
-    def measure(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings):
+    def measure(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
         measurements = []
-        quant = manifest.model.get("input_quantization")
         for runtime, kind in RUNS:
-            artifact = manifest.artifact(kind)
-            if artifact is None:
+            if manifest.artifact(kind) is None:
                 continue
-            with tempfile.TemporaryDirectory(prefix="mnd-host-") as tmp:
-                path = run_dir / artifact.path
-                arena = None
-                if kind == "tflm_c_source":  # TFLM runs the bytes of the generated C array, as firmware would
-                    path, arena = Path(tmp) / "from_c_array.tflite", manifest.model["tflm_arena_bytes"]
-                    path.write_bytes(parse_c_array(run_dir / artifact.path))
-                    inputs = artifact_inputs(run_dir / manifest.artifact("tflite_int8").path, evaluation)
-                else:
-                    inputs = artifact_inputs(path, evaluation, quant)
-                result = run_model(runtime, path, inputs, threads=settings.threads, warmup=settings.warmup,
-                                   runs=settings.runs, arena_size=arena)
-            agreement = None
-            if kind in FUSED_KINDS:
-                agreement = exact_agreement(path, inputs, result.outputs, evaluation.labels, kind, cpu_facts(),
-                                            manifest.quantization or {})
-                if agreement["note"]:
-                    log.warning("warning: %s", agreement["note"])
-            measurements.append(Measurement(
-                target=self.name, runtime=runtime, artifact=kind,
-                accuracy=accuracy(result.outputs, evaluation.labels), n=len(evaluation.labels),
-                latency_ms=latency_summary(result.latencies_ms), runs=len(result.latencies_ms),
-                threads=settings.threads, warmup=settings.warmup, emulated=False, agreement=agreement))
-        return tuple(measurements)
+            threads = settings.thread_counts(self.default_threads) if runtime in MULTI_THREADED else (1,)
+            for count in threads:
+                measurements.append(self._measure_one(run_dir, manifest, evaluation, settings, runtime, kind, count))
+        return TargetResult(tuple(measurements))
+
+    def _measure_one(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings, runtime: str, kind: str,
+                     threads: int) -> Measurement:
+        artifact = manifest.artifact(kind)
+        with tempfile.TemporaryDirectory(prefix="mnd-host-") as tmp:
+            path = run_dir / artifact.path
+            arena = None
+            if kind == "tflm_c_source":  # TFLM runs the bytes of the generated C array, as firmware would
+                path, arena = Path(tmp) / "from_c_array.tflite", manifest.model["tflm_arena_bytes"]
+                path.write_bytes(parse_c_array(run_dir / artifact.path))
+                inputs = artifact_inputs(run_dir / manifest.artifact("tflite_int8").path, evaluation)
+            else:
+                inputs = artifact_inputs(path, evaluation, manifest.model.get("input_quantization"))
+            result = run_model(runtime, path, inputs, threads=threads, warmup=settings.warmup, runs=settings.runs,
+                               arena_size=arena)
+        agreement = None
+        if kind in FUSED_KINDS:
+            agreement = exact_agreement(path, inputs, result.outputs, evaluation.labels, kind, cpu_facts(),
+                                        manifest.quantization or {})
+            if agreement["note"]:
+                log.warning("warning: %s", agreement["note"])
+        return Measurement(
+            target=self.name, runtime=runtime, artifact=kind, accuracy=accuracy(result.outputs, evaluation.labels),
+            n=len(evaluation.labels), latency_ms=latency_summary(result.latencies_ms), runs=len(result.latencies_ms),
+            threads=threads, warmup=settings.warmup, emulated=False, agreement=agreement)

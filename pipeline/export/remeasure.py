@@ -2,29 +2,27 @@
 import os
 import stat
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 from mnd.pipeline.data.plan import reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
-from mnd.pipeline.export.run import check_target
+from mnd.pipeline.export.run import check_target, with_target_result
 from mnd.pipeline.manifest import REEXPORT, Manifest
 from mnd.pipeline.report.markdown import render
 
 
 def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
     manifest = Manifest.read(run_dir, reload_data=True)  # schema, keys, types, artifact paths, sizes and hashes
-    target = check_target(target_name)
+    target = check_target(target_name, settings)
     try:
         prep = Preprocessing.from_dict(manifest.model["preprocessing"])
     except UsageError as error:
         raise ModelError(f"'{run_dir / 'manifest.json'}': model.preprocessing: {error}; {REEXPORT}") from None
     evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"])
     kept = tuple(m for m in manifest.measurements if m.target != target.name)
-    manifest = replace(manifest.with_measurements(kept + target.measure(run_dir, manifest, evaluation, settings)),
-                       target={"name": target.name, "options": {"threads": settings.threads,
-                                                                "clock_mhz": settings.clock_mhz}})
+    result = target.measure(run_dir, manifest, evaluation, settings)
+    manifest = with_target_result(manifest, target, settings, result, kept)
     _write_atomically(run_dir, manifest)
     return manifest
 

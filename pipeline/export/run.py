@@ -28,12 +28,38 @@ class ExportConfig:
     measure: MeasureSettings = MeasureSettings()
 
 
-def check_target(name: str):
+def check_target(name: str, settings: MeasureSettings = MeasureSettings()):
+    """The target, refused with one line when its tools are missing here or the board options do not fit it."""
+    from mnd.pipeline.errors import UsageError
+
     target = get_target(name)
     reason = target.check()
     if reason:
         raise TargetUnavailable(f"{name}: {reason}")
+    misfit = target.check_access(settings.board)
+    if misfit:
+        raise UsageError(f"{name}: {misfit}")
     return target
+
+
+def target_record(target, settings: MeasureSettings, board: dict | None = None) -> dict:
+    """manifest.target: the target's name, the options it measured with, and the board's facts."""
+    options = {"threads": list(settings.thread_counts(target.default_threads)), "clock_mhz": settings.clock_mhz}
+    if settings.board.ssh:
+        options["ssh"] = settings.board.ssh
+    return {"name": target.name, "options": options, "board": board}
+
+
+def with_target_result(manifest: Manifest, target, settings: MeasureSettings, result, kept: tuple = (),
+                       allow_drift: bool = False) -> Manifest:
+    """The manifest with the target's measurements (after `kept`), its validations (replacing the target's earlier
+    ones) and board facts; a failed target validation stops the run unless drift is allowed."""
+    own = tuple(v for v in manifest.validations if not v.name.startswith(f"{target.name} "))
+    validations = own + tuple(result.validations)
+    manifest = replace(manifest.with_measurements(kept + tuple(result.measurements)), validations=validations,
+                       target=target_record(target, settings, result.board))
+    validate.enforce(result.validations, allow_drift)  # the export's own were enforced (or allowed) already
+    return manifest
 
 
 def open_export(source: ModelSource, config: ExportConfig):
@@ -52,7 +78,7 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
     """Everything is built in a staging directory beside `destination` (claimed by the caller) and published by
     one rename at the end; any failure or signal leaves nothing behind."""
     out = destination.path
-    target = check_target(config.target)
+    target = check_target(config.target, config.measure)
     exporter = open_export(source, config)
     warnings = tuple(exporter.warnings())
     for warning in warnings:
@@ -72,8 +98,7 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
                "input_quantization": exporter.input_quantization(),
                "repairs": list(exporter.repairs)},
         quantization=exporter.quantization(config, 0 if calib_inputs is None else len(calib_inputs)),
-        data=data_doc, target={"name": target.name, "options": {"threads": config.measure.threads,
-                                                               "clock_mhz": config.measure.clock_mhz}},
+        data=data_doc, target=target_record(target, config.measure),
         environment=environment(), warnings=warnings)
     staging = rundir.staging_dir(destination)
     try:
@@ -83,7 +108,8 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
         manifest = replace(manifest, validations=validations)
         validate.enforce(validations, config.allow_drift)
         interrupts.raise_if_requested()
-        manifest = manifest.with_measurements(target.measure(staging, manifest, evaluation, config.measure))
+        result = target.measure(staging, manifest, evaluation, config.measure)
+        manifest = with_target_result(manifest, target, config.measure, result, allow_drift=config.allow_drift)
         interrupts.raise_if_requested()
         manifest.write(staging)
         write_report(staging, manifest, str(out))

@@ -2,16 +2,12 @@
 from pathlib import Path
 
 from mnd.pipeline.manifest import agreement_notes
+from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
-from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
+from mnd.pipeline.report.tables import measurement_table
+from mnd.pipeline.report.tables import percent as _percent
 
-
-def _percent(value) -> str:
-    return "—" if value is None else f"{value:.2%}"
-
-
-def _ms(latency, key) -> str:
-    return "—" if not latency else f"{latency[key]:.3f}"
+BOARD_TARGETS = ("rpi4", "rpi5", "linux-arm64")
 
 
 def _quantization_line(quant: dict, calibration: dict | None) -> str:
@@ -41,12 +37,15 @@ def render(manifest, run_path: str = "out/RUN") -> str:
         lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
     target = manifest.target or {}
     lines += ["", f"## Measurements on `{target.get('name', '—')}`", ""]
-    hardware = [m for m in manifest.measurements if not m.emulated]
-    if hardware:
-        lines += _host_table(hardware, sizes, manifest.environment)
-        lines += _agreement_table([m for m in hardware if m.agreement])
+    host = [m for m in manifest.measurements if m.target == "host"]
+    if host:
+        lines += _host_table(host, sizes, manifest.environment)
+        lines += _agreement_table([m for m in host if m.agreement])
+    boards = [m for m in manifest.measurements if m.target != "host" and m.instructions is None]
+    if boards:
+        lines += render_board(boards[0].target, boards, sizes, target.get("board"))
     for m in manifest.measurements:
-        if m.emulated:
+        if m.instructions is not None:
             lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"))
     lines += ["## Next", "", next_command(manifest, run_path)]
     notes = [note for note in agreement_notes(manifest.measurements) if note not in manifest.warnings]
@@ -56,16 +55,11 @@ def render(manifest, run_path: str = "out/RUN") -> str:
 
 
 def _host_table(measurements, sizes: dict, env: dict) -> list:
-    lines = ["| artifact | runtime | bytes | accuracy | n | p50 ms | p90 ms | runs | threads |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for m in measurements:
-        lines.append(f"| {m.artifact} | {RUNTIME_LABELS.get(m.runtime, m.runtime)} | {sizes.get(m.artifact, 0):,} | "
-                     f"{_percent(m.accuracy)} | {m.n} | {_ms(m.latency_ms, 'p50')} | {_ms(m.latency_ms, 'p90')} | "
-                     f"{m.runs} | {m.threads or '—'} |")
-    return lines + ["", f"Latency: {measurements[0].warmup} warm-up runs, then the timed runs above, one sample at "
-                    "a time; p50/p90 in milliseconds.",
-                    f"CPU: {env.get('cpu_model')} ({env.get('machine')}; "
-                    f"{', '.join(env.get('isa_flags', [])) or 'no flags read'}).", ""]
+    return measurement_table(measurements, sizes) + [
+        "", f"Latency: {measurements[0].warmup} warm-up runs, then the timed runs above, one sample at a time; p50/p90 "
+        "in milliseconds.",
+        f"CPU: {env.get('cpu_model')} ({env.get('machine')}; "
+        f"{', '.join(env.get('isa_flags', [])) or 'no flags read'}).", ""]
 
 
 def _agreement_table(measurements) -> list:
@@ -88,6 +82,11 @@ def _agreement_table(measurements) -> list:
 
 def next_command(manifest, run_path: str) -> str:
     target = (manifest.target or {}).get("name", "host")
+    if target in BOARD_TARGETS:
+        options = (manifest.target or {}).get("options") or {}
+        where = f"--ssh {options['ssh']}" if options.get("ssh") else "--ssh pi@raspberrypi.local"
+        return (f"Deploy `{run_path}/{target}/mnd-c` (static, no Python) or the .tflite with LiteRT; measure on the "
+                f"board with `mnd measure {run_path} --target {target} {where}`.")
     if target.startswith("cortex-"):
         return (f"Build `{run_path}/{target}/` (model.c, kernels.c: no interpreter, no arena guess) into your "
                 f"firmware, or compare cores with `mnd measure {run_path} --target cortex-m55`.")

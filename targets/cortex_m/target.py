@@ -1,8 +1,6 @@
 """Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
 reference kernels, with instruction counts (never cycles: QEMU has no timing model), RAM and flash."""
-import os
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
@@ -13,8 +11,9 @@ from mnd.pipeline.manifest import Measurement
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy
-from mnd.targets.base import Target
+from mnd.targets.base import Target, TargetResult
 from mnd.targets.registry import register_target
+from mnd.targets.run_folder import build_in_run
 
 TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
 
@@ -61,24 +60,9 @@ class CortexMTarget(Target):
             raise ModelError(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
                                  "(see the report's warnings for why); export the Keras/SavedModel original or an "
                                  "int8 .tflite")
-        final = self.project_dir(run_dir)
-        _check_replaceable(final, run_dir)
-        # Built in a fresh folder beside RUN/<core>/ and renamed into place: nothing already in the run (a link
-        # planted there or inside the old folder) is ever written through.
-        holder = Path(tempfile.mkdtemp(prefix=f".{self.name}.", dir=run_dir))
-        try:
-            project = holder / self.name
-            project.mkdir()
-            if final.is_dir():
-                shutil.copymode(final, project, follow_symlinks=False)
-            measurement = self._measure_in(project, run_dir, manifest, evaluation)
-            _check_replaceable(final, run_dir)
-            if os.path.lexists(final):
-                os.rename(final, holder / "replaced")  # moves the entry itself, removed below with the holder
-            os.rename(project, final)
-        finally:
-            shutil.rmtree(holder, ignore_errors=True)  # never follows a symbolic link inside
-        return measurement
+        measurements = build_in_run(run_dir, self.name,
+                                    lambda project: self._measure_in(project, run_dir, manifest, evaluation))
+        return TargetResult(measurements)
 
     def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation):
         from mnd.targets.cortex_m.cores import CORES
@@ -114,20 +98,6 @@ class CortexMTarget(Target):
             where = first_differing_layer(project, generated, int8_path, inputs[differing[0]])
             raise EngineMismatch(f"{self.name}: the C engine differs from LiteRT's reference kernels on "
                                  f"{len(differing)} of {len(inputs)} samples (first: sample {differing[0]}); {where}")
-
-
-def _check_replaceable(folder: Path, run_dir: Path) -> None:
-    """RUN/<core>/ is replaced as a whole by `mnd measure`: refused when it is not a plain folder of the run."""
-    try:
-        status, parent = os.lstat(folder), os.stat(run_dir)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(status.st_mode):
-        raise ModelError(f"'{folder}' is a symbolic link; mnd writes the {folder.name} project only into a folder of "
-                         "its own inside the run: remove the link and run 'mnd measure' again")
-    if not stat.S_ISDIR(status.st_mode) or status.st_dev != parent.st_dev:
-        raise ModelError(f"'{folder}' is not a folder of the run (a file, or another file system mounted there); "
-                         "move it away and run 'mnd measure' again")
 
 
 def _timeout(samples: int) -> float:

@@ -10,7 +10,7 @@ from mnd.pipeline.model.keras_builder import build_model
 from mnd.pipeline.runtimes.inputs import inputs_for
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.quantize.ptq import export_saved_model, float_tflite, int8_tflite
-from mnd.targets.host import latency_summary
+from mnd.targets.latency import latency_summary
 
 GOAL = 0.4
 WARMUP, RUNS = 10, 100

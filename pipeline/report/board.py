@@ -1,0 +1,45 @@
+"""Report section for a board target (Raspberry Pi, any arm64 Linux board, emulated or real): the board's facts,
+accuracy and latency per runtime and thread count, and agreement with the host's reference kernels."""
+from mnd.pipeline.report.tables import measurement_table, percent
+
+EMULATED_WARNING = ("emulated on this machine (qemu-user: the board's arm64 code on this machine's CPU): the outputs "
+                    "are that code's, but the latency says nothing about the board — measure on a real one with --ssh")
+
+
+def board_line(board: dict) -> str:
+    if board.get("qemu_cpu"):
+        return (f"- board: emulated {board.get('machine')} (qemu-user, QEMU_CPU={board['qemu_cpu']}) on this "
+                f"machine's kernel {board.get('kernel')}; no governor or temperature (they would be this machine's)")
+    before, after = board.get("temp_c_before"), board.get("temp_c_after")
+    temps = "not readable" if before is None else f"{before} °C before, {after} °C after"
+    return (f"- board: {board.get('model') or 'model not reported'} ({board.get('machine')}); kernel "
+            f"{board.get('kernel')}; governor {board.get('governor') or 'not readable'}; temperature {temps}")
+
+
+def packages_line(board: dict) -> str:
+    packages = ", ".join(f"{name} {version}" for name, version in (board.get("packages") or {}).items() if version)
+    litert = f"; LiteRT from `{board['litert_module']}`" if board.get("litert_module") else ""
+    return f"- Python {board.get('python') or '— (none used)'}; {packages or 'no Python packages used'}{litert}"
+
+
+def render_board(target: str, measurements, sizes: dict, board: dict | None) -> list:
+    board = board or {}
+    emulated = any(m.emulated for m in measurements)
+    lines = [f"### `{target}`" + (" (emulated)" if emulated else ""), ""]
+    if board:
+        lines += [board_line(board), packages_line(board)]
+    if emulated:
+        lines.append(f"- warning: {EMULATED_WARNING}")
+    where = f"emulated (QEMU {board.get('qemu_cpu')})" if emulated else "board"
+    lines += ["", *measurement_table(measurements, sizes, where), ""]
+    agreeing = [m for m in measurements if m.agreement]
+    if agreeing:
+        lines += ["Agreement with the host's LiteRT reference kernels on the same inputs:", "",
+                  "| artifact | runtime | threads | top-1 differing | n | host reference accuracy |",
+                  "|---|---|---|---|---|---|"]
+        for m in agreeing:
+            a = m.agreement
+            lines.append(f"| {m.artifact} | {m.runtime} | {m.threads or '—'} | {a['top1_differing']} | {a['n']} | "
+                         f"{percent(a['reference_accuracy'])} |")
+        lines.append("")
+    return lines

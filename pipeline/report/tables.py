@@ -1,0 +1,25 @@
+"""Table rows shared by the report's sections: accuracy and latency per runtime."""
+from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
+
+RUNTIME_LABELS_BOARD = {**RUNTIME_LABELS, "mnd-c": "mnd C engine (static executable)"}
+
+
+def percent(value) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+def milliseconds(latency, key) -> str:
+    return "—" if not latency else f"{latency[key]:.3f}"
+
+
+def measurement_table(measurements, sizes: dict, where: str | None = None) -> list:
+    """`where`: a last column naming where each row ran ("emulated (QEMU cortex-a72)", "board")."""
+    lines = ["| artifact | runtime | bytes | accuracy | n | p50 ms | p90 ms | runs | threads |" + (" ran on |" if where
+                                                                                                   else ""),
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if where else "")]
+    for m in measurements:
+        lines.append(f"| {m.artifact} | {RUNTIME_LABELS_BOARD.get(m.runtime, m.runtime)} | "
+                     f"{sizes.get(m.artifact, 0):,} | {percent(m.accuracy)} | {m.n} | "
+                     f"{milliseconds(m.latency_ms, 'p50')} | {milliseconds(m.latency_ms, 'p90')} | {m.runs} | "
+                     f"{m.threads or '—'} |" + (f" {where} |" if where else ""))
+    return lines

@@ -1,0 +1,219 @@
+"""Raspberry Pi 4/5 and any 64-bit Arm Linux board: the exported models and mnd's C engine (a static aarch64
+executable) run on the board over SSH, or on an emulated one here (arm64 Debian under qemu-user, CPU pinned to
+the board's), and accuracy, latency and the board's facts come back into the manifest."""
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.manifest import Measurement, Validation
+from mnd.pipeline.progress import phase
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.validate import accuracy, bit_exact, top1, top1_agreement
+from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.latency import latency_summary
+from mnd.targets.linux_arm64.board_job import BoardJob, plan_job
+from mnd.targets.linux_arm64.boards import BOARDS
+from mnd.targets.linux_arm64.facts import FACTS_SCRIPT, board_record, parse_facts
+from mnd.targets.registry import register_target
+from mnd.targets.run_folder import build_in_run
+
+log = logging.getLogger("mnd")
+RUNNER = Path(__file__).resolve().parent / "runner.py"
+ENGINE = "mnd-c"
+HOST_REFERENCE = "host litert-ref"
+EMULATION_TOOLS = (("debootstrap", "apt-get install debootstrap"), ("qemu-aarch64-static", "apt-get install "
+                   "qemu-user-static"))
+CROSS_GCC = ("aarch64-linux-gnu-gcc", "apt-get install gcc-aarch64-linux-gnu")
+
+
+def _missing(tools) -> list:
+    return [f"{tool} ({install})" for tool, install in tools if shutil.which(tool) is None]
+
+
+def emulation_problem() -> str | None:
+    """Why the emulated board cannot run here (tools, binfmt_misc), with the fix; None when it can."""
+    from mnd.targets.linux_arm64.rootfs import binfmt_ready
+
+    missing = _missing(EMULATION_TOOLS + (CROSS_GCC,))
+    if missing:
+        return f"emulated mode needs {', '.join(missing)} — or run 'make toolchain'"
+    return binfmt_ready()
+
+
+def ssh_problem() -> str | None:
+    missing = _missing((("ssh", "apt-get install openssh-client"), CROSS_GCC))
+    return f"--ssh mode needs {', '.join(missing)} — or run 'make toolchain'" if missing else None
+
+
+class BoardTarget(Target):
+    board = None
+    requires = ("tflite_int8", "tflite_float", "onnx_int8", "onnx_float", "tflite_uint8", "onnx_uint8")
+    options = {"ssh": "[user@]host[:port] of the board (default: emulated here)", "identity": "ssh -i",
+               "ssh_config": "ssh -F", "accept_new_host_key": "StrictHostKeyChecking=accept-new",
+               "remote_python": "the board's Python", "setup": "create ~/mnd-venv with the runtimes on the board",
+               "threads": "comma list (default 1,2,4); reference kernels and mnd-c run single-threaded"}
+    default_threads = (1, 2, 4)
+
+    def check(self):
+        emulated, ssh = emulation_problem(), ssh_problem()
+        return f"{emulated}; {ssh}" if emulated and ssh else None
+
+    def modes(self) -> list:
+        """What each way of reaching the board needs here, for 'mnd targets' and 'mnd doctor'."""
+        return [f"emulated (default): {emulation_problem() or 'ready'}", f"--ssh: {ssh_problem() or 'ready'}"]
+
+    def check_access(self, access: BoardAccess):
+        return ssh_problem() if access.ssh else emulation_problem()
+
+    def connect(self, access: BoardAccess):
+        if access.ssh:
+            from mnd.targets.transport.ssh import SshTransport
+
+            return SshTransport(access.ssh, identity=access.identity, config=access.ssh_config,
+                                accept_new_host_key=access.accept_new_host_key)
+        from mnd.targets.linux_arm64.rootfs import ensure_rootfs
+        from mnd.targets.transport.emulated import EmulatedTransport
+
+        return EmulatedTransport(ensure_rootfs(), self.board.qemu_cpu)
+
+    def measure(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
+        if manifest.artifact("tflite_int8") is None and manifest.artifact("tflite_float") is None:
+            raise ModelError(f"{self.name} runs .tflite models, and this export has none; re-export the model")
+        return build_in_run(run_dir, self.name,
+                            lambda project: self._measure_in(project, run_dir, manifest, evaluation, settings))
+
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, settings) -> TargetResult:
+        from mnd.engine.linux_build import build_executable, write_linux_project
+
+        engine = None
+        if manifest.artifact("tflite_int8") is not None:
+            write_linux_project(run_dir / manifest.artifact("tflite_int8").path, project,
+                                manifest.model.get("tflm_arena_bytes"), cpu=self.board.gcc_cpu)
+            engine = build_executable(project, project / ENGINE, cpu=self.board.gcc_cpu)
+        job = plan_job(run_dir, manifest, evaluation, settings, settings.thread_counts(self.default_threads),
+                       engine)
+        transport = self.connect(settings.board)
+        log.info("%s: measuring on %s", self.name, transport.describe())
+        board, results = self._run_on_board(transport, job, settings)
+        return self._result(job, board, results, evaluation, run_dir, manifest)
+
+    def _run_on_board(self, transport, job: BoardJob, settings: MeasureSettings) -> tuple:
+        from mnd.targets.linux_arm64.remote_python import ready_python
+
+        with transport.workdir() as workdir, job.staged() as local:
+            transport.push([RUNNER], workdir)
+            before = self._facts(transport, workdir)
+            probe = None
+            if job.runner_items:
+                python, probe = ready_python(transport, workdir, self.name, settings.board.remote_python,
+                                             settings.board.setup)
+            transport.push(sorted(local.iterdir()), workdir)
+            results = {}
+            if job.runner_items:
+                results.update(self._run_runner(transport, workdir, python, job, local))
+            if job.engine_item:
+                results[ENGINE] = self._run_engine(transport, workdir, job, local)
+            after = self._facts(transport, workdir)
+        return board_record(before, after, probe), results
+
+    def _facts(self, transport, workdir: str) -> dict:
+        result = transport.run(["sh", "-c", FACTS_SCRIPT], cwd=workdir, timeout=60)
+        return parse_facts(result.stdout.decode(errors="replace"))
+
+    def _run_runner(self, transport, workdir: str, python: str, job: BoardJob, local: Path) -> dict:
+        with phase(f"{self.name}: LiteRT and ONNX Runtime on the board, {len(job.runner_items)} runs of "
+                   f"{job.samples} samples + {job.warmup} warm-up + {job.runs} timed"):
+            result = transport.run([python, "runner.py", "job.json"], cwd=workdir, timeout=job.runner_timeout_s)
+        if result.returncode != 0:
+            detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"{self.name}: the runner failed on the board (exit {result.returncode}: "
+                             f"{detail[0][:300]})")
+        transport.pull(workdir, ["result.json"], local)
+        report = json.loads((local / "result.json").read_text())
+        if report.get("fatal"):
+            raise TargetUnavailable(f"{self.name}: {report['fatal']}")
+        if report.get("machine") != "aarch64":
+            raise ModelError(f"{self.name}: the runner ran on {report.get('machine')!r}, not aarch64: this is not "
+                             "an arm64 board")
+        produced = [item["outputs"] for item in report["items"] if item["ok"] and item.get("outputs")]
+        transport.pull(workdir, produced, local)
+        outcomes = {}
+        for item in report["items"]:
+            outputs = np.load(local / item["outputs"]) if item["ok"] and item.get("outputs") else None
+            outcomes[item["id"]] = (item, outputs)
+        return outcomes
+
+    def _run_engine(self, transport, workdir: str, job: BoardJob, local: Path) -> tuple:
+        item = job.engine_item
+        with phase(f"{self.name}: mnd-c on the board, {job.samples} samples + {job.warmup} warm-up + {job.runs} timed"):
+            result = transport.run([f"./{ENGINE}", item["inputs"], item["outputs"], str(job.warmup), str(job.runs)],
+                                   cwd=workdir, timeout=job.engine_timeout_s)
+        if result.returncode != 0:
+            detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            return {"id": ENGINE, "ok": False, "error": f"exit {result.returncode}: {detail[0][:300]}"}, None
+        report = json.loads(result.stdout.decode(errors="replace").strip().splitlines()[-1])
+        transport.pull(workdir, [item["outputs"]], local)
+        outputs = np.frombuffer((local / item["outputs"]).read_bytes(), np.int8).reshape(report["samples"], -1)
+        return {"id": ENGINE, "ok": True, "error": None, "latencies_ms": report["latencies_ms"]}, outputs
+
+    def _result(self, job: BoardJob, board: dict, results: dict, evaluation, run_dir: Path, manifest):
+        emulated = board["qemu_cpu"] is not None
+        if emulated:
+            log.warning("warning: %s is emulated here (QEMU_CPU=%s): its latency says nothing about the board",
+                        self.name, board["qemu_cpu"])
+        measurements, validations, references = [], [], {}
+        for spec in job.rows:
+            item, outputs = results.get(spec.id, ({"ok": False, "error": "did not run"}, None))
+            if spec.kind not in references:
+                references[spec.kind] = self._host_reference(run_dir, manifest, evaluation, spec.kind)
+            reference = references[spec.kind]
+            if not item["ok"]:
+                log.warning("warning: %s: %s on %s failed on the board: %s", self.name, spec.runtime, spec.kind,
+                            item.get("error"))
+            if spec.runtime in ("litert-ref", ENGINE) and spec.kind in ("tflite_int8", "tflite_uint8"):
+                validations.append(self._bit_exact(spec, outputs, reference, item))
+            if outputs is None:
+                continue
+            agreement = None
+            if spec.runtime in ("litert", "onnxruntime"):
+                agreement = {"reference": HOST_REFERENCE, "n": len(reference),
+                             "top1_differing": int(np.sum(top1(outputs) != top1(reference))),
+                             "reference_accuracy": accuracy(reference, evaluation.labels), "note": None}
+                if spec.runtime == "litert" and spec.threads == job.threads[0]:
+                    check = top1_agreement(f"{self.name} litert {spec.kind} vs {HOST_REFERENCE} top-1", outputs,
+                                           reference)
+                    validations.append(Validation(check.name, True, check.value, check.threshold,
+                                                  check.detail + " (XNNPACK: reported, not gated)", False))
+            latencies = item.get("latencies_ms") or []
+            measurements.append(Measurement(
+                target=self.name, runtime=spec.runtime, artifact=spec.kind,
+                accuracy=accuracy(outputs, evaluation.labels), n=len(outputs), latency_ms=latency_summary(latencies),
+                runs=len(latencies), threads=spec.threads, warmup=job.warmup, emulated=emulated, agreement=agreement))
+        return TargetResult(tuple(measurements), tuple(validations), board)
+
+    def _host_reference(self, run_dir: Path, manifest, evaluation, kind: str) -> np.ndarray:
+        """What the host's LiteRT reference kernels give on the same inputs (for ONNX: its .tflite twin)."""
+        twin = kind.replace("onnx_", "tflite_")
+        artifact = manifest.artifact(twin) or manifest.artifact(kind)
+        path = run_dir / artifact.path
+        inputs = artifact_inputs(path, evaluation, manifest.model.get("input_quantization"))
+        runtime = "litert-ref" if path.suffix == ".tflite" else "onnxruntime-exact"
+        return run_model(runtime, path, inputs).outputs
+
+    def _bit_exact(self, spec, outputs, reference: np.ndarray, item: dict):
+        name = f"{self.name} {spec.runtime} vs {HOST_REFERENCE}"
+        if outputs is None:
+            return Validation(name, False, float(len(reference)), 0.0, f"did not run on the board: {item.get('error')}")
+        return bit_exact(name, outputs.reshape(reference.shape), reference)
+
+
+for _name, _board in BOARDS.items():
+    register_target(type(_name.replace("-", "_"), (BoardTarget,), {
+        "name": _name, "board": _board,
+        "description": f"{_board.description} over SSH (--ssh), or emulated here: LiteRT, ONNX Runtime and "
+                       "mnd's C engine (mnd-c)"}))
