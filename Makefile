@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 
 APT_TOOLS := qemu-system-arm:qemu-system-arm arm-none-eabi-gcc:gcc-arm-none-eabi qemu-x86_64-static:qemu-user-static \
              arm-none-eabi-size:binutils-arm-none-eabi gcc:gcc /usr/sbin/debootstrap:debootstrap \
-             aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/sbin/sshd:openssh-server ssh:openssh-client
+             aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/sbin/sshd:openssh-server ssh:openssh-client adb:adb
 BINFMT := /proc/sys/fs/binfmt_misc
 NEWLIB := /usr/lib/arm-none-eabi/newlib
 

@@ -22,7 +22,7 @@ from mnd.targets.base import TargetUnavailable
 
 RECIPE_VERSION = 1
 SUITE, VARIANT, MIRROR = "bookworm", "minbase", "http://deb.debian.org/debian"
-PACKAGES = ("python3",)
+PACKAGES = ("python3", "busybox-static")  # busybox: the test phone's /system/bin/sh (tests/android)
 GUEST_PYTHON = "3.11"  # bookworm's python3
 GUEST_SITE_PACKAGES = f"usr/local/lib/python{GUEST_PYTHON}/dist-packages"
 WHEELS = ("numpy", "ai-edge-litert", "onnxruntime")  # and their dependencies, at the host venv's versions
