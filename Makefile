@@ -10,6 +10,7 @@ APT_TOOLS := qemu-system-arm:qemu-system-arm arm-none-eabi-gcc:gcc-arm-none-eabi
              aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/sbin/sshd:openssh-server ssh:openssh-client adb:adb
 BINFMT := /proc/sys/fs/binfmt_misc
 NEWLIB := /usr/lib/arm-none-eabi/newlib
+AARCH64_LIBC := /usr/aarch64-linux-gnu/lib/libc.a
 
 .PHONY: demo test bench toolchain clean
 
@@ -31,6 +32,7 @@ toolchain:
 	@missing=""; for pair in $(APT_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
 	  command -v $$tool >/dev/null || missing="$$missing $$pkg"; done; \
 	  [ -d $(NEWLIB) ] || missing="$$missing libnewlib-arm-none-eabi"; \
+	  [ -f $(AARCH64_LIBC) ] || missing="$$missing libc6-dev-arm64-cross"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
