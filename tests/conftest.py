@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.arm64_fixtures"]
+pytest_plugins = ["tests.arm64_fixtures", "tests.android.fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 MND = Path(sys.executable).parent / "mnd"
