@@ -91,7 +91,9 @@ def _measure_settings(args):
     board = BoardAccess(ssh=args.ssh, identity=args.identity and Path(args.identity).resolve(),
                         ssh_config=args.ssh_config and Path(args.ssh_config).resolve(),
                         accept_new_host_key=args.accept_new_host_key, remote_python=args.remote_python,
-                        setup=args.setup)
+                        setup=args.setup, serial=args.serial,
+                        benchmark_model=args.benchmark_model and Path(args.benchmark_model).resolve(),
+                        delegates=args.delegate or (), cpu_affinity=args.cpu_affinity)
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz,
                            board=board)
 
@@ -224,6 +226,15 @@ def _add_measure_flags(parser) -> None:
                        "when it exists, else python3)")
     board.add_argument("--setup", action="store_true", help="create ~/mnd-venv on the board and install numpy, "
                        "ai-edge-litert and onnxruntime there first (says what it runs)")
+    phone = parser.add_argument_group("android")
+    phone.add_argument("--serial", help="the phone's adb serial (default: the only device; see 'adb devices')")
+    phone.add_argument("--benchmark-model", metavar="FILE", help="LiteRT's benchmark_model for android_aarch64, "
+                       "to also measure the .tflite files with LiteRT on the phone (download the nightly "
+                       "'android_aarch64_benchmark_model' linked from ai.google.dev/edge/litert/models/measurement)")
+    phone.add_argument("--delegate", type=cli_args.delegates, help="benchmark_model delegates, a comma list of cpu, "
+                       "xnnpack, gpu, nnapi (default: xnnpack)")
+    phone.add_argument("--cpu-affinity", metavar="MASK", type=cli_args.cpu_mask,
+                       help="hexadecimal CPU mask for taskset on the phone, e.g. f0 for the big cores of many SoCs")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -74,3 +74,25 @@ def ssh_destination(text: str) -> str:
     except TransportError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
+
+
+def delegates(text: str) -> tuple:
+    """'xnnpack,gpu' -> ('xnnpack', 'gpu'): known benchmark_model delegates, each once."""
+    names = tuple(part.strip() for part in text.split(","))
+    unknown = [name for name in names if name not in DELEGATES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown delegate {unknown[0]!r}: choose from {', '.join(DELEGATES)}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"'{text}' repeats a delegate")
+    return names
+
+
+def cpu_mask(text: str) -> str:
+    """A taskset mask: hexadecimal, not zero (e.g. f0)."""
+    digits = text.lower().removeprefix("0x")
+    if not digits or len(digits) > 16 or any(c not in "0123456789abcdef" for c in digits) or int(digits, 16) == 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a CPU mask: give hexadecimal digits such as f0 (cores 4-7)")
+    return digits

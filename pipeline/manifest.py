@@ -59,6 +59,9 @@ class Measurement:
     # "reference_accuracy", "note"}; the host fills it for ONNX Runtime's fused int8 kernels vs the exact QDQ
     # arithmetic, and "note" (why they differ and what to do, else None) is also one of the manifest's warnings.
     agreement: dict | None = None
+    # LiteRT's benchmark_model on a phone, parsed (targets/android/benchmark_model.py): timings in microseconds,
+    # memory, and the per-op profile; latency_ms stays None there (benchmark_model reports no p50/p90).
+    benchmark: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -153,11 +156,16 @@ MANIFEST_SHAPE = Obj({
     "target": Nullable(Obj({}, {"name": str, "options": dict | None, "board": dict | None}, closed=False)),
     "environment": Obj({}, {"isa_flags": ListOf(str)}, closed=False), "warnings": ListOf(str)})
 def _emulated_problems(measurements: list) -> list:
-    """Emulated measurements are reported by their accuracy and an instruction count (Cortex-M) or a latency
-    (an emulated board, labelled as saying nothing about the board): accuracy and one of those must be there."""
-    return [f"measurements[{i}]: emulated, but without accuracy and instructions or latency"
-            for i, m in enumerate(measurements) if m.get("emulated") and
-            (m.get("accuracy") is None or (m.get("instructions") is None and m.get("latency_ms") is None))]
+    """Emulated measurements are reported by their accuracy and an instruction count (Cortex-M) or a latency (an
+    emulated board or phone, labelled as saying nothing about the hardware); benchmark_model rows (no accuracy of
+    their own) by their benchmark. One of those must be there."""
+    problems = []
+    for i, m in enumerate(measurements):
+        if not m.get("emulated") or m.get("benchmark") is not None:
+            continue
+        if m.get("accuracy") is None or (m.get("instructions") is None and m.get("latency_ms") is None):
+            problems.append(f"measurements[{i}]: emulated, but without accuracy and instructions or latency")
+    return problems
 
 
 def _verify_artifacts(run_dir: Path, path: Path, artifacts: tuple) -> None:

@@ -11,13 +11,26 @@ class TargetUnavailable(MndError):
 
 @dataclass(frozen=True)
 class BoardAccess:
-    """How to reach a board (Raspberry Pi, any arm64 Linux board): none of it applies to the other targets."""
+    """How to reach a board or phone; each field applies only to the targets that list it in `accepts`."""
     ssh: str | None = None               # [user@]host[:port]; None: the emulated board on this machine
     identity: Path | None = None         # ssh -i
     ssh_config: Path | None = None       # ssh -F (default: the user's ~/.ssh/config)
     accept_new_host_key: bool = False    # StrictHostKeyChecking=accept-new
     remote_python: str | None = None     # the board's interpreter (default: ~/mnd-venv/bin/python, else python3)
     setup: bool = False                  # create that venv and install the runtimes on the board first
+    serial: str | None = None            # adb -s (default: the only device)
+    benchmark_model: Path | None = None  # LiteRT's benchmark_model for android_aarch64
+    delegates: tuple = ()                # benchmark_model delegates: cpu, xnnpack, gpu, nnapi
+    cpu_affinity: str | None = None      # taskset mask on the phone
+
+    def given(self) -> dict:
+        """{field: its command-line flag} for every field set to something other than its default."""
+        return {name: "--" + name.replace("_", "-").replace("delegates", "delegate")
+                for name, value in vars(self).items() if value not in (None, False, ())}
+
+
+ACCESS_HELP = ("--ssh, --identity, --ssh-config, --accept-new-host-key, --remote-python, --setup: rpi4, rpi5, "
+               "linux-arm64; --serial, --benchmark-model, --delegate, --cpu-affinity: android")
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,7 @@ class Target:
     requires = ()  # artifact kinds the target can use
     options = {}
     default_threads = (1,)
+    accepts = ()  # the BoardAccess fields this target uses
 
     def check(self):
         """None when usable here, else the reason and the fix."""
@@ -58,13 +72,11 @@ class Target:
 
     def check_access(self, board: BoardAccess):
         """None when the target can be reached as `board` says, else the reason and the fix (checked before any
-        work starts). Targets without a board refuse board options."""
-        given = [flag for flag, value in (("--ssh", board.ssh), ("--identity", board.identity),
-                                          ("--ssh-config", board.ssh_config),
-                                          ("--accept-new-host-key", board.accept_new_host_key),
-                                          ("--remote-python", board.remote_python), ("--setup", board.setup))
-                 if value]
-        return f"{', '.join(given)} apply to board targets (rpi4, rpi5, linux-arm64) only" if given else None
+        work starts). Options for other kinds of target are refused by name."""
+        foreign = [flag for name, flag in board.given().items() if name not in self.accepts]
+        if not foreign:
+            return None
+        return f"{', '.join(foreign)} do not apply to {self.name} (" + ACCESS_HELP + ")"
 
     def measure(self, run_dir, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
         """Measurements (accuracy and latency) of each artifact this target can run."""

@@ -4,7 +4,8 @@ import importlib
 
 from mnd.pipeline.errors import MndError, did_you_mean
 
-TARGET_MODULES = ("mnd.targets.host", "mnd.targets.cortex_m.target", "mnd.targets.linux_arm64.target")
+TARGET_MODULES = ("mnd.targets.host", "mnd.targets.cortex_m.target", "mnd.targets.linux_arm64.target",
+                  "mnd.targets.android.target")
 _REGISTRY = {}
 
 

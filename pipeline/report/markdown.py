@@ -4,6 +4,7 @@ from pathlib import Path
 from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
+from mnd.pipeline.report.phone import render_phone
 from mnd.pipeline.report.tables import measurement_table
 from mnd.pipeline.report.tables import percent as _percent
 
@@ -41,7 +42,10 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     if host:
         lines += _host_table(host, sizes, manifest.environment)
         lines += _agreement_table([m for m in host if m.agreement])
-    boards = [m for m in manifest.measurements if m.target != "host" and m.instructions is None]
+    phone = [m for m in manifest.measurements if m.target == "android"]
+    if phone:
+        lines += render_phone(phone, sizes, target.get("board"))
+    boards = [m for m in manifest.measurements if m.target in BOARD_TARGETS]
     if boards:
         lines += render_board(boards[0].target, boards, sizes, target.get("board"))
     for m in manifest.measurements:
@@ -87,6 +91,10 @@ def next_command(manifest, run_path: str) -> str:
         where = f"--ssh {options['ssh']}" if options.get("ssh") else "--ssh pi@raspberrypi.local"
         return (f"Deploy `{run_path}/{target}/mnd-c` (static, no Python) or the .tflite with LiteRT; measure on the "
                 f"board with `mnd measure {run_path} --target {target} {where}`.")
+    if target == "android":
+        return (f"Deploy `{run_path}/android/mnd-c` (static arm64, no interpreter: `adb push` it and run it), or "
+                f"measure LiteRT itself: `mnd measure {run_path} --target android --benchmark-model "
+                "./android_aarch64_benchmark_model --delegate xnnpack,gpu`.")
     if target.startswith("cortex-"):
         return (f"Build `{run_path}/{target}/` (model.c, kernels.c: no interpreter, no arena guess) into your "
                 f"firmware, or compare cores with `mnd measure {run_path} --target cortex-m55`.")

@@ -58,6 +58,7 @@ class BoardTarget(Target):
                "remote_python": "the board's Python", "setup": "create ~/mnd-venv with the runtimes on the board",
                "threads": "comma list (default 1,2,4); reference kernels and mnd-c run single-threaded"}
     default_threads = (1, 2, 4)
+    accepts = ("ssh", "identity", "ssh_config", "accept_new_host_key", "remote_python", "setup")
 
     def check(self):
         emulated, ssh = emulation_problem(), ssh_problem()
@@ -68,7 +69,7 @@ class BoardTarget(Target):
         return [f"emulated (default): {emulation_problem() or 'ready'}", f"--ssh: {ssh_problem() or 'ready'}"]
 
     def check_access(self, access: BoardAccess):
-        return ssh_problem() if access.ssh else emulation_problem()
+        return super().check_access(access) or (ssh_problem() if access.ssh else emulation_problem())
 
     def connect(self, access: BoardAccess):
         if access.ssh:

@@ -124,16 +124,28 @@ class Connection:
             self.streams.pop(stream.local_id, None)
 
 
+def _make_root(root: Path) -> None:
+    """The phone's file system in a new folder, with busybox from mnd's cached arm64 root filesystem."""
+    from mnd.targets.linux_arm64.rootfs import ensure_rootfs
+    from tests.android.phone_root import make_phone_root
+
+    make_phone_root(root, ensure_rootfs() / "bin" / "busybox")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.android.device", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--root", type=Path, required=True, help="the phone's file system (phone_root.py)")
+    parser.add_argument("--root", type=Path, required=True, help="the phone's file system (phone_root.py); a new or "
+                        "empty folder gets one")
     parser.add_argument("--serial-name", default=None, help="a name for logs; adb names the device HOST:PORT")
     parser.add_argument("--state", choices=("device", "unauthorized", "offline"), default="device")
     parser.add_argument("--no-shell-v2", action="store_true", help="advertise no shell protocol (old phones)")
     args = parser.parse_args(argv)
     if not (args.root / "system" / "bin" / "sh").exists():
-        parser.error(f"{args.root} has no system/bin/sh: create it with tests.android.phone_root.make_phone_root")
+        if args.root.exists() and any(args.root.iterdir()):
+            parser.error(f"{args.root} has no system/bin/sh: give a new or empty folder (the phone's file system is "
+                         "made there) or one made by tests.android.phone_root.make_phone_root")
+        _make_root(args.root)
     device = Device(args.root, args.state, shell_v2=not args.no_shell_v2)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

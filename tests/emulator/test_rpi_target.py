@@ -95,7 +95,7 @@ def test_rpi4_ssh_unknown_host_key_is_refused_with_the_fix_and_leaves_nothing(as
 
 def test_board_options_on_a_board_less_target_are_refused_at_once(tmp_path):
     result = run_mnd("export", "--target", "host", "--ssh", "pi@raspberrypi", "--out", tmp_path / "x")
-    assert result.returncode == 2 and "--ssh apply to board targets" in result.stderr
+    assert result.returncode == 2 and "--ssh do not apply to host" in result.stderr
     result = run_mnd("export", "--target", "rpi4", "--ssh=-oProxyCommand=x", "--out", tmp_path / "y")
     assert result.returncode == 2 and "starting with '-'" in result.stderr
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

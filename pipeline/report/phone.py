@@ -1,0 +1,58 @@
+"""Report section for an Android phone: its facts, mnd's C engine (accuracy and latency), and LiteRT's
+benchmark_model per file, delegate and thread count with its slowest op types."""
+from mnd.pipeline.report.tables import measurement_table, percent
+
+TOP_OPS = 5
+
+
+def phone_line(phone: dict) -> str:
+    where = "an emulated phone (ro.kernel.qemu=1)" if phone.get("emulated") else "a phone"
+    return (f"- {where}: {phone.get('manufacturer') or '—'} {phone.get('model') or '—'}, "
+            f"SoC {phone.get('soc') or '—'}, Android {phone.get('android') or '—'} (SDK {phone.get('sdk') or '—'}), "
+            f"{phone.get('abi') or '—'}, "
+            f"serial `{phone.get('serial')}`")
+
+
+def _us(value) -> str:
+    return "—" if value is None else f"{value / 1000:.3f}"
+
+
+def benchmark_table(rows) -> list:
+    lines = ["LiteRT's benchmark_model on the phone (its own timings; milliseconds):", "",
+             "| artifact | delegate | threads | init | first | warm-up avg | avg | median | p95 | std | runs | "
+             "slowest op types |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in rows:
+        b = m.benchmark
+        stats = b.get("inference") or {}
+        ops = sorted(b.get("ops") or [], key=lambda op: -op["percent"])[:TOP_OPS]
+        slowest = ", ".join(f"{op['node_type']} {op['percent']:.1f}%" for op in ops) or "—"
+        init = "—" if b.get("init_ms") is None else f"{b['init_ms']:.3f}"
+        lines.append(f"| {m.artifact} | {m.runtime.removeprefix('benchmark_model-')} | {m.threads} | {init} | "
+                     f"{_us(b.get('first_inference_us'))} | {_us(b.get('warmup_avg_us'))} | "
+                     f"{_us(stats.get('avg'))} | {_us(stats.get('median'))} | {_us(stats.get('p95'))} | "
+                     f"{_us(stats.get('std'))} | {stats.get('count')} | {slowest} |")
+    return lines + [""]
+
+
+def render_phone(measurements, sizes: dict, phone: dict | None) -> list:
+    phone = phone or {}
+    emulated = any(m.emulated for m in measurements)
+    lines = ["### `android`" + (" (emulated)" if emulated else ""), ""]
+    if phone:
+        lines.append(phone_line(phone))
+    if emulated:
+        lines.append("- warning: emulated phone: the outputs are the arm64 code's, but the latency says nothing "
+                     "about a real phone")
+    engine = [m for m in measurements if m.benchmark is None]
+    where = "emulated phone" if emulated else "phone"
+    lines += ["", "mnd's C engine (static arm64 executable, no interpreter), every output checked bit for bit against "
+              "the host's LiteRT reference kernels (see Validation):", "", *measurement_table(engine, sizes, where), ""]
+    for m in engine:
+        if m.agreement:
+            lines += [f"Host LiteRT reference kernels on the same {m.agreement['n']} inputs: "
+                      f"{percent(m.agreement['reference_accuracy'])} ({m.agreement['top1_differing']} top-1 "
+                      "predictions differ).", ""]
+    benchmarks = [m for m in measurements if m.benchmark is not None]
+    if benchmarks:
+        lines += benchmark_table(benchmarks)
+    return lines

@@ -1,0 +1,153 @@
+"""Android phones over adb: mnd's C engine as a static arm64 executable (no app, no bionic, no Python) measures
+accuracy and latency on the phone, bit-exact with the host's LiteRT reference kernels; with --benchmark-model,
+LiteRT's own benchmark_model adds its timings, memory and per-op profile per delegate and thread count."""
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mnd.pipeline.errors import ModelError
+from mnd.pipeline.manifest import Measurement
+from mnd.pipeline.progress import phase
+from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.validate import accuracy, bit_exact, top1
+from mnd.targets.android.benchmark_runs import BENCHMARK_URL, benchmark_argv, plan_runs
+from mnd.targets.android.device_facts import abi_problem, phone_record
+from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.latency import latency_summary
+from mnd.targets.registry import register_target
+from mnd.targets.run_folder import build_in_run
+
+log = logging.getLogger("mnd")
+ENGINE = "mnd-c"
+GCC_CPU = "generic"  # any arm64-v8a phone
+SECONDS_PER_INFERENCE = 10.0
+BASE_TIMEOUT_S = 300.0
+HOST_REFERENCE = "host litert-ref"
+EMULATED_WARNING = ("emulated phone (ro.kernel.qemu=1): the outputs are the arm64 code's, but the latency says "
+                    "nothing about a real phone")
+
+
+@register_target
+class AndroidTarget(Target):
+    name = "android"
+    description = ("Android phone over adb: mnd's C engine (static arm64, bit-exact) and, with --benchmark-model, "
+                   "LiteRT's benchmark_model per delegate")
+    requires = ("tflite_int8",)
+    options = {"serial": "adb serial (default: the only device)", "threads": "benchmark_model thread counts "
+               "(default 1,4); mnd-c is single-threaded", "benchmark_model": f"download: {BENCHMARK_URL}",
+               "delegate": "cpu, xnnpack, gpu, nnapi (benchmark_model)", "cpu_affinity": "taskset mask"}
+    default_threads = (1, 4)
+    accepts = ("serial", "benchmark_model", "delegates", "cpu_affinity")
+
+    def check(self):
+        missing = [f"{tool} ({install})" for tool, install in (("adb", "apt-get install adb"),
+                   ("aarch64-linux-gnu-gcc", "apt-get install gcc-aarch64-linux-gnu")) if shutil.which(tool) is None]
+        return f"{', '.join(missing)} not found — or run 'make toolchain'" if missing else None
+
+    def modes(self) -> list:
+        return [f"--benchmark-model: LiteRT's android_aarch64 benchmark_model, downloaded from {BENCHMARK_URL}"]
+
+    def check_access(self, access: BoardAccess):
+        problem = super().check_access(access)
+        if problem is None and access.benchmark_model is not None and not Path(access.benchmark_model).is_file():
+            problem = f"--benchmark-model {access.benchmark_model} is not a file; download it from {BENCHMARK_URL}"
+        return problem
+
+    def measure(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
+        if manifest.artifact("tflite_int8") is None:
+            raise ModelError("android runs mnd's C engine on full-integer int8 models, and this export has no "
+                             "tflite_int8 (see the report's warnings for why); export an int8 model")
+        return build_in_run(run_dir, self.name,
+                            lambda project: self._measure_in(project, run_dir, manifest, evaluation, settings))
+
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, settings) -> TargetResult:
+        from mnd.engine.linux_build import build_executable, write_linux_project
+        from mnd.targets.transport.adb import AdbTransport
+
+        int8 = run_dir / manifest.artifact("tflite_int8").path
+        write_linux_project(int8, project, manifest.model.get("tflm_arena_bytes"), cpu=GCC_CPU)
+        engine = build_executable(project, project / ENGINE, cpu=GCC_CPU)
+        transport = AdbTransport(settings.board.serial)
+        phone = phone_record(transport.getprop(), transport.serial)
+        problem = abi_problem(phone)
+        if problem:
+            raise TargetUnavailable(f"android: {problem}")
+        log.info("android: measuring on %s", transport.describe())
+        if phone["emulated"]:
+            log.warning("warning: %s", EMULATED_WARNING)
+        inputs = artifact_inputs(int8, evaluation)
+        with transport.workdir() as workdir:
+            outputs, latencies = self._run_engine(transport, workdir, engine, inputs, settings)
+            benchmarks = self._run_benchmarks(transport, workdir, run_dir, manifest, settings)
+        reference = run_model("litert-ref", int8, inputs).outputs
+        check = bit_exact(f"android {ENGINE} vs {HOST_REFERENCE}", outputs.reshape(reference.shape), reference)
+        agreement = {"reference": HOST_REFERENCE, "n": len(reference),
+                     "top1_differing": int(np.sum(top1(outputs) != top1(reference))),
+                     "reference_accuracy": accuracy(reference, evaluation.labels), "note": None}
+        rows = [Measurement(target=self.name, runtime=ENGINE, artifact="tflite_int8",
+                            accuracy=accuracy(outputs, evaluation.labels), n=len(outputs),
+                            latency_ms=latency_summary(latencies), runs=len(latencies), threads=1,
+                            warmup=settings.warmup, emulated=phone["emulated"], agreement=agreement)]
+        rows += [Measurement(target=self.name, runtime=run.runtime, artifact=run.kind, accuracy=None, n=0,
+                             latency_ms=None, runs=parsed["inference"]["count"], threads=run.threads,
+                             warmup=settings.warmup, emulated=phone["emulated"], benchmark=parsed)
+                 for run, parsed in benchmarks]
+        return TargetResult(tuple(rows), (check,), phone)
+
+    def _prefix(self, settings: MeasureSettings) -> list:
+        return ["taskset", settings.board.cpu_affinity] if settings.board.cpu_affinity else []
+
+    def _run_engine(self, transport, workdir: str, engine: Path, inputs: np.ndarray, settings):
+        """(outputs, latencies in ms) of mnd-c over every evaluation input on the phone."""
+        with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
+            staged = Path(tmp) / "inputs.bin"
+            staged.write_bytes(np.ascontiguousarray(inputs).tobytes())
+            transport.push([engine, staged], workdir)
+        timeout = BASE_TIMEOUT_S + SECONDS_PER_INFERENCE * (len(inputs) + settings.warmup + settings.runs)
+        with phase(f"android: mnd-c on the phone, {len(inputs)} samples + {settings.warmup} warm-up + "
+                   f"{settings.runs} timed"):
+            result = transport.run([*self._prefix(settings), f"./{ENGINE}", "inputs.bin", "outputs.bin",
+                                    str(settings.warmup), str(settings.runs)], cwd=workdir, timeout=timeout)
+        if result.returncode != 0:
+            detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"android: mnd-c failed on the phone (exit {result.returncode}: {detail[0][:300]})")
+        report = json.loads(result.stdout.decode(errors="replace").strip().splitlines()[-1])
+        with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
+            transport.pull(workdir, ["outputs.bin"], Path(tmp))
+            outputs = np.frombuffer((Path(tmp) / "outputs.bin").read_bytes(), np.int8).reshape(len(inputs), -1)
+        return outputs, report["latencies_ms"]
+
+    def _run_benchmarks(self, transport, workdir: str, run_dir: Path, manifest, settings) -> list:
+        """[(BenchmarkRun, parsed output)] for each .tflite, delegate and thread count; [] without the tool."""
+        from mnd.targets.android.benchmark_model import parse_benchmark_output
+
+        tool = settings.board.benchmark_model
+        if tool is None:
+            return []
+        models = {kind: f"model_{kind}.tflite" for kind in ("tflite_int8", "tflite_float") if manifest.artifact(kind)}
+        with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
+            staging = Path(tmp)
+            shutil.copy(tool, staging / "benchmark_model")
+            (staging / "benchmark_model").chmod(0o755)
+            for kind, name in models.items():
+                shutil.copy(run_dir / manifest.artifact(kind).path, staging / name)
+            transport.push(sorted(staging.iterdir()), workdir)
+        results = []
+        for run in plan_runs(models, settings.board.delegates or ("xnnpack",),
+                             settings.thread_counts(self.default_threads)):
+            with phase(f"android: benchmark_model {run.kind} {run.delegate} x{run.threads}"):
+                result = transport.run([*self._prefix(settings), *benchmark_argv(run, settings.warmup, settings.runs)],
+                                       cwd=workdir, timeout=BASE_TIMEOUT_S + 60.0 * (settings.warmup + settings.runs))
+            text = (result.stdout + result.stderr).decode(errors="replace")
+            if result.returncode != 0:
+                last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]
+                log.warning("warning: android: benchmark_model %s with %s failed (exit %d): %s", run.kind,
+                            run.delegate, result.returncode, last[0][:300])
+                continue
+            results.append((run, parse_benchmark_output(text)))
+        return results
