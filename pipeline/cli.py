@@ -178,6 +178,25 @@ def _cmd_measure(args) -> None:
     log.info("next: cat %s/report.md", args.run_dir)
 
 
+def _cmd_report(args) -> None:
+    from mnd.pipeline import rundir
+    from mnd.pipeline.errors import UsageError
+    from mnd.pipeline.report.write import rerender_run, write_comparison
+
+    runs = [Path(run) for run in args.runs]
+    if len(runs) == 1 and args.out:
+        raise UsageError("--out is for comparing several runs; with one RUN, mnd report rewrites RUN/report.md and "
+                         "RUN/report.html in place")
+    if len(runs) == 1:
+        html = rerender_run(runs[0])
+    elif not args.out:
+        raise UsageError(f"comparing {len(runs)} runs needs --out DIR, a new folder for the comparison report")
+    else:
+        html = write_comparison(runs, rundir.claim(Path(args.out), args.force, runs))
+    log.info("wrote %s and report.md beside it", html)
+    log.info("next: xdg-open %s   (or open it in any browser; it loads nothing from the network)", html)
+
+
 def _cmd_targets(args) -> None:
     from mnd.targets.registry import get_target, target_names
 
@@ -323,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_measure_flags(measure)
     measure.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
     measure.set_defaults(handler=_cmd_measure)
+
+    report = commands.add_parser("report", parents=[common], help="re-render a run's report.md and report.html, "
+                                 "or compare several runs in one report")
+    report.add_argument("runs", nargs="+", metavar="RUN", help="out/RUN directories from 'mnd export'")
+    report.add_argument("--out", help="with several RUNs: the folder to create for the comparison report")
+    report.add_argument("--force", action="store_true", help="replace an existing --out (an earlier mnd run "
+                        "directory or an empty one)")
+    report.set_defaults(handler=_cmd_report)
 
     targets = commands.add_parser("targets", parents=[common], help="registered targets, what they need, whether available here")
     targets.add_argument("--json", action="store_true")

@@ -9,6 +9,7 @@ from pathlib import Path
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.json_shape import ListOf, MapOf, Nullable, Obj, check, read_json, record, refuse_problems
 from mnd.pipeline.paths import inside
+from mnd.pipeline.report.confusion import MAX_FULL
 
 SCHEMA = "mnd.manifest/1"
 REEXPORT = "re-export the run with 'mnd export'"
@@ -75,6 +76,9 @@ class Manifest:
     target: dict | None = None
     environment: dict = field(default_factory=dict)
     warnings: tuple = ()
+    # The confusion matrix on the evaluation set (pipeline/report/confusion.py): {"runtime", "artifact", "labels",
+    # "matrix" (rows true, columns predicted), "row_totals", "column_totals", "classes", "classes_shown", "samples"}
+    evaluation: dict | None = None
     schema: str = SCHEMA
 
     def with_artifact(self, run_dir: Path, kind: str, path: Path) -> "Manifest":
@@ -116,7 +120,8 @@ class Manifest:
                 raise ModelError(f"'{path}' is a training run's manifest (mnd.run/1), not an export's; export it "
                                  f"first: mnd export --model {run_dir}")
             raise ModelError(f"'{path}' has schema {found}, not '{SCHEMA}'; {REEXPORT}")
-        problems = check(doc, MANIFEST_SHAPE) or _emulated_problems(doc["measurements"])
+        problems = (check(doc, MANIFEST_SHAPE) or _emulated_problems(doc["measurements"])
+                    or _evaluation_problems(doc.get("evaluation")))
         refuse_problems(path, problems or (check(doc, RELOADABLE_SHAPE) if reload_data else []), REEXPORT)
         manifest = cls(**{**doc,
                           "artifacts": tuple(Artifact(**a) for a in doc["artifacts"]),
@@ -147,14 +152,41 @@ MEASUREMENT_SHAPE = record(
     layers=Nullable(ListOf(Obj({"index": int, "op": str, "macs": int, "instructions": int}))),
     ram_parts=Nullable(MapOf(int)), flash_parts=Nullable(MapOf(int)),
     agreement=Nullable(Obj({"reference": str, "n": int, "top1_differing": int, "reference_accuracy": float | None,
-                            "note": str | None})))
+                            "note": str | None})),
+    benchmark=Nullable(Obj({}, {"inference": Nullable(Obj({"count": int, "avg": float}, closed=False)),
+                                "ops": Nullable(ListOf(Obj({"node_type": str, "avg_ms": float, "percent": float},
+                                                           {"times_called": int | None, "count": int | None},
+                                                           closed=False))),
+                                "init_ms": float | None, "first_inference_us": float | None,
+                                "warmup_avg_us": float | None, "inference_avg_us": float | None,
+                                "memory": dict | None}, closed=False)))
+EVALUATION_SHAPE = Obj({"runtime": str, "artifact": str, "labels": ListOf(str), "matrix": ListOf(ListOf(int)),
+                        "row_totals": ListOf(int), "column_totals": ListOf(int), "classes": int,
+                        "classes_shown": int, "samples": int})
 MANIFEST_SHAPE = Obj({
     "schema": str, "model": MODEL_SHAPE, "quantization": dict | None,
     "artifacts": ListOf(record(Artifact)), "validations": ListOf(record(Validation)),
     "measurements": ListOf(MEASUREMENT_SHAPE),
     "data": Obj({"evaluation": DATA_PART_SHAPE}, {"calibration": Nullable(DATA_PART_SHAPE)}, closed=False),
     "target": Nullable(Obj({}, {"name": str, "options": dict | None, "board": dict | None}, closed=False)),
-    "environment": Obj({}, {"isa_flags": ListOf(str)}, closed=False), "warnings": ListOf(str)})
+    "environment": Obj({}, {"isa_flags": ListOf(str)}, closed=False), "warnings": ListOf(str)},
+    {"evaluation": Nullable(EVALUATION_SHAPE)})
+
+
+def _evaluation_problems(evaluation: dict | None) -> list:
+    """The confusion matrix: square, one row, column and total per label, at most MAX_FULL labels, no negatives."""
+    if evaluation is None:
+        return []
+    shown = len(evaluation["labels"])
+    rows = evaluation["matrix"]
+    sized = (0 < shown <= MAX_FULL and len(rows) == shown and all(len(row) == shown for row in rows)
+             and len(evaluation["row_totals"]) == shown == len(evaluation["column_totals"]))
+    if not sized:
+        return [f"evaluation: not a square matrix with one row, column and total per label (at most {MAX_FULL})"]
+    counts = [*(n for row in rows for n in row), *evaluation["row_totals"], *evaluation["column_totals"]]
+    return ["evaluation: negative counts"] if min(counts) < 0 else []
+
+
 def _emulated_problems(measurements: list) -> list:
     """Emulated measurements are reported by their accuracy and an instruction count (Cortex-M) or a latency (an
     emulated board or phone, labelled as saying nothing about the hardware); benchmark_model rows (no accuracy of

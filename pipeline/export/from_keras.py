@@ -11,6 +11,7 @@ from mnd.pipeline.formats.c_array import c_identifier, parse_c_array, write_c_ar
 from mnd.pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
 from mnd.pipeline.formats.tflite import write_tflite_float, write_tflite_int8
 from mnd.pipeline.progress import phase
+from mnd.pipeline.report.confusion import confusion_record
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model, tflm_arena_bytes
 from mnd.pipeline.sources.tflite_read import read_tflite
@@ -60,6 +61,15 @@ class KerasExport:
             manifest = manifest.with_artifact(run_dir, kind, path)
         return manifest
 
+    def int8_artifact_only(self, run_dir: Path, manifest, calib_inputs):
+        """Cost-only exports (mnd sweep --cost-only): the int8 TFLite model alone, what the targets measure."""
+        with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
+            saved_model = export_saved_model(self.model, Path(tmp) / "saved_model")
+            with phase(f"calibrating and converting to TFLite int8 ({len(calib_inputs)} random calibration inputs)"):
+                int8_path = write_tflite_int8(saved_model, calib_inputs,
+                                              run_dir / f"{c_identifier(self.source.name)}_int8.tflite")
+        return manifest.with_artifact(run_dir, "tflite_int8", int8_path)
+
     def _reference_outputs(self, inputs: np.ndarray) -> tuple:
         """(outputs, is_logits): Keras outputs before a final softmax when the model exposes one."""
         import keras
@@ -76,6 +86,7 @@ class KerasExport:
         return np.asarray(self.model.predict(inputs, batch_size=64, verbose=0)), False
 
     def validations(self, run_dir: Path, manifest, evaluation, config) -> tuple:
+        """(validations, confusion record of the int8 LiteRT reference kernels on the evaluation set)."""
         path = lambda kind: run_dir / manifest.artifact(kind).path  # noqa: E731
         labels, x = evaluation.labels, evaluation.float_inputs
         log.info("validating on %d evaluation samples", len(labels))
@@ -86,7 +97,7 @@ class KerasExport:
         onnx_float = run_onnx_logits(path("onnx_float"), x) if is_logits else run_model("onnxruntime", path("onnx_float"), x).outputs
         int8_reference = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
         onnx_int8 = run_model("onnxruntime-exact", path("onnx_int8"), x).outputs
-        return (
+        checks = (
             validate.float_close(f"tflite_float vs keras ({what})", tflite_float.reshape(reference.shape), reference),
             validate.float_close(f"onnx_float vs keras ({what})", onnx_float.reshape(reference.shape), reference),
             tflm_bit_exact(run_dir, manifest, evaluation, int8_reference),
@@ -94,6 +105,7 @@ class KerasExport:
             validate.accuracy_drop("int8 vs float accuracy drop (points)", validate.accuracy(int8_reference, labels),
                                    validate.accuracy(reference, labels), config.max_drop, len(labels)),
         )
+        return checks, confusion_record(int8_reference, labels, self.source.labels, "litert-ref", "tflite_int8")
 
 
 def onnx_weights(quant) -> dict:

@@ -12,6 +12,7 @@ from mnd.pipeline.formats.c_array import c_identifier
 from mnd.pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
 from mnd.pipeline.manifest import Validation
 from mnd.pipeline.progress import phase
+from mnd.pipeline.report.confusion import confusion_record
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.sources.tflite_read import read_tflite
@@ -114,6 +115,8 @@ class TfliteExport:
         return manifest
 
     def validations(self, run_dir: Path, manifest, evaluation, config) -> tuple:
+        """(validations, confusion record of LiteRT's reference kernels on the int8 model, else on the model's
+        own precision, on the evaluation set)."""
         path = lambda kind: run_dir / manifest.artifact(kind).path  # noqa: E731
         quant = manifest.model.get("input_quantization")
         labels = evaluation.labels
@@ -126,10 +129,11 @@ class TfliteExport:
                 else run_model("onnxruntime", path("onnx_float"), x).outputs
             onnx_int8 = run_model("onnxruntime-exact", path("onnx_int8"), x).outputs  # the same on every CPU
             what = "logits" if tensor is not None else "outputs"
-            return (validate.float_close(f"onnx_float vs tflite_float ({what})", onnx_float.reshape(own.shape), own),
-                    validate.accuracy_drop("onnx_int8 vs float accuracy drop (points)",
-                                           validate.accuracy(onnx_int8, labels), validate.accuracy(own, labels),
-                                           config.max_drop, len(labels)))
+            checks = (validate.float_close(f"onnx_float vs tflite_float ({what})", onnx_float.reshape(own.shape), own),
+                      validate.accuracy_drop("onnx_int8 vs float accuracy drop (points)",
+                                             validate.accuracy(onnx_int8, labels), validate.accuracy(own, labels),
+                                             config.max_drop, len(labels)))
+            return checks, confusion_record(own, labels, self.source.labels, "litert", "tflite_float")
         kind = f"tflite_{self.precision}"
         own_inputs = artifact_inputs(path(kind), evaluation)
         reference = run_model("litert-ref", path(kind), own_inputs).outputs
@@ -155,5 +159,7 @@ class TfliteExport:
             agreement = validate.top1_agreement("requantized int8 vs original uint8 top-1", requantized, reference)
             checks.append(Validation(agreement.name, True, agreement.value, agreement.threshold,
                                               agreement.detail + " (lossy by request: reported, not gated)", False))
-        return tuple(checks)
+            return tuple(checks), confusion_record(requantized, labels, self.source.labels, "litert-ref",
+                                                   "tflite_int8")
+        return tuple(checks), confusion_record(reference, labels, self.source.labels, "litert-ref", kind)
 

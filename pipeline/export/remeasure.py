@@ -1,7 +1,6 @@
 """`mnd measure`: run a target's measurements again on an existing export, without re-exporting."""
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from mnd.pipeline.data.plan import reload_evaluation
@@ -9,7 +8,7 @@ from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
 from mnd.pipeline.export.run import check_target, with_target_result
 from mnd.pipeline.manifest import REEXPORT, Manifest
-from mnd.pipeline.report.markdown import render
+from mnd.pipeline.report.write import replace_files, run_reports
 
 
 def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
@@ -28,26 +27,7 @@ def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
 
 
 def _write_atomically(run_dir: Path, manifest: Manifest) -> None:
-    """manifest.json and report.md through temporary files, so a failure leaves the old ones; each keeps the mode
-    it had (report.md, when it is gone or not a regular file, takes manifest.json's)."""
+    """manifest.json, report.md and report.html through temporary files, so a failure leaves the old ones; each
+    keeps the mode it had (a report, when it is gone or not a regular file, takes manifest.json's)."""
     fallback = stat.S_IMODE(os.stat(run_dir / "manifest.json").st_mode)  # read and checked inside the run
-    for name, text in (("manifest.json", manifest.to_json()), ("report.md", render(manifest, str(run_dir)))):
-        mode = _mode(run_dir / name, fallback)
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=run_dir)
-        try:
-            with os.fdopen(handle, "w") as stream:
-                os.fchmod(stream.fileno(), mode)
-                stream.write(text)
-            os.replace(temporary, run_dir / name)  # replaces a symbolic link itself, never what it points to
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-
-
-def _mode(path: Path, fallback: int) -> int:
-    """The permission bits of the regular file at `path` (not following a symbolic link), else `fallback`."""
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return fallback
-    return stat.S_IMODE(status.st_mode) if stat.S_ISREG(status.st_mode) else fallback
+    replace_files(run_dir, {"manifest.json": manifest.to_json(), **run_reports(manifest, str(run_dir))}, fallback)

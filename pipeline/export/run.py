@@ -2,11 +2,13 @@
 import logging
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from mnd.pipeline import interrupts, rundir, validate
-from mnd.pipeline.data.plan import load_evaluation_only, load_export_data
+from mnd.pipeline.data.plan import Evaluation, load_evaluation_only, load_export_data
 from mnd.pipeline.environment import environment
 from mnd.pipeline.manifest import Manifest
-from mnd.pipeline.report.markdown import write_report
+from mnd.pipeline.report.write import write_reports
 from mnd.pipeline.sources.resolve import ModelSource
 from mnd.quantize.config import QuantConfig
 from mnd.targets.base import MeasureSettings, TargetUnavailable
@@ -26,6 +28,13 @@ class ExportConfig:
     allow_drift: bool = False
     requantize_int8: bool = False
     measure: MeasureSettings = MeasureSettings()
+    cost_only: bool = False  # `mnd sweep --cost-only`: random data, only the int8 TFLite model, no validations
+
+
+COST_ONLY_CALIBRATION_SAMPLES = 8
+COST_ONLY_NOTE = ("cost-only export (mnd sweep --cost-only): random weights, calibrated on {calibration} random "
+                  "inputs and run on {evaluation} random input; only the int8 TFLite model was written (no ONNX, no "
+                  "TFLite-Micro arrays, no validations), and its accuracy says nothing")
 
 
 def check_target(name: str, settings: MeasureSettings = MeasureSettings()):
@@ -62,8 +71,25 @@ def with_target_result(manifest: Manifest, target, settings: MeasureSettings, re
     return manifest
 
 
+def random_export_data(source: ModelSource, calibration_samples: int):
+    """Cost-only data: uniform random pixels through the model's preprocessing, `calibration_samples` to calibrate
+    and one to run (label 0), with the manifest's 'data' record saying so."""
+    rng = np.random.default_rng(0)
+    shape = (source.prep.side, source.prep.side, source.prep.channels)
+    calib_pixels = rng.integers(0, 256, (calibration_samples, *shape), dtype=np.uint8)
+    eval_pixels = rng.integers(0, 256, (1, *shape), dtype=np.uint8)
+    evaluation = Evaluation(eval_pixels, np.zeros(1, np.int64), source.prep.apply(eval_pixels), source.prep)
+    part = lambda samples: {"source": "random pixels (cost-only)", "split": None, "part": "all",  # noqa: E731
+                            "samples": samples}
+    return source.prep.apply(calib_pixels), evaluation, {"calibration": part(calibration_samples),
+                                                         "evaluation": part(1)}
+
+
 def open_export(source: ModelSource, config: ExportConfig):
     """The exporter for the model's kind: a float Keras graph, or an imported .tflite file."""
+    if config.cost_only and source.kind != "keras":
+        from mnd.pipeline.errors import UsageError
+        raise UsageError("a cost-only export builds a Keras model with random weights; it cannot take a .tflite file")
     if source.kind == "tflite":
         from mnd.pipeline.export.from_tflite import TfliteExport
         return TfliteExport(source, requantize_int8=config.requantize_int8)
@@ -83,7 +109,10 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
     warnings = tuple(exporter.warnings())
     for warning in warnings:
         log.warning("warning: %s", warning)
-    if exporter.needs_calibration:
+    if config.cost_only:
+        calib_inputs, evaluation, data_doc = random_export_data(source, COST_ONLY_CALIBRATION_SAMPLES)
+        warnings += (COST_ONLY_NOTE.format(calibration=len(calib_inputs), evaluation=len(evaluation.labels)),)
+    elif exporter.needs_calibration:
         calib_inputs, evaluation, data_doc = load_export_data(
             source, config.calib, config.evaluation, config.quant.calibration_samples, exporter.classes,
             config.evaluation_samples)
@@ -102,17 +131,21 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
         environment=environment(), warnings=warnings)
     staging = rundir.staging_dir(destination)
     try:
-        manifest = exporter.artifacts(staging, manifest, calib_inputs, evaluation)
-        interrupts.raise_if_requested()
-        validations = exporter.validations(staging, manifest, evaluation, config)
-        manifest = replace(manifest, validations=validations)
+        if config.cost_only:
+            manifest = exporter.int8_artifact_only(staging, manifest, calib_inputs)
+            validations, confusion = (), None
+        else:
+            manifest = exporter.artifacts(staging, manifest, calib_inputs, evaluation)
+            interrupts.raise_if_requested()
+            validations, confusion = exporter.validations(staging, manifest, evaluation, config)
+        manifest = replace(manifest, validations=validations, evaluation=confusion)
         validate.enforce(validations, config.allow_drift)
         interrupts.raise_if_requested()
         result = target.measure(staging, manifest, evaluation, config.measure)
         manifest = with_target_result(manifest, target, config.measure, result, allow_drift=config.allow_drift)
         interrupts.raise_if_requested()
         manifest.write(staging)
-        write_report(staging, manifest, str(out))
+        write_reports(staging, manifest, str(out))
     except BaseException:
         rundir.discard(staging, destination)
         raise

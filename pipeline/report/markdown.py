@@ -1,6 +1,5 @@
-"""report.md: what was built, whether it is right, how fast and accurate it is, and what to do next."""
-from pathlib import Path
-
+"""report.md: what was built, whether it is right, how fast and accurate it is, and what to do next
+(pipeline/report/write.py writes it, and report.html from it)."""
 from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
@@ -101,9 +100,3 @@ def next_command(manifest, run_path: str) -> str:
     return f"Build `{run_path}/tflm/` into your TFLite-Micro firmware, or re-measure with " \
            f"`mnd measure {run_path} --target {target} --threads 2`."
 
-
-def write_report(run_dir: Path, manifest, run_path: str) -> Path:
-    """`run_path`: where the run will live once published (the report names it in its next command)."""
-    path = run_dir / "report.md"
-    path.write_text(render(manifest, run_path))
-    return path

@@ -29,7 +29,8 @@ def benchmark_table(rows) -> list:
         init = "—" if b.get("init_ms") is None else f"{b['init_ms']:.3f}"
         lines.append(f"| {m.artifact} | {m.runtime.removeprefix('benchmark_model-')} | {m.threads} | {init} | "
                      f"{_us(b.get('first_inference_us'))} | {_us(b.get('warmup_avg_us'))} | "
-                     f"{_us(stats.get('avg'))} | {_us(stats.get('median'))} | {_us(stats.get('p95'))} | "
+                     f"{_us(stats.get('avg') or b.get('inference_avg_us'))} | {_us(stats.get('median'))} | "
+                     f"{_us(stats.get('p95'))} | "
                      f"{_us(stats.get('std'))} | {stats.get('count')} | {slowest} |")
     return lines + [""]
 

@@ -94,7 +94,8 @@ class AndroidTarget(Target):
                             latency_ms=latency_summary(latencies), runs=len(latencies), threads=1,
                             warmup=settings.warmup, emulated=phone["emulated"], agreement=agreement)]
         rows += [Measurement(target=self.name, runtime=run.runtime, artifact=run.kind, accuracy=None, n=0,
-                             latency_ms=None, runs=parsed["inference"]["count"], threads=run.threads,
+                             latency_ms=None, runs=(parsed.get("inference") or {}).get("count") or settings.runs,
+                             threads=run.threads,
                              warmup=settings.warmup, emulated=phone["emulated"], benchmark=parsed)
                  for run, parsed in benchmarks]
         return TargetResult(tuple(rows), (check,), phone)
