@@ -131,8 +131,9 @@ def _cmd_export(args) -> None:
     failed = [v.name for v in manifest.validations if not v.passed]
     if failed:
         log.warning("kept despite failed validations (--allow-drift): %s", ", ".join(failed))
-    log.info("wrote %d artifacts, manifest.json and report.md to %s", len(manifest.artifacts), out)
-    log.info("next: cat %s/report.md   (re-measure: mnd measure %s --target %s)", out, out, args.target)
+    log.info("wrote %d artifacts, manifest.json, report.md and report.html to %s", len(manifest.artifacts), out)
+    log.info("next: cat %s/report.md   (plots: %s/report.html; re-measure: mnd measure %s --target %s)", out, out,
+             out, args.target)
 
 
 def _prep_overrides(args) -> dict:
@@ -173,7 +174,7 @@ def _cmd_measure(args) -> None:
 
     manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args))
     _emit_json(args, manifest.to_json())
-    log.info("%d measurements on %s written to %s/manifest.json and report.md",
+    log.info("%d measurements on %s written to %s/manifest.json, report.md and report.html",
              len(manifest.measurements), args.target, args.run_dir)
     log.info("next: cat %s/report.md", args.run_dir)
 
