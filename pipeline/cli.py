@@ -11,6 +11,7 @@ from mnd.pipeline import __version__, cli_args, interrupts
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
+from mnd.pipeline.sweep import grid as sweep_grid
 
 log = logging.getLogger("mnd")
 
@@ -198,6 +199,29 @@ def _cmd_report(args) -> None:
     log.info("next: xdg-open %s   (or open it in any browser; it loads nothing from the network)", html)
 
 
+def _cmd_sweep(args) -> None:
+    from mnd.pipeline.errors import UsageError
+    from mnd.pipeline.export.run import check_target
+
+    if bool(args.dataset) == args.cost_only:
+        raise UsageError("give either --dataset D (train each variant, measure accuracy) or --cost-only (random "
+                         "weights: counts, sizes and speed only)")
+    if args.dataset and (args.classes or args.channels):
+        raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
+    check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
+    import_tensorflow_quietly()
+    from mnd.pipeline.sweep.run import SweepConfig, run_sweep
+
+    config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
+                         epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
+                         seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args))
+    out = Path(args.out or f"out/sweep-{args.target}")
+    doc = run_sweep(config, out, args.force, _local_paths(args.dataset, _cache_dir()))
+    _emit_json(args, json.dumps(doc, indent=2) + "\n")
+    log.info("wrote %s/sweep.json, report.md and report.html (%d variants)", out, len(doc["rows"]))
+    log.info("next: xdg-open %s/report.html", out)
+
+
 def _cmd_targets(args) -> None:
     from mnd.targets.registry import get_target, target_names
 
@@ -351,6 +375,32 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--force", action="store_true", help="replace an existing --out (an earlier mnd run "
                         "directory or an empty one)")
     report.set_defaults(handler=_cmd_report)
+
+    sweep = commands.add_parser("sweep", parents=[common], help="the alpha x resolution trade-off (paper Figures 4 "
+                                "and 5) measured on a target: sweep.json, report.md, report.html")
+    sweep.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    sweep.add_argument("--alpha", type=sweep_grid.alpha_list, default=sweep_grid.alpha_list(sweep_grid.DEFAULT_ALPHAS),
+                       help=f"comma list of width multipliers (default {sweep_grid.DEFAULT_ALPHAS})")
+    sweep.add_argument("--resolution", type=sweep_grid.side_list,
+                       default=sweep_grid.side_list(sweep_grid.DEFAULT_SIDES),
+                       help=f"comma list of input sides, each at least 32 (default {sweep_grid.DEFAULT_SIDES})")
+    sweep.add_argument("--dataset", help="train each variant on 'digits' or an image folder; float and int8 accuracy")
+    sweep.add_argument("--epochs", type=cli_args.positive_int, default=10,
+                       help="training epochs per variant (--dataset)")
+    sweep.add_argument("--cost-only", action="store_true", help="random weights, no training: mult-adds, parameters, "
+                       "sizes and speed only (an int8 TFLite model per variant, no ONNX or TFLite-Micro artifacts)")
+    sweep.add_argument("--classes", type=cli_args.positive_int, help="--cost-only: classifier outputs (default 1000)")
+    sweep.add_argument("--channels", type=int, choices=(1, 3), help="--cost-only: input channels (default 3)")
+    sweep.add_argument("--flash-kb", type=cli_args.positive_real,
+                       help="flash budget in KiB: variants over it are marked not fitting")
+    sweep.add_argument("--ram-kb", type=cli_args.positive_real,
+                       help="RAM budget in KiB: variants over it are marked not fitting")
+    sweep.add_argument("--seed", type=cli_args.seed, default=0, help="weights (--cost-only) or training seed")
+    sweep.add_argument("--out", help="sweep folder (default out/sweep-<target>); the same command again resumes it")
+    sweep.add_argument("--force", action="store_true", help="discard an earlier sweep in --out and start over")
+    _add_measure_flags(sweep)
+    sweep.add_argument("--json", action="store_true", help="print sweep.json on stdout; logs stay on stderr")
+    sweep.set_defaults(handler=_cmd_sweep)
 
     targets = commands.add_parser("targets", parents=[common], help="registered targets, what they need, whether available here")
     targets.add_argument("--json", action="store_true")

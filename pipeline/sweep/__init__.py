@@ -1,0 +1,1 @@
+"""`mnd sweep`: the width multiplier x resolution trade-off measured on a target."""

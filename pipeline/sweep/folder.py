@@ -1,0 +1,67 @@
+"""The sweep folder: out/SWEEP/sweep.json (rewritten atomically after every variant), variants/<name>/ (each an
+export run directory) and training/<name>/. Re-running the same command resumes it; other settings (target,
+options, budgets, dataset) are refused. Rows are keyed by alpha and resolution, so another grid with the same
+settings extends the sweep."""
+import json
+import shutil
+from pathlib import Path
+
+from mnd.pipeline import rundir
+from mnd.pipeline.errors import OutputError, UsageError
+
+SCHEMA = "mnd.sweep/1"
+SWEEP_FILE = "sweep.json"
+
+
+def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
+    """The rows an earlier run of the same sweep finished in `out` (none for a new folder). A folder made with other
+    settings is refused unless `force`, which discards it; a folder that is no sweep is never touched."""
+    path = Path(out).expanduser().resolve()
+    if not path.exists():
+        rundir.claim(path, False, inputs)  # refuses an --out that overlaps an input or holds the working directory
+        path.mkdir(parents=True)
+        return []
+    cwd = Path.cwd().resolve()
+    if path == cwd or path in cwd.parents:
+        raise OutputError(f"--out '{out}' is the working directory or contains it; give a new folder's name")
+    if not path.is_dir() or path.is_symlink():
+        raise OutputError(f"--out '{out}' exists and is not a folder; choose another --out")
+    if not (path / SWEEP_FILE).is_file():
+        if any(path.iterdir()):
+            raise OutputError(f"--out '{out}' exists and holds no {SWEEP_FILE}: not a sweep folder; choose another "
+                              "--out (or empty it)")
+        return []
+    doc = read_sweep(path)
+    if force:
+        shutil.rmtree(path)
+        path.mkdir()
+        return []
+    if doc["settings"] != settings:
+        changed = ", ".join(f"{key} {_text(doc['settings'].get(key))} -> {_text(settings.get(key))}"
+                            for key in sorted(set(doc["settings"]) | set(settings))
+                            if doc["settings"].get(key) != settings.get(key))
+        raise UsageError(f"'{out}' holds a sweep made with other settings ({changed}); pass --force to discard "
+                         "it and start over, or choose another --out")
+    return doc["rows"]
+
+
+def read_sweep(folder: Path) -> dict:
+    path = Path(folder) / SWEEP_FILE
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as reason:
+        raise OutputError(f"'{path}' cannot be read ({reason}); pass --force to start the sweep over") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("settings"), dict) \
+            or not isinstance(doc.get("rows"), list) or not all(isinstance(row, dict) for row in doc["rows"]):
+        raise OutputError(f"'{path}' is not an {SCHEMA} document; pass --force to start the sweep over")
+    return doc
+
+
+def write_sweep(folder: Path, settings: dict, grid: dict, rows: list) -> dict:
+    doc = {"schema": SCHEMA, "settings": settings, "grid": grid, "rows": rows}
+    rundir.write_json(Path(folder) / SWEEP_FILE, doc)
+    return doc
+
+
+def _text(value) -> str:
+    return "none" if value is None else json.dumps(value)
