@@ -170,9 +170,10 @@ class BoardTarget(Target):
         measurements, validations, references = [], [], {}
         for spec in job.rows:
             item, outputs = results.get(spec.id, ({"ok": False, "error": "did not run"}, None))
-            if spec.kind not in references:
-                references[spec.kind] = self._host_reference(run_dir, manifest, evaluation, spec.kind)
-            reference = references[spec.kind]
+            twin = _tflite_twin(manifest, spec.kind)  # ONNX rows compare with their .tflite's reference outputs
+            if twin not in references:
+                references[twin] = self._host_reference(run_dir, manifest, evaluation, twin)
+            reference = references[twin]
             if not item["ok"]:
                 log.warning("warning: %s: %s on %s failed on the board: %s", self.name, spec.runtime, spec.kind,
                             item.get("error"))
@@ -198,10 +199,9 @@ class BoardTarget(Target):
         return TargetResult(tuple(measurements), tuple(validations), board)
 
     def _host_reference(self, run_dir: Path, manifest, evaluation, kind: str) -> np.ndarray:
-        """What the host's LiteRT reference kernels give on the same inputs (for ONNX: its .tflite twin)."""
-        twin = kind.replace("onnx_", "tflite_")
-        artifact = manifest.artifact(twin) or manifest.artifact(kind)
-        path = run_dir / artifact.path
+        """What the host's LiteRT reference kernels give on the same inputs (ONNX Runtime's exact arithmetic for an
+        ONNX artifact without a .tflite twin)."""
+        path = run_dir / manifest.artifact(kind).path
         inputs = artifact_inputs(path, evaluation, manifest.model.get("input_quantization"))
         runtime = "litert-ref" if path.suffix == ".tflite" else "onnxruntime-exact"
         return run_model(runtime, path, inputs).outputs
@@ -211,6 +211,11 @@ class BoardTarget(Target):
         if outputs is None:
             return Validation(name, False, float(len(reference)), 0.0, f"did not run on the board: {item.get('error')}")
         return bit_exact(name, outputs.reshape(reference.shape), reference)
+
+
+def _tflite_twin(manifest, kind: str) -> str:
+    twin = kind.replace("onnx_", "tflite_")
+    return twin if manifest.artifact(twin) is not None else kind
 
 
 for _name, _board in BOARDS.items():
