@@ -46,9 +46,9 @@ def _parse(data: bytes, source: str):
     return info, model
 
 
-def _emit(emit_op, model, graph, index: int, source: str):
+def _emit(emit_op, model, graph, index: int, source: str, kernels: str):
     try:
-        return emit_op(model, graph, index, f"l{index}_")
+        return emit_op(model, graph, index, f"l{index}_", kernels)
     except ModelError:
         raise
     except Exception as error:  # inconsistent shapes or buffers in a damaged file
@@ -60,21 +60,29 @@ def _tensor_bytes(graph, index: int) -> int:
     return int(np.prod(graph.tensors[index].shape)) if graph.tensors[index].shape is not None else 1
 
 
+def _scratch_key(op_index: int) -> int:
+    """The planner's name for an op's scratch area: negative, so that it never meets a tensor index."""
+    return -1 - op_index
+
+
 def generate(data: bytes, out_dir: Path, source: str = "model.tflite",
-             tflm_arena_bytes: int | None = None) -> GeneratedModel:
-    """`tflm_arena_bytes`: TFLite-Micro's arena for the same model, quoted in model.h for comparison."""
+             tflm_arena_bytes: int | None = None, kernels: str = "portable") -> GeneratedModel:
+    """`tflm_arena_bytes`: TFLite-Micro's arena for the same model, quoted in model.h for comparison. `kernels`:
+    ops.KERNEL_SETS; an op's scratch area is planned in the arena, alive during that op only."""
     import hashlib
 
     from mnd.engine.ops import emit_op
 
     info, model = _parse(data, source)
     graph = model.subgraphs[0]
-    emissions = [_emit(emit_op, model, graph, index, source) for index in range(len(graph.operators))]
+    emissions = [_emit(emit_op, model, graph, index, source, kernels) for index in range(len(graph.operators))]
     model_input, model_output = int(graph.inputs[0]), int(graph.outputs[0])
+    scratch = {_scratch_key(i): e.scratch_bytes for i, e in enumerate(emissions) if e.scratch_bytes}
     op_inputs = [[e.input_tensor] for e in emissions]
-    op_outputs = [[e.output_tensor] for e in emissions]
-    activations = {t for pair in zip(op_inputs, op_outputs) for tensors in pair for t in tensors}
-    sizes = {t: _tensor_bytes(graph, t) for t in activations | {model_input, model_output}}
+    op_outputs = [[e.output_tensor] + ([_scratch_key(i)] if _scratch_key(i) in scratch else [])
+                  for i, e in enumerate(emissions)]
+    activations = {t for pair in zip(op_inputs, op_outputs) for tensors in pair for t in tensors} - set(scratch)
+    sizes = {**{t: _tensor_bytes(graph, t) for t in activations | {model_input, model_output}}, **scratch}
     memory = plan(lifetimes(op_inputs, op_outputs, sizes, model_input, model_output), op_inputs, op_outputs, sizes)
     digest = hashlib.sha256(data).hexdigest()
     header = HEADER.format(source=Path(source).name, digest=digest)
@@ -122,8 +130,9 @@ def _source_text(emissions, offsets: dict, model_input: int, model_output: int, 
     lines += ["", "void mnd_model_invoke(const int8_t* input, int8_t* output) {",
               f"  memcpy(arena + {offsets[model_input]}, input, {sizes[model_input]});"]
     for index, emission in enumerate(emissions):
+        scratch = f"(arena + {offsets[_scratch_key(index)]})" if emission.scratch_bytes else ""
         call = emission.call.format(in0=f"(arena + {offsets[emission.input_tensor]})",
-                                    out0=f"(arena + {offsets[emission.output_tensor]})")
+                                    out0=f"(arena + {offsets[emission.output_tensor]})", scratch=scratch)
         output = f"arena + {offsets[emission.output_tensor]}"
         lines += [f"  MND_MARK();  /* layer {index} */", f"  {call}",
                   f"  MND_AFTER_LAYER({index}, {output}, {sizes[emission.output_tensor]});"]

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.engine import quant
+from mnd.engine import layouts, quant
 from mnd.pipeline.errors import ModelError
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
+KERNEL_SETS = ("portable", "dsp")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55)
 VALUES_PER_LINE = 24
 
 
@@ -23,14 +24,16 @@ class UnsupportedOp(ModelError):
 @dataclass
 class OpEmission:
     """constants: C definitions (static const arrays and the params struct), names starting with the prefix.
-    call: one C statement with `{in0}` / `{out0}` placeholders for int8_t* activation pointers (the only braces
-    in it, so str.format fills them). macs: multiply-accumulates (0 for pooling, softmax and data movement)."""
+    call: one C statement with `{in0}` / `{out0}` placeholders for int8_t* activation pointers and, when
+    scratch_bytes > 0, `{scratch}` for the op's scratch area in the arena (the only braces in it, so str.format
+    fills them). macs: multiply-accumulates (0 for pooling, softmax and data movement)."""
 
     constants: list
     call: str
     input_tensor: int
     output_tensor: int
     macs: int
+    scratch_bytes: int = 0
 
 
 def _schema():
@@ -46,9 +49,9 @@ def _names(enum_class) -> dict:
 class _Op:
     """One operator and the accessors its emitter needs."""
 
-    def __init__(self, model, graph, index: int, prefix: str):
+    def __init__(self, model, graph, index: int, prefix: str, kernels: str = "portable"):
         self.schema = _schema()
-        self.model, self.graph, self.index, self.prefix = model, graph, index, prefix
+        self.model, self.graph, self.index, self.prefix, self.kernels = model, graph, index, prefix, kernels
         if not 0 <= index < len(graph.operators or []):
             raise UnsupportedOp(f"layer {index}: the subgraph has {len(graph.operators or [])} operators")
         self.op = graph.operators[index]
@@ -123,10 +126,11 @@ class _Op:
         return self.data(index, np.int32).reshape(-1)
 
 
-def _array(name: str, ctype: str, values) -> str:
+def _array(name: str, ctype: str, values, aligned: int = 0) -> str:
     flat = [int(v) for v in np.asarray(values).reshape(-1)]
     lines = [", ".join(map(str, flat[i:i + VALUES_PER_LINE])) for i in range(0, len(flat), VALUES_PER_LINE)]
-    return f"static const {ctype} {name}[{len(flat)}] = {{\n  " + ",\n  ".join(lines) + "\n};"
+    attribute = f" __attribute__((aligned({aligned})))" if aligned else ""
+    return f"static const {ctype} {name}[{len(flat)}]{attribute} = {{\n  " + ",\n  ".join(lines) + "\n};"
 
 
 def _struct(name: str, ctype: str, fields: dict) -> str:
@@ -138,9 +142,10 @@ def _call(function: str, params: str) -> str:
     return f"{function}(&{params}, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
 
 
-def _requant_arrays(o: _Op, multipliers, shifts, weights, bias) -> tuple:
+def _requant_arrays(o: _Op, multipliers, shifts, weights, bias, weights_aligned: int = 0) -> tuple:
     p = o.prefix
-    constants = [_array(f"{p}weights", "int8_t", weights), _array(f"{p}multiplier", "int32_t", multipliers),
+    constants = [_array(f"{p}weights", "int8_t", weights, weights_aligned),
+                 _array(f"{p}multiplier", "int32_t", multipliers),
                  _array(f"{p}shift", "int32_t", shifts)]
     if bias is not None:
         constants.append(_array(f"{p}bias", "int32_t", bias))
@@ -175,6 +180,34 @@ def _nhwc(o: _Op, index: int) -> tuple:
     return shape[1:]
 
 
+@dataclass(frozen=True)
+class _Kernel:
+    function: str
+    weights: np.ndarray  # as the kernel reads them
+    scratch_bytes: int = 0
+
+
+def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
+    """The DSP kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
+    unit_steps = all(fields[k] == 1 for k in ("stride_h", "stride_w", "dilation_h", "dilation_w"))
+    if depthwise and (fields["k_h"], fields["k_w"], fields["depth_multiplier"]) == (3, 3, 1) \
+            and fields["dilation_h"] == fields["dilation_w"] == 1:
+        return _Kernel("mnd_depthwise3x3_dsp_s8", layouts.depthwise_dsp(per_channel),
+                       layouts.depthwise_dsp_scratch(fields["out_c"]))
+    if not depthwise and (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
+            and unit_steps:
+        return _Kernel("mnd_pointwise_dsp_s8", layouts.pointwise_dsp(per_channel),
+                       layouts.pointwise_dsp_scratch(fields["in_c"], fields["out_c"]))
+    return None
+
+
+def _conv_kernel(o: _Op, fields: dict, depthwise: bool, per_channel) -> _Kernel:
+    chosen = _dsp_kernel(fields, depthwise, per_channel) if o.kernels == "dsp" else None
+    if chosen is not None:
+        return chosen
+    return _Kernel("mnd_depthwise_conv2d_s8" if depthwise else "mnd_conv2d_s8", per_channel)
+
+
 def _conv(o: _Op) -> OpEmission:
     src, filt, dst = o.inputs[0], o.inputs[1], o.outputs[0]
     (in_h, in_w, in_c), (out_h, out_w, out_c) = _nhwc(o, src), _nhwc(o, dst)
@@ -200,19 +233,21 @@ def _conv(o: _Op) -> OpEmission:
     # zero point folded in; they read padding as the zero point, so the fold holds at the borders too.
     per_channel = weights.reshape(k_h * k_w, out_c).T if depthwise else weights.reshape(out_c, -1)
     bias = quant.fold_input_zero_point(o.bias(2, out_c), per_channel, in_zp)
-    constants, refs = _requant_arrays(o, multipliers, shifts, per_channel, bias)
     act_min, act_max = o.act_range(dst)
     fields = {"in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c}
     if depthwise:
         fields["depth_multiplier"] = multiplier
     fields.update({"k_h": k_h, "k_w": k_w, **_window(o, (in_h, in_w), (k_h, k_w), (out_h, out_w)),
-                   "input_zero_point": in_zp, "output_zero_point": out_zp, "act_min": act_min, "act_max": act_max,
-                   **refs})
-    ctype, function = ("mnd_depthwise_params", "mnd_depthwise_conv2d_s8") if depthwise \
-        else ("mnd_conv_params", "mnd_conv2d_s8")
-    constants.append(_struct(f"{o.prefix}params", ctype, fields))
+                   "input_zero_point": in_zp, "output_zero_point": out_zp, "act_min": act_min, "act_max": act_max})
+    kernel = _conv_kernel(o, fields, depthwise, per_channel)
+    constants, refs = _requant_arrays(o, multipliers, shifts, kernel.weights, bias, 4 if kernel.scratch_bytes else 0)
+    ctype = "mnd_depthwise_params" if depthwise else "mnd_conv_params"
+    constants.append(_struct(f"{o.prefix}params", ctype, {**fields, **refs}))
     macs = out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)
-    return OpEmission(constants, _call(function, f"{o.prefix}params"), src, dst, macs)
+    call = _call(kernel.function, f"{o.prefix}params")
+    if kernel.scratch_bytes:
+        call = call.removesuffix(");") + ", (void*)({scratch}));"
+    return OpEmission(constants, call, src, dst, macs, kernel.scratch_bytes)
 
 
 def _avg_pool(o: _Op) -> OpEmission:
@@ -312,9 +347,12 @@ EMITTERS = {"AVERAGE_POOL_2D": _avg_pool, "CONV_2D": _conv, "DEPTHWISE_CONV_2D":
 SUPPORTED_OPS = tuple(sorted(EMITTERS))
 
 
-def emit_op(model, graph, op_index: int, prefix: str) -> OpEmission:
-    """C for operator `op_index` of `graph`; C names start with `prefix`. Raises UnsupportedOp."""
-    o = _Op(model, graph, op_index, prefix)
+def emit_op(model, graph, op_index: int, prefix: str, kernels: str = "portable") -> OpEmission:
+    """C for operator `op_index` of `graph`; C names start with `prefix`; `kernels` one of KERNEL_SETS. Raises
+    UnsupportedOp."""
+    if kernels not in KERNEL_SETS:
+        raise ValueError(f"kernels must be one of {', '.join(KERNEL_SETS)}, not {kernels!r}")
+    o = _Op(model, graph, op_index, prefix, kernels)
     if o.name not in EMITTERS:
         o.fail("this operator is not implemented", "the operators " + ", ".join(SUPPORTED_OPS))
     if not o.inputs or not o.outputs or len(o.outputs) != 1:

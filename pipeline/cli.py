@@ -96,7 +96,7 @@ def _measure_settings(args):
                         benchmark_model=args.benchmark_model and Path(args.benchmark_model).resolve(),
                         delegates=args.delegate or (), cpu_affinity=args.cpu_affinity)
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz,
-                           board=board)
+                           kernels=args.kernels, board=board)
 
 
 def _local_paths(*candidates) -> list:
@@ -259,6 +259,9 @@ def _add_measure_flags(parser) -> None:
                         "the multi-threaded runtimes (default: 1; rpi4/rpi5/linux-arm64: 1,2,4)")
     parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print instructions/clock as an "
                         "estimate (labelled so; QEMU has no timing model)")
+    parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
+                        help="Cortex-M targets: the core's optimized kernels where a layer fits them (auto: DSP "
+                        "extension on cortex-m4/m7/m33/m55) or the portable C99 kernels only")
     board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
     board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
                        help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")

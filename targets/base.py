@@ -39,6 +39,7 @@ class MeasureSettings:
     runs: int = 100
     threads: tuple | None = None  # thread counts, one row each for multi-threaded runtimes; None: the target's own
     clock_mhz: float | None = None
+    kernels: str = "auto"  # Cortex-M: "auto" (the core's optimized kernels) or "portable" (plain C99 only)
     board: BoardAccess = BoardAccess()
 
     def thread_counts(self, default: tuple) -> tuple:

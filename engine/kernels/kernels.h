@@ -117,4 +117,11 @@ void mnd_softmax_s8(const mnd_softmax_params* p, const int8_t* input, int8_t* ou
 void mnd_requantize_s8(const mnd_requantize_params* p, const int8_t* input, int8_t* output);
 void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
 
+/* DSP-extension kernels (kernels_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
+ * weights rearranged ahead of time (engine/layouts.py) and `scratch`, 4-byte aligned, planned in the arena:
+ *   mnd_pointwise_dsp_s8: 1x1, stride 1, no padding; scratch 20 * out_c + 16 * ceil(in_c / 4) bytes.
+ *   mnd_depthwise3x3_dsp_s8: 3x3, depth multiplier 1, no dilation; scratch 20 * out_c + 9 * in_c bytes. */
+void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
+
 #endif

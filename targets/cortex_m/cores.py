@@ -33,6 +33,7 @@ class Core:
     code: Region         # .text and .rodata (and the load image of .data)
     ram: Region          # stack, .data, .bss
     fpu: str             # what the flags select, for reports
+    kernels: str = "dsp"  # the engine's kernel set for this core (engine.ops.KERNEL_SETS)
 
     @property
     def hard_float(self) -> bool:

@@ -8,8 +8,8 @@ from mnd.engine import KERNELS_DIR
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import COMMON_CFLAGS, DEFAULT_OPT
 
-KERNELS = ("kernels.c", "kernels.h")
-SOURCES = ("model.c", "kernels.c")
+KERNELS = ("kernels.c", "kernels_dsp.c", "kernels.h")
+SOURCES = ("model.c", "kernels.c", "kernels_dsp.c")
 LIBRARY = "libmnd_model.a"
 INVOKE = "void mnd_model_invoke(const int8_t* input, int8_t* output);"
 
@@ -74,7 +74,7 @@ def readme_text(generated, core: Core, tflm_arena_bytes: int | None = None,
     prepared = [f"  real is the preprocessed image: {preprocessing}"] if preprocessing else []
     return "\n".join([
         f"mnd C engine: {generated.source} on {core.name}", banner(generated, core), "",
-        f"Build: make  ->  {LIBRARY} (model.c, kernels.c), with nothing but arm-none-eabi-gcc:",
+        f"Build: make  ->  {LIBRARY} ({', '.join(SOURCES)}), with nothing but arm-none-eabi-gcc:",
         f"  CC = arm-none-eabi-gcc, AR = arm-none-eabi-ar, CFLAGS = {flags}",
         f"  Link {LIBRARY} into your firmware (it needs memcpy, memmove and memset from the C library) and",
         "  include model.h.",

@@ -38,9 +38,10 @@ class CortexMTarget(Target):
     def project_dir(self, run_dir: Path) -> Path:
         return run_dir / self.name
 
-    def build(self, project: Path, run_dir: Path, manifest):
+    def build(self, project: Path, run_dir: Path, manifest, kernels: str = "auto"):
         """Generate the standalone C project into the empty folder `project` (make builds libmnd_model.a) and build
-        the harness ELF from the same sources: before any evaluation data is used."""
+        the harness ELF from the same sources: before any evaluation data is used. `kernels`: "auto" (the core's
+        own kernel set) or an engine.ops.KERNEL_SETS name."""
         from mnd.engine.generator import generate
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.firmware import build_firmware
@@ -48,10 +49,12 @@ class CortexMTarget(Target):
 
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         tflm_arena = manifest.model.get("tflm_arena_bytes")
-        generated = generate(int8_path.read_bytes(), project, str(int8_path), tflm_arena)
-        write_project(project, CORES[self.name], generated, tflm_arena,
+        core = CORES[self.name]
+        generated = generate(int8_path.read_bytes(), project, str(int8_path), tflm_arena,
+                             core.kernels if kernels == "auto" else kernels)
+        write_project(project, core, generated, tflm_arena,
                       (manifest.model.get("preprocessing") or {}).get("formula"))
-        firmware = build_firmware(CORES[self.name], [project / source for source in SOURCES], [project],
+        firmware = build_firmware(core, [project / source for source in SOURCES], [project],
                                   project / "build")
         return generated, firmware
 
@@ -61,14 +64,15 @@ class CortexMTarget(Target):
                                  "(see the report's warnings for why); export the Keras/SavedModel original or an "
                                  "int8 .tflite")
         measurements = build_in_run(run_dir, self.name,
-                                    lambda project: self._measure_in(project, run_dir, manifest, evaluation))
+                                    lambda project: self._measure_in(project, run_dir, manifest, evaluation,
+                                                                     settings.kernels))
         return TargetResult(measurements)
 
-    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation):
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, kernels: str = "auto"):
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.qemu import run_firmware
 
-        generated, firmware = self.build(project, run_dir, manifest)
+        generated, firmware = self.build(project, run_dir, manifest, kernels)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
         with tempfile.TemporaryDirectory(prefix=f"mnd-{self.name}-") as tmp:

@@ -1,0 +1,307 @@
+/* int8 kernels for cores with the Armv7E-M / Armv8-M DSP extension (Cortex-M4, M7, M33, M55): SXTB16 widens the
+ * even and odd bytes of a word into two int16 lanes, SMLAD multiplies both lanes and adds both products.
+ * Bit-exact with the portable kernels in kernels.c; the generator (engine/layouts.py) rearranges the weights
+ * for them ahead of time and hands each call a scratch area planned in the arena. See kernels.h.
+ *
+ * Where the DSP extension is missing (a host build, for diagnosis) the same code runs on C versions of the
+ * five instructions it uses. */
+#include <string.h>
+
+#include "kernels.h"
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+
+static inline int32_t sxtb16_even(int32_t x) { return (int32_t)__sxtb16((uint32_t)x); }
+
+static inline int32_t sxtb16_odd(int32_t x) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+
+static inline int32_t smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
+static inline int32_t smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
+static inline int32_t smlatt(int32_t a, int32_t b, int32_t acc) { return __smlatt(a, b, acc); }
+
+static inline int32_t ssat8(int32_t x) { return __ssat(x, 8); }
+
+static inline int32_t smmulr(int32_t a, int32_t b) {
+  int32_t r;
+  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+}
+#else
+static inline int32_t low16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xffffu); }
+static inline int32_t high16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x >> 16); }
+static inline int32_t pack16(int32_t low, int32_t high) {
+  return (int32_t)(((uint32_t)low & 0xffffu) | ((uint32_t)high << 16));
+}
+static inline int32_t sxtb16_even(int32_t x) { return pack16((int8_t)(x & 0xff), (int8_t)((x >> 16) & 0xff)); }
+static inline int32_t sxtb16_odd(int32_t x) { return pack16((int8_t)((x >> 8) & 0xff), (int8_t)((x >> 24) & 0xff)); }
+static inline int32_t smlad(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(low16(a) * low16(b)) + (uint32_t)(high16(a) * high16(b)));
+}
+static inline int32_t smlabb(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(low16(a) * low16(b)));
+}
+static inline int32_t smlatt(int32_t a, int32_t b, int32_t acc) {
+  return (int32_t)((uint32_t)acc + (uint32_t)(high16(a) * high16(b)));
+}
+static inline int32_t ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+static inline int32_t smmulr(int32_t a, int32_t b) {
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
+}
+#endif
+
+static inline int32_t load_word(const int8_t* p) {
+  int32_t word;
+  memcpy(&word, p, 4);
+  return word;
+}
+
+/* ---- requantization: TFLite's double rounding with one rounding multiply ----
+ * (x * 2^left * m * 2 + 2^31) >> 32 is gemmlowp's SaturatingRoundingDoublingHighMul of x * 2^left and m while
+ * x * 2^(left + 1) fits in int32. requant_table checks that for every channel from its bias and the largest
+ * possible sum of products (depth * 128 * 128); a channel that may not fit (a huge bias) keeps the 64-bit
+ * arithmetic of mnd_requantize. The division by 2^right then rounds half away from zero. */
+
+typedef struct {
+  int32_t multiplier, left_plus_one, right, half, shift; /* left_plus_one 0: the 64-bit path */
+} requant;
+
+static int32_t fits_rounding_multiply(int32_t bias, int32_t depth, int32_t left) {
+  const int64_t bound = (bias < 0 ? -(int64_t)bias : (int64_t)bias) + (int64_t)depth * 128 * 128;
+  return left < 30 && bound < ((int64_t)1 << (30 - left));
+}
+
+static void requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
+                          int32_t channels, requant* table) {
+  int32_t c;
+  for (c = 0; c < channels; ++c) {
+    const int32_t left = shift[c] > 0 ? shift[c] : 0;
+    table[c].multiplier = multiplier[c];
+    table[c].left_plus_one = fits_rounding_multiply(bias ? bias[c] : 0, depth, left) ? left + 1 : 0;
+    table[c].right = shift[c] > 0 ? 0 : -shift[c];
+    table[c].half = table[c].right ? (int32_t)1 << (table[c].right - 1) : 0;
+    table[c].shift = shift[c];
+  }
+}
+
+typedef struct {
+  int32_t zero_point, act_min, act_max;
+} output_range;
+
+/* full_range: act_min -128 and act_max 127 (a constant where the callers are inlined: one SSAT clamps). */
+static inline __attribute__((always_inline)) int8_t requantize(const requant* r, int32_t acc, output_range out,
+                                                               int full) {
+  int32_t value;
+  if (r->left_plus_one) {
+    const int32_t high = smmulr((int32_t)((uint32_t)acc << r->left_plus_one), r->multiplier);
+    value = high + r->half;
+    if (r->half) value += high >> 31;
+    value = (value >> r->right) + out.zero_point;
+  } else {
+    value = mnd_requantize(acc, r->multiplier, r->shift) + out.zero_point;
+  }
+  if (full) return (int8_t)ssat8(value);
+  value = value < out.act_min ? out.act_min : value;
+  return (int8_t)(value > out.act_max ? out.act_max : value);
+}
+
+static inline int full_range(output_range out) { return out.act_min == -128 && out.act_max == 127; }
+
+/* ---- 1x1 convolution, stride 1, no padding: a GEMM over pixel pairs x output channel pairs ----
+ * Activations: each 4-byte group of a pixel becomes its even and odd lanes (sxtb16) in scratch, the two
+ * pixels' lanes side by side, so the inner loop loads them ready for SMLAD. Weights (layouts.pointwise_dsp):
+ * channel pairs, each as one word per channel per 4-byte group, in groups of ceil(in_c / 4) zero-padded. */
+
+static void split_pixel_pair(const int8_t* a, const int8_t* b, int32_t in_c, int32_t* lanes) {
+  const int32_t whole = in_c & ~3;
+  int32_t k;
+  for (k = 0; k < whole; k += 4, lanes += 4) {
+    const int32_t wa = load_word(a + k), wb = load_word(b + k);
+    lanes[0] = sxtb16_even(wa);
+    lanes[1] = sxtb16_odd(wa);
+    lanes[2] = sxtb16_even(wb);
+    lanes[3] = sxtb16_odd(wb);
+  }
+  if (whole < in_c) {
+    int8_t ta[4] = {0, 0, 0, 0}, tb[4] = {0, 0, 0, 0};
+    memcpy(ta, a + whole, (size_t)(in_c - whole));
+    memcpy(tb, b + whole, (size_t)(in_c - whole));
+    split_pixel_pair(ta, tb, 4, lanes);
+  }
+}
+
+typedef struct {
+  int32_t p0c0, p0c1, p1c0, p1c1;
+} sums_2x2;
+
+/* One 4-byte group: two pixels' lanes (four words) times two channels' weights (two words). */
+static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* lanes, const int32_t* w, sums_2x2 s) {
+  const int32_t x0e = lanes[0], x0o = lanes[1], x1e = lanes[2], x1o = lanes[3];
+  const int32_t w0 = w[0], w1 = w[1];
+  const int32_t w0e = sxtb16_even(w0), w0o = sxtb16_odd(w0);
+  const int32_t w1e = sxtb16_even(w1), w1o = sxtb16_odd(w1);
+  s.p0c0 = smlad(x0o, w0o, smlad(x0e, w0e, s.p0c0));
+  s.p1c0 = smlad(x1o, w0o, smlad(x1e, w0e, s.p1c0));
+  s.p0c1 = smlad(x0o, w1o, smlad(x0e, w1e, s.p0c1));
+  s.p1c1 = smlad(x1o, w1o, smlad(x1e, w1e, s.p1c1));
+  return s;
+}
+
+static inline sums_2x2 gemm_2x2(const int32_t* lanes, const int32_t* w, int32_t groups, sums_2x2 s) {
+  const int32_t* const end = w + 2 * (groups & ~1);
+  if (groups & 1) s = group_2x2(lanes + 4 * (groups - 1), w + 2 * (groups - 1), s); /* the odd last group */
+  while (w != end) {
+    s = group_2x2(lanes, w, s);
+    s = group_2x2(lanes + 4, w + 2, s);
+    lanes += 8;
+    w += 4;
+  }
+  return s;
+}
+
+static inline __attribute__((always_inline)) void pointwise_pixel_pair(const mnd_conv_params* p, const int32_t* lanes,
+                                                                       const requant* table, int8_t* out0,
+                                                                       int8_t* out1, int full) {
+  const int32_t groups = (p->in_c + 3) / 4, out_c = p->out_c;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const int32_t* w = (const int32_t*)(const void*)p->weights;
+  int32_t c;
+  for (c = 0; c < out_c; c += 2, w += 2 * groups) {
+    const int32_t bias0 = p->bias ? p->bias[c] : 0;
+    const int32_t bias1 = p->bias && c + 1 < out_c ? p->bias[c + 1] : 0;
+    sums_2x2 s = {bias0, bias1, bias0, bias1};
+    s = gemm_2x2(lanes, w, groups, s);
+    out0[c] = requantize(&table[c], s.p0c0, range, full);
+    if (out1) out1[c] = requantize(&table[c], s.p1c0, range, full);
+    if (c + 1 < out_c) {
+      out0[c + 1] = requantize(&table[c + 1], s.p0c1, range, full);
+      if (out1) out1[c + 1] = requantize(&table[c + 1], s.p1c1, range, full);
+    }
+  }
+}
+
+void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  requant* table = (requant*)scratch;
+  int32_t* lanes = (int32_t*)(table + p->out_c);
+  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
+  int32_t pixel;
+  const int full = full_range((output_range){p->output_zero_point, p->act_min, p->act_max});
+  requant_table(p->multiplier, p->shift, p->bias, in_c, out_c, table);
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    const int pair = pixel + 1 < pixels;
+    const int8_t* a = input + pixel * in_c;
+    int8_t* out1 = pair ? output + (pixel + 1) * out_c : 0;
+    split_pixel_pair(a, pair ? a + in_c : a, in_c, lanes);
+    if (full)
+      pointwise_pixel_pair(p, lanes, table, output + pixel * out_c, out1, 1);
+    else
+      pointwise_pixel_pair(p, lanes, table, output + pixel * out_c, out1, 0);
+  }
+}
+
+/* ---- 3x3 depthwise, depth multiplier 1, no dilation: one output pixel, four channels per word ----
+ * The window's three rows are read in place, or, where it overlaps the padding, from a 3x3 patch in scratch
+ * filled with the input zero point outside the image. Weights (layouts.depthwise_dsp): per group of four
+ * channels, nine words (one per tap, the four channels' weights); then the remaining channels' nine taps each. */
+
+typedef struct {
+  const int8_t* rows[3];
+  int32_t column; /* bytes from one tap to the next along a row: the channel count */
+} window;
+
+static void fill_patch(const mnd_depthwise_params* p, const int8_t* input, int32_t y0, int32_t x0, int8_t* patch) {
+  const int32_t channels = p->in_c;
+  int32_t ky, kx;
+  for (ky = 0; ky < 3; ++ky)
+    for (kx = 0; kx < 3; ++kx, patch += channels) {
+      const int32_t y = y0 + ky, x = x0 + kx;
+      if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w)
+        memset(patch, (int8_t)p->input_zero_point, (size_t)channels);
+      else
+        memcpy(patch, input + (y * p->in_w + x) * channels, (size_t)channels);
+    }
+}
+
+static window pixel_window(const mnd_depthwise_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* patch) {
+  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, c = p->in_c;
+  window win;
+  int32_t ky;
+  win.column = c;
+  if (y0 >= 0 && x0 >= 0 && y0 + 3 <= p->in_h && x0 + 3 <= p->in_w) {
+    for (ky = 0; ky < 3; ++ky) win.rows[ky] = input + ((y0 + ky) * p->in_w + x0) * c;
+  } else {
+    fill_patch(p, input, y0, x0, patch);
+    for (ky = 0; ky < 3; ++ky) win.rows[ky] = patch + 3 * ky * c;
+  }
+  return win;
+}
+
+typedef struct {
+  int32_t c0, c1, c2, c3;
+} sums_4;
+
+static inline sums_4 tap_4(int32_t x, int32_t w, sums_4 s) {
+  const int32_t xe = sxtb16_even(x), we = sxtb16_even(w), xo = sxtb16_odd(x), wo = sxtb16_odd(w);
+  s.c0 = smlabb(xe, we, s.c0);
+  s.c2 = smlatt(xe, we, s.c2);
+  s.c1 = smlabb(xo, wo, s.c1);
+  s.c3 = smlatt(xo, wo, s.c3);
+  return s;
+}
+
+static inline sums_4 row_4(const int8_t* row, int32_t column, const int32_t* w, sums_4 s) {
+  s = tap_4(load_word(row), w[0], s);
+  s = tap_4(load_word(row + column), w[1], s);
+  return tap_4(load_word(row + 2 * column), w[2], s);
+}
+
+static inline __attribute__((always_inline)) void depthwise_pixel_dsp(const mnd_depthwise_params* p, window win,
+                                                                      const requant* table, int8_t* out, int full) {
+  const int32_t channels = p->out_c, whole = channels & ~3;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const int32_t* w = (const int32_t*)(const void*)p->weights;
+  const int8_t* tail_weights = p->weights + 9 * whole;
+  int32_t c, k;
+  for (c = 0; c < whole; c += 4, w += 9) {
+    sums_4 s = {0, 0, 0, 0};
+    if (p->bias) {
+      s.c0 = p->bias[c];
+      s.c1 = p->bias[c + 1];
+      s.c2 = p->bias[c + 2];
+      s.c3 = p->bias[c + 3];
+    }
+    s = row_4(win.rows[0] + c, win.column, w, s);
+    s = row_4(win.rows[1] + c, win.column, w + 3, s);
+    s = row_4(win.rows[2] + c, win.column, w + 6, s);
+    out[c] = requantize(&table[c], s.c0, range, full);
+    out[c + 1] = requantize(&table[c + 1], s.c1, range, full);
+    out[c + 2] = requantize(&table[c + 2], s.c2, range, full);
+    out[c + 3] = requantize(&table[c + 3], s.c3, range, full);
+  }
+  for (; c < channels; ++c, tail_weights += 9) {
+    int32_t acc = p->bias ? p->bias[c] : 0;
+    for (k = 0; k < 9; ++k) acc += win.rows[k / 3][(k % 3) * win.column + c] * tail_weights[k];
+    out[c] = requantize(&table[c], acc, range, full);
+  }
+}
+
+void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  requant* table = (requant*)scratch;
+  int8_t* patch = (int8_t*)(table + p->out_c);
+  int32_t oy, ox;
+  const int full = full_range((output_range){p->output_zero_point, p->act_min, p->act_max});
+  requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, table);
+  for (oy = 0; oy < p->out_h; ++oy)
+    for (ox = 0; ox < p->out_w; ++ox) {
+      const window win = pixel_window(p, input, oy, ox, patch);
+      int8_t* out = output + (oy * p->out_w + ox) * p->out_c;
+      if (full)
+        depthwise_pixel_dsp(p, win, table, out, 1);
+      else
+        depthwise_pixel_dsp(p, win, table, out, 0);
+    }
+}

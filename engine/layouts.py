@@ -1,0 +1,38 @@
+"""Weight layouts for the DSP kernels (kernels/kernels_dsp.c), rearranged ahead of time, still int8.
+
+Both kernels read weights a word (four int8) at a time and widen its even and odd bytes with SXTB16, so each
+layout puts in one word the four weights that meet one input word. Scratch sizes are the kernels' needs in the
+arena, in bytes (a multiple of 4)."""
+import numpy as np
+
+REQUANT_ENTRY_BYTES = 20  # the kernels' per-channel requantization table: five int32
+
+
+def _aligned4(size: int) -> int:
+    return (size + 3) // 4 * 4
+
+
+def pointwise_dsp(weights: np.ndarray) -> np.ndarray:
+    """[out_c][in_c] -> channel pairs, each [ceil(in_c / 4) groups][2 channels][4 bytes]; the depth padded with
+    zeros to whole groups and an odd last channel paired with zeros."""
+    out_c, in_c = weights.shape
+    groups = (in_c + 3) // 4
+    padded = np.zeros(((out_c + 1) // 2 * 2, groups * 4), np.int8)
+    padded[:out_c, :in_c] = weights
+    return padded.reshape(-1, 2, groups, 4).transpose(0, 2, 1, 3).reshape(-1)
+
+
+def pointwise_dsp_scratch(in_c: int, out_c: int) -> int:
+    return REQUANT_ENTRY_BYTES * out_c + 16 * ((in_c + 3) // 4)
+
+
+def depthwise_dsp(weights: np.ndarray) -> np.ndarray:
+    """[channels][9 taps] -> per group of four channels [9 taps][4 channels], then the remaining channels' taps."""
+    channels = len(weights)
+    whole = channels // 4 * 4
+    groups = weights[:whole].reshape(-1, 4, 9).transpose(0, 2, 1).reshape(-1)
+    return np.concatenate([groups, weights[whole:].reshape(-1)]).astype(np.int8)
+
+
+def depthwise_dsp_scratch(channels: int) -> int:
+    return REQUANT_ENTRY_BYTES * channels + _aligned4(9 * channels)
