@@ -1,0 +1,150 @@
+"""The DSP kernels (kernels_dsp.c) against the portable ones, on the emulated cores, byte for byte.
+
+One firmware per core runs every case twice: the portable kernel on the TFLite-layout weights and the DSP
+kernel on the same weights rearranged by engine.layouts, each on the same random input; the outputs must agree.
+Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, zero points, narrow activation
+ranges, positive shifts and a huge bias (the 64-bit requantization path)."""
+import shutil
+
+import numpy as np
+import pytest
+
+from mnd.engine import KERNELS_DIR, layouts
+from mnd.engine.ops import _array, _struct
+from mnd.targets.cortex_m.cores import CORES
+from mnd.targets.cortex_m.firmware import build_firmware
+from mnd.targets.cortex_m.qemu import run_firmware
+from tests.conftest import skip_or_fail
+
+pytestmark = pytest.mark.emulator
+
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm", "gcc")
+DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
+# (in_c, out_c, height, width) for 1x1 convolutions; (channels, height, width, stride, same_padding) for 3x3
+# depthwise ones.
+POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2)]
+DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False),
+             (16, 6, 6, 2, True), (1, 4, 4, 1, True), (24, 2, 3, 1, True)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def toolchain():
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
+
+
+def _requant(rng, channels: int, narrow: bool) -> dict:
+    shifts = rng.integers(-17, -7, channels)
+    shifts[0] = 1  # a left shift
+    shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
+    multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
+    zero_point = int(rng.integers(-128, 128))
+    low, high = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow else (-128, 127)
+    return {"multiplier": multipliers, "shift": shifts, "output_zero_point": zero_point, "act_min": low,
+            "act_max": high}
+
+
+def _bias(rng, channels: int, depth: int) -> np.ndarray:
+    bias = rng.integers(-64 * 128 * depth, 64 * 128 * depth, channels)
+    bias[-1] = (1 << 30) + 12345  # too big for the one-multiply requantization: the 64-bit path
+    return bias
+
+
+def _pointwise_case(rng, index: int, shape: tuple) -> dict:
+    in_c, out_c, h, w = shape
+    weights = rng.integers(-128, 128, (out_c, in_c))
+    fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": h, "out_w": w, "out_c": out_c, "k_h": 1, "k_w": 1,
+              "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
+              "input_zero_point": int(rng.integers(-128, 128))}
+    return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
+            "requant": _requant(rng, out_c, index % 2 == 1), "bias": _bias(rng, out_c, in_c),
+            "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
+            "scratch": layouts.pointwise_dsp_scratch(in_c, out_c), "dsp": "mnd_pointwise_dsp_s8",
+            "portable": "mnd_conv2d_s8"}
+
+
+def _depthwise_case(rng, index: int, shape: tuple) -> dict:
+    channels, h, w, stride, same = shape
+    out_h, out_w = ((h + stride - 1) // stride, (w + stride - 1) // stride) if same else \
+        ((h - 3) // stride + 1, (w - 3) // stride + 1)
+    pad_h, pad_w = (max((out_h - 1) * stride + 3 - h, 0) // 2, max((out_w - 1) * stride + 3 - w, 0) // 2) \
+        if same else (0, 0)
+    weights = rng.integers(-128, 128, (channels, 9))
+    fields = {"in_h": h, "in_w": w, "in_c": channels, "out_h": out_h, "out_w": out_w, "out_c": channels,
+              "depth_multiplier": 1, "k_h": 3, "k_w": 3, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
+              "dilation_w": 1, "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
+    return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
+            "requant": _requant(rng, channels, index % 2 == 0), "bias": _bias(rng, channels, 9),
+            "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
+            "scratch": layouts.depthwise_dsp_scratch(channels), "dsp": "mnd_depthwise3x3_dsp_s8",
+            "portable": "mnd_depthwise_conv2d_s8"}
+
+
+def cases(seed: int = 15) -> list:
+    rng = np.random.default_rng(seed)
+    return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
+        [_depthwise_case(rng, i, s) for i, s in enumerate(DEPTHWISE)]
+
+
+def _case_c(index: int, case: dict) -> tuple:
+    """(constants, statements) running case `index` both ways: input at in + offset, outputs to out + offsets."""
+    p = f"c{index}_"
+    rq = case["requant"]
+    constants = [_array(f"{p}w", "int8_t", case["weights"]),
+                 _array(f"{p}wd", "int8_t", case["dsp_weights"], aligned=4),
+                 _array(f"{p}bias", "int32_t", case["bias"]), _array(f"{p}mult", "int32_t", rq["multiplier"]),
+                 _array(f"{p}shift", "int32_t", rq["shift"])]
+    ctype = "mnd_conv_params" if case["kind"] == "conv" else "mnd_depthwise_params"
+    common = {**case["fields"], "output_zero_point": rq["output_zero_point"], "act_min": rq["act_min"],
+              "act_max": rq["act_max"], "bias": f"{p}bias", "multiplier": f"{p}mult", "shift": f"{p}shift"}
+    constants += [_struct(f"{p}portable", ctype, {**common, "weights": f"{p}w"}),
+                  _struct(f"{p}dsp", ctype, {**common, "weights": f"{p}wd"})]
+    return constants, case
+
+
+def model_sources(all_cases: list) -> tuple:
+    """(model.h, model.c) of a stand-in model: per case, a marker, the portable kernel, a marker, the DSP one."""
+    constants, statements = [], []
+    in_offset = out_offset = 0
+    for index, case in enumerate(all_cases):
+        constants += _case_c(index, case)[0]
+        size = case["output_bytes"]
+        statements += [f"  memcpy(x, in + {in_offset}, {case['input_bytes']});", "  mnd_marker();",
+                       f"  {case['portable']}(&c{index}_portable, x, out + {out_offset});", "  mnd_marker();",
+                       f"  {case['dsp']}(&c{index}_dsp, x, out + {out_offset + size}, scratch);"]
+        in_offset += case["input_bytes"]
+        out_offset += 2 * size
+    largest_scratch = max(case["scratch"] for case in all_cases)
+    largest_input = max(case["input_bytes"] for case in all_cases)
+    header = (f"#include <stdint.h>\n#define MND_INPUT_BYTES {in_offset}\n#define MND_OUTPUT_BYTES {out_offset}\n"
+              f"#define MND_LAYERS {2 * len(all_cases)}\nvoid mnd_model_invoke(const int8_t* input, int8_t* output);\n")
+    source = "\n".join(['#include <string.h>', '#include "model.h"', '#include "kernels.h"', '#include "mnd_harness.h"',
+                        f"static int8_t x[{largest_input}] __attribute__((aligned(4)));",
+                        f"static uint32_t scratch[{(largest_scratch + 3) // 4}];", *constants,
+                        "void mnd_model_invoke(const int8_t* in, int8_t* out) {", *statements, "  mnd_marker();", "}",
+                        ""])
+    return header, source
+
+
+@pytest.mark.parametrize("core", DSP_CORES)
+def test_dsp_kernels_match_portable(core, tmp_path):
+    all_cases = cases()
+    header, source = model_sources(all_cases)
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "model.c").write_text(source)
+    sources = [tmp_path / "model.c", KERNELS_DIR / "kernels.c", KERNELS_DIR / "kernels_dsp.c"]
+    firmware = build_firmware(CORES[core], sources, [tmp_path, KERNELS_DIR], tmp_path / "build")
+    rng = np.random.default_rng(7)
+    inputs = rng.integers(-128, 128, (2, sum(c["input_bytes"] for c in all_cases)), dtype=np.int8)
+    result = run_firmware(CORES[core], firmware, tmp_path / "run", inputs.tobytes(), timeout_s=120)
+    outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
+    offset = informative = 0
+    for index, case in enumerate(all_cases):
+        size = case["output_bytes"]
+        portable, dsp = outputs[:, offset:offset + size], outputs[:, offset + size:offset + 2 * size]
+        offset += 2 * size
+        assert np.array_equal(portable, dsp), f"{core}: case {index} ({case['kind']} {case['fields']}) differs"
+        low, high = case["requant"]["act_min"], case["requant"]["act_max"]
+        informative += bool(np.any((portable > low) & (portable < high)))
+    assert informative >= len(all_cases) - 2, "most cases saturate everywhere: the test would show little"
