@@ -62,6 +62,7 @@ class Target:
     options = {}
     default_threads = (1,)
     accepts = ()  # the BoardAccess fields this target uses
+    takes_kernels = False  # whether MeasureSettings.kernels (--kernels) applies: the engine's kernel sets
 
     def check(self):
         """None when usable here, else the reason and the fix."""

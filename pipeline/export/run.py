@@ -48,6 +48,8 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings()):
     misfit = target.check_access(settings.board)
     if misfit:
         raise UsageError(f"{name}: {misfit}")
+    if settings.kernels != "auto" and not target.takes_kernels:
+        raise UsageError(f"{name}: --kernels applies to the cortex-m targets only (their generated C engine)")
     return target
 
 
@@ -56,6 +58,8 @@ def target_record(target, settings: MeasureSettings, board: dict | None = None) 
     options = {"threads": list(settings.thread_counts(target.default_threads)), "clock_mhz": settings.clock_mhz}
     if settings.board.ssh:
         options["ssh"] = settings.board.ssh
+    if settings.kernels != "auto":
+        options["kernels"] = settings.kernels
     return {"name": target.name, "options": options, "board": board}
 
 

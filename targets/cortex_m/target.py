@@ -27,7 +27,9 @@ class EngineMismatch(MndError):
 class CortexMTarget(Target):
     core = ""
     requires = ("tflite_int8",)
-    options = {"clock_mhz": "prints an instructions/clock estimate, labelled as such (not a measurement)"}
+    options = {"clock_mhz": "prints an instructions/clock estimate, labelled as such (not a measurement)",
+               "kernels": "auto (the core's DSP kernels where a layer fits them) or portable (plain C99 only)"}
+    takes_kernels = True
 
     def check(self):
         missing = [tool for tool in TOOLS if shutil.which(tool) is None]

@@ -10,6 +10,7 @@ CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 MACS = 7_489_664
 TFLM_REFERENCE_M4 = 100_200_000  # TFLM's reference kernels on the same QEMU (issue figure)
 FIRST_GOAL_M4 = 40_000_000
+GOALS = {"cortex-m4": 12_000_000, "cortex-m55": 4_000_000}  # the DSP/Helium issue's bars
 
 
 def _assets() -> Path:
@@ -20,26 +21,30 @@ def run() -> str:
     assets = _assets()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for core in CORES:
-            out = Path(tmp) / core
+        for core, kernels in [(core, "auto") for core in CORES] + [("cortex-m4", "portable")]:
+            out = Path(tmp) / f"{core}-{kernels}"
             run_mnd("export", "--target", core, "--model", assets / "mlperf_vww" / "vww_96_int8.tflite",
-                    "--eval", assets / "vww_dev", "--out", out, check=0)
+                    "--eval", assets / "vww_dev", "--kernels", kernels, "--out", out, check=0)
             manifest = json.loads((out / "manifest.json").read_text())
             m = next(m for m in manifest["measurements"] if m["target"] == core)
-            rows.append((core, m))
+            rows.append((core, kernels, m))
     lines = ["## Cortex-M: MLPerf Tiny VWW int8 on emulated cores (`make bench`)", "",
              "`mnd export --target <core> --model vww_96_int8.tflite --eval vww_dev`: all 200 images, every output "
              "bit-exact with LiteRT's reference kernels. Executed instructions per inference counted by our QEMU TCG "
-             "plugin (QEMU 7.2 has no timing model: instructions, not cycles). Plain C kernels, `-O2`.", "",
-             "| core | instructions / inference | per MAC | vs TFLM reference kernels on M4 (100.2 M) | "
+             "plugin (QEMU 7.2 has no timing model: instructions, not cycles). `-O2`. Kernels `auto`: the DSP-extension "
+             "kernels (SXTB16/SMLAD, kernels_dsp.c) for 1x1 and 3x3 depthwise layers, portable C99 for the rest; "
+             "`portable` (`--kernels portable`): plain C99 only, the baseline, measured in the same run.", "",
+             "| core | kernels | instructions / inference | per MAC | vs TFLM reference kernels on M4 (100.2 M) | "
              "arena B (floor 55,296; TFLM 32-bit 100,660) | RAM B | flash B | accuracy |",
-             "|---|---|---|---|---|---|---|---|"]
-    for core, m in rows:
-        lines.append(f"| {core} | {m['instructions']:,} | {m['instructions'] / MACS:.2f} | "
+             "|---|---|---|---|---|---|---|---|---|"]
+    for core, kernels, m in rows:
+        lines.append(f"| {core} | {kernels} | {m['instructions']:,} | {m['instructions'] / MACS:.2f} | "
                      f"{m['instructions'] / TFLM_REFERENCE_M4:.2f} | {m['arena_bytes']:,} | {m['ram_bytes']:,} | "
                      f"{m['flash_bytes']:,} | {m['accuracy']:.1%} (n={m['n']}) |")
-    m4 = dict(rows)["cortex-m4"]["instructions"]
-    lines += ["", f"First goal (M4, plain C): <= {FIRST_GOAL_M4 / 1e6:.0f} M instructions: measured "
-              f"{m4 / 1e6:.1f} M = {m4 / FIRST_GOAL_M4:.2f} of the goal. Project goal (later issue): <= 8 M on M4, "
-              "<= 2.5 M on M55."]
+    counts = {(core, kernels): m["instructions"] for core, kernels, m in rows}
+    m4, portable = counts["cortex-m4", "auto"], counts["cortex-m4", "portable"]
+    lines += ["", f"DSP kernels on M4: {m4 / 1e6:.1f} M instructions, {m4 / portable:.2f} of the portable "
+              f"kernels' {portable / 1e6:.1f} M (first goal, plain C: <= {FIRST_GOAL_M4 / 1e6:.0f} M). Not yet met: "
+              + ", ".join(f"{core} <= {goal / 1e6:.0f} M (measured {counts[core, 'auto'] / 1e6:.1f} M)"
+                          for core, goal in GOALS.items()) + " (M55 with Helium, not used yet)."]
     return "\n".join(lines)

@@ -117,6 +117,29 @@ def test_relative_output_path_from_another_directory(relative_m4_run):
     assert emulated(relative_m4_run, "cortex-m4")[1]["n"] == 5
 
 
+def test_portable_kernels_are_what_kernels_portable_builds_and_runs(relative_m4_run, digits_run, mnd, tmp_path):
+    """--kernels auto (the default) calls the DSP kernels on cortex-m4; --kernels portable calls none of them, runs
+    other instructions and predicts the same (both bit-exact with LiteRT), and the manifest says which it was."""
+    assert "_dsp_s8(" in (relative_m4_run / "cortex-m4" / "model.c").read_text()
+    out = tmp_path / "portable"
+    mnd("export", "--target", "cortex-m4", "--model", digits_run, "--eval-samples", "5", "--kernels", "portable",
+        "--out", out, check=0)
+    model_c = (out / "cortex-m4" / "model.c").read_text()
+    assert "_dsp_" not in model_c and "mnd_conv2d_s8(" in model_c and "mnd_depthwise_conv2d_s8(" in model_c
+    manifest, portable = emulated(out, "cortex-m4")
+    auto_manifest, auto = emulated(relative_m4_run, "cortex-m4")
+    assert manifest["target"]["options"]["kernels"] == "portable" and "kernels" not in auto_manifest["target"]["options"]
+    assert portable["instructions"] > auto["instructions"] and portable["accuracy"] == auto["accuracy"]
+    assert next(v for v in manifest["validations"] if v["name"].startswith("tflm"))["value"] == 0
+
+
+def test_kernels_flag_is_refused_where_no_c_engine_is_generated(tmp_path):
+    result = run_mnd("export", "--target", "host", "--kernels", "portable", "--out", tmp_path / "x")
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr
+    assert "--kernels applies to the cortex-m targets only" in errors[0] and not (tmp_path / "x").exists()
+
+
 def symbols(library):
     return subprocess.run(["arm-none-eabi-nm", str(library)], capture_output=True, text=True, check=True).stdout
 
