@@ -19,7 +19,7 @@ class Buffer:
 class Plan:
     offsets: dict      # tensor index -> byte offset in the arena
     arena_bytes: int
-    floor_bytes: int   # the largest input + output pair of any single op: no plan can go below it
+    floor_bytes: int   # the largest inputs + outputs (scratch included) of any single op: no plan goes below it
 
 
 def _aligned(value: int) -> int:
