@@ -64,10 +64,14 @@ static inline int32_t load_word(const int8_t* p) {
  * (x * 2^left * m * 2 + 2^31) >> 32 is gemmlowp's SaturatingRoundingDoublingHighMul of x * 2^left and m while
  * x * 2^(left + 1) fits in int32. requant_table checks that for every channel from its bias and the largest
  * possible sum of products (depth * 128 * 128); a channel that may not fit (a huge bias) keeps the 64-bit
- * arithmetic of mnd_requantize. The division by 2^right then rounds half away from zero. */
+ * arithmetic of mnd_requantize. The division by 2^right then rounds half away from zero, with the output zero
+ * point added before it as zero_point * 2^right (exact: a multiple of 2^right; right <= 22 keeps the sum, under
+ * 2^30 + 2^29, in int32; a larger right takes the 64-bit path). */
+
+#define MAX_FOLDED_RIGHT 22
 
 typedef struct {
-  int32_t multiplier, left_plus_one, right, half, shift; /* left_plus_one 0: the 64-bit path */
+  int32_t multiplier, left_plus_one, right, offset, shift; /* left_plus_one 0: the 64-bit path */
 } requant;
 
 static int32_t fits_rounding_multiply(int32_t bias, int32_t depth, int32_t left) {
@@ -76,14 +80,15 @@ static int32_t fits_rounding_multiply(int32_t bias, int32_t depth, int32_t left)
 }
 
 static void requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
-                          int32_t channels, requant* table) {
+                          int32_t channels, int32_t zero_point, requant* table) {
   int32_t c;
   for (c = 0; c < channels; ++c) {
-    const int32_t left = shift[c] > 0 ? shift[c] : 0;
+    const int32_t left = shift[c] > 0 ? shift[c] : 0, right = shift[c] > 0 ? 0 : -shift[c];
+    const int fast = right <= MAX_FOLDED_RIGHT && fits_rounding_multiply(bias ? bias[c] : 0, depth, left);
     table[c].multiplier = multiplier[c];
-    table[c].left_plus_one = fits_rounding_multiply(bias ? bias[c] : 0, depth, left) ? left + 1 : 0;
-    table[c].right = shift[c] > 0 ? 0 : -shift[c];
-    table[c].half = table[c].right ? (int32_t)1 << (table[c].right - 1) : 0;
+    table[c].left_plus_one = fast ? left + 1 : 0;
+    table[c].right = right;
+    table[c].offset = fast ? (right ? (int32_t)1 << (right - 1) : 0) + zero_point * ((int32_t)1 << right) : 0;
     table[c].shift = shift[c];
   }
 }
@@ -98,9 +103,9 @@ static inline __attribute__((always_inline)) int8_t requantize(const requant* r,
   int32_t value;
   if (r->left_plus_one) {
     const int32_t high = smmulr((int32_t)((uint32_t)acc << r->left_plus_one), r->multiplier);
-    value = high + r->half;
-    if (r->half) value += high >> 31;
-    value = (value >> r->right) + out.zero_point;
+    value = high + r->offset;
+    if (r->right) value += high >> 31;
+    value >>= r->right;
   } else {
     value = mnd_requantize(acc, r->multiplier, r->shift) + out.zero_point;
   }
@@ -190,7 +195,7 @@ void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
   int32_t pixel;
   const int full = full_range((output_range){p->output_zero_point, p->act_min, p->act_max});
-  requant_table(p->multiplier, p->shift, p->bias, in_c, out_c, table);
+  requant_table(p->multiplier, p->shift, p->bias, in_c, out_c, p->output_zero_point, table);
   for (pixel = 0; pixel < pixels; pixel += 2) {
     const int pair = pixel + 1 < pixels;
     const int8_t* a = input + pixel * in_c;
@@ -294,7 +299,7 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
   int8_t* patch = (int8_t*)(table + p->out_c);
   int32_t oy, ox;
   const int full = full_range((output_range){p->output_zero_point, p->act_min, p->act_max});
-  requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, table);
+  requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, p->output_zero_point, table);
   for (oy = 0; oy < p->out_h; ++oy)
     for (ox = 0; ox < p->out_w; ++ox) {
       const window win = pixel_window(p, input, oy, ox, patch);

@@ -3,7 +3,7 @@
 One firmware per core runs every case twice: the portable kernel on the TFLite-layout weights and the DSP
 kernel on the same weights rearranged by engine.layouts, each on the same random input; the outputs must agree.
 Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, zero points, narrow activation
-ranges, positive shifts and a huge bias (the 64-bit requantization path)."""
+ranges, positive shifts, right shifts of 22 and 23 and a huge bias (the 64-bit requantization path)."""
 import shutil
 
 import numpy as np
@@ -37,6 +37,8 @@ def toolchain():
 def _requant(rng, channels: int, narrow: bool) -> dict:
     shifts = rng.integers(-17, -7, channels)
     shifts[0] = 1  # a left shift
+    if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
+        shifts[1], shifts[2] = -22, -23
     shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
     zero_point = int(rng.integers(-128, 128))
