@@ -94,6 +94,22 @@ def test_a_wrong_layer_is_named(int8_model, tmp_path):
     assert message.startswith(f"first differing layer: 3 ({generated.layers[3]}), 1 of "), message
 
 
+@pytest.mark.slow
+def test_the_dsp_kernels_host_build_matches_every_layer(int8_model, tmp_path):
+    """The diagnosis build of a DSP-kernel model (kernels_dsp.c on C versions of the DSP instructions, host gcc)
+    agrees with LiteRT layer by layer, so a mismatch on a core is traced through the same kernels."""
+    generated = generate(int8_model, tmp_path, "tiny.tflite", kernels="dsp")
+    model_c = (tmp_path / "model.c").read_text()
+    assert "mnd_pointwise_dsp_s8(" in model_c and "mnd_depthwise3x3_dsp_s8(" in model_c
+    for source in RUNTIME.glob("kernels*.[ch]"):
+        shutil.copy(source, tmp_path / source.name)
+    model_path = tmp_path / "tiny.tflite"
+    model_path.write_bytes(int8_model)
+    for seed in range(3):
+        sample = np.random.default_rng(seed).integers(-128, 128, size=(32, 32, 1), dtype=np.int8)
+        assert "matches every layer" in first_differing_layer(tmp_path, generated, model_path, sample)
+
+
 @pytest.mark.parametrize("core", sorted(CORES))
 def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     """`make -n` (nothing compiled): make's own CC/AR defaults are replaced, a caller's CC is kept."""
