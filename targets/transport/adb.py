@@ -9,19 +9,17 @@ older phone returns neither, so the command ends by echoing a unique marker and 
 commands a pty may also turn newlines into \r\n, passed on as they are). Files keep their mode: adbd sets
 each pushed file's mode from the local one (an executable stays executable)."""
 import math
-import os
 import re
 import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mnd.targets.base import TargetUnavailable
-from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError
+from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
 
 WORK_ROOT = PurePosixPath("/data/local/tmp")
 WORKDIR_PREFIX = "mnd."
@@ -236,18 +234,9 @@ class AdbTransport(Transport):
         """Runs adb (-s SERIAL once chosen) in its own process group, killed whole when `timeout` passes
         (RemoteTimeout) or on an exception such as KeyboardInterrupt."""
         argv = [self.adb, *(["-s", self.serial] if self.serial else []), *arguments]
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            raise RemoteTimeout(f"{self._name()}: no answer within {timeout:g} s for {what}; "
-                                "adb was killed (is the phone still connected? check `adb devices`)") from None
-        except BaseException:
-            _kill_group(process)
-            raise
-        return subprocess.CompletedProcess(argv, process.returncode, out or b"", err or b"")
+        return run_in_own_group(argv, timeout=timeout,
+                                timeout_message=f"{self._name()}: no answer within {timeout:g} s for {what}; adb was "
+                                                "killed (is the phone still connected? check `adb devices`)")
 
     def _adb_failure(self, stderr: bytes) -> str | None:
         """One line for a failure of adb itself found in stderr's first line, naming the fix; else None."""
@@ -288,10 +277,3 @@ def _error_line(done: subprocess.CompletedProcess) -> str:
     lines = done.stderr.decode(errors="replace").strip().splitlines()
     return lines[-1].strip() if lines else ""
 
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.communicate()

@@ -1,5 +1,8 @@
 """The Transport interface every board connection implements (SSH, the local emulated arm64 root filesystem,
 adb): a private work directory, push, run, pull; every failure one TransportError line naming the fix."""
+import os
+import signal
+import subprocess
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,33 @@ class RemoteResult:
     returncode: int
     stdout: bytes
     stderr: bytes
+
+
+def run_in_own_group(argv: list, *, timeout: float, timeout_message: str, stdin=None,
+                     stdout=None) -> subprocess.CompletedProcess:
+    """Runs a local client (ssh, adb, the emulated board's launcher) in its own process group, killed whole when
+    `timeout` passes (RemoteTimeout with `timeout_message`) or on any exception such as KeyboardInterrupt. `stdin`
+    defaults to /dev/null, `stdout` to a pipe; OSError from starting it reaches the caller."""
+    process = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                               stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        raise RemoteTimeout(timeout_message) from None
+    except BaseException:
+        _kill_group(process)
+        raise
+    return subprocess.CompletedProcess(argv, process.returncode, out or b"", err or b"")
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.communicate()
 
 
 class Transport:

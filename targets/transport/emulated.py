@@ -8,13 +8,11 @@ Needs root, or unprivileged user namespaces (then unshare maps the caller to roo
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 import tempfile
 from pathlib import Path
 
 from mnd.targets.linux_arm64.rootfs import CPUINFO, binfmt_ready, cpuinfo_file
-from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError
+from mnd.targets.transport.base import RemoteResult, Transport, TransportError, run_in_own_group
 
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SETUP_FAILED = 125  # with a "mnd-arm64:" line on stderr: the namespace could not be set up
@@ -86,21 +84,16 @@ class EmulatedTransport(Transport):
         assignments = [f"{key}={value}" for key, value in (env or {}).items()]
         guest = ["/usr/bin/env", *assignments, "/bin/sh", "-c", f"cd {shlex.quote(cwd)} && exec {shlex.join(argv)}"]
         try:
-            process = subprocess.Popen(self.launcher + guest, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, start_new_session=True)
+            done = run_in_own_group(self.launcher + guest, timeout=timeout,
+                                    timeout_message=f"'{shlex.join(argv)}' ran past {timeout:g} s on the emulated "
+                                                    "board and was stopped; raise the time limit or run less")
         except OSError as error:
             raise TransportError(f"cannot start unshare for the emulated board: {error.strerror}; "
                                  "install util-linux") from None
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise RemoteTimeout(f"'{shlex.join(argv)}' ran past {timeout:g} s on the emulated board and was "
-                                "stopped; raise the time limit or run less") from None
-        if process.returncode == SETUP_FAILED and stderr.startswith(b"mnd-arm64:"):
+        stdout, stderr = done.stdout, done.stderr
+        if done.returncode == SETUP_FAILED and stderr.startswith(b"mnd-arm64:"):
             raise TransportError(stderr.decode(errors="replace").strip().splitlines()[-1])
-        return RemoteResult(process.returncode, stdout, stderr)
+        return RemoteResult(done.returncode, stdout, stderr)
 
     def _host_path(self, remote_dir: str) -> Path:
         """remote_dir (a path inside the root filesystem) as a host path, refused when it leads outside it."""

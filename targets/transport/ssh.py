@@ -2,11 +2,9 @@
 ~/.ssh/config, agent, Host aliases and ProxyJump apply as usual. Files travel as tar archives over ssh's stdin and
 stdout; remote commands run under coreutils `timeout` so a hung program is stopped on the board too."""
 import math
-import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -15,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mnd.targets.base import TargetUnavailable
-from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError
+from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
 
 KILL_GRACE_S = 5  # `timeout -k`: SIGKILL this long after the SIGTERM that a remote command ignored
 LOCAL_GRACE_S = 30  # the local ssh is killed this long after the remote limit, should the board stop answering
@@ -184,20 +182,9 @@ class SshTransport(Transport):
              stdout=None) -> subprocess.CompletedProcess:
         """Runs ssh in its own process group, killed whole when `timeout` passes (RemoteTimeout) or on an
         exception such as KeyboardInterrupt."""
-        argv = self.ssh_argv(remote_command)
-        process = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                   stdout=stdout if stdout is not None else subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            raise RemoteTimeout(f"{self._name()}: no answer within {timeout:g} s for {what}; "
-                                "the ssh connection was killed") from None
-        except BaseException:
-            _kill_group(process)
-            raise
-        return subprocess.CompletedProcess(argv, process.returncode, out or b"", err or b"")
+        return run_in_own_group(self.ssh_argv(remote_command), timeout=timeout, stdin=stdin, stdout=stdout,
+                                timeout_message=f"{self._name()}: no answer within {timeout:g} s for {what}; "
+                                                "the ssh connection was killed")
 
     def _name(self) -> str:
         return f"ssh {self.destination}"
@@ -268,10 +255,3 @@ def _extract_exactly(archive, wanted: list, local_dir: Path, name: str) -> None:
         for member in members:
             tar.extract(member, local_dir, **safe)
 
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.communicate()
