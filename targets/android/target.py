@@ -1,7 +1,6 @@
 """Android phones over adb: mnd's C engine as a static arm64 executable (no app, no bionic, no Python) measures
 accuracy and latency on the phone, bit-exact with the host's LiteRT reference kernels; with --benchmark-model,
 LiteRT's own benchmark_model adds its timings, memory and per-op profile per delegate and thread count."""
-import json
 import logging
 import shutil
 import tempfile
@@ -18,12 +17,12 @@ from mnd.pipeline.validate import accuracy, bit_exact, top1
 from mnd.targets.android.benchmark_runs import BENCHMARK_URL, benchmark_argv, plan_runs
 from mnd.targets.android.device_facts import abi_problem, phone_record
 from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
 
 log = logging.getLogger("mnd")
-ENGINE = "mnd-c"
 GCC_CPU = "generic"  # any arm64-v8a phone
 SECONDS_PER_INFERENCE = 10.0
 BASE_TIMEOUT_S = 300.0
@@ -112,16 +111,13 @@ class AndroidTarget(Target):
         timeout = BASE_TIMEOUT_S + SECONDS_PER_INFERENCE * (len(inputs) + settings.warmup + settings.runs)
         with phase(f"android: mnd-c on the phone, {len(inputs)} samples + {settings.warmup} warm-up + "
                    f"{settings.runs} timed"):
-            result = transport.run([*self._prefix(settings), f"./{ENGINE}", "inputs.bin", "outputs.bin",
-                                    str(settings.warmup), str(settings.runs)], cwd=workdir, timeout=timeout)
-        if result.returncode != 0:
-            detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise ModelError(f"android: mnd-c failed on the phone (exit {result.returncode}: {detail[0][:300]})")
-        report = json.loads(result.stdout.decode(errors="replace").strip().splitlines()[-1])
-        with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
-            transport.pull(workdir, ["outputs.bin"], Path(tmp))
-            outputs = np.frombuffer((Path(tmp) / "outputs.bin").read_bytes(), np.int8).reshape(len(inputs), -1)
-        return outputs, report["latencies_ms"]
+            with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
+                try:
+                    return run_mnd_c(transport, workdir, Path(tmp), inputs="inputs.bin", outputs="outputs.bin",
+                                     warmup=settings.warmup, runs=settings.runs, timeout=timeout,
+                                     prefix=tuple(self._prefix(settings)))
+                except EngineFailed as error:
+                    raise ModelError(f"android: mnd-c failed on the phone ({error})") from None
 
     def _run_benchmarks(self, transport, workdir: str, run_dir: Path, manifest, settings) -> list:
         """[(BenchmarkRun, parsed output)] for each .tflite, delegate and thread count; [] without the tool."""

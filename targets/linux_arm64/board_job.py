@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.targets.engine_remote import ENGINE
 
-ENGINE = "mnd-c"
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),
         ("litert-ref", "tflite_float"), ("litert-ref", "tflite_int8"), ("litert-ref", "tflite_uint8"),
         ("onnxruntime", "onnx_float"), ("onnxruntime", "onnx_int8"), ("onnxruntime", "onnx_uint8"))

@@ -15,6 +15,7 @@ from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact, top1, top1_agreement
 from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary
 from mnd.targets.linux_arm64.board_job import BoardJob, plan_job
 from mnd.targets.linux_arm64.boards import BOARDS
@@ -24,7 +25,6 @@ from mnd.targets.run_folder import build_in_run
 
 log = logging.getLogger("mnd")
 RUNNER = Path(__file__).resolve().parent / "runner.py"
-ENGINE = "mnd-c"
 HOST_REFERENCE = "host litert-ref"
 EMULATION_TOOLS = (("debootstrap", "apt-get install debootstrap"), ("qemu-aarch64-static", "apt-get install "
                    "qemu-user-static"))
@@ -152,15 +152,13 @@ class BoardTarget(Target):
     def _run_engine(self, transport, workdir: str, job: BoardJob, local: Path) -> tuple:
         item = job.engine_item
         with phase(f"{self.name}: mnd-c on the board, {job.samples} samples + {job.warmup} warm-up + {job.runs} timed"):
-            result = transport.run([f"./{ENGINE}", item["inputs"], item["outputs"], str(job.warmup), str(job.runs)],
-                                   cwd=workdir, timeout=job.engine_timeout_s)
-        if result.returncode != 0:
-            detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            return {"id": ENGINE, "ok": False, "error": f"exit {result.returncode}: {detail[0][:300]}"}, None
-        report = json.loads(result.stdout.decode(errors="replace").strip().splitlines()[-1])
-        transport.pull(workdir, [item["outputs"]], local)
-        outputs = np.frombuffer((local / item["outputs"]).read_bytes(), np.int8).reshape(report["samples"], -1)
-        return {"id": ENGINE, "ok": True, "error": None, "latencies_ms": report["latencies_ms"]}, outputs
+            try:
+                outputs, latencies = run_mnd_c(transport, workdir, local, inputs=item["inputs"],
+                                               outputs=item["outputs"], warmup=job.warmup, runs=job.runs,
+                                               timeout=job.engine_timeout_s)
+            except EngineFailed as error:
+                return {"id": ENGINE, "ok": False, "error": str(error)}, None
+        return {"id": ENGINE, "ok": True, "error": None, "latencies_ms": latencies}, outputs
 
     def _result(self, job: BoardJob, board: dict, results: dict, evaluation, run_dir: Path, manifest):
         emulated = board["qemu_cpu"] is not None
