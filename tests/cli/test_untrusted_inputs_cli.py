@@ -44,7 +44,7 @@ def test_a_label_row_outside_the_dataset_is_refused(mnd, tmp_path, tiny_model):
     (data / "labels.csv").write_text(f"ok.png,0\n../secret.png,1\n{secret},2\n")
     line = refused(mnd("evaluate", "--model", tiny_model, "--data", data))
     assert line.startswith(f"mnd: error: '{data / 'labels.csv'}': row '../secret.png' leads outside")
-    assert str(secret.stat().st_size) not in line
+    assert str(secret.stat().st_size) not in line.replace(str(tmp_path), "TMP")  # pytest-169 holds 69, the size
 
 
 @pytest.mark.assets
