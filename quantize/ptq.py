@@ -11,6 +11,7 @@ import numpy as np
 
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.quiet import native_stderr_silenced
+from mnd.quantize.config import WEIGHT_SCHEMES
 
 
 def export_saved_model(model, directory: Path) -> Path:
@@ -42,9 +43,9 @@ def float_tflite(saved_model: Path) -> bytes:
     return convert(tf.lite.TFLiteConverter.from_saved_model(str(saved_model)), "float")
 
 
-def converted_int8(saved_model: Path, samples: np.ndarray) -> bytes:
-    """The TFLite converter's full-integer int8 model as it comes out. `samples`: float32 model inputs
-    [N, H, W, C], fed in order as the representative dataset."""
+def calibrated_float(saved_model: Path, samples: np.ndarray) -> bytes:
+    """The float TFLite model the converter calibrates: every activation tensor carries its observed min/max.
+    `samples`: float32 model inputs [N, H, W, C], fed in order as the representative dataset."""
     import tensorflow as tf
 
     def representative():
@@ -55,14 +56,41 @@ def converted_int8(saved_model: Path, samples: np.ndarray) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return convert(converter, "int8")
+    converter._experimental_calibrate_only = True
+    return convert(converter, "calibrated float")
 
 
-def int8_tflite(saved_model: Path, samples: np.ndarray) -> bytes:
+def quantize_calibrated(calibrated: bytes, weights: str = "per-channel", verify: str | None = None) -> bytes:
+    """Full-integer int8 (int8 input and output) from a calibrated model, as the converter's own second step.
+    `weights`: "per-channel" or "per-tensor" symmetric int8. `verify`: a QuantizationDebugger model instead, with a
+    NumericVerify op comparing every quantized op with its float twin; "layer": the float twin reads the quantized
+    op's own input (the error each layer adds), "model": the float twins form the float model (the error so far)."""
+    import tensorflow as tf
+    from tensorflow.lite.python.convert import mlir_quantize
+
+    if weights not in WEIGHT_SCHEMES:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_SCHEMES)}, not {weights!r}")
+    if verify not in (None, "layer", "model"):
+        raise ValueError(f"verify must be None, 'layer' or 'model', not {verify!r}")
+    with native_stderr_silenced():
+        return mlir_quantize(calibrated, disable_per_channel=weights == "per-tensor", input_data_type=tf.int8,
+                             output_data_type=tf.int8, enable_numeric_verify=verify is not None,
+                             enable_whole_model_verify=verify == "model")
+
+
+def converted_int8(saved_model: Path, samples: np.ndarray, weights: str = "per-channel") -> bytes:
+    """The TFLite converter's full-integer int8 model as it comes out (calibrated on `samples` in order)."""
+    return quantize_calibrated(calibrated_float(saved_model, samples), weights)
+
+
+def int8_tflite(saved_model: Path, samples: np.ndarray, weights: str = "per-channel") -> bytes:
     """The int8 model mnd exports: converted, static shape arithmetic folded, FC run as 1x1 convolutions."""
+    return exported_int8(converted_int8(saved_model, samples, weights))
+
+
+def exported_int8(converted: bytes) -> bytes:
+    """The converter's int8 model as mnd exports it: static shape arithmetic folded, FC run as 1x1 convolutions."""
     from mnd.quantize.fc_as_conv import fully_connected_as_conv
     from mnd.quantize.static_shapes import fold_static_reshapes
 
-    return fully_connected_as_conv(fold_static_reshapes(converted_int8(saved_model, samples)))
+    return fully_connected_as_conv(fold_static_reshapes(converted))
