@@ -59,9 +59,12 @@ class _Samples:
         return next(self._feeds, None)
 
 
-def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path, reduce_range: bool = False) -> Path:
-    """QDQ, per-channel int8 weights and int8 activations, calibrated on the same samples as TFLite.
+def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path, reduce_range: bool = False,
+                    weights: str = "per-channel", calibration: str = "minmax") -> Path:
+    """QDQ, symmetric int8 weights and asymmetric int8 activations, calibrated on the same samples as TFLite.
 
+    `weights`: "per-channel" or "per-tensor" scales. `calibration`: how activation ranges are chosen, as for TFLite
+    (quantize.activation_ranges); "minmax" is ONNX Runtime's own MinMax calibration.
     `reduce_range`: 7-bit weights (-64..63). x86 CPUs without VNNI add pairs of uint8 x int8 products in saturating
     16-bit sums (vpmaddubsw) in ONNX Runtime's fused int8 kernels; with 7-bit weights no pair can saturate, so the
     fused kernels compute what the QDQ graph says on every CPU, at a small cost in accuracy."""
@@ -69,14 +72,23 @@ def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from mnd.pipeline.formats.onnx_ranges import range_overrides
+    from mnd.quantize.config import CALIBRATION_METHODS, WEIGHT_SCHEMES
+
+    if weights not in WEIGHT_SCHEMES:
+        raise ValueError(f"weights must be one of {', '.join(WEIGHT_SCHEMES)}, not {weights!r}")
+    if calibration not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration must be one of {', '.join(CALIBRATION_METHODS)}, not {calibration!r}")
     with tempfile.TemporaryDirectory(prefix="mnd-onnx-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         input_name = onnx.load(str(prepared)).graph.input[0].name
+        overrides = {} if calibration == "minmax" else {
+            "TensorQuantOverrides": range_overrides(prepared, calibration_inputs, calibration)}
         quantize_static(str(prepared), str(path), _Samples(input_name, calibration_inputs),
-                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QInt8,
-                        weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                        reduce_range=reduce_range)
+                        quant_format=QuantFormat.QDQ, per_channel=weights == "per-channel",
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, reduce_range=reduce_range, extra_options=overrides)
     return path
 
 
