@@ -114,7 +114,6 @@ def _cmd_export(args) -> None:
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
     from mnd.pipeline.sources.resolve import resolve_model
-    from mnd.quantize.config import QuantConfig
 
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
                            prep_overrides=_prep_overrides(args), labels_file=args.labels, arch=args.arch,
@@ -122,8 +121,7 @@ def _cmd_export(args) -> None:
     destination = destination or rundir.claim(Path(f"out/{source.name}-{args.target}"), args.force, inputs)
     out = args.out or destination.path
     config = ExportConfig(target=args.target, calib=args.calib, evaluation=args.eval,
-                          quant=QuantConfig(calibration_samples=args.calib_samples,
-                                            onnx_reduce_range=args.onnx_reduce_range),
+                          quant=_quant_config(args),
                           evaluation_samples=args.eval_samples, max_drop=args.max_drop,
                           allow_drift=args.allow_drift, requantize_int8=args.requantize_int8,
                           measure=_measure_settings(args))
@@ -199,6 +197,33 @@ def _cmd_report(args) -> None:
     log.info("next: xdg-open %s   (or open it in any browser; it loads nothing from the network)", html)
 
 
+def _cmd_quantize_report(args) -> None:
+    from mnd.pipeline import rundir
+    from mnd.pipeline.quality.render import render_markdown
+    from mnd.pipeline.quality.run import ReportConfig, quantize_report, write_report
+
+    inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
+    destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
+    import_tensorflow_quietly()
+    from mnd.pipeline.sources.resolve import resolve_model
+
+    source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, prep_overrides=_prep_overrides(args),
+                           labels_file=args.labels, arch=args.arch, classes=args.classes)
+    doc = quantize_report(source, ReportConfig(calib=args.calib, evaluation=args.eval, quant=_quant_config(args),
+                                               compare=args.compare, evaluation_samples=args.eval_samples,
+                                               quality_samples=args.quality_samples))
+    if destination:
+        staging = rundir.staging_dir(destination)
+        try:
+            write_report(doc, staging)
+        except BaseException:
+            rundir.discard(staging, destination)
+            raise
+        rundir.publish(staging, destination)
+        log.info("wrote quantization.md, quantization.json and the SQNR plots to %s", args.out)
+    _print_result(args, doc, lambda report: render_markdown(report).rstrip("\n"))
+
+
 def _cmd_sweep(args) -> None:
     from mnd.pipeline.errors import UsageError
     from mnd.pipeline.export.run import check_target
@@ -250,6 +275,37 @@ def _cmd_doctor(args) -> None:
     _print_result(args, report, format_report)
     missing = [tool["name"] for tool in report["tools"] if not tool["found"]]
     log.info("next: %s", "make toolchain (installs the missing tools)" if missing else "mnd export --target host")
+
+
+def _add_quantization_flags(parser) -> None:
+    from mnd.quantize.config import CALIBRATION_METHODS, WEIGHT_SCHEMES, QuantConfig
+
+    default = QuantConfig()
+    group = parser.add_argument_group("int8 post-training quantization (TFLite and ONNX alike)")
+    group.add_argument("--calib-samples", type=cli_args.positive_int, default=default.calibration_samples)
+    group.add_argument("--weights", choices=WEIGHT_SCHEMES, default=default.weights,
+                       help="int8 weight scales per output channel, or one per tensor (for accelerators and delegates "
+                       "that need it; MobileNet v1 then usually needs --equalize)")
+    group.add_argument("--calibration", choices=CALIBRATION_METHODS, default=default.calibration,
+                       help="activation ranges: observed min/max, clipped at percentiles, or the clip with the least "
+                       f"quantization error (default: {default.calibration})")
+    group.add_argument("--equalize", action=argparse.BooleanOptionalAction, default=default.equalize,
+                       help="cross-layer equalization of each depthwise -> pointwise pair of the float model "
+                       "(exact; evens out per-channel weight ranges for per-tensor weights)")
+    group.add_argument("--bias-correct", action=argparse.BooleanOptionalAction, default=default.bias_correct,
+                       help="correct biases for the mean output shift int8 weights introduce, from the calibration "
+                       "data")
+    group.add_argument("--onnx-reduce-range", action="store_true",
+                       help="7-bit ONNX int8 weights, for ONNX Runtime on x86 CPUs without VNNI (there 8-bit weights "
+                       "can saturate 16-bit sums and change predictions); costs a little accuracy")
+
+
+def _quant_config(args):
+    from mnd.quantize.config import QuantConfig
+
+    return QuantConfig(calibration_samples=args.calib_samples, weights=args.weights, calibration=args.calibration,
+                       equalize=args.equalize, bias_correct=args.bias_correct,
+                       onnx_reduce_range=args.onnx_reduce_range)
 
 
 def _add_measure_flags(parser) -> None:
@@ -335,7 +391,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
     export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
-    export.add_argument("--calib-samples", type=cli_args.positive_int, default=200)
     export.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples (default: all)")
     export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
     export.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -346,9 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=cli_args.seed, default=0, help="training seed for a registry-name model")
     export.add_argument("--requantize-int8", action="store_true",
                         help="uint8 .tflite only: lossy conversion to int8 so TFLite-Micro can run it")
-    export.add_argument("--onnx-reduce-range", action="store_true",
-                        help="7-bit ONNX int8 weights, for ONNX Runtime on x86 CPUs without VNNI (there 8-bit weights "
-                        "can saturate 16-bit sums and change predictions); costs a little accuracy")
+    _add_quantization_flags(export)
     _add_preprocessing_flags(export)
     _add_measure_flags(export)
     export.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
@@ -378,6 +431,28 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--force", action="store_true", help="replace an existing --out (an earlier mnd run "
                         "directory or an empty one)")
     report.set_defaults(handler=_cmd_report)
+
+    quality = commands.add_parser("quantize-report", parents=[common], help="int8 top-1 and per-layer quantization "
+                                  "error (SQNR) of a float model under PTQ settings, or --compare four of them")
+    quality.add_argument("--model", help="registry name, .keras/.h5 file, SavedModel or 'mnd train' run directory "
+                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
+    quality.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
+    quality.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
+    quality.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples")
+    quality.add_argument("--quality-samples", type=cli_args.positive_int, default=50,
+                         help="evaluation samples through the per-layer check (default 50)")
+    quality.add_argument("--compare", action="store_true", help="per-channel, per-tensor, per-tensor + equalize and "
+                         "per-tensor + equalize + bias-correct side by side (--weights/--equalize/--bias-correct "
+                         "then do not apply)")
+    quality.add_argument("--train-epochs", type=cli_args.non_negative_int, default=30,
+                         help="epochs when --model is a registry name or omitted")
+    quality.add_argument("--seed", type=cli_args.seed, default=0, help="training seed for a registry-name model")
+    quality.add_argument("--out", help="folder to create for quantization.md, quantization.json and the plots")
+    quality.add_argument("--force", action="store_true", help="replace an existing --out")
+    _add_quantization_flags(quality)
+    _add_preprocessing_flags(quality)
+    quality.add_argument("--json", action="store_true", help="print the report (one JSON document) on stdout")
+    quality.set_defaults(handler=_cmd_quantize_report)
 
     sweep = commands.add_parser("sweep", parents=[common], help="the alpha x resolution trade-off (paper Figures 4 "
                                 "and 5) measured on a target: sweep.json, report.md, report.html")

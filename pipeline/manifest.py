@@ -160,11 +160,20 @@ MEASUREMENT_SHAPE = record(
                                 "init_ms": float | None, "first_inference_us": float | None,
                                 "warmup_avg_us": float | None, "inference_avg_us": float | None,
                                 "memory": dict | None}, closed=False)))
+LAYER_QUALITY_SHAPE = Obj({"name": str, "op": str, "sqnr_db": float | None},
+                          {"depth": int, "tensor": str, "layer_sqnr_db": float | None, "mean_abs_error": float | None,
+                           "max_abs_error": float | None, "weight_range_spread": float | None,
+                           "weight_channels": int | None, "dead_channels": int | None, "flagged": bool})
+QUANTIZATION_SHAPE = Nullable(Obj({}, {"layers": ListOf(LAYER_QUALITY_SHAPE), "float_model": ListOf(str),
+                                       "weights_scheme": str, "calibration": str, "equalize": bool,
+                                       "bias_correct": bool,
+                                       "float_model_changes": MapOf(ListOf(Obj({"line": str}, closed=False)))},
+                                   closed=False))
 EVALUATION_SHAPE = Obj({"runtime": str, "artifact": str, "labels": ListOf(str), "matrix": ListOf(ListOf(int)),
                         "row_totals": ListOf(int), "column_totals": ListOf(int), "classes": int,
                         "classes_shown": int, "samples": int})
 MANIFEST_SHAPE = Obj({
-    "schema": str, "model": MODEL_SHAPE, "quantization": dict | None,
+    "schema": str, "model": MODEL_SHAPE, "quantization": QUANTIZATION_SHAPE,
     "artifacts": ListOf(record(Artifact)), "validations": ListOf(record(Validation)),
     "measurements": ListOf(MEASUREMENT_SHAPE),
     "data": Obj({"evaluation": DATA_PART_SHAPE}, {"calibration": Nullable(DATA_PART_SHAPE)}, closed=False),

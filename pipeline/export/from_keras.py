@@ -9,23 +9,27 @@ import numpy as np
 from mnd.pipeline import validate
 from mnd.pipeline.formats.c_array import c_identifier, parse_c_array, write_c_array
 from mnd.pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
-from mnd.pipeline.formats.tflite import write_tflite_float, write_tflite_int8
+from mnd.pipeline.formats.tflite import write_tflite_float
 from mnd.pipeline.progress import phase
 from mnd.pipeline.report.confusion import confusion_record
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model, tflm_arena_bytes
 from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.quantize.config import QuantConfig
+from mnd.quantize.int8_model import build_int8
+from mnd.quantize.layer_quality import layer_quality
 from mnd.quantize.ptq import export_saved_model
 
 log = logging.getLogger("mnd")
+WEIGHT_WORDS = {"per-channel": "per output channel", "per-tensor": "per tensor (one scale per weight tensor)"}
 
 
 class KerasExport:
     needs_calibration = True
     repairs = ()  # a Keras graph is quantized here, never repaired
 
-    def __init__(self, source):
-        self.source = source
+    def __init__(self, source, quant: QuantConfig):
+        self.source, self.quant = source, quant
         self.model = source.loaded
         self.classes = int(self.model.output_shape[-1])
         self.input_shape = [1, *self.model.input_shape[1:]]
@@ -37,37 +41,54 @@ class KerasExport:
         return None  # float model; the int8 artifact's own input quantization is in its C header
 
     def quantization(self, config, calibration_count: int) -> dict:
-        return {"scheme": config.quant.scheme, "calibration_samples": calibration_count,
-                "weights": "symmetric int8 per output channel (FULLY_CONNECTED rewritten as a 1x1 CONV_2D, "
+        q = self.quant
+        return {"scheme": q.scheme, "calibration_samples": calibration_count,
+                "weights": f"symmetric int8 {WEIGHT_WORDS[q.weights]} (FULLY_CONNECTED rewritten as a 1x1 CONV_2D, "
                            "which TFLite-Micro and LiteRT's reference kernels round identically)",
-                "activations": "asymmetric int8 per tensor", **onnx_weights(config.quant)}
+                "activations": "asymmetric int8 per tensor", **quant_settings(q), **onnx_weights(q)}
 
     def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
         name = c_identifier(self.source.name)
+        quant = self.quant
         with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
             saved_model = export_saved_model(self.model, Path(tmp) / "saved_model")
             with phase("converting to TFLite float"):
                 float_path = write_tflite_float(saved_model, run_dir / f"{name}_float.tflite")
-            with phase(f"calibrating and converting to TFLite int8 ({len(calib_inputs)} calibration samples)"):
-                int8_path = write_tflite_int8(saved_model, calib_inputs, run_dir / f"{name}_int8.tflite")
+            with phase(f"calibrating and converting to TFLite int8 ({len(calib_inputs)} calibration samples, "
+                       f"{quant.weights} weights, {quant.calibration} ranges)"):
+                built = build_int8(self.model, calib_inputs, quant, Path(tmp))
+                int8_path = run_dir / f"{name}_int8.tflite"
+                int8_path.write_bytes(built.tflite)
+            with phase("per-layer quantization error (TensorFlow's QuantizationDebugger)"):
+                layers = layer_quality(built.calibrated, quant.weights, evaluation.float_inputs)
         with phase("converting to ONNX float (tf2onnx)"):
             onnx_float = write_onnx_float(self.model, run_dir / f"{name}_float.onnx")
-        with phase("calibrating and quantizing ONNX int8 (onnxruntime, QDQ per-channel)"):
-            onnx_int8 = write_onnx_int8(onnx_float, calib_inputs, run_dir / f"{name}_int8.onnx",
-                                        reduce_range=manifest.quantization["onnx_reduce_range"])
+        with phase(f"calibrating and quantizing ONNX int8 (onnxruntime, QDQ {quant.weights})"):
+            onnx_int8 = self._onnx_int8(onnx_float, built.prepared, calib_inputs, quant,
+                                        run_dir / f"{name}_int8.onnx")
+        manifest = replace(manifest, quantization={**manifest.quantization, "float_model": built.notes,
+                                                   "float_model_changes": built.records,
+                                                   "layers": [layer.to_dict() for layer in layers]})
         manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
         for kind, path in [("tflite_float", float_path), ("tflite_int8", int8_path), ("onnx_float", onnx_float),
                            ("onnx_int8", onnx_int8)]:
             manifest = manifest.with_artifact(run_dir, kind, path)
         return manifest
 
+    def _onnx_int8(self, onnx_float: Path, prepared, calib_inputs, quant, path: Path) -> Path:
+        """ONNX int8 from the same float model the TFLite int8 one came from (the prepared one when it changed)."""
+        with tempfile.TemporaryDirectory(prefix="mnd-onnx-prepared-") as tmp:
+            source = onnx_float if prepared is self.model else write_onnx_float(prepared, Path(tmp) / "prepared.onnx")
+            return write_onnx_int8(source, calib_inputs, path, reduce_range=quant.onnx_reduce_range,
+                                   weights=quant.weights, calibration=quant.calibration)
+
     def int8_artifact_only(self, run_dir: Path, manifest, calib_inputs):
         """Cost-only exports (mnd sweep --cost-only): the int8 TFLite model alone, what the targets measure."""
         with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
-            saved_model = export_saved_model(self.model, Path(tmp) / "saved_model")
             with phase(f"calibrating and converting to TFLite int8 ({len(calib_inputs)} random calibration inputs)"):
-                int8_path = write_tflite_int8(saved_model, calib_inputs,
-                                              run_dir / f"{c_identifier(self.source.name)}_int8.tflite")
+                built = build_int8(self.model, calib_inputs, self.quant, Path(tmp))
+        int8_path = run_dir / f"{c_identifier(self.source.name)}_int8.tflite"
+        int8_path.write_bytes(built.tflite)
         return manifest.with_artifact(run_dir, "tflite_int8", int8_path)
 
     def _reference_outputs(self, inputs: np.ndarray) -> tuple:
@@ -108,9 +129,15 @@ class KerasExport:
         return checks, confusion_record(int8_reference, labels, self.source.labels, "litert-ref", "tflite_int8")
 
 
+def quant_settings(quant) -> dict:
+    """The PTQ choices as the manifest records them (and as the export reads them back)."""
+    return {"weights_scheme": quant.weights, "calibration": quant.calibration, "equalize": quant.equalize,
+            "bias_correct": quant.bias_correct}
+
+
 def onnx_weights(quant) -> dict:
     """The ONNX int8 weight range, for the manifest's quantization section (write_onnx_int8 follows it)."""
-    weights = "symmetric int8 per output channel"
+    weights = f"symmetric int8 {WEIGHT_WORDS[quant.weights]}"
     if quant.onnx_reduce_range:
         weights += (", 7-bit range -64..64 (--onnx-reduce-range: ONNX Runtime's fused kernels on x86 CPUs without "
                     "VNNI cannot saturate)")

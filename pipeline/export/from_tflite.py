@@ -3,11 +3,12 @@
 Only what can honestly be derived is produced; the rest is named with the reason in the manifest warnings.
 """
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from mnd.pipeline import validate
 from mnd.pipeline.errors import ModelError, UsageError
-from mnd.pipeline.export.from_keras import add_c_arrays, onnx_weights, run_onnx_logits, tflm_bit_exact
+from mnd.pipeline.export.from_keras import add_c_arrays, onnx_weights, quant_settings, run_onnx_logits, tflm_bit_exact
 from mnd.pipeline.formats.c_array import c_identifier
 from mnd.pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
 from mnd.pipeline.manifest import Validation
@@ -17,6 +18,7 @@ from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.pipeline.sources.tflite_repair import repair_tflite, requantize_uint8_to_int8
+from mnd.quantize.config import QuantConfig
 
 log = logging.getLogger("mnd")
 NO_PTQ_FROM_TFLITE = ("cannot be produced from a .tflite file: post-training quantization needs the float graph; "
@@ -24,6 +26,12 @@ NO_PTQ_FROM_TFLITE = ("cannot be produced from a .tflite file: post-training qua
 UINT8_TO_TFLM = ("refused for a uint8 model: TFLite-Micro rejects uint8 weights (it treats them as a hybrid "
                  "model), and uint8 weights with non-zero zero points cannot be moved to int8 exactly; "
                  "pass --requantize-int8 for an explicit, lossy conversion")
+_DEFAULT = QuantConfig()
+QUANT_FLAGS = {  # the PTQ options, each with how a setting differs from the default
+    "--onnx-reduce-range": lambda q: q.onnx_reduce_range, "--weights": lambda q: q.weights != _DEFAULT.weights,
+    "--calibration": lambda q: q.calibration != _DEFAULT.calibration, "--equalize": lambda q: q.equalize,
+    "--bias-correct/--no-bias-correct": lambda q: q.bias_correct != _DEFAULT.bias_correct}
+FLOAT_MODEL_FLAGS = ("--equalize", "--bias-correct/--no-bias-correct")
 
 
 def precision_of(info) -> str:
@@ -38,8 +46,8 @@ def precision_of(info) -> str:
 
 
 class TfliteExport:
-    def __init__(self, source, requantize_int8: bool = False):
-        self.source = source
+    def __init__(self, source, requantize_int8: bool = False, quant: QuantConfig = QuantConfig()):
+        self.source, self.quant = source, quant
         self.data, self.repairs = repair_tflite(source.path.read_bytes(), str(source.path))
         self.info = read_tflite(self.data, str(source.path))
         shape = self.info.inputs[0].shape
@@ -54,6 +62,21 @@ class TfliteExport:
         self.classes = len(source.labels)  # the source checked the output shape: [1, classes]
         self.input_shape = list(shape)
         self.not_produced = self._not_produced()
+        self._check_quant_flags()
+
+    def _check_quant_flags(self) -> None:
+        """PTQ settings name what mnd's own quantization does; refused where it does not run."""
+        given = [flag for flag, differs in QUANT_FLAGS.items() if differs(self.quant)]
+        float_model_flags = [flag for flag in given if flag in FLOAT_MODEL_FLAGS]
+        if self.precision == "float" and float_model_flags:
+            raise UsageError(f"{' and '.join(float_model_flags)} change the float Keras model before conversion; a "
+                             ".tflite file has none: export the Keras/SavedModel original, or drop them")
+        if self.precision == "float":  # the ONNX int8 artifact is quantized here, from the float graph as it is
+            self.quant = replace(self.quant, equalize=False, bias_correct=False)
+        if self.precision != "float" and given:
+            raise UsageError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to models mnd quantizes "
+                             f"(Keras, float .tflite); this model is already {self.precision}: its ONNX weights "
+                             "are the .tflite file's own")
 
     def _not_produced(self) -> list:
         if self.precision == "float":
@@ -76,11 +99,8 @@ class TfliteExport:
 
     def quantization(self, config, calibration_count: int) -> dict:
         if self.precision == "float":
-            return {"scheme": f"{config.quant.scheme} (ONNX Runtime only)", "calibration_samples": calibration_count,
-                    **onnx_weights(config.quant)}
-        if config.quant.onnx_reduce_range:
-            raise UsageError(f"--onnx-reduce-range applies to models mnd quantizes (Keras, float .tflite); this model "
-                             f"is already {self.precision}: its ONNX weights are the .tflite file's own")
+            return {"scheme": f"{self.quant.scheme} (ONNX Runtime only)", "calibration_samples": calibration_count,
+                    **quant_settings(self.quant), **onnx_weights(self.quant)}
         scheme = f"imported {self.precision} (already quantized)"
         return {"scheme": scheme + (", requantized to int8 per-channel" if self.requantize else ""),
                 "calibration_samples": None}
@@ -101,9 +121,11 @@ class TfliteExport:
         manifest = manifest.with_artifact(run_dir, f"tflite_{self.precision}", own)
         manifest = manifest.with_artifact(run_dir, f"onnx_{self.precision}", onnx_own)
         if self.precision == "float":
-            with phase("calibrating and quantizing ONNX int8 (onnxruntime, QDQ per-channel)"):
+            q = manifest.quantization
+            with phase(f"calibrating and quantizing ONNX int8 (onnxruntime, QDQ {q['weights_scheme']})"):
                 onnx_int8 = write_onnx_int8(onnx_own, calib_inputs, run_dir / f"{name}_int8.onnx",
-                                            reduce_range=manifest.quantization["onnx_reduce_range"])
+                                            reduce_range=q["onnx_reduce_range"], weights=q["weights_scheme"],
+                                            calibration=q["calibration"])
             return manifest.with_artifact(run_dir, "onnx_int8", onnx_int8)
         int8_path = own
         if self.requantize:

@@ -96,12 +96,12 @@ def open_export(source: ModelSource, config: ExportConfig):
         raise UsageError("a cost-only export builds a Keras model with random weights; it cannot take a .tflite file")
     if source.kind == "tflite":
         from mnd.pipeline.export.from_tflite import TfliteExport
-        return TfliteExport(source, requantize_int8=config.requantize_int8)
+        return TfliteExport(source, requantize_int8=config.requantize_int8, quant=config.quant)
     if config.requantize_int8:
         from mnd.pipeline.errors import UsageError
         raise UsageError("--requantize-int8 applies to imported uint8 .tflite models only")
     from mnd.pipeline.export.from_keras import KerasExport
-    return KerasExport(source)
+    return KerasExport(source, config.quant)
 
 
 def export(source: ModelSource, destination: rundir.Destination, config: ExportConfig) -> Manifest:

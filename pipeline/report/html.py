@@ -8,6 +8,7 @@ import re
 
 from mnd.pipeline.report import plots
 from mnd.pipeline.report.markdown import render
+from mnd.pipeline.report.quantization import sqnr_by_depth_figure
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #1a1a1a; max-width: 76rem; margin: 1.5rem auto; padding: 0 1rem; }
@@ -103,7 +104,8 @@ def figure_html(figure, caption: str) -> str:
 
 
 def run_figures(manifest) -> list:
-    """(Figure, caption) for a run: accuracy and speed, per-layer cost, op profiles, memory, confusion matrix."""
+    """(Figure, caption) for a run: accuracy and speed, per-layer cost, op profiles, memory, SQNR by depth,
+    confusion matrix."""
     target = (manifest.target or {}).get("name", "—")
     measured = list(manifest.measurements)
     figures = []
@@ -127,6 +129,12 @@ def run_figures(manifest) -> list:
         figures.append((plots.memory_figure(rows, f"{manifest.model['name']}: RAM and flash on {target}",
                                             any(m.emulated for m in memory)),
                         "RAM and flash by part (model, harness, runtime, stack)."))
+    layers = (manifest.quantization or {}).get("layers")
+    if layers:
+        scheme = manifest.quantization.get("weights_scheme", "int8")
+        figures.append((sqnr_by_depth_figure(layers, f"{manifest.model['name']}: int8 ({scheme}) SQNR by depth"),
+                        "Quantization error by layer: SQNR of each layer's int8 output against float (accumulated, "
+                        "and the error the layer adds itself); flagged layers lose most."))
     if manifest.evaluation:
         figures.append((plots.confusion_figure(manifest.evaluation),
                         "Confusion matrix on the evaluation set (rows: true class; columns: predicted)."))

@@ -4,6 +4,7 @@ from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
 from mnd.pipeline.report.phone import render_phone
+from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.tables import measurement_table
 from mnd.pipeline.report.tables import percent as _percent
 
@@ -14,8 +15,12 @@ def _quantization_line(quant: dict, calibration: dict | None) -> str:
     seven_bit = ", ONNX weights 7-bit (`--onnx-reduce-range`)" if quant.get("onnx_reduce_range") else ""
     if calibration is None:
         return f"- quantization: {quant.get('scheme')}{seven_bit} (no calibration run here)"
-    return (f"- quantization: {quant.get('scheme')}{seven_bit}, {quant.get('calibration_samples')} calibration "
-            f"samples from `{calibration['source']}` ({calibration['part']})")
+    changes = [flag for flag, key in (("equalized", "equalize"), ("bias-corrected", "bias_correct")) if quant.get(key)]
+    float_model = f", float model {' and '.join(changes)} first" if changes else ""
+    ranges = f", {quant['calibration']} activation ranges" if quant.get("calibration") else ""
+    return (f"- quantization: {quant.get('scheme')}{seven_bit}{ranges}{float_model}, "
+            f"{quant.get('calibration_samples')} calibration samples from `{calibration['source']}` "
+            f"({calibration['part']})")
 
 
 def render(manifest, run_path: str = "out/RUN") -> str:
@@ -35,6 +40,7 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     for v in manifest.validations:
         result = "info" if not v.gated else "pass" if v.passed else "**FAIL**"
         lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
+    lines += [""] + quantization_section(quant)
     target = manifest.target or {}
     lines += ["", f"## Measurements on `{target.get('name', '—')}`", ""]
     host = [m for m in manifest.measurements if m.target == "host"]

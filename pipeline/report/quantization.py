@@ -29,7 +29,15 @@ def quantization_section(quantization: dict) -> list:
                      f"{_decibels(layer.get('sqnr_db'), layer)} | {_decibels(layer.get('layer_sqnr_db'), layer)} | "
                      f"{_number(layer.get('mean_abs_error'))} | {_number(layer.get('max_abs_error'))} | "
                      f"{_spread(layer)} | {'⚠ worst' if layer.get('flagged') else ''} |")
-    return lines + ["", EXPLANATION, ""]
+    return lines + ["", EXPLANATION, ""] + _equalization_lines(quantization)
+
+
+def _equalization_lines(quantization: dict) -> list:
+    pairs = (quantization.get("float_model_changes") or {}).get("equalization") or []
+    if not pairs:
+        return []
+    return (["Cross-layer equalization, pair by pair:", ""] + [f"- {short(pair.get('line'), 300)}" for pair in pairs]
+            + [""])
 
 
 def _intro(quantization: dict) -> str:

@@ -4,10 +4,11 @@ import re
 import sys
 from pathlib import Path
 
-from tests.bench import cortex_m_vww, export_speed, host_int8_ratio, onnx_reduce_range, train_digits
+from tests.bench import cortex_m_vww, export_speed, host_int8_ratio, onnx_reduce_range, quant_quality, train_digits
 
 BENCHMARKS = {"train-digits": train_digits, "export-speed": export_speed, "host-int8-ratio": host_int8_ratio,
-              "cortex-m-vww": cortex_m_vww, "onnx-reduce-range": onnx_reduce_range}
+              "cortex-m-vww": cortex_m_vww, "onnx-reduce-range": onnx_reduce_range,
+              "quant-quality": quant_quality}
 DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 
 

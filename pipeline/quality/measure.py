@@ -1,0 +1,50 @@
+"""One PTQ setting on one model: the int8 model's top-1 (LiteRT reference kernels) and its per-layer error."""
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnd.pipeline.runtimes.inputs import inputs_for
+from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.validate import top1
+from mnd.quantize.config import QuantConfig
+from mnd.quantize.int8_model import build_int8
+from mnd.quantize.layer_quality import layer_quality
+
+
+@dataclass
+class SchemeResult:
+    label: str
+    quant: QuantConfig
+    correct: int  # int8 top-1 hits on the evaluation samples
+    n: int
+    layers: list  # per-layer dicts (quantize.layer_quality), worst ones flagged
+    notes: list = field(default_factory=list)  # what was done to the float model
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "weights": self.quant.weights, "calibration": self.quant.calibration,
+                "equalize": self.quant.equalize, "bias_correct": self.quant.bias_correct, "correct": self.correct,
+                "n": self.n, "accuracy": self.accuracy, "notes": self.notes, "layers": self.layers}
+
+
+def float_correct(model, inputs: np.ndarray, labels: np.ndarray) -> int:
+    return int((top1(np.asarray(model.predict(inputs, batch_size=64, verbose=0))) == labels).sum())
+
+
+def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
+                   quant: QuantConfig, quality_samples: int) -> SchemeResult:
+    """`inputs`: float evaluation inputs; the first `quality_samples` of them also go through the per-layer check."""
+    with tempfile.TemporaryDirectory(prefix="mnd-quality-") as tmp:
+        built = build_int8(model, calibration_inputs, quant, Path(tmp))
+        path = Path(tmp) / "int8.tflite"
+        path.write_bytes(built.tflite)
+        outputs = run_model("litert-ref", path, inputs_for(path, inputs)).outputs
+        layers = layer_quality(built.calibrated, quant.weights, inputs, quality_samples)
+    correct = int((top1(outputs) == labels).sum())
+    return SchemeResult(label, quant, correct, len(labels), [layer.to_dict() for layer in layers],
+                        built.notes)

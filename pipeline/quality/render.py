@@ -1,0 +1,54 @@
+"""quantize-report's Markdown (a summary table, then the per-layer section of each setting) and its plots."""
+from mnd.pipeline.report.quantization import quantization_section, sqnr_by_depth_compare_png, sqnr_by_depth_png
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def _weakest(layers: list) -> str:
+    measured = [layer for layer in layers if layer.get("layer_sqnr_db") is not None]
+    if not measured:
+        return "—"
+    worst = min(measured, key=lambda layer: layer["layer_sqnr_db"])
+    return f"{worst['layer_sqnr_db']:.1f} dB ({worst['name']})"
+
+
+def render_markdown(doc: dict) -> str:
+    data, float_result = doc["data"], doc["float"]
+    lines = [f"# mnd quantize-report: {doc['model']}", "",
+             f"- calibration: {data['calibration']['samples']} samples from `{data['calibration']['source']}` "
+             f"({data['calibration']['part']})",
+             f"- evaluation: {data['evaluation']['samples']} samples from `{data['evaluation']['source']}` "
+             f"({data['evaluation']['part']}); per-layer error on the first {doc['quality_samples']}",
+             f"- float top-1: {_percent(float_result['accuracy'])}", "",
+             "| setting | calibration | int8 top-1 (LiteRT reference kernels) | vs float (points) | "
+             "lowest layer SQNR |",
+             "|---|---|---|---|---|"]
+    for scheme in doc["schemes"]:
+        drop = 100 * (scheme["accuracy"] - float_result["accuracy"])
+        lines.append(f"| {scheme['label']} | {scheme['calibration']} | {_percent(scheme['accuracy'])} | {drop:+.2f} | "
+                     f"{_weakest(scheme['layers'])} |")
+    for scheme in doc["schemes"]:
+        lines += ["", f"# {scheme['label']}", ""] + quantization_section(_as_manifest_part(scheme))
+    return "\n".join(lines) + "\n"
+
+
+def _as_manifest_part(scheme: dict) -> dict:
+    return {"weights_scheme": scheme["weights"], "calibration": scheme["calibration"],
+            "float_model": scheme["notes"], "layers": scheme["layers"]}
+
+
+def sqnr_plots(doc: dict) -> dict:
+    """{file name: PNG}: SQNR by depth per setting, and all settings overlaid when there are several."""
+    schemes = doc["schemes"]
+    plots = {f"sqnr-{_slug(s['label'])}.png": sqnr_by_depth_png(s["layers"], f"{doc['model']}: {s['label']}")
+             for s in schemes}
+    if len(schemes) > 1:
+        plots["sqnr-compared.png"] = sqnr_by_depth_compare_png({s["label"]: s["layers"] for s in schemes},
+                                                               f"{doc['model']}: accumulated SQNR by depth")
+    return plots
+
+
+def _slug(label: str) -> str:
+    return "-".join(part for part in label.replace("+", " ").split())

@@ -1,0 +1,145 @@
+"""int8 PTQ quality (`make bench`): per-channel vs per-tensor weights, equalization and bias correction, the
+activation-range methods, and accuracy against calibration count, on vww_96.h5 (two-fold on vww_dev: calibrate on
+one half, evaluate on the other, then swap, so every figure rests on all 200 images) and on the digits model
+(calibrated on its training split, evaluated on its held-out split)."""
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mnd.pipeline.data.datasets import load_dataset
+from mnd.pipeline.data.plan import load_export_data
+from mnd.pipeline.environment import cpu_facts
+from mnd.pipeline.quality.measure import float_correct, measure_scheme
+from mnd.pipeline.quality.schemes import compared
+from mnd.pipeline.report.quantization import sqnr_by_depth_compare_png
+from mnd.pipeline.sources.resolve import resolve_model
+from mnd.quantize.config import CALIBRATION_METHODS, QuantConfig
+
+QUALITY_SAMPLES = 50
+CALIBRATION_COUNTS = (8, 16, 32, 64, 100)
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+CACHE = Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd")
+
+
+def _assets() -> Path:
+    return Path(os.environ.get("MND_ASSETS", Path(__file__).resolve().parents[3] / "shared" / "assets"))
+
+
+class TwoFold:
+    """vww_dev split into two random halves (seeded); each figure sums both directions."""
+
+    def __init__(self, model, x: np.ndarray, labels: np.ndarray):
+        self.model, self.x, self.labels = model, x, labels
+        order = np.random.default_rng(0).permutation(len(labels))
+        self.halves = (order[::2], order[1::2])
+
+    def run(self, name: str, quant: QuantConfig, calibration_count: int | None = None):
+        """(correct of len(labels), per-layer records of the first fold)."""
+        correct, layers = 0, None
+        for calib, held_out in (self.halves, self.halves[::-1]):
+            calib = calib[:calibration_count]
+            result = measure_scheme(name, self.model, self.x[calib], self.x[held_out], self.labels[held_out], quant,
+                                    QUALITY_SAMPLES)
+            correct += result.correct
+            layers = layers or result.layers
+        return correct, layers
+
+
+class HeldOut:
+    """The digits model: calibration from its training split, evaluation on its held-out split."""
+
+    def __init__(self, model, calib: np.ndarray, x: np.ndarray, labels: np.ndarray):
+        self.model, self.calib, self.x, self.labels = model, calib, x, labels
+
+    def run(self, name: str, quant: QuantConfig, calibration_count: int | None = None):
+        calib = self.calib[np.random.default_rng(0).permutation(len(self.calib))[:calibration_count]]
+        result = measure_scheme(name, self.model, calib, self.x, self.labels, quant, QUALITY_SAMPLES)
+        return result.correct, result.layers
+
+
+def _vww():
+    assets = _assets()
+    source = resolve_model(str(assets / "mlperf_vww" / "vww_96.h5"), CACHE, 0, 0)
+    images = load_dataset(str(assets / "vww_dev"), source.prep, 2)
+    return source, TwoFold(source.loaded, source.prep.apply(images.pixels), images.labels)
+
+
+def _digits():
+    source = resolve_model(None, CACHE, 30, 0)
+    calib, evaluation, _ = load_export_data(source, None, None, 200, int(source.loaded.output_shape[-1]))
+    return source, HeldOut(source.loaded, calib, evaluation.float_inputs, evaluation.labels)
+
+
+def _percent(correct: int, n: int) -> str:
+    return f"{100 * correct / n:.2f}%"
+
+
+def _min_sqnr(layers: list, key: str) -> str:
+    values = [(layer[key], layer["name"]) for layer in layers if layer.get(key) is not None]
+    return f"{min(values)[0]:.1f} dB ({min(values)[1]})" if values else "—"
+
+
+def _output_sqnr(layers: list) -> str:
+    """Accumulated SQNR at the classifier's output (the last layer before any softmax): steadier than top-1."""
+    final = [layer for layer in layers if layer["op"] != "SOFTMAX" and layer.get("sqnr_db") is not None]
+    return f"{final[-1]['sqnr_db']:.1f} dB" if final else "—"
+
+
+def _schemes(name: str, experiment, n: int, float_hits: int) -> tuple:
+    lines = [f"### {name}: weight schemes", "", f"float: {_percent(float_hits, n)} (n={n})", "",
+             "| setting | int8 top-1 | vs float (points) | lowest layer SQNR | lowest accumulated SQNR |",
+             "|---|---|---|---|---|"]
+    curves = {}
+    for label, quant in compared(QuantConfig()):
+        correct, layers = experiment.run(label, quant)
+        curves[label] = layers
+        lines.append(f"| {label} | {_percent(correct, n)} | {100 * (correct - float_hits) / n:+.2f} | "
+                     f"{_min_sqnr(layers, 'layer_sqnr_db')} | {_min_sqnr(layers, 'sqnr_db')} |")
+    return lines, curves
+
+
+def _ranges(name: str, experiment, n: int) -> list:
+    lines = ["", f"### {name}: activation ranges and bias correction (per-channel weights)", "",
+             "| calibration | bias correction | int8 top-1 | output SQNR (first fold) |", "|---|---|---|---|"]
+    for method in CALIBRATION_METHODS:
+        for bias_correct in (False, True):
+            correct, layers = experiment.run(method, QuantConfig(calibration=method, bias_correct=bias_correct))
+            lines.append(f"| {method} | {'on' if bias_correct else 'off'} | {_percent(correct, n)} | "
+                         f"{_output_sqnr(layers)} |")
+    return lines
+
+
+def _counts(name: str, experiment, n: int) -> list:
+    lines = ["", f"### {name}: accuracy against calibration count (defaults)", "",
+             "| calibration samples | int8 top-1 |", "|---|---|"]
+    for count in CALIBRATION_COUNTS:
+        correct, _ = experiment.run(str(count), QuantConfig(calibration_samples=count), count)
+        lines.append(f"| {count} | {_percent(correct, n)} |")
+    return lines
+
+
+def _plot(curves: dict, slug: str, title: str) -> str:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    (IMAGES / f"quant-sqnr-{slug}.png").write_bytes(sqnr_by_depth_compare_png(curves, title))
+    return f"![SQNR by depth, {title}](images/quant-sqnr-{slug}.png)"
+
+
+def run() -> str:
+    cpu = cpu_facts()
+    lines = ["## int8 PTQ quality: weight schemes, equalization, bias correction, ranges (`make bench`)", "",
+             f"Machine: {cpu.get('cpu_model')}. int8 top-1 with LiteRT's reference kernels; per-layer SQNR from "
+             "TensorFlow's QuantizationDebugger on the first "
+             f"{QUALITY_SAMPLES} evaluation images (accumulated: int8 model vs float model at each layer's output).",
+             ""]
+    with tempfile.TemporaryDirectory():
+        for name, slug, load in (("vww_96.h5, two-fold on vww_dev", "vww", _vww),
+                                 ("mobilenet_v1_025_32 on digits, held-out split", "digits", _digits)):
+            source, experiment = load()
+            n = len(experiment.labels)
+            float_hits = float_correct(source.loaded, experiment.x, experiment.labels)
+            scheme_lines, curves = _schemes(name, experiment, n, float_hits)
+            lines += scheme_lines + ["", _plot(curves, slug, name)]
+            lines += _ranges(name, experiment, n) + _counts(name, experiment, n) + [""]
+    return "\n".join(lines)
