@@ -21,6 +21,7 @@ class SchemeResult:
     n: int
     layers: list  # per-layer dicts (quantize.layer_quality), worst ones flagged
     notes: list = field(default_factory=list)  # what was done to the float model
+    predictions: np.ndarray | None = None  # int8 top-1 per evaluation sample
 
     @property
     def accuracy(self) -> float:
@@ -32,8 +33,12 @@ class SchemeResult:
                 "n": self.n, "accuracy": self.accuracy, "notes": self.notes, "layers": self.layers}
 
 
+def float_predictions(model, inputs: np.ndarray) -> np.ndarray:
+    return top1(np.asarray(model.predict(inputs, batch_size=64, verbose=0)))
+
+
 def float_correct(model, inputs: np.ndarray, labels: np.ndarray) -> int:
-    return int((top1(np.asarray(model.predict(inputs, batch_size=64, verbose=0))) == labels).sum())
+    return int((float_predictions(model, inputs) == labels).sum())
 
 
 def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
@@ -45,6 +50,6 @@ def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np
         path.write_bytes(built.tflite)
         outputs = run_model("litert-ref", path, inputs_for(path, inputs)).outputs
         layers = layer_quality(built.calibrated, quant.weights, inputs, quality_samples)
-    correct = int((top1(outputs) == labels).sum())
-    return SchemeResult(label, quant, correct, len(labels), [layer.to_dict() for layer in layers],
-                        built.notes)
+    predictions = top1(outputs)
+    return SchemeResult(label, quant, int((predictions == labels).sum()), len(labels),
+                        [layer.to_dict() for layer in layers], built.notes, predictions)

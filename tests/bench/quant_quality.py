@@ -10,12 +10,15 @@ import numpy as np
 
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.plan import load_export_data
+from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import cpu_facts
-from mnd.pipeline.quality.measure import float_correct, measure_scheme
+from mnd.pipeline.quality.measure import float_correct, float_predictions, measure_scheme
 from mnd.pipeline.quality.schemes import compared
 from mnd.pipeline.report.quantization import sqnr_by_depth_compare_png
 from mnd.pipeline.sources.resolve import resolve_model
 from mnd.quantize.config import CALIBRATION_METHODS, QuantConfig
+from mnd.quantize.int8_model import build_int8
+from mnd.quantize.layer_quality import layer_quality
 
 QUALITY_SAMPLES = 50
 CALIBRATION_COUNTS = (8, 16, 32, 64, 100)
@@ -32,19 +35,21 @@ class TwoFold:
 
     def __init__(self, model, x: np.ndarray, labels: np.ndarray):
         self.model, self.x, self.labels = model, x, labels
+        self.float_top1 = float_predictions(model, x)
         order = np.random.default_rng(0).permutation(len(labels))
         self.halves = (order[::2], order[1::2])
 
     def run(self, name: str, quant: QuantConfig, calibration_count: int | None = None):
-        """(correct of len(labels), per-layer records of the first fold)."""
-        correct, layers = 0, None
+        """(correct of len(labels), per-layer records of the first fold, top-1 differing from float)."""
+        correct, layers, differing = 0, None, 0
         for calib, held_out in (self.halves, self.halves[::-1]):
             calib = calib[:calibration_count]
             result = measure_scheme(name, self.model, self.x[calib], self.x[held_out], self.labels[held_out], quant,
                                     QUALITY_SAMPLES)
             correct += result.correct
+            differing += int((result.predictions != self.float_top1[held_out]).sum())
             layers = layers or result.layers
-        return correct, layers
+        return correct, layers, differing
 
 
 class HeldOut:
@@ -52,11 +57,12 @@ class HeldOut:
 
     def __init__(self, model, calib: np.ndarray, x: np.ndarray, labels: np.ndarray):
         self.model, self.calib, self.x, self.labels = model, calib, x, labels
+        self.float_top1 = float_predictions(model, x)
 
     def run(self, name: str, quant: QuantConfig, calibration_count: int | None = None):
         calib = self.calib[np.random.default_rng(0).permutation(len(self.calib))[:calibration_count]]
         result = measure_scheme(name, self.model, calib, self.x, self.labels, quant, QUALITY_SAMPLES)
-        return result.correct, result.layers
+        return result.correct, result.layers, int((result.predictions != self.float_top1).sum())
 
 
 def _vww():
@@ -76,8 +82,12 @@ def _percent(correct: int, n: int) -> str:
     return f"{100 * correct / n:.2f}%"
 
 
-def _min_sqnr(layers: list, key: str) -> str:
-    values = [(layer[key], layer["name"]) for layer in layers if layer.get(key) is not None]
+CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def _min_sqnr(layers: list, key: str, ops: tuple | None = None) -> str:
+    values = [(layer[key], layer["name"]) for layer in layers
+              if layer.get(key) is not None and (ops is None or layer["op"] in ops)]
     return f"{min(values)[0]:.1f} dB ({min(values)[1]})" if values else "—"
 
 
@@ -89,25 +99,48 @@ def _output_sqnr(layers: list) -> str:
 
 def _schemes(name: str, experiment, n: int, float_hits: int) -> tuple:
     lines = [f"### {name}: weight schemes", "", f"float: {_percent(float_hits, n)} (n={n})", "",
-             "| setting | int8 top-1 | vs float (points) | lowest layer SQNR | lowest accumulated SQNR |",
-             "|---|---|---|---|---|"]
-    curves = {}
+             "| setting | int8 top-1 | vs float (points) | top-1 differing from float | lowest layer SQNR, "
+             "convolutions | lowest layer SQNR, all layers | lowest accumulated SQNR |",
+             "|---|---|---|---|---|---|---|"]
+    curves, hits = {}, {}
     for label, quant in compared(QuantConfig()):
-        correct, layers = experiment.run(label, quant)
-        curves[label] = layers
+        correct, layers, differing = experiment.run(label, quant)
+        curves[label], hits[label] = layers, correct
         lines.append(f"| {label} | {_percent(correct, n)} | {100 * (correct - float_hits) / n:+.2f} | "
+                     f"{differing} / {n} | {_min_sqnr(layers, 'layer_sqnr_db', CONVOLUTIONS)} | "
                      f"{_min_sqnr(layers, 'layer_sqnr_db')} | {_min_sqnr(layers, 'sqnr_db')} |")
-    return lines, curves
+    return lines + [""] + _goals(hits, curves, float_hits, n), curves
+
+
+def _lowest(layers: list, ops: tuple) -> float:
+    return min(layer["layer_sqnr_db"] for layer in layers if layer["op"] in ops and layer["layer_sqnr_db"] is not None)
+
+
+def _goals(hits: dict, curves: dict, float_hits: int, n: int) -> list:
+    """The issue's bars, computed from the rows above."""
+    points = lambda a, b: 100 * (a - b) / n  # noqa: E731
+    per_channel, best_tensor = hits["per-channel"], hits["per-tensor + equalize + bias-correct"]
+    lowest = {label: _lowest(layers, CONVOLUTIONS) for label, layers in curves.items()}
+    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    return [f"- per-channel int8 vs float: {points(per_channel, float_hits):+.2f} points (goal: within 0.5): "
+            f"{verdict(abs(points(per_channel, float_hits)) <= 0.5)}",
+            f"- per-tensor + equalize + bias-correct vs per-channel: {points(best_tensor, per_channel):+.2f} points "
+            f"(goal: within 1.0): {verdict(points(best_tensor, per_channel) >= -1.0)}",
+            f"- lowest convolution-layer SQNR, per-tensor {lowest['per-tensor']:.1f} dB vs per-channel "
+            f"{lowest['per-channel']:.1f} dB (per-tensor lower: "
+            f"{verdict(lowest['per-tensor'] < lowest['per-channel'])})"]
 
 
 def _ranges(name: str, experiment, n: int) -> list:
     lines = ["", f"### {name}: activation ranges and bias correction (per-channel weights)", "",
-             "| calibration | bias correction | int8 top-1 | output SQNR (first fold) |", "|---|---|---|---|"]
+             "| calibration | bias correction | int8 top-1 | top-1 differing from float | output SQNR (first fold) |",
+             "|---|---|---|---|---|"]
     for method in CALIBRATION_METHODS:
         for bias_correct in (False, True):
-            correct, layers = experiment.run(method, QuantConfig(calibration=method, bias_correct=bias_correct))
-            lines.append(f"| {method} | {'on' if bias_correct else 'off'} | {_percent(correct, n)} | "
-                         f"{_output_sqnr(layers)} |")
+            correct, layers, differing = experiment.run(method, QuantConfig(calibration=method,
+                                                                             bias_correct=bias_correct))
+            lines.append(f"| {method} | {'on' if bias_correct else 'off'} | {_percent(correct, n)} | {differing} / {n} "
+                         f"| {_output_sqnr(layers)} |")
     return lines
 
 
@@ -115,9 +148,48 @@ def _counts(name: str, experiment, n: int) -> list:
     lines = ["", f"### {name}: accuracy against calibration count (defaults)", "",
              "| calibration samples | int8 top-1 |", "|---|---|"]
     for count in CALIBRATION_COUNTS:
-        correct, _ = experiment.run(str(count), QuantConfig(calibration_samples=count), count)
+        correct, _, _ = experiment.run(str(count), QuantConfig(calibration_samples=count), count)
         lines.append(f"| {count} | {_percent(correct, n)} |")
     return lines
+
+
+def _imagenet_features() -> tuple:
+    """Keras-Applications MobileNet v1 0.25-224 without its classifier (ReLU6, ImageNet weights) and imagenet_dev,
+    signed preprocessing, 0.875 centre crop: no labels here, so its figure is the int8 feature map's SQNR."""
+    import keras
+
+    assets = _assets()
+    weights = assets / "keras_mobilenet_025_notop" / "mobilenet_2_5_224_tf_no_top.h5"
+    model = keras.applications.MobileNet(input_shape=(224, 224, 3), alpha=0.25, include_top=False, weights=str(weights))
+    images = load_dataset(str(assets / "imagenet_dev"), Preprocessing(mode="signed", crop_fraction=0.875), 1000)
+    x = Preprocessing(mode="signed").apply(images.pixels)
+    order = np.random.default_rng(0).permutation(len(x))
+    return model, x[order[::2]], x[order[1::2]]
+
+
+def _feature_sqnr_lines() -> list:
+    model, calib, held_out = _imagenet_features()
+    lines = ["", "### MobileNet v1 0.25-224 (Keras Applications, ImageNet, ReLU6, no classifier) on imagenet_dev: "
+             "int8 feature-map SQNR", "",
+             f"Calibrated on {len(calib)} images, SQNR of the int8 output against float on {QUALITY_SAMPLES} others "
+             "(accumulated, QuantizationDebugger).", "",
+             "| weights | calibration | bias correction | equalize | output SQNR |", "|---|---|---|---|---|"]
+    settings = [QuantConfig(calibration=method, bias_correct=bias) for method in CALIBRATION_METHODS
+                for bias in (False, True)]
+    settings += [QuantConfig(weights="per-tensor", equalize=eq, bias_correct=bias) for eq, bias in
+                 ((False, False), (True, False), (True, True))]
+    for quant in settings:
+        with tempfile.TemporaryDirectory() as tmp:
+            built = build_int8(model, calib, quant, Path(tmp))
+        layers = layer_quality(built.calibrated, quant.weights, held_out, QUALITY_SAMPLES)
+        lines.append(f"| {quant.weights} | {quant.calibration} | {'on' if quant.bias_correct else 'off'} | "
+                     f"{'on' if quant.equalize else 'off'} | {_final(layers)} |")
+    return lines
+
+
+def _final(layers: list) -> str:
+    value = layers[-1].sqnr_db
+    return "—" if value is None else f"{value:.1f} dB"
 
 
 def _plot(curves: dict, slug: str, title: str) -> str:
@@ -142,4 +214,5 @@ def run() -> str:
             scheme_lines, curves = _schemes(name, experiment, n, float_hits)
             lines += scheme_lines + ["", _plot(curves, slug, name)]
             lines += _ranges(name, experiment, n) + _counts(name, experiment, n) + [""]
+        lines += _feature_sqnr_lines()
     return "\n".join(lines)
