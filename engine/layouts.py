@@ -5,7 +5,7 @@ layout puts in one word the four weights that meet one input word. Scratch sizes
 arena, in bytes (a multiple of 4)."""
 import numpy as np
 
-REQUANT_ENTRY_BYTES = 20  # the kernels' per-channel requantization table: five int32
+REQUANT_ENTRY_BYTES = 20  # the kernels' per-channel requantization table (bias included): five int32
 
 
 def _aligned4(size: int) -> int:
@@ -22,8 +22,18 @@ def pointwise_dsp(weights: np.ndarray) -> np.ndarray:
     return padded.reshape(-1, 2, groups, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
+def _channel_pairs(out_c: int) -> int:
+    return (out_c + 1) // 2 * 2
+
+
 def pointwise_dsp_scratch(in_c: int, out_c: int) -> int:
-    return REQUANT_ENTRY_BYTES * out_c + 16 * ((in_c + 3) // 4)
+    return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * ((in_c + 3) // 4)
+
+
+def conv_dsp_scratch(depth: int, out_c: int) -> int:
+    """mnd_conv_dsp_s8 on `depth` = k_h * k_w * in_c: the table, the lanes and two gathered windows."""
+    groups = (depth + 3) // 4
+    return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * groups + 8 * groups
 
 
 def depthwise_dsp(weights: np.ndarray) -> np.ndarray:

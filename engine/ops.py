@@ -198,6 +198,9 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
             and unit_steps:
         return _Kernel("mnd_pointwise_dsp_s8", layouts.pointwise_dsp(per_channel),
                        layouts.pointwise_dsp_scratch(fields["in_c"], fields["out_c"]))
+    if not depthwise:
+        return _Kernel("mnd_conv_dsp_s8", layouts.pointwise_dsp(per_channel),
+                       layouts.conv_dsp_scratch(per_channel.shape[1], fields["out_c"]))
     return None
 
 

@@ -61,68 +61,70 @@ static inline int32_t load_word(const int8_t* p) {
 }
 
 /* ---- requantization: TFLite's double rounding with one rounding multiply ----
- * (x * 2^left * m * 2 + 2^31) >> 32 is gemmlowp's SaturatingRoundingDoublingHighMul of x * 2^left and m while
- * x * 2^(left + 1) fits in int32. requant_table checks that for every channel from its bias and the largest
- * possible sum of products (depth * 128 * 128); a channel that may not fit (a huge bias) keeps the 64-bit
- * arithmetic of mnd_requantize. The division by 2^right then rounds half away from zero, with the output zero
- * point added before it as zero_point * 2^right (exact: a multiple of 2^right; right <= 22 keeps the sum, under
- * 2^30 + 2^29, in int32; a larger right takes the 64-bit path). */
+ * (x * 2 * m + 2^31) >> 32 is gemmlowp's SaturatingRoundingDoublingHighMul of x and m while 2x fits in int32.
+ * requant_table checks that for every channel from its bias and the largest possible sum of products
+ * (depth * 128 * 128). The division by 2^right (1 <= right <= 22) then rounds half away from zero, with the
+ * output zero point added before it as zero_point * 2^right (exact: a multiple of 2^right; right <= 22 keeps the
+ * sum, under 2^30 + 2^29, in int32). Any other channel (a left shift, a larger right shift, a huge bias) keeps
+ * the 64-bit arithmetic of mnd_requantize, marked by right 0 and offset holding the bare zero point. */
 
 #define MAX_FOLDED_RIGHT 22
 
 typedef struct {
-  int32_t multiplier, left_plus_one, right, offset, shift; /* left_plus_one 0: the 64-bit path */
+  int32_t bias, multiplier, offset, right, shift;
 } requant;
 
-static int32_t fits_rounding_multiply(int32_t bias, int32_t depth, int32_t left) {
+static int32_t fits_rounding_multiply(int32_t bias, int32_t depth) {
   const int64_t bound = (bias < 0 ? -(int64_t)bias : (int64_t)bias) + (int64_t)depth * 128 * 128;
-  return left < 30 && bound < ((int64_t)1 << (30 - left));
+  return bound < ((int64_t)1 << 30);
 }
 
+/* entries: channels rounded up to even; the extra one (bias 0) pads the last channel pair. */
 static void requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
-                          int32_t channels, int32_t zero_point, requant* table) {
+                          int32_t channels, int32_t entries, int32_t zero_point, requant* table) {
   int32_t c;
-  for (c = 0; c < channels; ++c) {
-    const int32_t left = shift[c] > 0 ? shift[c] : 0, right = shift[c] > 0 ? 0 : -shift[c];
-    const int fast = right <= MAX_FOLDED_RIGHT && fits_rounding_multiply(bias ? bias[c] : 0, depth, left);
-    table[c].multiplier = multiplier[c];
-    table[c].left_plus_one = fast ? left + 1 : 0;
-    table[c].right = right;
-    table[c].offset = fast ? (right ? (int32_t)1 << (right - 1) : 0) + zero_point * ((int32_t)1 << right) : 0;
-    table[c].shift = shift[c];
+  for (c = 0; c < entries; ++c) {
+    const int32_t real = c < channels, b = bias && real ? bias[c] : 0;
+    const int32_t right = real && shift[c] < 0 ? -shift[c] : 0;
+    const int fast = right >= 1 && right <= MAX_FOLDED_RIGHT && fits_rounding_multiply(b, depth);
+    table[c].bias = b;
+    table[c].multiplier = real ? multiplier[c] : 0;
+    table[c].right = fast ? right : 0;
+    table[c].offset = fast ? ((int32_t)1 << (right - 1)) + zero_point * ((int32_t)1 << right) : zero_point;
+    table[c].shift = real ? shift[c] : 0;
   }
 }
 
 typedef struct {
-  int32_t zero_point, act_min, act_max;
+  int32_t act_min, act_max;
 } output_range;
 
-/* full_range: act_min -128 and act_max 127 (a constant where the callers are inlined: one SSAT clamps). */
+/* full: act_min -128 and act_max 127 (a constant where the callers are inlined: one SSAT clamps). */
 static inline __attribute__((always_inline)) int8_t requantize(const requant* r, int32_t acc, output_range out,
                                                                int full) {
   int32_t value;
-  if (r->left_plus_one) {
-    const int32_t high = smmulr((int32_t)((uint32_t)acc << r->left_plus_one), r->multiplier);
-    value = high + r->offset;
-    if (r->right) value += high >> 31;
-    value >>= r->right;
+  if (r->right) {
+    const int32_t high = smmulr((int32_t)((uint32_t)acc << 1), r->multiplier);
+    value = (high + r->offset + (high >> 31)) >> r->right;
   } else {
-    value = mnd_requantize(acc, r->multiplier, r->shift) + out.zero_point;
+    value = mnd_requantize(acc, r->multiplier, r->shift) + r->offset;
   }
   if (full) return (int8_t)ssat8(value);
   value = value < out.act_min ? out.act_min : value;
   return (int8_t)(value > out.act_max ? out.act_max : value);
 }
 
-static inline int full_range(output_range out) { return out.act_min == -128 && out.act_max == 127; }
+static inline int full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
 
-/* ---- 1x1 convolution, stride 1, no padding: a GEMM over pixel pairs x output channel pairs ----
- * Activations: each 4-byte group of a pixel becomes its even and odd lanes (sxtb16) in scratch, the two
- * pixels' lanes side by side, so the inner loop loads them ready for SMLAD. Weights (layouts.pointwise_dsp):
- * channel pairs, each as one word per channel per 4-byte group, in groups of ceil(in_c / 4) zero-padded. */
+/* ---- convolutions as a GEMM over pixel pairs x output channel pairs ----
+ * Each pixel's depth (its in_c values for a 1x1 convolution; its k_h x k_w window, gathered into scratch, for any
+ * other) is split four bytes at a time into even and odd int16 lanes (sxtb16), the two pixels' lanes side by
+ * side, so that the inner loop loads them ready for SMLAD. Weights (layouts.pointwise_dsp): channel pairs, each
+ * as one word per channel per 4-byte group, in groups of ceil(depth / 4) zero-padded; an odd last channel is
+ * paired with zeros. */
 
-static void split_pixel_pair(const int8_t* a, const int8_t* b, int32_t in_c, int32_t* lanes) {
-  const int32_t whole = in_c & ~3;
+static void split_pixel_pair(const int8_t* a, const int8_t* b, int32_t depth, int32_t* lanes) {
+  const int32_t whole = depth & ~3;
   int32_t k;
   for (k = 0; k < whole; k += 4, lanes += 4) {
     const int32_t wa = load_word(a + k), wb = load_word(b + k);
@@ -131,10 +133,10 @@ static void split_pixel_pair(const int8_t* a, const int8_t* b, int32_t in_c, int
     lanes[2] = sxtb16_even(wb);
     lanes[3] = sxtb16_odd(wb);
   }
-  if (whole < in_c) {
+  if (whole < depth) {
     int8_t ta[4] = {0, 0, 0, 0}, tb[4] = {0, 0, 0, 0};
-    memcpy(ta, a + whole, (size_t)(in_c - whole));
-    memcpy(tb, b + whole, (size_t)(in_c - whole));
+    memcpy(ta, a + whole, (size_t)(depth - whole));
+    memcpy(tb, b + whole, (size_t)(depth - whole));
     split_pixel_pair(ta, tb, 4, lanes);
   }
 }
@@ -144,67 +146,174 @@ typedef struct {
 } sums_2x2;
 
 /* One 4-byte group: two pixels' lanes (four words) times two channels' weights (two words). */
-static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* lanes, const int32_t* w, sums_2x2 s) {
-  const int32_t x0e = lanes[0], x0o = lanes[1], x1e = lanes[2], x1o = lanes[3];
+static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* x, const int32_t* w, sums_2x2 s) {
   const int32_t w0 = w[0], w1 = w[1];
-  const int32_t w0e = sxtb16_even(w0), w0o = sxtb16_odd(w0);
-  const int32_t w1e = sxtb16_even(w1), w1o = sxtb16_odd(w1);
-  s.p0c0 = smlad(x0o, w0o, smlad(x0e, w0e, s.p0c0));
-  s.p1c0 = smlad(x1o, w0o, smlad(x1e, w0e, s.p1c0));
-  s.p0c1 = smlad(x0o, w1o, smlad(x0e, w1e, s.p0c1));
-  s.p1c1 = smlad(x1o, w1o, smlad(x1e, w1e, s.p1c1));
+  int32_t even = sxtb16_even(w0), odd = sxtb16_odd(w0);
+  s.p0c0 = smlad(x[1], odd, smlad(x[0], even, s.p0c0));
+  s.p1c0 = smlad(x[3], odd, smlad(x[2], even, s.p1c0));
+  even = sxtb16_even(w1);
+  odd = sxtb16_odd(w1);
+  s.p0c1 = smlad(x[1], odd, smlad(x[0], even, s.p0c1));
+  s.p1c1 = smlad(x[3], odd, smlad(x[2], even, s.p1c1));
   return s;
 }
 
-static inline sums_2x2 gemm_2x2(const int32_t* lanes, const int32_t* w, int32_t groups, sums_2x2 s) {
-  const int32_t* const end = w + 2 * (groups & ~1);
-  if (groups & 1) s = group_2x2(lanes + 4 * (groups - 1), w + 2 * (groups - 1), s); /* the odd last group */
-  while (w != end) {
-    s = group_2x2(lanes, w, s);
-    s = group_2x2(lanes + 4, w + 2, s);
-    lanes += 8;
-    w += 4;
-  }
+#if defined(__ARM_FEATURE_DSP)
+/* Two groups, the loads post-incrementing x and w: fifteen instructions a group (GCC's own allocation spills). */
+#define GROUP_2X2_ASM                                        \
+  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                       \
+  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+  "sxtb16 %[e0], %[w0]\n\t"                                 \
+  "sxtb16 %[w0], %[w0], ror #8\n\t"                         \
+  "smlad %[p0c0], %[xe], %[e0], %[p0c0]\n\t"                \
+  "smlad %[p0c0], %[xo], %[w0], %[p0c0]\n\t"                \
+  "sxtb16 %[e1], %[w1]\n\t"                                 \
+  "sxtb16 %[w1], %[w1], ror #8\n\t"                         \
+  "smlad %[p0c1], %[xe], %[e1], %[p0c1]\n\t"                \
+  "smlad %[p0c1], %[xo], %[w1], %[p0c1]\n\t"                \
+  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+  "smlad %[p1c0], %[xe], %[e0], %[p1c0]\n\t"                \
+  "smlad %[p1c0], %[xo], %[w0], %[p1c0]\n\t"                \
+  "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
+  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
+
+static inline __attribute__((always_inline)) sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s,
+                                                                 int two) {
+  int32_t w0, w1, xe, xo, e0, e1;
+  if (two)
+    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM
+                     : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1),
+                       [x] "+r"(*x), [w] "+r"(*w), [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                       [e0] "=&r"(e0), [e1] "=&r"(e1)
+                     :
+                     : "memory");
+  else
+    __asm__ volatile(GROUP_2X2_ASM
+                     : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1),
+                       [x] "+r"(*x), [w] "+r"(*w), [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo),
+                       [e0] "=&r"(e0), [e1] "=&r"(e1)
+                     :
+                     : "memory");
+  return s;
+}
+#else
+static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int two) {
+  int32_t g;
+  for (g = 0; g < (two ? 2 : 1); ++g, *x += 4, *w += 2) s = group_2x2(*x, *w, s);
+  return s;
+}
+#endif
+
+/* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes. */
+static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x, const int32_t** w,
+                                                               int32_t groups, const requant* t) {
+  const int32_t* const end = x + 4 * groups;
+  sums_2x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias};
+  if (groups & 1) s = groups_2x2(&x, w, s, 0);
+  while (x != end) s = groups_2x2(&x, w, s, 1);
   return s;
 }
 
-static inline __attribute__((always_inline)) void pointwise_pixel_pair(const mnd_conv_params* p, const int32_t* lanes,
-                                                                       const requant* table, int8_t* out0,
-                                                                       int8_t* out1, int full) {
-  const int32_t groups = (p->in_c + 3) / 4, out_c = p->out_c;
-  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
-  const int32_t* w = (const int32_t*)(const void*)p->weights;
+/* All output channels of a pixel pair (out0, out1: the two pixels' outputs; the same for a lone last pixel). */
+static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
+                                                                  const int32_t* w, const requant* t,
+                                                                  int32_t out_c, output_range range, int8_t* out0,
+                                                                  int8_t* out1, int full) {
   int32_t c;
-  for (c = 0; c < out_c; c += 2, w += 2 * groups) {
-    const int32_t bias0 = p->bias ? p->bias[c] : 0;
-    const int32_t bias1 = p->bias && c + 1 < out_c ? p->bias[c + 1] : 0;
-    sums_2x2 s = {bias0, bias1, bias0, bias1};
-    s = gemm_2x2(lanes, w, groups, s);
-    out0[c] = requantize(&table[c], s.p0c0, range, full);
-    if (out1) out1[c] = requantize(&table[c], s.p1c0, range, full);
-    if (c + 1 < out_c) {
-      out0[c + 1] = requantize(&table[c + 1], s.p0c1, range, full);
-      if (out1) out1[c + 1] = requantize(&table[c + 1], s.p1c1, range, full);
+  for (c = 0; c + 1 < out_c; c += 2, t += 2) {
+    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
+    out0[c] = requantize(&t[0], s.p0c0, range, full);
+    out0[c + 1] = requantize(&t[1], s.p0c1, range, full);
+    out1[c] = requantize(&t[0], s.p1c0, range, full);
+    out1[c + 1] = requantize(&t[1], s.p1c1, range, full);
+  }
+  if (c < out_c) {
+    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
+    out0[c] = requantize(&t[0], s.p0c0, range, full);
+    out1[c] = requantize(&t[0], s.p1c0, range, full);
+  }
+}
+
+static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, const requant* t,
+                                int8_t* out0, int8_t* out1) {
+  const output_range range = {p->act_min, p->act_max};
+  const int32_t* w = (const int32_t*)(const void*)p->weights;
+  if (full_range(p->act_min, p->act_max))
+    gemm_pixel_pair(lanes, groups, w, t, p->out_c, range, out0, out1, 1);
+  else
+    gemm_pixel_pair(lanes, groups, w, t, p->out_c, range, out0, out1, 0);
+}
+
+static requant* conv_table(const mnd_conv_params* p, void* scratch) {
+  requant* table = (requant*)scratch;
+  const int32_t depth = p->k_h * p->k_w * p->in_c;
+  requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1, p->output_zero_point,
+                table);
+  return table;
+}
+
+void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  const requant* table = conv_table(p, scratch);
+  int32_t* lanes = (int32_t*)(table + ((p->out_c + 1) & ~1));
+  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c, groups = (in_c + 3) / 4;
+  int32_t pixel;
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
+    split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
+    gemm_pixel_pair_any(p, lanes, groups, table, output + pixel * out_c, output + second * out_c);
+  }
+}
+
+/* Any other convolution: each output pixel's window, in_c bytes per tap with the input zero point where it falls
+ * on the padding, gathered in scratch as one depth of k_h * k_w * in_c bytes. */
+
+static void copy_bytes(int8_t* to, const int8_t* from, int32_t count) {
+  for (; count >= 4; count -= 4, to += 4, from += 4) {
+    const int32_t word = load_word(from);
+    memcpy(to, &word, 4);
+  }
+  for (; count > 0; --count) *to++ = *from++;
+}
+
+static void gather_window(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* patch) {
+  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, c = p->in_c;
+  const int32_t row_bytes = p->k_w * c;
+  const int contiguous = p->dilation_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w;
+  int32_t ky, kx;
+  for (ky = 0; ky < p->k_h; ++ky, patch += row_bytes) {
+    const int32_t y = y0 + ky * p->dilation_h;
+    const int8_t* row = input + y * p->in_w * c;
+    if (y < 0 || y >= p->in_h) {
+      memset(patch, (int8_t)p->input_zero_point, (size_t)row_bytes);
+    } else if (contiguous) {
+      copy_bytes(patch, row + x0 * c, row_bytes);
+    } else {
+      for (kx = 0; kx < p->k_w; ++kx) {
+        const int32_t x = x0 + kx * p->dilation_w;
+        if (x < 0 || x >= p->in_w)
+          memset(patch + kx * c, (int8_t)p->input_zero_point, (size_t)c);
+        else
+          copy_bytes(patch + kx * c, row + x * c, c);
+      }
     }
   }
 }
 
-void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  requant* table = (requant*)scratch;
-  int32_t* lanes = (int32_t*)(table + p->out_c);
-  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
+void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  const requant* table = conv_table(p, scratch);
+  const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4, out_c = p->out_c;
+  int32_t* lanes = (int32_t*)(table + ((out_c + 1) & ~1));
+  int8_t* patch = (int8_t*)(lanes + 4 * groups);
+  int8_t* second_patch = patch + 4 * groups;
+  const int32_t pixels = p->out_h * p->out_w;
   int32_t pixel;
-  const int full = full_range((output_range){p->output_zero_point, p->act_min, p->act_max});
-  requant_table(p->multiplier, p->shift, p->bias, in_c, out_c, p->output_zero_point, table);
+  memset(patch, 0, (size_t)(8 * groups)); /* the bytes past the depth meet zero weights */
   for (pixel = 0; pixel < pixels; pixel += 2) {
-    const int pair = pixel + 1 < pixels;
-    const int8_t* a = input + pixel * in_c;
-    int8_t* out1 = pair ? output + (pixel + 1) * out_c : 0;
-    split_pixel_pair(a, pair ? a + in_c : a, in_c, lanes);
-    if (full)
-      pointwise_pixel_pair(p, lanes, table, output + pixel * out_c, out1, 1);
-    else
-      pointwise_pixel_pair(p, lanes, table, output + pixel * out_c, out1, 0);
+    const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
+    gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
+    gather_window(p, input, second / p->out_w, second % p->out_w, second_patch);
+    split_pixel_pair(patch, second_patch, 4 * groups, lanes);
+    gemm_pixel_pair_any(p, lanes, groups, table, output + pixel * out_c, output + second * out_c);
   }
 }
 
@@ -267,18 +376,12 @@ static inline sums_4 row_4(const int8_t* row, int32_t column, const int32_t* w, 
 static inline __attribute__((always_inline)) void depthwise_pixel_dsp(const mnd_depthwise_params* p, window win,
                                                                       const requant* table, int8_t* out, int full) {
   const int32_t channels = p->out_c, whole = channels & ~3;
-  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
   const int8_t* tail_weights = p->weights + 9 * whole;
   int32_t c, k;
   for (c = 0; c < whole; c += 4, w += 9) {
-    sums_4 s = {0, 0, 0, 0};
-    if (p->bias) {
-      s.c0 = p->bias[c];
-      s.c1 = p->bias[c + 1];
-      s.c2 = p->bias[c + 2];
-      s.c3 = p->bias[c + 3];
-    }
+    sums_4 s = {table[c].bias, table[c + 1].bias, table[c + 2].bias, table[c + 3].bias};
     s = row_4(win.rows[0] + c, win.column, w, s);
     s = row_4(win.rows[1] + c, win.column, w + 3, s);
     s = row_4(win.rows[2] + c, win.column, w + 6, s);
@@ -288,7 +391,7 @@ static inline __attribute__((always_inline)) void depthwise_pixel_dsp(const mnd_
     out[c + 3] = requantize(&table[c + 3], s.c3, range, full);
   }
   for (; c < channels; ++c, tail_weights += 9) {
-    int32_t acc = p->bias ? p->bias[c] : 0;
+    int32_t acc = table[c].bias;
     for (k = 0; k < 9; ++k) acc += win.rows[k / 3][(k % 3) * win.column + c] * tail_weights[k];
     out[c] = requantize(&table[c], acc, range, full);
   }
@@ -298,8 +401,8 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
   requant* table = (requant*)scratch;
   int8_t* patch = (int8_t*)(table + p->out_c);
   int32_t oy, ox;
-  const int full = full_range((output_range){p->output_zero_point, p->act_min, p->act_max});
-  requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, p->output_zero_point, table);
+  const int full = full_range(p->act_min, p->act_max);
+  requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, p->out_c, p->output_zero_point, table);
   for (oy = 0; oy < p->out_h; ++oy)
     for (ox = 0; ox < p->out_w; ++ox) {
       const window win = pixel_window(p, input, oy, ox, patch);

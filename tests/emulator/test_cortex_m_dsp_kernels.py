@@ -23,6 +23,9 @@ DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 # (in_c, out_c, height, width) for 1x1 convolutions; (channels, height, width, stride, same_padding) for 3x3
 # depthwise ones.
 POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2)]
+# (in_c, out_c, height, width, kernel, stride, same_padding) for other convolutions (the im2col kernel).
+CONV = [(3, 8, 9, 9, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 1, False), (3, 4, 8, 7, 3, 2, False),
+        (7, 6, 5, 5, 1, 2, True), (2, 3, 6, 6, 5, 1, True)]
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False),
              (16, 6, 6, 2, True), (1, 4, 4, 1, True), (24, 2, 3, 1, True)]
 
@@ -66,6 +69,26 @@ def _pointwise_case(rng, index: int, shape: tuple) -> dict:
             "portable": "mnd_conv2d_s8"}
 
 
+def _window(size: int, kernel: int, stride: int, same: bool) -> tuple:
+    """(output size, padding before) along one axis."""
+    out = (size + stride - 1) // stride if same else (size - kernel) // stride + 1
+    return out, max((out - 1) * stride + kernel - size, 0) // 2 if same else 0
+
+
+def _conv_case(rng, index: int, shape: tuple) -> dict:
+    in_c, out_c, h, w, k, stride, same = shape
+    (out_h, pad_h), (out_w, pad_w) = _window(h, k, stride, same), _window(w, k, stride, same)
+    weights = rng.integers(-128, 128, (out_c, k * k * in_c))
+    fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c, "k_h": k, "k_w": k,
+              "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "pad_top": pad_h,
+              "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
+    return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
+            "requant": _requant(rng, out_c, index % 2 == 1), "bias": _bias(rng, out_c, k * k * in_c),
+            "input_bytes": h * w * in_c, "output_bytes": out_h * out_w * out_c,
+            "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "dsp": "mnd_conv_dsp_s8",
+            "portable": "mnd_conv2d_s8"}
+
+
 def _depthwise_case(rng, index: int, shape: tuple) -> dict:
     channels, h, w, stride, same = shape
     out_h, out_w = ((h + stride - 1) // stride, (w + stride - 1) // stride) if same else \
@@ -86,6 +109,7 @@ def _depthwise_case(rng, index: int, shape: tuple) -> dict:
 def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
+        [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
         [_depthwise_case(rng, i, s) for i, s in enumerate(DEPTHWISE)]
 
 
