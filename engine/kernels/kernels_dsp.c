@@ -63,15 +63,16 @@ static inline int32_t load_word(const int8_t* p) {
 /* ---- requantization: TFLite's double rounding with one rounding multiply ----
  * (x * 2 * m + 2^31) >> 32 is gemmlowp's SaturatingRoundingDoublingHighMul of x and m while 2x fits in int32.
  * requant_table checks that for every channel from its bias and the largest possible sum of products
- * (depth * 128 * 128). The division by 2^right (1 <= right <= 22) then rounds half away from zero, with the
- * output zero point added before it as zero_point * 2^right (exact: a multiple of 2^right; right <= 22 keeps the
- * sum, under 2^30 + 2^29, in int32). Any other channel (a left shift, a larger right shift, a huge bias) keeps
- * the 64-bit arithmetic of mnd_requantize, marked by right 0 and offset holding the bare zero point. */
+ * (depth * 128 * 128). The division by 2^right (1 <= right <= 31) then rounds half away from zero. For
+ * right <= 22 the output zero point is added before it as zero_point * 2^right (exact: a multiple of 2^right;
+ * the sum stays under 2^30 + 2^29), otherwise after it (`extra`). Any other channel (a left shift, a huge bias)
+ * keeps the 64-bit arithmetic of mnd_requantize, marked by right 0, with its shift in `extra` and the zero point
+ * in `offset`. */
 
 #define MAX_FOLDED_RIGHT 22
 
 typedef struct {
-  int32_t bias, multiplier, offset, right, shift;
+  int32_t bias, multiplier, offset, right, extra;
 } requant;
 
 static int32_t fits_rounding_multiply(int32_t bias, int32_t depth) {
@@ -79,39 +80,65 @@ static int32_t fits_rounding_multiply(int32_t bias, int32_t depth) {
   return bound < ((int64_t)1 << 30);
 }
 
-/* entries: channels rounded up to even; the extra one (bias 0) pads the last channel pair. */
-static void requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
-                          int32_t channels, int32_t entries, int32_t zero_point, requant* table) {
+static requant requant_entry(int32_t multiplier, int32_t shift, int32_t bias, int32_t depth, int32_t zero_point) {
+  const int32_t right = shift < 0 ? -shift : 0;
+  requant r = {bias, multiplier, zero_point, 0, shift};
+  if (right >= 1 && right <= 31 && fits_rounding_multiply(bias, depth)) {
+    const int folded = right <= MAX_FOLDED_RIGHT;
+    r.right = right;
+    r.offset = ((int32_t)1 << (right - 1)) + (folded ? zero_point * ((int32_t)1 << right) : 0);
+    r.extra = folded ? 0 : zero_point;
+  }
+  return r;
+}
+
+/* entries: channels rounded up to even; the extra one (bias 0) pads the last channel pair. Returns whether every
+ * entry takes the one-multiply path with the zero point folded in. */
+static int requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
+                         int32_t channels, int32_t entries, int32_t zero_point, requant* table) {
+  int folded = 1;
   int32_t c;
   for (c = 0; c < entries; ++c) {
-    const int32_t real = c < channels, b = bias && real ? bias[c] : 0;
-    const int32_t right = real && shift[c] < 0 ? -shift[c] : 0;
-    const int fast = right >= 1 && right <= MAX_FOLDED_RIGHT && fits_rounding_multiply(b, depth);
-    table[c].bias = b;
-    table[c].multiplier = real ? multiplier[c] : 0;
-    table[c].right = fast ? right : 0;
-    table[c].offset = fast ? ((int32_t)1 << (right - 1)) + zero_point * ((int32_t)1 << right) : zero_point;
-    table[c].shift = real ? shift[c] : 0;
+    table[c] = c < channels ? requant_entry(multiplier[c], shift[c], bias ? bias[c] : 0, depth, zero_point)
+                            : requant_entry(0, -1, 0, depth, zero_point);
+    folded &= table[c].right != 0 && table[c].extra == 0;
   }
+  return folded;
 }
 
 typedef struct {
   int32_t act_min, act_max;
 } output_range;
 
+static inline __attribute__((always_inline)) int8_t clamp(int32_t value, output_range out, int full) {
+  if (full) return (int8_t)ssat8(value);
+  value = value < out.act_min ? out.act_min : value;
+  return (int8_t)(value > out.act_max ? out.act_max : value);
+}
+
+static __attribute__((noinline)) int32_t requantize_64(const requant* r, int32_t acc) {
+  return mnd_requantize(acc, r->multiplier, r->extra) + r->offset;
+}
+
 /* full: act_min -128 and act_max 127 (a constant where the callers are inlined: one SSAT clamps). */
 static inline __attribute__((always_inline)) int8_t requantize(const requant* r, int32_t acc, output_range out,
                                                                int full) {
   int32_t value;
-  if (r->right) {
+  if (__builtin_expect(r->right != 0, 1)) {
     const int32_t high = smmulr((int32_t)((uint32_t)acc << 1), r->multiplier);
-    value = (high + r->offset + (high >> 31)) >> r->right;
+    value = ((high + r->offset + (high >> 31)) >> r->right) + r->extra;
   } else {
-    value = mnd_requantize(acc, r->multiplier, r->shift) + r->offset;
+    value = requantize_64(r, acc);
   }
-  if (full) return (int8_t)ssat8(value);
-  value = value < out.act_min ? out.act_min : value;
-  return (int8_t)(value > out.act_max ? out.act_max : value);
+  return clamp(value, out, full);
+}
+
+/* requantize for a channel known to take the one-multiply path with the zero point folded (right > 0, extra 0),
+ * its fields already loaded. */
+static inline __attribute__((always_inline)) int8_t requantize_fast(int32_t acc, int32_t multiplier, int32_t offset,
+                                                                    int32_t right, output_range out, int full) {
+  const int32_t high = smmulr((int32_t)((uint32_t)acc << 1), multiplier);
+  return clamp((high + offset + (high >> 31)) >> right, out, full);
 }
 
 static inline int full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
@@ -215,52 +242,72 @@ static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x,
 }
 
 /* All output channels of a pixel pair (out0, out1: the two pixels' outputs; the same for a lone last pixel). */
+/* folded: every channel's requant entry has the zero point folded (a constant where inlined). */
 static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
                                                                   const int32_t* w, const requant* t,
                                                                   int32_t out_c, output_range range, int8_t* out0,
-                                                                  int8_t* out1, int full) {
-  int32_t c;
-  for (c = 0; c + 1 < out_c; c += 2, t += 2) {
+                                                                  int8_t* out1, int full, int folded) {
+  const requant* const pairs_end = t + (out_c & ~1);
+  for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
     const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
-    out0[c] = requantize(&t[0], s.p0c0, range, full);
-    out0[c + 1] = requantize(&t[1], s.p0c1, range, full);
-    out1[c] = requantize(&t[0], s.p1c0, range, full);
-    out1[c + 1] = requantize(&t[1], s.p1c1, range, full);
+    if (folded) { /* the fields loaded first: the int8 stores below may alias the table */
+      const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
+      const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
+      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, range, full);
+      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, range, full);
+      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, range, full);
+      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, range, full);
+    } else {
+      out0[0] = requantize(&t[0], s.p0c0, range, full);
+      out0[1] = requantize(&t[1], s.p0c1, range, full);
+      out1[0] = requantize(&t[0], s.p1c0, range, full);
+      out1[1] = requantize(&t[1], s.p1c1, range, full);
+    }
   }
-  if (c < out_c) {
+  if (out_c & 1) {
     const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
-    out0[c] = requantize(&t[0], s.p0c0, range, full);
-    out1[c] = requantize(&t[0], s.p1c0, range, full);
+    out0[0] = requantize(&t[0], s.p0c0, range, full);
+    out1[0] = requantize(&t[0], s.p1c0, range, full);
   }
 }
 
-static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, const requant* t,
+typedef struct {
+  const requant* table;
+  int folded;
+} conv_requant;
+
+static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, conv_requant rq,
                                 int8_t* out0, int8_t* out1) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
-  if (full_range(p->act_min, p->act_max))
-    gemm_pixel_pair(lanes, groups, w, t, p->out_c, range, out0, out1, 1);
+  const int full = full_range(p->act_min, p->act_max);
+  if (full && rq.folded)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, 1);
+  else if (full)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, 0);
+  else if (rq.folded)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, 1);
   else
-    gemm_pixel_pair(lanes, groups, w, t, p->out_c, range, out0, out1, 0);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, 0);
 }
 
-static requant* conv_table(const mnd_conv_params* p, void* scratch) {
+static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
   requant* table = (requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c;
-  requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1, p->output_zero_point,
-                table);
-  return table;
+  const int folded = requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1,
+                                   p->output_zero_point, table);
+  return (conv_requant){table, folded};
 }
 
 void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  const requant* table = conv_table(p, scratch);
-  int32_t* lanes = (int32_t*)(table + ((p->out_c + 1) & ~1));
+  const conv_requant rq = conv_table(p, scratch);
+  int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c, groups = (in_c + 3) / 4;
   int32_t pixel;
   for (pixel = 0; pixel < pixels; pixel += 2) {
     const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
     split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
-    gemm_pixel_pair_any(p, lanes, groups, table, output + pixel * out_c, output + second * out_c);
+    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c);
   }
 }
 
@@ -300,9 +347,9 @@ static void gather_window(const mnd_conv_params* p, const int8_t* input, int32_t
 }
 
 void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  const requant* table = conv_table(p, scratch);
+  const conv_requant rq = conv_table(p, scratch);
   const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4, out_c = p->out_c;
-  int32_t* lanes = (int32_t*)(table + ((out_c + 1) & ~1));
+  int32_t* lanes = (int32_t*)(rq.table + ((out_c + 1) & ~1));
   int8_t* patch = (int8_t*)(lanes + 4 * groups);
   int8_t* second_patch = patch + 4 * groups;
   const int32_t pixels = p->out_h * p->out_w;
@@ -313,7 +360,7 @@ void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* outp
     gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
     gather_window(p, input, second / p->out_w, second % p->out_w, second_patch);
     split_pixel_pair(patch, second_patch, 4 * groups, lanes);
-    gemm_pixel_pair_any(p, lanes, groups, table, output + pixel * out_c, output + second * out_c);
+    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c);
   }
 }
 
