@@ -37,12 +37,18 @@ def conv_dsp_scratch(depth: int, out_c: int) -> int:
 
 
 def depthwise_dsp(weights: np.ndarray) -> np.ndarray:
-    """[channels][9 taps] -> per group of four channels [9 taps][4 channels], then the remaining channels' taps."""
+    """[channels][9 taps] -> int16 lanes as bytes: per group of four channels (the last padded with zeros)
+    [9 taps][channels 0, 2, 1, 3]."""
     channels = len(weights)
-    whole = channels // 4 * 4
-    groups = weights[:whole].reshape(-1, 4, 9).transpose(0, 2, 1).reshape(-1)
-    return np.concatenate([groups, weights[whole:].reshape(-1)]).astype(np.int8)
+    padded = np.zeros(((channels + 3) // 4 * 4, 9), np.int16)
+    padded[:channels] = weights
+    lanes = padded.reshape(-1, 4, 9)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1).astype("<i2")
+    return lanes.view(np.int8)
 
 
-def depthwise_dsp_scratch(channels: int) -> int:
-    return REQUANT_ENTRY_BYTES * channels + _aligned4(9 * channels)
+def depthwise_dsp_scratch(channels: int, out_w: int, stride_w: int) -> int:
+    """The requantization table and three input rows widened to int16 lanes, padded to every column a window
+    reads."""
+    groups = (channels + 3) // 4
+    width = (out_w - 1) * stride_w + 3
+    return REQUANT_ENTRY_BYTES * 4 * groups + 3 * groups * width * 8

@@ -193,7 +193,7 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
     if depthwise and (fields["k_h"], fields["k_w"], fields["depth_multiplier"]) == (3, 3, 1) \
             and fields["dilation_h"] == fields["dilation_w"] == 1:
         return _Kernel("mnd_depthwise3x3_dsp_s8", layouts.depthwise_dsp(per_channel),
-                       layouts.depthwise_dsp_scratch(fields["out_c"]))
+                       layouts.depthwise_dsp_scratch(fields["out_c"], fields["out_w"], fields["stride_w"]))
     if not depthwise and (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
             and unit_steps:
         return _Kernel("mnd_pointwise_dsp_s8", layouts.pointwise_dsp(per_channel),

@@ -364,99 +364,168 @@ void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* outp
   }
 }
 
-/* ---- 3x3 depthwise, depth multiplier 1, no dilation: one output pixel, four channels per word ----
- * The window's three rows are read in place, or, where it overlaps the padding, from a 3x3 patch in scratch
- * filled with the input zero point outside the image. Weights (layouts.depthwise_dsp): per group of four
- * channels, nine words (one per tap, the four channels' weights); then the remaining channels' nine taps each. */
+/* ---- 3x3 depthwise, depth multiplier 1, no dilation: four channels per word ----
+ * The input rows a window needs are widened once into int16 lanes in scratch, three rows in turn (row y in slot
+ * y % 3), padded with the input zero point to every column a window reads: per group of four channels, per padded
+ * column, two words (channels 0 and 2, channels 1 and 3). A channel count that is not a multiple of four gets a
+ * last group padded with zero weights. Weights (layouts.depthwise_dsp), widened likewise: per group, per tap, two
+ * words. */
 
 typedef struct {
-  const int8_t* rows[3];
-  int32_t column; /* bytes from one tap to the next along a row: the channel count */
-} window;
+  int32_t groups, width; /* four-channel groups; padded columns ((out_w - 1) * stride_w + 3) */
+  int32_t zero_lanes;    /* the input zero point in both int16 lanes */
+} lane_rows;
 
-static void fill_patch(const mnd_depthwise_params* p, const int8_t* input, int32_t y0, int32_t x0, int8_t* patch) {
-  const int32_t channels = p->in_c;
-  int32_t ky, kx;
-  for (ky = 0; ky < 3; ++ky)
-    for (kx = 0; kx < 3; ++kx, patch += channels) {
-      const int32_t y = y0 + ky, x = x0 + kx;
-      if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w)
-        memset(patch, (int8_t)p->input_zero_point, (size_t)channels);
-      else
-        memcpy(patch, input + (y * p->in_w + x) * channels, (size_t)channels);
-    }
+static int32_t last_group_word(const int8_t* pixel, int32_t from, int32_t channels) {
+  int8_t bytes[4] = {0, 0, 0, 0};
+  memcpy(bytes, pixel + from, (size_t)(channels - from));
+  return load_word(bytes);
 }
 
-static window pixel_window(const mnd_depthwise_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* patch) {
-  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, c = p->in_c;
-  window win;
-  int32_t ky;
-  win.column = c;
-  if (y0 >= 0 && x0 >= 0 && y0 + 3 <= p->in_h && x0 + 3 <= p->in_w) {
-    for (ky = 0; ky < 3; ++ky) win.rows[ky] = input + ((y0 + ky) * p->in_w + x0) * c;
-  } else {
-    fill_patch(p, input, y0, x0, patch);
-    for (ky = 0; ky < 3; ++ky) win.rows[ky] = patch + 3 * ky * c;
+/* Padded input row `y` (outside the image: all zero point) into `row`, [groups][width][2] words. */
+static void widen_row(const mnd_depthwise_params* p, const int8_t* input, int32_t y, lane_rows shape, int32_t* row) {
+  const int32_t channels = p->in_c, width = shape.width, whole = channels & ~3;
+  int32_t column, g;
+  for (column = 0; column < width; ++column) {
+    const int32_t x = column - p->pad_left;
+    const int8_t* pixel = input + (y * p->in_w + x) * channels;
+    int32_t* lanes = row + 2 * column;
+    if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
+      for (g = 0; g < shape.groups; ++g, lanes += 2 * width) lanes[0] = lanes[1] = shape.zero_lanes;
+      continue;
+    }
+    for (g = 0; g < whole; g += 4, lanes += 2 * width) {
+      const int32_t word = load_word(pixel + g);
+      lanes[0] = sxtb16_even(word);
+      lanes[1] = sxtb16_odd(word);
+    }
+    if (whole < channels) {
+      const int32_t word = last_group_word(pixel, whole, channels);
+      lanes[0] = sxtb16_even(word);
+      lanes[1] = sxtb16_odd(word);
+    }
   }
-  return win;
 }
 
 typedef struct {
   int32_t c0, c1, c2, c3;
 } sums_4;
 
-static inline sums_4 tap_4(int32_t x, int32_t w, sums_4 s) {
-  const int32_t xe = sxtb16_even(x), we = sxtb16_even(w), xo = sxtb16_odd(x), wo = sxtb16_odd(w);
-  s.c0 = smlabb(xe, we, s.c0);
-  s.c2 = smlatt(xe, we, s.c2);
-  s.c1 = smlabb(xo, wo, s.c1);
-  s.c3 = smlatt(xo, wo, s.c3);
+#if defined(__ARM_FEATURE_DSP)
+/* One tap: two words of x's lanes at byte `at` from x, two of w's (w advanced past them). */
+#define TAP_4_ASM(x, at)                                  \
+  "ldrd %[xe], %[xo], [%[" x "], #" at "]\n\t"            \
+  "ldrd %[we], %[wo], [%[w]], #8\n\t"                     \
+  "smlabb %[c0], %[xe], %[we], %[c0]\n\t"                 \
+  "smlatt %[c2], %[xe], %[we], %[c2]\n\t"                 \
+  "smlabb %[c1], %[xo], %[wo], %[c1]\n\t"                 \
+  "smlatt %[c3], %[xo], %[wo], %[c3]\n\t"
+
+/* The nine taps; GCC's own code loads a word at a time. */
+static inline __attribute__((always_inline)) sums_4 window_4(const int32_t* r0, const int32_t* r1, const int32_t* r2,
+                                                             const int32_t* w, sums_4 s) {
+  int32_t xe, xo, we, wo;
+  __asm__ volatile(TAP_4_ASM("r0", "0") TAP_4_ASM("r0", "8") TAP_4_ASM("r0", "16")
+                   TAP_4_ASM("r1", "0") TAP_4_ASM("r1", "8") TAP_4_ASM("r1", "16")
+                   TAP_4_ASM("r2", "0") TAP_4_ASM("r2", "8") TAP_4_ASM("r2", "16")
+                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3), [w] "+r"(w),
+                     [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+                   : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2)
+                   : "memory");
+  return s;
+}
+#else
+static inline sums_4 tap_4(const int32_t* x, const int32_t* w, sums_4 s) {
+  s.c0 = smlabb(x[0], w[0], s.c0);
+  s.c2 = smlatt(x[0], w[0], s.c2);
+  s.c1 = smlabb(x[1], w[1], s.c1);
+  s.c3 = smlatt(x[1], w[1], s.c3);
   return s;
 }
 
-static inline sums_4 row_4(const int8_t* row, int32_t column, const int32_t* w, sums_4 s) {
-  s = tap_4(load_word(row), w[0], s);
-  s = tap_4(load_word(row + column), w[1], s);
-  return tap_4(load_word(row + 2 * column), w[2], s);
+static inline sums_4 window_4(const int32_t* r0, const int32_t* r1, const int32_t* r2, const int32_t* w, sums_4 s) {
+  const int32_t* rows[3] = {r0, r1, r2};
+  int32_t k;
+  for (k = 0; k < 9; ++k) s = tap_4(rows[k / 3] + 2 * (k % 3), w + 2 * k, s);
+  return s;
+}
+#endif
+
+static inline __attribute__((always_inline)) void store_4(sums_4 s, const requant* t, int8_t* out, int32_t count,
+                                                          output_range range, int full, int folded) {
+  if (count == 4 && folded) { /* the fields loaded first: the int8 stores below may alias the table */
+    const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
+    const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
+    const int32_t m2 = t[2].multiplier, offset2 = t[2].offset, right2 = t[2].right;
+    const int32_t m3 = t[3].multiplier, offset3 = t[3].offset, right3 = t[3].right;
+    out[0] = requantize_fast(s.c0, m0, offset0, right0, range, full);
+    out[1] = requantize_fast(s.c1, m1, offset1, right1, range, full);
+    out[2] = requantize_fast(s.c2, m2, offset2, right2, range, full);
+    out[3] = requantize_fast(s.c3, m3, offset3, right3, range, full);
+  } else {
+    const int32_t sums[4] = {s.c0, s.c1, s.c2, s.c3};
+    int32_t k;
+    for (k = 0; k < count; ++k) out[k] = requantize(&t[k], sums[k], range, full);
+  }
 }
 
-static inline __attribute__((always_inline)) void depthwise_pixel_dsp(const mnd_depthwise_params* p, window win,
-                                                                      const requant* table, int8_t* out, int full) {
+/* One output pixel: rows[ky] points at its window's first column in lane row ky, group 0. */
+static inline __attribute__((always_inline)) void depthwise_pixel(const mnd_depthwise_params* p,
+                                                                  const int32_t* const* rows, int32_t group_words,
+                                                                  const requant* t, int8_t* out, output_range range,
+                                                                  int full, int folded) {
   const int32_t channels = p->out_c, whole = channels & ~3;
-  const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
-  const int8_t* tail_weights = p->weights + 9 * whole;
-  int32_t c, k;
-  for (c = 0; c < whole; c += 4, w += 9) {
-    sums_4 s = {table[c].bias, table[c + 1].bias, table[c + 2].bias, table[c + 3].bias};
-    s = row_4(win.rows[0] + c, win.column, w, s);
-    s = row_4(win.rows[1] + c, win.column, w + 3, s);
-    s = row_4(win.rows[2] + c, win.column, w + 6, s);
-    out[c] = requantize(&table[c], s.c0, range, full);
-    out[c + 1] = requantize(&table[c + 1], s.c1, range, full);
-    out[c + 2] = requantize(&table[c + 2], s.c2, range, full);
-    out[c + 3] = requantize(&table[c + 3], s.c3, range, full);
+  const int32_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
+  int32_t c;
+  for (c = 0; c < whole; c += 4, w += 18, r0 += group_words, r1 += group_words, r2 += group_words) {
+    const sums_4 s = {t[c].bias, t[c + 1].bias, t[c + 2].bias, t[c + 3].bias};
+    store_4(window_4(r0, r1, r2, w, s), t + c, out + c, 4, range, full, folded);
   }
-  for (; c < channels; ++c, tail_weights += 9) {
-    int32_t acc = table[c].bias;
-    for (k = 0; k < 9; ++k) acc += win.rows[k / 3][(k % 3) * win.column + c] * tail_weights[k];
-    out[c] = requantize(&table[c], acc, range, full);
+  if (whole < channels) {
+    const sums_4 s = {t[c].bias, t[c + 1].bias, t[c + 2].bias, t[c + 3].bias};
+    store_4(window_4(r0, r1, r2, w, s), t + c, out + c, channels - whole, range, full, 0);
+  }
+}
+
+static void depthwise_row(const mnd_depthwise_params* p, const int32_t* const* rows, lane_rows shape,
+                          const requant* t, int folded, int8_t* out) {
+  const output_range range = {p->act_min, p->act_max};
+  const int full = full_range(p->act_min, p->act_max);
+  const int32_t step = 2 * p->stride_w, group_words = 2 * shape.width;
+  int32_t ox;
+  for (ox = 0; ox < p->out_w; ++ox, out += p->out_c) {
+    const int32_t* at[3] = {rows[0] + ox * step, rows[1] + ox * step, rows[2] + ox * step};
+    if (full && folded)
+      depthwise_pixel(p, at, group_words, t, out, range, 1, 1);
+    else if (full)
+      depthwise_pixel(p, at, group_words, t, out, range, 1, 0);
+    else
+      depthwise_pixel(p, at, group_words, t, out, range, 0, 0);
   }
 }
 
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  const int32_t groups = (p->out_c + 3) / 4;
+  const lane_rows shape = {groups, (p->out_w - 1) * p->stride_w + 3,
+                           (int32_t)(((uint32_t)p->input_zero_point & 0xffffu) | ((uint32_t)p->input_zero_point << 16))};
   requant* table = (requant*)scratch;
-  int8_t* patch = (int8_t*)(table + p->out_c);
-  int32_t oy, ox;
-  const int full = full_range(p->act_min, p->act_max);
-  requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, p->out_c, p->output_zero_point, table);
-  for (oy = 0; oy < p->out_h; ++oy)
-    for (ox = 0; ox < p->out_w; ++ox) {
-      const window win = pixel_window(p, input, oy, ox, patch);
-      int8_t* out = output + (oy * p->out_w + ox) * p->out_c;
-      if (full)
-        depthwise_pixel_dsp(p, win, table, out, 1);
-      else
-        depthwise_pixel_dsp(p, win, table, out, 0);
+  int32_t* slots = (int32_t*)(table + 4 * groups);
+  const int32_t slot_words = 2 * groups * shape.width;
+  int32_t held[3] = {-1, -1, -1}; /* the padded row each slot holds */
+  int32_t oy, ky;
+  const int folded = requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, 4 * groups, p->output_zero_point,
+                                   table);
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const int32_t* rows[3];
+    for (ky = 0; ky < 3; ++ky) {
+      const int32_t padded = oy * p->stride_h + ky, slot = padded % 3;
+      if (held[slot] != padded) {
+        widen_row(p, input, padded - p->pad_top, shape, slots + slot * slot_words);
+        held[slot] = padded;
+      }
+      rows[ky] = slots + slot * slot_words;
     }
+    depthwise_row(p, rows, shape, table, folded, output + oy * p->out_w * p->out_c);
+  }
 }

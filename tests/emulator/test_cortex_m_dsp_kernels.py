@@ -102,7 +102,7 @@ def _depthwise_case(rng, index: int, shape: tuple) -> dict:
     return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
             "requant": _requant(rng, channels, index % 2 == 0), "bias": _bias(rng, channels, 9),
             "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
-            "scratch": layouts.depthwise_dsp_scratch(channels), "dsp": "mnd_depthwise3x3_dsp_s8",
+            "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride), "dsp": "mnd_depthwise3x3_dsp_s8",
             "portable": "mnd_depthwise_conv2d_s8"}
 
 
