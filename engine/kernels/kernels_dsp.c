@@ -81,7 +81,9 @@ static int32_t fits_rounding_multiply(int32_t bias, int32_t depth) {
 }
 
 static requant requant_entry(int32_t multiplier, int32_t shift, int32_t bias, int32_t depth, int32_t zero_point) {
-  const int32_t right = shift < 0 ? -shift : 0;
+  /* multiplier 0 (a dead channel): every output is the zero point, which right 1 gives for any shift */
+  const int32_t right = multiplier == 0 ? 1 : (shift < 0 ? -shift : 0);
+  if (multiplier == 0) bias = 0;
   requant r = {bias, multiplier, zero_point, 0, shift};
   if (right >= 1 && right <= 31 && fits_rounding_multiply(bias, depth)) {
     const int folded = right <= MAX_FOLDED_RIGHT;
@@ -92,18 +94,23 @@ static requant requant_entry(int32_t multiplier, int32_t shift, int32_t bias, in
   return r;
 }
 
-/* entries: channels rounded up to even; the extra one (bias 0) pads the last channel pair. Returns whether every
- * entry takes the one-multiply path with the zero point folded in. */
+/* How a layer's channels requantize: every one with the zero point folded in, every one with one multiply, or
+ * some with the 64-bit arithmetic. */
+enum { REQUANT_ANY, REQUANT_ONE_MULTIPLY, REQUANT_FOLDED };
+
+/* entries: channels rounded up (to a whole channel pair or group); the padding entries have bias 0. Returns the
+ * layer's REQUANT_ kind. */
 static int requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
                          int32_t channels, int32_t entries, int32_t zero_point, requant* table) {
-  int folded = 1;
+  int folded = 1, one_multiply = 1;
   int32_t c;
   for (c = 0; c < entries; ++c) {
     table[c] = c < channels ? requant_entry(multiplier[c], shift[c], bias ? bias[c] : 0, depth, zero_point)
-                            : requant_entry(0, -1, 0, depth, zero_point);
+                            : requant_entry(0, 0, 0, depth, zero_point);
+    one_multiply &= table[c].right != 0;
     folded &= table[c].right != 0 && table[c].extra == 0;
   }
-  return folded;
+  return folded ? REQUANT_FOLDED : (one_multiply ? REQUANT_ONE_MULTIPLY : REQUANT_ANY);
 }
 
 typedef struct {
@@ -133,12 +140,13 @@ static inline __attribute__((always_inline)) int8_t requantize(const requant* r,
   return clamp(value, out, full);
 }
 
-/* requantize for a channel known to take the one-multiply path with the zero point folded (right > 0, extra 0),
- * its fields already loaded. */
+/* requantize for a channel known to take the one-multiply path (right > 0), its fields already loaded; extra
+ * as in the table, or 0 where the zero point is folded. */
 static inline __attribute__((always_inline)) int8_t requantize_fast(int32_t acc, int32_t multiplier, int32_t offset,
-                                                                    int32_t right, output_range out, int full) {
+                                                                    int32_t right, int32_t extra, output_range out,
+                                                                    int full) {
   const int32_t high = smmulr((int32_t)((uint32_t)acc << 1), multiplier);
-  return clamp((high + offset + (high >> 31)) >> right, out, full);
+  return clamp(((high + offset + (high >> 31)) >> right) + extra, out, full);
 }
 
 static inline int full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
@@ -242,21 +250,23 @@ static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x,
 }
 
 /* All output channels of a pixel pair (out0, out1: the two pixels' outputs; the same for a lone last pixel). */
-/* folded: every channel's requant entry has the zero point folded (a constant where inlined). */
+/* kind: the layer's REQUANT_ kind (a constant where inlined). */
 static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
                                                                   const int32_t* w, const requant* t,
                                                                   int32_t out_c, output_range range, int8_t* out0,
-                                                                  int8_t* out1, int full, int folded) {
+                                                                  int8_t* out1, int full, int kind) {
   const requant* const pairs_end = t + (out_c & ~1);
   for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
     const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
-    if (folded) { /* the fields loaded first: the int8 stores below may alias the table */
+    if (kind != REQUANT_ANY) { /* the fields loaded first: the int8 stores below may alias the table */
       const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
       const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
-      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, range, full);
-      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, range, full);
-      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, range, full);
-      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, range, full);
+      const int32_t extra0 = kind == REQUANT_FOLDED ? 0 : t[0].extra;
+      const int32_t extra1 = kind == REQUANT_FOLDED ? 0 : t[1].extra;
+      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, extra0, range, full);
+      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, extra0, range, full);
+      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, extra1, range, full);
+      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, extra1, range, full);
     } else {
       out0[0] = requantize(&t[0], s.p0c0, range, full);
       out0[1] = requantize(&t[1], s.p0c1, range, full);
@@ -273,30 +283,30 @@ static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t*
 
 typedef struct {
   const requant* table;
-  int folded;
+  int kind;
 } conv_requant;
 
+/* A narrower output range always takes the general requantization (fewer copies of the loop). */
 static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, conv_requant rq,
                                 int8_t* out0, int8_t* out1) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
-  const int full = full_range(p->act_min, p->act_max);
-  if (full && rq.folded)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, 1);
-  else if (full)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, 0);
-  else if (rq.folded)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, 1);
+  if (!full_range(p->act_min, p->act_max))
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, REQUANT_ANY);
+  else if (rq.kind == REQUANT_FOLDED)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED);
+  else if (rq.kind == REQUANT_ONE_MULTIPLY)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY);
   else
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, 0);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY);
 }
 
 static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
   requant* table = (requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c;
-  const int folded = requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1,
-                                   p->output_zero_point, table);
-  return (conv_requant){table, folded};
+  const int kind = requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1,
+                                 p->output_zero_point, table);
+  return (conv_requant){table, kind};
 }
 
 void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
@@ -458,10 +468,10 @@ static inline __attribute__((always_inline)) void store_4(sums_4 s, const requan
     const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
     const int32_t m2 = t[2].multiplier, offset2 = t[2].offset, right2 = t[2].right;
     const int32_t m3 = t[3].multiplier, offset3 = t[3].offset, right3 = t[3].right;
-    out[0] = requantize_fast(s.c0, m0, offset0, right0, range, full);
-    out[1] = requantize_fast(s.c1, m1, offset1, right1, range, full);
-    out[2] = requantize_fast(s.c2, m2, offset2, right2, range, full);
-    out[3] = requantize_fast(s.c3, m3, offset3, right3, range, full);
+    out[0] = requantize_fast(s.c0, m0, offset0, right0, 0, range, full);
+    out[1] = requantize_fast(s.c1, m1, offset1, right1, 0, range, full);
+    out[2] = requantize_fast(s.c2, m2, offset2, right2, 0, range, full);
+    out[3] = requantize_fast(s.c3, m3, offset3, right3, 0, range, full);
   } else {
     const int32_t sums[4] = {s.c0, s.c1, s.c2, s.c3};
     int32_t k;
@@ -469,40 +479,42 @@ static inline __attribute__((always_inline)) void store_4(sums_4 s, const requan
   }
 }
 
-/* One output pixel: rows[ky] points at its window's first column in lane row ky, group 0. */
-static inline __attribute__((always_inline)) void depthwise_pixel(const mnd_depthwise_params* p,
-                                                                  const int32_t* const* rows, int32_t group_words,
-                                                                  const requant* t, int8_t* out, output_range range,
-                                                                  int full, int folded) {
-  const int32_t channels = p->out_c, whole = channels & ~3;
-  const int32_t* w = (const int32_t*)(const void*)p->weights;
-  const int32_t *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
-  int32_t c;
-  for (c = 0; c < whole; c += 4, w += 18, r0 += group_words, r1 += group_words, r2 += group_words) {
-    const sums_4 s = {t[c].bias, t[c + 1].bias, t[c + 2].bias, t[c + 3].bias};
-    store_4(window_4(r0, r1, r2, w, s), t + c, out + c, 4, range, full, folded);
-  }
-  if (whole < channels) {
-    const sums_4 s = {t[c].bias, t[c + 1].bias, t[c + 2].bias, t[c + 3].bias};
-    store_4(window_4(r0, r1, r2, w, s), t + c, out + c, channels - whole, range, full, 0);
+/* One output row: r0, r1, r2 point at the first window's first column in lane rows 0, 1, 2, group 0. */
+static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthwise_params* p, const int32_t* r0,
+                                                                const int32_t* r1, const int32_t* r2,
+                                                                lane_rows shape, const requant* t, int8_t* out,
+                                                                int full, int folded) {
+  const output_range range = {p->act_min, p->act_max};
+  const int32_t channels = p->out_c, whole = channels & ~3, step = 2 * p->stride_w;
+  const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
+  int8_t* const end = out + p->out_w * channels;
+  for (; out != end; r0 += step, r1 += step, r2 += step) {
+    const int32_t* w = (const int32_t*)(const void*)p->weights;
+    const requant* g = t;
+    int8_t* const group_end = out + whole;
+    for (; out != group_end; out += 4, g += 4, w += 18, r0 += group_words, r1 += group_words, r2 += group_words) {
+      const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
+      store_4(window_4(r0, r1, r2, w, s), g, out, 4, range, full, folded);
+    }
+    if (whole < channels) {
+      const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
+      store_4(window_4(r0, r1, r2, w, s), g, out, channels - whole, range, full, 0);
+      out += channels - whole;
+    }
+    r0 -= skip;
+    r1 -= skip;
+    r2 -= skip;
   }
 }
 
-static void depthwise_row(const mnd_depthwise_params* p, const int32_t* const* rows, lane_rows shape,
-                          const requant* t, int folded, int8_t* out) {
-  const output_range range = {p->act_min, p->act_max};
-  const int full = full_range(p->act_min, p->act_max);
-  const int32_t step = 2 * p->stride_w, group_words = 2 * shape.width;
-  int32_t ox;
-  for (ox = 0; ox < p->out_w; ++ox, out += p->out_c) {
-    const int32_t* at[3] = {rows[0] + ox * step, rows[1] + ox * step, rows[2] + ox * step};
-    if (full && folded)
-      depthwise_pixel(p, at, group_words, t, out, range, 1, 1);
-    else if (full)
-      depthwise_pixel(p, at, group_words, t, out, range, 1, 0);
-    else
-      depthwise_pixel(p, at, group_words, t, out, range, 0, 0);
-  }
+static void depthwise_row_any(const mnd_depthwise_params* p, const int32_t* const* rows, lane_rows shape,
+                              const requant* t, int folded, int8_t* out) {
+  if (!full_range(p->act_min, p->act_max))
+    depthwise_row(p, rows[0], rows[1], rows[2], shape, t, out, 0, 0);
+  else if (folded)
+    depthwise_row(p, rows[0], rows[1], rows[2], shape, t, out, 1, 1);
+  else
+    depthwise_row(p, rows[0], rows[1], rows[2], shape, t, out, 1, 0);
 }
 
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
@@ -515,7 +527,7 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
   int32_t held[3] = {-1, -1, -1}; /* the padded row each slot holds */
   int32_t oy, ky;
   const int folded = requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, 4 * groups, p->output_zero_point,
-                                   table);
+                                   table) == REQUANT_FOLDED;
   for (oy = 0; oy < p->out_h; ++oy) {
     const int32_t* rows[3];
     for (ky = 0; ky < 3; ++ky) {
@@ -526,6 +538,6 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
       }
       rows[ky] = slots + slot * slot_words;
     }
-    depthwise_row(p, rows, shape, table, folded, output + oy * p->out_w * p->out_c);
+    depthwise_row_any(p, rows, shape, table, folded, output + oy * p->out_w * p->out_c);
   }
 }

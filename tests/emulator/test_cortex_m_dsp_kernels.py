@@ -2,8 +2,9 @@
 
 One firmware per core runs every case twice: the portable kernel on the TFLite-layout weights and the DSP
 kernel on the same weights rearranged by engine.layouts, each on the same random input; the outputs must agree.
-Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, zero points, narrow activation
-ranges, positive shifts, right shifts of 22 and 23 and a huge bias (the 64-bit requantization path)."""
+Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, kernel sizes 1, 3 and 5 (the im2col
+convolution), zero points, narrow activation ranges, positive shifts, right shifts of 22, 23 and up to 31, a zero
+multiplier and a huge bias (the 64-bit requantization path), each kind of layer the kernels tell apart."""
 import shutil
 
 import numpy as np
@@ -37,22 +38,32 @@ def toolchain():
         skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
 
 
-def _requant(rng, channels: int, narrow: bool) -> dict:
+def _requant(rng, channels: int, style: int) -> dict:
+    """style 0: a mix with every requantization path (a left shift, right shifts 22 and 23, a huge bias from _bias)
+    and a narrow output range half the time; 1: right shifts up to 22 only, full range (the kernels' folded path);
+    2: also right shifts past 22 and a zero multiplier, full range (their one-multiply path)."""
     shifts = rng.integers(-17, -7, channels)
-    shifts[0] = 1  # a left shift
-    if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
-        shifts[1], shifts[2] = -22, -23
-    shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
+    if style == 0:
+        shifts[0] = 1  # a left shift
+        if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
+            shifts[1], shifts[2] = -22, -23
+        shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
+    if style == 2:
+        shifts[0], multipliers[-1] = -31, 0
+        if channels > 2:
+            shifts[1] = -25
     zero_point = int(rng.integers(-128, 128))
+    narrow = style == 0 and bool(rng.integers(0, 2))
     low, high = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow else (-128, 127)
     return {"multiplier": multipliers, "shift": shifts, "output_zero_point": zero_point, "act_min": low,
             "act_max": high}
 
 
-def _bias(rng, channels: int, depth: int) -> np.ndarray:
+def _bias(rng, channels: int, depth: int, style: int) -> np.ndarray:
     bias = rng.integers(-64 * 128 * depth, 64 * 128 * depth, channels)
-    bias[-1] = (1 << 30) + 12345  # too big for the one-multiply requantization: the 64-bit path
+    if style == 0:
+        bias[-1] = (1 << 30) + 12345  # too big for the one-multiply requantization: the 64-bit path
     return bias
 
 
@@ -63,7 +74,7 @@ def _pointwise_case(rng, index: int, shape: tuple) -> dict:
               "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
               "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
-            "requant": _requant(rng, out_c, index % 2 == 1), "bias": _bias(rng, out_c, in_c),
+            "requant": _requant(rng, out_c, index % 3), "bias": _bias(rng, out_c, in_c, index % 3),
             "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
             "scratch": layouts.pointwise_dsp_scratch(in_c, out_c), "dsp": "mnd_pointwise_dsp_s8",
             "portable": "mnd_conv2d_s8"}
@@ -83,7 +94,7 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
               "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "pad_top": pad_h,
               "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
-            "requant": _requant(rng, out_c, index % 2 == 1), "bias": _bias(rng, out_c, k * k * in_c),
+            "requant": _requant(rng, out_c, index % 3), "bias": _bias(rng, out_c, k * k * in_c, index % 3),
             "input_bytes": h * w * in_c, "output_bytes": out_h * out_w * out_c,
             "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "dsp": "mnd_conv_dsp_s8",
             "portable": "mnd_conv2d_s8"}
@@ -100,7 +111,7 @@ def _depthwise_case(rng, index: int, shape: tuple) -> dict:
               "depth_multiplier": 1, "k_h": 3, "k_w": 3, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
               "dilation_w": 1, "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
-            "requant": _requant(rng, channels, index % 2 == 0), "bias": _bias(rng, channels, 9),
+            "requant": _requant(rng, channels, index % 3), "bias": _bias(rng, channels, 9, index % 3),
             "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
             "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride), "dsp": "mnd_depthwise3x3_dsp_s8",
             "portable": "mnd_depthwise_conv2d_s8"}
