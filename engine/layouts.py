@@ -5,7 +5,7 @@ layout puts in one word the four weights that meet one input word. Scratch sizes
 arena, in bytes (a multiple of 4)."""
 import numpy as np
 
-REQUANT_ENTRY_BYTES = 20  # the kernels' per-channel requantization table (bias included): five int32
+REQUANT_ENTRY_BYTES = 24  # the kernels' per-channel requantization table (bias included): six int32
 
 
 def _aligned4(size: int) -> int:

@@ -63,54 +63,67 @@ static inline int32_t load_word(const int8_t* p) {
 /* ---- requantization: TFLite's double rounding with one rounding multiply ----
  * (x * 2 * m + 2^31) >> 32 is gemmlowp's SaturatingRoundingDoublingHighMul of x and m while 2x fits in int32.
  * requant_table checks that for every channel from its bias and the largest possible sum of products
- * (depth * 128 * 128). The division by 2^right (1 <= right <= 31) then rounds half away from zero. For
- * right <= 22 the output zero point is added before it as zero_point * 2^right (exact: a multiple of 2^right;
- * the sum stays under 2^30 + 2^29), otherwise after it (`extra`). Any other channel (a left shift, a huge bias)
- * keeps the 64-bit arithmetic of mnd_requantize, marked by right 0, with its shift in `extra` and the zero point
- * in `offset`. */
+ * (depth * 128 * 128); a channel with a huge bias (a dead channel's, near 2^30) is `wide`: its high half comes
+ * from the 64-bit product instead. The division by 2^right (1 <= right <= 31) then rounds half away from zero.
+ * For right <= 22 the output zero point is added before it as zero_point * 2^right (exact: a multiple of 2^right;
+ * the sum stays under 2^30 + 2^29), otherwise, and for a wide channel, after it (`extra`). Any other channel (a
+ * left shift, a high half too close to 2^31) keeps the arithmetic of mnd_requantize, marked by right 0, with its
+ * shift in `extra` and the zero point in `offset`. */
 
 #define MAX_FOLDED_RIGHT 22
 
 typedef struct {
-  int32_t bias, multiplier, offset, right, extra;
+  int32_t bias, multiplier, offset, right, extra, wide;
 } requant;
 
-static int32_t fits_rounding_multiply(int32_t bias, int32_t depth) {
-  const int64_t bound = (bias < 0 ? -(int64_t)bias : (int64_t)bias) + (int64_t)depth * 128 * 128;
-  return bound < ((int64_t)1 << 30);
+static int64_t sum_bound(int32_t bias, int32_t depth) {
+  return (bias < 0 ? -(int64_t)bias : (int64_t)bias) + (int64_t)depth * 128 * 128;
+}
+
+/* Whether the high half of the 64-bit product plus the rounding offset 2^(right - 1) stays in int32. */
+static int wide_fits(int64_t bound, int32_t multiplier, int32_t right) {
+  return bound < ((int64_t)1 << 31) && ((bound * multiplier) >> 31) + 1 + ((int64_t)1 << (right - 1)) < ((int64_t)1 << 31);
 }
 
 static requant requant_entry(int32_t multiplier, int32_t shift, int32_t bias, int32_t depth, int32_t zero_point) {
   /* multiplier 0 (a dead channel): every output is the zero point, which right 1 gives for any shift */
   const int32_t right = multiplier == 0 ? 1 : (shift < 0 ? -shift : 0);
-  if (multiplier == 0) bias = 0;
-  requant r = {bias, multiplier, zero_point, 0, shift};
-  if (right >= 1 && right <= 31 && fits_rounding_multiply(bias, depth)) {
+  const int64_t bound = sum_bound(multiplier == 0 ? 0 : bias, depth);
+  requant r = {multiplier == 0 ? 0 : bias, multiplier, zero_point, 0, shift, 0};
+  if (right < 1 || right > 31) return r;
+  if (bound < ((int64_t)1 << 30)) {
     const int folded = right <= MAX_FOLDED_RIGHT;
     r.right = right;
     r.offset = ((int32_t)1 << (right - 1)) + (folded ? zero_point * ((int32_t)1 << right) : 0);
     r.extra = folded ? 0 : zero_point;
+  } else if (wide_fits(bound, multiplier, right)) {
+    r.right = right;
+    r.offset = (int32_t)1 << (right - 1);
+    r.extra = zero_point;
+    r.wide = 1;
   }
   return r;
 }
 
-/* How a layer's channels requantize: every one with the zero point folded in, every one with one multiply, or
- * some with the 64-bit arithmetic. */
-enum { REQUANT_ANY, REQUANT_ONE_MULTIPLY, REQUANT_FOLDED };
+/* How a layer's channels requantize: every one with the zero point folded in, every one with one multiply, every
+ * one with one multiply some of them wide, or some with mnd_requantize. */
+enum { REQUANT_ANY, REQUANT_WIDE, REQUANT_ONE_MULTIPLY, REQUANT_FOLDED };
 
 /* entries: channels rounded up (to a whole channel pair or group); the padding entries have bias 0. Returns the
  * layer's REQUANT_ kind. */
 static int requant_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t depth,
                          int32_t channels, int32_t entries, int32_t zero_point, requant* table) {
-  int folded = 1, one_multiply = 1;
+  int folded = 1, one_multiply = 1, narrow = 1;
   int32_t c;
   for (c = 0; c < entries; ++c) {
     table[c] = c < channels ? requant_entry(multiplier[c], shift[c], bias ? bias[c] : 0, depth, zero_point)
                             : requant_entry(0, 0, 0, depth, zero_point);
     one_multiply &= table[c].right != 0;
+    narrow &= !table[c].wide;
     folded &= table[c].right != 0 && table[c].extra == 0;
   }
-  return folded ? REQUANT_FOLDED : (one_multiply ? REQUANT_ONE_MULTIPLY : REQUANT_ANY);
+  if (!one_multiply) return REQUANT_ANY;
+  return !narrow ? REQUANT_WIDE : (folded ? REQUANT_FOLDED : REQUANT_ONE_MULTIPLY);
 }
 
 typedef struct {
@@ -127,12 +140,18 @@ static __attribute__((noinline)) int32_t requantize_64(const requant* r, int32_t
   return mnd_requantize(acc, r->multiplier, r->extra) + r->offset;
 }
 
+/* SaturatingRoundingDoublingHighMul of acc and multiplier, either way (no saturation: multiplier >= 0). */
+static inline __attribute__((always_inline)) int32_t high_half(int32_t acc, int32_t multiplier, int wide) {
+  if (wide) return (int32_t)(((int64_t)acc * multiplier + ((int64_t)1 << 30)) >> 31);
+  return smmulr((int32_t)((uint32_t)acc << 1), multiplier);
+}
+
 /* full: act_min -128 and act_max 127 (a constant where the callers are inlined: one SSAT clamps). */
 static inline __attribute__((always_inline)) int8_t requantize(const requant* r, int32_t acc, output_range out,
                                                                int full) {
   int32_t value;
   if (__builtin_expect(r->right != 0, 1)) {
-    const int32_t high = smmulr((int32_t)((uint32_t)acc << 1), r->multiplier);
+    const int32_t high = r->wide ? high_half(acc, r->multiplier, 1) : high_half(acc, r->multiplier, 0);
     value = ((high + r->offset + (high >> 31)) >> r->right) + r->extra;
   } else {
     value = requantize_64(r, acc);
@@ -141,11 +160,11 @@ static inline __attribute__((always_inline)) int8_t requantize(const requant* r,
 }
 
 /* requantize for a channel known to take the one-multiply path (right > 0), its fields already loaded; extra
- * as in the table, or 0 where the zero point is folded. */
+ * as in the table, or 0 where the zero point is folded; wide: for every channel of a REQUANT_WIDE layer. */
 static inline __attribute__((always_inline)) int8_t requantize_fast(int32_t acc, int32_t multiplier, int32_t offset,
                                                                     int32_t right, int32_t extra, output_range out,
-                                                                    int full) {
-  const int32_t high = smmulr((int32_t)((uint32_t)acc << 1), multiplier);
+                                                                    int full, int wide) {
+  const int32_t high = high_half(acc, multiplier, wide);
   return clamp(((high + offset + (high >> 31)) >> right) + extra, out, full);
 }
 
@@ -259,14 +278,15 @@ static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t*
   for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
     const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
     if (kind != REQUANT_ANY) { /* the fields loaded first: the int8 stores below may alias the table */
+      const int wide = kind == REQUANT_WIDE;
       const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
       const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
       const int32_t extra0 = kind == REQUANT_FOLDED ? 0 : t[0].extra;
       const int32_t extra1 = kind == REQUANT_FOLDED ? 0 : t[1].extra;
-      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, extra0, range, full);
-      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, extra0, range, full);
-      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, extra1, range, full);
-      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, extra1, range, full);
+      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, extra0, range, full, wide);
+      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, extra0, range, full, wide);
+      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, extra1, range, full, wide);
+      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, extra1, range, full, wide);
     } else {
       out0[0] = requantize(&t[0], s.p0c0, range, full);
       out0[1] = requantize(&t[1], s.p0c1, range, full);
@@ -297,6 +317,8 @@ static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, 
     gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED);
   else if (rq.kind == REQUANT_ONE_MULTIPLY)
     gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY);
+  else if (rq.kind == REQUANT_WIDE)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE);
   else
     gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY);
 }
@@ -468,10 +490,10 @@ static inline __attribute__((always_inline)) void store_4(sums_4 s, const requan
     const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
     const int32_t m2 = t[2].multiplier, offset2 = t[2].offset, right2 = t[2].right;
     const int32_t m3 = t[3].multiplier, offset3 = t[3].offset, right3 = t[3].right;
-    out[0] = requantize_fast(s.c0, m0, offset0, right0, 0, range, full);
-    out[1] = requantize_fast(s.c1, m1, offset1, right1, 0, range, full);
-    out[2] = requantize_fast(s.c2, m2, offset2, right2, 0, range, full);
-    out[3] = requantize_fast(s.c3, m3, offset3, right3, 0, range, full);
+    out[0] = requantize_fast(s.c0, m0, offset0, right0, 0, range, full, 0);
+    out[1] = requantize_fast(s.c1, m1, offset1, right1, 0, range, full, 0);
+    out[2] = requantize_fast(s.c2, m2, offset2, right2, 0, range, full, 0);
+    out[3] = requantize_fast(s.c3, m3, offset3, right3, 0, range, full, 0);
   } else {
     const int32_t sums[4] = {s.c0, s.c1, s.c2, s.c3};
     int32_t k;

@@ -41,7 +41,8 @@ def toolchain():
 def _requant(rng, channels: int, style: int) -> dict:
     """style 0: a mix with every requantization path (a left shift, right shifts 22 and 23, a huge bias from _bias)
     and a narrow output range half the time; 1: right shifts up to 22 only, full range (the kernels' folded path);
-    2: also right shifts past 22 and a zero multiplier, full range (their one-multiply path)."""
+    2: also right shifts past 22 and a zero multiplier, full range (their one-multiply path); 3: as 2 with a huge
+    bias (_bias) on a channel shifting right by 25 (their wide path)."""
     shifts = rng.integers(-17, -7, channels)
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
     if style == 0:
@@ -49,7 +50,7 @@ def _requant(rng, channels: int, style: int) -> dict:
         if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
             shifts[1], shifts[2] = -22, -23
         shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
-    if style == 2:
+    if style >= 2:
         shifts[0], multipliers[-1] = -31, 0
         if channels > 2:
             shifts[1] = -25
@@ -64,6 +65,8 @@ def _bias(rng, channels: int, depth: int, style: int) -> np.ndarray:
     bias = rng.integers(-64 * 128 * depth, 64 * 128 * depth, channels)
     if style == 0:
         bias[-1] = (1 << 30) + 12345  # too big for the one-multiply requantization: the 64-bit path
+    if style == 3 and channels > 2:
+        bias[1] = -(1 << 30) - 999  # a dead channel's: the wide path
     return bias
 
 
@@ -74,7 +77,7 @@ def _pointwise_case(rng, index: int, shape: tuple) -> dict:
               "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
               "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
-            "requant": _requant(rng, out_c, index % 3), "bias": _bias(rng, out_c, in_c, index % 3),
+            "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, in_c, index % 4),
             "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
             "scratch": layouts.pointwise_dsp_scratch(in_c, out_c), "dsp": "mnd_pointwise_dsp_s8",
             "portable": "mnd_conv2d_s8"}
@@ -94,7 +97,7 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
               "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "pad_top": pad_h,
               "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
-            "requant": _requant(rng, out_c, index % 3), "bias": _bias(rng, out_c, k * k * in_c, index % 3),
+            "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, k * k * in_c, index % 4),
             "input_bytes": h * w * in_c, "output_bytes": out_h * out_w * out_c,
             "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "dsp": "mnd_conv_dsp_s8",
             "portable": "mnd_conv2d_s8"}
@@ -111,7 +114,7 @@ def _depthwise_case(rng, index: int, shape: tuple) -> dict:
               "depth_multiplier": 1, "k_h": 3, "k_w": 3, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
               "dilation_w": 1, "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
-            "requant": _requant(rng, channels, index % 3), "bias": _bias(rng, channels, 9, index % 3),
+            "requant": _requant(rng, channels, index % 4), "bias": _bias(rng, channels, 9, index % 4),
             "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
             "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride), "dsp": "mnd_depthwise3x3_dsp_s8",
             "portable": "mnd_depthwise_conv2d_s8"}
