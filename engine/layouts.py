@@ -22,6 +22,13 @@ def pointwise_dsp(weights: np.ndarray) -> np.ndarray:
     return padded.reshape(-1, 2, groups, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
+def gemm_w16(weights: np.ndarray) -> np.ndarray:
+    """pointwise_dsp's layout widened to int16 lanes, as bytes: each channel's word becomes its even bytes (0, 2)
+    then its odd bytes (1, 3)."""
+    words = pointwise_dsp(weights).reshape(-1, 4)[:, [0, 2, 1, 3]]
+    return words.reshape(-1).astype("<i2").view(np.int8)
+
+
 def _channel_pairs(out_c: int) -> int:
     return (out_c + 1) // 2 * 2
 

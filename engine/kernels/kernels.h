@@ -127,6 +127,10 @@ void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
  *     bytes, groups = ceil(out_c / 4), width = (out_w - 1) * stride_w + 3; weights widened to int16. */
 void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+/* The same two with weights widened to int16 ahead of time (layouts.gemm_w16): twice the flash, a quarter fewer
+ * instructions in the inner loop. */
+void mnd_pointwise_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 
 #endif

@@ -212,8 +212,18 @@ static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* x
   return s;
 }
 
+/* The same with weights widened ahead of time (w16): per channel its even and odd lanes, two words. */
+static inline __attribute__((always_inline)) sums_2x2 group_2x2_w16(const int32_t* x, const int32_t* w, sums_2x2 s) {
+  s.p0c0 = smlad(x[1], w[1], smlad(x[0], w[0], s.p0c0));
+  s.p1c0 = smlad(x[3], w[1], smlad(x[2], w[0], s.p1c0));
+  s.p0c1 = smlad(x[1], w[3], smlad(x[0], w[2], s.p0c1));
+  s.p1c1 = smlad(x[3], w[3], smlad(x[2], w[2], s.p1c1));
+  return s;
+}
+
 #if defined(__ARM_FEATURE_DSP)
-/* Two groups, the loads post-incrementing x and w: fifteen instructions a group (GCC's own allocation spills). */
+/* Two groups, the loads post-incrementing x and w: fifteen instructions a group (GCC's own allocation spills);
+ * twelve with widened weights. */
 #define GROUP_2X2_ASM                                        \
   "ldrd %[w0], %[w1], [%[w]], #8\n\t"                       \
   "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
@@ -231,10 +241,34 @@ static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* x
   "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
   "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
 
+#define GROUP_2X2_W16_ASM                                    \
+  "ldrd %[e0], %[w0], [%[w]], #8\n\t"                       \
+  "ldrd %[e1], %[w1], [%[w]], #8\n\t"                       \
+  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+  "smlad %[p0c0], %[xe], %[e0], %[p0c0]\n\t"                \
+  "smlad %[p0c0], %[xo], %[w0], %[p0c0]\n\t"                \
+  "smlad %[p0c1], %[xe], %[e1], %[p0c1]\n\t"                \
+  "smlad %[p0c1], %[xo], %[w1], %[p0c1]\n\t"                \
+  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+  "smlad %[p1c0], %[xe], %[e0], %[p1c0]\n\t"                \
+  "smlad %[p1c0], %[xo], %[w0], %[p1c0]\n\t"                \
+  "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
+  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
+
+#define GROUPS_2X2_OPERANDS                                                                                     \
+  : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1), [x] "+r"(*x), [w] "+r"(*w), \
+    [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo), [e0] "=&r"(e0), [e1] "=&r"(e1)             \
+  :                                                                                                             \
+  : "memory"
+
 static inline __attribute__((always_inline)) sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s,
-                                                                 int two) {
+                                                                 int two, int w16) {
   int32_t w0, w1, xe, xo, e0, e1;
-  if (two)
+  if (w16 && two)
+    __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
+  else if (w16)
+    __asm__ volatile(GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
+  else if (two)
     __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM
                      : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1),
                        [x] "+r"(*x), [w] "+r"(*w), [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo),
@@ -251,20 +285,21 @@ static inline __attribute__((always_inline)) sums_2x2 groups_2x2(const int32_t**
   return s;
 }
 #else
-static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int two) {
+static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int two, int w16) {
   int32_t g;
-  for (g = 0; g < (two ? 2 : 1); ++g, *x += 4, *w += 2) s = group_2x2(*x, *w, s);
+  for (g = 0; g < (two ? 2 : 1); ++g, *x += 4, *w += w16 ? 4 : 2)
+    s = w16 ? group_2x2_w16(*x, *w, s) : group_2x2(*x, *w, s);
   return s;
 }
 #endif
 
 /* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes. */
 static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x, const int32_t** w,
-                                                               int32_t groups, const requant* t) {
+                                                               int32_t groups, const requant* t, int w16) {
   const int32_t* const end = x + 4 * groups;
   sums_2x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias};
-  if (groups & 1) s = groups_2x2(&x, w, s, 0);
-  while (x != end) s = groups_2x2(&x, w, s, 1);
+  if (groups & 1) s = groups_2x2(&x, w, s, 0, w16);
+  while (x != end) s = groups_2x2(&x, w, s, 1, w16);
   return s;
 }
 
@@ -273,10 +308,10 @@ static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x,
 static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
                                                                   const int32_t* w, const requant* t,
                                                                   int32_t out_c, output_range range, int8_t* out0,
-                                                                  int8_t* out1, int full, int kind) {
+                                                                  int8_t* out1, int full, int kind, int w16) {
   const requant* const pairs_end = t + (out_c & ~1);
   for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
+    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16);
     if (kind != REQUANT_ANY) { /* the fields loaded first: the int8 stores below may alias the table */
       const int wide = kind == REQUANT_WIDE;
       const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
@@ -295,7 +330,7 @@ static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t*
     }
   }
   if (out_c & 1) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t);
+    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16);
     out0[0] = requantize(&t[0], s.p0c0, range, full);
     out1[0] = requantize(&t[0], s.p1c0, range, full);
   }
@@ -307,20 +342,30 @@ typedef struct {
 } conv_requant;
 
 /* A narrower output range always takes the general requantization (fewer copies of the loop). */
-static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, conv_requant rq,
-                                int8_t* out0, int8_t* out1) {
+static inline __attribute__((always_inline)) void gemm_pixel_pair_kinds(const mnd_conv_params* p,
+                                                                        const int32_t* lanes, int32_t groups,
+                                                                        conv_requant rq, int8_t* out0, int8_t* out1,
+                                                                        int w16) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
   if (!full_range(p->act_min, p->act_max))
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, REQUANT_ANY);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, REQUANT_ANY, w16);
   else if (rq.kind == REQUANT_FOLDED)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED, w16);
   else if (rq.kind == REQUANT_ONE_MULTIPLY)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY, w16);
   else if (rq.kind == REQUANT_WIDE)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE, w16);
   else
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY, w16);
+}
+
+static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, conv_requant rq,
+                                int8_t* out0, int8_t* out1, int w16) {
+  if (w16)
+    gemm_pixel_pair_kinds(p, lanes, groups, rq, out0, out1, 1);
+  else
+    gemm_pixel_pair_kinds(p, lanes, groups, rq, out0, out1, 0);
 }
 
 static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
@@ -331,7 +376,7 @@ static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
   return (conv_requant){table, kind};
 }
 
-void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+static void pointwise(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
   const conv_requant rq = conv_table(p, scratch);
   int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c, groups = (in_c + 3) / 4;
@@ -339,7 +384,7 @@ void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
   for (pixel = 0; pixel < pixels; pixel += 2) {
     const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
     split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
-    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c);
+    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c, w16);
   }
 }
 
@@ -378,7 +423,7 @@ static void gather_window(const mnd_conv_params* p, const int8_t* input, int32_t
   }
 }
 
-void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
   const conv_requant rq = conv_table(p, scratch);
   const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4, out_c = p->out_c;
   int32_t* lanes = (int32_t*)(rq.table + ((out_c + 1) & ~1));
@@ -392,8 +437,24 @@ void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* outp
     gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
     gather_window(p, input, second / p->out_w, second % p->out_w, second_patch);
     split_pixel_pair(patch, second_patch, 4 * groups, lanes);
-    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c);
+    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c, w16);
   }
+}
+
+void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  pointwise(p, input, output, scratch, 0);
+}
+
+void mnd_pointwise_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  pointwise(p, input, output, scratch, 1);
+}
+
+void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  convolution(p, input, output, scratch, 0);
+}
+
+void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  convolution(p, input, output, scratch, 1);
 }
 
 /* ---- 3x3 depthwise, depth multiplier 1, no dilation: four channels per word ----
