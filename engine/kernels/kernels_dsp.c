@@ -222,8 +222,8 @@ static inline __attribute__((always_inline)) sums_2x2 group_2x2_w16(const int32_
 }
 
 #if defined(__ARM_FEATURE_DSP)
-/* Two groups, the loads post-incrementing x and w: fifteen instructions a group (GCC's own allocation spills);
- * twelve with widened weights. */
+/* One group, the loads post-incrementing x and w: fifteen instructions (GCC's own allocation spills); twelve with
+ * widened weights. */
 #define GROUP_2X2_ASM                                        \
   "ldrd %[w0], %[w1], [%[w]], #8\n\t"                       \
   "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
@@ -261,33 +261,28 @@ static inline __attribute__((always_inline)) sums_2x2 group_2x2_w16(const int32_
   :                                                                                                             \
   : "memory"
 
+/* count: 1, 2 or 4 groups. */
 static inline __attribute__((always_inline)) sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s,
-                                                                 int two, int w16) {
+                                                                 int count, int w16) {
   int32_t w0, w1, xe, xo, e0, e1;
-  if (w16 && two)
+  if (w16 && count == 4)
+    __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
+  else if (count == 4)
+    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM GROUP_2X2_ASM GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
+  else if (w16 && count == 2)
     __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
   else if (w16)
     __asm__ volatile(GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
-  else if (two)
-    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM
-                     : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1),
-                       [x] "+r"(*x), [w] "+r"(*w), [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                       [e0] "=&r"(e0), [e1] "=&r"(e1)
-                     :
-                     : "memory");
+  else if (count == 2)
+    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
   else
-    __asm__ volatile(GROUP_2X2_ASM
-                     : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1),
-                       [x] "+r"(*x), [w] "+r"(*w), [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo),
-                       [e0] "=&r"(e0), [e1] "=&r"(e1)
-                     :
-                     : "memory");
+    __asm__ volatile(GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
   return s;
 }
 #else
-static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int two, int w16) {
+static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int count, int w16) {
   int32_t g;
-  for (g = 0; g < (two ? 2 : 1); ++g, *x += 4, *w += w16 ? 4 : 2)
+  for (g = 0; g < count; ++g, *x += 4, *w += w16 ? 4 : 2)
     s = w16 ? group_2x2_w16(*x, *w, s) : group_2x2(*x, *w, s);
   return s;
 }
@@ -298,8 +293,9 @@ static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x,
                                                                int32_t groups, const requant* t, int w16) {
   const int32_t* const end = x + 4 * groups;
   sums_2x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias};
-  if (groups & 1) s = groups_2x2(&x, w, s, 0, w16);
-  while (x != end) s = groups_2x2(&x, w, s, 1, w16);
+  if (groups & 1) s = groups_2x2(&x, w, s, 1, w16);
+  if (groups & 2) s = groups_2x2(&x, w, s, 2, w16);
+  while (x != end) s = groups_2x2(&x, w, s, 4, w16);
   return s;
 }
 
