@@ -37,6 +37,11 @@ def pointwise_dsp_scratch(in_c: int, out_c: int) -> int:
     return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * ((in_c + 3) // 4)
 
 
+def widened_bytes(in_c: int, out_c: int) -> int:
+    """mnd_pointwise_widen_dsp_s8's weights widened to int16 in scratch."""
+    return 8 * _channel_pairs(out_c) * ((in_c + 3) // 4)
+
+
 def conv_dsp_scratch(depth: int, out_c: int) -> int:
     """mnd_conv_dsp_s8 on `depth` = k_h * k_w * in_c: the table, the lanes and two gathered windows."""
     groups = (depth + 3) // 4

@@ -445,6 +445,25 @@ void mnd_pointwise_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int
   pointwise(p, input, output, scratch, 1);
 }
 
+/* The int8 layout's words widened into the w16 layout (each word's even lanes, then its odd ones). */
+static void widen_weights(const int8_t* weights, int32_t words, int32_t* lanes) {
+  const int32_t* w = (const int32_t*)(const void*)weights;
+  const int32_t* const end = w + words;
+  for (; w != end; ++w, lanes += 2) {
+    lanes[0] = sxtb16_even(*w);
+    lanes[1] = sxtb16_odd(*w);
+  }
+}
+
+void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  const int32_t words = ((p->out_c + 1) & ~1) * ((p->in_c + 3) / 4);
+  int32_t* lanes = (int32_t*)scratch;
+  mnd_conv_params widened = *p;
+  widen_weights(p->weights, words, lanes);
+  widened.weights = (const int8_t*)(const void*)lanes;
+  pointwise(&widened, input, output, lanes + 2 * words, 1);
+}
+
 void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   convolution(p, input, output, scratch, 0);
 }

@@ -76,16 +76,23 @@ def _pointwise_case(rng, index: int, shape: tuple) -> dict:
     fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": h, "out_w": w, "out_c": out_c, "k_h": 1, "k_w": 1,
               "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
               "input_zero_point": int(rng.integers(-128, 128))}
-    return {"kind": "conv", "fields": fields, "weights": weights, **_gemm_weights(weights, index, "pointwise"),
+    gemm = _gemm_weights(weights, index % 3, "pointwise")
+    return {"kind": "conv", "fields": fields, "weights": weights, **gemm,
             "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, in_c, index % 4),
             "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
-            "scratch": layouts.pointwise_dsp_scratch(in_c, out_c), "portable": "mnd_conv2d_s8"}
+            "scratch": layouts.pointwise_dsp_scratch(in_c, out_c) + gemm.get("extra_scratch", 0),
+            "portable": "mnd_conv2d_s8"}
 
 
-def _gemm_weights(weights: np.ndarray, index: int, kernel: str) -> dict:
-    """Every other case the kernel's twin with weights widened ahead of time."""
-    if index % 2:
+def _gemm_weights(weights: np.ndarray, variant: int, kernel: str) -> dict:
+    """variant 0: the kernel itself; 1: its twin with weights widened ahead of time; 2: the pointwise kernel that
+    widens them at run time (extra scratch)."""
+    if variant == 1:
         return {"dsp_weights": layouts.gemm_w16(weights), "dsp": f"mnd_{kernel}_w16_dsp_s8"}
+    if variant == 2:
+        out_c, in_c = weights.shape
+        return {"dsp_weights": layouts.pointwise_dsp(weights), "dsp": "mnd_pointwise_widen_dsp_s8",
+                "extra_scratch": layouts.widened_bytes(in_c, out_c)}
     return {"dsp_weights": layouts.pointwise_dsp(weights), "dsp": f"mnd_{kernel}_dsp_s8"}
 
 
@@ -102,7 +109,7 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
     fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c, "k_h": k, "k_w": k,
               "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "pad_top": pad_h,
               "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
-    return {"kind": "conv", "fields": fields, "weights": weights, **_gemm_weights(weights, index + 1, "conv"),
+    return {"kind": "conv", "fields": fields, "weights": weights, **_gemm_weights(weights, (index + 1) % 2, "conv"),
             "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, k * k * in_c, index % 4),
             "input_bytes": h * w * in_c, "output_bytes": out_h * out_w * out_c,
             "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "portable": "mnd_conv2d_s8"}
