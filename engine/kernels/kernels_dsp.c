@@ -395,6 +395,19 @@ static void copy_bytes(int8_t* to, const int8_t* from, int32_t count) {
   for (; count > 0; --count) *to++ = *from++;
 }
 
+/* A window inside the image with unit dilation along rows: k_h rows of row_bytes, row_stride apart. */
+static inline __attribute__((always_inline)) void copy_window(const int8_t* from, int32_t row_stride, int32_t rows,
+                                                              int32_t row_bytes, int8_t* patch) {
+  int32_t ky, k;
+  for (ky = 0; ky < rows; ++ky, from += row_stride, patch += row_bytes) {
+    for (k = 0; k + 4 <= row_bytes; k += 4) {
+      const int32_t word = load_word(from + k);
+      memcpy(patch + k, &word, 4);
+    }
+    for (; k < row_bytes; ++k) patch[k] = from[k];
+  }
+}
+
 static void gather_window(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* patch) {
   const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, c = p->in_c;
   const int32_t row_bytes = p->k_w * c;
@@ -419,6 +432,34 @@ static void gather_window(const mnd_conv_params* p, const int8_t* input, int32_t
   }
 }
 
+/* The windows inside the image (with unit dilation along rows) are copied row by row, the others gathered. */
+typedef struct {
+  int32_t first_x, last_x, first_y, last_y; /* output pixels whose windows are inside */
+  int32_t row_stride, row_bytes;
+} inside_windows;
+
+static inside_windows inside(const mnd_conv_params* p) {
+  const int32_t extent_h = (p->k_h - 1) * p->dilation_h + 1;
+  inside_windows in = {(p->pad_left + p->stride_w - 1) / p->stride_w,
+                       (p->in_w - p->k_w + p->pad_left) / p->stride_w,
+                       (p->pad_top + p->stride_h - 1) / p->stride_h,
+                       (p->in_h - extent_h + p->pad_top) / p->stride_h,
+                       p->dilation_h * p->in_w * p->in_c, p->k_w * p->in_c};
+  if (p->dilation_w != 1 || p->in_w < p->k_w || p->in_h < extent_h) in.first_x = p->out_w; /* none */
+  return in;
+}
+
+static inline __attribute__((always_inline)) void window_bytes(const mnd_conv_params* p, const int8_t* input,
+                                                               inside_windows in, int32_t oy, int32_t ox,
+                                                               int8_t* patch) {
+  if (ox >= in.first_x && ox <= in.last_x && oy >= in.first_y && oy <= in.last_y) {
+    const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+    copy_window(input + (y0 * p->in_w + x0) * p->in_c, in.row_stride, p->k_h, in.row_bytes, patch);
+  } else {
+    gather_window(p, input, oy, ox, patch);
+  }
+}
+
 static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
   const conv_requant rq = conv_table(p, scratch);
   const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4, out_c = p->out_c;
@@ -426,12 +467,15 @@ static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* o
   int8_t* patch = (int8_t*)(lanes + 4 * groups);
   int8_t* second_patch = patch + 4 * groups;
   const int32_t pixels = p->out_h * p->out_w;
-  int32_t pixel;
+  const inside_windows in = inside(p);
+  int32_t pixel, oy = 0, ox = 0;
   memset(patch, 0, (size_t)(8 * groups)); /* the bytes past the depth meet zero weights */
   for (pixel = 0; pixel < pixels; pixel += 2) {
     const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
-    gather_window(p, input, pixel / p->out_w, pixel % p->out_w, patch);
-    gather_window(p, input, second / p->out_w, second % p->out_w, second_patch);
+    window_bytes(p, input, in, oy, ox, patch);
+    if (second != pixel && ++ox == p->out_w) ox = 0, ++oy;
+    window_bytes(p, input, in, oy, ox, second_patch);
+    if (++ox == p->out_w) ox = 0, ++oy;
     split_pixel_pair(patch, second_patch, 4 * groups, lanes);
     gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c, w16);
   }
