@@ -290,11 +290,12 @@ static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2
 
 /* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes. */
 static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x, const int32_t** w,
-                                                               int32_t groups, const requant* t, int w16) {
+                                                               int32_t groups, const requant* t, int w16,
+                                                               int whole4) {
   const int32_t* const end = x + 4 * groups;
   sums_2x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias};
-  if (groups & 1) s = groups_2x2(&x, w, s, 1, w16);
-  if (groups & 2) s = groups_2x2(&x, w, s, 2, w16);
+  if (!whole4 && (groups & 1)) s = groups_2x2(&x, w, s, 1, w16);
+  if (!whole4 && (groups & 2)) s = groups_2x2(&x, w, s, 2, w16);
   while (x != end) s = groups_2x2(&x, w, s, 4, w16);
   return s;
 }
@@ -304,10 +305,11 @@ static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x,
 static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
                                                                   const int32_t* w, const requant* t,
                                                                   int32_t out_c, output_range range, int8_t* out0,
-                                                                  int8_t* out1, int full, int kind, int w16) {
+                                                                  int8_t* out1, int full, int kind, int w16,
+                                                                  int whole4) {
   const requant* const pairs_end = t + (out_c & ~1);
   for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16);
+    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16, whole4);
     if (kind != REQUANT_ANY) { /* the fields loaded first: the int8 stores below may alias the table */
       const int wide = kind == REQUANT_WIDE;
       const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
@@ -326,7 +328,7 @@ static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t*
     }
   }
   if (out_c & 1) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16);
+    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16, whole4);
     out0[0] = requantize(&t[0], s.p0c0, range, full);
     out1[0] = requantize(&t[0], s.p1c0, range, full);
   }
@@ -337,23 +339,29 @@ typedef struct {
   int kind;
 } conv_requant;
 
-/* A narrower output range always takes the general requantization (fewer copies of the loop). */
+/* A narrower output range always takes the general requantization (fewer copies of the loop); whole4: a depth of
+ * whole four-group blocks, the common case, spares each tile two tests. */
 static inline __attribute__((always_inline)) void gemm_pixel_pair_kinds(const mnd_conv_params* p,
                                                                         const int32_t* lanes, int32_t groups,
                                                                         conv_requant rq, int8_t* out0, int8_t* out1,
                                                                         int w16) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
+  const int whole4 = (groups & 3) == 0;
   if (!full_range(p->act_min, p->act_max))
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, REQUANT_ANY, w16);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, REQUANT_ANY, w16, 0);
+  else if (rq.kind == REQUANT_FOLDED && whole4)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED, w16, 1);
   else if (rq.kind == REQUANT_FOLDED)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED, w16);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED, w16, 0);
   else if (rq.kind == REQUANT_ONE_MULTIPLY)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY, w16);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY, w16, 0);
+  else if (rq.kind == REQUANT_WIDE && whole4)
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE, w16, 1);
   else if (rq.kind == REQUANT_WIDE)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE, w16);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE, w16, 0);
   else
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY, w16);
+    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY, w16, 0);
 }
 
 static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, conv_requant rq,

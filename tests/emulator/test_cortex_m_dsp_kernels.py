@@ -23,7 +23,7 @@ TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-sy
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 # (in_c, out_c, height, width) for 1x1 convolutions; (channels, height, width, stride, same_padding) for 3x3
 # depthwise ones.
-POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2)]
+POINTWISE = [(8, 16, 4, 4), (16, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2), (3, 5, 3, 3)]
 # (in_c, out_c, height, width, kernel, stride, same_padding) for other convolutions (the im2col kernel).
 CONV = [(3, 8, 9, 9, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 1, False), (3, 4, 8, 7, 3, 2, False),
         (7, 6, 5, 5, 1, 2, True), (2, 3, 6, 6, 5, 1, True)]
