@@ -339,37 +339,60 @@ typedef struct {
   int kind;
 } conv_requant;
 
-/* A narrower output range always takes the general requantization (fewer copies of the loop); whole4: a depth of
- * whole four-group blocks, the common case, spares each tile two tests. */
-static inline __attribute__((always_inline)) void gemm_pixel_pair_kinds(const mnd_conv_params* p,
-                                                                        const int32_t* lanes, int32_t groups,
-                                                                        conv_requant rq, int8_t* out0, int8_t* out1,
-                                                                        int w16) {
+/* How a layer's pixel pairs get their lanes: split from the input (a 1x1 convolution; walk NULL) or from each
+ * window in turn (conv_pair_lanes). */
+typedef struct conv_walk conv_walk;
+static void conv_pair_lanes(const mnd_conv_params* p, conv_walk* walk, int pair, int32_t* lanes);
+
+/* Every pixel pair of the layer. */
+static inline __attribute__((always_inline)) void gemm_pairs(const mnd_conv_params* p, const int8_t* input,
+                                                             int8_t* output, int32_t* lanes, int32_t groups,
+                                                             const requant* t, conv_walk* walk, int full, int kind,
+                                                             int w16, int whole4) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
-  const int whole4 = (groups & 3) == 0;
-  if (!full_range(p->act_min, p->act_max))
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 0, REQUANT_ANY, w16, 0);
-  else if (rq.kind == REQUANT_FOLDED && whole4)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED, w16, 1);
-  else if (rq.kind == REQUANT_FOLDED)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_FOLDED, w16, 0);
-  else if (rq.kind == REQUANT_ONE_MULTIPLY)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ONE_MULTIPLY, w16, 0);
-  else if (rq.kind == REQUANT_WIDE && whole4)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE, w16, 1);
-  else if (rq.kind == REQUANT_WIDE)
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_WIDE, w16, 0);
-  else
-    gemm_pixel_pair(lanes, groups, w, rq.table, p->out_c, range, out0, out1, 1, REQUANT_ANY, w16, 0);
+  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
+  int32_t pixel;
+  for (pixel = 0; pixel < pixels; pixel += 2) {
+    const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
+    if (walk)
+      conv_pair_lanes(p, walk, second != pixel, lanes);
+    else
+      split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
+    gemm_pixel_pair(lanes, groups, w, t, out_c, range, output + pixel * out_c, output + second * out_c, full, kind,
+                    w16, whole4);
+  }
 }
 
-static void gemm_pixel_pair_any(const mnd_conv_params* p, const int32_t* lanes, int32_t groups, conv_requant rq,
-                                int8_t* out0, int8_t* out1, int w16) {
-  if (w16)
-    gemm_pixel_pair_kinds(p, lanes, groups, rq, out0, out1, 1);
+/* A narrower output range always takes the general requantization (fewer copies of the loop); whole4: a depth of
+ * whole four-group blocks, the common case, spares each tile two tests. */
+static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_conv_params* p, const int8_t* input,
+                                                                   int8_t* output, int32_t* lanes, int32_t groups,
+                                                                   conv_requant rq, conv_walk* walk, int w16) {
+  const requant* t = rq.table;
+  const int whole4 = (groups & 3) == 0;
+  if (!full_range(p->act_min, p->act_max))
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 0, REQUANT_ANY, w16, 0);
+  else if (rq.kind == REQUANT_FOLDED && whole4)
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 1);
+  else if (rq.kind == REQUANT_FOLDED)
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 0);
+  else if (rq.kind == REQUANT_ONE_MULTIPLY)
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
+  else if (rq.kind == REQUANT_WIDE && whole4)
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 1);
+  else if (rq.kind == REQUANT_WIDE)
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 0);
   else
-    gemm_pixel_pair_kinds(p, lanes, groups, rq, out0, out1, 0);
+    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_ANY, w16, 0);
+}
+
+static void gemm_layer(const mnd_conv_params* p, const int8_t* input, int8_t* output, int32_t* lanes,
+                       int32_t groups, conv_requant rq, conv_walk* walk, int w16) {
+  if (w16)
+    gemm_layer_kinds(p, input, output, lanes, groups, rq, walk, 1);
+  else
+    gemm_layer_kinds(p, input, output, lanes, groups, rq, walk, 0);
 }
 
 static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
@@ -383,13 +406,7 @@ static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
 static void pointwise(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
   const conv_requant rq = conv_table(p, scratch);
   int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
-  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c, groups = (in_c + 3) / 4;
-  int32_t pixel;
-  for (pixel = 0; pixel < pixels; pixel += 2) {
-    const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
-    split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
-    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c, w16);
-  }
+  gemm_layer(p, input, output, lanes, (p->in_c + 3) / 4, rq, 0, w16);
 }
 
 /* Any other convolution: each output pixel's window, in_c bytes per tap with the input zero point where it falls
@@ -468,25 +485,29 @@ static inline __attribute__((always_inline)) void window_bytes(const mnd_conv_pa
   }
 }
 
+struct conv_walk {
+  const int8_t* input;
+  inside_windows in;
+  int8_t* patch; /* two windows, 4 * groups bytes each */
+  int32_t groups, oy, ox; /* the next window's pixel */
+};
+
+static void conv_pair_lanes(const mnd_conv_params* p, conv_walk* walk, int pair, int32_t* lanes) {
+  int8_t* second = walk->patch + 4 * walk->groups;
+  window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, walk->patch);
+  if (pair && ++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
+  window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, second);
+  if (++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
+  split_pixel_pair(walk->patch, second, 4 * walk->groups, lanes);
+}
+
 static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
   const conv_requant rq = conv_table(p, scratch);
-  const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4, out_c = p->out_c;
-  int32_t* lanes = (int32_t*)(rq.table + ((out_c + 1) & ~1));
-  int8_t* patch = (int8_t*)(lanes + 4 * groups);
-  int8_t* second_patch = patch + 4 * groups;
-  const int32_t pixels = p->out_h * p->out_w;
-  const inside_windows in = inside(p);
-  int32_t pixel, oy = 0, ox = 0;
-  memset(patch, 0, (size_t)(8 * groups)); /* the bytes past the depth meet zero weights */
-  for (pixel = 0; pixel < pixels; pixel += 2) {
-    const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
-    window_bytes(p, input, in, oy, ox, patch);
-    if (second != pixel && ++ox == p->out_w) ox = 0, ++oy;
-    window_bytes(p, input, in, oy, ox, second_patch);
-    if (++ox == p->out_w) ox = 0, ++oy;
-    split_pixel_pair(patch, second_patch, 4 * groups, lanes);
-    gemm_pixel_pair_any(p, lanes, groups, rq, output + pixel * out_c, output + second * out_c, w16);
-  }
+  const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4;
+  int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
+  conv_walk walk = {input, inside(p), (int8_t*)(lanes + 4 * groups), groups, 0, 0};
+  memset(walk.patch, 0, (size_t)(8 * groups)); /* the bytes past the depth meet zero weights */
+  gemm_layer(p, input, output, lanes, groups, rq, &walk, w16);
 }
 
 void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
