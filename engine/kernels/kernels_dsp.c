@@ -80,29 +80,41 @@ static int64_t sum_bound(int32_t bias, int32_t depth) {
   return (bias < 0 ? -(int64_t)bias : (int64_t)bias) + (int64_t)depth * 128 * 128;
 }
 
+/* sum_bound < 2^30 without 64-bit arithmetic where depth < 2^16 (every layer of a MobileNet). */
+static int fits_one_multiply(int32_t bias, int32_t depth) {
+  const uint32_t magnitude = bias < 0 ? 0u - (uint32_t)bias : (uint32_t)bias;
+  if (depth >= (1 << 16)) return sum_bound(bias, depth) < ((int64_t)1 << 30);
+  return magnitude < (1u << 30) && magnitude + ((uint32_t)depth << 14) < (1u << 30);
+}
+
 /* Whether the high half of the 64-bit product plus the rounding offset 2^(right - 1) stays in int32. */
 static int wide_fits(int64_t bound, int32_t multiplier, int32_t right) {
   return bound < ((int64_t)1 << 31) && ((bound * multiplier) >> 31) + 1 + ((int64_t)1 << (right - 1)) < ((int64_t)1 << 31);
 }
 
-static requant requant_entry(int32_t multiplier, int32_t shift, int32_t bias, int32_t depth, int32_t zero_point) {
+static inline __attribute__((always_inline)) void requant_entry(int32_t multiplier, int32_t shift, int32_t bias,
+                                                               int32_t depth, int32_t zero_point, requant* r) {
   /* multiplier 0 (a dead channel): every output is the zero point, which right 1 gives for any shift */
   const int32_t right = multiplier == 0 ? 1 : (shift < 0 ? -shift : 0);
-  const int64_t bound = sum_bound(multiplier == 0 ? 0 : bias, depth);
-  requant r = {multiplier == 0 ? 0 : bias, multiplier, zero_point, 0, shift, 0};
-  if (right < 1 || right > 31) return r;
-  if (bound < ((int64_t)1 << 30)) {
+  if (multiplier == 0) bias = 0;
+  r->bias = bias;
+  r->multiplier = multiplier;
+  r->offset = zero_point;
+  r->right = 0;
+  r->extra = shift;
+  r->wide = 0;
+  if (right < 1 || right > 31) return;
+  if (fits_one_multiply(bias, depth)) {
     const int folded = right <= MAX_FOLDED_RIGHT;
-    r.right = right;
-    r.offset = ((int32_t)1 << (right - 1)) + (folded ? zero_point * ((int32_t)1 << right) : 0);
-    r.extra = folded ? 0 : zero_point;
-  } else if (wide_fits(bound, multiplier, right)) {
-    r.right = right;
-    r.offset = (int32_t)1 << (right - 1);
-    r.extra = zero_point;
-    r.wide = 1;
+    r->right = right;
+    r->offset = ((int32_t)1 << (right - 1)) + (folded ? zero_point * ((int32_t)1 << right) : 0);
+    r->extra = folded ? 0 : zero_point;
+  } else if (wide_fits(sum_bound(bias, depth), multiplier, right)) {
+    r->right = right;
+    r->offset = (int32_t)1 << (right - 1);
+    r->extra = zero_point;
+    r->wide = 1;
   }
-  return r;
 }
 
 /* How a layer's channels requantize: every one with the zero point folded in, every one with one multiply, every
@@ -116,8 +128,10 @@ static int requant_table(const int32_t* multiplier, const int32_t* shift, const 
   int folded = 1, one_multiply = 1, narrow = 1;
   int32_t c;
   for (c = 0; c < entries; ++c) {
-    table[c] = c < channels ? requant_entry(multiplier[c], shift[c], bias ? bias[c] : 0, depth, zero_point)
-                            : requant_entry(0, 0, 0, depth, zero_point);
+    if (c < channels)
+      requant_entry(multiplier[c], shift[c], bias ? bias[c] : 0, depth, zero_point, &table[c]);
+    else
+      requant_entry(0, 0, 0, depth, zero_point, &table[c]);
     one_multiply &= table[c].right != 0;
     narrow &= !table[c].wide;
     folded &= table[c].right != 0 && table[c].extra == 0;
