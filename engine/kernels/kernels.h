@@ -131,7 +131,7 @@ void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* outp
  * instructions in the inner loop. */
 void mnd_pointwise_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
-/* mnd_pointwise_dsp_s8's weights widened at run time into the first 8 * pairs * ceil(in_c / 4) bytes of scratch
+/* mnd_pointwise_dsp_s8's weights widened at run time into the first 8 * even(out_c) * ceil(in_c / 4) bytes of scratch
  * (its own scratch after them): where the widening costs less than it saves and the arena has room. */
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);

@@ -532,14 +532,34 @@ void mnd_pointwise_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int
   pointwise(p, input, output, scratch, 1);
 }
 
-/* The int8 layout's words widened into the w16 layout (each word's even lanes, then its odd ones). */
+/* The int8 layout's words (an even count: a channel pair's) widened into the w16 layout (each word's even lanes,
+ * then its odd ones). */
 static void widen_weights(const int8_t* weights, int32_t words, int32_t* lanes) {
   const int32_t* w = (const int32_t*)(const void*)weights;
   const int32_t* const end = w + words;
-  for (; w != end; ++w, lanes += 2) {
-    lanes[0] = sxtb16_even(*w);
-    lanes[1] = sxtb16_odd(*w);
+#if defined(__ARM_FEATURE_DSP)
+  while (w != end) {
+    int32_t first, second, even_first, even_second;
+    __asm__ volatile("ldrd %[a], %[b], [%[w]], #8\n\t"
+                     "sxtb16 %[c], %[a]\n\t"
+                     "sxtb16 %[a], %[a], ror #8\n\t"
+                     "sxtb16 %[d], %[b]\n\t"
+                     "sxtb16 %[b], %[b], ror #8\n\t"
+                     "strd %[c], %[a], [%[l]], #8\n\t"
+                     "strd %[d], %[b], [%[l]], #8\n\t"
+                     : [w] "+r"(w), [l] "+r"(lanes), [a] "=&r"(first), [b] "=&r"(second), [c] "=&r"(even_first),
+                       [d] "=&r"(even_second)
+                     :
+                     : "memory");
   }
+#else
+  for (; w != end; w += 2, lanes += 4) {
+    lanes[0] = sxtb16_even(w[0]);
+    lanes[1] = sxtb16_odd(w[0]);
+    lanes[2] = sxtb16_even(w[1]);
+    lanes[3] = sxtb16_odd(w[1]);
+  }
+#endif
 }
 
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
