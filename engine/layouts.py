@@ -5,7 +5,7 @@ layout puts in one word the four weights that meet one input word. Scratch sizes
 arena, in bytes (a multiple of 4)."""
 import numpy as np
 
-REQUANT_ENTRY_BYTES = 20  # the kernels' per-channel requantization table: five int32
+REQUANT_ENTRY_BYTES = 24  # the kernels' per-channel requantization table (bias included): six int32
 
 
 def _aligned4(size: int) -> int:
@@ -22,17 +22,45 @@ def pointwise_dsp(weights: np.ndarray) -> np.ndarray:
     return padded.reshape(-1, 2, groups, 4).transpose(0, 2, 1, 3).reshape(-1)
 
 
+def gemm_w16(weights: np.ndarray) -> np.ndarray:
+    """pointwise_dsp's layout widened to int16 lanes, as bytes: each channel's word becomes its even bytes (0, 2)
+    then its odd bytes (1, 3)."""
+    words = pointwise_dsp(weights).reshape(-1, 4)[:, [0, 2, 1, 3]]
+    return words.reshape(-1).astype("<i2").view(np.int8)
+
+
+def _channel_pairs(out_c: int) -> int:
+    return (out_c + 1) // 2 * 2
+
+
 def pointwise_dsp_scratch(in_c: int, out_c: int) -> int:
-    return REQUANT_ENTRY_BYTES * out_c + 16 * ((in_c + 3) // 4)
+    return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * ((in_c + 3) // 4)
+
+
+def widened_bytes(in_c: int, out_c: int) -> int:
+    """mnd_pointwise_widen_dsp_s8's weights widened to int16 in scratch."""
+    return 8 * _channel_pairs(out_c) * ((in_c + 3) // 4)
+
+
+def conv_dsp_scratch(depth: int, out_c: int) -> int:
+    """mnd_conv_dsp_s8 on `depth` = k_h * k_w * in_c: the table, the lanes and two gathered windows."""
+    groups = (depth + 3) // 4
+    return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * groups + 8 * groups
 
 
 def depthwise_dsp(weights: np.ndarray) -> np.ndarray:
-    """[channels][9 taps] -> per group of four channels [9 taps][4 channels], then the remaining channels' taps."""
+    """[channels][9 taps] -> int16 lanes as bytes: per group of four channels (the last padded with zeros)
+    [9 taps][channels 0, 2, 1, 3]."""
     channels = len(weights)
-    whole = channels // 4 * 4
-    groups = weights[:whole].reshape(-1, 4, 9).transpose(0, 2, 1).reshape(-1)
-    return np.concatenate([groups, weights[whole:].reshape(-1)]).astype(np.int8)
+    padded = np.zeros(((channels + 3) // 4 * 4, 9), np.int16)
+    padded[:channels] = weights
+    lanes = padded.reshape(-1, 4, 9)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1).astype("<i2")
+    return lanes.view(np.int8)
 
 
-def depthwise_dsp_scratch(channels: int) -> int:
-    return REQUANT_ENTRY_BYTES * channels + _aligned4(9 * channels)
+def depthwise_dsp_scratch(channels: int, out_w: int, stride_w: int) -> int:
+    """The requantization table and three input rows widened to int16 lanes, padded to every column a window
+    reads."""
+    groups = (channels + 3) // 4
+    width = (out_w - 1) * stride_w + 3
+    return REQUANT_ENTRY_BYTES * 4 * groups + 3 * groups * width * 8

@@ -187,17 +187,41 @@ class _Kernel:
     scratch_bytes: int = 0
 
 
+# Convolutions with at most this many weight bytes get them widened to int16 ahead of time (twice the flash; the
+# early, shallow layers of a MobileNet, where the widening is the larger share of the work). 1x1 layers whose
+# widened weights fit in WIDEN_MAX_SCRATCH_BYTES of arena and are used by enough pixel pairs widen them at run time.
+W16_MAX_WEIGHT_BYTES = 8192
+WIDEN_MAX_SCRATCH_BYTES = 32768
+WIDEN_MIN_PIXEL_PAIRS = 8
+
+
+def _gemm_kernel(name: str, weights: np.ndarray, scratch_bytes: int, pixels: int) -> _Kernel:
+    """mnd_pointwise_dsp_s8 / mnd_conv_dsp_s8 ([out_c][depth] weights), or its _w16 twin for small layers, or the
+    run-time widening one for mid-sized 1x1 layers."""
+    if weights.size <= W16_MAX_WEIGHT_BYTES:
+        return _Kernel(name.replace("_dsp_s8", "_w16_dsp_s8"), layouts.gemm_w16(weights), scratch_bytes)
+    widened = layouts.widened_bytes(weights.shape[1], weights.shape[0])
+    if name == "mnd_pointwise_dsp_s8" and widened <= WIDEN_MAX_SCRATCH_BYTES and (pixels + 1) // 2 >= \
+            WIDEN_MIN_PIXEL_PAIRS:
+        return _Kernel("mnd_pointwise_widen_dsp_s8", layouts.pointwise_dsp(weights), widened + scratch_bytes)
+    return _Kernel(name, layouts.pointwise_dsp(weights), scratch_bytes)
+
+
 def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
     """The DSP kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
+    pixels = fields["out_h"] * fields["out_w"]
     unit_steps = all(fields[k] == 1 for k in ("stride_h", "stride_w", "dilation_h", "dilation_w"))
     if depthwise and (fields["k_h"], fields["k_w"], fields["depth_multiplier"]) == (3, 3, 1) \
             and fields["dilation_h"] == fields["dilation_w"] == 1:
         return _Kernel("mnd_depthwise3x3_dsp_s8", layouts.depthwise_dsp(per_channel),
-                       layouts.depthwise_dsp_scratch(fields["out_c"]))
+                       layouts.depthwise_dsp_scratch(fields["out_c"], fields["out_w"], fields["stride_w"]))
     if not depthwise and (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
             and unit_steps:
-        return _Kernel("mnd_pointwise_dsp_s8", layouts.pointwise_dsp(per_channel),
-                       layouts.pointwise_dsp_scratch(fields["in_c"], fields["out_c"]))
+        return _gemm_kernel("mnd_pointwise_dsp_s8", per_channel,
+                            layouts.pointwise_dsp_scratch(fields["in_c"], fields["out_c"]), pixels)
+    if not depthwise:
+        return _gemm_kernel("mnd_conv_dsp_s8", per_channel,
+                            layouts.conv_dsp_scratch(per_channel.shape[1], fields["out_c"]), pixels)
     return None
 
 

@@ -119,9 +119,21 @@ void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
 
 /* DSP-extension kernels (kernels_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
  * weights rearranged ahead of time (engine/layouts.py) and `scratch`, 4-byte aligned, planned in the arena:
- *   mnd_pointwise_dsp_s8: 1x1, stride 1, no padding; scratch 20 * out_c + 16 * ceil(in_c / 4) bytes.
- *   mnd_depthwise3x3_dsp_s8: 3x3, depth multiplier 1, no dilation; scratch 20 * out_c + 9 * in_c bytes. */
+ *   mnd_pointwise_dsp_s8: 1x1, stride 1, no padding; scratch 24 * pairs + 16 * ceil(in_c / 4) bytes, pairs =
+ *     out_c rounded up to even.
+ *   mnd_conv_dsp_s8: any CONV_2D (an im2col of each window); scratch 24 * pairs + 24 * ceil(depth / 4) bytes,
+ *     depth = k_h * k_w * in_c; weights laid out as for the pointwise kernel over that depth.
+ *   mnd_depthwise3x3_dsp_s8: 3x3, depth multiplier 1, no dilation; scratch 96 * groups + 24 * groups * width
+ *     bytes, groups = ceil(out_c / 4), width = (out_w - 1) * stride_w + 3; weights widened to int16. */
 void mnd_pointwise_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+/* The same two with weights widened to int16 ahead of time (layouts.gemm_w16): twice the flash, a quarter fewer
+ * instructions in the inner loop. */
+void mnd_pointwise_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+/* mnd_pointwise_dsp_s8's weights widened at run time into the first 8 * even(out_c) * ceil(in_c / 4) bytes of scratch
+ * (its own scratch after them): where the widening costs less than it saves and the arena has room. */
+void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 
 #endif

@@ -2,8 +2,9 @@
 
 One firmware per core runs every case twice: the portable kernel on the TFLite-layout weights and the DSP
 kernel on the same weights rearranged by engine.layouts, each on the same random input; the outputs must agree.
-Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, zero points, narrow activation
-ranges, positive shifts, right shifts of 22 and 23 and a huge bias (the 64-bit requantization path)."""
+Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, kernel sizes 1, 3 and 5 (the im2col
+convolution), zero points, narrow activation ranges, positive shifts, right shifts of 22, 23 and up to 31, a zero
+multiplier and a huge bias (the 64-bit requantization path), each kind of layer the kernels tell apart."""
 import shutil
 
 import numpy as np
@@ -22,7 +23,10 @@ TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-sy
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 # (in_c, out_c, height, width) for 1x1 convolutions; (channels, height, width, stride, same_padding) for 3x3
 # depthwise ones.
-POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2)]
+POINTWISE = [(8, 16, 4, 4), (16, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2), (3, 5, 3, 3)]
+# (in_c, out_c, height, width, kernel, stride, same_padding) for other convolutions (the im2col kernel).
+CONV = [(3, 8, 9, 9, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 1, False), (3, 4, 8, 7, 3, 2, False),
+        (7, 6, 5, 5, 1, 2, True), (2, 3, 6, 6, 5, 1, True)]
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False),
              (16, 6, 6, 2, True), (1, 4, 4, 1, True), (24, 2, 3, 1, True)]
 
@@ -34,22 +38,35 @@ def toolchain():
         skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
 
 
-def _requant(rng, channels: int, narrow: bool) -> dict:
+def _requant(rng, channels: int, style: int) -> dict:
+    """style 0: a mix with every requantization path (a left shift, right shifts 22 and 23, a huge bias from _bias)
+    and a narrow output range half the time; 1: right shifts up to 22 only, full range (the kernels' folded path);
+    2: also right shifts past 22 and a zero multiplier, full range (their one-multiply path); 3: as 2 with a huge
+    bias (_bias) on a channel shifting right by 25 (their wide path)."""
     shifts = rng.integers(-17, -7, channels)
-    shifts[0] = 1  # a left shift
-    if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
-        shifts[1], shifts[2] = -22, -23
-    shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
+    if style == 0:
+        shifts[0] = 1  # a left shift
+        if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
+            shifts[1], shifts[2] = -22, -23
+        shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
+    if style >= 2:
+        shifts[0], multipliers[-1] = -31, 0
+        if channels > 2:
+            shifts[1] = -25
     zero_point = int(rng.integers(-128, 128))
+    narrow = style == 0 and bool(rng.integers(0, 2))
     low, high = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow else (-128, 127)
     return {"multiplier": multipliers, "shift": shifts, "output_zero_point": zero_point, "act_min": low,
             "act_max": high}
 
 
-def _bias(rng, channels: int, depth: int) -> np.ndarray:
+def _bias(rng, channels: int, depth: int, style: int) -> np.ndarray:
     bias = rng.integers(-64 * 128 * depth, 64 * 128 * depth, channels)
-    bias[-1] = (1 << 30) + 12345  # too big for the one-multiply requantization: the 64-bit path
+    if style == 0:
+        bias[-1] = (1 << 30) + 12345  # too big for the one-multiply requantization: the 64-bit path
+    if style == 3 and channels > 2:
+        bias[1] = -(1 << 30) - 999  # a dead channel's: the wide path
     return bias
 
 
@@ -59,11 +76,43 @@ def _pointwise_case(rng, index: int, shape: tuple) -> dict:
     fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": h, "out_w": w, "out_c": out_c, "k_h": 1, "k_w": 1,
               "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
               "input_zero_point": int(rng.integers(-128, 128))}
-    return {"kind": "conv", "fields": fields, "weights": weights, "dsp_weights": layouts.pointwise_dsp(weights),
-            "requant": _requant(rng, out_c, index % 2 == 1), "bias": _bias(rng, out_c, in_c),
+    gemm = _gemm_weights(weights, index % 3, "pointwise")
+    return {"kind": "conv", "fields": fields, "weights": weights, **gemm,
+            "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, in_c, index % 4),
             "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
-            "scratch": layouts.pointwise_dsp_scratch(in_c, out_c), "dsp": "mnd_pointwise_dsp_s8",
+            "scratch": layouts.pointwise_dsp_scratch(in_c, out_c) + gemm.get("extra_scratch", 0),
             "portable": "mnd_conv2d_s8"}
+
+
+def _gemm_weights(weights: np.ndarray, variant: int, kernel: str) -> dict:
+    """variant 0: the kernel itself; 1: its twin with weights widened ahead of time; 2: the pointwise kernel that
+    widens them at run time (extra scratch)."""
+    if variant == 1:
+        return {"dsp_weights": layouts.gemm_w16(weights), "dsp": f"mnd_{kernel}_w16_dsp_s8"}
+    if variant == 2:
+        out_c, in_c = weights.shape
+        return {"dsp_weights": layouts.pointwise_dsp(weights), "dsp": "mnd_pointwise_widen_dsp_s8",
+                "extra_scratch": layouts.widened_bytes(in_c, out_c)}
+    return {"dsp_weights": layouts.pointwise_dsp(weights), "dsp": f"mnd_{kernel}_dsp_s8"}
+
+
+def _window(size: int, kernel: int, stride: int, same: bool) -> tuple:
+    """(output size, padding before) along one axis."""
+    out = (size + stride - 1) // stride if same else (size - kernel) // stride + 1
+    return out, max((out - 1) * stride + kernel - size, 0) // 2 if same else 0
+
+
+def _conv_case(rng, index: int, shape: tuple) -> dict:
+    in_c, out_c, h, w, k, stride, same = shape
+    (out_h, pad_h), (out_w, pad_w) = _window(h, k, stride, same), _window(w, k, stride, same)
+    weights = rng.integers(-128, 128, (out_c, k * k * in_c))
+    fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c, "k_h": k, "k_w": k,
+              "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "pad_top": pad_h,
+              "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
+    return {"kind": "conv", "fields": fields, "weights": weights, **_gemm_weights(weights, (index + 1) % 2, "conv"),
+            "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, k * k * in_c, index % 4),
+            "input_bytes": h * w * in_c, "output_bytes": out_h * out_w * out_c,
+            "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "portable": "mnd_conv2d_s8"}
 
 
 def _depthwise_case(rng, index: int, shape: tuple) -> dict:
@@ -77,15 +126,16 @@ def _depthwise_case(rng, index: int, shape: tuple) -> dict:
               "depth_multiplier": 1, "k_h": 3, "k_w": 3, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
               "dilation_w": 1, "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
-            "requant": _requant(rng, channels, index % 2 == 0), "bias": _bias(rng, channels, 9),
+            "requant": _requant(rng, channels, index % 4), "bias": _bias(rng, channels, 9, index % 4),
             "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
-            "scratch": layouts.depthwise_dsp_scratch(channels), "dsp": "mnd_depthwise3x3_dsp_s8",
+            "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride), "dsp": "mnd_depthwise3x3_dsp_s8",
             "portable": "mnd_depthwise_conv2d_s8"}
 
 
 def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
+        [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
         [_depthwise_case(rng, i, s) for i, s in enumerate(DEPTHWISE)]
 
 

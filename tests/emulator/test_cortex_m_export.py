@@ -44,8 +44,8 @@ def test_vww_int8_on_m4_all_200_images(assets, mnd, tmp_path):
     assert 0.8 <= m["accuracy"] <= 0.9
     assert 7_489_664 / 2 < m["instructions"] <= 40_000_000  # first goal with plain C kernels
     assert len(m["layers"]) == 31 and sum(layer["macs"] for layer in m["layers"]) == 7_489_664
-    # the two-buffer floor (layer 2: 48x48x8 in, 48x48x16 out) plus that 1x1 DSP kernel's scratch, 20 * 16 + 16 * 2
-    assert m["arena_bytes"] == m["arena_floor_bytes"] == 55_296 + 352
+    # the two-buffer floor (layer 2: 48x48x8 in, 48x48x16 out) plus that 1x1 DSP kernel's scratch, 24 * 16 + 16 * 2
+    assert m["arena_bytes"] == m["arena_floor_bytes"] == 55_296 + 416
     assert m["tflm_arena_bytes"] > m["arena_bytes"]
     assert m["flash_bytes"] == sum(m["flash_parts"].values()) or m["flash_bytes"] >= sum(m["flash_parts"].values())
     assert m["ram_parts"]["model"] >= m["arena_bytes"] and m["ram_parts"]["stack_peak"] > 0
