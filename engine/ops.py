@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.engine import layouts, quant
+from mnd.engine import layouts, layouts_mve, quant
 from mnd.pipeline.errors import ModelError
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
-KERNEL_SETS = ("portable", "dsp")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55)
+KERNEL_SETS = ("portable", "dsp", "mve")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55);
+# mve: kernels_mve.c (Helium, Cortex-M55)
 VALUES_PER_LINE = 24
 
 
@@ -201,8 +202,27 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
     return None
 
 
+def _mve_kernel(fields: dict, depthwise: bool, per_channel):
+    """The MVE kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
+    if depthwise:
+        if (fields["k_h"], fields["k_w"], fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) \
+                != (3, 3, 1, 1, 1):
+            return None
+        return _Kernel("mnd_depthwise3x3_mve_s8", layouts_mve.depthwise_mve(per_channel),
+                       layouts_mve.depthwise_mve_scratch(fields["out_c"]))
+    dense_1x1 = (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
+        and all(fields[k] == 1 for k in ("stride_h", "stride_w"))
+    if dense_1x1:
+        return _Kernel("mnd_pointwise_mve_s8", layouts_mve.gemm_mve(per_channel),
+                       layouts_mve.pointwise_mve_scratch(fields["out_c"]))
+    return _Kernel("mnd_conv_im2col_mve_s8", layouts_mve.gemm_mve(per_channel),
+                   layouts_mve.im2col_mve_scratch(per_channel.shape[1], fields["out_c"]))
+
+
 def _conv_kernel(o: _Op, fields: dict, depthwise: bool, per_channel) -> _Kernel:
     chosen = _dsp_kernel(fields, depthwise, per_channel) if o.kernels == "dsp" else None
+    if o.kernels == "mve":
+        chosen = _mve_kernel(fields, depthwise, per_channel)
     if chosen is not None:
         return chosen
     return _Kernel("mnd_depthwise_conv2d_s8" if depthwise else "mnd_conv2d_s8", per_channel)
