@@ -15,8 +15,9 @@ def _round_up(size: int, to: int = VECTOR_BYTES) -> int:
 
 
 def gemm_mve(weights: np.ndarray) -> np.ndarray:
-    """[out_c][depth] stays as it is: the kernels load 16 depth values of one filter at a time."""
-    return np.ascontiguousarray(weights, np.int8).reshape(-1)
+    """[out_c][depth] as it is, then one vector of zeros: the kernels load 16 depth values of a filter at a time,
+    unpredicated where the depth is at most 16."""
+    return np.concatenate([np.asarray(weights, np.int8).reshape(-1), np.zeros(VECTOR_BYTES, np.int8)])
 
 
 def pointwise_mve_scratch(out_c: int) -> int:

@@ -46,9 +46,10 @@ static inline int32x4_t requantize_channel(int32x4_t x, const channel_requant* r
 }
 
 /* ---- CONV_2D as a GEMM: four rows of `depth` int8 (pixels, or im2col rows) times one filter at a time ----
- * Weights: OHWI as TFLite stores them, [out_c][depth]. Each group of 16 depth values costs one filter load, four
- * row loads and four VMLADAVA; the last group is predicated. The four sums of a channel are requantized together
- * and scattered to the four pixels' outputs. */
+ * Weights (layouts_mve.gemm_mve): [out_c][depth] as TFLite stores them, then 16 zero bytes, so that a 16-byte load
+ * from the last filter stays inside the array. Each 16 depth values cost one filter load, four row loads and four
+ * VMLADAVA in a tail-predicated loop; the four sums of a channel are requantized together and scattered to the four
+ * pixels' outputs. Up to 16 deep, the four rows stay in registers for every filter. */
 
 typedef struct {
   const int8_t* rows[4];
@@ -56,43 +57,92 @@ typedef struct {
   int32_t count;    /* pixels in this block, 1..4; rows past it repeat the last one */
 } row_block;
 
+/* The vector {a, b, c, d}. */
+static inline int32x4_t lanes_of(int32_t a, int32_t b, int32_t c, int32_t d) {
+  int32x4_t v;
+  __asm__("vmov %q0[2], %q0[0], %1, %3\n\tvmov %q0[3], %q0[1], %2, %4" : "=&w"(v) : "r"(a), "r"(b), "r"(c), "r"(d));
+  return v;
+}
+
+/* bias + the dot products of four rows with one filter, over `depth` >= 1 values. VMLADAVA accumulates in even
+ * registers only ("Te"); DLSTP/LETP predicate the last iteration's lanes past `depth`. */
 static inline int32x4_t dot_four_rows(const row_block* b, const int8_t* w, int32_t depth, int32_t bias) {
   const int8_t *r0 = b->rows[0], *r1 = b->rows[1], *r2 = b->rows[2], *r3 = b->rows[3];
-  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = depth;
-  int32x4_t sums;
-  for (; k >= 16; k -= 16, w += 16, r0 += 16, r1 += 16, r2 += 16, r3 += 16) {
+  int32_t s0 = bias, s1 = bias, s2 = bias, s3 = bias;
+  __asm__("dlstp.8 lr, %[n]\n"
+          "1:\n\t"
+          "vldrb.8 q0, [%[w]], #16\n\t"
+          "vldrb.8 q1, [%[r0]], #16\n\t"
+          "vmladava.s8 %[s0], q1, q0\n\t"
+          "vldrb.8 q1, [%[r1]], #16\n\t"
+          "vmladava.s8 %[s1], q1, q0\n\t"
+          "vldrb.8 q1, [%[r2]], #16\n\t"
+          "vmladava.s8 %[s2], q1, q0\n\t"
+          "vldrb.8 q1, [%[r3]], #16\n\t"
+          "vmladava.s8 %[s3], q1, q0\n\t"
+          "letp lr, 1b"
+          : [s0] "+Te"(s0), [s1] "+Te"(s1), [s2] "+Te"(s2), [s3] "+Te"(s3), [w] "+r"(w), [r0] "+r"(r0),
+            [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3)
+          : [n] "r"(depth)
+          : "q0", "q1", "lr", "memory");
+  return lanes_of(s0, s1, s2, s3);
+}
+
+/* Requantizes one channel's four sums and scatters them to the four pixels; `full`: all four are in the block (a
+ * constant where inlined, so that full blocks store unpredicated). */
+static inline __attribute__((always_inline)) void store_channel(int8_t* out, int32x4_t sums, const channel_requant* r,
+                                                                output_range range, uint32x4_t offsets,
+                                                                mve_pred16_t lanes, int full) {
+  const int32x4_t values = requantize_channel(sums, r, range);
+  if (full)
+    vstrbq_scatter_offset_s32(out, offsets, values);
+  else
+    vstrbq_scatter_offset_p_s32(out, offsets, values, lanes);
+}
+
+static inline __attribute__((always_inline)) void gemm_block_short(const mnd_conv_params* p,
+                                                                   const channel_requant* table, const row_block* b,
+                                                                   int full) {
+  const int32_t depth = p->k_h * p->k_w * p->in_c;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+  const mve_pred16_t lanes = vctp32q((uint32_t)b->count), k = vctp8q((uint32_t)depth);
+  const int8x16_t x0 = vldrbq_z_s8(b->rows[0], k), x1 = vldrbq_z_s8(b->rows[1], k);
+  const int8x16_t x2 = vldrbq_z_s8(b->rows[2], k), x3 = vldrbq_z_s8(b->rows[3], k);
+  const channel_requant* const end = table + p->out_c;
+  const int8_t* w = p->weights;
+  int8_t* out = b->out;
+  for (; table != end; ++table, ++out, w += depth) {
     const int8x16_t f = vldrbq_s8(w);
-    s0 = vmladavaq_s8(s0, vldrbq_s8(r0), f);
-    s1 = vmladavaq_s8(s1, vldrbq_s8(r1), f);
-    s2 = vmladavaq_s8(s2, vldrbq_s8(r2), f);
-    s3 = vmladavaq_s8(s3, vldrbq_s8(r3), f);
+    const int32x4_t sums = lanes_of(vmladavq_s8(x0, f), vmladavq_s8(x1, f), vmladavq_s8(x2, f), vmladavq_s8(x3, f));
+    store_channel(out, vaddq_n_s32(sums, table->bias), table, range, offsets, lanes, full);
   }
-  if (k > 0) {
-    const mve_pred16_t p = vctp8q((uint32_t)k);
-    const int8x16_t f = vldrbq_z_s8(w, p);
-    s0 = vmladavaq_s8(s0, vldrbq_z_s8(r0, p), f);
-    s1 = vmladavaq_s8(s1, vldrbq_z_s8(r1, p), f);
-    s2 = vmladavaq_s8(s2, vldrbq_z_s8(r2, p), f);
-    s3 = vmladavaq_s8(s3, vldrbq_z_s8(r3, p), f);
-  }
-  sums = vdupq_n_s32(s0);
-  sums = vsetq_lane_s32(s1, sums, 1);
-  sums = vsetq_lane_s32(s2, sums, 2);
-  sums = vsetq_lane_s32(s3, sums, 3);
-  return vaddq_n_s32(sums, bias);
+}
+
+static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv_params* p,
+                                                                  const channel_requant* table, const row_block* b,
+                                                                  int full) {
+  const int32_t depth = p->k_h * p->k_w * p->in_c;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+  const mve_pred16_t lanes = vctp32q((uint32_t)b->count);
+  const channel_requant* const end = table + p->out_c;
+  const int8_t* w = p->weights;
+  int8_t* out = b->out;
+  for (; table != end; ++table, ++out, w += depth)
+    store_channel(out, dot_four_rows(b, w, depth, table->bias), table, range, offsets, lanes, full);
 }
 
 static void gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b) {
-  const int32_t out_c = p->out_c, depth = p->k_h * p->k_w * p->in_c;
-  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
-  const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)out_c);
-  const mve_pred16_t lanes = vctp32q((uint32_t)b->count);
-  const int8_t* w = p->weights;
-  int32_t c;
-  for (c = 0; c < out_c; ++c, w += depth) {
-    const int32x4_t sums = dot_four_rows(b, w, depth, table[c].bias);
-    vstrbq_scatter_offset_p_s32(b->out + c, offsets, requantize_channel(sums, &table[c], range), lanes);
-  }
+  const int short_depth = p->k_h * p->k_w * p->in_c <= 16;
+  if (short_depth && b->count == 4)
+    gemm_block_short(p, table, b, 1);
+  else if (short_depth)
+    gemm_block_short(p, table, b, 0);
+  else if (b->count == 4)
+    gemm_block_long(p, table, b, 1);
+  else
+    gemm_block_long(p, table, b, 0);
 }
 
 static void fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
