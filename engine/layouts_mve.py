@@ -1,12 +1,11 @@
 """Weight layouts and scratch sizes for the MVE (Helium) kernels (kernels/kernels_mve.c), rearranged ahead of time.
 
 The GEMM kernels (pointwise and im2col convolution) read each filter as TFLite stores it, one contiguous row of
-depth int8 per output channel; the depthwise kernel reads four channels' weights for one tap as one word. Scratch
-sizes are the kernels' needs in the arena, in bytes (multiples of 16)."""
+depth int8 per output channel; the depthwise kernel reads one channel's nine taps. Scratch sizes are the kernels'
+needs in the arena, in bytes (multiples of 16)."""
 import numpy as np
 
 CHANNEL_REQUANT_BYTES = 20  # multiplier, left and right shift, rounding fix, bias: five int32 per channel
-GROUP_REQUANT_BYTES = 4 * CHANNEL_REQUANT_BYTES  # the same for four channels, as five int32x4 vectors
 VECTOR_BYTES = 16
 
 
@@ -30,6 +29,29 @@ def im2col_mve_scratch(depth: int, out_c: int) -> int:
 
 
 def depthwise_mve(weights: np.ndarray) -> np.ndarray:
+    """[channels][9 taps] as it is: the kernel takes one channel at a time, its nine weights as scalars."""
+    return np.ascontiguousarray(weights, np.int8).reshape(-1)
+
+
+BAND_SUMS = 128  # kernels_mve.c: the depthwise kernel sums a band of max(1, BAND_SUMS // pitch) output rows at once
+
+
+def depthwise_mve_scratch(out_h: int, out_w: int, stride_h: int, stride_w: int) -> int:
+    """One channel's zero-point-padded plane (stride_h x stride_w sub-planes of out_h + 2 // stride_h rows of
+    out_w + 2 // stride_w bytes, and 4 bytes the last block reads past them), then an int32 sum per flat output of
+    a band; as kernels_mve.c's plane_shape_of."""
+    rows, pitch = out_h + 2 // stride_h, out_w + 2 // stride_w
+    plane = _round_up(stride_h * stride_w * rows * pitch + 4, 4)
+    band = min(max(1, BAND_SUMS // pitch), out_h)
+    return _round_up(plane + 4 * _round_up(band * pitch, 4))
+
+
+def depthwise_mve_fits(in_c: int, stride_w: int) -> bool:
+    """The plane's gather reaches 7 input columns ahead with 16-bit byte offsets."""
+    return 7 * stride_w * in_c < 1 << 16
+
+
+def depthwise_small_mve(weights: np.ndarray) -> np.ndarray:
     """[channels][9 taps] -> per group of four channels [9 taps][4 channels], the last group padded with zeros."""
     channels = len(weights)
     groups = (channels + 3) // 4
@@ -38,6 +60,12 @@ def depthwise_mve(weights: np.ndarray) -> np.ndarray:
     return padded.reshape(groups, 4, 9).transpose(0, 2, 1).reshape(-1)
 
 
-def depthwise_mve_scratch(channels: int) -> int:
-    """The per-group requantization table, then four 3x3 patches of `channels` bytes per tap."""
-    return GROUP_REQUANT_BYTES * ((channels + 3) // 4) + 4 * _round_up(9 * channels)
+def depthwise_small_mve_scratch(channels: int) -> int:
+    """Four channels' requantization as five int32x4 per group, then four 3x3 patches of `channels` bytes a tap."""
+    return 4 * CHANNEL_REQUANT_BYTES * ((channels + 3) // 4) + 4 * _round_up(9 * channels)
+
+
+def depthwise_plane_pays(out_w: int, stride_w: int) -> bool:
+    """Whether the plane kernel beats the small-image one: rows long enough to spread its per-channel costs
+    (measured on MobileNetV1 layers under QEMU)."""
+    return out_w >= (6 if stride_w == 1 else 12)

@@ -225,13 +225,143 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
   }
 }
 
-/* ---- 3x3 depthwise, depth multiplier 1: four output pixels x four channels (blocks of fewer pixels compute the
- * last one again) ----
- * Weights (layouts_mve.depthwise_mve): per group of four channels, [9 taps][4 channels], zero-padded to whole
- * groups. Each tap loads its four weights once for the four pixels. A window that overlaps the padding is read
- * from a 3x3 patch in scratch holding the input zero point outside the image. */
+/* ---- 3x3 depthwise, depth multiplier 1: one channel at a time, on a plane ----
+ * The channel is gathered into a plane in scratch, padded with the input zero point and split by the strides into
+ * stride_h x stride_w sub-planes: sub-plane (a, b) row u, column v holds input row u * stride_h + a - pad_top,
+ * column v * stride_w + b - pad_left. Every tap of output (oy, ox) then sits at a fixed offset from
+ * oy * pitch + ox in one of them, so a run of outputs, the rows' `pitch - out_w` spare columns included, is one
+ * flat loop where VMLA by a scalar weight adds one tap to four outputs. The sums of a band of rows go to an int32
+ * buffer, are requantized with the channel's parameters and scattered to NHWC. Weights: [channels][9 taps]. */
 
-/* channel_requant for four channels, one lane each; round_fix is -1 (a mask) where channel_requant has 1. */
+#define BAND_SUMS 128 /* sums per band, at least: a band is max(1, BAND_SUMS / pitch) rows */
+
+typedef struct {
+  int32_t rows, pitch; /* of one sub-plane */
+  int32_t band;        /* output rows per band */
+  int32_t taps[9];     /* each tap's offset in the plane from its output's oy * pitch + ox */
+} plane_shape;
+
+static plane_shape plane_shape_of(const mnd_depthwise_params* p) {
+  const int32_t sh = p->stride_h, sw = p->stride_w;
+  plane_shape s;
+  int32_t k;
+  s.rows = p->out_h + 2 / sh;
+  s.pitch = p->out_w + 2 / sw;
+  s.band = BAND_SUMS / s.pitch > 1 ? BAND_SUMS / s.pitch : 1;
+  for (k = 0; k < 9; ++k) {
+    const int32_t ky = k / 3, kx = k % 3;
+    s.taps[k] = ((ky % sh) * sw + kx % sw) * s.rows * s.pitch + (ky / sh) * s.pitch + kx / sw;
+  }
+  return s;
+}
+
+/* Copies `count` bytes `step` apart to dst, eight at a time. */
+static inline void gather_span(const int8_t* src, int8_t* dst, int32_t count, int32_t step, uint16x8_t offsets) {
+  for (; count > 0; count -= 8, dst += 8, src += 8 * step) {
+    const mve_pred16_t lanes = vctp16q((uint32_t)count);
+    vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(src, offsets, lanes), lanes);
+  }
+}
+
+/* The first index >= 0 of a phase (stride, offset) whose position index * stride + offset is >= 0, and the end of
+ * those below `size`, at most `limit`. */
+static inline int32_t phase_first(int32_t stride, int32_t offset) {
+  return offset < 0 ? (-offset + stride - 1) / stride : 0;
+}
+
+static inline int32_t phase_end(int32_t stride, int32_t offset, int32_t size, int32_t limit) {
+  const int32_t end = (size - offset + stride - 1) / stride;
+  return end < limit ? end : limit;
+}
+
+/* Channel c of the input into the plane's inside (the padding keeps its zero points). */
+static void gather_channel(const mnd_depthwise_params* p, const int8_t* input, int32_t c, const plane_shape* s,
+                           int8_t* plane) {
+  const int32_t sh = p->stride_h, sw = p->stride_w, step = sw * p->in_c, row_step = sh * p->in_w * p->in_c;
+  const uint16x8_t offsets = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)step);
+  int32_t a, b, u;
+  for (a = 0; a < sh; ++a) {
+    const int32_t u0 = phase_first(sh, a - p->pad_top), u1 = phase_end(sh, a - p->pad_top, p->in_h, s->rows);
+    for (b = 0; b < sw; ++b, plane += s->rows * s->pitch) {
+      const int32_t v0 = phase_first(sw, b - p->pad_left), v1 = phase_end(sw, b - p->pad_left, p->in_w, s->pitch);
+      const int8_t* src = input + ((u0 * sh + a - p->pad_top) * p->in_w + v0 * sw + b - p->pad_left) * p->in_c + c;
+      int8_t* dst = plane + u0 * s->pitch + v0;
+      for (u = u0; u < u1; ++u, src += row_step, dst += s->pitch) gather_span(src, dst, v1 - v0, step, offsets);
+    }
+  }
+}
+
+/* sums[0..4 * blocks) = bias + the nine taps (at taps[k] + i) of each flat output i. */
+static void channel_sums(const int8_t* const taps[9], const int8_t* w, int32_t bias, int32_t blocks, int32_t* sums) {
+  const int8_t *t0 = taps[0], *t1 = taps[1], *t2 = taps[2], *t3 = taps[3], *t4 = taps[4], *t5 = taps[5];
+  const int8_t *t6 = taps[6], *t7 = taps[7], *t8 = taps[8];
+  const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const int32x4_t start = vdupq_n_s32(bias);
+  int32_t b;
+  for (b = 0; b < blocks; ++b, sums += 4) {
+    int32x4_t acc = vmlaq_n_s32(start, vldrbq_s32(t0), w0);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t1), w1);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t2), w2);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t3), w3);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t4), w4);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t5), w5);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t6), w6);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t7), w7);
+    acc = vmlaq_n_s32(acc, vldrbq_s32(t8), w8);
+    vstrwq_s32(sums, acc);
+    t0 += 4, t1 += 4, t2 += 4, t3 += 4, t4 += 4, t5 += 4, t6 += 4, t7 += 4, t8 += 4;
+  }
+}
+
+/* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
+static void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
+                           int8_t* out, uint32x4_t offsets, int32_t block_step) {
+  for (; count >= 4; count -= 4, sums += 4, out += block_step)
+    vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range));
+  if (count > 0)
+    vstrbq_scatter_offset_p_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range),
+                                vctp32q((uint32_t)count));
+}
+
+static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
+                              int32_t* sums, int8_t* output) {
+  const channel_requant r = channel_requant_of(p->multiplier, p->shift, p->bias, c);
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+  const int32_t row_bytes = p->out_w * p->out_c;
+  const int8_t* taps[9];
+  int32_t oy, row, k;
+  output += c;
+  for (oy = 0; oy < p->out_h; oy += s->band) {
+    const int32_t rows = p->out_h - oy < s->band ? p->out_h - oy : s->band;
+    for (k = 0; k < 9; ++k) taps[k] = plane + s->taps[k] + oy * s->pitch;
+    channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    for (row = 0; row < rows; ++row, output += row_bytes)
+      requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c);
+  }
+}
+
+void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  const plane_shape s = plane_shape_of(p);
+  /* a block of four outputs past the last reads up to 4 bytes beyond the sub-planes */
+  const int32_t plane_bytes = (p->stride_h * p->stride_w * s.rows * s.pitch + 4 + 3) & ~3;
+  int8_t* plane = (int8_t*)scratch;
+  int32_t* sums = (int32_t*)(void*)(plane + plane_bytes);
+  int32_t c;
+  fill_bytes(plane, (int8_t)p->input_zero_point, plane_bytes);
+  for (c = 0; c < p->out_c; ++c) {
+    gather_channel(p, input, c, &s, plane);
+    depthwise_channel(p, c, &s, plane, sums, output);
+  }
+}
+
+/* ---- 3x3 depthwise, depth multiplier 1, small images: four output pixels x four channels (one lane each) ----
+ * Where rows are short, the per-channel costs of the plane outweigh its cheaper taps. Weights
+ * (layouts_mve.depthwise_lanes_mve): per group of four channels, [9 taps][4 channels], zero-padded to whole groups.
+ * A window that overlaps the padding is read from a 3x3 patch in scratch holding the input zero point outside the
+ * image; blocks of fewer than four pixels compute the last one again. */
+
+/* channel_requant of four channels, one lane each; round_fix is -1 (a mask) where channel_requant has 1. */
 typedef struct {
   int32x4_t multiplier, left, right, round_fix, bias;
 } group_requant;
@@ -288,29 +418,71 @@ static window3 pixel_window(const mnd_depthwise_params* p, const int8_t* input, 
   return win;
 }
 
-static inline int32x4_t load_widened(const int8_t* x, mve_pred16_t p) { return vldrbq_z_s32(x, p); }
+typedef struct {
+  int32x4_t p0, p1, p2, p3;
+} four_sums;
+
+/* Four channels (lanes past `lanes` read as zero where `tail`) of the input at `x`, widened to int32. */
+static inline __attribute__((always_inline)) int32x4_t load_channels(const int8_t* x, mve_pred16_t lanes, int tail) {
+  return tail ? vldrbq_z_s32(x, lanes) : vldrbq_s32(x);
+}
+
+/* One filter row (three taps along x) of four channels for the four pixels. */
+static inline __attribute__((always_inline)) four_sums row_taps(four_sums s, const window3* win, int32_t ky,
+                                                                 int32_t at, int32_t column, const int8_t* w,
+                                                                 mve_pred16_t lanes, int tail) {
+  const int8_t *x0 = win[0].rows[ky] + at, *x1 = win[1].rows[ky] + at;
+  const int8_t *x2 = win[2].rows[ky] + at, *x3 = win[3].rows[ky] + at;
+  int32_t kx;
+#pragma GCC unroll 3
+  for (kx = 0; kx < 3; ++kx, w += 4, x0 += column, x1 += column, x2 += column, x3 += column) {
+    const int32x4_t f = vldrbq_s32(w);
+    s.p0 = vaddq_s32(s.p0, vmulq_s32(load_channels(x0, lanes, tail), f));
+    s.p1 = vaddq_s32(s.p1, vmulq_s32(load_channels(x1, lanes, tail), f));
+    s.p2 = vaddq_s32(s.p2, vmulq_s32(load_channels(x2, lanes, tail), f));
+    s.p3 = vaddq_s32(s.p3, vmulq_s32(load_channels(x3, lanes, tail), f));
+  }
+  return s;
+}
+
+static inline __attribute__((always_inline)) void store_channels(int8_t* out, int32x4_t sums, const group_requant* r,
+                                                                 output_range range, mve_pred16_t lanes, int tail) {
+  const int32x4_t values = requantize_group(sums, r, range);
+  if (tail)
+    vstrbq_p_s32(out, values, lanes);
+  else
+    vstrbq_s32(out, values);
+}
+
+/* Channels c..c+3 (fewer where `tail`) of the block's `count` pixels. */
+static inline __attribute__((always_inline)) void depthwise_group(const mnd_depthwise_params* p, const window3* win,
+                                                                  int32_t count, const group_requant* r,
+                                                                  int8_t* out, int32_t c, int tail) {
+  const int32_t channels = p->out_c;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const mve_pred16_t lanes = vctp32q((uint32_t)(channels - c));
+  const int8_t* w = p->weights + 9 * c;
+  four_sums s = {r->bias, r->bias, r->bias, r->bias};
+  s = row_taps(s, win, 0, c, p->in_c, w, lanes, tail);
+  s = row_taps(s, win, 1, c, p->in_c, w + 12, lanes, tail);
+  s = row_taps(s, win, 2, c, p->in_c, w + 24, lanes, tail);
+  out += c;
+  store_channels(out, s.p0, r, range, lanes, tail);
+  if (count > 1) store_channels(out + channels, s.p1, r, range, lanes, tail);
+  if (count > 2) store_channels(out + 2 * channels, s.p2, r, range, lanes, tail);
+  if (count > 3) store_channels(out + 3 * channels, s.p3, r, range, lanes, tail);
+}
 
 static void depthwise_block(const mnd_depthwise_params* p, const window3* win, int32_t count,
                             const group_requant* table, int8_t* out) {
-  const int32_t channels = p->out_c, column = p->in_c;
-  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
-  const int8_t* w = p->weights;
-  int32_t c, ky, kx, i;
-  for (c = 0; c < channels; c += 4, w += 36, ++table) {
-    const mve_pred16_t lanes = vctp32q((uint32_t)(channels - c));
-    int32x4_t acc[4];
-    for (i = 0; i < 4; ++i) acc[i] = table->bias;
-    for (ky = 0; ky < 3; ++ky)
-      for (kx = 0; kx < 3; ++kx) {
-        const int32x4_t f = vldrbq_s32(w + 4 * (3 * ky + kx));
-        const int32_t at = kx * column + c;
-        for (i = 0; i < 4; ++i) acc[i] = vaddq_s32(acc[i], vmulq_s32(load_widened(win[i].rows[ky] + at, lanes), f));
-      }
-    for (i = 0; i < count; ++i) vstrbq_p_s32(out + i * channels + c, requantize_group(acc[i], table, range), lanes);
-  }
+  const int32_t whole = p->out_c & ~3;
+  int32_t c;
+  for (c = 0; c < whole; c += 4, ++table) depthwise_group(p, win, count, table, out, c, 0);
+  if (c < p->out_c) depthwise_group(p, win, count, table, out, c, 1);
 }
 
-void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
+                                   void* scratch) {
   group_requant* table = (group_requant*)scratch;
   int8_t* patches = (int8_t*)(table + (p->out_c + 3) / 4);
   const int32_t patch_bytes = (9 * p->in_c + 15) & ~15;
