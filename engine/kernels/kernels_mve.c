@@ -313,6 +313,43 @@ static void channel_sums(const int8_t* const taps[9], const int8_t* w, int32_t b
   }
 }
 
+/* channel_sums where the taps of a filter row are consecutive bytes (stride_w 1): the nine weights stay in
+ * registers, the row's three taps are one pointer and two immediate offsets. rows: the taps (ky, 0); blocks >= 1. */
+/* Not inlined: the loop needs all thirteen low registers and lr. */
+static __attribute__((noinline)) void channel_sums_unit(const int8_t* r0, const int8_t* r1, const int8_t* r2,
+                                                        const int8_t* w, int32_t bias, int32_t blocks, int32_t* sums) {
+  const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6], w7 = w[7], w8 = w[8];
+  const int32x4_t start = vdupq_n_s32(bias);
+  register int32_t count __asm__("lr") = blocks;
+  __asm__ volatile("dls lr, lr\n"
+          "1:\n\t"
+          "vmov q0, %q[start]\n\t"
+          "vldrb.s32 q1, [%[r0], #1]\n\t"
+          "vmla.s32 q0, q1, %[w1]\n\t"
+          "vldrb.s32 q1, [%[r0], #2]\n\t"
+          "vmla.s32 q0, q1, %[w2]\n\t"
+          "vldrb.s32 q1, [%[r0]], #4\n\t"
+          "vmla.s32 q0, q1, %[w0]\n\t"
+          "vldrb.s32 q1, [%[r1], #1]\n\t"
+          "vmla.s32 q0, q1, %[w4]\n\t"
+          "vldrb.s32 q1, [%[r1], #2]\n\t"
+          "vmla.s32 q0, q1, %[w5]\n\t"
+          "vldrb.s32 q1, [%[r1]], #4\n\t"
+          "vmla.s32 q0, q1, %[w3]\n\t"
+          "vldrb.s32 q1, [%[r2], #1]\n\t"
+          "vmla.s32 q0, q1, %[w7]\n\t"
+          "vldrb.s32 q1, [%[r2], #2]\n\t"
+          "vmla.s32 q0, q1, %[w8]\n\t"
+          "vldrb.s32 q1, [%[r2]], #4\n\t"
+          "vmla.s32 q0, q1, %[w6]\n\t"
+          "vstrw.32 q0, [%[sums]], #16\n\t"
+          "le lr, 1b"
+          : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [sums] "+r"(sums), "+r"(count)
+          : [start] "w"(start), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [w3] "r"(w3), [w4] "r"(w4),
+            [w5] "r"(w5), [w6] "r"(w6), [w7] "r"(w7), [w8] "r"(w8)
+          : "q0", "q1", "memory");
+}
+
 /* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
 static void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
                            int8_t* out, uint32x4_t offsets, int32_t block_step) {
@@ -335,7 +372,10 @@ static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const pl
   for (oy = 0; oy < p->out_h; oy += s->band) {
     const int32_t rows = p->out_h - oy < s->band ? p->out_h - oy : s->band;
     for (k = 0; k < 9; ++k) taps[k] = plane + s->taps[k] + oy * s->pitch;
-    channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    if (p->stride_w == 1)
+      channel_sums_unit(taps[0], taps[3], taps[6], p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    else
+      channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
     for (row = 0; row < rows; ++row, output += row_bytes)
       requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c);
   }
