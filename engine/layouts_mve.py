@@ -24,8 +24,9 @@ def pointwise_mve_scratch(out_c: int) -> int:
 
 
 def im2col_mve_scratch(depth: int, out_c: int) -> int:
-    """The requantization table, then four im2col rows of `depth` bytes, each rounded up to a vector."""
-    return _round_up(CHANNEL_REQUANT_BYTES * out_c) + 4 * _round_up(depth)
+    """The requantization table, then four im2col rows of `depth` bytes, each rounded up to a vector, and one vector
+    that the last row's copy may write past it."""
+    return _round_up(CHANNEL_REQUANT_BYTES * out_c) + 4 * _round_up(depth) + VECTOR_BYTES
 
 
 def depthwise_mve(weights: np.ndarray) -> np.ndarray:

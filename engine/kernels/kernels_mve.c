@@ -181,11 +181,26 @@ static void fill_bytes(int8_t* dst, int8_t value, int32_t n) {
   vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
 }
 
-/* One im2col row: output pixel (oy, ox)'s window, [k_h][k_w][in_c], the input zero point outside the image. */
+/* Whether output pixel (oy, ox)'s window lies inside the image, its rows of at most 16 bytes, and a 16-byte load
+ * from its last row stays inside the input: then each row is one unpredicated vector copy. */
+static inline int window_copies_whole(const mnd_conv_params* p, int32_t y0, int32_t x0) {
+  const int32_t span = p->k_w * p->in_c, last_y = y0 + (p->k_h - 1) * p->dilation_h;
+  return p->dilation_w == 1 && span <= 16 && y0 >= 0 && x0 >= 0 && last_y < p->in_h && x0 + p->k_w <= p->in_w &&
+         (last_y * p->in_w + x0) * p->in_c + 16 <= p->in_h * p->in_w * p->in_c;
+}
+
+/* One im2col row: output pixel (oy, ox)'s window, [k_h][k_w][in_c], the input zero point outside the image. It may
+ * write up to 16 bytes past the row (the scratch has room; a later row overwrites them). */
 static void im2col_row(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* row) {
   const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, in_c = p->in_c;
   const int8_t zero_point = (int8_t)p->input_zero_point;
   int32_t ky, kx;
+  if (window_copies_whole(p, y0, x0)) {
+    const int32_t span = p->k_w * in_c, step = p->dilation_h * p->in_w * in_c;
+    const int8_t* src = input + (y0 * p->in_w + x0) * in_c;
+    for (ky = 0; ky < p->k_h; ++ky, src += step, row += span) vstrbq_s8(row, vldrbq_s8(src));
+    return;
+  }
   for (ky = 0; ky < p->k_h; ++ky) {
     const int32_t y = y0 + ky * p->dilation_h;
     const int32_t span = p->k_w * in_c;
@@ -212,14 +227,15 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
   int8_t* rows = (int8_t*)(table + p->out_c);
   int32_t pixel, i;
   fill_requant_table(p, table);
+  int32_t oy = 0, ox = 0;
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
     b.out = output + pixel * p->out_c;
-    for (i = 0; i < 4; ++i) {
-      const int32_t at = pixel + (i < b.count ? i : b.count - 1);
-      b.rows[i] = rows + i * stride;
-      im2col_row(p, input, at / p->out_w, at % p->out_w, rows + i * stride);
+    for (i = 0; i < 4; ++i) b.rows[i] = rows + (i < b.count ? i : b.count - 1) * stride;
+    for (i = 0; i < b.count; ++i) {
+      im2col_row(p, input, oy, ox, rows + i * stride);
+      if (++ox == p->out_w) ox = 0, ++oy;
     }
     gemm_block(p, table, &b);
   }
