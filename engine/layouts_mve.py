@@ -37,19 +37,19 @@ def depthwise_mve(weights: np.ndarray) -> np.ndarray:
 BAND_SUMS = 128  # kernels_mve.c: the depthwise kernel sums a band of max(1, BAND_SUMS // pitch) output rows at once
 
 
-def depthwise_mve_scratch(out_h: int, out_w: int, stride_h: int, stride_w: int) -> int:
+def depthwise_mve_scratch(in_h: int, in_w: int, out_h: int, out_w: int, stride_h: int, stride_w: int) -> int:
     """One channel's zero-point-padded plane (stride_h x stride_w sub-planes of out_h + 2 // stride_h rows of
-    out_w + 2 // stride_w bytes, and 4 bytes the last block reads past them), then an int32 sum per flat output of
-    a band; as kernels_mve.c's plane_shape_of."""
+    out_w + 2 // stride_w bytes, and 4 bytes the last block reads past them), an int32 sum per flat output of a band,
+    then a 16-bit place in the plane per input pixel; as kernels_mve.c's plane_shape_of."""
     rows, pitch = out_h + 2 // stride_h, out_w + 2 // stride_w
-    plane = _round_up(stride_h * stride_w * rows * pitch + 4, 4)
+    plane = _round_up(stride_h * stride_w * rows * pitch + 4)
     band = min(max(1, BAND_SUMS // pitch), out_h)
-    return _round_up(plane + 4 * _round_up(band * pitch, 4))
+    return _round_up(plane + 4 * _round_up(band * pitch, 4) + 2 * in_h * in_w)
 
 
-def depthwise_mve_fits(in_c: int, stride_w: int) -> bool:
-    """The plane's gather reaches 7 input columns ahead with 16-bit byte offsets."""
-    return 7 * stride_w * in_c < 1 << 16
+def depthwise_mve_fits(in_c: int, stride_w: int, plane_bytes: int) -> bool:
+    """The plane's gathers reach 7 input columns ahead, and its places are, 16-bit byte offsets."""
+    return 7 * stride_w * in_c < 1 << 16 and plane_bytes < 1 << 16
 
 
 def depthwise_small_mve(weights: np.ndarray) -> np.ndarray:

@@ -208,13 +208,13 @@ def _mve_kernel(fields: dict, depthwise: bool, per_channel):
         if (fields["k_h"], fields["k_w"], fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) \
                 != (3, 3, 1, 1, 1):
             return None
+        plane_scratch = layouts_mve.depthwise_mve_scratch(*(fields[k] for k in ("in_h", "in_w", "out_h", "out_w",
+                                                                                 "stride_h", "stride_w")))
         if not layouts_mve.depthwise_plane_pays(fields["out_w"], fields["stride_w"]) \
-                or not layouts_mve.depthwise_mve_fits(fields["in_c"], fields["stride_w"]):
+                or not layouts_mve.depthwise_mve_fits(fields["in_c"], fields["stride_w"], plane_scratch):
             return _Kernel("mnd_depthwise3x3_small_mve_s8", layouts_mve.depthwise_small_mve(per_channel),
                            layouts_mve.depthwise_small_mve_scratch(fields["out_c"]))
-        return _Kernel("mnd_depthwise3x3_mve_s8", layouts_mve.depthwise_mve(per_channel),
-                       layouts_mve.depthwise_mve_scratch(fields["out_h"], fields["out_w"], fields["stride_h"],
-                                                         fields["stride_w"]))
+        return _Kernel("mnd_depthwise3x3_mve_s8", layouts_mve.depthwise_mve(per_channel), plane_scratch)
     dense_1x1 = (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
         and all(fields[k] == 1 for k in ("stride_h", "stride_w"))
     if dense_1x1:

@@ -264,6 +264,7 @@ static plane_shape plane_shape_of(const mnd_depthwise_params* p) {
   s.rows = p->out_h + 2 / sh;
   s.pitch = p->out_w + 2 / sw;
   s.band = BAND_SUMS / s.pitch > 1 ? BAND_SUMS / s.pitch : 1;
+  s.band = s.band < p->out_h ? s.band : p->out_h;
   for (k = 0; k < 9; ++k) {
     const int32_t ky = k / 3, kx = k % 3;
     s.taps[k] = ((ky % sh) * sw + kx % sw) * s.rows * s.pitch + (ky / sh) * s.pitch + kx / sw;
@@ -304,6 +305,37 @@ static void gather_channel(const mnd_depthwise_params* p, const int8_t* input, i
       int8_t* dst = plane + u0 * s->pitch + v0;
       for (u = u0; u < u1; ++u, src += row_step, dst += s->pitch) gather_span(src, dst, v1 - v0, step, offsets);
     }
+  }
+}
+
+/* Many channels on a small image: a table of each input pixel's place in the plane (row-major; pixels the plane
+ * does not hold go to `trash`, a spare byte past it) turns a channel's copy into eight-pixel gathers and scatters. */
+static inline int table_gather_pays(const mnd_depthwise_params* p) { return p->in_c >= 2 * p->in_w; }
+
+static void fill_scatter_table(const mnd_depthwise_params* p, const plane_shape* s, int32_t trash, uint16_t* table) {
+  const int32_t sh = p->stride_h, sw = p->stride_w;
+  int32_t y, x;
+  for (y = 0; y < p->in_h; ++y) {
+    const int32_t a = (y + p->pad_top) % sh, u = (y + p->pad_top) / sh;
+    for (x = 0; x < p->in_w; ++x) {
+      const int32_t b = (x + p->pad_left) % sw, v = (x + p->pad_left) / sw;
+      *table++ = (uint16_t)(u < s->rows && v < s->pitch ? ((a * sw + b) * s->rows + u) * s->pitch + v : trash);
+    }
+  }
+}
+
+static void scatter_channel(const mnd_depthwise_params* p, const int8_t* input, int32_t c, const uint16_t* table,
+                            int8_t* plane) {
+  const uint16x8_t offsets = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)p->in_c);
+  const int32_t step = 8 * p->in_c;
+  int32_t left = p->in_h * p->in_w;
+  input += c;
+  for (; left >= 8; left -= 8, input += step, table += 8)
+    vstrbq_scatter_offset_s16(plane, vldrhq_u16(table), vldrbq_gather_offset_s16(input, offsets));
+  if (left > 0) {
+    const mve_pred16_t lanes = vctp16q((uint32_t)left);
+    vstrbq_scatter_offset_p_s16(plane, vldrhq_z_u16(table, lanes), vldrbq_gather_offset_z_s16(input, offsets, lanes),
+                                lanes);
   }
 }
 
@@ -399,14 +431,21 @@ static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const pl
 
 void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
   const plane_shape s = plane_shape_of(p);
+  const int32_t inside = p->stride_h * p->stride_w * s.rows * s.pitch;
   /* a block of four outputs past the last reads up to 4 bytes beyond the sub-planes */
-  const int32_t plane_bytes = (p->stride_h * p->stride_w * s.rows * s.pitch + 4 + 3) & ~3;
+  const int32_t plane_bytes = (inside + 4 + 15) & ~15;
   int8_t* plane = (int8_t*)scratch;
   int32_t* sums = (int32_t*)(void*)(plane + plane_bytes);
+  uint16_t* table = (uint16_t*)(void*)(sums + ((s.band * s.pitch + 3) & ~3));
+  const int by_table = table_gather_pays(p);
   int32_t c;
   fill_bytes(plane, (int8_t)p->input_zero_point, plane_bytes);
+  if (by_table) fill_scatter_table(p, &s, inside, table);
   for (c = 0; c < p->out_c; ++c) {
-    gather_channel(p, input, c, &s, plane);
+    if (by_table)
+      scatter_channel(p, input, c, table, plane);
+    else
+      gather_channel(p, input, c, &s, plane);
     depthwise_channel(p, c, &s, plane, sums, output);
   }
 }

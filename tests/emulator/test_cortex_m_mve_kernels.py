@@ -28,7 +28,8 @@ CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, F
         (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True)]
 # (channels, height, width, stride, same_padding)
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
-             (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True)]
+             (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
+             (40, 6, 6, 1, True), (37, 7, 5, 2, True), (29, 8, 7, 3, False)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -99,7 +100,7 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
 
 DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields)
     "mnd_depthwise3x3_mve_s8": (layouts_mve.depthwise_mve, lambda f: layouts_mve.depthwise_mve_scratch(
-        f["out_h"], f["out_w"], f["stride_h"], f["stride_w"])),
+        f["in_h"], f["in_w"], f["out_h"], f["out_w"], f["stride_h"], f["stride_w"])),
     "mnd_depthwise3x3_small_mve_s8": (layouts_mve.depthwise_small_mve,
                                       lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"]))}
 
