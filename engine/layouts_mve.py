@@ -40,11 +40,13 @@ BAND_SUMS = 128  # kernels_mve.c: the depthwise kernel sums a band of max(1, BAN
 def depthwise_mve_scratch(in_h: int, in_w: int, out_h: int, out_w: int, stride_h: int, stride_w: int) -> int:
     """One channel's zero-point-padded plane (stride_h x stride_w sub-planes of out_h + 2 // stride_h rows of
     out_w + 2 // stride_w bytes, and 4 bytes the last block reads past them), an int32 sum per flat output of a band,
-    then a 16-bit place in the plane per input pixel; as kernels_mve.c's plane_shape_of."""
+    a 16-bit place in the plane per input pixel, then where a band's outputs go; as kernels_mve.c's
+    plane_shape_of."""
     rows, pitch = out_h + 2 // stride_h, out_w + 2 // stride_w
     plane = _round_up(stride_h * stride_w * rows * pitch + 4)
     band = min(max(1, BAND_SUMS // pitch), out_h)
-    return _round_up(plane + 4 * _round_up(band * pitch, 4) + 2 * in_h * in_w)
+    band_table = 20 * ((band * pitch + 3) // 4)  # per four outputs of a band: four offsets and a predicate
+    return _round_up(plane + 4 * _round_up(band * pitch, 4) + _round_up(2 * in_h * in_w, 4) + band_table)
 
 
 def depthwise_mve_fits(in_c: int, stride_w: int, plane_bytes: int) -> bool:

@@ -408,8 +408,40 @@ static void requantize_row(const int32_t* sums, int32_t count, const channel_req
                                 vctp32q((uint32_t)count));
 }
 
+/* Where each flat output of a whole band goes, four at a time: offsets from the band's first output (channel 0)
+ * and the predicate of the lanes that are outputs rather than spare columns. */
+typedef struct {
+  uint32_t offsets[4];
+  uint32_t lanes;
+} band_block;
+
+static inline int32_t band_blocks(const plane_shape* s) { return (s->band * s->pitch + 3) / 4; }
+
+/* Short rows: the table's predicated stores beat a loop per row. */
+static inline int band_table_pays(const mnd_depthwise_params* p) { return p->out_w < 16; }
+
+static void fill_band_table(const mnd_depthwise_params* p, const plane_shape* s, band_block* table) {
+  int32_t block, lane;
+  for (block = 0; block < band_blocks(s); ++block, ++table) {
+    table->lanes = 0;
+    for (lane = 0; lane < 4; ++lane) {
+      const int32_t i = 4 * block + lane, row = i / s->pitch, column = i % s->pitch;
+      const int valid = row < s->band && column < p->out_w;
+      table->offsets[lane] = valid ? (uint32_t)((row * p->out_w + column) * p->out_c) : 0;
+      table->lanes |= valid ? 0xfu << (4 * lane) : 0;
+    }
+  }
+}
+
+static void requantize_band(const int32_t* sums, const band_block* table, int32_t blocks, const channel_requant* r,
+                            output_range range, int8_t* out) {
+  for (; blocks > 0; --blocks, sums += 4, ++table)
+    vstrbq_scatter_offset_p_s32(out, vldrwq_u32(table->offsets), requantize_channel(vldrwq_s32(sums), r, range),
+                                (mve_pred16_t)table->lanes);
+}
+
 static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
-                              int32_t* sums, int8_t* output) {
+                              int32_t* sums, const band_block* band, int8_t* output) {
   const channel_requant r = channel_requant_of(p->multiplier, p->shift, p->bias, c);
   const output_range range = {p->output_zero_point, p->act_min, p->act_max};
   const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
@@ -424,6 +456,11 @@ static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const pl
       channel_sums_unit(taps[0], taps[3], taps[6], p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
     else
       channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    if (rows == s->band && band_table_pays(p)) {
+      requantize_band(sums, band, band_blocks(s), &r, range, output);
+      output += rows * row_bytes;
+      continue;
+    }
     for (row = 0; row < rows; ++row, output += row_bytes)
       requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c);
   }
@@ -437,16 +474,18 @@ void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input,
   int8_t* plane = (int8_t*)scratch;
   int32_t* sums = (int32_t*)(void*)(plane + plane_bytes);
   uint16_t* table = (uint16_t*)(void*)(sums + ((s.band * s.pitch + 3) & ~3));
+  band_block* band = (band_block*)(void*)(table + ((p->in_h * p->in_w + 1) & ~1));
   const int by_table = table_gather_pays(p);
   int32_t c;
   fill_bytes(plane, (int8_t)p->input_zero_point, plane_bytes);
+  if (band_table_pays(p)) fill_band_table(p, &s, band);
   if (by_table) fill_scatter_table(p, &s, inside, table);
   for (c = 0; c < p->out_c; ++c) {
     if (by_table)
       scatter_channel(p, input, c, table, plane);
     else
       gather_channel(p, input, c, &s, plane);
-    depthwise_channel(p, c, &s, plane, sums, output);
+    depthwise_channel(p, c, &s, plane, sums, band, output);
   }
 }
 
