@@ -37,9 +37,11 @@ static inline int32x4_t clamp_output(int32x4_t x, output_range out) {
   return vminq_s32(vmaxq_s32(x, vdupq_n_s32(out.act_min)), vdupq_n_s32(out.act_max));
 }
 
-/* Four sums of one channel. */
-static inline int32x4_t requantize_channel(int32x4_t x, const channel_requant* r, output_range out) {
-  x = vshlq_r_s32(x, r->left);
+/* Four sums of one channel; `left`: whether the channel may shift left (a constant where inlined: most layers
+ * have no left shift anywhere and skip the VSHL). */
+static inline __attribute__((always_inline)) int32x4_t requantize_channel(int32x4_t x, const channel_requant* r,
+                                                                          output_range out, int left) {
+  if (left) x = vshlq_r_s32(x, r->left);
   x = vqrdmulhq_n_s32(x, r->multiplier);
   x = vmlaq_n_s32(x, vshrq_n_s32(x, 31), r->round_fix);
   return clamp_output(vrshlq_n_s32(x, r->right), out);
@@ -92,8 +94,8 @@ static inline int32x4_t dot_four_rows(const row_block* b, const int8_t* w, int32
  * constant where inlined, so that full blocks store unpredicated). */
 static inline __attribute__((always_inline)) void store_channel(int8_t* out, int32x4_t sums, const channel_requant* r,
                                                                 output_range range, uint32x4_t offsets,
-                                                                mve_pred16_t lanes, int full) {
-  const int32x4_t values = requantize_channel(sums, r, range);
+                                                                mve_pred16_t lanes, int full, int left) {
+  const int32x4_t values = requantize_channel(sums, r, range, left);
   if (full)
     vstrbq_scatter_offset_s32(out, offsets, values);
   else
@@ -102,7 +104,7 @@ static inline __attribute__((always_inline)) void store_channel(int8_t* out, int
 
 static inline __attribute__((always_inline)) void gemm_block_short(const mnd_conv_params* p,
                                                                    const channel_requant* table, const row_block* b,
-                                                                   int full) {
+                                                                   int full, int left) {
   const int32_t depth = p->k_h * p->k_w * p->in_c;
   const output_range range = {p->output_zero_point, p->act_min, p->act_max};
   const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
@@ -115,13 +117,13 @@ static inline __attribute__((always_inline)) void gemm_block_short(const mnd_con
   for (; table != end; ++table, ++out, w += depth) {
     const int8x16_t f = vldrbq_s8(w);
     const int32x4_t sums = lanes_of(vmladavq_s8(x0, f), vmladavq_s8(x1, f), vmladavq_s8(x2, f), vmladavq_s8(x3, f));
-    store_channel(out, vaddq_n_s32(sums, table->bias), table, range, offsets, lanes, full);
+    store_channel(out, vaddq_n_s32(sums, table->bias), table, range, offsets, lanes, full, left);
   }
 }
 
 static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv_params* p,
                                                                   const channel_requant* table, const row_block* b,
-                                                                  int full) {
+                                                                  int full, int left) {
   const int32_t depth = p->k_h * p->k_w * p->in_c;
   const output_range range = {p->output_zero_point, p->act_min, p->act_max};
   const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
@@ -130,37 +132,46 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
   const int8_t* w = p->weights;
   int8_t* out = b->out;
   for (; table != end; ++table, ++out, w += depth)
-    store_channel(out, dot_four_rows(b, w, depth, table->bias), table, range, offsets, lanes, full);
+    store_channel(out, dot_four_rows(b, w, depth, table->bias), table, range, offsets, lanes, full, left);
 }
 
-static void gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b) {
-  const int short_depth = p->k_h * p->k_w * p->in_c <= 16;
-  if (short_depth && b->count == 4)
-    gemm_block_short(p, table, b, 1);
-  else if (short_depth)
-    gemm_block_short(p, table, b, 0);
-  else if (b->count == 4)
-    gemm_block_long(p, table, b, 1);
-  else
-    gemm_block_long(p, table, b, 0);
+/* One variant per depth class, whole or partial block, and left shifts or none. */
+static void gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
+  const int short_depth = p->k_h * p->k_w * p->in_c <= 16, full = b->count == 4;
+  if (short_depth) {
+    if (full && left) gemm_block_short(p, table, b, 1, 1);
+    if (full && !left) gemm_block_short(p, table, b, 1, 0);
+    if (!full && left) gemm_block_short(p, table, b, 0, 1);
+    if (!full && !left) gemm_block_short(p, table, b, 0, 0);
+    return;
+  }
+  if (full && left) gemm_block_long(p, table, b, 1, 1);
+  if (full && !left) gemm_block_long(p, table, b, 1, 0);
+  if (!full && left) gemm_block_long(p, table, b, 0, 1);
+  if (!full && !left) gemm_block_long(p, table, b, 0, 0);
 }
 
-static void fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
-  int32_t c;
-  for (c = 0; c < p->out_c; ++c) table[c] = channel_requant_of(p->multiplier, p->shift, p->bias, c);
+/* Fills the table; returns whether any channel shifts left. */
+static int fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
+  int32_t c, left = 0;
+  for (c = 0; c < p->out_c; ++c) {
+    table[c] = channel_requant_of(p->multiplier, p->shift, p->bias, c);
+    left |= table[c].left;
+  }
+  return left != 0;
 }
 
 void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   channel_requant* table = (channel_requant*)scratch;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   int32_t pixel, i;
-  fill_requant_table(p, table);
+  const int left = fill_requant_table(p, table);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
     b.out = output + pixel * p->out_c;
     for (i = 0; i < 4; ++i) b.rows[i] = input + (pixel + (i < b.count ? i : b.count - 1)) * in_c;
-    gemm_block(p, table, &b);
+    gemm_block(p, table, &b, left);
   }
 }
 
@@ -225,9 +236,8 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
   channel_requant* table = (channel_requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
   int8_t* rows = (int8_t*)(table + p->out_c);
-  int32_t pixel, i;
-  fill_requant_table(p, table);
-  int32_t oy = 0, ox = 0;
+  int32_t pixel, i, oy = 0, ox = 0;
+  const int left = fill_requant_table(p, table);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
@@ -237,7 +247,7 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
       im2col_row(p, input, oy, ox, rows + i * stride);
       if (++ox == p->out_w) ox = 0, ++oy;
     }
-    gemm_block(p, table, &b);
+    gemm_block(p, table, &b, left);
   }
 }
 
@@ -399,12 +409,14 @@ static __attribute__((noinline)) void channel_sums_unit(const int8_t* r0, const 
 }
 
 /* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
-static void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
-                           int8_t* out, uint32x4_t offsets, int32_t block_step) {
+static inline __attribute__((always_inline)) void requantize_row(const int32_t* sums, int32_t count,
+                                                                 const channel_requant* r, output_range range,
+                                                                 int8_t* out, uint32x4_t offsets, int32_t block_step,
+                                                                 int left) {
   for (; count >= 4; count -= 4, sums += 4, out += block_step)
-    vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range));
+    vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left));
   if (count > 0)
-    vstrbq_scatter_offset_p_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range),
+    vstrbq_scatter_offset_p_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left),
                                 vctp32q((uint32_t)count));
 }
 
@@ -433,11 +445,12 @@ static void fill_band_table(const mnd_depthwise_params* p, const plane_shape* s,
   }
 }
 
-static void requantize_band(const int32_t* sums, const band_block* table, int32_t blocks, const channel_requant* r,
-                            output_range range, int8_t* out) {
+static inline __attribute__((always_inline)) void requantize_band(const int32_t* sums, const band_block* table,
+                                                                  int32_t blocks, const channel_requant* r,
+                                                                  output_range range, int8_t* out, int left) {
   for (; blocks > 0; --blocks, sums += 4, ++table)
-    vstrbq_scatter_offset_p_s32(out, vldrwq_u32(table->offsets), requantize_channel(vldrwq_s32(sums), r, range),
-                                (mve_pred16_t)table->lanes);
+    vstrbq_scatter_offset_p_s32(out, vldrwq_u32(table->offsets),
+                                requantize_channel(vldrwq_s32(sums), r, range, left), (mve_pred16_t)table->lanes);
 }
 
 static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
@@ -457,12 +470,19 @@ static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const pl
     else
       channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
     if (rows == s->band && band_table_pays(p)) {
-      requantize_band(sums, band, band_blocks(s), &r, range, output);
+      if (r.left)
+        requantize_band(sums, band, band_blocks(s), &r, range, output, 1);
+      else
+        requantize_band(sums, band, band_blocks(s), &r, range, output, 0);
       output += rows * row_bytes;
       continue;
     }
-    for (row = 0; row < rows; ++row, output += row_bytes)
-      requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c);
+    for (row = 0; row < rows; ++row, output += row_bytes) {
+      if (r.left)
+        requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c, 1);
+      else
+        requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c, 0);
+    }
   }
 }
 
