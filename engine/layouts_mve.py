@@ -71,4 +71,4 @@ def depthwise_small_mve_scratch(channels: int) -> int:
 def depthwise_plane_pays(out_w: int, stride_w: int) -> bool:
     """Whether the plane kernel beats the small-image one: rows long enough to spread its per-channel costs
     (measured on MobileNetV1 layers under QEMU)."""
-    return out_w >= (6 if stride_w == 1 else 12)
+    return out_w >= 6
