@@ -232,6 +232,22 @@ static void im2col_row(const mnd_conv_params* p, const int8_t* input, int32_t oy
   }
 }
 
+/* Four outputs of one row whose windows all copy whole (window_copies_whole holds for the first and the last): each
+ * window row of each pixel is one vector copy, with no per-pixel checks. Returns 0, doing nothing, otherwise. */
+static int im2col_four(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* rows,
+                       int32_t stride) {
+  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+  const int32_t span = p->k_w * p->in_c, step = p->dilation_h * p->in_w * p->in_c, next = p->stride_w * p->in_c;
+  const int8_t* src = input + (y0 * p->in_w + x0) * p->in_c;
+  int32_t i, ky;
+  if (ox + 4 > p->out_w || !window_copies_whole(p, y0, x0) || !window_copies_whole(p, y0, x0 + 3 * p->stride_w))
+    return 0;
+  /* pixel by pixel: a row's copies spill up to 16 bytes into the next row, written after them */
+  for (i = 0; i < 4; ++i, src += next, rows += stride)
+    for (ky = 0; ky < p->k_h; ++ky) vstrbq_s8(rows + ky * span, vldrbq_s8(src + ky * step));
+  return 1;
+}
+
 void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   channel_requant* table = (channel_requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
@@ -243,9 +259,14 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
     b.out = output + pixel * p->out_c;
     for (i = 0; i < 4; ++i) b.rows[i] = rows + (i < b.count ? i : b.count - 1) * stride;
-    for (i = 0; i < b.count; ++i) {
-      im2col_row(p, input, oy, ox, rows + i * stride);
-      if (++ox == p->out_w) ox = 0, ++oy;
+    if (b.count == 4 && im2col_four(p, input, oy, ox, rows, stride)) {
+      ox += 4;
+      if (ox == p->out_w) ox = 0, ++oy;
+    } else {
+      for (i = 0; i < b.count; ++i) {
+        im2col_row(p, input, oy, ox, rows + i * stride);
+        if (++ox == p->out_w) ox = 0, ++oy;
+      }
     }
     gemm_block(p, table, &b, left);
   }

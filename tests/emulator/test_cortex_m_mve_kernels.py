@@ -25,7 +25,7 @@ CORE = "cortex-m55"
 POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4, 1, 3), (16, 1, 2, 2), (5, 17, 3, 1)]
 # (in_c, out_c, height, width, kernel, stride, same_padding)
 CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
-        (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True)]
+        (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
 # (channels, height, width, stride, same_padding)
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
              (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
@@ -42,7 +42,7 @@ def toolchain():
 def _requant(rng, channels: int, depth: int, narrow: bool) -> dict:
     """Right shifts that bring sums of `depth` products near the int8 range; in channel 0 of several, a left
     shift."""
-    typical = 6 + int(np.log2(depth))
+    typical = 8 + int(np.log2(depth))
     shifts = rng.integers(-typical - 2, -typical + 3, channels)
     if channels > 1:
         shifts[0] = 1
@@ -50,7 +50,7 @@ def _requant(rng, channels: int, depth: int, narrow: bool) -> dict:
         shifts[1], shifts[2] = -22, -31
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
     zero_point = int(rng.integers(-128, 128))
-    low, high = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow else (-128, 127)
+    low, high = (int(rng.integers(-100, -20)), int(rng.integers(20, 100))) if narrow else (-128, 127)
     return {"multiplier": multipliers, "shift": shifts, "output_zero_point": zero_point, "act_min": low,
             "act_max": high}
 
