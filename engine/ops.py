@@ -288,7 +288,8 @@ def _avg_pool(o: _Op) -> OpEmission:
               "k_h": kernel[0], "k_w": kernel[1], "stride_h": window["stride_h"], "stride_w": window["stride_w"],
               "pad_top": window["pad_top"], "pad_left": window["pad_left"], "act_min": act_min, "act_max": act_max}
     constants = [_struct(f"{o.prefix}params", "mnd_pool_params", fields)]
-    return OpEmission(constants, _call("mnd_avg_pool_s8", f"{o.prefix}params"), src, dst, 0)
+    function = "mnd_avg_pool_mve_s8" if o.kernels == "mve" else "mnd_avg_pool_s8"
+    return OpEmission(constants, _call(function, f"{o.prefix}params"), src, dst, 0)
 
 
 def _mean(o: _Op) -> OpEmission:

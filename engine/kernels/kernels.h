@@ -133,13 +133,15 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
  *   mnd_depthwise3x3_mve_s8: 3x3, depth multiplier 1, no dilation, 7 * stride_w * in_c < 65536; weights
  *     [out_c][9]; scratch as layouts_mve.depthwise_mve_scratch (a padded plane of one channel and a row of sums).
  *   mnd_depthwise3x3_small_mve_s8: the same layers, for small images; per four channels [9 taps][4 channels]
- *     (zero-padded); scratch 80 * ceil(out_c / 4) + 4 * round_up(9 * in_c, 16) bytes. */
+ *     (zero-padded); scratch 80 * ceil(out_c / 4) + 4 * round_up(9 * in_c, 16) bytes.
+ *   mnd_avg_pool_mve_s8: any AVERAGE_POOL_2D, as mnd_avg_pool_s8. */
 #if defined(__ARM_FEATURE_MVE)
 void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
                                    void* scratch);
+void mnd_avg_pool_mve_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
 #endif
 
 #endif

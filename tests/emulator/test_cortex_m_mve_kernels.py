@@ -26,6 +26,8 @@ POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4,
 # (in_c, out_c, height, width, kernel, stride, same_padding)
 CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
         (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
+# (channels, height, width, kernel, stride, same_padding)
+POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False), (3, 4, 4, 3, 1, True)]
 # (channels, height, width, stride, same_padding)
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
              (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
@@ -117,15 +119,31 @@ def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
             "scratch": scratch(fields), "mve": function, "portable": "mnd_depthwise_conv2d_s8"}
 
 
+def _pool_case(rng, index: int, shape: tuple) -> dict:
+    channels, h, w, kernel, stride, same = shape
+    conv = _conv_fields(channels, channels, h, w, kernel, stride, same, rng)
+    low, high = (int(rng.integers(-100, -20)), int(rng.integers(20, 100))) if index % 2 else (-128, 127)
+    fields = {"in_h": h, "in_w": w, "channels": channels, "out_h": conv["out_h"], "out_w": conv["out_w"],
+              "k_h": kernel, "k_w": kernel, "stride_h": stride, "stride_w": stride, "pad_top": conv["pad_top"],
+              "pad_left": conv["pad_left"], "act_min": low, "act_max": high}
+    return {"kind": "pool", "fields": fields, "requant": {"act_min": low, "act_max": high},
+            "input_bytes": h * w * channels, "output_bytes": conv["out_h"] * conv["out_w"] * channels, "scratch": 0,
+            "mve": "mnd_avg_pool_mve_s8", "portable": "mnd_avg_pool_s8"}
+
+
 def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
-        [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)]
+        [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)] + \
+        [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
 
 
 def _case_constants(index: int, case: dict) -> list:
     p = f"c{index}_"
+    if case["kind"] == "pool":
+        return [_struct(f"{p}portable", "mnd_pool_params", case["fields"]),
+                _struct(f"{p}mve", "mnd_pool_params", case["fields"])]
     rq = case["requant"]
     ctype = "mnd_conv_params" if case["kind"] == "conv" else "mnd_depthwise_params"
     common = {**case["fields"], "output_zero_point": rq["output_zero_point"], "act_min": rq["act_min"],
@@ -146,7 +164,8 @@ def model_sources(all_cases: list) -> tuple:
         size = case["output_bytes"]
         statements += [f"  memcpy(x, in + {in_offset}, {case['input_bytes']});", "  mnd_marker();",
                        f"  {case['portable']}(&c{index}_portable, x, out + {out_offset});", "  mnd_marker();",
-                       f"  {case['mve']}(&c{index}_mve, x, out + {out_offset + size}, scratch);"]
+                       f"  {case['mve']}(&c{index}_mve, x, out + {out_offset + size}"
+                       f"{', scratch' if case['scratch'] else ''});"]
         in_offset += case["input_bytes"]
         out_offset += 2 * size
     largest_scratch = max(case["scratch"] for case in all_cases)
