@@ -151,14 +151,27 @@ static void gemm_block(const mnd_conv_params* p, const channel_requant* table, c
   if (!full && !left) gemm_block_long(p, table, b, 0, 0);
 }
 
-/* Fills the table; returns whether any channel shifts left. */
+/* Fills the table (as channel_requant_of, four channels at a time, each field scattered to its place in the four
+ * records); returns whether any channel shifts left. */
 static int fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
-  int32_t c, left = 0;
-  for (c = 0; c < p->out_c; ++c) {
-    table[c] = channel_requant_of(p->multiplier, p->shift, p->bias, c);
-    left |= table[c].left;
+  const uint32x4_t records = vmulq_n_u32(vidupq_n_u32(0, 1), sizeof(channel_requant));
+  const int32x4_t zero = vdupq_n_s32(0);
+  int32x4_t any_left = zero;
+  int32_t c;
+  for (c = 0; c < p->out_c; c += 4, table += 4) {
+    const mve_pred16_t lanes = vctp32q((uint32_t)(p->out_c - c));
+    const int32x4_t shift = vldrwq_z_s32(p->shift + c, lanes), left = vmaxq_s32(shift, zero);
+    const int32x4_t bias = p->bias ? vldrwq_z_s32(p->bias + c, lanes) : zero;
+    int32_t* base = (int32_t*)(void*)table;
+    vstrwq_scatter_offset_p_s32(base, records, vldrwq_z_s32(p->multiplier + c, lanes), lanes);
+    vstrwq_scatter_offset_p_s32(base + 1, records, left, lanes);
+    vstrwq_scatter_offset_p_s32(base + 2, records, vminq_s32(shift, zero), lanes);
+    vstrwq_scatter_offset_p_s32(base + 3, records, vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(shift), 31)),
+                                lanes);
+    vstrwq_scatter_offset_p_s32(base + 4, records, bias, lanes);
+    any_left = vorrq_s32(any_left, left);
   }
-  return left != 0;
+  return vmaxvq_s32(0, any_left) != 0;
 }
 
 void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
