@@ -544,18 +544,19 @@ typedef struct {
   int32x4_t multiplier, left, right, round_fix, bias;
 } group_requant;
 
-static void fill_group_table(const mnd_depthwise_params* p, group_requant* table) {
-  int32_t g, lane;
-  for (g = 0; g < (p->out_c + 3) / 4; ++g)
-    for (lane = 0; lane < 4; ++lane) {
-      const int32_t c = 4 * g + lane < p->out_c ? 4 * g + lane : p->out_c - 1;
-      const channel_requant r = channel_requant_of(p->multiplier, p->shift, p->bias, c);
-      table[g].multiplier[lane] = r.multiplier;
-      table[g].left[lane] = r.left;
-      table[g].right[lane] = r.right;
-      table[g].round_fix[lane] = -r.round_fix;
-      table[g].bias[lane] = r.bias;
-    }
+static void fill_group_table(const int32_t* multiplier, const int32_t* shift, const int32_t* bias, int32_t channels,
+                             group_requant* table) {
+  const int32x4_t zero = vdupq_n_s32(0);
+  int32_t c;
+  for (c = 0; c < channels; c += 4, ++table) {
+    const mve_pred16_t lanes = vctp32q((uint32_t)(channels - c)); /* lanes past the channels: zeros, never stored */
+    const int32x4_t s = vldrwq_z_s32(shift + c, lanes);
+    table->multiplier = vldrwq_z_s32(multiplier + c, lanes);
+    table->left = vmaxq_s32(s, zero);
+    table->right = vminq_s32(s, zero);
+    table->round_fix = vshrq_n_s32(s, 31);
+    table->bias = bias ? vldrwq_z_s32(bias + c, lanes) : zero;
+  }
 }
 
 static inline int32x4_t requantize_group(int32x4_t x, const group_requant* r, output_range out) {
@@ -665,7 +666,7 @@ void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* 
   int8_t* patches = (int8_t*)(table + (p->out_c + 3) / 4);
   const int32_t patch_bytes = (9 * p->in_c + 15) & ~15;
   int32_t oy, ox, i;
-  fill_group_table(p, table);
+  fill_group_table(p->multiplier, p->shift, p->bias, p->out_c, table);
   for (oy = 0; oy < p->out_h; ++oy)
     for (ox = 0; ox < p->out_w; ox += 4) {
       const int32_t count = p->out_w - ox < 4 ? p->out_w - ox : 4;
