@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.engine import layouts, quant
+from mnd.engine import layouts, layouts_mve, quant
 from mnd.pipeline.errors import ModelError
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
-KERNEL_SETS = ("portable", "dsp")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55)
+KERNEL_SETS = ("portable", "dsp", "mve")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55);
+# mve: kernels_mve.c (Helium, Cortex-M55)
 VALUES_PER_LINE = 24
 
 
@@ -225,8 +226,32 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
     return None
 
 
+def _mve_kernel(fields: dict, depthwise: bool, per_channel):
+    """The MVE kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
+    if depthwise:
+        if (fields["k_h"], fields["k_w"], fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) \
+                != (3, 3, 1, 1, 1):
+            return None
+        plane_scratch = layouts_mve.depthwise_mve_scratch(*(fields[k] for k in ("in_h", "in_w", "out_h", "out_w",
+                                                                                 "stride_h", "stride_w")))
+        if not layouts_mve.depthwise_plane_pays(fields["out_w"], fields["stride_w"]) \
+                or not layouts_mve.depthwise_mve_fits(fields["in_c"], fields["stride_w"], plane_scratch):
+            return _Kernel("mnd_depthwise3x3_small_mve_s8", layouts_mve.depthwise_small_mve(per_channel),
+                           layouts_mve.depthwise_small_mve_scratch(fields["out_c"]))
+        return _Kernel("mnd_depthwise3x3_mve_s8", layouts_mve.depthwise_mve(per_channel), plane_scratch)
+    dense_1x1 = (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
+        and all(fields[k] == 1 for k in ("stride_h", "stride_w"))
+    if dense_1x1:
+        return _Kernel("mnd_pointwise_mve_s8", layouts_mve.gemm_mve(per_channel),
+                       layouts_mve.pointwise_mve_scratch(fields["out_c"]))
+    return _Kernel("mnd_conv_im2col_mve_s8", layouts_mve.gemm_mve(per_channel),
+                   layouts_mve.im2col_mve_scratch(per_channel.shape[1], fields["out_c"]))
+
+
 def _conv_kernel(o: _Op, fields: dict, depthwise: bool, per_channel) -> _Kernel:
     chosen = _dsp_kernel(fields, depthwise, per_channel) if o.kernels == "dsp" else None
+    if o.kernels == "mve":
+        chosen = _mve_kernel(fields, depthwise, per_channel)
     if chosen is not None:
         return chosen
     return _Kernel("mnd_depthwise_conv2d_s8" if depthwise else "mnd_conv2d_s8", per_channel)
@@ -287,7 +312,8 @@ def _avg_pool(o: _Op) -> OpEmission:
               "k_h": kernel[0], "k_w": kernel[1], "stride_h": window["stride_h"], "stride_w": window["stride_w"],
               "pad_top": window["pad_top"], "pad_left": window["pad_left"], "act_min": act_min, "act_max": act_max}
     constants = [_struct(f"{o.prefix}params", "mnd_pool_params", fields)]
-    return OpEmission(constants, _call("mnd_avg_pool_s8", f"{o.prefix}params"), src, dst, 0)
+    function = "mnd_avg_pool_mve_s8" if o.kernels == "mve" else "mnd_avg_pool_s8"
+    return OpEmission(constants, _call(function, f"{o.prefix}params"), src, dst, 0)
 
 
 def _mean(o: _Op) -> OpEmission:

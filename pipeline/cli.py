@@ -317,7 +317,7 @@ def _add_measure_flags(parser) -> None:
                         "estimate (labelled so; QEMU has no timing model)")
     parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                         help="Cortex-M targets: the core's optimized kernels where a layer fits them (auto: DSP "
-                        "extension on cortex-m4/m7/m33/m55) or the portable C99 kernels only")
+                        "extension on cortex-m4/m7/m33, MVE (Helium) on cortex-m55) or the portable C99 kernels only")
     board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
     board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
                        help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")

@@ -136,4 +136,24 @@ void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* 
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 
+/* ---- MVE (Helium) kernels (kernels_mve.c), for cores with __ARM_FEATURE_MVE (Cortex-M55) ----
+ * Bit-exact with the portable kernels on the shapes the generator gives them, with weights rearranged ahead of
+ * time (engine/layouts_mve.py) and `scratch`, 16-byte aligned, planned in the arena:
+ *   mnd_pointwise_mve_s8: 1x1, stride 1, no padding; OHWI weights then 16 zero bytes; scratch 20 * out_c bytes.
+ *   mnd_conv_im2col_mve_s8: any CONV_2D; weights as above; scratch 20 * out_c + 4 * round_up(k_h * k_w * in_c, 16)
+ *     + 16 bytes (each term rounded up to 16).
+ *   mnd_depthwise3x3_mve_s8: 3x3, depth multiplier 1, no dilation, 7 * stride_w * in_c < 65536; weights
+ *     [out_c][9]; scratch as layouts_mve.depthwise_mve_scratch (a padded plane of one channel and a row of sums).
+ *   mnd_depthwise3x3_small_mve_s8: the same layers, for small images; per four channels [9 taps][4 channels]
+ *     (zero-padded); scratch 80 * ceil(out_c / 4) + 4 * round_up(9 * in_c, 16) bytes.
+ *   mnd_avg_pool_mve_s8: any AVERAGE_POOL_2D, as mnd_avg_pool_s8. */
+#if defined(__ARM_FEATURE_MVE)
+void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
+                                   void* scratch);
+void mnd_avg_pool_mve_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
+#endif
+
 #endif

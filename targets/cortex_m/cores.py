@@ -62,7 +62,7 @@ CORES = {c.name: c for c in (
     Core("cortex-m55", "mps3-an547",
          ("-mcpu=cortex-m55", "-mfloat-abi=hard", "-mthumb"),
          boot=Region(0x00000000, _VECTORS), code=Region(0x70000000, 16 * _MIB),
-         ram=Region(0x21000000, 4 * _MIB), fpu="FPv5-DP + MVE"),
+         ram=Region(0x21000000, 4 * _MIB), fpu="FPv5-DP + MVE", kernels="mve"),
 )}
 
 

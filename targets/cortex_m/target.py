@@ -28,7 +28,8 @@ class CortexMTarget(Target):
     core = ""
     requires = ("tflite_int8",)
     options = {"clock_mhz": "prints an instructions/clock estimate, labelled as such (not a measurement)",
-               "kernels": "auto (the core's DSP kernels where a layer fits them) or portable (plain C99 only)"}
+               "kernels": "auto (the core's DSP kernels, or on cortex-m55 its MVE kernels, where a layer fits them) "
+                          "or portable (plain C99 only)"}
     takes_kernels = True
 
     def check(self):

@@ -1,0 +1,206 @@
+"""The MVE kernels (kernels_mve.c) against the portable ones on the emulated Cortex-M55, byte for byte.
+
+One firmware runs every case twice: the portable kernel on the TFLite-layout weights and the MVE kernel on the
+same weights rearranged by engine.layouts_mve, each on the same random input; the outputs must agree. Cases cover
+odd channel counts, pixel counts that are not a multiple of four, depths up to 16 and beyond, padding, strides 1
+and 2, 1x1 and 3x3 im2col convolutions on 1, 2, 3 and odd input channels, zero points, narrow activation ranges,
+left shifts, right shifts up to 31 and a bias large enough to wrap the left shift."""
+import shutil
+
+import numpy as np
+import pytest
+
+from mnd.engine import KERNELS_DIR, layouts_mve
+from mnd.engine.ops import _array, _struct
+from mnd.targets.cortex_m.cores import CORES
+from mnd.targets.cortex_m.firmware import build_firmware
+from mnd.targets.cortex_m.qemu import run_firmware
+from tests.conftest import skip_or_fail
+
+pytestmark = pytest.mark.emulator
+
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm", "gcc")
+CORE = "cortex-m55"
+# (in_c, out_c, height, width)
+POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4, 1, 3), (16, 1, 2, 2), (5, 17, 3, 1)]
+# (in_c, out_c, height, width, kernel, stride, same_padding)
+CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
+        (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
+# (channels, height, width, kernel, stride, same_padding)
+POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False), (3, 4, 4, 3, 1, True)]
+# (channels, height, width, stride, same_padding)
+DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
+             (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
+             (40, 6, 6, 1, True), (37, 7, 5, 2, True), (29, 8, 7, 3, False)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def toolchain():
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
+
+
+def _requant(rng, channels: int, depth: int, narrow: bool) -> dict:
+    """Right shifts that bring sums of `depth` products near the int8 range; in channel 0 of several, a left
+    shift."""
+    typical = 8 + int(np.log2(depth))
+    shifts = rng.integers(-typical - 2, -typical + 3, channels)
+    if channels > 1:
+        shifts[0] = 1
+    if channels > 3:
+        shifts[1], shifts[2] = -22, -31
+    multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
+    zero_point = int(rng.integers(-128, 128))
+    low, high = (int(rng.integers(-100, -20)), int(rng.integers(20, 100))) if narrow else (-128, 127)
+    return {"multiplier": multipliers, "shift": shifts, "output_zero_point": zero_point, "act_min": low,
+            "act_max": high}
+
+
+def _bias(rng, channels: int, depth: int) -> np.ndarray:
+    bias = rng.integers(-64 * 128 * depth, 64 * 128 * depth, channels)
+    if channels > 1:
+        bias[0] = (1 << 30) + 12345  # with channel 0's left shift, the shifted sum wraps as in TFLite
+    return bias
+
+
+def _window(size: int, kernel: int, stride: int, same: bool) -> tuple:
+    """(output size, padding before) along one axis."""
+    out = (size + stride - 1) // stride if same else (size - kernel) // stride + 1
+    return out, (max((out - 1) * stride + kernel - size, 0) // 2 if same else 0)
+
+
+def _conv_fields(in_c: int, out_c: int, h: int, w: int, kernel: int, stride: int, same: bool, rng) -> dict:
+    (out_h, pad_h), (out_w, pad_w) = _window(h, kernel, stride, same), _window(w, kernel, stride, same)
+    return {"in_h": h, "in_w": w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c, "k_h": kernel,
+            "k_w": kernel, "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1,
+            "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
+
+
+def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int) -> dict:
+    in_c, out_c, kernel = fields["in_c"], fields["out_c"], fields["k_h"]
+    weights = rng.integers(-128, 128, (out_c, kernel * kernel * in_c))
+    return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layouts_mve.gemm_mve(weights),
+            "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1),
+            "bias": _bias(rng, out_c, weights.shape[1]),
+            "input_bytes": fields["in_h"] * fields["in_w"] * in_c,
+            "output_bytes": fields["out_h"] * fields["out_w"] * out_c, "scratch": scratch, "mve": function,
+            "portable": "mnd_conv2d_s8"}
+
+
+def _pointwise_case(rng, index: int, shape: tuple) -> dict:
+    in_c, out_c, h, w = shape
+    return _gemm_case(rng, index, _conv_fields(in_c, out_c, h, w, 1, 1, False, rng), "mnd_pointwise_mve_s8",
+                      layouts_mve.pointwise_mve_scratch(out_c))
+
+
+def _conv_case(rng, index: int, shape: tuple) -> dict:
+    in_c, out_c, h, w, kernel, stride, same = shape
+    return _gemm_case(rng, index, _conv_fields(in_c, out_c, h, w, kernel, stride, same, rng),
+                      "mnd_conv_im2col_mve_s8", layouts_mve.im2col_mve_scratch(kernel * kernel * in_c, out_c))
+
+
+DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields)
+    "mnd_depthwise3x3_mve_s8": (layouts_mve.depthwise_mve, lambda f: layouts_mve.depthwise_mve_scratch(
+        f["in_h"], f["in_w"], f["out_h"], f["out_w"], f["stride_h"], f["stride_w"])),
+    "mnd_depthwise3x3_small_mve_s8": (layouts_mve.depthwise_small_mve,
+                                      lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"]))}
+
+
+def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
+    channels, h, w, stride, same = shape
+    fields = _conv_fields(channels, channels, h, w, 3, stride, same, rng)
+    fields = {**fields, "depth_multiplier": 1}
+    weights = rng.integers(-128, 128, (channels, 9))
+    layout, scratch = DEPTHWISE_KERNELS[function]
+    return {"kind": "depthwise", "fields": fields, "weights": weights, "mve_weights": layout(weights),
+            "requant": _requant(rng, channels, 9, index % 2 == 0), "bias": _bias(rng, channels, 9),
+            "input_bytes": h * w * channels, "output_bytes": fields["out_h"] * fields["out_w"] * channels,
+            "scratch": scratch(fields), "mve": function, "portable": "mnd_depthwise_conv2d_s8"}
+
+
+def _pool_case(rng, index: int, shape: tuple) -> dict:
+    channels, h, w, kernel, stride, same = shape
+    conv = _conv_fields(channels, channels, h, w, kernel, stride, same, rng)
+    low, high = (int(rng.integers(-100, -20)), int(rng.integers(20, 100))) if index % 2 else (-128, 127)
+    fields = {"in_h": h, "in_w": w, "channels": channels, "out_h": conv["out_h"], "out_w": conv["out_w"],
+              "k_h": kernel, "k_w": kernel, "stride_h": stride, "stride_w": stride, "pad_top": conv["pad_top"],
+              "pad_left": conv["pad_left"], "act_min": low, "act_max": high}
+    return {"kind": "pool", "fields": fields, "requant": {"act_min": low, "act_max": high},
+            "input_bytes": h * w * channels, "output_bytes": conv["out_h"] * conv["out_w"] * channels, "scratch": 0,
+            "mve": "mnd_avg_pool_mve_s8", "portable": "mnd_avg_pool_s8"}
+
+
+def cases(seed: int = 15) -> list:
+    rng = np.random.default_rng(seed)
+    return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
+        [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
+        [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)] + \
+        [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
+
+
+def _case_constants(index: int, case: dict) -> list:
+    p = f"c{index}_"
+    if case["kind"] == "pool":
+        return [_struct(f"{p}portable", "mnd_pool_params", case["fields"]),
+                _struct(f"{p}mve", "mnd_pool_params", case["fields"])]
+    rq = case["requant"]
+    ctype = "mnd_conv_params" if case["kind"] == "conv" else "mnd_depthwise_params"
+    common = {**case["fields"], "output_zero_point": rq["output_zero_point"], "act_min": rq["act_min"],
+              "act_max": rq["act_max"], "bias": f"{p}bias", "multiplier": f"{p}mult", "shift": f"{p}shift"}
+    return [_array(f"{p}w", "int8_t", case["weights"]), _array(f"{p}wm", "int8_t", case["mve_weights"]),
+            _array(f"{p}bias", "int32_t", case["bias"]), _array(f"{p}mult", "int32_t", rq["multiplier"]),
+            _array(f"{p}shift", "int32_t", rq["shift"]),
+            _struct(f"{p}portable", ctype, {**common, "weights": f"{p}w"}),
+            _struct(f"{p}mve", ctype, {**common, "weights": f"{p}wm"})]
+
+
+def model_sources(all_cases: list) -> tuple:
+    """(model.h, model.c) of a stand-in model: per case, a marker, the portable kernel, a marker, the MVE one."""
+    constants, statements = [], []
+    in_offset = out_offset = 0
+    for index, case in enumerate(all_cases):
+        constants += _case_constants(index, case)
+        size = case["output_bytes"]
+        statements += [f"  memcpy(x, in + {in_offset}, {case['input_bytes']});", "  mnd_marker();",
+                       f"  {case['portable']}(&c{index}_portable, x, out + {out_offset});", "  mnd_marker();",
+                       f"  {case['mve']}(&c{index}_mve, x, out + {out_offset + size}"
+                       f"{', scratch' if case['scratch'] else ''});"]
+        in_offset += case["input_bytes"]
+        out_offset += 2 * size
+    largest_scratch = max(case["scratch"] for case in all_cases)
+    largest_input = max(case["input_bytes"] for case in all_cases)
+    header = (f"#include <stdint.h>\n#define MND_INPUT_BYTES {in_offset}\n#define MND_OUTPUT_BYTES {out_offset}\n"
+              f"#define MND_LAYERS {2 * len(all_cases)}\nvoid mnd_model_invoke(const int8_t* input, int8_t* output);\n")
+    source = "\n".join(['#include <string.h>', '#include "model.h"', '#include "kernels.h"', '#include "mnd_harness.h"',
+                        f"static int8_t x[{largest_input}];",
+                        f"static uint32_t scratch[{(largest_scratch + 3) // 4}] __attribute__((aligned(16)));",
+                        *constants, "void mnd_model_invoke(const int8_t* in, int8_t* out) {", *statements,
+                        "  mnd_marker();", "}", ""])
+    return header, source
+
+
+def test_mve_kernels_match_portable(tmp_path):
+    all_cases = cases()
+    header, source = model_sources(all_cases)
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "model.c").write_text(source)
+    sources = [tmp_path / "model.c", KERNELS_DIR / "kernels.c", KERNELS_DIR / "kernels_mve.c"]
+    firmware = build_firmware(CORES[CORE], sources, [tmp_path, KERNELS_DIR], tmp_path / "build")
+    rng = np.random.default_rng(7)
+    inputs = rng.integers(-128, 128, (2, sum(c["input_bytes"] for c in all_cases)), dtype=np.int8)
+    result = run_firmware(CORES[CORE], firmware, tmp_path / "run", inputs.tobytes(), timeout_s=120)
+    outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
+    offset = informative = 0
+    differing = []
+    for index, case in enumerate(all_cases):
+        size = case["output_bytes"]
+        portable, mve = outputs[:, offset:offset + size], outputs[:, offset + size:offset + 2 * size]
+        offset += 2 * size
+        if not np.array_equal(portable, mve):
+            differing.append(f"case {index} ({case['mve']} {case['fields']}): {int(np.sum(portable != mve))} of "
+                             f"{portable.size} values")
+        low, high = case["requant"]["act_min"], case["requant"]["act_max"]
+        informative += bool(np.any((portable > low) & (portable < high)))
+    assert not differing, "MVE kernels differ from the portable ones:\n" + "\n".join(differing)
+    assert informative >= 0.9 * len(all_cases), "most cases saturate everywhere: the test would show little"
