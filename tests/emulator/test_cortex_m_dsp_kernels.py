@@ -5,21 +5,15 @@ kernel on the same weights rearranged by engine.layouts, each on the same random
 Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, kernel sizes 1, 3 and 5 (the im2col
 convolution), zero points, narrow activation ranges, positive shifts, right shifts of 22, 23 and up to 31, a zero
 multiplier and a huge bias (the 64-bit requantization path), each kind of layer the kernels tell apart."""
-import shutil
-
 import numpy as np
 import pytest
 
-from mnd.engine import KERNELS_DIR, layouts
+from mnd.engine import layouts
 from mnd.engine.ops import _array, _struct
-from mnd.targets.cortex_m.cores import CORES
-from mnd.targets.cortex_m.firmware import build_firmware
-from mnd.targets.cortex_m.qemu import run_firmware
-from tests.conftest import skip_or_fail
+from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
 pytestmark = pytest.mark.emulator
 
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm", "gcc")
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 # (in_c, out_c, height, width) for 1x1 convolutions; (channels, height, width, stride, same_padding) for 3x3
 # depthwise ones.
@@ -33,9 +27,7 @@ DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7
 
 @pytest.fixture(scope="module", autouse=True)
 def toolchain():
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
+    require_toolchain()
 
 
 def _requant(rng, channels: int, style: int) -> dict:
@@ -155,48 +147,11 @@ def _case_c(index: int, case: dict) -> tuple:
     return constants, case
 
 
-def model_sources(all_cases: list) -> tuple:
-    """(model.h, model.c) of a stand-in model: per case, a marker, the portable kernel, a marker, the DSP one."""
-    constants, statements = [], []
-    in_offset = out_offset = 0
-    for index, case in enumerate(all_cases):
-        constants += _case_c(index, case)[0]
-        size = case["output_bytes"]
-        statements += [f"  memcpy(x, in + {in_offset}, {case['input_bytes']});", "  mnd_marker();",
-                       f"  {case['portable']}(&c{index}_portable, x, out + {out_offset});", "  mnd_marker();",
-                       f"  {case['dsp']}(&c{index}_dsp, x, out + {out_offset + size}, scratch);"]
-        in_offset += case["input_bytes"]
-        out_offset += 2 * size
-    largest_scratch = max(case["scratch"] for case in all_cases)
-    largest_input = max(case["input_bytes"] for case in all_cases)
-    header = (f"#include <stdint.h>\n#define MND_INPUT_BYTES {in_offset}\n#define MND_OUTPUT_BYTES {out_offset}\n"
-              f"#define MND_LAYERS {2 * len(all_cases)}\nvoid mnd_model_invoke(const int8_t* input, int8_t* output);\n")
-    source = "\n".join(['#include <string.h>', '#include "model.h"', '#include "kernels.h"', '#include "mnd_harness.h"',
-                        f"static int8_t x[{largest_input}] __attribute__((aligned(4)));",
-                        f"static uint32_t scratch[{(largest_scratch + 3) // 4}];", *constants,
-                        "void mnd_model_invoke(const int8_t* in, int8_t* out) {", *statements, "  mnd_marker();", "}",
-                        ""])
-    return header, source
-
-
 @pytest.mark.parametrize("core", DSP_CORES)
 def test_dsp_kernels_match_portable(core, tmp_path):
     all_cases = cases()
-    header, source = model_sources(all_cases)
-    (tmp_path / "model.h").write_text(header)
-    (tmp_path / "model.c").write_text(source)
-    sources = [tmp_path / "model.c", KERNELS_DIR / "kernels.c", KERNELS_DIR / "kernels_dsp.c"]
-    firmware = build_firmware(CORES[core], sources, [tmp_path, KERNELS_DIR], tmp_path / "build")
-    rng = np.random.default_rng(7)
-    inputs = rng.integers(-128, 128, (2, sum(c["input_bytes"] for c in all_cases)), dtype=np.int8)
-    result = run_firmware(CORES[core], firmware, tmp_path / "run", inputs.tobytes(), timeout_s=120)
-    outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
-    offset = informative = 0
-    for index, case in enumerate(all_cases):
-        size = case["output_bytes"]
-        portable, dsp = outputs[:, offset:offset + size], outputs[:, offset + size:offset + 2 * size]
-        offset += 2 * size
+    constants = [line for index, case in enumerate(all_cases) for line in _case_c(index, case)[0]]
+    pairs = run_pairs(core, all_cases, constants, "dsp", "kernels_dsp.c", tmp_path)
+    for index, (case, portable, dsp) in enumerate(pairs):
         assert np.array_equal(portable, dsp), f"{core}: case {index} ({case['kind']} {case['fields']}) differs"
-        low, high = case["requant"]["act_min"], case["requant"]["act_max"]
-        informative += bool(np.any((portable > low) & (portable < high)))
-    assert informative >= len(all_cases) - 2, "most cases saturate everywhere: the test would show little"
+    assert informative(pairs) >= len(all_cases) - 2, "most cases saturate everywhere: the test would show little"

@@ -5,21 +5,15 @@ same weights rearranged by engine.layouts_mve, each on the same random input; th
 odd channel counts, pixel counts that are not a multiple of four, depths up to 16 and beyond, padding, strides 1
 and 2, 1x1 and 3x3 im2col convolutions on 1, 2, 3 and odd input channels, zero points, narrow activation ranges,
 left shifts, right shifts up to 31 and a bias large enough to wrap the left shift."""
-import shutil
-
 import numpy as np
 import pytest
 
-from mnd.engine import KERNELS_DIR, layouts_mve
+from mnd.engine import layouts_mve
 from mnd.engine.ops import _array, _struct
-from mnd.targets.cortex_m.cores import CORES
-from mnd.targets.cortex_m.firmware import build_firmware
-from mnd.targets.cortex_m.qemu import run_firmware
-from tests.conftest import skip_or_fail
+from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
 pytestmark = pytest.mark.emulator
 
-TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm", "gcc")
 CORE = "cortex-m55"
 # (in_c, out_c, height, width)
 POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4, 1, 3), (16, 1, 2, 2), (5, 17, 3, 1)]
@@ -36,9 +30,7 @@ DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7
 
 @pytest.fixture(scope="module", autouse=True)
 def toolchain():
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
+    require_toolchain()
 
 
 def _requant(rng, channels: int, depth: int, narrow: bool) -> dict:
@@ -155,52 +147,11 @@ def _case_constants(index: int, case: dict) -> list:
             _struct(f"{p}mve", ctype, {**common, "weights": f"{p}wm"})]
 
 
-def model_sources(all_cases: list) -> tuple:
-    """(model.h, model.c) of a stand-in model: per case, a marker, the portable kernel, a marker, the MVE one."""
-    constants, statements = [], []
-    in_offset = out_offset = 0
-    for index, case in enumerate(all_cases):
-        constants += _case_constants(index, case)
-        size = case["output_bytes"]
-        statements += [f"  memcpy(x, in + {in_offset}, {case['input_bytes']});", "  mnd_marker();",
-                       f"  {case['portable']}(&c{index}_portable, x, out + {out_offset});", "  mnd_marker();",
-                       f"  {case['mve']}(&c{index}_mve, x, out + {out_offset + size}"
-                       f"{', scratch' if case['scratch'] else ''});"]
-        in_offset += case["input_bytes"]
-        out_offset += 2 * size
-    largest_scratch = max(case["scratch"] for case in all_cases)
-    largest_input = max(case["input_bytes"] for case in all_cases)
-    header = (f"#include <stdint.h>\n#define MND_INPUT_BYTES {in_offset}\n#define MND_OUTPUT_BYTES {out_offset}\n"
-              f"#define MND_LAYERS {2 * len(all_cases)}\nvoid mnd_model_invoke(const int8_t* input, int8_t* output);\n")
-    source = "\n".join(['#include <string.h>', '#include "model.h"', '#include "kernels.h"', '#include "mnd_harness.h"',
-                        f"static int8_t x[{largest_input}];",
-                        f"static uint32_t scratch[{(largest_scratch + 3) // 4}] __attribute__((aligned(16)));",
-                        *constants, "void mnd_model_invoke(const int8_t* in, int8_t* out) {", *statements,
-                        "  mnd_marker();", "}", ""])
-    return header, source
-
-
 def test_mve_kernels_match_portable(tmp_path):
     all_cases = cases()
-    header, source = model_sources(all_cases)
-    (tmp_path / "model.h").write_text(header)
-    (tmp_path / "model.c").write_text(source)
-    sources = [tmp_path / "model.c", KERNELS_DIR / "kernels.c", KERNELS_DIR / "kernels_mve.c"]
-    firmware = build_firmware(CORES[CORE], sources, [tmp_path, KERNELS_DIR], tmp_path / "build")
-    rng = np.random.default_rng(7)
-    inputs = rng.integers(-128, 128, (2, sum(c["input_bytes"] for c in all_cases)), dtype=np.int8)
-    result = run_firmware(CORES[CORE], firmware, tmp_path / "run", inputs.tobytes(), timeout_s=120)
-    outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
-    offset = informative = 0
-    differing = []
-    for index, case in enumerate(all_cases):
-        size = case["output_bytes"]
-        portable, mve = outputs[:, offset:offset + size], outputs[:, offset + size:offset + 2 * size]
-        offset += 2 * size
-        if not np.array_equal(portable, mve):
-            differing.append(f"case {index} ({case['mve']} {case['fields']}): {int(np.sum(portable != mve))} of "
-                             f"{portable.size} values")
-        low, high = case["requant"]["act_min"], case["requant"]["act_max"]
-        informative += bool(np.any((portable > low) & (portable < high)))
+    constants = [line for index, case in enumerate(all_cases) for line in _case_constants(index, case)]
+    pairs = run_pairs(CORE, all_cases, constants, "mve", "kernels_mve.c", tmp_path)
+    differing = [f"case {index} ({case['mve']} {case['fields']}): {int(np.sum(portable != mve))} of {portable.size} "
+                 "values" for index, (case, portable, mve) in enumerate(pairs) if not np.array_equal(portable, mve)]
     assert not differing, "MVE kernels differ from the portable ones:\n" + "\n".join(differing)
-    assert informative >= 0.9 * len(all_cases), "most cases saturate everywhere: the test would show little"
+    assert informative(pairs) >= 0.9 * len(all_cases), "most cases saturate everywhere: the test would show little"
