@@ -202,6 +202,14 @@ def _cmd_quantize_report(args) -> None:
     from mnd.pipeline.quality.render import render_markdown
     from mnd.pipeline.quality.run import ReportConfig, quantize_report, write_report
 
+    from mnd.pipeline.errors import UsageError
+    from mnd.quantize.config import QuantConfig
+
+    quant, default = _quant_config(args), QuantConfig()
+    if args.compare and (quant.weights, quant.equalize, quant.bias_correct) != \
+            (default.weights, default.equalize, default.bias_correct):
+        raise UsageError("--compare sets the weight scheme, equalization and bias correction itself; drop --weights, "
+                         "--equalize and --bias-correct, or drop --compare")
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
@@ -209,7 +217,7 @@ def _cmd_quantize_report(args) -> None:
 
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
-    doc = quantize_report(source, ReportConfig(calib=args.calib, evaluation=args.eval, quant=_quant_config(args),
+    doc = quantize_report(source, ReportConfig(calib=args.calib, evaluation=args.eval, quant=quant,
                                                compare=args.compare, evaluation_samples=args.eval_samples,
                                                quality_samples=args.quality_samples))
     if destination:
@@ -277,7 +285,7 @@ def _cmd_doctor(args) -> None:
     log.info("next: %s", "make toolchain (installs the missing tools)" if missing else "mnd export --target host")
 
 
-def _add_quantization_flags(parser) -> None:
+def _add_quantization_flags(parser, onnx: bool = True) -> None:
     from mnd.quantize.config import CALIBRATION_METHODS, WEIGHT_SCHEMES, QuantConfig
 
     default = QuantConfig()
@@ -295,9 +303,10 @@ def _add_quantization_flags(parser) -> None:
     group.add_argument("--bias-correct", action=argparse.BooleanOptionalAction, default=default.bias_correct,
                        help="correct biases for the mean output shift int8 weights introduce, from the calibration "
                        "data")
-    group.add_argument("--onnx-reduce-range", action="store_true",
-                       help="7-bit ONNX int8 weights, for ONNX Runtime on x86 CPUs without VNNI (there 8-bit weights "
-                       "can saturate 16-bit sums and change predictions); costs a little accuracy")
+    if onnx:
+        group.add_argument("--onnx-reduce-range", action="store_true",
+                           help="7-bit ONNX int8 weights, for ONNX Runtime on x86 CPUs without VNNI (there 8-bit "
+                           "weights can saturate 16-bit sums and change predictions); costs a little accuracy")
 
 
 def _quant_config(args):
@@ -305,7 +314,7 @@ def _quant_config(args):
 
     return QuantConfig(calibration_samples=args.calib_samples, weights=args.weights, calibration=args.calibration,
                        equalize=args.equalize, bias_correct=args.bias_correct,
-                       onnx_reduce_range=args.onnx_reduce_range)
+                       onnx_reduce_range=getattr(args, "onnx_reduce_range", False))
 
 
 def _add_measure_flags(parser) -> None:
@@ -442,14 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--quality-samples", type=cli_args.positive_int, default=50,
                          help="evaluation samples through the per-layer check (default 50)")
     quality.add_argument("--compare", action="store_true", help="per-channel, per-tensor, per-tensor + equalize and "
-                         "per-tensor + equalize + bias-correct side by side (--weights/--equalize/--bias-correct "
-                         "then do not apply)")
+                         "per-tensor + equalize + bias-correct side by side (instead of --weights, --equalize and "
+                         "--bias-correct; --calibration still applies)")
     quality.add_argument("--train-epochs", type=cli_args.non_negative_int, default=30,
                          help="epochs when --model is a registry name or omitted")
     quality.add_argument("--seed", type=cli_args.seed, default=0, help="training seed for a registry-name model")
     quality.add_argument("--out", help="folder to create for quantization.md, quantization.json and the plots")
     quality.add_argument("--force", action="store_true", help="replace an existing --out")
-    _add_quantization_flags(quality)
+    _add_quantization_flags(quality, onnx=False)
     _add_preprocessing_flags(quality)
     quality.add_argument("--json", action="store_true", help="print the report (one JSON document) on stdout")
     quality.set_defaults(handler=_cmd_quantize_report)

@@ -88,3 +88,11 @@ def test_settings_refused_where_they_cannot_apply(assets, tmp_path, mnd, flags, 
     errors = [line for line in result.stderr.splitlines() if line.startswith("mnd: error:")]
     assert result.returncode == 2 and len(errors) == 1 and message in errors[0], result.stderr[-2000:]
     assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_compare_refuses_the_settings_it_sets_itself(tmp_path, mnd):
+    out = tmp_path / "quality"
+    result = mnd("quantize-report", "--compare", "--weights", "per-tensor", "--out", out)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mnd: error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "--compare" in errors[0], result.stderr[-2000:]
+    assert not out.exists()
