@@ -1,9 +1,6 @@
 """quantize-report's Markdown (a summary table, then the per-layer section of each setting) and its plots."""
 from mnd.pipeline.report.quantization import quantization_section, sqnr_by_depth_compare_png, sqnr_by_depth_png
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
+from mnd.pipeline.report.tables import percent
 
 
 def _weakest(layers: list) -> str:
@@ -21,13 +18,13 @@ def render_markdown(doc: dict) -> str:
              f"({data['calibration']['part']})",
              f"- evaluation: {data['evaluation']['samples']} samples from `{data['evaluation']['source']}` "
              f"({data['evaluation']['part']}); per-layer error on the first {doc['quality_samples']}",
-             f"- float top-1: {_percent(float_result['accuracy'])}", "",
+             f"- float top-1: {percent(float_result['accuracy'])}", "",
              "| setting | calibration | int8 top-1 (LiteRT reference kernels) | vs float (points) | "
              "lowest layer SQNR |",
              "|---|---|---|---|---|"]
     for scheme in doc["schemes"]:
         drop = 100 * (scheme["accuracy"] - float_result["accuracy"])
-        lines.append(f"| {scheme['label']} | {scheme['calibration']} | {_percent(scheme['accuracy'])} | {drop:+.2f} | "
+        lines.append(f"| {scheme['label']} | {scheme['calibration']} | {percent(scheme['accuracy'])} | {drop:+.2f} | "
                      f"{_weakest(scheme['layers'])} |")
     for scheme in doc["schemes"]:
         lines += ["", f"# {scheme['label']}", ""] + quantization_section(_as_manifest_part(scheme))
