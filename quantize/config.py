@@ -12,7 +12,9 @@ class QuantConfig:
     weights: str = "per-channel"  # symmetric int8 weights, one scale per output channel or per tensor
     calibration: str = "minmax"  # how each activation tensor's int8 range is chosen from the calibration data
     equalize: bool = False  # cross-layer equalization of depthwise -> pointwise pairs on the float model
-    bias_correct: bool = False  # biases corrected for the mean output shift weight quantization introduces
+    # biases corrected for the mean output shift weight quantization introduces; None ("auto"): kept only where it
+    # lowers the int8 output error on calibration inputs it was not fitted on (quantize.bias_choice)
+    bias_correct: bool | None = None
     onnx_reduce_range: bool = False  # 7-bit ONNX weights: ONNX Runtime's x86 kernels without VNNI cannot saturate
 
     @property
@@ -21,4 +23,4 @@ class QuantConfig:
 
     @property
     def changes_float_model(self) -> bool:
-        return self.equalize or self.bias_correct
+        return self.equalize or bool(self.bias_correct)

@@ -66,9 +66,7 @@ class KerasExport:
         with phase(f"calibrating and quantizing ONNX int8 (onnxruntime, QDQ {quant.weights})"):
             onnx_int8 = self._onnx_int8(onnx_float, built.prepared, calib_inputs, quant,
                                         run_dir / f"{name}_int8.onnx")
-        manifest = replace(manifest, quantization={**manifest.quantization, "float_model": built.notes,
-                                                   "float_model_changes": built.records,
-                                                   "layers": [layer.to_dict() for layer in layers]})
+        manifest = with_build(manifest, built, layers=[layer.to_dict() for layer in layers])
         manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
         for kind, path in [("tflite_float", float_path), ("tflite_int8", int8_path), ("onnx_float", onnx_float),
                            ("onnx_int8", onnx_int8)]:
@@ -89,7 +87,7 @@ class KerasExport:
                 built = build_int8(self.model, calib_inputs, self.quant, Path(tmp))
         int8_path = run_dir / f"{c_identifier(self.source.name)}_int8.tflite"
         int8_path.write_bytes(built.tflite)
-        return manifest.with_artifact(run_dir, "tflite_int8", int8_path)
+        return with_build(manifest, built).with_artifact(run_dir, "tflite_int8", int8_path)
 
     def _reference_outputs(self, inputs: np.ndarray) -> tuple:
         """(outputs, is_logits): Keras outputs before a final softmax when the model exposes one."""
@@ -129,8 +127,16 @@ class KerasExport:
         return checks, confusion_record(int8_reference, labels, self.source.labels, "litert-ref", "tflite_int8")
 
 
+def with_build(manifest, built, **more):
+    """The manifest's quantization section with what building the int8 model decided and did."""
+    return replace(manifest, quantization={**manifest.quantization, **quant_settings(built.quant),
+                                           "bias_correction": built.bias_choice.to_dict(), "float_model": built.notes,
+                                           "float_model_changes": built.records, **more})
+
+
 def quant_settings(quant) -> dict:
-    """The PTQ choices as the manifest records them (and as the export reads them back)."""
+    """The PTQ choices as the manifest records them (and as the export reads them back); bias_correct None ("auto")
+    until the int8 model is built (with_build), False where mnd does not quantize the float model."""
     return {"weights_scheme": quant.weights, "calibration": quant.calibration, "equalize": quant.equalize,
             "bias_correct": quant.bias_correct}
 

@@ -30,8 +30,8 @@ _DEFAULT = QuantConfig()
 QUANT_FLAGS = {  # the PTQ options, each with how a setting differs from the default
     "--onnx-reduce-range": lambda q: q.onnx_reduce_range, "--weights": lambda q: q.weights != _DEFAULT.weights,
     "--calibration": lambda q: q.calibration != _DEFAULT.calibration, "--equalize": lambda q: q.equalize,
-    "--bias-correct/--no-bias-correct": lambda q: q.bias_correct != _DEFAULT.bias_correct}
-FLOAT_MODEL_FLAGS = ("--equalize", "--bias-correct/--no-bias-correct")
+    "--bias-correct": lambda q: bool(q.bias_correct)}  # --no-bias-correct is what happens here anyway
+FLOAT_MODEL_FLAGS = ("--equalize", "--bias-correct")
 
 
 def precision_of(info) -> str:

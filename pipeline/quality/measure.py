@@ -5,11 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.runtimes.inputs import inputs_for
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import top1
 from mnd.quantize.config import QuantConfig
 from mnd.quantize.int8_model import build_int8
+from mnd.quantize.int8_outputs import dequantized_outputs, sqnr_db
 from mnd.quantize.layer_quality import layer_quality
 
 
@@ -22,6 +21,9 @@ class SchemeResult:
     layers: list  # per-layer dicts (quantize.layer_quality), worst ones flagged
     notes: list = field(default_factory=list)  # what was done to the float model
     predictions: np.ndarray | None = None  # int8 top-1 per evaluation sample
+    # the int8 model's output against the original float model's, on every evaluation sample (the per-layer SQNR of
+    # `layers` compares with the float model as prepared: after bias correction, that is not the original)
+    output_sqnr_db: float | None = None
 
     @property
     def accuracy(self) -> float:
@@ -30,7 +32,8 @@ class SchemeResult:
     def to_dict(self) -> dict:
         return {"label": self.label, "weights": self.quant.weights, "calibration": self.quant.calibration,
                 "equalize": self.quant.equalize, "bias_correct": self.quant.bias_correct, "correct": self.correct,
-                "n": self.n, "accuracy": self.accuracy, "notes": self.notes, "layers": self.layers}
+                "n": self.n, "accuracy": self.accuracy, "notes": self.notes, "output_sqnr_db": self.output_sqnr_db,
+                "layers": self.layers}
 
 
 def float_predictions(model, inputs: np.ndarray) -> np.ndarray:
@@ -48,8 +51,9 @@ def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np
         built = build_int8(model, calibration_inputs, quant, Path(tmp))
         path = Path(tmp) / "int8.tflite"
         path.write_bytes(built.tflite)
-        outputs = run_model("litert-ref", path, inputs_for(path, inputs)).outputs
-        layers = layer_quality(built.calibrated, quant.weights, inputs, quality_samples)
+        outputs = dequantized_outputs(path, inputs)
+        layers = layer_quality(built.calibrated, built.quant.weights, inputs, quality_samples)
     predictions = top1(outputs)
-    return SchemeResult(label, quant, int((predictions == labels).sum()), len(labels),
-                        [layer.to_dict() for layer in layers], built.notes, predictions)
+    reference = np.asarray(model.predict(inputs, batch_size=64, verbose=0))
+    return SchemeResult(label, built.quant, int((predictions == labels).sum()), len(labels),
+                        [layer.to_dict() for layer in layers], built.notes, predictions, sqnr_db(reference, outputs))

@@ -11,6 +11,10 @@ def _weakest(layers: list) -> str:
     return f"{worst['layer_sqnr_db']:.1f} dB ({worst['name']})"
 
 
+def _decibels(value) -> str:
+    return "exact" if value is None else f"{value:.1f} dB"
+
+
 def render_markdown(doc: dict) -> str:
     data, float_result = doc["data"], doc["float"]
     lines = [f"# mnd quantize-report: {doc['model']}", "",
@@ -20,12 +24,12 @@ def render_markdown(doc: dict) -> str:
              f"({data['evaluation']['part']}); per-layer error on the first {doc['quality_samples']}",
              f"- float top-1: {percent(float_result['accuracy'])}", "",
              "| setting | calibration | int8 top-1 (LiteRT reference kernels) | vs float (points) | "
-             "lowest layer SQNR |",
-             "|---|---|---|---|---|"]
+             "output SQNR against the float model | lowest layer SQNR |",
+             "|---|---|---|---|---|---|"]
     for scheme in doc["schemes"]:
         drop = 100 * (scheme["accuracy"] - float_result["accuracy"])
         lines.append(f"| {scheme['label']} | {scheme['calibration']} | {percent(scheme['accuracy'])} | {drop:+.2f} | "
-                     f"{_weakest(scheme['layers'])} |")
+                     f"{_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
     for scheme in doc["schemes"]:
         lines += ["", f"# {scheme['label']}", ""] + quantization_section(_as_manifest_part(scheme))
     return "\n".join(lines) + "\n"
@@ -33,7 +37,7 @@ def render_markdown(doc: dict) -> str:
 
 def _as_manifest_part(scheme: dict) -> dict:
     return {"weights_scheme": scheme["weights"], "calibration": scheme["calibration"],
-            "float_model": scheme["notes"], "layers": scheme["layers"]}
+            "bias_correct": scheme["bias_correct"], "float_model": scheme["notes"], "layers": scheme["layers"]}
 
 
 def sqnr_plots(doc: dict) -> dict:

@@ -12,6 +12,8 @@ COMPARED = (("per-channel", {"weights": "per-channel", "equalize": False, "bias_
 
 def label(quant: QuantConfig) -> str:
     extras = [name for name, on in (("equalize", quant.equalize), ("bias-correct", quant.bias_correct)) if on]
+    if quant.bias_correct is None:
+        extras.append("bias-correct auto")
     return " + ".join([quant.weights, *extras])
 
 

@@ -18,9 +18,10 @@ def _quantization_line(quant: dict, calibration: dict | None) -> str:
     changes = [flag for flag, key in (("equalized", "equalize"), ("bias-corrected", "bias_correct")) if quant.get(key)]
     float_model = f", float model {' and '.join(changes)} first" if changes else ""
     ranges = f", {quant['calibration']} activation ranges" if quant.get("calibration") else ""
+    choice = (quant.get("bias_correction") or {}).get("line")
     return (f"- quantization: {quant.get('scheme')}{seven_bit}{ranges}{float_model}, "
             f"{quant.get('calibration_samples')} calibration samples from `{calibration['source']}` "
-            f"({calibration['part']})")
+            f"({calibration['part']})" + (f"; {choice}" if choice else ""))
 
 
 def render(manifest, run_path: str = "out/RUN") -> str:

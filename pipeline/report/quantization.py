@@ -9,6 +9,8 @@ from mnd.pipeline.report.plots import SHORT_OPS, _new_figure, literal_text, png_
 ACCUMULATED_STYLE = {"color": "#6d9ef2", "marker": "o", "markersize": 3, "linewidth": 1.2}
 ISOLATED_STYLE = {"color": "#f2b66d", "marker": "s", "markersize": 3, "linewidth": 1.0, "linestyle": "--"}
 CEILING_DB = 80.0
+BIAS_CORRECTED = (" Biases were corrected: the float model here is the corrected one, whose outputs move by the"
+                  " shift the int8 weights undo, so these figures can understate how close int8 is to the original.")
 EXPLANATION = ("SQNR = 10·log10(Σ f² / Σ (f − dequantized int8)²) over the evaluation samples, f the float output. "
                "Accumulated: against the float model, all error so far; layer: against the float op fed the "
                "quantized input, the error this layer adds. Weight range spread: largest / smallest per-output-channel "
@@ -29,7 +31,8 @@ def quantization_section(quantization: dict) -> list:
                      f"{_decibels(layer.get('sqnr_db'), layer)} | {_decibels(layer.get('layer_sqnr_db'), layer)} | "
                      f"{_number(layer.get('mean_abs_error'))} | {_number(layer.get('max_abs_error'))} | "
                      f"{_spread(layer)} | {'⚠ worst' if layer.get('flagged') else ''} |")
-    return lines + ["", EXPLANATION, ""] + _equalization_lines(quantization)
+    explanation = EXPLANATION + (BIAS_CORRECTED if quantization.get("bias_correct") else "")
+    return lines + ["", explanation, ""] + _equalization_lines(quantization)
 
 
 def _equalization_lines(quantization: dict) -> list:

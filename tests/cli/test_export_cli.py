@@ -64,6 +64,16 @@ def test_manifest_has_every_artifact_validation_and_measurement(exported):
     assert "next:" in result.stderr.splitlines()[-1]
 
 
+def test_bias_correction_is_decided_on_held_out_calibration_inputs(exported):
+    out, _ = exported
+    quant = json.loads((out / "manifest.json").read_text())["quantization"]
+    choice = quant["bias_correction"]
+    assert choice["mode"] == "auto" and choice["fit_samples"] == choice["check_samples"] == 100
+    assert choice["applied"] is (choice["error_with"] < choice["error_without"]) is quant["bias_correct"]
+    assert bool(quant["float_model_changes"].get("bias_correction")) is choice["applied"]
+    assert choice["line"] in (out / "report.md").read_text()
+
+
 def test_report_rows_and_next_command(exported):
     out, _ = exported
     report = (out / "report.md").read_text()

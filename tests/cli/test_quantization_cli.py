@@ -38,6 +38,7 @@ def test_export_records_the_settings_and_applies_them_to_both_int8_artifacts(per
     quant = manifest["quantization"]
     assert quant["scheme"] == "int8-per-tensor" and quant["weights_scheme"] == "per-tensor"
     assert quant["calibration"] == "mse" and quant["equalize"] is True and quant["bias_correct"] is True
+    assert quant["bias_correction"]["mode"] == "on", "--bias-correct: no check models, the correction as asked"
     assert quant["float_model"], "the notes say what was done to the float model"
     validations = {v["name"]: v for v in manifest["validations"]}
     assert all(v["passed"] for v in validations.values()), validations
