@@ -36,6 +36,7 @@ class TwoFold:
 
     def __init__(self, model, x: np.ndarray, labels: np.ndarray):
         self.model, self.x, self.labels = model, x, labels
+        self.all_calibration = x
         self.float_top1 = float_predictions(model, x)
         order = np.random.default_rng(0).permutation(len(labels))
         self.halves = (order[::2], order[1::2])
@@ -54,6 +55,7 @@ class HeldOut:
 
     def __init__(self, model, calib: np.ndarray, x: np.ndarray, labels: np.ndarray):
         self.model, self.calib, self.x, self.labels = model, calib, x, labels
+        self.all_calibration = calib
         self.float_top1 = float_predictions(model, x)
 
     def run(self, name: str, quant: QuantConfig, calibration_count: int | None = None) -> "Outcome":
@@ -159,6 +161,15 @@ def _ranges(name: str, experiment, n: int) -> list:
     return lines
 
 
+def _default_export(experiment) -> list:
+    """What the default settings decide when every calibration image is used (`mnd export --calib vww_dev --eval
+    OTHER`; for digits, its whole training split)."""
+    calibration = experiment.all_calibration[:QuantConfig().calibration_samples]
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build_int8(experiment.model, calibration, QuantConfig(), Path(tmp))
+    return ["", f"Default export calibrated on {len(calibration)} images: {built.bias_choice.line()}."]
+
+
 def _counts(name: str, experiment, n: int) -> list:
     lines = ["", f"### {name}: accuracy against calibration count (defaults)", "",
              "| calibration samples | int8 top-1 | bias correction (auto), per fold |", "|---|---|---|"]
@@ -228,6 +239,6 @@ def run() -> str:
             float_hits = float_correct(source.loaded, experiment.x, experiment.labels)
             scheme_lines, curves = _schemes(name, experiment, n, float_hits)
             lines += scheme_lines + ["", _plot(curves, slug, name)]
-            lines += _ranges(name, experiment, n) + _counts(name, experiment, n) + [""]
+            lines += _ranges(name, experiment, n) + _default_export(experiment) + _counts(name, experiment, n) + [""]
         lines += _feature_sqnr_lines()
     return "\n".join(lines)
