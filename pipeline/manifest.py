@@ -170,7 +170,8 @@ QUANTIZATION_SHAPE = Nullable(Obj({}, {"layers": ListOf(LAYER_QUALITY_SHAPE), "f
                                        "bias_correction": Obj({"mode": str, "applied": bool, "line": str},
                                                               {"fit_samples": int, "check_samples": int,
                                                                "error_without": float | None,
-                                                               "error_with": float | None}),
+                                                               "error_with": float | None,
+                                                               "drop_in_standard_errors": float | None}),
                                        "float_model_changes": MapOf(ListOf(Obj({"line": str}, closed=False)))},
                                    closed=False))
 EVALUATION_SHAPE = Obj({"runtime": str, "artifact": str, "labels": ListOf(str), "matrix": ListOf(ListOf(int)),

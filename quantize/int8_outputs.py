@@ -18,9 +18,10 @@ def dequantized_outputs(path: Path, inputs: np.ndarray) -> np.ndarray:
     return (raw.astype(np.float64) - output.zero_point) * output.scale
 
 
-def mean_squared_error(reference: np.ndarray, outputs: np.ndarray) -> float:
-    return float(np.mean(np.square(np.asarray(outputs, np.float64) - np.asarray(reference, np.float64).reshape(
-        outputs.shape))))
+def squared_error_per_input(reference: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Mean squared difference per input (the first axis) between `outputs` and `reference`."""
+    difference = np.asarray(outputs, np.float64) - np.asarray(reference, np.float64).reshape(outputs.shape)
+    return np.square(difference).reshape(len(difference), -1).mean(axis=1)
 
 
 def sqnr_db(reference: np.ndarray, outputs: np.ndarray) -> float | None:

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from mnd.quantize.bias_choice import MIN_HALF
+from mnd.quantize.bias_choice import MIN_DROP_IN_STANDARD_ERRORS, MIN_HALF, paired_drop
 from mnd.quantize.config import QuantConfig
 from mnd.quantize.int8_model import build_int8
-from mnd.quantize.int8_outputs import dequantized_outputs, mean_squared_error
+from mnd.quantize.int8_outputs import dequantized_outputs, squared_error_per_input
 from tests.unit.test_float_prep import images, randomized
 
 PER_TENSOR = QuantConfig(weights="per-tensor")  # bias_correct None: auto
@@ -29,7 +29,7 @@ def test_auto_keeps_a_correction_that_lowers_the_held_out_error(spread_model, tm
     built = build_int8(spread_model, x, PER_TENSOR, tmp_path)
     choice = built.bias_choice
     assert choice.mode == "auto" and (choice.fit_samples, choice.check_samples) == (16, 16)
-    assert choice.error_with < choice.error_without and choice.applied
+    assert choice.error_with < choice.error_without and choice.applied, choice
     assert built.quant.bias_correct is True and built.records["bias_correction"], "the export is bias-corrected"
     assert "kept (auto)" in built.notes[-1] and "16 held-out" in built.notes[-1]
     # the recorded errors are the check models' own: rebuilt by hand from the fit half, they measure the same
@@ -37,7 +37,9 @@ def test_auto_keeps_a_correction_that_lowers_the_held_out_error(spread_model, tm
     path = tmp_path / "on.tflite"
     path.write_bytes(fixed.tflite)
     reference = np.asarray(spread_model.predict(x[1::2], verbose=0), np.float64)
-    assert mean_squared_error(reference, dequantized_outputs(path, x[1::2])) == pytest.approx(choice.error_with)
+    errors = squared_error_per_input(reference, dequantized_outputs(path, x[1::2]))
+    assert errors.mean() == pytest.approx(choice.error_with)
+    assert choice.drop_in_standard_errors > MIN_DROP_IN_STANDARD_ERRORS
 
 
 def test_auto_leaves_it_off_without_enough_inputs_to_check_it(spread_model, tmp_path):
@@ -53,3 +55,14 @@ def test_a_fixed_setting_builds_no_check_models(spread_model, tmp_path):
     assert built.bias_choice.mode == "off" and not built.bias_choice.applied
     assert built.notes == ["bias correction off (--no-bias-correct)"]
     assert not list(tmp_path.glob("bias_check_*"))
+
+
+def test_the_drop_counts_only_beyond_the_checks_own_noise():
+    rng = np.random.default_rng(0)
+    before = rng.uniform(1.0, 2.0, 100)
+    assert paired_drop(before, before) == 0.0
+    assert paired_drop(before, before - 0.1) > 1e6, "every input improved alike: certain"
+    assert paired_drop(before, before * 0.5) > 10
+    noisy = before * rng.uniform(0.5, 1.5, 100)  # as many inputs worse as better
+    assert abs(paired_drop(before, noisy)) < MIN_DROP_IN_STANDARD_ERRORS
+    assert paired_drop(before, before * 1.2) < -10
