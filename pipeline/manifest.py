@@ -171,7 +171,8 @@ QUANTIZATION_SHAPE = Nullable(Obj({}, {"layers": ListOf(LAYER_QUALITY_SHAPE), "f
                                                               {"fit_samples": int, "check_samples": int,
                                                                "error_without": float | None,
                                                                "error_with": float | None,
-                                                               "drop_in_standard_errors": float | None}),
+                                                               "drop_in_standard_errors": float | None,
+                                                               "compared": str}),
                                        "float_model_changes": MapOf(ListOf(Obj({"line": str}, closed=False)))},
                                    closed=False))
 EVALUATION_SHAPE = Obj({"runtime": str, "artifact": str, "labels": ListOf(str), "matrix": ListOf(ListOf(int)),

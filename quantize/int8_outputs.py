@@ -4,18 +4,23 @@ from pathlib import Path
 import numpy as np
 
 
-def dequantized_outputs(path: Path, inputs: np.ndarray) -> np.ndarray:
+def dequantized_outputs(path: Path, inputs: np.ndarray, logits: bool = False) -> np.ndarray:
     """The model's outputs on float `inputs` (quantized with its own input scale), dequantized: [N, ...] float64.
-    LiteRT's reference kernels, in a child process (the int8 SOFTMAX can abort its process)."""
+    `logits`: the tensor feeding the final SOFTMAX instead, where there is one. LiteRT's reference kernels, in a
+    child process (the int8 SOFTMAX can abort its process)."""
     from mnd.pipeline.runtimes.inputs import inputs_for
     from mnd.pipeline.runtimes.sandbox import run_model
     from mnd.pipeline.sources.tflite_read import read_tflite
+    from mnd.quantize.tflite_edit import load
 
-    output = read_tflite(path.read_bytes(), path.name).outputs[0]
-    raw = run_model("litert-ref", path, inputs_for(path, inputs)).outputs.reshape(len(inputs), -1)
-    if output.scale is None:
+    data = path.read_bytes()
+    info = read_tflite(data, path.name)
+    tensor = info.softmax_input if logits else None
+    raw = run_model("litert-ref", path, inputs_for(path, inputs), tensor=tensor).outputs.reshape(len(inputs), -1)
+    quantization = load(data).subgraphs[0].tensors[tensor if tensor is not None else info.outputs[0].index].quantization
+    if quantization is None or quantization.scale is None or len(quantization.scale) != 1:
         return raw.astype(np.float64)
-    return (raw.astype(np.float64) - output.zero_point) * output.scale
+    return (raw.astype(np.float64) - int(quantization.zeroPoint[0])) * float(quantization.scale[0])
 
 
 def squared_error_per_input(reference: np.ndarray, outputs: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model, tflm_arena_bytes
 from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.quantize.config import QuantConfig
+from mnd.quantize.float_logits import float_logits
 from mnd.quantize.int8_model import build_int8
 from mnd.quantize.layer_quality import layer_quality
 from mnd.quantize.ptq import export_saved_model
@@ -89,27 +90,12 @@ class KerasExport:
         int8_path.write_bytes(built.tflite)
         return with_build(manifest, built).with_artifact(run_dir, "tflite_int8", int8_path)
 
-    def _reference_outputs(self, inputs: np.ndarray) -> tuple:
-        """(outputs, is_logits): Keras outputs before a final softmax when the model exposes one."""
-        import keras
-
-        last = self.model.layers[-1]
-        softmax_layer = isinstance(last, keras.layers.Softmax) or (
-            isinstance(last, keras.layers.Activation) and last.activation is keras.activations.softmax)
-        if softmax_layer:
-            return np.asarray(keras.Model(self.model.inputs, last.input).predict(inputs, batch_size=64, verbose=0)), True
-        if isinstance(last, keras.layers.Dense) and last.activation is keras.activations.softmax:
-            features = keras.Model(self.model.inputs, last.input).predict(inputs, batch_size=64, verbose=0)
-            kernel, bias = (w.numpy() for w in last.weights) if last.use_bias else (last.weights[0].numpy(), 0.0)
-            return np.asarray(features, np.float64) @ kernel.astype(np.float64) + bias, True
-        return np.asarray(self.model.predict(inputs, batch_size=64, verbose=0)), False
-
     def validations(self, run_dir: Path, manifest, evaluation, config) -> tuple:
         """(validations, confusion record of the int8 LiteRT reference kernels on the evaluation set)."""
         path = lambda kind: run_dir / manifest.artifact(kind).path  # noqa: E731
         labels, x = evaluation.labels, evaluation.float_inputs
         log.info("validating on %d evaluation samples", len(labels))
-        reference, is_logits = self._reference_outputs(x)  # argmax(logits) = argmax(softmax)
+        reference, is_logits = float_logits(self.model, x)  # argmax(logits) = argmax(softmax)
         what = "logits" if is_logits else "outputs"
         tflite_tensor = read_tflite(path("tflite_float").read_bytes()).softmax_input if is_logits else None
         tflite_float = run_model("litert", path("tflite_float"), x, tensor=tflite_tensor).outputs
