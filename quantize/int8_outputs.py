@@ -1,4 +1,5 @@
 """An int8 TFLite model's outputs as floats, and how far they are from a float model's."""
+import math
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,13 @@ def squared_error_per_input(reference: np.ndarray, outputs: np.ndarray) -> np.nd
 
 
 def sqnr_db(reference: np.ndarray, outputs: np.ndarray) -> float | None:
-    """10·log10(Σ f² / Σ (f − q)²); None when the outputs are exact."""
+    """10·log10(Σ f² / Σ (f − q)²) of `outputs` q against `reference` f; None when they are equal."""
     reference = np.asarray(reference, np.float64).reshape(outputs.shape)
-    noise = float(np.sum(np.square(outputs - reference)))
-    return None if noise == 0 else 10 * float(np.log10(float(np.sum(np.square(reference))) / noise))
+    return sqnr_from_sums(float(np.sum(np.square(reference))), float(np.sum(np.square(outputs - reference))))
+
+
+def sqnr_from_sums(signal: float, noise: float) -> float | None:
+    """10·log10(signal / noise) from Σ f² and Σ (f − q)²; None without noise (exact) or without signal."""
+    if signal <= 0 or noise <= 0:
+        return None
+    return float(10 * math.log10(signal / noise))

@@ -6,7 +6,6 @@ measures the error accumulated up to that layer; in the "layer" one each twin re
 so it measures the error that layer adds. SQNR = 10 log10(sum f² / sum (f - dequant(q))²) over all evaluation
 samples. Weight ranges come from the float twins' weights: the converter's float weights, batch norm folded.
 """
-import math
 import re
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -15,6 +14,7 @@ import numpy as np
 
 from mnd.pipeline.quiet import native_stderr_silenced
 from mnd.quantize import tflite_edit
+from mnd.quantize.int8_outputs import sqnr_from_sums
 from mnd.quantize.ptq import quantize_calibrated
 
 MAX_SAMPLES = 50
@@ -97,10 +97,7 @@ def _layer(depth: int, verified: VerifiedOp, accumulated: dict, isolated: dict) 
 
 
 def _sqnr_db(stats: dict) -> float | None:
-    signal, noise = stats["signal"], stats["noise"]
-    if signal <= 0 or noise <= 0:
-        return None
-    return float(10 * math.log10(signal / noise))
+    return sqnr_from_sums(stats["signal"], stats["noise"])
 
 
 def weight_spread(weights: np.ndarray, axis: int) -> tuple:
