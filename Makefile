@@ -71,8 +71,11 @@ toolchain:
 	    $$SUDO sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf > $(BINFMT)/register' || exit 1; \
 	  fi
 
+# Two pytest-xdist workers, a test file per worker at a time (module fixtures are built once); the slowest 30 tests
+# are listed at the end. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(INSTALLED) toolchain
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(INSTALLED)
 	$(PY) -m tests.bench.run

@@ -2,12 +2,12 @@
 built for the host with a hook that dumps every layer's output, compared tensor by tensor. It is built without
 MND_PROFILE, so the layer markers, and the harness that provides them, stay out of it."""
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.tempdirs import temporary_directory
 
 DRIVER = r"""#include <stdint.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
 
 def first_differing_layer(project: Path, generated, int8_path: Path, sample: np.ndarray) -> str:
     """A sentence naming the first differing layer on `sample` (or saying the host build agrees)."""
-    with tempfile.TemporaryDirectory(prefix="mnd-diagnose-") as tmp:
+    with temporary_directory("mnd-diagnose-") as tmp:
         work = Path(tmp)
         (work / "driver.c").write_text(DRIVER)
         binary = work / "model_host"

@@ -1,6 +1,5 @@
 """`mnd evaluate`: top-1 (and top-5) accuracy of any supported model on a dataset, with a 95% interval."""
 import math
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.plan import to_evaluation
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.tempdirs import temporary_directory
 
 Z95 = 1.959964
 
@@ -35,7 +35,7 @@ def model_outputs(source, evaluation, runtime: str) -> np.ndarray:
     from mnd.pipeline.sources.tflite_repair import repair_tflite
 
     data, _ = repair_tflite(source.path.read_bytes(), str(source.path))
-    with tempfile.TemporaryDirectory(prefix="mnd-evaluate-") as tmp:
+    with temporary_directory("mnd-evaluate-") as tmp:
         path = Path(tmp) / source.path.name
         path.write_bytes(data)
         return run_model(runtime, path, artifact_inputs(path, evaluation)).outputs

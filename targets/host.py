@@ -1,6 +1,5 @@
 """The host target: every runnable artifact on this machine's CPU, accuracy and latency per runtime."""
 import logging
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from mnd.pipeline.validate import accuracy, top1
 from mnd.targets.base import MeasureSettings, Target, TargetResult
 from mnd.targets.latency import latency_summary
 from mnd.targets.registry import register_target
+from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),
@@ -91,7 +91,7 @@ class HostTarget(Target):
     def _measure_one(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings, runtime: str, kind: str,
                      threads: int) -> Measurement:
         artifact = manifest.artifact(kind)
-        with tempfile.TemporaryDirectory(prefix="mnd-host-") as tmp:
+        with temporary_directory("mnd-host-") as tmp:
             path = run_dir / artifact.path
             arena = None
             if kind == "tflm_c_source":  # TFLM runs the bytes of the generated C array, as firmware would

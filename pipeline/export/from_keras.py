@@ -1,6 +1,5 @@
 """Export of a float Keras model (trained here, .keras, legacy .h5, SavedModel): PTQ and every artifact."""
 import logging
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from mnd.quantize.float_logits import float_logits
 from mnd.quantize.int8_model import build_int8
 from mnd.quantize.layer_quality import layer_quality
 from mnd.quantize.ptq import export_saved_model
+from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 WEIGHT_WORDS = {"per-channel": "per output channel", "per-tensor": "per tensor (one scale per weight tensor)"}
@@ -51,7 +51,7 @@ class KerasExport:
     def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
         name = c_identifier(self.source.name)
         quant = self.quant
-        with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
+        with temporary_directory("mnd-savedmodel-") as tmp:
             saved_model = export_saved_model(self.model, Path(tmp) / "saved_model")
             with phase("converting to TFLite float"):
                 float_path = write_tflite_float(saved_model, run_dir / f"{name}_float.tflite")
@@ -76,14 +76,14 @@ class KerasExport:
 
     def _onnx_int8(self, onnx_float: Path, prepared, calib_inputs, quant, path: Path) -> Path:
         """ONNX int8 from the same float model the TFLite int8 one came from (the prepared one when it changed)."""
-        with tempfile.TemporaryDirectory(prefix="mnd-onnx-prepared-") as tmp:
+        with temporary_directory("mnd-onnx-prepared-") as tmp:
             source = onnx_float if prepared is self.model else write_onnx_float(prepared, Path(tmp) / "prepared.onnx")
             return write_onnx_int8(source, calib_inputs, path, reduce_range=quant.onnx_reduce_range,
                                    weights=quant.weights, calibration=quant.calibration)
 
     def int8_artifact_only(self, run_dir: Path, manifest, calib_inputs):
         """Cost-only exports (mnd sweep --cost-only): the int8 TFLite model alone, what the targets measure."""
-        with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
+        with temporary_directory("mnd-savedmodel-") as tmp:
             with phase(f"calibrating and converting to TFLite int8 ({len(calib_inputs)} random calibration inputs)"):
                 built = build_int8(self.model, calib_inputs, self.quant, Path(tmp))
         int8_path = run_dir / f"{c_identifier(self.source.name)}_int8.tflite"
@@ -137,7 +137,7 @@ def onnx_weights(quant) -> dict:
 
 
 def run_onnx_logits(path: Path, inputs: np.ndarray) -> np.ndarray:
-    with tempfile.TemporaryDirectory(prefix="mnd-logits-") as tmp:
+    with temporary_directory("mnd-logits-") as tmp:
         copy = Path(tmp) / "logits.onnx"
         name = softmax_input_copy(path, copy)
         return run_model("onnxruntime", copy if name else path, inputs, tensor=name).outputs
@@ -154,7 +154,7 @@ def add_c_arrays(manifest, run_dir: Path, int8_path: Path, name: str, labels, ev
 def tflm_bit_exact(run_dir: Path, manifest, evaluation, int8_reference: np.ndarray):
     """TFLM running the bytes parsed back from the generated .cc vs LiteRT reference kernels."""
     int8_path = run_dir / manifest.artifact("tflite_int8").path
-    with tempfile.TemporaryDirectory(prefix="mnd-tflm-") as tmp:
+    with temporary_directory("mnd-tflm-") as tmp:
         from_c_array = Path(tmp) / "from_c_array.tflite"
         from_c_array.write_bytes(parse_c_array(run_dir / manifest.artifact("tflm_c_source").path))
         tflm = run_model("tflm", from_c_array, artifact_inputs(int8_path, evaluation),

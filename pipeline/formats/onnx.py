@@ -1,5 +1,4 @@
 """ONNX artifacts: float through tf2onnx, int8 QDQ through onnxruntime's static quantization."""
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +6,7 @@ import numpy as np
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.formats.onnx_names import canonicalize_file
 from mnd.pipeline.quiet import native_stderr_silenced
+from mnd.pipeline.tempdirs import temporary_directory
 
 OPSET = 17
 
@@ -79,7 +79,7 @@ def write_onnx_int8(float_path: Path, calibration_inputs: np.ndarray, path: Path
         raise ValueError(f"weights must be one of {', '.join(WEIGHT_SCHEMES)}, not {weights!r}")
     if calibration not in CALIBRATION_METHODS:
         raise ValueError(f"calibration must be one of {', '.join(CALIBRATION_METHODS)}, not {calibration!r}")
-    with tempfile.TemporaryDirectory(prefix="mnd-onnx-") as tmp:
+    with temporary_directory("mnd-onnx-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         input_name = onnx.load(str(prepared)).graph.input[0].name

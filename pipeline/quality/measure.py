@@ -1,5 +1,4 @@
 """One PTQ setting on one model: the int8 model's top-1 (LiteRT reference kernels) and its per-layer error."""
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from mnd.quantize.config import QuantConfig
 from mnd.quantize.int8_model import build_int8
 from mnd.quantize.int8_outputs import dequantized_outputs, sqnr_db
 from mnd.quantize.layer_quality import layer_quality
+from mnd.pipeline.tempdirs import temporary_directory
 
 
 @dataclass
@@ -47,7 +47,7 @@ def float_correct(model, inputs: np.ndarray, labels: np.ndarray) -> int:
 def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np.ndarray, labels: np.ndarray,
                    quant: QuantConfig, quality_samples: int) -> SchemeResult:
     """`inputs`: float evaluation inputs; the first `quality_samples` of them also go through the per-layer check."""
-    with tempfile.TemporaryDirectory(prefix="mnd-quality-") as tmp:
+    with temporary_directory("mnd-quality-") as tmp:
         built = build_int8(model, calibration_inputs, quant, Path(tmp))
         path = Path(tmp) / "int8.tflite"
         path.write_bytes(built.tflite)

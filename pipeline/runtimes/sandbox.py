@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 
 from mnd.pipeline.errors import MndError
 from mnd.pipeline.progress import phase
+from mnd.pipeline.tempdirs import temporary_directory
 
 RUNTIME_LABELS = {"litert": "LiteRT (default kernels, XNNPACK)", "litert-ref": "LiteRT reference kernels",
                   "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime",
@@ -50,8 +50,7 @@ def tflm_arena_bytes(model_path: Path, sample: np.ndarray, timeout: float = 600)
 
 def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = ()):
     label = f"{RUNTIME_LABELS[job['runtime']]} on {Path(job['model']).name}"
-    with tempfile.TemporaryDirectory(prefix="mnd-sandbox-") as tmp:
-        job_dir = Path(tmp)
+    with temporary_directory("mnd-sandbox-") as job_dir:
         (job_dir / "job.json").write_text(json.dumps(job))
         np.save(job_dir / "inputs.npy", np.ascontiguousarray(inputs))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

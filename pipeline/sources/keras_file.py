@@ -8,7 +8,6 @@ saved_model.py: an op allowlist checked before anything loads them, then loading
 import json
 import logging
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import keras
 import numpy as np
 
 from mnd.pipeline.errors import ModelError
+from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 
@@ -155,7 +155,7 @@ def _load_legacy_h5(path: Path) -> keras.Model:
             return keras.models.load_model(path, compile=False, safe_mode=True)
         log.info("%s: dropped Keras 2-only config keys Keras 3 rejects: %s", path.name,
                  ", ".join(sorted({item.split(".")[-1] for item in dropped})))
-        with tempfile.TemporaryDirectory(prefix="mnd-h5-") as tmp:
+        with temporary_directory("mnd-h5-") as tmp:
             patched = Path(tmp) / "model.h5"
             with h5py.File(path, "r") as source, h5py.File(patched, "w") as target:
                 for key, value in source.attrs.items():

@@ -1,5 +1,6 @@
 """Where the model to export comes from: the built-in default, a registry name, a run directory, a Keras file
 (.keras, legacy .h5), a SavedModel directory, or a .tflite file."""
+import fcntl
 import json
 import logging
 import shutil
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from mnd.pipeline import rundir
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import ModelError, UsageError
+from mnd.pipeline.errors import ModelError, OutputError, UsageError
 from mnd.pipeline.json_shape import Obj, check, read_json, refuse_problems
 from mnd.pipeline.manifest import PREPROCESSING_SHAPE, SCHEMA
 from mnd.pipeline.model.architecture import NAME_PATTERN
@@ -183,17 +184,29 @@ def _cached_training_run(name: str, cache_dir: Path, epochs: int, seed: int, pro
     from mnd.pipeline.training.run import run_training
 
     run = cache_dir / f"{name}-{DEFAULT_DATASET}-e{epochs}-s{seed}-r{RECIPE_VERSION}"
-    status = _cached_status(run)
-    if status == "complete":
-        log.info("reusing the cached training run %s", run)
+    with _cache_lock(run) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another export training the same run: wait for it, then reuse it
+        status = _cached_status(run)
+        if status == "complete":
+            log.info("reusing the cached training run %s", run)
+            return from_run_dir(run)
+        if status is not None:
+            log.info("the cached training run %s is %s, not complete: training it again", run, status)
+            shutil.rmtree(run)
+        log.info("training %s on %s for %d epochs (cached in %s for later exports)", name, DEFAULT_DATASET, epochs,
+                 run)
+        run_training(name, DEFAULT_DATASET, rundir.claim(run, force=False), TrainConfig(epochs=epochs, seed=seed),
+                     progress=progress)
         return from_run_dir(run)
-    if status is not None:
-        log.info("the cached training run %s is %s, not complete: training it again", run, status)
-        shutil.rmtree(run)
-    log.info("training %s on %s for %d epochs (cached in %s for later exports)", name, DEFAULT_DATASET, epochs, run)
-    run_training(name, DEFAULT_DATASET, rundir.claim(run, force=False), TrainConfig(epochs=epochs, seed=seed),
-                 progress=progress)
-    return from_run_dir(run)
+
+
+def _cache_lock(run: Path):
+    try:
+        run.parent.mkdir(parents=True, exist_ok=True)
+        return open(run.with_name(run.name + ".lock"), "w")
+    except OSError as error:
+        raise OutputError(f"cannot use the training cache '{run.parent}': {error.strerror or error}; make it writable "
+                          "or point MND_CACHE at a writable directory") from None
 
 
 def _cached_status(run: Path) -> str | None:

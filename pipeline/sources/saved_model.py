@@ -11,13 +11,13 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import keras
 
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.sources.saved_model_guard import check_graph_def, check_saved_model
+from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 GRAPH_FILES = ("saved_model.pb", "saved_model.pbtxt", "saved_model.cpb")  # only the checked bytes go to the child
@@ -37,7 +37,7 @@ class FrozenGraph(keras.layers.Layer):
 
 def load_saved_model(path: Path) -> keras.Model:
     checked = check_saved_model(path)
-    with tempfile.TemporaryDirectory(prefix="mnd-savedmodel-") as tmp:
+    with temporary_directory("mnd-savedmodel-") as tmp:
         job = Path(tmp)
         _stage(path, checked, job / "model")
         info = _freeze_in_child(path, job)

@@ -9,7 +9,6 @@ full-integer int8 model TFLM can run. Activations move exactly (zero point - 128
 symmetric per-channel, which is LOSSY, so the caller must measure the accuracy it costs.
 """
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.sources.tflite_read import CORRUPT_FIX, FILE_IDENTIFIER, describe, load_tflite
+from mnd.pipeline.tempdirs import temporary_directory
 
 # QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
 QUANTIZED_DIMENSION_SLOT = 16
@@ -127,7 +127,7 @@ def pack_model(model) -> bytes:
 
     builder = flatbuffers.Builder(1 << 20)
     builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-    with tempfile.TemporaryDirectory(prefix="mnd-align-") as tmp:
+    with temporary_directory("mnd-align-") as tmp:
         packed, aligned = Path(tmp) / "packed.tflite", Path(tmp) / "aligned.tflite"
         packed.write_bytes(builder.Output())
         tflite_flatbuffer_align_wrapper.align_tflite_model(str(packed), str(aligned))

@@ -1,7 +1,6 @@
 """Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
 reference kernels, with instruction counts (never cycles: QEMU has no timing model), RAM and flash."""
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from mnd.pipeline.validate import accuracy
 from mnd.targets.base import Target, TargetResult
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
+from mnd.pipeline.tempdirs import temporary_directory
 
 TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
 
@@ -78,7 +78,7 @@ class CortexMTarget(Target):
         generated, firmware = self.build(project, run_dir, manifest, kernels)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
-        with tempfile.TemporaryDirectory(prefix=f"mnd-{self.name}-") as tmp:
+        with temporary_directory(f"mnd-{self.name}-") as tmp:
             result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(), timeout_s=_timeout(len(inputs)))
         outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
         self._check_bit_exact(project, int8_path, inputs, outputs, generated)

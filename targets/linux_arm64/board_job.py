@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.runtimes.inputs import artifact_inputs
+from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.engine_remote import ENGINE
 
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),
@@ -58,7 +59,7 @@ class BoardJob:
     @contextmanager
     def staged(self):
         """A local folder holding every file the board needs (and, later, what comes back from it)."""
-        with tempfile.TemporaryDirectory(prefix="mnd-board-") as tmp:
+        with temporary_directory("mnd-board-") as tmp:
             local = Path(tmp)
             for name, source in self.files.items():
                 if isinstance(source, bytes):

@@ -24,7 +24,7 @@ def exported(tmp_path_factory) -> tuple:
     target = "cortex-m4" if all(shutil.which(tool) for tool in TOOLS) else "host"
     run_mnd("export", "--train-epochs", "0", "--allow-drift", "--target", target, "--out", base / "run",
             "--eval-samples", "20", *FAST, env={"MND_CACHE": str(base / "cache")}, check=0)
-    (training,) = (base / "cache").iterdir()
+    (training,) = [path for path in (base / "cache").iterdir() if path.is_dir()]  # not the lock file
     return base / "run", training
 
 

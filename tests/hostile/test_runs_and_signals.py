@@ -154,7 +154,7 @@ def test_an_interrupted_cached_training_run_is_trained_again(tmp_path):
     first.send_signal(signal.SIGINT)
     _, stderr = first.communicate(timeout=120)
     assert first.returncode == 130, stderr[-2000:]
-    cached = next((tmp_path / "cache").iterdir())
+    cached = next(path for path in (tmp_path / "cache").iterdir() if path.is_dir())  # not the lock file
     assert json.loads((cached / "manifest.json").read_text())["status"] == "interrupted"
     second = start(*args, env=env)
     lines = []
