@@ -5,6 +5,8 @@ side fails: V2 from the slim README (tensorflow/models research/slim/nets/mobile
 README and from the V3 paper's Table 3.
 """
 import json
+import subprocess
+import sys
 import math
 
 import pytest
@@ -134,3 +136,13 @@ def test_refusals_name_the_fix(mnd, args, message):
 def test_v1_grid_unchanged_by_default(mnd):
     rows = json.loads(mnd("summary", "--grid", "--json", check=0).stdout)
     assert len(rows) == 16 and rows[0]["name"] == "mobilenet_v1_100_224"
+
+
+@pytest.mark.parametrize("args", [("--model", "mobilenet_v3_large_100_224_minimalistic"), ("--grid", "--family", "v3"),
+                                  ("--model", "mobilenet_v2_140_224")])
+def test_summary_never_imports_tensorflow(args):
+    code = ("import sys; from mnd.pipeline.cli import main; status = main(['summary', '--json', *sys.argv[1:]]); "
+            "assert status == 0, status; "
+            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'TensorFlow imported'")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
