@@ -270,13 +270,15 @@ def _cmd_sweep(args) -> None:
                          "weights: counts, sizes and speed only)")
     if args.dataset and (args.classes or args.channels):
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
+    sweep_grid.check_family(args.family, args.alpha)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     import_tensorflow_quietly()
     from mnd.pipeline.sweep.run import SweepConfig, run_sweep
 
     config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
                          epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
-                         seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args))
+                         seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args),
+                         family=args.family)
     out = Path(args.out or f"out/sweep-{args.target}")
     doc = run_sweep(config, out, args.force, _local_paths(args.dataset, _cache_dir()))
     _emit_json(args, json.dumps(doc, indent=2) + "\n")
@@ -503,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", parents=[common], help="the alpha x resolution trade-off (paper Figures 4 "
                                 "and 5) measured on a target: sweep.json, report.md, report.html")
     sweep.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    sweep.add_argument("--family", choices=sweep_grid.FAMILIES, default="v1",
+                       help="architecture of every variant: mobilenet_v1 (default), v2, v3_small or v3_large")
     sweep.add_argument("--alpha", type=sweep_grid.alpha_list, default=sweep_grid.alpha_list(sweep_grid.DEFAULT_ALPHAS),
                        help=f"comma list of width multipliers (default {sweep_grid.DEFAULT_ALPHAS})")
     sweep.add_argument("--resolution", type=sweep_grid.side_list,
