@@ -80,7 +80,9 @@ def _summary_spec(args):
 
 def _cmd_train(args) -> None:
     from mnd.pipeline import rundir
+    from mnd.pipeline.model.registry import parse_model_name
 
+    parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
     destination = rundir.claim(Path(args.out), args.force, _local_paths(args.dataset, _cache_dir()))
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
