@@ -5,10 +5,11 @@ channel counts rounded by `make_divisible` (multiples of 8, never below 8 nor 10
 1x1 conv kept at 1280 for alpha < 1 and multiplied for alpha > 1, V3's head conv multiplied only for alpha > 1.
 Pure Python on purpose: `mnd summary` must not pay for importing TensorFlow.
 """
-import math
 from dataclasses import dataclass, replace
 
 from mnd.pipeline.errors import UsageError
+from mnd.pipeline.model.architecture import (ImageClassifierShape, check_input_and_classes, conv_weights,
+                                              same_padding_side)
 
 FAMILIES = ("v2", "v3_small", "v3_large")
 MAX_ALPHA = 2.0
@@ -59,7 +60,7 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 @dataclass(frozen=True)
-class InvertedResidualSpec:
+class InvertedResidualSpec(ImageClassifierShape):
     """Everything that fixes a V2 or V3 architecture; the V3 'minimalistic' variant has no squeeze-and-excite,
     relu instead of hard-swish and 3x3 depthwise kernels only."""
 
@@ -76,12 +77,7 @@ class InvertedResidualSpec:
         if not 0 < self.alpha <= MAX_ALPHA:
             raise UsageError(f"alpha {self.alpha} is out of range; use 0 < alpha <= {MAX_ALPHA:g} (e.g. 0.35, 0.75, "
                              "1.0, 1.4)")
-        if self.side < 32:
-            raise UsageError(f"input side {self.side} is too small; use a side of at least 32 pixels")
-        if self.classes < 2:
-            raise UsageError(f"{self.classes} classes cannot be classified; use at least 2")
-        if self.channels not in (1, 3):
-            raise UsageError(f"{self.channels} input channels are not supported; use 1 (grayscale) or 3 (RGB)")
+        check_input_and_classes(self.side, self.channels, self.classes)
         if self.minimalistic and self.family == "v2":
             raise UsageError("MobileNet V2 has no minimalistic variant; it is a V3 option (mobilenet_v3_small_..."
                              "_minimalistic)")
@@ -97,10 +93,6 @@ class InvertedResidualSpec:
         if self.family == "v2":
             return "relu6"
         return "relu" if self.minimalistic else HS
-
-    @property
-    def input_shape(self) -> tuple:
-        return (1, self.side, self.side, self.channels)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "family": self.family, "alpha": self.alpha, "side": self.side,
@@ -129,15 +121,14 @@ class Layer:
     def mult_adds(self) -> int:
         if self.kind == "pool":
             return 0
-        per_output = self.kernel * self.kernel * (1 if self.kind == "dw" else self.in_channels)
-        return per_output * self.out_channels * self.out_side * self.out_side
+        return conv_weights(self.kind, self.kernel, self.in_channels, self.out_channels) * self.out_side ** 2
 
     @property
     def params(self) -> int:
-        """Weights plus biases where the layer has them; batch norm is not counted (see `summary_v23`)."""
+        """Weights plus biases where the layer has them; batch norm is not counted (see inverted_residual_summary)."""
         if self.kind == "pool":
             return 0
-        weights = self.kernel * self.kernel * (1 if self.kind == "dw" else self.in_channels) * self.out_channels
+        weights = conv_weights(self.kind, self.kernel, self.in_channels, self.out_channels)
         return weights + (self.out_channels if self.bias else 0)
 
     @property
@@ -163,13 +154,9 @@ class BlockPlan:
     layers: tuple
 
 
-def _out_side(side: int, stride: int) -> int:
-    return math.ceil(side / stride)  # padding "same"
-
-
 def _bottleneck(index: int, in_channels: int, side: int, expanded: int, out: int, kernel: int, stride: int,
                 se: bool, activation: str, expand: bool) -> BlockPlan:
-    out_side = _out_side(side, stride)
+    out_side = same_padding_side(side, stride)
     layers = []
     if expand:
         layers.append(Layer("expand", 1, 1, in_channels, expanded, side, side, activation, block=index))
@@ -192,7 +179,7 @@ def _v2_blocks(spec: InvertedResidualSpec, channels: int, side: int) -> list:
             block = _bottleneck(len(blocks), channels, side, expansion * channels, out, 3, stride, False, "relu6",
                                 expand=bool(blocks))
             blocks.append(block)
-            channels, side = out, _out_side(side, stride)
+            channels, side = out, same_padding_side(side, stride)
     return blocks
 
 
@@ -206,7 +193,7 @@ def _v3_blocks(spec: InvertedResidualSpec, channels: int, side: int) -> list:
         block = _bottleneck(len(blocks), channels, side, expanded, out, kernel, row.stride,
                             row.se and not spec.minimalistic, activation, expand=bool(blocks))
         blocks.append(block)
-        channels, side = out, _out_side(side, row.stride)
+        channels, side = out, same_padding_side(side, row.stride)
     return blocks
 
 
@@ -226,7 +213,7 @@ class Plan:
 
 def layer_plan(spec: InvertedResidualSpec) -> Plan:
     """The counted layers of `spec`, grouped as Keras Applications builds them."""
-    side = _out_side(spec.side, 2)
+    side = same_padding_side(spec.side, 2)
     if spec.family == "v2":
         stem_channels = make_divisible(V2_STEM * spec.alpha)
         stem = Layer("conv", 3, 2, spec.channels, stem_channels, spec.side, side, "relu6")
