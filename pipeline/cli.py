@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's native log lines and the libraries' Python warnings")
 
-    summary = commands.add_parser("summary", parents=[common], help="per-layer mult-adds and parameters (paper Tables 1-7)")
+    summary = commands.add_parser("summary", parents=[common], help="per-layer mult-adds and parameters (v1: paper Tables 1-7; v2/v3: per bottleneck)")
     summary.add_argument("--model", help="registry name such as mobilenet_v1_025_96, mobilenet_v2_140_224, "
                          "mobilenet_v3_small_075_224 (instead of --alpha/--resolution)")
     summary.add_argument("--family", choices=("v1", "v2", "v3"), help="with --grid: the published models of that "
