@@ -41,41 +41,16 @@ def _cmd_summary(args) -> None:
             rows = inverted_residual_summary.grid(args.family, classes, args.channels)
             _print_result(args, rows, inverted_residual_summary.format_grid)
         return
-    spec = _summary_spec(args)
+    from mnd.pipeline.model.registry import spec_from_options
+
+    spec = spec_from_options(args.model, args.family, alpha=args.alpha, side=args.resolution,
+                             classes=args.classes or 1000, channels=args.channels, activation=args.activation,
+                             shallow=args.shallow, full_conv=args.full_conv)
     if isinstance(spec, InvertedResidualSpec):
         _print_result(args, inverted_residual_summary.summarize(spec), inverted_residual_summary.format_table)
     else:
         _print_result(args, summary.summarize(spec), summary.format_table)
     log.info("next: mnd train --model %s --dataset digits --out runs/%s", spec.name, spec.name)
-
-
-def _summary_spec(args):
-    """The architecture `mnd summary` counts: --model NAME (any family), else --family with --alpha/--resolution."""
-    from mnd.pipeline.errors import UsageError
-    from mnd.pipeline.model.architecture import ModelSpec
-    from mnd.pipeline.model.inverted_residual import InvertedResidualSpec
-    from mnd.pipeline.model.registry import parse_model_name
-
-    v1_only = {key: True for key in ("full_conv", "shallow") if getattr(args, key)}
-    fields = dict(classes=args.classes or 1000, channels=args.channels)
-    if args.model:
-        spec = parse_model_name(args.model, args.activation, **fields, **({"full_conv": True} if args.full_conv else {}))
-        family = getattr(spec, "family", "v1")
-        if args.family and args.family != family[:2]:
-            raise UsageError(f"--family {args.family} does not match --model {args.model} ({family}); leave --family "
-                             "out with --model")
-        if args.shallow and isinstance(spec, ModelSpec):
-            spec = ModelSpec(**{**spec.__dict__, "shallow": True})
-        elif v1_only and not isinstance(spec, ModelSpec):
-            raise UsageError(f"--{next(iter(v1_only)).replace('_', '-')} applies to mobilenet_v1 models only")
-        return spec
-    if (args.family or "v1") == "v1":
-        return ModelSpec(alpha=args.alpha, side=args.resolution, **fields, **v1_only,
-                         **({"activation": args.activation} if args.activation else {}))
-    if args.family == "v3" or v1_only or args.activation:
-        raise UsageError("--family v3 needs --model (mobilenet_v3_small_100_224, mobilenet_v3_large_075_224, ..."
-                         "_minimalistic); --activation, --shallow and --full-conv apply to mobilenet_v1 only")
-    return InvertedResidualSpec("v2", args.alpha, args.resolution, **fields)
 
 
 def _cmd_train(args) -> None:

@@ -4,6 +4,7 @@ import re
 
 from mnd.pipeline.errors import UsageError, did_you_mean
 from mnd.pipeline.model import architecture
+from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.model.inverted_residual import InvertedResidualSpec
 
 INVERTED_RESIDUAL_PATTERN = re.compile(r"^mobilenet_(v2|v3_small|v3_large)_(\d{3})_(\d+)(_minimalistic)?$")
@@ -40,3 +41,29 @@ def parse_model_name(name: str, activation: str | None = None, **overrides):
         raise UsageError(f"'{name}' uses {spec.activation}; --activation {activation} applies to mobilenet_v1 models "
                          "only (leave it out)")
     return spec
+
+
+def spec_from_options(model: str | None, family: str | None, *, alpha: float, side: int, classes: int, channels: int,
+                      activation: str | None, shallow: bool, full_conv: bool):
+    """The architecture `mnd summary` counts: `model` (a name of any family), else `family` v1 (default) or v2 at
+    `alpha` and `side`. V1's own options (activation, shallow, full_conv) are refused for the other families."""
+    v1_only = {key: True for key, value in (("full_conv", full_conv), ("shallow", shallow)) if value}
+    if model:
+        spec = parse_model_name(model, activation, classes=classes, channels=channels,
+                                **({"full_conv": True} if full_conv else {}))
+        spec_family = getattr(spec, "family", "v1")
+        if family and family != spec_family[:2]:
+            raise UsageError(f"--family {family} does not match --model {model} ({spec_family}); leave --family "
+                             "out with --model")
+        if shallow and isinstance(spec, ModelSpec):
+            return ModelSpec(**{**spec.__dict__, "shallow": True})
+        if v1_only and not isinstance(spec, ModelSpec):
+            raise UsageError(f"--{next(iter(v1_only)).replace('_', '-')} applies to mobilenet_v1 models only")
+        return spec
+    if (family or "v1") == "v1":
+        return ModelSpec(alpha=alpha, side=side, classes=classes, channels=channels, **v1_only,
+                         **({"activation": activation} if activation else {}))
+    if family == "v3" or v1_only or activation:
+        raise UsageError("--family v3 needs --model (mobilenet_v3_small_100_224, mobilenet_v3_large_075_224, ..."
+                         "_minimalistic); --activation, --shallow and --full-conv apply to mobilenet_v1 only")
+    return InvertedResidualSpec("v2", alpha, side, classes, channels)
