@@ -3,6 +3,7 @@ same MACs (counted from the Keras layers' shapes), same shapes. Small sides keep
 import functools
 
 import keras
+import numpy as np
 import pytest
 
 from mnd.pipeline.errors import UsageError
@@ -33,10 +34,11 @@ def ours(spec):
 
 @functools.cache
 def applications(spec):
-    """Keras Applications' model of the same configuration, random weights (nothing is downloaded)."""
+    """Keras Applications' model of the same configuration, random weights (nothing is downloaded), ending in its
+    logits (no softmax)."""
     builder = getattr(keras.applications, APPLICATIONS[spec.family])
     options = dict(input_shape=(spec.side, spec.side, spec.channels), alpha=spec.alpha, weights=None,
-                   classes=spec.classes)
+                   classes=spec.classes, classifier_activation=None)
     if spec.family != "v2":
         options.update(minimalistic=spec.minimalistic, include_preprocessing=False)
     return builder(**options)
@@ -132,3 +134,42 @@ def test_create_model_takes_every_family():
 def test_bad_names_name_the_fix(name, message):
     with pytest.raises(UsageError, match=message):
         parse_model_name(name)
+
+
+def varied_weights(model, rng) -> list:
+    """Weights that keep activations spread through the whole depth (He-scaled kernels, batch norm near identity),
+    so that a wrong activation or gate anywhere shows in the logits."""
+    weights = []
+    for variable in model.weights:
+        shape, name = tuple(variable.shape), variable.path.rsplit("/", 1)[-1]
+        noise = rng.normal(0.0, 1.0, shape)
+        if name == "kernel":
+            fan_in = np.prod(shape[:2]) if "depthwise" in variable.path else np.prod(shape[:-1])
+            weights.append(noise * np.sqrt(2.0 / fan_in))
+        elif name in ("gamma", "moving_variance"):
+            weights.append(1.0 + 0.2 * np.abs(noise))
+        else:  # beta, moving_mean, bias
+            weights.append(0.2 * noise)
+    return [w.astype(np.float32) for w in weights]
+
+
+def logits(model):
+    """The model up to its softmax, if it has one: differences the softmax would squash stay visible."""
+    last = model.layers[-1]
+    return keras.Model(model.input, last.input if isinstance(last, keras.layers.Softmax) else last.output)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+def test_same_weights_give_keras_applications_logits(spec):
+    """Keras Applications' weights poured into our model give its logits: the same layers in the same order with
+    the same activations, squeeze-and-excite gates and residuals, not only the same counts."""
+    reference, model = applications(spec), ours(spec)
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in reference.get_weights()]
+    rng = np.random.default_rng(0)
+    weights = varied_weights(reference, rng)
+    reference.set_weights(weights)
+    model.set_weights(weights)
+    images = rng.uniform(-1.0, 1.0, (2, spec.side, spec.side, spec.channels)).astype(np.float32)
+    expected = np.asarray(logits(reference)(images, training=False)).reshape(2, -1)
+    assert np.std(expected) > 0.1
+    np.testing.assert_allclose(np.asarray(logits(model)(images, training=False)), expected, rtol=1e-3, atol=1e-3)
