@@ -30,28 +30,34 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _cmd_summary(args) -> None:
-    from mnd.pipeline.model.architecture import ModelSpec, parse_model_name
-    from mnd.pipeline.model.summary import format_grid, format_table, grid, summarize
+    from mnd.pipeline.model import inverted_residual_summary, summary
+    from mnd.pipeline.model.inverted_residual import InvertedResidualSpec
 
     if args.grid:
-        rows = grid(classes=args.classes, channels=args.channels)
-        _print_result(args, rows, format_grid)
+        if (args.family or "v1") == "v1":
+            _print_result(args, summary.grid(classes=args.classes or 1000, channels=args.channels), summary.format_grid)
+        else:
+            classes = args.classes or inverted_residual_summary.PUBLISHED_CLASSES
+            rows = inverted_residual_summary.grid(args.family, classes, args.channels)
+            _print_result(args, rows, inverted_residual_summary.format_grid)
         return
-    fields = dict(classes=args.classes, channels=args.channels, activation=args.activation, full_conv=args.full_conv)
-    if args.model:
-        spec = parse_model_name(args.model, **fields)
-        if args.shallow:
-            spec = ModelSpec(**{**spec.__dict__, "shallow": True})
+    from mnd.pipeline.model.registry import spec_from_options
+
+    spec = spec_from_options(args.model, args.family, alpha=args.alpha, side=args.resolution,
+                             classes=args.classes or 1000, channels=args.channels, activation=args.activation,
+                             shallow=args.shallow, full_conv=args.full_conv)
+    if isinstance(spec, InvertedResidualSpec):
+        _print_result(args, inverted_residual_summary.summarize(spec), inverted_residual_summary.format_table)
     else:
-        spec = ModelSpec(alpha=args.alpha, side=args.resolution, shallow=args.shallow, **fields)
-    doc = summarize(spec)
-    _print_result(args, doc, format_table)
+        _print_result(args, summary.summarize(spec), summary.format_table)
     log.info("next: mnd train --model %s --dataset digits --out runs/%s", spec.name, spec.name)
 
 
 def _cmd_train(args) -> None:
     from mnd.pipeline import rundir
+    from mnd.pipeline.model.registry import parse_model_name
 
+    parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
     destination = rundir.claim(Path(args.out), args.force, _local_paths(args.dataset, _cache_dir()))
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
@@ -241,13 +247,15 @@ def _cmd_sweep(args) -> None:
                          "weights: counts, sizes and speed only)")
     if args.dataset and (args.classes or args.channels):
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
+    sweep_grid.check_family(args.family, args.alpha)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     import_tensorflow_quietly()
     from mnd.pipeline.sweep.run import SweepConfig, run_sweep
 
     config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
                          epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
-                         seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args))
+                         seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args),
+                         family=args.family)
     out = Path(args.out or f"out/sweep-{args.target}")
     doc = run_sweep(config, out, args.force, _local_paths(args.dataset, _cache_dir()))
     _emit_json(args, json.dumps(doc, indent=2) + "\n")
@@ -365,21 +373,28 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's native log lines and the libraries' Python warnings")
 
-    summary = commands.add_parser("summary", parents=[common], help="per-layer mult-adds and parameters (paper Tables 1-7)")
-    summary.add_argument("--model", help="registry name such as mobilenet_v1_025_96 (instead of --alpha/--resolution)")
+    summary = commands.add_parser("summary", parents=[common], help="per-layer mult-adds and parameters (v1: paper Tables 1-7; v2/v3: per bottleneck)")
+    summary.add_argument("--model", help="registry name such as mobilenet_v1_025_96, mobilenet_v2_140_224, "
+                         "mobilenet_v3_small_075_224 (instead of --alpha/--resolution)")
+    summary.add_argument("--family", choices=("v1", "v2", "v3"), help="with --grid: the published models of that "
+                         "family with their published ImageNet figures; with --alpha/--resolution: v1 or v2 "
+                         "(default v1, or --model's family)")
     summary.add_argument("--alpha", type=cli_args.unit_fraction, default=1.0, help="width multiplier, 0 < alpha <= 1")
     summary.add_argument("--resolution", type=cli_args.positive_int, default=224, help="input side in pixels, at least 32")
-    summary.add_argument("--classes", type=cli_args.positive_int, default=1000)
+    summary.add_argument("--classes", type=cli_args.positive_int,
+                         help="classifier outputs (default 1000; 1001 for --grid --family v2/v3, as published)")
     summary.add_argument("--channels", type=int, default=3, help="1 (grayscale) or 3 (RGB)")
-    summary.add_argument("--activation", default="relu6")
+    summary.add_argument("--activation", help="mobilenet_v1 only: relu6 (default) or relu")
     summary.add_argument("--shallow", action="store_true", help="drop the five 14x14x512 separable blocks")
     summary.add_argument("--full-conv", action="store_true", help="the paper's Conv MobileNet (Table 4)")
-    summary.add_argument("--grid", action="store_true", help="the 16 models alpha x {224,192,160,128}")
+    summary.add_argument("--grid", action="store_true", help="v1: the 16 models alpha x {224,192,160,128}; v2: the 22 "
+                         "models of the slim README; v3: its 6 models, with the V3 paper's figures")
     summary.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     summary.set_defaults(handler=_cmd_summary)
 
     train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder")
-    train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32")
+    train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32, mobilenet_v2_035_96 "
+                       "or mobilenet_v3_small_075_96")
     train.add_argument("--dataset", required=True, help="'digits' (built in) or a folder with one sub-folder per class")
     train.add_argument("--out", required=True, help="run directory to create")
     train.add_argument("--epochs", type=cli_args.positive_int, default=30)
@@ -388,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=cli_args.seed, default=0)
     train.add_argument("--val-split", type=float, default=0.2, help="fraction held out for validation")
     train.add_argument("--channels", type=int, choices=(1, 3), help="default: the dataset's own (1 for digits)")
-    train.add_argument("--activation", default="relu6")
+    train.add_argument("--activation", help="mobilenet_v1 only: relu6 (default) or relu")
     train.add_argument("--preprocess", default="unit", help="unit (x/255), signed (x/127.5-1) or raw")
     train.add_argument("--to-gray", action="store_true", help="convert colour images for 1-channel models")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -467,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", parents=[common], help="the alpha x resolution trade-off (paper Figures 4 "
                                 "and 5) measured on a target: sweep.json, report.md, report.html")
     sweep.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    sweep.add_argument("--family", choices=sweep_grid.FAMILIES, default="v1",
+                       help="architecture of every variant: mobilenet_v1 (default), v2, v3_small or v3_large")
     sweep.add_argument("--alpha", type=sweep_grid.alpha_list, default=sweep_grid.alpha_list(sweep_grid.DEFAULT_ALPHAS),
                        help=f"comma list of width multipliers (default {sweep_grid.DEFAULT_ALPHAS})")
     sweep.add_argument("--resolution", type=sweep_grid.side_list,

@@ -22,8 +22,26 @@ NAME_PATTERN = re.compile(r"^mobilenet_v1_(\d{3})_(\d+)(_shallow)?$")
 KNOWN_NAMES = [f"mobilenet_v1_{a:03d}_{s}" for a in (25, 50, 75, 100) for s in (32, 96, 128, 160, 192, 224)]
 
 
+def check_input_and_classes(side: int, channels: int, classes: int) -> None:
+    """The limits every family shares: a side of at least 32, 1 or 3 input channels, at least 2 classes."""
+    if side < 32:
+        raise UsageError(f"input side {side} is too small; use a side of at least 32 pixels")
+    if classes < 2:
+        raise UsageError(f"{classes} classes cannot be classified; use at least 2")
+    if channels not in (1, 3):
+        raise UsageError(f"{channels} input channels are not supported; use 1 (grayscale) or 3 (RGB)")
+
+
+class ImageClassifierShape:
+    """What every family's spec shares: `side`, `channels` and `classes` fields, and the batch-1 input shape."""
+
+    @property
+    def input_shape(self) -> tuple:
+        return (1, self.side, self.side, self.channels)
+
+
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(ImageClassifierShape):
     """Everything that fixes the architecture. `full_conv` is the paper's 'Conv MobileNet' (Table 4)."""
 
     alpha: float = 1.0
@@ -39,22 +57,13 @@ class ModelSpec:
             raise UsageError(f"alpha {self.alpha} is out of range; use 0 < alpha <= 1 (e.g. 0.25, 0.5, 0.75, 1.0)")
         if int(FIRST_CONV_CHANNELS * self.alpha) < 1:
             raise UsageError(f"alpha {self.alpha} leaves the first conv with 0 channels; use alpha >= {1 / FIRST_CONV_CHANNELS}")
-        if self.side < 32:
-            raise UsageError(f"input side {self.side} is too small; use a side of at least 32 pixels")
-        if self.classes < 2:
-            raise UsageError(f"{self.classes} classes cannot be classified; use at least 2")
-        if self.channels not in (1, 3):
-            raise UsageError(f"{self.channels} input channels are not supported; use 1 (grayscale) or 3 (RGB)")
+        check_input_and_classes(self.side, self.channels, self.classes)
         if self.activation not in ACTIVATIONS:
             raise UsageError(f"unknown activation '{self.activation}'{did_you_mean(self.activation, ACTIVATIONS)} (choose from {', '.join(ACTIVATIONS)})")
 
     @property
     def name(self) -> str:
         return f"mobilenet_v1_{round(self.alpha * 100):03d}_{self.side}" + ("_shallow" if self.shallow else "")
-
-    @property
-    def input_shape(self) -> tuple:
-        return (1, self.side, self.side, self.channels)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "alpha": self.alpha, "side": self.side, "classes": self.classes,
@@ -100,8 +109,7 @@ class Layer:
             return 0
         if self.kind == "fc":
             return self.in_channels * self.out_channels
-        per_output = self.kernel * self.kernel * (1 if self.kind == "dw" else self.in_channels)
-        return per_output * self.out_channels * self.out_side * self.out_side
+        return conv_weights(self.kind, self.kernel, self.in_channels, self.out_channels) * self.out_side ** 2
 
     @property
     def params(self) -> int:
@@ -110,10 +118,15 @@ class Layer:
             return 0
         if self.kind == "fc":
             return self.in_channels * self.out_channels + self.out_channels
-        return self.kernel * self.kernel * (1 if self.kind == "dw" else self.in_channels) * self.out_channels
+        return conv_weights(self.kind, self.kernel, self.in_channels, self.out_channels)
 
 
-def _same_padding_side(side: int, stride: int) -> int:
+def conv_weights(kind: str, kernel: int, in_channels: int, out_channels: int) -> int:
+    """Weights of a convolution, also its mult-adds per output pixel; kind 'dw' is depthwise (one filter a channel)."""
+    return kernel * kernel * (1 if kind == "dw" else in_channels) * out_channels
+
+
+def same_padding_side(side: int, stride: int) -> int:
     return math.ceil(side / stride)
 
 
@@ -121,13 +134,13 @@ def layer_plan(spec: ModelSpec) -> list:
     """The counted layers of `spec`, in order; channel counts are int(c * alpha) as Keras computes them."""
     layers = []
     channels = int(FIRST_CONV_CHANNELS * spec.alpha)
-    side = _same_padding_side(spec.side, 2)
+    side = same_padding_side(spec.side, 2)
     layers.append(Layer("conv", 2, 3, spec.channels, channels, spec.side, side))
     for index, (stride, out_at_alpha_1) in enumerate(SEPARABLE_BLOCKS):
         if spec.shallow and index in SHALLOW_DROPPED:
             continue
         out_channels = int(out_at_alpha_1 * spec.alpha)
-        out_side = _same_padding_side(side, stride)
+        out_side = same_padding_side(side, stride)
         if spec.full_conv:
             layers.append(Layer("conv", stride, 3, channels, out_channels, side, out_side))
         else:

@@ -12,7 +12,7 @@ from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, OutputError, UsageError
 from mnd.pipeline.json_shape import Obj, check, read_json, refuse_problems
 from mnd.pipeline.manifest import PREPROCESSING_SHAPE, SCHEMA
-from mnd.pipeline.model.architecture import NAME_PATTERN
+from mnd.pipeline.model.registry import is_model_name, parse_model_name
 from mnd.pipeline.paths import inside
 
 log = logging.getLogger("mnd")
@@ -59,7 +59,7 @@ def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, pr
 
 
 def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
-    if model is None or NAME_PATTERN.match(model):
+    if model is None or is_model_name(model):
         return _cached_training_run(model or DEFAULT_MODEL, cache_dir, epochs, seed, progress)
     path = Path(model)
     if path.is_dir() and (path / "manifest.json").exists():
@@ -69,7 +69,6 @@ def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
     if (path.suffix in (".keras", ".h5") and path.is_file()) or (path / "saved_model.pb").is_file():
         return _from_keras(path)
     if not path.exists():
-        from mnd.pipeline.model.architecture import parse_model_name
         if "/" not in model and "." not in model:
             parse_model_name(model)  # raises with a did-you-mean for registry-like typos
         raise ModelError(f"model '{model}' not found; give a registry name (mobilenet_v1_025_96), a .keras, .h5 "

@@ -40,6 +40,7 @@ class SweepConfig:
     flash_kb: float | None = None
     ram_kb: float | None = None
     measure: MeasureSettings = MeasureSettings()
+    family: str = "v1"          # v1, v2, v3_small or v3_large (sweep.grid.FAMILIES)
 
     @property
     def cost_only(self) -> bool:
@@ -48,7 +49,8 @@ class SweepConfig:
     def settings(self, classes: int, channels: int) -> dict:
         """Everything that decides a row besides its alpha and resolution: one sweep folder holds one of these."""
         board = self.measure.board
-        return {"target": self.target, "mode": "cost-only" if self.cost_only else "trained",
+        family = {} if self.family == "v1" else {"family": self.family}  # v1 folders from before keep matching
+        return {**family, "target": self.target, "mode": "cost-only" if self.cost_only else "trained",
                 "dataset": self.dataset, "epochs": None if self.cost_only else self.epochs, "seed": self.seed,
                 "classes": classes, "channels": channels, "flash_kb": self.flash_kb, "ram_kb": self.ram_kb,
                 "runs": self.measure.runs, "warmup": self.measure.warmup,
@@ -67,7 +69,7 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
     classes, channels = _shape(config)
     settings = config.settings(classes, channels)
     rows = {(row.get("alpha"), row.get("resolution")): row for row in open_folder(out, settings, force, inputs)}
-    grid = variants(config.alphas, config.sides, classes, channels)
+    grid = variants(config.alphas, config.sides, classes, channels, config.family)
     grid_doc = {"alpha": list(config.alphas), "resolution": list(config.sides)}
     done = [v for v in grid if rows.get(v.key, {}).get("status") in FINISHED]
     if done:

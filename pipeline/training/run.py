@@ -7,7 +7,7 @@ from mnd.pipeline.data.datasets import load_dataset, native_channels, stratified
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
 from mnd.pipeline.errors import Interrupted
-from mnd.pipeline.model.architecture import parse_model_name
+from mnd.pipeline.model.registry import parse_model_name
 from mnd.pipeline.training.fit import TrainConfig, train
 
 log = logging.getLogger("mnd")
@@ -16,12 +16,12 @@ MODEL_FILE = "model.keras"
 
 
 def run_training(model_name: str, dataset_source: str, destination: rundir.Destination, config: TrainConfig, *,
-                 val_split: float = 0.2, channels: int | None = None, activation: str = "relu6",
+                 val_split: float = 0.2, channels: int | None = None, activation: str | None = None,
                  preprocess: str = "unit", to_gray: bool = False, progress=None) -> dict:
     """Train into a fresh run directory (claimed by the caller); Ctrl-C keeps the last completed epoch's checkpoint."""
     out = destination.path
     channels = channels or native_channels(dataset_source)
-    spec = parse_model_name(model_name, channels=channels, activation=activation)
+    spec = parse_model_name(model_name, activation, channels=channels)  # activation None: the architecture's own
     prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels, to_gray=to_gray)
     dataset = load_dataset(dataset_source, prep)
     spec = replace(spec, classes=len(dataset.class_names))
