@@ -81,6 +81,11 @@ def model_graph(model) -> Graph:
         model = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
     elif not (type(model).__name__ == "Functional" or type(model) is keras.Model):
         raise ModelError(f"model '{model.name}' is a subclassed {type(model).__name__}; {SUPPORTED}")
+    foreign = [operation for operation in model.operations
+               if not type(operation).__module__.startswith(("keras.", "tf_keras."))]
+    if foreign:
+        raise ModelError(f"model '{model.name}' has layer '{foreign[0].name}' of class {type(foreign[0]).__name__}, "
+                         f"not a Keras layer mnd can rebuild (a SavedModel is one frozen graph); {SUPPORTED}")
     config = model.get_config()
     if len(_histories(config["input_layers"])) != 1 or len(_histories(config["output_layers"])) != 1:
         raise ModelError(f"model '{model.name}' has several inputs or outputs; {SUPPORTED}")
@@ -102,6 +107,15 @@ def model_graph(model) -> Graph:
     for history in _histories(config["output_layers"]):
         consumers[history[0]].append(OUTPUT)
     return Graph(model, config, order, by_name, sources, consumers)
+
+
+def graph_problem(model) -> str | None:
+    """Why the float-model transforms cannot take `model` apart, or None when they can."""
+    try:
+        model_graph(model)
+    except ModelError as error:
+        return str(error)
+    return None
 
 
 def _histories(node) -> list:

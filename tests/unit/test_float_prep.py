@@ -259,3 +259,20 @@ def test_mlperf_vww_folds_and_equalizes_exactly(assets):
     reference = np.asarray(model([x]))  # the loaded model takes a list of one input
     assert relative_difference(reference, np.asarray(folded(x))) < 1e-5
     assert relative_difference(reference, np.asarray(equalized(x))) < 1e-4
+
+
+def test_bias_correction_auto_is_off_naming_why_for_a_frozen_graph(tmp_path):
+    """A SavedModel is wrapped as one non-Keras layer: nothing to take apart, auto says so instead of failing."""
+    from mnd.quantize.bias_choice import choose_bias_correction
+    from mnd.quantize.config import QuantConfig
+
+    class Opaque(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, Opaque(name="frozen")(inputs))
+    choice = choose_bias_correction(None, model, images(model, 32), QuantConfig(), tmp_path)
+    assert not choice.applied and "layer 'frozen' of class Opaque" in choice.line()
+    with pytest.raises(ModelError, match="not a Keras layer mnd can rebuild"):
+        prepare_for_int8(model, images(model), weights="per-channel", equalize=False, bias_correct=True)
