@@ -99,3 +99,17 @@ def test_trained_v3_small_exports_to_host_with_every_validation_passing(trained_
     assert checks["tflm (from .cc) vs litert reference"]["value"] == 0
     accuracy = {(m["runtime"], m["artifact"]): m["accuracy"] for m in manifest["measurements"]}
     assert accuracy[("litert", "tflite_float")] >= 0.9 and accuracy[("tflm", "tflm_c_source")] >= 0.9, accuracy
+
+
+@pytest.mark.slow
+def test_quantize_report_says_which_pairs_were_equalized_and_which_skipped(trained_v3, tmp_path):
+    out = tmp_path / "report"
+    run_mnd("quantize-report", "--model", trained_v3 / "v3.keras", "--calib", trained_v3 / "data", "--eval",
+            trained_v3 / "data", "--equalize", "--no-bias-correct", "--out", out, check=0)
+    pairs = json.loads((out / "quantization.json").read_text())["schemes"][0]["float_model_changes"]["equalization"]
+    actions = {pair["depthwise"]: pair["action"] for pair in pairs}
+    assert actions["expanded_conv_1_depthwise"] == eq.EQUALIZED  # depthwise -> ReLU -> project, a chain
+    assert actions["expanded_conv_depthwise"].startswith(eq.NOT_A_CHAIN)  # its ReLU also feeds squeeze-and-excite
+    assert "is read by 'expanded_conv_squeeze_excite_avg_pool', 'expanded_conv_squeeze_excite_mul'" in pairs[0]["line"]
+    report = (out / "quantization.md").read_text()
+    assert all(f"- {pair['line']}" in report for pair in pairs) and len(pairs) == 11
