@@ -15,6 +15,24 @@ def test_one_epoch_of_v3_small_on_digits(tmp_path):
     assert manifest["status"] == "complete"
     assert manifest["model"] == {"name": "mobilenet_v3_small_075_32", "family": "v3_small", "alpha": 0.75, "side": 32,
                                  "classes": 10, "channels": 1, "activation": "hard_swish", "minimalistic": False}
+    recipe = manifest["training"]["recipe"]
+    assert manifest["training"]["family"] == "v3_small" and recipe["dropout_before_classifier"] == 0.2
+    assert recipe["layers_without_weight_decay"] == {"DepthwiseConv2D": 11, "Conv2D": 1}  # the 1x1 classifier
+
+
+@pytest.mark.slow
+@pytest.mark.assets
+def test_one_epoch_of_v2_on_vww_records_the_family_recipe(assets, tmp_path):
+    out = tmp_path / "run"
+    run_mnd("train", "--model", "mobilenet_v2_035_96", "--dataset", assets / "vww_dev", "--epochs", "1", "--out", out,
+            check=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["epochs_completed"] == 1
+    assert manifest["dataset"]["train_samples"] == 160 and manifest["model"]["family"] == "v2"
+    recipe = manifest["training"]["recipe"]
+    assert manifest["training"]["family"] == "v2" and recipe["dropout_before_classifier"] == 0.0
+    assert recipe["layers_without_weight_decay"] == {"DepthwiseConv2D": 17, "Dense": 1}
+    assert recipe["weight_decay_layers"] == 35 and recipe["label_smoothing"] == 0.0
 
 
 @pytest.mark.parametrize("args, phrase", [
