@@ -32,10 +32,13 @@ class BiasChoice:
     error_with: float | None = None
     drop_in_standard_errors: float | None = None  # (error_without - error_with) / its standard error
     compared: str = "outputs"  # "logits" where the model ends in a softmax (its saturation hides differences)
+    unavailable: str | None = None  # why auto could not apply it at all (the model cannot be taken apart)
 
     def line(self) -> str:
         if self.mode != "auto":
             return f"bias correction {self.mode} (--{'' if self.applied else 'no-'}bias-correct)"
+        if self.unavailable:
+            return f"bias correction off (auto): {self.unavailable}"
         if self.error_with is None:
             return (f"bias correction off (auto): {self.fit_samples + self.check_samples} calibration inputs are too "
                     f"few to check it on {MIN_HALF} held-out ones; --bias-correct forces it")
@@ -59,7 +62,12 @@ def fixed_choice(bias_correct: bool) -> BiasChoice:
 def choose_bias_correction(build, model, calibration_inputs: np.ndarray, quant, workdir: Path) -> BiasChoice:
     """The auto choice. `build(model, inputs, quant, workdir) -> int8 TFLite bytes` quantizes with a fixed setting;
     fit and check halves interleave (every other input), so classes stored in order stay balanced."""
+    from mnd.quantize.graph import graph_problem
+
     fit, check = calibration_inputs[0::2], calibration_inputs[1::2]
+    problem = graph_problem(model)
+    if problem:
+        return BiasChoice("auto", False, unavailable=problem)
     if len(check) < MIN_HALF:
         return BiasChoice("auto", False, len(fit), len(check))
     reference, is_logits = float_logits(model, check)

@@ -15,7 +15,7 @@ import numpy as np
 from keras import layers as kl
 
 from mnd.pipeline.errors import DataError
-from mnd.quantize.chain import chain_layers, rebuild_chain, spec_of
+from mnd.quantize.graph import model_graph, spec_of
 from mnd.quantize.weight_quant import check_granularity, fake_quantized, reduced_axes
 
 BATCH = 32
@@ -44,25 +44,25 @@ class LayerStats:
 
 
 def bias_correct(model, calibration_inputs: np.ndarray, weights: str = "per-channel") -> tuple:
-    """(copy of chain model `model` with corrected biases, [BiasRecord] in model order). `weights`: "per-channel"
+    """(copy of `model` (a chain or a residual graph) with corrected biases, [BiasRecord] in model order). `weights`: "per-channel"
     or "per-tensor", as the converter will quantize them."""
     check_granularity(weights)
     if calibration_inputs is None or len(calibration_inputs) == 0:
         raise DataError("bias correction needs calibration inputs (the float layers' input means come from them); "
                         "give --calib a dataset with images")
-    chain = chain_layers(model)
-    specs = [spec_of(layer) for layer in chain]
-    targets = [index for index, layer in enumerate(chain) if correctable(layer)]
-    statistics = layer_statistics(model, [chain[index] for index in targets], calibration_inputs)
-    records = []
-    for index in targets:
-        layer, (kernel, bias) = chain[index], specs[index].weights
+    graph = model_graph(model)
+    targets = [layer for layer in graph.layer_list() if correctable(layer)]
+    statistics = layer_statistics(model, targets, calibration_inputs)
+    specs, records = {}, []
+    for layer in targets:
+        spec = specs[layer.name] = spec_of(layer)
+        kernel, bias = spec.weights
         error = fake_quantized(kernel, reduced_axes(type(layer), kernel, weights)) - kernel
         stats = statistics[layer.name]
         shift = expected_shift(layer, stats.input_sum / stats.samples, error)
-        specs[index].weights = [kernel, (bias.astype(np.float64) - shift).astype(np.float32)]
+        spec.weights = [kernel, (bias.astype(np.float64) - shift).astype(np.float32)]
         records.append(record(layer.name, shift, bias, stats))
-    return rebuild_chain(model, specs), records
+    return (graph.rebuild(specs) if specs else model), records
 
 
 def correctable(layer) -> bool:

@@ -9,7 +9,8 @@ equalized, and the activation becomes a plain ReLU, when the depthwise output ne
 calibration inputs. Where it binds, only the channels that stay below the clip before and after the rescale are
 equalized and the clipped activation stays with partial=True; by default the pair is left as it is. Both are exact
 on the calibration inputs only. Each Conv2D reads a single depthwise layer and no layer is in two pairs, so one pass is
-already the fixed point of the iterated algorithm.
+already the fixed point of the iterated algorithm. Pairs must be chains (see equalize()); the others are reported as
+skipped, with the layers that also read the tensor.
 """
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import keras
 import numpy as np
 from keras import layers as kl
 
-from mnd.quantize.chain import chain_layers, rebuild_chain, spec_of
+from mnd.quantize.graph import OUTPUT, LayerSpec, model_graph, spec_of
 
 BATCH = 32
 EQUALIZED = "equalized"
@@ -25,6 +26,8 @@ RELU6_TO_RELU = "equalized, clipped ReLU replaced by ReLU (the clip never binds 
 PARTIAL = "equalized only the channels whose clip never binds on the calibration inputs, clipped ReLU kept"
 CLIP_BINDS = "skipped: the activation's clip binds on the calibration inputs"
 NO_CALIBRATION = "skipped: clipped activation and no calibration inputs to check it against"
+NOT_A_CHAIN = "skipped: not a chain"
+NOT_RELU_LIKE = "skipped: the activation is not ReLU-like (rescaling does not commute with it)"
 
 
 @dataclass
@@ -57,45 +60,72 @@ class ClipUsage:
 
 
 def equalize(model, calibration_inputs: np.ndarray | None = None, *, partial: bool = False) -> tuple:
-    """(equalized copy of chain model `model`, [PairRecord] in model order). `calibration_inputs`: float model
-    inputs [N, H, W, C], needed only for clipped activations. `partial`: where a clip binds, still equalize the
-    channels whose clip binds neither before nor after the rescale (s_i >= max_i / clip), keeping the clipped
-    activation; by default such pairs are skipped."""
-    layers = chain_layers(model)
-    pairs = equalizable_pairs(layers)
-    clipped = [index for index in pairs if activation_clip(layers[index + 1]) is not None]
-    usage = clip_usage(model, [layers[index] for index in clipped],
-                       [activation_clip(layers[index + 1]) for index in clipped], calibration_inputs)
-    specs = [spec_of(layer) for layer in layers]
-    records = [equalized_pair(specs, index, layers, usage, partial) for index in pairs]
-    return rebuild_chain(model, specs), records
+    """(equalized copy of `model`, [PairRecord] in model order). `calibration_inputs`: float model inputs
+    [N, H, W, C], needed only for clipped activations. `partial`: where a clip binds, still equalize the channels
+    whose clip binds neither before nor after the rescale (s_i >= max_i / clip), keeping the clipped activation; by
+    default such pairs are skipped. A pair is a chain or it is skipped: the depthwise output read only by the
+    activation, the activation's output read only by the Conv2D (V2's and V3's residual ADDs and V3's
+    squeeze-and-excite read a block's tensors twice; rescaling one reader would change what the other reads)."""
+    graph = model_graph(model)
+    pairs = candidate_pairs(graph)
+    clipped = [pair for pair in pairs if pair[3] is None and activation_clip(graph.layers[pair[1]]) is not None]
+    usage = clip_usage(model, [graph.layers[pair[0]] for pair in clipped],
+                       [activation_clip(graph.layers[pair[1]]) for pair in clipped], calibration_inputs)
+    specs = {}
+    records = [equalized_pair(graph, specs, pair, usage, partial) for pair in pairs]
+    return (graph.rebuild(specs) if specs else model), records
 
 
-def equalized_pair(specs: list, index: int, layers: list, usage: dict, partial: bool) -> PairRecord:
-    """Rescales specs[index] (depthwise) and specs[index + 2] (pointwise) in place, as far as exactness allows."""
-    depthwise, activation, pointwise = layers[index:index + 3]
-    clip = activation_clip(activation)
-    record = PairRecord(depthwise.name, activation.name, pointwise.name, EQUALIZED, clip)
-    kernel, pointwise_kernel = specs[index].weights[0], specs[index + 2].weights[0]
-    scale = equalizing_scale(channel_ranges(kernel), np.max(np.abs(pointwise_kernel), axis=(0, 1, 3)))
+def candidate_pairs(graph) -> list:
+    """(depthwise, activation, reader, reason skipped or None) for every linear channels-last DepthwiseConv2D read
+    only by an activation: reader is the Conv2D reading that activation (for a skipped pair whose activation no
+    Conv2D reads, the first layer that does); reason says why a pair is not equalized."""
+    pairs = []
+    for name in graph.order:
+        activation = graph.only_consumer(name)
+        if not is_linear_depthwise(graph.layers[name]) or activation is None \
+                or not is_activation(graph.layers[activation]):
+            continue
+        readers = graph.consumers[activation]
+        convs = [reader for reader in readers if reader != OUTPUT and is_plain_conv(graph.layers[reader])]
+        reason = None
+        if len(readers) > 1 or not convs:
+            reason = f"{NOT_A_CHAIN}: '{activation}' is read by {', '.join(repr(reader) for reader in readers)}"
+        elif not is_relu_like(graph.layers[activation]):
+            reason = NOT_RELU_LIKE
+        pairs.append((name, activation, (convs or readers)[0], reason))
+    return pairs
+
+
+def equalized_pair(graph, specs: dict, pair: tuple, usage: dict, partial: bool) -> PairRecord:
+    """Rescales the depthwise and pointwise layers into `specs` (name -> LayerSpec), as far as exactness allows."""
+    depthwise, activation, pointwise, reason = pair
+    clip = activation_clip(graph.layers[activation]) if reason is None else None
+    record = PairRecord(depthwise, activation, pointwise, reason or EQUALIZED, clip)
+    if reason is not None:
+        return record
+    first, second = spec_of(graph.layers[depthwise]), spec_of(graph.layers[pointwise])
+    scale = equalizing_scale(channel_ranges(first.weights[0]), np.max(np.abs(second.weights[0]), axis=(0, 1, 3)))
     if clip is not None:
-        if depthwise.name not in usage:
+        if depthwise not in usage:
             record.action = NO_CALIBRATION
             return record
-        record.clipped_fraction = usage[depthwise.name].fraction
+        record.clipped_fraction = usage[depthwise].fraction
         if record.clipped_fraction == 0:
             record.action = RELU6_TO_RELU
-            specs[index + 1].config = unclipped_config(activation)
+            specs[activation] = LayerSpec(type(graph.layers[activation]), unclipped_config(graph.layers[activation]),
+                                          [])
         elif partial:
             record.action = PARTIAL
-            scale = clip_safe_scale(scale, usage[depthwise.name].channel_max, clip)
+            scale = clip_safe_scale(scale, usage[depthwise].channel_max, clip)
         else:
             record.action = CLIP_BINDS
             return record
     record.channels, record.rescaled_channels = scale.size, int(np.count_nonzero(scale != 1.0))
-    record.spread_before = spread(kernel)
-    specs[index].weights, specs[index + 2].weights = rescaled(specs[index].weights, specs[index + 2].weights, scale)
-    record.spread_after = spread(specs[index].weights[0])
+    record.spread_before = spread(first.weights[0])
+    first.weights, second.weights = rescaled(first.weights, second.weights, scale)
+    specs[depthwise], specs[pointwise] = first, second
+    record.spread_after = spread(first.weights[0])
     return record
 
 
@@ -105,13 +135,6 @@ def clip_safe_scale(scale: np.ndarray, channel_max: np.ndarray, clip: float) -> 
     return np.where(channel_max > clip, 1.0, np.maximum(scale, channel_max / clip))
 
 
-def equalizable_pairs(layers: list) -> list:
-    """Indexes i with layers[i:i+3] = linear channels-last DepthwiseConv2D, ReLU-like activation, Conv2D."""
-    return [index for index in range(len(layers) - 2)
-            if is_linear_depthwise(layers[index]) and is_relu_like(layers[index + 1])
-            and is_plain_conv(layers[index + 2])]
-
-
 def is_linear_depthwise(layer) -> bool:
     return (type(layer) is kl.DepthwiseConv2D and layer.get_config()["activation"] == "linear"
             and layer.data_format == "channels_last")
@@ -119,6 +142,10 @@ def is_linear_depthwise(layer) -> bool:
 
 def is_plain_conv(layer) -> bool:
     return type(layer) is kl.Conv2D and layer.groups == 1 and layer.data_format == "channels_last"
+
+
+def is_activation(layer) -> bool:
+    return type(layer) in (kl.ReLU, kl.Activation)
 
 
 def is_relu_like(layer) -> bool:

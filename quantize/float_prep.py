@@ -8,8 +8,8 @@ import numpy as np
 from keras import layers as kl
 
 from mnd.quantize.bias_correct import bias_correct as correct_biases
-from mnd.quantize.chain import chain_layers
-from mnd.quantize.equalize import CLIP_BINDS, RELU6_TO_RELU
+from mnd.quantize.graph import model_graph
+from mnd.quantize.equalize import CLIP_BINDS, NOT_A_CHAIN, NOT_RELU_LIKE, RELU6_TO_RELU
 from mnd.quantize.equalize import equalize as equalize_pairs
 from mnd.quantize.fold_batchnorm import fold_batchnorm
 from mnd.quantize.weight_quant import check_granularity
@@ -43,7 +43,7 @@ def prepare_for_int8(model, calibration_inputs: np.ndarray, *, weights: str, equ
 
 
 def folding_line(folded) -> str:
-    left = [layer.name for layer in chain_layers(folded) if isinstance(layer, kl.BatchNormalization)]
+    left = [layer.name for layer in model_graph(folded).layer_list() if isinstance(layer, kl.BatchNormalization)]
     if not left:
         return "batch norm folded into the convolutions before it"
     return (f"batch norm folded where it follows a convolution; {len(left)} left as they are "
@@ -60,4 +60,10 @@ def equalization_summary(records: list) -> str:
     if clipped:
         text += f"; {clipped} left as they are: their clipped ReLU binds on the calibration data, where rescaling " \
                 "would change the float model"
+    chains = sum(1 for record in records if record.action.startswith(NOT_A_CHAIN))
+    if chains:
+        text += f"; {chains} skipped as not chains (another layer also reads the activation: squeeze-and-excite)"
+    homogeneous = sum(1 for record in records if record.action == NOT_RELU_LIKE)
+    if homogeneous:
+        text += f"; {homogeneous} skipped: their activation is not ReLU-like"
     return text

@@ -2,24 +2,30 @@
 becomes a convolution with kernel * factor and bias (b - mean) * factor + beta, factor = gamma / sqrt(var + eps).
 
 A BatchNormalization that does not directly follow a linear Conv2D or DepthwiseConv2D (channels last, normalizing
-the channel axis) is copied unchanged: the model stays correct, only that layer is not folded.
+the channel axis) read by nothing else is copied unchanged: the model stays correct, only that layer is not folded.
+Residual graphs fold like chains: V2's and V3's batch norms each follow the one convolution they normalize.
 """
 import keras
 import numpy as np
 from keras import layers as kl
 
-from mnd.quantize.chain import LayerSpec, chain_layers, rebuild_chain, spec_of
+from mnd.quantize.graph import LayerSpec, model_graph, spec_of
 
 
 def fold_batchnorm(model) -> keras.Model:
-    """A copy of chain model `model` with each foldable BatchNormalization merged into its convolution."""
-    specs = []
-    for layer in chain_layers(model):
-        if isinstance(layer, kl.BatchNormalization) and specs and foldable(specs[-1], layer):
-            specs[-1] = folded(specs[-1], layer)
-        else:
-            specs.append(spec_of(layer))
-    return rebuild_chain(model, specs)
+    """A copy of `model` with each foldable BatchNormalization merged into its convolution (`model` itself when
+    there is none)."""
+    graph = model_graph(model)
+    specs, removed = {}, set()
+    for name in graph.order:
+        layer, sources = graph.layers[name], graph.sources[name]
+        if not isinstance(layer, kl.BatchNormalization) or len(sources) != 1 or graph.only_consumer(sources[0]) != name:
+            continue
+        conv = spec_of(graph.layers[sources[0]])
+        if foldable(conv, layer):
+            specs[sources[0]] = folded(conv, layer)
+            removed.add(name)
+    return graph.rebuild(specs, removed) if removed else model
 
 
 def foldable(conv: LayerSpec, batchnorm) -> bool:

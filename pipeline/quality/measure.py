@@ -24,6 +24,7 @@ class SchemeResult:
     # the int8 model's output against the original float model's, on every evaluation sample (the per-layer SQNR of
     # `layers` compares with the float model as prepared: after bias correction, that is not the original)
     output_sqnr_db: float | None = None
+    records: dict = field(default_factory=dict)  # pair by pair and layer by layer: equalization, bias correction
 
     @property
     def accuracy(self) -> float:
@@ -33,7 +34,7 @@ class SchemeResult:
         return {"label": self.label, "weights": self.quant.weights, "calibration": self.quant.calibration,
                 "equalize": self.quant.equalize, "bias_correct": self.quant.bias_correct, "correct": self.correct,
                 "n": self.n, "accuracy": self.accuracy, "notes": self.notes, "output_sqnr_db": self.output_sqnr_db,
-                "layers": self.layers}
+                "layers": self.layers, "float_model_changes": self.records}
 
 
 def float_predictions(model, inputs: np.ndarray) -> np.ndarray:
@@ -56,4 +57,5 @@ def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np
     predictions = top1(outputs)
     reference = np.asarray(model.predict(inputs, batch_size=64, verbose=0))
     return SchemeResult(label, built.quant, int((predictions == labels).sum()), len(labels),
-                        [layer.to_dict() for layer in layers], built.notes, predictions, sqnr_db(reference, outputs))
+                        [layer.to_dict() for layer in layers], built.notes, predictions, sqnr_db(reference, outputs),
+                        built.records)

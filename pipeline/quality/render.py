@@ -37,7 +37,8 @@ def render_markdown(doc: dict) -> str:
 
 def _as_manifest_part(scheme: dict) -> dict:
     return {"weights_scheme": scheme["weights"], "calibration": scheme["calibration"],
-            "bias_correct": scheme["bias_correct"], "float_model": scheme["notes"], "layers": scheme["layers"]}
+            "bias_correct": scheme["bias_correct"], "float_model": scheme["notes"], "layers": scheme["layers"],
+            "float_model_changes": scheme.get("float_model_changes")}
 
 
 def sqnr_plots(doc: dict) -> dict:

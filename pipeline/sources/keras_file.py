@@ -27,6 +27,7 @@ _NO_GROUPS = ("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "Separabl
 LEGACY_ONLY_KEYS = {name: {"groups": 1} for name in _NO_GROUPS}
 # Keras 2 recorded raw TensorFlow calls (tf.nn.relu6(x), x[:, 1]) as these; Keras 3 has no such layers.
 TF_OP_LAYERS = ("TFOpLambda", "SlicingOpLambda")
+OPS_IN_H5 = "Only input tensors may be passed as positional arguments"  # Keras 3 reloading its own .h5 of x + 3.0
 LAMBDA_REFUSAL = ("contains a Lambda layer, which carries arbitrary Python code that would run on load; mnd "
                   "refuses it — rebuild the model without Lambda layers (built-in layers only) and save it again")
 
@@ -167,6 +168,10 @@ def _load_legacy_h5(path: Path) -> keras.Model:
     except ModelError:
         raise
     except Exception as error:  # h5py/keras raise many types for damaged files
+        if OPS_IN_H5 in str(error):
+            raise ModelError(f"'{path}' has keras.ops arithmetic between its layers (MobileNetV3's hard-sigmoid: "
+                             "x + 3), which Keras 3's own .h5 loader cannot rebuild; save the model as .keras "
+                             "(model.save('m.keras')) or as a SavedModel (model.export('dir'))") from None
         raise _corrupt(path, error) from None
 
 

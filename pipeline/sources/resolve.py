@@ -3,6 +3,7 @@
 import fcntl
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,8 @@ MAX_SIDE = 4096
 MAX_CLASSES = 100_000
 RUN_SCHEMA = "mnd.run/1"
 RETRAIN = "train it again with 'mnd train'"
+# Keras Applications' model names: mobilenet_0.25_224, mobilenetv2_0.35_96, MobileNetV3Small / MobilenetV3large
+KERAS_APPLICATIONS = re.compile(r"mobilenet(_\d\.\d\d_\d+|v2_\d\.\d\d_\d+|v3(small|large))", re.IGNORECASE)
 RUN_SHAPE = Obj({"schema": str, "status": str, "model_file": str, "preprocessing": PREPROCESSING_SHAPE,
                  "model": Obj({"name": str, "alpha": float, "classes": int}, closed=False),
                  "dataset": Obj({"source": str, "val_split": float}, closed=False), "training": dict,
@@ -125,9 +128,26 @@ def _from_keras(path: Path) -> ModelSource:
 
 def _keras_source(path: Path, model) -> ModelSource:
     shape = model.input_shape
-    prep = Preprocessing(mode="unit", side=int(shape[1]), channels=int(shape[3]))
+    prep = Preprocessing(mode=keras_input_mode(model), side=int(shape[1]), channels=int(shape[3]))
     classes = int(model.output_shape[-1])
     return ModelSource("keras", path, path.stem, None, prep, tuple(str(i) for i in range(classes)), loaded=model)
+
+
+def keras_input_mode(model) -> str:
+    """The preprocessing a Keras model expects, from what it says about itself: "raw" (0..255) when a Rescaling layer
+    reads its input (Keras Applications' MobileNetV3 with include_preprocessing), "signed" (-1..1) for the other
+    Keras Applications MobileNets (their names), else "unit" (0..1, mnd's own models); --preprocess overrides it."""
+    import keras
+
+    readers = [layer for layer in model.layers[1:] if getattr(layer, "_inbound_nodes", None)
+               and any(tensor is model.inputs[0] for node in layer._inbound_nodes for tensor in node.input_tensors)]
+    if any(isinstance(layer, keras.layers.Rescaling) for layer in readers):
+        log.info("'%s' rescales its input itself (a Rescaling layer reads it): it takes pixels 0..255", model.name)
+        return "raw"
+    if KERAS_APPLICATIONS.fullmatch(model.name):
+        log.info("'%s' is a Keras Applications MobileNet: it takes pixels scaled to -1..1", model.name)
+        return "signed"
+    return "unit"
 
 
 def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:

@@ -22,11 +22,12 @@ from mnd.pipeline.tempdirs import temporary_directory
 QUANTIZED_DIMENSION_SLOT = 16
 # op -> (output-channel axis of the filter) for ops with weights; None: activation-only ops.
 INT8_OPS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": None, "RESHAPE": None,
-            "SQUEEZE": None, "SOFTMAX": None}
+            "SQUEEZE": None, "SOFTMAX": None, "ADD": None}  # ADD (V2's residuals): both kernels requantize (q - z)
+TWO_INPUT_OPS = ("ADD",)
 SAME_QUANT_OPS = ("AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE")  # int8 kernels copy/average raw values
 # Op versions the TFLite converter writes for int8 (per-channel) kernels; LiteRT checks them at load.
 INT8_OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": 2, "SOFTMAX": 2, "RESHAPE": 1,
-                    "SQUEEZE": 1}
+                    "SQUEEZE": 1, "ADD": 2}
 INT8_MIN_RUNTIME = b"1.14.0"  # first TFLite release with the op versions above
 SOFTMAX_INT8_SCALE, SOFTMAX_INT8_ZERO_POINT = 1.0 / 256.0, -128  # required by LiteRT and TFLM kernels
 REEXPORT = "re-export the model with the TFLite converter"
@@ -175,7 +176,8 @@ def _check_ops(graph, names: list, source: str):
             raise ModelError(f"{source}: operator {position} ({name}, layer '{layer}') has no uint8 -> int8 "
                              f"conversion here (supported: {', '.join(sorted(INT8_OPS))}); convert the float "
                              "model with the TFLite converter's full-integer quantization instead")
-        needed = 1 if INT8_OPS[name] is None else 2  # the activation, and the filter of ops with weights
+        # the activation, and the filter of ops with weights (or ADD's second operand)
+        needed = 1 if INT8_OPS[name] is None and name not in TWO_INPUT_OPS else 2
         inputs = [] if op.inputs is None else list(op.inputs)
         if not outputs or len(inputs) < needed or min(inputs[:needed]) < 0:
             raise _corrupt(source, f"operator {position} ({name}) lacks an input or output it needs")

@@ -1,4 +1,5 @@
-"""Train a MobileNet v1 on a dataset (paper recipe: RMSprop, light augmentation, no decay on depthwise)."""
+"""Train a MobileNet (V1, V2, V3) on a dataset: RMSprop, light augmentation, no decay on depthwise; the family's
+dropout (recipe_of records what each family's model uses)."""
 import logging
 import math
 import time
@@ -55,8 +56,9 @@ def _schedule(config: TrainConfig, steps_per_epoch: int):
 
 
 def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: TrainConfig,
-          on_epoch_end=None, progress=None):
-    """Fit and return (model, history). `on_epoch_end(model, record)` runs after each completed epoch;
+          on_epoch_end=None, progress=None, on_built=None):
+    """Fit and return (model, history). `on_built(model)` runs once the model is built, before any step;
+    `on_epoch_end(model, record)` runs after each completed epoch;
     `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
     import keras
     import tensorflow as tf
@@ -66,6 +68,8 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     model = build_model(spec, bn_momentum=config.bn_momentum, weight_decay=config.weight_decay)
+    if on_built:
+        on_built(model)
     steps = math.ceil(len(train_set) / config.batch_size)
     model.compile(optimizer=keras.optimizers.RMSprop(_schedule(config, steps), rho=0.9, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
@@ -83,6 +87,24 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
                 on_epoch_end(model, history[-1])
             interrupts.raise_if_requested()
     return model, history
+
+
+def recipe_of(model) -> dict:
+    """What training does that depends on the family (V1, V2, V3), read from the model as built: the dropout before
+    the classifier, which weighted layers carry the L2 weight decay and which do not, by class. The loss has no label
+    smoothing for any family; the optimizer and schedule are TrainConfig's, the same for every family."""
+    import keras
+
+    weighted = [layer for layer in model.layers if getattr(layer, "kernel", None) is not None]
+    decayed = [layer for layer in weighted if getattr(layer, "kernel_regularizer", None) is not None]
+    undecayed = {}
+    for layer in weighted:
+        if layer not in decayed:
+            undecayed[type(layer).__name__] = undecayed.get(type(layer).__name__, 0) + 1
+    dropout = [float(layer.rate) for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    return {"loss": "sparse categorical cross-entropy", "label_smoothing": 0.0,
+            "dropout_before_classifier": dropout[0] if dropout else 0.0,
+            "weight_decay_layers": len(decayed), "layers_without_weight_decay": undecayed}
 
 
 def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:

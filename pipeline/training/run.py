@@ -8,7 +8,7 @@ from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
 from mnd.pipeline.errors import Interrupted
 from mnd.pipeline.model.registry import parse_model_name
-from mnd.pipeline.training.fit import TrainConfig, train
+from mnd.pipeline.training.fit import TrainConfig, recipe_of, train
 
 log = logging.getLogger("mnd")
 RUN_SCHEMA = "mnd.run/1"
@@ -49,7 +49,9 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
     try:
         (staging / "labels.txt").write_text("\n".join(dataset.class_names) + "\n")
         rundir.write_json(staging / "preprocessing.json", prep.to_dict())
-        model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress)
+        model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress,
+                         on_built=lambda built: manifest["training"].update(family=spec.to_dict().get("family", "v1"),
+                                                                           recipe=recipe_of(built)))
         if config.epochs == 0:  # an untrained, seeded model: for pipeline benchmarks, not for accuracy
             model.save(staging / MODEL_FILE)
     except KeyboardInterrupt:

@@ -82,3 +82,19 @@ def test_import_bad_input(assets, mnd, tmp_path, case, message):
     errors = [line for line in result.stderr.splitlines() if line.startswith("mnd: error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr[-1500:]
     assert not (tmp_path / "out").exists()
+
+
+def test_coral_v2_uint8_requantized_exports_to_host_and_tflm_is_bit_exact(assets, mnd, tmp_path):
+    """MobileNet V2's residual ADDs requantized uint8 -> int8, through every host artifact on 20 ImageNet images (the
+    int8 tf2_mobilenet_v2_1.0_224_ptq.tflite needs no conversion and exports as it is: checked by hand, not here)."""
+    name, flags = "mobilenet_v2_1.0_224_quant", ("--requantize-int8",)
+    out = tmp_path / "out"
+    mnd("export", "--model", assets / "coral_mobilenet_v2_quant" / f"{name}.tflite", "--target", "host",
+        "--eval", assets / "imagenet_dev", "--eval-samples", "20", "--crop", "0.875", "--resize", "bilinear", *flags,
+        "--out", out, "--runs", "2", "--warmup", "0", check=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    checks = {v["name"]: v for v in manifest["validations"]}
+    assert checks["tflm (from .cc) vs litert reference"]["value"] == 0
+    assert all(v["passed"] for v in checks.values() if v.get("gated", True)), checks
+    accuracy = {m["runtime"]: m["accuracy"] for m in manifest["measurements"] if m["n"] == 20}
+    assert accuracy["tflm"] >= 0.7 and accuracy["litert-ref"] == accuracy["tflm"], accuracy

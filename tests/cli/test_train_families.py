@@ -15,6 +15,22 @@ def test_one_epoch_of_v3_small_on_digits(tmp_path):
     assert manifest["status"] == "complete"
     assert manifest["model"] == {"name": "mobilenet_v3_small_075_32", "family": "v3_small", "alpha": 0.75, "side": 32,
                                  "classes": 10, "channels": 1, "activation": "hard_swish", "minimalistic": False}
+    recipe = manifest["training"]["recipe"]
+    assert manifest["training"]["family"] == "v3_small" and recipe["dropout_before_classifier"] == 0.2
+    assert recipe["layers_without_weight_decay"] == {"DepthwiseConv2D": 11, "Conv2D": 1}  # the 1x1 classifier
+
+
+def test_v2_recipe_as_built():
+    """What `mnd train` records for V2 (trained one epoch on vww_dev by hand: 29 s): no dropout, no decay on depthwise
+    layers or the Dense classifier."""
+    from mnd.pipeline.model.keras_builder import build_model
+    from mnd.pipeline.model.registry import parse_model_name
+    from mnd.pipeline.training.fit import recipe_of
+
+    recipe = recipe_of(build_model(parse_model_name("mobilenet_v2_035_96"), weight_decay=4e-5))
+    assert recipe["dropout_before_classifier"] == 0.0 and recipe["label_smoothing"] == 0.0
+    assert recipe["layers_without_weight_decay"] == {"DepthwiseConv2D": 17, "Dense": 1}
+    assert recipe["weight_decay_layers"] == 35
 
 
 @pytest.mark.parametrize("args, phrase", [

@@ -87,12 +87,49 @@ def test_batchnorm_not_after_a_conv_is_kept():
     assert relative_difference(logits(model, x), logits(folded, x)) < 1e-5
 
 
-def test_non_chain_model_is_refused_naming_the_layer():
-    inputs = keras.Input((8, 8, 3))
-    x = layers.Conv2D(3, 3, padding="same", name="branch")(inputs)
+def residual_model():
+    """A V2-like block and a V3-like squeeze-and-excite block: residual ADD, MULTIPLY, keras.ops arithmetic."""
+    inputs = keras.Input((8, 8, 4))
+    x = layers.Conv2D(4, 1, use_bias=False, name="expand")(inputs)
+    x = layers.ReLU(6.0, name="expand_relu")(layers.BatchNormalization(name="expand_bn")(x))
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    x = layers.ReLU(name="dw_relu")(layers.BatchNormalization(name="dw_bn")(x))
+    x = layers.BatchNormalization(name="project_bn")(layers.Conv2D(4, 1, use_bias=False, name="project")(x))
     x = layers.Add(name="residual")([inputs, x])
-    with pytest.raises(ModelError, match="'residual'.*chain models only"):
-        fold_batchnorm(keras.Model(inputs, x))
+    y = layers.DepthwiseConv2D(3, padding="same", name="se_dw")(x)
+    y = layers.ReLU(name="se_dw_relu")(y)
+    gate = layers.Conv2D(4, 1, name="se_conv")(layers.GlobalAveragePooling2D(keepdims=True, name="se_pool")(y))
+    gate = layers.ReLU(6.0)(gate + 3.0) * (1.0 / 6.0)
+    y = layers.Multiply(name="se_mul")([y, gate])
+    y = layers.Conv2D(4, 1, name="se_project")(y)
+    return randomized(keras.Model(inputs, layers.GlobalAveragePooling2D()(y)))
+
+
+def test_residual_graph_folds_equalizes_chains_only_and_keeps_outputs():
+    model = residual_model()
+    x = images(model)
+    folded = fold_batchnorm(model)
+    assert not [layer for layer in folded.layers if isinstance(layer, layers.BatchNormalization)]
+    assert relative_difference(logits(model, x), logits(folded, x)) < 1e-5
+    equalized, records = eq.equalize(folded, x)
+    assert [(record.depthwise, record.pointwise) for record in records] == [("dw", "project"), ("se_dw", "se_pool")]
+    assert records[0].action == eq.EQUALIZED and records[0].rescaled_channels == 4
+    np.testing.assert_allclose(eq.channel_ranges(equalized.get_layer("dw").get_weights()[0]),
+                               np.abs(equalized.get_layer("project").get_weights()[0]).max(axis=(0, 1, 3)), rtol=1e-5)
+    assert records[1].action == f"{eq.NOT_A_CHAIN}: 'se_dw_relu' is read by 'se_pool', 'se_mul'"
+    np.testing.assert_array_equal(equalized.get_layer("se_dw").get_weights()[0],
+                                  folded.get_layer("se_dw").get_weights()[0])
+    assert relative_difference(logits(model, x), logits(equalized, x)) < 1e-4
+    corrected, corrections = bias_correct(equalized, images(model, 32, seed=4))
+    assert {record.layer for record in corrections} == {"expand", "dw", "project", "se_dw", "se_conv", "se_project"}
+    assert 0 < relative_difference(logits(model, x), logits(corrected, x)) < 0.05
+
+
+def test_shared_layer_is_refused_naming_it():
+    inputs = keras.Input((8, 8, 3))
+    shared = layers.Conv2D(3, 3, padding="same", name="shared")
+    with pytest.raises(ModelError, match="'shared'.*called 2 times"):
+        fold_batchnorm(keras.Model(inputs, shared(shared(inputs))))
 
 
 def test_equalizing_relu_pairs_keeps_outputs_and_narrows_ranges(tiny_relu):
@@ -222,3 +259,20 @@ def test_mlperf_vww_folds_and_equalizes_exactly(assets):
     reference = np.asarray(model([x]))  # the loaded model takes a list of one input
     assert relative_difference(reference, np.asarray(folded(x))) < 1e-5
     assert relative_difference(reference, np.asarray(equalized(x))) < 1e-4
+
+
+def test_bias_correction_auto_is_off_naming_why_for_a_frozen_graph(tmp_path):
+    """A SavedModel is wrapped as one non-Keras layer: nothing to take apart, auto says so instead of failing."""
+    from mnd.quantize.bias_choice import choose_bias_correction
+    from mnd.quantize.config import QuantConfig
+
+    class Opaque(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    inputs = keras.Input((4, 4, 3))
+    model = keras.Model(inputs, Opaque(name="frozen")(inputs))
+    choice = choose_bias_correction(None, model, images(model, 32), QuantConfig(), tmp_path)
+    assert not choice.applied and "layer 'frozen' of class Opaque" in choice.line()
+    with pytest.raises(ModelError, match="not a Keras layer mnd can rebuild"):
+        prepare_for_int8(model, images(model), weights="per-channel", equalize=False, bias_correct=True)
