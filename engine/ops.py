@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.engine import layouts, layouts_mve, quant
+from mnd.engine import layouts, layouts_mve, ops_elementwise, quant
 from mnd.engine.op_base import (KERNEL_SETS, OpEmission, UnsupportedOp, _array, _call, _nhwc, _Op,  # noqa: F401
                                 _struct)
 
@@ -257,7 +257,7 @@ def _reshape(o: _Op) -> OpEmission:
 
 EMITTERS = {"AVERAGE_POOL_2D": _avg_pool, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv,
             "FULLY_CONNECTED": _fully_connected, "MEAN": _mean, "QUANTIZE": _quantize, "RESHAPE": _reshape,
-            "SOFTMAX": _softmax}
+            "SOFTMAX": _softmax, **ops_elementwise.EMITTERS}
 SUPPORTED_OPS = tuple(sorted(EMITTERS))
 
 

@@ -25,8 +25,9 @@ def _gcc():
 def _compile(tmp: Path, driver: str) -> Path:
     (tmp / "driver.c").write_text(driver)
     binary = tmp / "driver"
-    subprocess.run([_gcc(), *CFLAGS, f"-I{RUNTIME}", str(tmp / "driver.c"), str(RUNTIME / "kernels.c"), "-o",
-                    str(binary)], check=True, capture_output=True, text=True)
+    subprocess.run([_gcc(), *CFLAGS, f"-I{RUNTIME}", str(tmp / "driver.c"), str(RUNTIME / "kernels.c"),
+                    str(RUNTIME / "kernels_elementwise.c"), "-o", str(binary)], check=True, capture_output=True,
+                   text=True)
     return binary
 
 

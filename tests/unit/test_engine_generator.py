@@ -116,12 +116,14 @@ def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make not found")
     (tmp_path / "Makefile").write_text(makefile_text(CORES[core], "test"))
-    for name in ("model.c", "model.h", "kernels.c", "kernels_dsp.c", "kernels_mve.c", "kernels.h"):
+    for name in ("model.c", "model.h", "kernels.c", "kernels_elementwise.c", "kernels_dsp.c", "kernels_mve.c",
+                 "kernels.h"):
         (tmp_path / name).write_text("")
     env = {"PATH": os.environ["PATH"]}
     dry = subprocess.run(["make", "-n", "-C", str(tmp_path)], capture_output=True, text=True, env=env, check=True)
     assert f"arm-none-eabi-gcc  {' '.join(CORES[core].cflags)} -O2 " in dry.stdout
-    assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_dsp.o kernels_mve.o" in dry.stdout
+    assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_elementwise.o kernels_dsp.o " \
+        "kernels_mve.o" in dry.stdout
     other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
                            check=True)
     assert "clang " in other.stdout and "arm-none-eabi-gcc" not in other.stdout
