@@ -65,6 +65,16 @@ def test_hard_swish_multipliers_are_rounded_to_16_bits():
 
 # ---- bit-exact cases ----
 
+def _random_case(tmp_path, seed: int, graph, input_channels_max: int, channels: tuple):
+    """(path, _run_case result) of `graph(channels)` on a random odd input shape and data range from `seed`."""
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(5, 12)), int(rng.integers(5, 12)), int(rng.integers(1, input_channels_max)))
+    low = float(rng.uniform(-3, 0))
+    path, inputs = _build(tmp_path, shape, graph(int(rng.integers(*channels))), seed, low,
+                          low + float(rng.uniform(0.5, 4)))
+    return path, _run_case(tmp_path, path, inputs)
+
+
 def _residual_and_broadcast_add(channels: int):
     import keras
 
@@ -82,12 +92,7 @@ def _residual_and_broadcast_add(channels: int):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [61, 62, 63])
 def test_add_residual_and_broadcast_bit_exact(tmp_path, seed):
-    rng = np.random.default_rng(seed)
-    shape = (int(rng.integers(5, 12)), int(rng.integers(5, 12)), int(rng.integers(1, 6)))
-    low = float(rng.uniform(-3, 0))
-    path, inputs = _build(tmp_path, shape, _residual_and_broadcast_add(int(rng.integers(2, 7))), seed, low,
-                          low + float(rng.uniform(0.5, 4)))
-    result = _run_case(tmp_path, path, inputs)
+    path, result = _random_case(tmp_path, seed, _residual_and_broadcast_add, 6, (2, 7))
     assert result["names"].count("ADD") == 2, result["names"]
     _assert_bit_exact(result, {"ADD", "MEAN"})
     assert any("{0, 0, 0, 1}" in fields for fields in _emitted_fields(path, "ADD"))  # the broadcast one
@@ -111,12 +116,7 @@ def _squeeze_excite(channels: int):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [71, 72, 73])
 def test_mul_squeeze_excite_bit_exact(tmp_path, seed):
-    rng = np.random.default_rng(seed)
-    shape = (int(rng.integers(5, 12)), int(rng.integers(5, 12)), int(rng.integers(1, 4)))
-    low = float(rng.uniform(-3, 0))
-    path, inputs = _build(tmp_path, shape, _squeeze_excite(int(rng.integers(3, 9))), seed, low,
-                          low + float(rng.uniform(0.5, 4)))
-    result = _run_case(tmp_path, path, inputs)
+    _, result = _random_case(tmp_path, seed, _squeeze_excite, 4, (3, 9))
     assert result["names"].count("MUL") == 2, result["names"]  # by the constant 1/6, then the broadcast gate
     _assert_bit_exact(result, {"MUL", "MEAN"})
 
