@@ -119,7 +119,9 @@ typedef struct {
   int32_t output_multiplier, output_shift;
 } mnd_elementwise_params;
 
-/* HARD_SWISH int8 in TFLite's 16-bit fixed point: multipliers are QuantizeMultiplier's rounded to 16 bits. */
+/* HARD_SWISH int8 in TFLite's 16-bit fixed point: multipliers are QuantizeMultiplier's rounded to 16 bits. From
+ * MND_HARD_SWISH_TABLE_MIN values on, the kernel tabulates its 256 results first (256 bytes of stack). */
+#define MND_HARD_SWISH_TABLE_MIN 320 /* the table costs about as much as 275 values computed directly */
 typedef struct {
   int32_t size, input_zero_point, output_zero_point;
   int32_t output_multiplier, output_exponent, reluish_multiplier, reluish_exponent;

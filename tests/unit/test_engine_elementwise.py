@@ -1,12 +1,14 @@
 """ADD, MUL (broadcast) and HARD_SWISH of the C engine (kernels_elementwise.c) against LiteRT's reference kernels,
 byte for byte, op by op and along the chain, on tiny converted models of odd shapes; and their parameters."""
+import subprocess
+
 import numpy as np
 import pytest
 
 from mnd.engine import quant
 from mnd.engine.ops import emit_op
 from mnd.engine.ops_elementwise import broadcast_strides
-from tests.unit.engine_cases import _assert_bit_exact, _build, _parse, _run_case
+from tests.unit.engine_cases import _assert_bit_exact, _build, _compile, _parse, _run_case
 
 
 def _binary_layer(function):
@@ -147,3 +149,36 @@ def test_hard_swish_bit_exact_with_either_sign_of_exponent(tmp_path, seed):
     exponents = {int(line.split("=")[1].strip(" ,")) for fields in _emitted_fields(path, "HARD_SWISH")
                  for line in fields.splitlines() if ".reluish_exponent" in line}
     assert min(exponents) < 0 < max(exponents), exponents  # both the right- and the left-shifting paths
+
+
+def test_hard_swish_table_gives_what_the_direct_path_gives(tmp_path):
+    """From MND_HARD_SWISH_TABLE_MIN values on the kernel looks results up in a table of all 256: on random scales
+    (both exponent signs), every int8 value through the table path equals the same value computed directly."""
+    rng = np.random.default_rng(91)
+    cases = [quant.hard_swish_params(float(a), float(a) * float(b))
+             for a, b in zip(np.exp(rng.uniform(np.log(1e-3), np.log(0.5), 40)), rng.uniform(0.05, 3.0, 40))]
+    assert min(c["reluish_exponent"] for c in cases) < 0 < max(c["reluish_exponent"] for c in cases)
+    rows = ",\n".join("{%d, %d, %d, %d, %d, %d, %d}" % (1024, int(rng.integers(-128, 128)), int(rng.integers(-128, 128)),
+                                                       c["output_multiplier"], c["output_exponent"],
+                                                       c["reluish_multiplier"], c["reluish_exponent"]) for c in cases)
+    binary = _compile(tmp_path, """#include <stdio.h>
+#include "kernels.h"
+static const mnd_hard_swish_params cases[] = {%s};
+int main(void) {
+  int8_t in[1024], table_out[1024], direct_out[1];
+  int c, i, differ = 0;
+  for (i = 0; i < 1024; ++i) in[i] = (int8_t)(i %% 256 - 128);
+  for (c = 0; c < (int)(sizeof cases / sizeof cases[0]); ++c) {
+    mnd_hard_swish_params one = cases[c];
+    one.size = 1;
+    mnd_hard_swish_s8(&cases[c], in, table_out);
+    for (i = 0; i < 1024; ++i) {
+      mnd_hard_swish_s8(&one, in + i, direct_out);
+      differ += direct_out[0] != table_out[i];
+    }
+  }
+  printf("%%d\\n", differ);
+  return 0;
+}
+""" % rows)
+    assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.strip() == "0"
