@@ -330,19 +330,24 @@ def test_conv_fast_paths_bit_exact(tmp_path):
 
 @pytest.mark.slow
 def test_depthwise_fast_paths_bit_exact(tmp_path):
-    """3x3 depthwise in pairs of pixels: borders on every side, an odd width (a lone last pixel), stride 2, more
-    channels than one block (260 > 256), next to the generic path (depth multiplier 2, 5x5 filters)."""
+    """Depthwise in pairs of pixels (up to 5x5, taps three at a time then one): borders on every side, an odd width
+    (a lone last pixel), stride 2, more channels than one block (260 > 256), 2x2 and 5x5 windows, next to the
+    generic path (depth multiplier 2, 7x7 filters)."""
     import keras
 
     big = keras.initializers.RandomNormal(stddev=1.2)
     layers = [keras.layers.Conv2D(260, 1, bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, padding="same", depthwise_initializer=big,
                                            bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(5, padding="same", depthwise_initializer=big,
+                                           bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, strides=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(2, padding="same", bias_initializer="random_normal"),
               keras.layers.Conv2D(6, 1, bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, padding="valid", bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", bias_initializer="random_normal"),
-              keras.layers.DepthwiseConv2D(5, padding="same", bias_initializer="random_normal")]
+              keras.layers.DepthwiseConv2D(5, strides=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(7, padding="same", bias_initializer="random_normal")]
     path, inputs = _build(tmp_path, (7, 9, 3), layers, 141, -2.0, 1.0)
     _assert_bit_exact(_run_case(tmp_path, path, inputs), {"CONV_2D", "DEPTHWISE_CONV_2D"})
 
