@@ -5,7 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mnd.engine import KERNELS_DIR
+from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
 from mnd.engine.generator import GeneratedModel, generate
 from mnd.pipeline.errors import MndError
 from mnd.targets.base import TargetUnavailable
@@ -14,8 +14,8 @@ AARCH64_CC = "aarch64-linux-gnu-gcc"
 DEFAULT_CPU = "cortex-a72"
 PROGRAM = "mnd-c"
 MAIN_C = Path(__file__).resolve().parent / "linux" / "main.c"
-KERNELS = ("kernels.c", "kernels_elementwise.c", "kernels.h")
-SOURCES = ("main.c", "model.c", "kernels.c", "kernels_elementwise.c")
+KERNELS = (*PORTABLE_SOURCES, "kernels.h")
+SOURCES = ("main.c", "model.c", *PORTABLE_SOURCES)
 COMMON_CFLAGS = ("-O3", "-std=c99", "-Wall")
 # Static (no loader, no /bin/sh: it runs from /data/local/tmp under adb shell) and its segments aligned for
 # kernels with 16 KiB pages (Android 15 devices, Raspberry Pi 5) as well as 4 KiB ones.

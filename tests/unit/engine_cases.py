@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mnd.engine import KERNELS_DIR as RUNTIME
+from mnd.engine import PORTABLE_SOURCES
 from mnd.engine.ops import emit_op
 
 
@@ -25,9 +26,9 @@ def _gcc():
 def _compile(tmp: Path, driver: str) -> Path:
     (tmp / "driver.c").write_text(driver)
     binary = tmp / "driver"
-    subprocess.run([_gcc(), *CFLAGS, f"-I{RUNTIME}", str(tmp / "driver.c"), str(RUNTIME / "kernels.c"),
-                    str(RUNTIME / "kernels_elementwise.c"), "-o", str(binary)], check=True, capture_output=True,
-                   text=True)
+    subprocess.run([_gcc(), *CFLAGS, f"-I{RUNTIME}", str(tmp / "driver.c"),
+                    *(str(RUNTIME / name) for name in PORTABLE_SOURCES), "-o", str(binary)], check=True,
+                   capture_output=True, text=True)
     return binary
 
 
