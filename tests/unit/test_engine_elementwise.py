@@ -182,3 +182,55 @@ int main(void) {
 }
 """ % rows)
     assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.strip() == "0"
+
+
+# ---- refusals: typed, one line, naming what is supported ----
+
+@pytest.fixture(scope="module")
+def gated_model(tmp_path_factory):
+    """conv -> hard-swish -> squeeze-and-excite gate (MUL) -> ADD of the block input: each new op once."""
+    import keras
+
+    def build(x):
+        y = keras.layers.Activation("hard_swish")(keras.layers.Conv2D(4, 3, padding="same")(x))
+        gated = _squeeze_excite(4)(y)
+        return keras.layers.Add()([keras.layers.Conv2D(4, 1)(gated), y])
+
+    return _build(tmp_path_factory.mktemp("gated"), (6, 5, 3), build, 95)[0]
+
+
+def _last(model, graph, name: str) -> int:
+    """The last `name` op (for MUL the gate, both of whose inputs are activations)."""
+    from tests.unit.engine_cases import _op_name
+
+    return [k for k, op in enumerate(graph.operators) if _op_name(model, op) == name][-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("op,mutation,needle", [
+    ("HARD_SWISH", "tiny_output_scale", "an output scale at least 1/128 of the input scale"),
+    ("ADD", "tiny_output_scale", "need a multiplier above one"),
+    ("MUL", "wider_input", "does not broadcast to"),
+    ("MUL", "uint8_input", "int8 activations with one scale and zero point"),
+])
+def test_new_ops_refuse_what_the_kernels_do_not_compute(gated_model, op, mutation, needle):
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
+
+    from mnd.engine.ops import UnsupportedOp
+
+    model, graph = _parse(gated_model)
+    index = _last(model, graph, op)
+    node = graph.operators[index]
+    if mutation == "tiny_output_scale":
+        quantization = graph.tensors[node.outputs[0]].quantization
+        quantization.scale = np.asarray(quantization.scale) * 1e-7
+    elif mutation == "wider_input":
+        tensor = graph.tensors[node.inputs[1]]
+        tensor.shape = np.asarray(list(tensor.shape[:-1]) + [tensor.shape[-1] + 1], np.int32)
+    else:
+        graph.tensors[node.inputs[0]].type = schema_fb.TensorType.UINT8
+    with pytest.raises(UnsupportedOp) as caught:
+        emit_op(model, graph, index, "l_")
+    message = str(caught.value)
+    assert message.startswith(f"{op} (layer {index}): ") and needle in message and "\n" not in message, message
+    assert "the Cortex-M C engine supports" in message
