@@ -16,6 +16,7 @@ MODELS = {
     "v3s_075_96": ("MobileNetV3Small", dict(alpha=0.75, classes=10, include_preprocessing=False)),
     "v3s_075_96_min": ("MobileNetV3Small", dict(alpha=0.75, classes=10, include_preprocessing=False,
                                                 minimalistic=True)),
+    "v3l_075_96": ("MobileNetV3Large", dict(alpha=0.75, classes=10, include_preprocessing=False)),
 }
 
 

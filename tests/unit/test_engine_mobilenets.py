@@ -1,7 +1,8 @@
 """mnd-c built for this host runs MobileNet V2 and V3 int8 graphs bit-exact with LiteRT's reference kernels: small
-Keras-Applications models (V2 0.35-96, V3-Small 0.75-96 and its minimalistic variant) on random inputs, and the
-Coral V2 1.0-224 models on 20 imagenet_dev images (the int8 PTQ one with its uint8 QUANTIZE boundary dropped, the
-uint8 QAT one requantized to int8 as `--requantize-int8` does). The planned arena stays within 5% of the floor."""
+Keras-Applications models (V2 0.35-96, V3-Small 0.75-96 and its minimalistic variant, V3-Large 0.75-96) on random
+and image-like inputs, and the Coral V2 1.0-224 models on 20 imagenet_dev images (the int8 PTQ one with its uint8
+QUANTIZE boundary dropped, the uint8 QAT one requantized to int8 as `--requantize-int8` does). The planned arena
+stays within 5% of the floor."""
 import csv
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ CORAL = "coral_mobilenet_v2_quant"
 IMAGES = 20
 ARENA_SLACK = 1.05
 EXPECTED_OPS = {"v2_035_96": {"ADD"}, "v3s_075_96": {"ADD", "MUL", "HARD_SWISH", "MEAN"},
-                "v3s_075_96_min": {"ADD", "MEAN"}}
+                "v3s_075_96_min": {"ADD", "MEAN"}, "v3l_075_96": {"ADD", "MUL", "HARD_SWISH", "MEAN"}}
 
 
 @pytest.fixture(scope="session")
