@@ -1,7 +1,8 @@
 """Static memory plan for activations: every tensor gets an offset in one arena, reusing memory between
 tensors whose lifetimes do not overlap. First-fit placement is tried in two orders (largest first, as
 TFLite-Micro's greedy planner does, and execution order, which ping-pongs a chain between the arena's two
-ends and reaches the two-buffer floor) and the smaller arena wins."""
+ends and reaches the two-buffer floor on a chain) and the smaller arena wins. The floor is the largest sum of
+tensors live at any one op: on residual graphs (MobileNet V2/V3) more than one op's inputs and outputs."""
 from dataclasses import dataclass
 
 ALIGNMENT = 16
