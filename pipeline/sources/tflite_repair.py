@@ -22,11 +22,11 @@ from mnd.pipeline.tempdirs import temporary_directory
 QUANTIZED_DIMENSION_SLOT = 16
 # op -> (output-channel axis of the filter) for ops with weights; None: activation-only ops.
 INT8_OPS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": None, "RESHAPE": None,
-            "SQUEEZE": None, "SOFTMAX": None}
+            "SQUEEZE": None, "SOFTMAX": None, "ADD": None}  # ADD: its int8 kernel rescales both inputs itself
 SAME_QUANT_OPS = ("AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE")  # int8 kernels copy/average raw values
 # Op versions the TFLite converter writes for int8 (per-channel) kernels; LiteRT checks them at load.
 INT8_OP_VERSIONS = {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "AVERAGE_POOL_2D": 2, "SOFTMAX": 2, "RESHAPE": 1,
-                    "SQUEEZE": 1}
+                    "SQUEEZE": 1, "ADD": 2}
 INT8_MIN_RUNTIME = b"1.14.0"  # first TFLite release with the op versions above
 SOFTMAX_INT8_SCALE, SOFTMAX_INT8_ZERO_POINT = 1.0 / 256.0, -128  # required by LiteRT and TFLM kernels
 REEXPORT = "re-export the model with the TFLite converter"
