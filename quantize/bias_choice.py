@@ -32,10 +32,13 @@ class BiasChoice:
     error_with: float | None = None
     drop_in_standard_errors: float | None = None  # (error_without - error_with) / its standard error
     compared: str = "outputs"  # "logits" where the model ends in a softmax (its saturation hides differences)
+    not_a_chain: str | None = None  # why the model cannot be corrected (auto: left off, not checked)
 
     def line(self) -> str:
         if self.mode != "auto":
             return f"bias correction {self.mode} (--{'' if self.applied else 'no-'}bias-correct)"
+        if self.not_a_chain:
+            return f"bias correction off (auto): {self.not_a_chain}"
         if self.error_with is None:
             return (f"bias correction off (auto): {self.fit_samples + self.check_samples} calibration inputs are too "
                     f"few to check it on {MIN_HALF} held-out ones; --bias-correct forces it")
@@ -59,6 +62,13 @@ def fixed_choice(bias_correct: bool) -> BiasChoice:
 def choose_bias_correction(build, model, calibration_inputs: np.ndarray, quant, workdir: Path) -> BiasChoice:
     """The auto choice. `build(model, inputs, quant, workdir) -> int8 TFLite bytes` quantizes with a fixed setting;
     fit and check halves interleave (every other input), so classes stored in order stay balanced."""
+    from mnd.pipeline.errors import ModelError
+    from mnd.quantize.chain import chain_layers
+
+    try:
+        chain_layers(model)
+    except ModelError as error:  # residual and squeeze-and-excite models (MobileNet V2, V3): nothing to check
+        return BiasChoice("auto", False, not_a_chain=str(error))
     fit, check = calibration_inputs[0::2], calibration_inputs[1::2]
     if len(check) < MIN_HALF:
         return BiasChoice("auto", False, len(fit), len(check))

@@ -50,6 +50,18 @@ def test_auto_leaves_it_off_without_enough_inputs_to_check_it(spread_model, tmp_
     assert not list(tmp_path.glob("bias_check_*")), "no check models were built"
 
 
+def test_auto_leaves_it_off_for_a_residual_model_without_checking(tmp_path):
+    """MobileNet V2/V3 are not chains (ADD, squeeze-and-excite MUL): auto says why and builds no check models."""
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((16, 16, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", name="conv")(x_in)
+    model = keras.Model(x_in, keras.layers.Add(name="residual")([x_in, conv]))
+    built = build_int8(model, images(model, 32), PER_TENSOR, tmp_path)
+    assert built.bias_choice.mode == "auto" and not built.bias_choice.applied and not built.quant.bias_correct
+    assert built.notes[-1].startswith("bias correction off (auto): layer 'residual'") and "chain models" in built.notes[-1]
+    assert not list(tmp_path.glob("bias_check_*"))
+
+
 def test_a_fixed_setting_builds_no_check_models(spread_model, tmp_path):
     built = build_int8(spread_model, images(spread_model, 32), QuantConfig(bias_correct=False), tmp_path)
     assert built.bias_choice.mode == "off" and not built.bias_choice.applied
