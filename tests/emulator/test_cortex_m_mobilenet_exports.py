@@ -58,3 +58,6 @@ def test_measure_on_cortex_m55_agrees_with_cortex_m4(export, family, tmp_path):
     assert m55["accuracy"] == m4["accuracy"], "both bit-exact with LiteRT: the same predictions"
     assert m55["instructions"] < m4["instructions"], "Helium kernels where a layer fits them"
     assert "_mve_s8(" in (tmp_path / "run" / "cortex-m55" / "model.c").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Measurements on `cortex-m4`, `cortex-m55`" in report  # both cores' sections follow
+    assert report.index("### `cortex-m4` (QEMU") < report.index("### `cortex-m55` (QEMU")
