@@ -2,4 +2,6 @@
 it calls (kernels/). Targets (Cortex-M, Linux arm64, Android) build it with their own compilers and flags."""
 from pathlib import Path
 
-KERNELS_DIR = Path(__file__).resolve().parent / "kernels"  # kernels.c, kernels.h: copied into every generated project
+KERNELS_DIR = Path(__file__).resolve().parent / "kernels"  # the kernels and kernels.h: copied into every generated project
+# The portable C99 kernels every build compiles (the DSP and MVE sets add kernels_dsp.c / kernels_mve.c).
+PORTABLE_SOURCES = ("kernels.c", "kernels_elementwise.c", "kernels_softmax.c")

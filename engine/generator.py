@@ -78,7 +78,7 @@ def generate(data: bytes, out_dir: Path, source: str = "model.tflite",
     emissions = [_emit(emit_op, model, graph, index, source, kernels) for index in range(len(graph.operators))]
     model_input, model_output = int(graph.inputs[0]), int(graph.outputs[0])
     scratch = {_scratch_key(i): e.scratch_bytes for i, e in enumerate(emissions) if e.scratch_bytes}
-    op_inputs = [[e.input_tensor] for e in emissions]
+    op_inputs = [list(e.inputs) for e in emissions]
     op_outputs = [[e.output_tensor] + ([_scratch_key(i)] if _scratch_key(i) in scratch else [])
                   for i, e in enumerate(emissions)]
     activations = {t for pair in zip(op_inputs, op_outputs) for tensors in pair for t in tensors} - set(scratch)
@@ -131,8 +131,8 @@ def _source_text(emissions, offsets: dict, model_input: int, model_output: int, 
               f"  memcpy(arena + {offsets[model_input]}, input, {sizes[model_input]});"]
     for index, emission in enumerate(emissions):
         scratch = f"(arena + {offsets[_scratch_key(index)]})" if emission.scratch_bytes else ""
-        call = emission.call.format(in0=f"(arena + {offsets[emission.input_tensor]})",
-                                    out0=f"(arena + {offsets[emission.output_tensor]})", scratch=scratch)
+        inputs = {f"in{k}": f"(arena + {offsets[tensor]})" for k, tensor in enumerate(emission.inputs)}
+        call = emission.call.format(**inputs, out0=f"(arena + {offsets[emission.output_tensor]})", scratch=scratch)
         output = f"arena + {offsets[emission.output_tensor]}"
         lines += [f"  MND_MARK();  /* layer {index} */", f"  {call}",
                   f"  MND_AFTER_LAYER({index}, {output}, {sizes[emission.output_tensor]});"]

@@ -5,7 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mnd.engine import KERNELS_DIR
+from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
 from mnd.engine.generator import GeneratedModel, generate
 from mnd.pipeline.errors import MndError
 from mnd.targets.base import TargetUnavailable
@@ -14,8 +14,8 @@ AARCH64_CC = "aarch64-linux-gnu-gcc"
 DEFAULT_CPU = "cortex-a72"
 PROGRAM = "mnd-c"
 MAIN_C = Path(__file__).resolve().parent / "linux" / "main.c"
-KERNELS = ("kernels.c", "kernels.h")
-SOURCES = ("main.c", "model.c", "kernels.c")
+KERNELS = (*PORTABLE_SOURCES, "kernels.h")
+SOURCES = ("main.c", "model.c", *PORTABLE_SOURCES)
 COMMON_CFLAGS = ("-O3", "-std=c99", "-Wall")
 # Static (no loader, no /bin/sh: it runs from /data/local/tmp under adb shell) and its segments aligned for
 # kernels with 16 KiB pages (Android 15 devices, Raspberry Pi 5) as well as 4 KiB ones.
@@ -44,7 +44,7 @@ def _missing_compiler(cc: str) -> TargetUnavailable:
 
 def build_executable(project: Path, out: Path, *, cc: str = AARCH64_CC, cpu: str | None = DEFAULT_CPU,
                      static: bool = True, timeout: float = 300) -> Path:
-    """Compile project/model.c (and model.h from generate()), project/kernels.c (copied from KERNELS_DIR when
+    """Compile project/model.c (and model.h from generate()), the portable kernels (copied from KERNELS_DIR when
     missing) and engine/linux/main.c into the executable `out`. Raises TargetUnavailable when `cc` is not
     installed, LinuxBuildError when the compile fails or takes longer than `timeout` seconds."""
     if shutil.which(cc) is None:
@@ -57,8 +57,8 @@ def build_executable(project: Path, out: Path, *, cc: str = AARCH64_CC, cpu: str
         if not (project / name).is_file():
             shutil.copy(KERNELS_DIR / name, project / name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = [cc, *cflags_for(cpu), "-I", str(project), str(MAIN_C), str(project / "model.c"),
-               str(project / "kernels.c"), "-o", str(out), *ldflags_for(static)]
+    command = [cc, *cflags_for(cpu), "-I", str(project), str(MAIN_C),
+               *(str(project / name) for name in SOURCES if name != "main.c"), "-o", str(out), *ldflags_for(static)]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -125,7 +125,7 @@ def readme_text(generated: GeneratedModel, cpu: str = DEFAULT_CPU) -> str:
 def write_linux_project(int8_tflite: Path, project: Path, tflm_arena_bytes: int | None = None,
                         cpu: str = DEFAULT_CPU) -> GeneratedModel:
     """Generate model.c/.h from the int8 .tflite into `project` and add everything needed to rebuild mnd-c
-    there: kernels.c/.h, main.c, a Makefile and a README.txt with the model's input/output contract."""
+    there: the portable kernels (KERNELS), main.c, a Makefile and a README.txt with the model's input/output contract."""
     int8_tflite, project = Path(int8_tflite), Path(project)
     generated = generate(int8_tflite.read_bytes(), project, int8_tflite.name, tflm_arena_bytes)
     for name in KERNELS:

@@ -9,138 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.engine import layouts, layouts_mve, quant
-from mnd.pipeline.errors import ModelError
-
-ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
-KERNEL_SETS = ("portable", "dsp", "mve")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55);
-# mve: kernels_mve.c (Helium, Cortex-M55)
-VALUES_PER_LINE = 24
-
-
-class UnsupportedOp(ModelError):
-    """An operator, or a parameter of one, that the Cortex-M C engine does not implement."""
-
-
-@dataclass
-class OpEmission:
-    """constants: C definitions (static const arrays and the params struct), names starting with the prefix.
-    call: one C statement with `{in0}` / `{out0}` placeholders for int8_t* activation pointers and, when
-    scratch_bytes > 0, `{scratch}` for the op's scratch area in the arena (the only braces in it, so str.format
-    fills them). macs: multiply-accumulates (0 for pooling, softmax and data movement)."""
-
-    constants: list
-    call: str
-    input_tensor: int
-    output_tensor: int
-    macs: int
-    scratch_bytes: int = 0
-
-
-def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
-
-    return schema_fb
-
-
-def _names(enum_class) -> dict:
-    return {value: name for name, value in vars(enum_class).items() if not name.startswith("_") and isinstance(value, int)}
-
-
-class _Op:
-    """One operator and the accessors its emitter needs."""
-
-    def __init__(self, model, graph, index: int, prefix: str, kernels: str = "portable"):
-        self.schema = _schema()
-        self.model, self.graph, self.index, self.prefix, self.kernels = model, graph, index, prefix, kernels
-        if not 0 <= index < len(graph.operators or []):
-            raise UnsupportedOp(f"layer {index}: the subgraph has {len(graph.operators or [])} operators")
-        self.op = graph.operators[index]
-        code = model.operatorCodes[self.op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        self.name = _names(self.schema.BuiltinOperator).get(builtin, f"BUILTIN_{builtin}")
-        self.inputs = [int(i) for i in (self.op.inputs if self.op.inputs is not None else [])]
-        self.outputs = [int(i) for i in (self.op.outputs if self.op.outputs is not None else [])]
-        self.options = self.op.builtinOptions
-
-    def fail(self, problem: str, supported: str):
-        raise UnsupportedOp(f"{self.name} (layer {self.index}): {problem}; the Cortex-M C engine supports {supported}")
-
-    def tensor(self, index: int):
-        return self.graph.tensors[index]
-
-    def shape(self, index: int) -> tuple:
-        shape = self.tensor(index).shape
-        return tuple(int(d) for d in shape) if shape is not None else ()
-
-    def size(self, index: int) -> int:
-        return int(np.prod(self.shape(index), dtype=np.int64))
-
-    def dtype(self, index: int) -> str:
-        return _names(self.schema.TensorType).get(self.tensor(index).type, "UNKNOWN")
-
-    def scales(self, index: int) -> list:
-        q = self.tensor(index).quantization
-        return [float(s) for s in q.scale] if q is not None and q.scale is not None else []
-
-    def zero_points(self, index: int) -> list:
-        q = self.tensor(index).quantization
-        return [int(z) for z in q.zeroPoint] if q is not None and q.zeroPoint is not None else []
-
-    def scale_zp(self, index: int) -> tuple:
-        """(scale, zero point) of a per-tensor quantized int8 activation."""
-        scales, zps = self.scales(index), self.zero_points(index)
-        if self.dtype(index) != "INT8" or len(scales) != 1:
-            self.fail(f"tensor {index} is {self.dtype(index).lower()} with {len(scales)} scales",
-                      "int8 activations with one scale and zero point (a full-integer int8 model)")
-        return scales[0], (zps[0] if zps else 0)
-
-    def data(self, index: int, dtype) -> np.ndarray:
-        buffer = self.model.buffers[self.tensor(index).buffer]
-        if buffer.data is None or len(buffer.data) == 0:
-            self.fail(f"tensor {index} has no constant data", "weights, biases and axes stored in the model")
-        return np.frombuffer(np.asarray(buffer.data, np.uint8).tobytes(), dtype).reshape(self.shape(index))
-
-    def activation(self) -> int:
-        act = int(getattr(self.options, "fusedActivationFunction", 0))
-        if act not in quant.ACTIVATION_BOUNDS:
-            self.fail(f"fused activation {_names(self.schema.ActivationFunctionType).get(act, act)}",
-                      f"fused activations {ACTIVATIONS}")
-        return act
-
-    def act_range(self, output: int) -> tuple:
-        scale, zp = self.scale_zp(output)
-        return quant.activation_range(self.activation(), scale, zp)
-
-    def weights(self, index: int) -> np.ndarray:
-        if self.dtype(index) != "INT8" or any(self.zero_points(index)):
-            self.fail(f"weights are {self.dtype(index).lower()} with zero points {sorted(set(self.zero_points(index)))}",
-                      "symmetric int8 weights (zero point 0)")
-        return self.data(index, np.int8)
-
-    def bias(self, position: int, channels: int):
-        if position >= len(self.inputs) or self.inputs[position] < 0:
-            return None
-        index = self.inputs[position]
-        if self.dtype(index) != "INT32" or self.size(index) != channels:
-            self.fail(f"bias is {self.dtype(index).lower()} with {self.size(index)} values", "int32 biases, one per channel")
-        return self.data(index, np.int32).reshape(-1)
-
-
-def _array(name: str, ctype: str, values, aligned: int = 0) -> str:
-    flat = [int(v) for v in np.asarray(values).reshape(-1)]
-    lines = [", ".join(map(str, flat[i:i + VALUES_PER_LINE])) for i in range(0, len(flat), VALUES_PER_LINE)]
-    attribute = f" __attribute__((aligned({aligned})))" if aligned else ""
-    return f"static const {ctype} {name}[{len(flat)}]{attribute} = {{\n  " + ",\n  ".join(lines) + "\n};"
-
-
-def _struct(name: str, ctype: str, fields: dict) -> str:
-    body = ",\n".join(f"  .{key} = {value}" for key, value in fields.items())
-    return f"static const {ctype} {name} = {{\n{body}\n}};"
-
-
-def _call(function: str, params: str) -> str:
-    return f"{function}(&{params}, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
+from mnd.engine import layouts, layouts_mve, ops_elementwise, quant
+from mnd.engine.op_base import (KERNEL_SETS, OpEmission, UnsupportedOp, _array, _call, _nhwc, _Op,  # noqa: F401
+                                _struct)
 
 
 def _requant_arrays(o: _Op, multipliers, shifts, weights, bias, weights_aligned: int = 0) -> tuple:
@@ -172,13 +43,6 @@ def _window(o: _Op, in_hw: tuple, kernel: tuple, out_hw: tuple) -> dict:
         pad = quant.same_padding(in_hw[axis], kernel[axis], stride[axis], dilation[axis], out_hw[axis]) if same else 0
         fields["pad_top" if axis == 0 else "pad_left"] = pad
     return fields
-
-
-def _nhwc(o: _Op, index: int) -> tuple:
-    shape = o.shape(index)
-    if len(shape) != 4 or shape[0] != 1:
-        o.fail(f"tensor {index} has shape {list(shape)}", "4-D NHWC activations with batch 1")
-    return shape[1:]
 
 
 @dataclass(frozen=True)
@@ -296,7 +160,7 @@ def _conv(o: _Op) -> OpEmission:
     call = _call(kernel.function, f"{o.prefix}params")
     if kernel.scratch_bytes:
         call = call.removesuffix(");") + ", (void*)({scratch}));"
-    return OpEmission(constants, call, src, dst, macs, kernel.scratch_bytes)
+    return OpEmission(constants, call, (src,), dst, macs, kernel.scratch_bytes)
 
 
 def _avg_pool(o: _Op) -> OpEmission:
@@ -313,7 +177,7 @@ def _avg_pool(o: _Op) -> OpEmission:
               "pad_top": window["pad_top"], "pad_left": window["pad_left"], "act_min": act_min, "act_max": act_max}
     constants = [_struct(f"{o.prefix}params", "mnd_pool_params", fields)]
     function = "mnd_avg_pool_mve_s8" if o.kernels == "mve" else "mnd_avg_pool_s8"
-    return OpEmission(constants, _call(function, f"{o.prefix}params"), src, dst, 0)
+    return OpEmission(constants, _call(function, f"{o.prefix}params"), (src,), dst, 0)
 
 
 def _mean(o: _Op) -> OpEmission:
@@ -329,7 +193,7 @@ def _mean(o: _Op) -> OpEmission:
     fields = {"in_h": in_h, "in_w": in_w, "channels": channels, "input_zero_point": in_zp,
               "output_zero_point": out_zp, "multiplier": multiplier, "shift": shift}
     constants = [_struct(f"{o.prefix}params", "mnd_mean_params", fields)]
-    return OpEmission(constants, _call("mnd_mean_hw_s8", f"{o.prefix}params"), src, dst, 0)
+    return OpEmission(constants, _call("mnd_mean_hw_s8", f"{o.prefix}params"), (src,), dst, 0)
 
 
 def _fully_connected(o: _Op) -> OpEmission:
@@ -351,7 +215,7 @@ def _fully_connected(o: _Op) -> OpEmission:
     fields = {"batches": batches, "depth": depth, "units": units, "per_channel": int(len(filter_scales) > 1),
               "input_zero_point": in_zp, "output_zero_point": out_zp, "act_min": act_min, "act_max": act_max, **refs}
     constants.append(_struct(f"{o.prefix}params", "mnd_fc_params", fields))
-    return OpEmission(constants, _call("mnd_fully_connected_s8", f"{o.prefix}params"), src, dst, batches * units * depth)
+    return OpEmission(constants, _call("mnd_fully_connected_s8", f"{o.prefix}params"), (src,), dst, batches * units * depth)
 
 
 def _softmax(o: _Op) -> OpEmission:
@@ -368,7 +232,7 @@ def _softmax(o: _Op) -> OpEmission:
     fields = {"rows": o.size(src) // depth, "depth": depth, "input_multiplier": multiplier,
               "input_left_shift": left_shift, "diff_min": diff_min}
     constants = [_struct(f"{o.prefix}params", "mnd_softmax_params", fields)]
-    return OpEmission(constants, _call("mnd_softmax_s8", f"{o.prefix}params"), src, dst, 0)
+    return OpEmission(constants, _call("mnd_softmax_s8", f"{o.prefix}params"), (src,), dst, 0)
 
 
 def _quantize(o: _Op) -> OpEmission:
@@ -380,7 +244,7 @@ def _quantize(o: _Op) -> OpEmission:
     fields = {"size": o.size(src), "input_zero_point": in_zp, "output_zero_point": out_zp,
               "multiplier": multiplier, "shift": shift}
     constants = [_struct(f"{o.prefix}params", "mnd_requantize_params", fields)]
-    return OpEmission(constants, _call("mnd_requantize_s8", f"{o.prefix}params"), src, dst, 0)
+    return OpEmission(constants, _call("mnd_requantize_s8", f"{o.prefix}params"), (src,), dst, 0)
 
 
 def _reshape(o: _Op) -> OpEmission:
@@ -388,12 +252,12 @@ def _reshape(o: _Op) -> OpEmission:
     if o.dtype(src) != "INT8" or o.dtype(dst) != "INT8" or o.size(src) != o.size(dst):
         o.fail(f"{o.dtype(src).lower()} {list(o.shape(src))} -> {list(o.shape(dst))}", "int8 reshapes")
     call = f"mnd_reshape_s8({o.size(dst)}, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
-    return OpEmission([], call, src, dst, 0)
+    return OpEmission([], call, (src,), dst, 0)
 
 
 EMITTERS = {"AVERAGE_POOL_2D": _avg_pool, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _conv,
             "FULLY_CONNECTED": _fully_connected, "MEAN": _mean, "QUANTIZE": _quantize, "RESHAPE": _reshape,
-            "SOFTMAX": _softmax}
+            "SOFTMAX": _softmax, **ops_elementwise.EMITTERS}
 SUPPORTED_OPS = tuple(sorted(EMITTERS))
 
 

@@ -1,7 +1,8 @@
 """Static memory plan for activations: every tensor gets an offset in one arena, reusing memory between
 tensors whose lifetimes do not overlap. First-fit placement is tried in two orders (largest first, as
 TFLite-Micro's greedy planner does, and execution order, which ping-pongs a chain between the arena's two
-ends and reaches the two-buffer floor) and the smaller arena wins."""
+ends and reaches the two-buffer floor on a chain) and the smaller arena wins. The floor is the largest sum of
+tensors live at any one op: on residual graphs (MobileNet V2/V3) more than one op's inputs and outputs."""
 from dataclasses import dataclass
 
 ALIGNMENT = 16
@@ -19,7 +20,7 @@ class Buffer:
 class Plan:
     offsets: dict      # tensor index -> byte offset in the arena
     arena_bytes: int
-    floor_bytes: int   # the largest inputs + outputs (scratch included) of any single op: no plan goes below it
+    floor_bytes: int   # the largest sum of tensors live at any one op (planner.floor_bytes): no plan goes below it
 
 
 def _aligned(value: int) -> int:
@@ -63,6 +64,11 @@ def plan(buffers: list, op_inputs: list, op_outputs: list, sizes: dict) -> Plan:
     extent = lambda offsets: max((offsets[b.tensor] + b.size for b in buffers), default=0)  # noqa: E731
     offsets = min(candidates, key=extent)
     arena = extent(offsets)
-    floor = max((sum(sizes[t] for t in set(inputs) | set(outputs) if t in sizes)
-                 for inputs, outputs in zip(op_inputs, op_outputs)), default=0)
-    return Plan(offsets, _aligned(arena), floor)
+    return Plan(offsets, _aligned(arena), floor_bytes(buffers, len(op_inputs)))
+
+
+def floor_bytes(buffers: list, op_count: int) -> int:
+    """The largest sum of the buffers live at any one op (its inputs, its outputs and scratch, and every tensor
+    written before it and read after it, such as a residual block's input): no plan goes below it."""
+    return max((sum(b.size for b in buffers if b.first_use <= op <= b.last_use) for op in range(op_count)),
+               default=0)

@@ -98,3 +98,41 @@ def fold_input_zero_point(bias, weights, input_zero_point: int) -> np.ndarray:
     base = np.zeros(len(weights), np.int64) if bias is None else np.asarray(bias, np.int64).reshape(-1)
     folded = base - int(input_zero_point) * weights.sum(axis=1)
     return ((folded + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+
+
+ADD_LEFT_SHIFT = 20  # the reference int8 ADD's headroom shift
+
+
+def add_params(input1_scale: float, input2_scale: float, output_scale: float) -> dict:
+    """The reference int8 ADD's multipliers: both inputs brought to 2 * max(scale) (in double, from the float32
+    scales), then the sum to the output scale over 2^ADD_LEFT_SHIFT."""
+    s1, s2, out = (float(np.float32(s)) for s in (input1_scale, input2_scale, output_scale))
+    twice_max = 2.0 * max(s1, s2)
+    (m1, sh1), (m2, sh2) = quantize_multiplier(s1 / twice_max), quantize_multiplier(s2 / twice_max)
+    m_out, sh_out = quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * out))
+    return {"left_shift": ADD_LEFT_SHIFT, "input1_multiplier": m1, "input1_shift": sh1, "input2_multiplier": m2,
+            "input2_shift": sh2, "output_multiplier": m_out, "output_shift": sh_out}
+
+
+def mul_multiplier(input1_scale: float, input2_scale: float, output_scale: float) -> tuple:
+    """(multiplier, shift) of the reference int8 MUL: input1_scale * input2_scale / output_scale computed in
+    float32 (TFLite multiplies and divides the float scales before widening to double)."""
+    real = np.float32(np.float32(input1_scale) * np.float32(input2_scale)) / np.float32(output_scale)
+    return quantize_multiplier(float(np.float32(real)))
+
+
+def _int16_multiplier(multiplier: int) -> int:
+    """TFLite's DownScaleInt32ToInt16Multiplier: round a Q31 multiplier to Q15, saturating."""
+    if multiplier >= (1 << 31) - 1 - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(input_scale: float, output_scale: float) -> dict:
+    """The reference int8 HARD_SWISH's 16-bit multipliers and exponents, derived in float32 as TFLite does:
+    the input on a 2^7 finer scale, rescaled to the output and to the 'reluish' scale where 3.0 is 2^15."""
+    hires = np.float32(np.float32(1.0 / 128.0) * np.float32(input_scale))
+    out_m, out_e = quantize_multiplier(float(np.float32(hires / np.float32(output_scale))))
+    relu_m, relu_e = quantize_multiplier(float(np.float32(hires / np.float32(3.0 / 32768.0))))
+    return {"output_multiplier": _int16_multiplier(out_m), "output_exponent": out_e,
+            "reluish_multiplier": _int16_multiplier(relu_m), "reluish_exponent": relu_e}

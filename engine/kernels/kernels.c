@@ -209,55 +209,88 @@ static void depthwise_pixel(const mnd_depthwise_params* p, const int8_t* input, 
   }
 }
 
-/* ---- 3x3 depthwise, depth multiplier 1: two output pixels at a time, a block of channels at a time ----
- * Each filter row is one pass over the channels with six input pointers (three taps for each pixel; a tap
- * outside the image points at a row of zero points) into int32 sums; then one requantization pass. */
+/* ---- depthwise, depth multiplier 1, up to DW_MAX_TAPS taps: two output pixels at a time, a block of channels
+ * at a time ----
+ * The taps are a few passes over the channels (three taps at a time, then one) with an input pointer per tap and
+ * pixel (a tap outside the image points at a row of zero points) into int32 sums; then one requantization pass.
+ * Integer sums do not depend on their order, so this equals depthwise_pixel. Cortex-M4 (QEMU): 3x3 as fast as the
+ * row-by-row version before it, 5x5 (MobileNet V3) 3.7x fewer instructions than depthwise_pixel. */
 
-#define DW_BLOCK 256 /* channels per block: the sums take 8 bytes each of stack, the padding row 1 */
+#define DW_BLOCK 256   /* channels per block: the sums take 8 bytes each of stack, the padding row 1 */
+#define DW_MAX_TAPS 25 /* k_h * k_w up to which the pair path applies (5x5): 8 bytes each of stack */
 
-static void depthwise_row_pass(const int8_t* restrict a0, const int8_t* restrict a1, const int8_t* restrict a2,
-                               const int8_t* restrict b0, const int8_t* restrict b1, const int8_t* restrict b2,
-                               const int8_t* restrict w, int32_t* restrict sum_a, int32_t* restrict sum_b,
-                               int32_t channels) {
+static inline void depthwise_three_taps(const int8_t* restrict const* a, const int8_t* restrict const* b,
+                                        const int8_t* restrict w, int32_t taps, int32_t* restrict sum_a,
+                                        int32_t* restrict sum_b, int32_t channels) {
+  const int8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *b0 = b[0], *b1 = b[1], *b2 = b[2];
   int32_t c;
-  for (c = 0; c < channels; ++c, w += 9) {
+  for (c = 0; c < channels; ++c, w += taps) {
     const int32_t w0 = w[0], w1 = w[1], w2 = w[2];
     sum_a[c] += a0[c] * w0 + a1[c] * w1 + a2[c] * w2;
     sum_b[c] += b0[c] * w0 + b1[c] * w1 + b2[c] * w2;
   }
 }
 
-static void depthwise_3x3_pair(const mnd_depthwise_params* p, const int8_t* input, const int8_t* pad, int8_t* output,
-                               int32_t oy, int32_t ox, int32_t count) {
-  int32_t sums[2 * DW_BLOCK];
-  const int8_t* taps[2][9];
-  const int32_t channels = p->out_c, zp = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
+static inline void depthwise_one_tap(const int8_t* restrict a, const int8_t* restrict b, const int8_t* restrict w,
+                                     int32_t taps, int32_t* restrict sum_a, int32_t* restrict sum_b,
+                                     int32_t channels) {
+  int32_t c;
+  for (c = 0; c < channels; ++c, w += taps) {
+    sum_a[c] += a[c] * w[0];
+    sum_b[c] += b[c] * w[0];
+  }
+}
+
+/* Every tap: three at a time, then one. */
+static inline void depthwise_all_taps(const int8_t* const* a, const int8_t* const* b, const int8_t* w, int32_t taps,
+                                      int32_t* sum_a, int32_t* sum_b, int32_t channels) {
+  int32_t t;
+  for (t = 0; t + 3 <= taps; t += 3) depthwise_three_taps(a + t, b + t, w + t, taps, sum_a, sum_b, channels);
+  for (; t < taps; ++t) depthwise_one_tap(a[t], b[t], w + t, taps, sum_a, sum_b, channels);
+}
+
+/* The input pointers of every tap of the pair's two pixels (a, b; b repeats a where count is 1) at channel
+ * `start`; a tap outside the image points at the padding row, which is not offset (one block of zero points). */
+static void depthwise_taps(const mnd_depthwise_params* p, const int8_t* input, const int8_t* pad, int32_t oy,
+                           int32_t ox, int32_t count, int32_t start, const int8_t** a, const int8_t** b) {
   const int32_t y0 = oy * p->stride_h - p->pad_top;
-  int32_t i, ky, kx, start, c;
+  int32_t i, ky, kx;
   for (i = 0; i < 2; ++i) {
+    const int8_t** taps = i == 0 ? a : b;
     const int32_t x0 = (ox + (i < count ? i : 0)) * p->stride_w - p->pad_left;
-    for (ky = 0; ky < 3; ++ky) {
+    for (ky = 0; ky < p->k_h; ++ky) {
       const int32_t y = y0 + ky * p->dilation_h;
-      for (kx = 0; kx < 3; ++kx) {
+      for (kx = 0; kx < p->k_w; ++kx) {
         const int32_t x = x0 + kx * p->dilation_w;
-        taps[i][ky * 3 + kx] =
-            (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) ? pad : input + (y * p->in_w + x) * channels;
+        taps[ky * p->k_w + kx] =
+            (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) ? pad : input + (y * p->in_w + x) * p->in_c + start;
       }
     }
   }
+}
+
+static void depthwise_pair(const mnd_depthwise_params* p, const int8_t* input, const int8_t* pad, int8_t* output,
+                           int32_t oy, int32_t ox, int32_t count) {
+  int32_t sums[2 * DW_BLOCK];
+  const int8_t* a[DW_MAX_TAPS];
+  const int8_t* b[DW_MAX_TAPS];
+  const int32_t channels = p->out_c, zp = p->output_zero_point, act_min = p->act_min, act_max = p->act_max;
+  const int32_t n_taps = p->k_h * p->k_w;
+  int32_t start, c;
   for (start = 0; start < channels; start += DW_BLOCK) {
     const int32_t n = channels - start < DW_BLOCK ? channels - start : DW_BLOCK;
     int32_t* sum_a = sums;
     int32_t* sum_b = sums + DW_BLOCK;
     int8_t* out = output + (oy * p->out_w + ox) * channels + start;
+    const int8_t* w = p->weights + start * n_taps;
+    depthwise_taps(p, input, pad, oy, ox, count, start, a, b);
     for (c = 0; c < n; ++c) sum_a[c] = sum_b[c] = p->bias ? p->bias[start + c] : 0;
-    for (ky = 0; ky < 3; ++ky) {
-      const int8_t* const* ta = taps[0] + 3 * ky;
-      const int8_t* const* tb = taps[1] + 3 * ky;
-      const int32_t sa = ta[0] == pad ? 0 : start, sa1 = ta[1] == pad ? 0 : start, sa2 = ta[2] == pad ? 0 : start;
-      const int32_t sb = tb[0] == pad ? 0 : start, sb1 = tb[1] == pad ? 0 : start, sb2 = tb[2] == pad ? 0 : start;
-      depthwise_row_pass(ta[0] + sa, ta[1] + sa1, ta[2] + sa2, tb[0] + sb, tb[1] + sb1, tb[2] + sb2,
-                         p->weights + start * 9 + 3 * ky, sum_a, sum_b, n);
+    if (n_taps == 9) { /* 3x3 and 5x5 (MobileNet's) with a constant weight stride the compiler folds in */
+      depthwise_all_taps(a, b, w, 9, sum_a, sum_b, n);
+    } else if (n_taps == 25) {
+      depthwise_all_taps(a, b, w, 25, sum_a, sum_b, n);
+    } else {
+      depthwise_all_taps(a, b, w, n_taps, sum_a, sum_b, n);
     }
     for (c = 0; c < n; ++c) {
       const channel_rq rq = channel_rq_make(p->multiplier[start + c], p->shift[start + c]);
@@ -270,7 +303,7 @@ static void depthwise_3x3_pair(const mnd_depthwise_params* p, const int8_t* inpu
 void mnd_depthwise_conv2d_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output) {
   int8_t pad[DW_BLOCK];
   int32_t oy, ox;
-  if (p->k_h != 3 || p->k_w != 3 || p->depth_multiplier != 1) {
+  if (p->k_h * p->k_w > DW_MAX_TAPS || p->depth_multiplier != 1) {
     for (oy = 0; oy < p->out_h; ++oy)
       for (ox = 0; ox < p->out_w; ++ox) depthwise_pixel(p, input, output, oy, ox);
     return;
@@ -278,7 +311,7 @@ void mnd_depthwise_conv2d_s8(const mnd_depthwise_params* p, const int8_t* input,
   memset(pad, (int8_t)p->input_zero_point, sizeof pad);
   for (oy = 0; oy < p->out_h; ++oy)
     for (ox = 0; ox < p->out_w; ox += 2)
-      depthwise_3x3_pair(p, input, pad, output, oy, ox, p->out_w - ox < 2 ? p->out_w - ox : 2);
+      depthwise_pair(p, input, pad, output, oy, ox, p->out_w - ox < 2 ? p->out_w - ox : 2);
 }
 
 /* ---- AVERAGE_POOL_2D and MEAN ---- */
@@ -335,107 +368,6 @@ void mnd_fully_connected_s8(const mnd_fc_params* p, const int8_t* input, int8_t*
       if (p->bias) acc += p->bias[u];
       *output++ = (int8_t)requantize_output(acc, p->multiplier[q], p->shift[q], p->output_zero_point,
                                             p->act_min, p->act_max);
-    }
-  }
-}
-
-/* ---- SOFTMAX: gemmlowp fixed point, as in TFLite's reference kernel ----
- * Raw int32 values carry an implied number of integer bits: Q0.31 ("F0"), Q2.29 ("F2"), Q5.26 for the scaled
- * input differences and Q12.19 for the sum of exponentials. */
-
-/* x * 2^exponent, saturated to int32 (exponent 1..30). */
-static inline int32_t saturating_shift_left(int32_t x, int exponent) {
-  const int32_t threshold = (int32_t)((1u << (31 - exponent)) - 1u);
-  if (x > threshold) return INT32_MAX;
-  if (x < -threshold) return INT32_MIN;
-  return (int32_t)((uint32_t)x << exponent);
-}
-
-/* exp(a) for a in [-1/4, 0), Q0.31 in and out: Taylor series around -1/8. */
-static int32_t exp_quarter_interval(int32_t a) {
-  const int32_t exp_minus_one_eighth = 1895147668;
-  const int32_t one_third = 715827883;
-  const int32_t x = a + (1 << 28);
-  const int32_t x2 = mnd_doubling_high_mul(x, x);
-  const int32_t x3 = mnd_doubling_high_mul(x2, x);
-  const int32_t x4 = mnd_doubling_high_mul(x2, x2);
-  const int32_t x4_over_4 = mnd_rounding_divide_by_pot(x4, 2);
-  const int32_t poly = mnd_rounding_divide_by_pot(mnd_doubling_high_mul(x4_over_4 + x3, one_third) + x2, 1);
-  return exp_minus_one_eighth + mnd_doubling_high_mul(exp_minus_one_eighth, x + poly);
-}
-
-/* exp(a) for a <= 0 in Q5.26, result Q0.31: exp of (a mod 1/4) - 1/4, times exp(-2^k) for each set bit. */
-static int32_t exp_on_negative_values(int32_t a) {
-  static const int32_t exp_minus_pot[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
-  const int32_t one_quarter = 1 << 24;
-  const int32_t a_mod_quarter_minus_quarter = (a & (one_quarter - 1)) - one_quarter;
-  const int32_t remainder = a_mod_quarter_minus_quarter - a;
-  int32_t result = exp_quarter_interval(saturating_shift_left(a_mod_quarter_minus_quarter, 5));
-  int k;
-  for (k = 0; k < 7; ++k) /* bit 24 + k of the remainder stands for 2^(k - 2) */
-    if (remainder & ((int32_t)1 << (24 + k))) result = mnd_doubling_high_mul(result, exp_minus_pot[k]);
-  return a == 0 ? INT32_MAX : result;
-}
-
-/* 1 / (1 + a) for a in [0, 1) in Q0.31: three Newton-Raphson steps on the half denominator, in Q2.29. */
-static int32_t one_over_one_plus_x(int32_t a) {
-  const int64_t sum = (int64_t)a + INT32_MAX;
-  const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-  int32_t x = 1515870810 + mnd_doubling_high_mul(half_denominator, -1010580540); /* 48/17 - 32/17 d */
-  int i;
-  for (i = 0; i < 3; ++i) {
-    const int32_t one_minus_dx = (1 << 29) - mnd_doubling_high_mul(half_denominator, x);
-    x += saturating_shift_left(mnd_doubling_high_mul(x, one_minus_dx), 2);
-  }
-  return saturating_shift_left(x, 1);
-}
-
-static int count_leading_zeros(uint32_t x) {
-  int n = 0;
-  if (x == 0) return 32;
-  while (!(x & 0x80000000u)) {
-    x <<= 1;
-    ++n;
-  }
-  return n;
-}
-
-/* Q12.19 sum of exponentials -> Q0.31 reciprocal of its mantissa; *bits_over_unit gets the exponent. */
-static int32_t reciprocal(int32_t sum, int* bits_over_unit) {
-  const int headroom_plus_one = count_leading_zeros((uint32_t)sum);
-  *bits_over_unit = 12 - headroom_plus_one;
-  return one_over_one_plus_x((int32_t)(((uint32_t)sum << headroom_plus_one) - 0x80000000u));
-}
-
-static inline int32_t scaled_difference(const mnd_softmax_params* p, int32_t diff) {
-  return mnd_doubling_high_mul((int32_t)((uint32_t)diff << p->input_left_shift), p->input_multiplier);
-}
-
-void mnd_softmax_s8(const mnd_softmax_params* p, const int8_t* input, int8_t* output) {
-  int32_t row, c;
-  for (row = 0; row < p->rows; ++row) {
-    const int8_t* in = input + row * p->depth;
-    int8_t* out = output + row * p->depth;
-    int32_t max = -128, sum = 0, scale;
-    int bits_over_unit, exponent;
-    for (c = 0; c < p->depth; ++c) max = in[c] > max ? in[c] : max;
-    for (c = 0; c < p->depth; ++c) {
-      const int32_t diff = in[c] - max;
-      if (diff >= p->diff_min)
-        sum += mnd_rounding_divide_by_pot(exp_on_negative_values(scaled_difference(p, diff)), 12);
-    }
-    scale = reciprocal(sum, &bits_over_unit);
-    exponent = bits_over_unit + 31 - 8;
-    for (c = 0; c < p->depth; ++c) {
-      const int32_t diff = in[c] - max;
-      int32_t value = -128;
-      /* An exponent above 31 (over 256 near-maximal logits) aborts the reference kernel; the exact
-       * quotient there is below one half, i.e. 0. */
-      if (diff >= p->diff_min && exponent <= 31) {
-        const int32_t e = exp_on_negative_values(scaled_difference(p, diff));
-        value = mnd_clamp(mnd_rounding_divide_by_pot(mnd_doubling_high_mul(scale, e), exponent) - 128, -128, 127);
-      }
-      out[c] = (int8_t)value;
     }
   }
 }

@@ -108,6 +108,25 @@ typedef struct {
   int32_t size, input_zero_point, output_zero_point, multiplier, shift;
 } mnd_requantize_params;
 
+/* ADD and MUL (kernels_elementwise.c) over a 4-D output shape; input k's element for output index (i0..i3) is
+ * at sum(i_d * stride_k[d]), stride 0 along an axis it is broadcast on. Offsets are the negated input zero
+ * points and the output zero point. ADD: each input (offset, shifted left by left_shift) is scaled by its
+ * multiplier and shift (<= 0), the sum by the output's; MUL: the product of the offset inputs by the output's. */
+typedef struct {
+  int32_t shape[4], stride1[4], stride2[4];
+  int32_t input1_offset, input2_offset, output_offset, act_min, act_max;
+  int32_t left_shift, input1_multiplier, input1_shift, input2_multiplier, input2_shift;
+  int32_t output_multiplier, output_shift;
+} mnd_elementwise_params;
+
+/* HARD_SWISH int8 in TFLite's 16-bit fixed point: multipliers are QuantizeMultiplier's rounded to 16 bits. From
+ * MND_HARD_SWISH_TABLE_MIN values on, the kernel tabulates its 256 results first (256 bytes of stack). */
+#define MND_HARD_SWISH_TABLE_MIN 320 /* the table costs about as much as 275 values computed directly */
+typedef struct {
+  int32_t size, input_zero_point, output_zero_point;
+  int32_t output_multiplier, output_exponent, reluish_multiplier, reluish_exponent;
+} mnd_hard_swish_params;
+
 void mnd_conv2d_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output);
 void mnd_depthwise_conv2d_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output);
 void mnd_avg_pool_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
@@ -116,6 +135,10 @@ void mnd_fully_connected_s8(const mnd_fc_params* p, const int8_t* input, int8_t*
 void mnd_softmax_s8(const mnd_softmax_params* p, const int8_t* input, int8_t* output);
 void mnd_requantize_s8(const mnd_requantize_params* p, const int8_t* input, int8_t* output);
 void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
+
+void mnd_add_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_mul_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_hard_swish_s8(const mnd_hard_swish_params* p, const int8_t* input, int8_t* output);
 
 /* DSP-extension kernels (kernels_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
  * weights rearranged ahead of time (engine/layouts.py) and `scratch`, 4-byte aligned, planned in the arena:

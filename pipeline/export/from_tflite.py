@@ -6,6 +6,8 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from mnd.pipeline import validate
 from mnd.pipeline.errors import ModelError, UsageError
 from mnd.pipeline.export.from_keras import add_c_arrays, onnx_weights, quant_settings, run_onnx_logits, tflm_bit_exact
@@ -16,6 +18,7 @@ from mnd.pipeline.progress import phase
 from mnd.pipeline.report.confusion import confusion_record
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
+from mnd.pipeline.sources.tflite_boundary import ZERO_POINT_SHIFT, strip_uint8_boundary
 from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.pipeline.sources.tflite_repair import repair_tflite, requantize_uint8_to_int8
 from mnd.quantize.config import QuantConfig
@@ -26,6 +29,8 @@ NO_PTQ_FROM_TFLITE = ("cannot be produced from a .tflite file: post-training qua
 UINT8_TO_TFLM = ("refused for a uint8 model: TFLite-Micro rejects uint8 weights (it treats them as a hybrid "
                  "model), and uint8 weights with non-zero zero points cannot be moved to int8 exactly; "
                  "pass --requantize-int8 for an explicit, lossy conversion")
+BOUNDARY_NOTE = ("int8 between uint8 QUANTIZE ops: tflite_int8 is the int8 graph inside, the two QUANTIZE ops dropped "
+                 "(exact: same scale, zero point moved by 128), its inputs and outputs the uint8 ones minus 128")
 _DEFAULT = QuantConfig()
 QUANT_FLAGS = {  # the PTQ options, each with how a setting differs from the default
     "--onnx-reduce-range": lambda q: q.onnx_reduce_range, "--weights": lambda q: q.weights != _DEFAULT.weights,
@@ -55,6 +60,7 @@ class TfliteExport:
             raise ModelError(f"'{source.path}' takes input {list(shape)}; mnd exports image models with a square "
                              "[1, side, side, 1 or 3] input")
         self.precision = precision_of(self.info)
+        self.int8_inside = self._int8_inside_uint8_boundary(requantize_int8)
         self.requantize = requantize_int8 and self.precision == "uint8"
         if requantize_int8 and self.precision != "uint8":
             raise ModelError("--requantize-int8 applies to uint8 models only; this model is " + self.precision)
@@ -63,6 +69,22 @@ class TfliteExport:
         self.input_shape = list(shape)
         self.not_produced = self._not_produced()
         self._check_quant_flags()
+
+    def _int8_inside_uint8_boundary(self, requantize_int8: bool) -> bytes | None:
+        """An int8 model with a uint8 interface, int8 between two uint8 QUANTIZE ops (the converter's full-integer
+        models with uint8 input and output, Coral's tf2_*_ptq): the int8 model inside, the QUANTIZE ops dropped
+        exactly (see sources/tflite_boundary.py); such a model is exported as uint8, its interface. Else None."""
+        if self.precision != "int8" or self.info.inputs[0].dtype != "uint8" or self.info.ops[:1] != ("QUANTIZE",):
+            return None
+        try:
+            inside = strip_uint8_boundary(self.data, str(self.source.path))
+        except ModelError:
+            return None
+        if requantize_int8:
+            raise UsageError(f"{self.source.path}: drop --requantize-int8; this model is int8 between uint8 QUANTIZE "
+                             "ops, and mnd drops those exactly for the int8 targets (no lossy requantization)")
+        self.precision = "uint8"
+        return inside
 
     def _check_quant_flags(self) -> None:
         """PTQ settings name what mnd's own quantization does; refused where it does not run."""
@@ -81,7 +103,7 @@ class TfliteExport:
     def _not_produced(self) -> list:
         if self.precision == "float":
             return [f"tflite_int8 and tflm C arrays {NO_PTQ_FROM_TFLITE}"]
-        if self.precision == "uint8" and not self.requantize:
+        if self.precision == "uint8" and not self.requantize and self.int8_inside is None:
             return [f"tflm C arrays {UINT8_TO_TFLM}"]
         return []
 
@@ -95,6 +117,8 @@ class TfliteExport:
         if self.requantize:
             notes.append("--requantize-int8: weights were requantized from uint8 to symmetric per-channel int8 "
                          "(lossy); see the agreement with the original model under Validation")
+        if self.int8_inside is not None:
+            notes.append(BOUNDARY_NOTE)
         return notes + [f"not produced: {line}" for line in self.not_produced]
 
     def quantization(self, config, calibration_count: int) -> dict:
@@ -102,6 +126,8 @@ class TfliteExport:
             return {"scheme": f"{self.quant.scheme} (ONNX Runtime only)", "calibration_samples": calibration_count,
                     **quant_settings(self.quant), **onnx_weights(self.quant)}
         scheme = f"imported {self.precision} (already quantized)"
+        if self.int8_inside is not None:
+            scheme = "imported uint8 interface around int8 (already quantized), uint8 QUANTIZE boundary dropped (exact)"
         return {"scheme": scheme + (", requantized to int8 per-channel" if self.requantize else ""),
                 "calibration_samples": None}
 
@@ -128,11 +154,12 @@ class TfliteExport:
                                             calibration=q["calibration"])
             return manifest.with_artifact(run_dir, "onnx_int8", onnx_int8)
         int8_path = own
-        if self.requantize:
+        if self.requantize or self.int8_inside is not None:
             int8_path = run_dir / f"{name}_int8.tflite"
-            int8_path.write_bytes(requantize_uint8_to_int8(self.data, str(self.source.path)))
+            int8_path.write_bytes(self.int8_inside if self.int8_inside is not None
+                                  else requantize_uint8_to_int8(self.data, str(self.source.path)))
             manifest = manifest.with_artifact(run_dir, "tflite_int8", int8_path)
-        if self.precision == "int8" or self.requantize:
+        if self.precision == "int8" or self.requantize or self.int8_inside is not None:
             manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
         return manifest
 
@@ -175,6 +202,12 @@ class TfliteExport:
             checks = [validate.onnx_exact_agreement(f"onnx_{self.precision} vs {kind} top-1", onnx_own, reference)]
         if self.precision == "int8":
             checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, reference))
+        if self.int8_inside is not None:
+            inside = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
+            shifted = (reference.astype(np.int16) - ZERO_POINT_SHIFT).astype(np.int8)
+            checks[:0] = [tflm_bit_exact(run_dir, manifest, evaluation, inside),
+                          validate.bit_exact("int8 (uint8 boundary dropped) vs tflite_uint8 - 128", inside, shifted)]
+            return tuple(checks), confusion_record(inside, labels, self.source.labels, "litert-ref", "tflite_int8")
         if self.requantize:
             requantized = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
             checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, requantized))

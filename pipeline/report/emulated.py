@@ -15,7 +15,8 @@ def render_emulated(m, clock_mhz: float | None = None) -> list:
              "these are instruction counts, not cycles",
              f"- flash: {_kib(m.flash_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.flash_parts or {}).items()),
              f"- RAM: {_kib(m.ram_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.ram_parts or {}).items()),
-             f"- activation arena: {_kib(m.arena_bytes)}; two-buffer floor {_kib(m.arena_floor_bytes)}; "
+             f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
+             "live at once); "
              f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"]
     if clock_mhz:
         lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "

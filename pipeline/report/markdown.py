@@ -43,7 +43,8 @@ def render(manifest, run_path: str = "out/RUN") -> str:
         lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
     lines += [""] + quantization_section(quant)
     target = manifest.target or {}
-    lines += ["", f"## Measurements on `{target.get('name', '—')}`", ""]
+    measured = list(dict.fromkeys(m.target for m in manifest.measurements)) or [target.get("name", "—")]
+    lines += ["", f"## Measurements on {', '.join(f'`{name}`' for name in measured)}", ""]  # every target measured
     host = [m for m in manifest.measurements if m.target == "host"]
     if host:
         lines += _host_table(host, sizes, manifest.environment)

@@ -4,12 +4,12 @@ actual numbers. The texts come from small pure functions; write_project only cop
 import shutil
 from pathlib import Path
 
-from mnd.engine import KERNELS_DIR
+from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import COMMON_CFLAGS, DEFAULT_OPT
 
-KERNELS = ("kernels.c", "kernels_dsp.c", "kernels_mve.c", "kernels.h")
-SOURCES = ("model.c", "kernels.c", "kernels_dsp.c", "kernels_mve.c")
+KERNELS = (*PORTABLE_SOURCES, "kernels_dsp.c", "kernels_mve.c", "kernels.h")
+SOURCES = ("model.c", *PORTABLE_SOURCES, "kernels_dsp.c", "kernels_mve.c")
 LIBRARY = "libmnd_model.a"
 INVOKE = "void mnd_model_invoke(const int8_t* input, int8_t* output);"
 

@@ -4,6 +4,8 @@ import shutil
 
 import pytest
 
+from mnd.pipeline.sources.tflite_read import read_tflite
+
 pytestmark = [pytest.mark.assets, pytest.mark.slow]
 CORAL = [("mobilenet_v1_0.25_128_quant", 99), ("mobilenet_v1_0.5_160_quant", 141), ("mobilenet_v1_0.75_192_quant", 156)]
 
@@ -37,6 +39,31 @@ def test_requantize_int8_runs_in_tflm_and_reports_agreement(assets, mnd, tmp_pat
     agreement = checks["requantized int8 vs original uint8 top-1"]
     assert agreement["gated"] is False and agreement["value"] <= 6
     assert {"tflm_c_source", "tflite_int8", "tflite_uint8"} <= {a["kind"] for a in manifest["artifacts"]}
+
+
+@pytest.mark.emulator
+def test_coral_v2_ptq_uint8_boundary_is_dropped_exactly_for_mnd_c_on_rpi4(assets, arm64_rootfs, mnd, tmp_path):
+    """tf2_mobilenet_v2_1.0_224_ptq: int8 between uint8 QUANTIZE ops. The export drops them (exact), so TFLM and
+    mnd's C engine run the int8 graph inside, bit-exact with LiteRT; --requantize-int8 is refused as pointless."""
+    model = assets / "coral_mobilenet_v2_quant" / "tf2_mobilenet_v2_1.0_224_ptq.tflite"
+    flags = ("--model", model, "--eval", assets / "imagenet_dev", "--crop", "0.875", "--resize", "bilinear",
+             "--eval-samples", "5", "--runs", "1", "--warmup", "0", "--threads", "1")
+    refused = mnd("export", "--target", "rpi4", *flags, "--requantize-int8", "--out", tmp_path / "no", check=2)
+    assert "drop --requantize-int8" in refused.stderr and not (tmp_path / "no").exists()
+    out = tmp_path / "coral"
+    mnd("export", "--target", "rpi4", *flags, "--out", out, check=0)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert "uint8 QUANTIZE boundary dropped (exact)" in manifest["quantization"]["scheme"]
+    assert any("QUANTIZE ops dropped" in w for w in manifest["warnings"])
+    assert {"tflite_uint8", "tflite_int8", "tflm_c_source"} <= {a["kind"] for a in manifest["artifacts"]}
+    checks = {v["name"]: v for v in manifest["validations"]}
+    for name in ("int8 (uint8 boundary dropped) vs tflite_uint8 - 128", "tflm (from .cc) vs litert reference",
+                 "rpi4 mnd-c vs host litert-ref"):
+        assert checks[name]["gated"] and checks[name]["passed"] and checks[name]["detail"] == "0 of 5 samples differ"
+    engine = next(m for m in manifest["measurements"] if m["runtime"] == "mnd-c")
+    assert engine["artifact"] == "tflite_int8" and engine["n"] == 5
+    inside = read_tflite((out / "tf2_mobilenet_v2_1_0_224_ptq_int8.tflite").read_bytes(), "inside")
+    assert inside.inputs[0].dtype == inside.outputs[0].dtype == "int8" and "QUANTIZE" not in inside.ops
 
 
 def test_person_detect_is_repaired_and_tflm_classifies_real_images(assets, mnd, tmp_path):

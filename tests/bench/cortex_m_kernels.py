@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from mnd.engine import KERNELS_DIR as RUNTIME
+from mnd.engine import PORTABLE_SOURCES
 
 MODEL = Path("/work/shared/assets/mlperf_vww/vww_96_int8.tflite")
 IMAGES = Path("/work/shared/assets/vww_dev/bin")
@@ -32,9 +33,10 @@ def measure(model: Path, core_name: str, inputs: np.ndarray, work: Path):
     core = CORES[core_name]
     gen_dir = work / core_name
     generated = generate(model.read_bytes(), gen_dir, model.name)
-    for source in RUNTIME.glob("kernels.*"):
+    for source in RUNTIME.glob("kernels*"):
         shutil.copy(source, gen_dir / source.name)
-    firmware = build_firmware(core, [gen_dir / "model.c", gen_dir / "kernels.c"], [gen_dir], gen_dir / "build")
+    firmware = build_firmware(core, [gen_dir / name for name in ("model.c", *PORTABLE_SOURCES)], [gen_dir],
+                              gen_dir / "build")
     result = run_firmware(core, firmware, gen_dir / "run", inputs.tobytes(), timeout_s=600)
     return generated, result
 

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 
-from mnd.engine import KERNELS_DIR
+from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
 from mnd.targets.cortex_m.cores import CORES
 from mnd.targets.cortex_m.firmware import build_firmware
 from mnd.targets.cortex_m.qemu import run_firmware
@@ -52,7 +52,7 @@ def run_pairs(core: str, all_cases: list, constants: list, optimized: str, kerne
     header, source = model_sources(all_cases, constants, optimized)
     (tmp_path / "model.h").write_text(header)
     (tmp_path / "model.c").write_text(source)
-    sources = [tmp_path / "model.c", KERNELS_DIR / "kernels.c", KERNELS_DIR / kernel_file]
+    sources = [tmp_path / "model.c", *(KERNELS_DIR / name for name in PORTABLE_SOURCES), KERNELS_DIR / kernel_file]
     firmware = build_firmware(CORES[core], sources, [tmp_path, KERNELS_DIR], tmp_path / "build")
     rng = np.random.default_rng(7)
     inputs = rng.integers(-128, 128, (2, sum(c["input_bytes"] for c in all_cases)), dtype=np.int8)

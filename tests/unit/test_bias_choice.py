@@ -50,6 +50,20 @@ def test_auto_leaves_it_off_without_enough_inputs_to_check_it(spread_model, tmp_
     assert not list(tmp_path.glob("bias_check_*")), "no check models were built"
 
 
+def test_auto_checks_a_residual_model_like_any_other(tmp_path):
+    """MobileNet V2/V3 are not chains (ADD, squeeze-and-excite MUL): quantize/graph.py rebuilds them, so auto fits
+    and checks the correction on them as on a chain."""
+    keras.utils.set_random_seed(0)
+    x_in = keras.Input((16, 16, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", name="conv")(x_in)
+    model = keras.Model(x_in, keras.layers.Add(name="residual")([x_in, conv]))
+    built = build_int8(model, images(model, 32), PER_TENSOR, tmp_path)
+    choice = built.bias_choice
+    assert choice.mode == "auto" and choice.error_with is not None and choice.error_without is not None
+    assert choice.applied is (choice.drop_in_standard_errors > 2) is built.quant.bias_correct
+    assert len(list(tmp_path.glob("bias_check_*"))) == 2
+
+
 def test_a_fixed_setting_builds_no_check_models(spread_model, tmp_path):
     built = build_int8(spread_model, images(spread_model, 32), QuantConfig(bias_correct=False), tmp_path)
     assert built.bias_choice.mode == "off" and not built.bias_choice.applied

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mnd.engine import KERNELS_DIR as RUNTIME
+from mnd.engine import PORTABLE_SOURCES
 from mnd.engine.diagnose import first_differing_layer
 from mnd.engine.generator import generate
 from mnd.pipeline.errors import ModelError
@@ -79,8 +80,8 @@ def test_truncated_or_mutated_files_are_refused_or_compile(int8_model, tmp_path_
 @pytest.mark.slow
 def test_a_wrong_layer_is_named(int8_model, tmp_path):
     generated = generate(int8_model, tmp_path, "tiny.tflite")
-    for source in RUNTIME.glob("kernels.*"):
-        shutil.copy(source, tmp_path / source.name)
+    for name in (*PORTABLE_SOURCES, "kernels.h"):
+        shutil.copy(RUNTIME / name, tmp_path / name)
     model_path = tmp_path / "tiny.tflite"
     model_path.write_bytes(int8_model)
     sample = np.random.default_rng(0).integers(-128, 128, size=(32, 32, 1), dtype=np.int8)
@@ -116,12 +117,13 @@ def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make not found")
     (tmp_path / "Makefile").write_text(makefile_text(CORES[core], "test"))
-    for name in ("model.c", "model.h", "kernels.c", "kernels_dsp.c", "kernels_mve.c", "kernels.h"):
+    for name in ("model.c", "model.h", *PORTABLE_SOURCES, "kernels_dsp.c", "kernels_mve.c", "kernels.h"):
         (tmp_path / name).write_text("")
     env = {"PATH": os.environ["PATH"]}
     dry = subprocess.run(["make", "-n", "-C", str(tmp_path)], capture_output=True, text=True, env=env, check=True)
     assert f"arm-none-eabi-gcc  {' '.join(CORES[core].cflags)} -O2 " in dry.stdout
-    assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_dsp.o kernels_mve.o" in dry.stdout
+    assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_elementwise.o kernels_softmax.o " \
+        "kernels_dsp.o kernels_mve.o" in dry.stdout
     other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
                            check=True)
     assert "clang " in other.stdout and "arm-none-eabi-gcc" not in other.stdout

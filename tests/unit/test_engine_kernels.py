@@ -6,33 +6,15 @@ runtime/kernels.c with a generated driver on the host (gcc -std=c99 -Wall -Werro
   * the whole chain from the model input with the reference model output.
 Interpreters only run in child processes (pipeline.sandbox): the reference int8 SOFTMAX can abort.
 """
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mnd.engine import KERNELS_DIR as RUNTIME
 from mnd.engine import quant
 from mnd.engine.ops import SUPPORTED_OPS, UnsupportedOp, emit_op
-
-SAMPLES = 4
-CFLAGS = ["-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-
-
-def _gcc():
-    if shutil.which("gcc") is None:
-        pytest.skip("host gcc not found")
-    return "gcc"
-
-
-def _compile(tmp: Path, driver: str) -> Path:
-    (tmp / "driver.c").write_text(driver)
-    binary = tmp / "driver"
-    subprocess.run([_gcc(), *CFLAGS, f"-I{RUNTIME}", str(tmp / "driver.c"), str(RUNTIME / "kernels.c"), "-o",
-                    str(binary)], check=True, capture_output=True, text=True)
-    return binary
+from tests.unit.engine_cases import _assert_bit_exact, _build, _compile, _parse, _reference_tensor, _run_case
 
 
 # ---- parameter derivation (pure Python) ----
@@ -112,127 +94,6 @@ int main(void) {
     got = np.fromfile(tmp_path / "out.bin", np.int32)
     want = [_mbqm(int(x), int(m), int(s)) for x, m, s in triples.astype(np.int32).astype(np.int64)]
     assert got.tolist() == want
-
-
-# ---- tiny converted models ----
-
-def _convert(saved: Path, samples: np.ndarray) -> bytes:
-    """The converter's own output: FULLY_CONNECTED kept as it is, so its kernel can be tested."""
-    from mnd.quantize.ptq import converted_int8
-
-    return converted_int8(saved, samples)
-
-
-def _build(tmp: Path, shape: tuple, layers, seed: int, low: float = -1.0, high: float = 1.0):
-    """(path, int8 inputs) of a converted Keras model; inputs drawn uniformly from [low, high)."""
-    import keras
-
-    from mnd.pipeline.runtimes.inputs import inputs_for
-
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input(shape, batch_size=1)
-    x = inputs
-    for layer in layers:
-        x = layer(x)
-    saved = tmp / "saved"
-    keras.Model(inputs, x).export(str(saved), verbose=False)
-    rng = np.random.default_rng(seed)
-    samples = rng.uniform(low, high, (24, *shape)).astype(np.float32)
-    path = tmp / "model.tflite"
-    path.write_bytes(_convert(saved, samples))
-    return path, inputs_for(path, samples[:SAMPLES])
-
-
-def _parse(path: Path):
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
-
-    model = schema_fb.ModelT.InitFromObj(schema_fb.Model.GetRootAsModel(path.read_bytes(), 0))
-    return model, model.subgraphs[0]
-
-
-DRIVER_IO = """#include <stdio.h>
-#include <stdlib.h>
-#include "kernels.h"
-static void load(const char* name, int8_t* data, size_t size) {
-  FILE* f = fopen(name, "rb");
-  if (!f || fread(data, 1, size, f) != size) exit(2);
-  fclose(f);
-}
-static void save(const char* name, const int8_t* data, size_t size) {
-  FILE* f = fopen(name, "wb");
-  if (!f || fwrite(data, 1, size, f) != size) exit(3);
-  fclose(f);
-}
-"""
-
-
-def _driver(emissions, graph, model_input: int) -> str:
-    """C main(): op k reads in<k>.bin (SAMPLES inputs), writes out<k>.bin; then the chain writes chain.bin."""
-    def size(t):
-        return int(np.prod(graph.tensors[t].shape))
-
-    def call(e):
-        return e.call.format(in0=f"t{e.input_tensor} + s * {size(e.input_tensor)}",
-                             out0=f"t{e.output_tensor} + s * {size(e.output_tensor)}")
-
-    tensors = sorted({model_input} | {t for e in emissions for t in (e.input_tensor, e.output_tensor)})
-    lines = [DRIVER_IO] + [c for e in emissions for c in e.constants]
-    lines += [f"static int8_t t{t}[{SAMPLES * size(t)}];" for t in tensors] + ["int main(void) {", "  int s;"]
-    for k, e in enumerate(emissions):
-        lines += [f'  load("in{k}.bin", t{e.input_tensor}, {SAMPLES * size(e.input_tensor)});',
-                  f"  for (s = 0; s < {SAMPLES}; ++s) {call(e)}",
-                  f'  save("out{k}.bin", t{e.output_tensor}, {SAMPLES * size(e.output_tensor)});']
-    last = emissions[-1].output_tensor
-    lines += [f'  load("in.bin", t{model_input}, {SAMPLES * size(model_input)});',
-              f"  for (s = 0; s < {SAMPLES}; ++s) {{", *[f"    {call(e)}" for e in emissions], "  }",
-              f'  save("chain.bin", t{last}, {SAMPLES * size(last)});', "  return 0;", "}", ""]
-    return "\n".join(lines)
-
-
-def _reference_tensor(path: Path, inputs: np.ndarray, tensor: int, runtime: str = "litert-ref") -> np.ndarray:
-    from mnd.pipeline.runtimes.sandbox import run_model
-
-    return run_model(runtime, path, inputs, tensor=tensor if runtime != "tflm" else None).outputs
-
-
-def _run_case(tmp: Path, path: Path, inputs: np.ndarray) -> dict:
-    """{'ops': [(name, C output, reference output)], 'chain': C chain output, 'reference': model output}."""
-    model, graph = _parse(path)
-    emissions = [emit_op(model, graph, k, f"op{k}_") for k in range(len(graph.operators))]
-    model_input = int(graph.inputs[0])
-    reference = {model_input: inputs}
-    for e in emissions:
-        reference[e.output_tensor] = _reference_tensor(path, inputs, e.output_tensor)
-    binary = _compile(tmp, _driver(emissions, graph, model_input))
-    inputs.astype(np.int8).tofile(tmp / "in.bin")
-    for k, e in enumerate(emissions):
-        reference[e.input_tensor].astype(np.int8).tofile(tmp / f"in{k}.bin")
-    subprocess.run([str(binary)], cwd=tmp, check=True)
-    names = [_op_name(model, op) for op in graph.operators]
-    ops = [(names[k], np.fromfile(tmp / f"out{k}.bin", np.int8), reference[e.output_tensor].reshape(-1))
-           for k, e in enumerate(emissions)]
-    return {"ops": ops, "chain": np.fromfile(tmp / "chain.bin", np.int8), "names": names,
-            "reference": reference[emissions[-1].output_tensor].reshape(-1)}
-
-
-def _op_name(model, op) -> str:
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
-
-    code = model.operatorCodes[op.opcodeIndex]
-    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-    return next(name for name, value in vars(schema_fb.BuiltinOperator).items() if value == builtin)
-
-
-def _assert_bit_exact(result: dict, expect_ops: set, skip_ops=()):
-    assert expect_ops <= set(result["names"]), result["names"]
-    for name, got, want in result["ops"]:
-        if name in skip_ops:
-            continue
-        mismatches = int(np.sum(got != want))
-        assert mismatches == 0, f"{name}: {mismatches} of {want.size} bytes differ, max |diff| " \
-                                f"{int(np.max(np.abs(got.astype(int) - want.astype(int))))}"
-    if not skip_ops:
-        assert np.array_equal(result["chain"], result["reference"])
 
 
 # ---- cases: random shapes and parameters from a seed ----
@@ -469,19 +330,24 @@ def test_conv_fast_paths_bit_exact(tmp_path):
 
 @pytest.mark.slow
 def test_depthwise_fast_paths_bit_exact(tmp_path):
-    """3x3 depthwise in pairs of pixels: borders on every side, an odd width (a lone last pixel), stride 2, more
-    channels than one block (260 > 256), next to the generic path (depth multiplier 2, 5x5 filters)."""
+    """Depthwise in pairs of pixels (up to 5x5, taps three at a time then one): borders on every side, an odd width
+    (a lone last pixel), stride 2, more channels than one block (260 > 256), 2x2 and 5x5 windows, next to the
+    generic path (depth multiplier 2, 7x7 filters)."""
     import keras
 
     big = keras.initializers.RandomNormal(stddev=1.2)
     layers = [keras.layers.Conv2D(260, 1, bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, padding="same", depthwise_initializer=big,
                                            bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(5, padding="same", depthwise_initializer=big,
+                                           bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, strides=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(2, padding="same", bias_initializer="random_normal"),
               keras.layers.Conv2D(6, 1, bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, padding="valid", bias_initializer="random_normal"),
               keras.layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", bias_initializer="random_normal"),
-              keras.layers.DepthwiseConv2D(5, padding="same", bias_initializer="random_normal")]
+              keras.layers.DepthwiseConv2D(5, strides=2, padding="same", bias_initializer="random_normal"),
+              keras.layers.DepthwiseConv2D(7, padding="same", bias_initializer="random_normal")]
     path, inputs = _build(tmp_path, (7, 9, 3), layers, 141, -2.0, 1.0)
     _assert_bit_exact(_run_case(tmp_path, path, inputs), {"CONV_2D", "DEPTHWISE_CONV_2D"})
 
@@ -515,7 +381,7 @@ def test_emission_is_deterministic_and_format_safe(small_model):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mutation,needle", [
-    ("add", "ADD (layer 0): this operator is not implemented"),
+    ("tanh_op", "TANH (layer 0): this operator is not implemented"),
     ("float", "CONV_2D (layer 0): tensor"),
     ("uint8_weights", "symmetric int8 weights"),
     ("tanh", "fused activation TANH"),
@@ -529,9 +395,9 @@ def test_unsupported_ops_raise_a_typed_one_line_error(small_model, mutation, nee
     model, graph = _parse(small_model)
     conv = graph.operators[0]
     index = 0
-    if mutation == "add":
-        model.operatorCodes[conv.opcodeIndex].builtinCode = schema_fb.BuiltinOperator.ADD
-        model.operatorCodes[conv.opcodeIndex].deprecatedBuiltinCode = schema_fb.BuiltinOperator.ADD
+    if mutation == "tanh_op":
+        model.operatorCodes[conv.opcodeIndex].builtinCode = schema_fb.BuiltinOperator.TANH
+        model.operatorCodes[conv.opcodeIndex].deprecatedBuiltinCode = schema_fb.BuiltinOperator.TANH
     elif mutation == "float":
         graph.tensors[conv.inputs[0]].type = schema_fb.TensorType.FLOAT32
     elif mutation == "uint8_weights":

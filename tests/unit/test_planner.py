@@ -1,7 +1,7 @@
 """The arena planner never lets two live tensors overlap and reaches the two-buffer floor on a chain."""
 import random
 
-from mnd.engine.planner import lifetimes, plan
+from mnd.engine.planner import floor_bytes, lifetimes, plan
 
 
 def check_no_live_overlap(result, buffers):
@@ -34,3 +34,14 @@ def test_random_graphs_with_branches_never_overlap():
         check_no_live_overlap(result, buffers)
         assert result.arena_bytes >= result.floor_bytes
         assert all(offset % 16 == 0 for offset in result.offsets.values())
+
+
+def test_a_residual_input_counts_in_the_floor_while_it_is_live():
+    """Op 0 writes 1; ops 1-2 expand and project it; op 3 adds 1 back: tensor 1 is live through ops 1 and 2."""
+    sizes = {0: 100, 1: 100, 2: 600, 3: 100, 4: 100}
+    op_inputs, op_outputs = [[0], [1], [2], [1, 3]], [[1], [2], [3], [4]]
+    buffers = lifetimes(op_inputs, op_outputs, sizes, 0, 4)
+    result = plan(buffers, op_inputs, op_outputs, sizes)
+    check_no_live_overlap(result, buffers)
+    assert floor_bytes(buffers, 4) == result.floor_bytes == 100 + 600 + 100  # at op 2: 1, 2 and 3
+    assert result.arena_bytes >= result.floor_bytes
