@@ -61,7 +61,7 @@ def test_auto_checks_a_residual_model_like_any_other(tmp_path):
     choice = built.bias_choice
     assert choice.mode == "auto" and choice.error_with is not None and choice.error_without is not None
     assert choice.applied is (choice.drop_in_standard_errors > 2) is built.quant.bias_correct
-    assert len(list(tmp_path.glob("bias_check_*"))) == 2
+    assert len(list(tmp_path.glob("bias_check_*.tflite"))) == 2  # with and without the correction
 
 
 def test_a_fixed_setting_builds_no_check_models(spread_model, tmp_path):
