@@ -71,11 +71,12 @@ toolchain:
 	    $$SUDO sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf > $(BINFMT)/register' || exit 1; \
 	  fi
 
-# Two pytest-xdist workers, a test file per worker at a time (module fixtures are built once); the slowest 30 tests
+# Two pytest-xdist workers, a test file per worker at a time (module fixtures are built once), in the order
+# tests/conftest.py gives (xdist would otherwise start the files with the most tests first); the slowest 30 tests
 # are listed at the end. TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 2
 test: $(INSTALLED) toolchain
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 bench: $(INSTALLED)
 	$(PY) -m tests.bench.run
