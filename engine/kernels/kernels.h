@@ -139,6 +139,13 @@ void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
 void mnd_add_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 void mnd_mul_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 void mnd_hard_swish_s8(const mnd_hard_swish_params* p, const int8_t* input, int8_t* output);
+/* table[x + 128] = HARD_SWISH(x) for every int8 x (the portable kernel's, shared with the optimized ones). */
+void mnd_hard_swish_table(const mnd_hard_swish_params* p, int8_t table[256]);
+
+/* ADD and MUL for the DSP extension (kernels_elementwise_dsp.c): one rounding multiply (SMMULR) per requantization
+ * (where the output's shifts right, as ADD's always does; otherwise the portable kernels). */
+void mnd_add_dsp_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_mul_dsp_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 
 /* DSP-extension kernels (kernels_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
  * weights rearranged ahead of time (engine/layouts.py) and `scratch`, 4-byte aligned, planned in the arena:
@@ -177,6 +184,10 @@ void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input,
 void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
                                    void* scratch);
 void mnd_avg_pool_mve_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
+/* kernels_elementwise_mve.c: ADD and MUL four values at a time (VQRDMULH), HARD_SWISH's table by VLDRB gathers. */
+void mnd_add_mve_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_mul_mve_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_hard_swish_mve_s8(const mnd_hard_swish_params* p, const int8_t* input, int8_t* output);
 #endif
 
 #endif

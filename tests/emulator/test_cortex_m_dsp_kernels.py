@@ -8,7 +8,7 @@ multiplier and a huge bias (the 64-bit requantization path), each kind of layer 
 import numpy as np
 import pytest
 
-from mnd.engine import layouts
+from mnd.engine import DSP_SOURCES, layouts
 from mnd.engine.ops import _array, _struct
 from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
@@ -151,7 +151,7 @@ def _case_c(index: int, case: dict) -> tuple:
 def test_dsp_kernels_match_portable(core, tmp_path):
     all_cases = cases()
     constants = [line for index, case in enumerate(all_cases) for line in _case_c(index, case)[0]]
-    pairs = run_pairs(core, all_cases, constants, "dsp", "kernels_dsp.c", tmp_path)
+    pairs = run_pairs(core, all_cases, constants, "dsp", DSP_SOURCES, tmp_path)
     for index, (case, portable, dsp) in enumerate(pairs):
         assert np.array_equal(portable, dsp), f"{core}: case {index} ({case['kind']} {case['fields']}) differs"
     assert informative(pairs) >= len(all_cases) - 2, "most cases saturate everywhere: the test would show little"

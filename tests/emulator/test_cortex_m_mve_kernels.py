@@ -8,7 +8,7 @@ left shifts, right shifts up to 31 and a bias large enough to wrap the left shif
 import numpy as np
 import pytest
 
-from mnd.engine import layouts_mve
+from mnd.engine import MVE_SOURCES, layouts_mve
 from mnd.engine.ops import _array, _struct
 from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
@@ -150,7 +150,7 @@ def _case_constants(index: int, case: dict) -> list:
 def test_mve_kernels_match_portable(tmp_path):
     all_cases = cases()
     constants = [line for index, case in enumerate(all_cases) for line in _case_constants(index, case)]
-    pairs = run_pairs(CORE, all_cases, constants, "mve", "kernels_mve.c", tmp_path)
+    pairs = run_pairs(CORE, all_cases, constants, "mve", MVE_SOURCES, tmp_path)
     differing = [f"case {index} ({case['mve']} {case['fields']}): {int(np.sum(portable != mve))} of {portable.size} "
                  "values" for index, (case, portable, mve) in enumerate(pairs) if not np.array_equal(portable, mve)]
     assert not differing, "MVE kernels differ from the portable ones:\n" + "\n".join(differing)
