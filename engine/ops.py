@@ -93,9 +93,12 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
 def _mve_kernel(fields: dict, depthwise: bool, per_channel):
     """The MVE kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
     if depthwise:
-        if (fields["k_h"], fields["k_w"], fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) \
-                != (3, 3, 1, 1, 1):
+        if (fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) != (1, 1, 1) \
+                or (fields["k_h"], fields["k_w"]) not in ((3, 3), (5, 5)):
             return None
+        if fields["k_h"] == 5:
+            return _Kernel("mnd_depthwise5x5_mve_s8", layouts_mve.depthwise_small_mve(per_channel),
+                           layouts_mve.depthwise_small_mve_scratch(fields["out_c"], 25))
         plane_scratch = layouts_mve.depthwise_mve_scratch(*(fields[k] for k in ("in_h", "in_w", "out_h", "out_w",
                                                                                  "stride_h", "stride_w")))
         if not layouts_mve.depthwise_plane_pays(fields["out_w"], fields["stride_w"]) \

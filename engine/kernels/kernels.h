@@ -176,6 +176,8 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
  *     [out_c][9]; scratch as layouts_mve.depthwise_mve_scratch (a padded plane of one channel and a row of sums).
  *   mnd_depthwise3x3_small_mve_s8: the same layers, for small images; per four channels [9 taps][4 channels]
  *     (zero-padded); scratch 80 * ceil(out_c / 4) + 4 * round_up(9 * in_c, 16) bytes.
+ *   mnd_depthwise5x5_mve_s8: 5x5, depth multiplier 1, no dilation; weights as the small 3x3 kernel's over 25 taps;
+ *     scratch 80 * ceil(out_c / 4) + 4 * round_up(25 * in_c, 16) bytes.
  *   mnd_avg_pool_mve_s8: any AVERAGE_POOL_2D, as mnd_avg_pool_s8. */
 #if defined(__ARM_FEATURE_MVE)
 void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
@@ -183,6 +185,7 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
 void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
                                    void* scratch);
+void mnd_depthwise5x5_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_avg_pool_mve_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
 /* kernels_elementwise_mve.c: ADD and MUL four values at a time (VQRDMULH), HARD_SWISH's table by VLDRB gathers. */
 void mnd_add_mve_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
