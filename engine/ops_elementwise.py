@@ -100,7 +100,8 @@ def _hard_swish(o: _Op) -> OpEmission:
         o.fail(f"input scale {in_scale} over output scale {out_scale} x 128 exceeds one",
                "an output scale at least 1/128 of the input scale, as the reference kernel")
     fields = {"size": o.size(src), "input_zero_point": in_zp, "output_zero_point": out_zp, **params}
-    call = f"{kernel_function('mnd_hard_swish_s8', o.kernels)}(&{o.prefix}params, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
+    function = kernel_function("mnd_hard_swish_s8", o.kernels)
+    call = f"{function}(&{o.prefix}params, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
     return OpEmission([_struct(f"{o.prefix}params", "mnd_hard_swish_params", fields)], call, (src,), dst, 0)
 
 

@@ -165,6 +165,9 @@ void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* 
  * (its own scratch after them): where the widening costs less than it saves and the arena has room. */
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
+/* The same for 5x5 windows: weights over 25 taps, scratch 96 * groups + 40 * groups * width bytes, width =
+ * (out_w - 1) * stride_w + 5. */
+void mnd_depthwise5x5_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 
 /* ---- MVE (Helium) kernels (kernels_mve.c), for cores with __ARM_FEATURE_MVE (Cortex-M55) ----
  * Bit-exact with the portable kernels on the shapes the generator gives them, with weights rearranged ahead of
