@@ -136,7 +136,9 @@ def run() -> str:
              f"Input for every engine: vww_dev image {IMAGE} quantized with each model's input parameters "
              f"(`bench/models/<model>_input_{IMAGE}.bin`); every output is compared byte for byte with LiteRT's "
              "reference kernels (BUILTIN_REF) on that input.", "",
-             f"Host CPU: {tflm.cpu_name()} ({tflm.qemu_version()}; the counts do not depend on the host).", "",
+             f"Host CPU: {tflm.cpu_name()}, {os.cpu_count()} logical CPUs ({tflm.qemu_version()}; the counts do "
+             "not depend on the host). The V3 file's Flatten keeps Keras's dynamic-batch SHAPE/STRIDED_SLICE/PACK "
+             "chain: TFLM runs it, mnd-c drops it (shapes are static).", "",
              *table(rows), "", "Goals (mnd-c / (TFLM + CMSIS-NN), measured in this run, outputs bit-exact):",
              *goals(rows)]
     if skipped:
