@@ -3,5 +3,9 @@ it calls (kernels/). Targets (Cortex-M, Linux arm64, Android) build it with thei
 from pathlib import Path
 
 KERNELS_DIR = Path(__file__).resolve().parent / "kernels"  # the kernels and kernels.h: copied into every generated project
-# The portable C99 kernels every build compiles (the DSP and MVE sets add kernels_dsp.c / kernels_mve.c).
+# The portable C99 kernels every build compiles; the DSP and MVE kernel sets' sources (each builds on any core: the
+# MVE files are empty without Helium, the DSP ones have C versions of the instructions they use).
 PORTABLE_SOURCES = ("kernels.c", "kernels_elementwise.c", "kernels_softmax.c")
+DSP_SOURCES = ("kernels_dsp.c", "kernels_elementwise_dsp.c")
+MVE_SOURCES = ("kernels_mve.c", "kernels_elementwise_mve.c")
+HEADERS = ("kernels.h", "kernels_dsp.h", "kernels_elementwise.h")

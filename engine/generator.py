@@ -56,6 +56,31 @@ def _emit(emit_op, model, graph, index: int, source: str, kernels: str):
                          "the file is damaged — re-export it with the TFLite converter") from None
 
 
+SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")
+
+
+def shape_only_ops(ops: list, graph) -> set:
+    """Indices of the operators that only compute a RESHAPE's new-shape operand, such as Keras's Flatten with a
+    dynamic batch (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE's second input). Every shape is known ahead of time
+    (RESHAPE's output tensor has it), so the engine drops them: they emit no code and are no layers."""
+    def tensors(values) -> list:
+        return [int(t) for t in (values if values is not None else [])]
+
+    readers = {}
+    for j, op in enumerate(graph.operators):
+        for slot, tensor in enumerate(tensors(op.inputs)):
+            readers.setdefault(tensor, []).append((j, slot))
+    outputs = set(tensors(graph.outputs))
+    chosen = {i for i, name in enumerate(ops) if name in SHAPE_OPS}
+    while True:
+        keep = {i for i in chosen if all(
+            t not in outputs and all(j in chosen or (ops[j] == "RESHAPE" and slot == 1) for j, slot in readers.get(t, []))
+            for t in tensors(graph.operators[i].outputs))}
+        if keep == chosen:
+            return chosen
+        chosen = keep
+
+
 def _tensor_bytes(graph, index: int) -> int:
     return int(np.prod(graph.tensors[index].shape)) if graph.tensors[index].shape is not None else 1
 
@@ -75,7 +100,9 @@ def generate(data: bytes, out_dir: Path, source: str = "model.tflite",
 
     info, model = _parse(data, source)
     graph = model.subgraphs[0]
-    emissions = [_emit(emit_op, model, graph, index, source, kernels) for index in range(len(graph.operators))]
+    dropped = shape_only_ops(list(info.ops), graph)
+    kept = [index for index in range(len(graph.operators)) if index not in dropped]
+    emissions = [_emit(emit_op, model, graph, index, source, kernels) for index in kept]
     model_input, model_output = int(graph.inputs[0]), int(graph.outputs[0])
     scratch = {_scratch_key(i): e.scratch_bytes for i, e in enumerate(emissions) if e.scratch_bytes}
     op_inputs = [list(e.inputs) for e in emissions]
@@ -86,7 +113,7 @@ def generate(data: bytes, out_dir: Path, source: str = "model.tflite",
     memory = plan(lifetimes(op_inputs, op_outputs, sizes, model_input, model_output), op_inputs, op_outputs, sizes)
     digest = hashlib.sha256(data).hexdigest()
     header = HEADER.format(source=Path(source).name, digest=digest)
-    layers = tuple(info.ops)
+    layers = tuple(info.ops[index] for index in kept)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_h = out_dir / "model.h"
     model_c = out_dir / "model.c"

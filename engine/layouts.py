@@ -49,18 +49,18 @@ def conv_dsp_scratch(depth: int, out_c: int) -> int:
 
 
 def depthwise_dsp(weights: np.ndarray) -> np.ndarray:
-    """[channels][9 taps] -> int16 lanes as bytes: per group of four channels (the last padded with zeros)
-    [9 taps][channels 0, 2, 1, 3]."""
-    channels = len(weights)
-    padded = np.zeros(((channels + 3) // 4 * 4, 9), np.int16)
+    """[channels][K * K taps] -> int16 lanes as bytes: per group of four channels (the last padded with zeros)
+    [taps][channels 0, 2, 1, 3]."""
+    channels, taps = weights.shape
+    padded = np.zeros(((channels + 3) // 4 * 4, taps), np.int16)
     padded[:channels] = weights
-    lanes = padded.reshape(-1, 4, 9)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1).astype("<i2")
+    lanes = padded.reshape(-1, 4, taps)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1).astype("<i2")
     return lanes.view(np.int8)
 
 
-def depthwise_dsp_scratch(channels: int, out_w: int, stride_w: int) -> int:
-    """The requantization table and three input rows widened to int16 lanes, padded to every column a window
+def depthwise_dsp_scratch(channels: int, out_w: int, stride_w: int, kernel: int = 3) -> int:
+    """The requantization table and `kernel` input rows widened to int16 lanes, padded to every column a window
     reads."""
     groups = (channels + 3) // 4
-    width = (out_w - 1) * stride_w + 3
-    return REQUANT_ENTRY_BYTES * 4 * groups + 3 * groups * width * 8
+    width = (out_w - 1) * stride_w + kernel
+    return REQUANT_ENTRY_BYTES * 4 * groups + kernel * groups * width * 8

@@ -55,17 +55,18 @@ def depthwise_mve_fits(in_c: int, stride_w: int, plane_bytes: int) -> bool:
 
 
 def depthwise_small_mve(weights: np.ndarray) -> np.ndarray:
-    """[channels][9 taps] -> per group of four channels [9 taps][4 channels], the last group padded with zeros."""
-    channels = len(weights)
+    """[channels][taps] -> per group of four channels [taps][4 channels], the last group padded with zeros (the small
+    3x3 kernel's and the 5x5 one's)."""
+    channels, taps = weights.shape
     groups = (channels + 3) // 4
-    padded = np.zeros((groups * 4, 9), np.int8)
+    padded = np.zeros((groups * 4, taps), np.int8)
     padded[:channels] = weights
-    return padded.reshape(groups, 4, 9).transpose(0, 2, 1).reshape(-1)
+    return padded.reshape(groups, 4, taps).transpose(0, 2, 1).reshape(-1)
 
 
-def depthwise_small_mve_scratch(channels: int) -> int:
-    """Four channels' requantization as five int32x4 per group, then four 3x3 patches of `channels` bytes a tap."""
-    return 4 * CHANNEL_REQUANT_BYTES * ((channels + 3) // 4) + 4 * _round_up(9 * channels)
+def depthwise_small_mve_scratch(channels: int, taps: int = 9) -> int:
+    """Four channels' requantization as five int32x4 per group, then four KxK patches of `channels` bytes a tap."""
+    return 4 * CHANNEL_REQUANT_BYTES * ((channels + 3) // 4) + 4 * _round_up(taps * channels)
 
 
 def depthwise_plane_pays(out_w: int, stride_w: int) -> bool:

@@ -76,10 +76,11 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
     """The DSP kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
     pixels = fields["out_h"] * fields["out_w"]
     unit_steps = all(fields[k] == 1 for k in ("stride_h", "stride_w", "dilation_h", "dilation_w"))
-    if depthwise and (fields["k_h"], fields["k_w"], fields["depth_multiplier"]) == (3, 3, 1) \
+    k = fields["k_h"]
+    if depthwise and k in (3, 5) and (fields["k_w"], fields["depth_multiplier"]) == (k, 1) \
             and fields["dilation_h"] == fields["dilation_w"] == 1:
-        return _Kernel("mnd_depthwise3x3_dsp_s8", layouts.depthwise_dsp(per_channel),
-                       layouts.depthwise_dsp_scratch(fields["out_c"], fields["out_w"], fields["stride_w"]))
+        return _Kernel(f"mnd_depthwise{k}x{k}_dsp_s8", layouts.depthwise_dsp(per_channel),
+                       layouts.depthwise_dsp_scratch(fields["out_c"], fields["out_w"], fields["stride_w"], k))
     if not depthwise and (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
             and unit_steps:
         return _gemm_kernel("mnd_pointwise_dsp_s8", per_channel,
@@ -93,9 +94,12 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
 def _mve_kernel(fields: dict, depthwise: bool, per_channel):
     """The MVE kernel for a CONV_2D / DEPTHWISE_CONV_2D with these fields, or None where it does not apply."""
     if depthwise:
-        if (fields["k_h"], fields["k_w"], fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) \
-                != (3, 3, 1, 1, 1):
+        if (fields["depth_multiplier"], fields["dilation_h"], fields["dilation_w"]) != (1, 1, 1) \
+                or (fields["k_h"], fields["k_w"]) not in ((3, 3), (5, 5)):
             return None
+        if fields["k_h"] == 5:
+            return _Kernel("mnd_depthwise5x5_mve_s8", layouts_mve.depthwise_small_mve(per_channel),
+                           layouts_mve.depthwise_small_mve_scratch(fields["out_c"], 25))
         plane_scratch = layouts_mve.depthwise_mve_scratch(*(fields[k] for k in ("in_h", "in_w", "out_h", "out_w",
                                                                                  "stride_h", "stride_w")))
         if not layouts_mve.depthwise_plane_pays(fields["out_w"], fields["stride_w"]) \

@@ -72,10 +72,18 @@ def _binary(o: _Op) -> OpEmission:
               "input1_offset": -zp1, "input2_offset": -zp2, "output_offset": out_zp, "act_min": act_min,
               "act_max": act_max, **rescale}
     constants.append(_struct(f"{o.prefix}params", "mnd_elementwise_params", fields))
-    function = "mnd_add_s8" if o.name == "ADD" else "mnd_mul_s8"
+    function = kernel_function("mnd_add_s8" if o.name == "ADD" else "mnd_mul_s8", o.kernels)
     call = (f"{function}(&{o.prefix}params, (const int8_t*)({expressions[0]}), (const int8_t*)({expressions[1]}), "
             "(int8_t*)({out0}));")
     return OpEmission(constants, call, tuple(activations), dst, 0)
+
+
+def kernel_function(portable: str, kernels: str) -> str:
+    """The kernel set's variant of a portable element-wise kernel: mnd_add_s8 -> mnd_add_dsp_s8 / mnd_add_mve_s8
+    (kernels_elementwise_dsp.c / _mve.c; HARD_SWISH has no DSP variant)."""
+    if kernels == "portable" or (kernels == "dsp" and portable == "mnd_hard_swish_s8"):
+        return portable
+    return portable.removesuffix("_s8") + f"_{kernels}_s8"
 
 
 def _c_list(values) -> str:
@@ -92,7 +100,8 @@ def _hard_swish(o: _Op) -> OpEmission:
         o.fail(f"input scale {in_scale} over output scale {out_scale} x 128 exceeds one",
                "an output scale at least 1/128 of the input scale, as the reference kernel")
     fields = {"size": o.size(src), "input_zero_point": in_zp, "output_zero_point": out_zp, **params}
-    call = f"mnd_hard_swish_s8(&{o.prefix}params, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
+    function = kernel_function("mnd_hard_swish_s8", o.kernels)
+    call = f"{function}(&{o.prefix}params, (const int8_t*)({{in0}}), (int8_t*)({{out0}}));"
     return OpEmission([_struct(f"{o.prefix}params", "mnd_hard_swish_params", fields)], call, (src,), dst, 0)
 
 

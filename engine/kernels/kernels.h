@@ -139,6 +139,13 @@ void mnd_reshape_s8(int32_t size, const int8_t* input, int8_t* output);
 void mnd_add_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 void mnd_mul_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 void mnd_hard_swish_s8(const mnd_hard_swish_params* p, const int8_t* input, int8_t* output);
+/* table[x + 128] = HARD_SWISH(x) for every int8 x (the portable kernel's, shared with the optimized ones). */
+void mnd_hard_swish_table(const mnd_hard_swish_params* p, int8_t table[256]);
+
+/* ADD and MUL for the DSP extension (kernels_elementwise_dsp.c): one rounding multiply (SMMULR) per requantization
+ * (where the output's shifts right, as ADD's always does; otherwise the portable kernels). */
+void mnd_add_dsp_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_mul_dsp_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 
 /* DSP-extension kernels (kernels_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
  * weights rearranged ahead of time (engine/layouts.py) and `scratch`, 4-byte aligned, planned in the arena:
@@ -158,6 +165,9 @@ void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* 
  * (its own scratch after them): where the widening costs less than it saves and the arena has room. */
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
+/* The same for 5x5 windows: weights over 25 taps, scratch 96 * groups + 40 * groups * width bytes, width =
+ * (out_w - 1) * stride_w + 5. */
+void mnd_depthwise5x5_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 
 /* ---- MVE (Helium) kernels (kernels_mve.c), for cores with __ARM_FEATURE_MVE (Cortex-M55) ----
  * Bit-exact with the portable kernels on the shapes the generator gives them, with weights rearranged ahead of
@@ -169,6 +179,8 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
  *     [out_c][9]; scratch as layouts_mve.depthwise_mve_scratch (a padded plane of one channel and a row of sums).
  *   mnd_depthwise3x3_small_mve_s8: the same layers, for small images; per four channels [9 taps][4 channels]
  *     (zero-padded); scratch 80 * ceil(out_c / 4) + 4 * round_up(9 * in_c, 16) bytes.
+ *   mnd_depthwise5x5_mve_s8: 5x5, depth multiplier 1, no dilation; weights as the small 3x3 kernel's over 25 taps;
+ *     scratch 80 * ceil(out_c / 4) + 4 * round_up(25 * in_c, 16) bytes.
  *   mnd_avg_pool_mve_s8: any AVERAGE_POOL_2D, as mnd_avg_pool_s8. */
 #if defined(__ARM_FEATURE_MVE)
 void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
@@ -176,7 +188,12 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
 void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
                                    void* scratch);
+void mnd_depthwise5x5_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_avg_pool_mve_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output);
+/* kernels_elementwise_mve.c: ADD and MUL four values at a time (VQRDMULH), HARD_SWISH's table by VLDRB gathers. */
+void mnd_add_mve_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_mul_mve_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
+void mnd_hard_swish_mve_s8(const mnd_hard_swish_params* p, const int8_t* input, int8_t* output);
 #endif
 
 #endif

@@ -8,51 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
-
-#if defined(__ARM_FEATURE_DSP)
-#include <arm_acle.h>
-
-static inline int32_t sxtb16_even(int32_t x) { return (int32_t)__sxtb16((uint32_t)x); }
-
-static inline int32_t sxtb16_odd(int32_t x) {
-  int32_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-  return r;
-}
-
-static inline int32_t smlad(int32_t a, int32_t b, int32_t acc) { return __smlad(a, b, acc); }
-static inline int32_t smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
-static inline int32_t smlatt(int32_t a, int32_t b, int32_t acc) { return __smlatt(a, b, acc); }
-
-static inline int32_t ssat8(int32_t x) { return __ssat(x, 8); }
-
-static inline int32_t smmulr(int32_t a, int32_t b) {
-  int32_t r;
-  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-}
-#else
-static inline int32_t low16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xffffu); }
-static inline int32_t high16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x >> 16); }
-static inline int32_t pack16(int32_t low, int32_t high) {
-  return (int32_t)(((uint32_t)low & 0xffffu) | ((uint32_t)high << 16));
-}
-static inline int32_t sxtb16_even(int32_t x) { return pack16((int8_t)(x & 0xff), (int8_t)((x >> 16) & 0xff)); }
-static inline int32_t sxtb16_odd(int32_t x) { return pack16((int8_t)((x >> 8) & 0xff), (int8_t)((x >> 24) & 0xff)); }
-static inline int32_t smlad(int32_t a, int32_t b, int32_t acc) {
-  return (int32_t)((uint32_t)acc + (uint32_t)(low16(a) * low16(b)) + (uint32_t)(high16(a) * high16(b)));
-}
-static inline int32_t smlabb(int32_t a, int32_t b, int32_t acc) {
-  return (int32_t)((uint32_t)acc + (uint32_t)(low16(a) * low16(b)));
-}
-static inline int32_t smlatt(int32_t a, int32_t b, int32_t acc) {
-  return (int32_t)((uint32_t)acc + (uint32_t)(high16(a) * high16(b)));
-}
-static inline int32_t ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
-static inline int32_t smmulr(int32_t a, int32_t b) {
-  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 31)) >> 32);
-}
-#endif
+#include "kernels_dsp.h"
 
 static inline int32_t load_word(const int8_t* p) {
   int32_t word;
@@ -579,15 +535,17 @@ void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* 
   convolution(p, input, output, scratch, 1);
 }
 
-/* ---- 3x3 depthwise, depth multiplier 1, no dilation: four channels per word ----
- * The input rows a window needs are widened once into int16 lanes in scratch, three rows in turn (row y in slot
- * y % 3), padded with the input zero point to every column a window reads: per group of four channels, per padded
+/* ---- KxK depthwise (K = 3 or 5), depth multiplier 1, no dilation: four channels per word ----
+ * The input rows a window needs are widened once into int16 lanes in scratch, K rows in turn (row y in slot
+ * y % K), padded with the input zero point to every column a window reads: per group of four channels, per padded
  * column, two words (channels 0 and 2, channels 1 and 3). A channel count that is not a multiple of four gets a
  * last group padded with zero weights. Weights (layouts.depthwise_dsp), widened likewise: per group, per tap, two
- * words. */
+ * words. K is a constant in each instance. */
+
+#define MAX_K 5
 
 typedef struct {
-  int32_t groups, width; /* four-channel groups; padded columns ((out_w - 1) * stride_w + 3) */
+  int32_t groups, width; /* four-channel groups; padded columns ((out_w - 1) * stride_w + K) */
   int32_t zero_lanes;    /* the input zero point in both int16 lanes */
 } lane_rows;
 
@@ -649,6 +607,18 @@ static inline __attribute__((always_inline)) sums_4 window_4(const int32_t* r0, 
                    : "memory");
   return s;
 }
+
+/* One filter row of five taps (w: its first). */
+static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
+  int32_t xe, xo, we, wo;
+  __asm__ volatile(TAP_4_ASM("r0", "0") TAP_4_ASM("r0", "8") TAP_4_ASM("r0", "16") TAP_4_ASM("r0", "24")
+                   TAP_4_ASM("r0", "32")
+                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3), [w] "+r"(w),
+                     [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+                   : [r0] "r"(r0)
+                   : "memory");
+  return s;
+}
 #else
 static inline sums_4 tap_4(const int32_t* x, const int32_t* w, sums_4 s) {
   s.c0 = smlabb(x[0], w[0], s.c0);
@@ -664,7 +634,39 @@ static inline sums_4 window_4(const int32_t* r0, const int32_t* r1, const int32_
   for (k = 0; k < 9; ++k) s = tap_4(rows[k / 3] + 2 * (k % 3), w + 2 * k, s);
   return s;
 }
+
+static inline sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
+  int32_t k;
+  for (k = 0; k < 5; ++k) s = tap_4(r0 + 2 * k, w + 2 * k, s);
+  return s;
+}
 #endif
+
+/* The K rows' pointers as scalars (an array here would live on the stack: the asm's memory clobber keeps it there). */
+typedef struct {
+  const int32_t *r0, *r1, *r2, *r3, *r4; /* r3, r4: 5x5 only */
+} window_rows;
+
+static inline __attribute__((always_inline)) window_rows advance(window_rows r, int32_t words, int32_t k) {
+  r.r0 += words;
+  r.r1 += words;
+  r.r2 += words;
+  if (k == 5) {
+    r.r3 += words;
+    r.r4 += words;
+  }
+  return r;
+}
+
+/* The KxK window of four channels at the rows r. */
+static inline __attribute__((always_inline)) sums_4 window_k(window_rows r, const int32_t* w, sums_4 s, int32_t k) {
+  if (k == 3) return window_4(r.r0, r.r1, r.r2, w, s);
+  s = row5_4(r.r0, w, s);
+  s = row5_4(r.r1, w + 10, s);
+  s = row5_4(r.r2, w + 20, s);
+  s = row5_4(r.r3, w + 30, s);
+  return row5_4(r.r4, w + 40, s);
+}
 
 static inline __attribute__((always_inline)) void store_4(sums_4 s, const requant* t, int8_t* out, int32_t count,
                                                           output_range range, int full, int folded) {
@@ -684,65 +686,74 @@ static inline __attribute__((always_inline)) void store_4(sums_4 s, const requan
   }
 }
 
-/* One output row: r0, r1, r2 point at the first window's first column in lane rows 0, 1, 2, group 0. */
-static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthwise_params* p, const int32_t* r0,
-                                                                const int32_t* r1, const int32_t* r2,
-                                                                lane_rows shape, const requant* t, int8_t* out,
-                                                                int full, int folded) {
+/* One output row: rows[ky] points at the first window's first column in lane row ky, group 0. */
+static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthwise_params* p,
+                                                                const int32_t* const* rows, lane_rows shape,
+                                                                const requant* t, int8_t* out, int full, int folded,
+                                                                int32_t k) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t channels = p->out_c, whole = channels & ~3, step = 2 * p->stride_w;
   const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
   int8_t* const end = out + p->out_w * channels;
-  for (; out != end; r0 += step, r1 += step, r2 += step) {
+  window_rows r = {rows[0], rows[1], rows[2], k == 5 ? rows[3] : 0, k == 5 ? rows[4] : 0};
+  for (; out != end; r = advance(r, step - skip, k)) {
     const int32_t* w = (const int32_t*)(const void*)p->weights;
     const requant* g = t;
     int8_t* const group_end = out + whole;
-    for (; out != group_end; out += 4, g += 4, w += 18, r0 += group_words, r1 += group_words, r2 += group_words) {
+    for (; out != group_end; out += 4, g += 4, w += 2 * k * k, r = advance(r, group_words, k)) {
       const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
-      store_4(window_4(r0, r1, r2, w, s), g, out, 4, range, full, folded);
+      store_4(window_k(r, w, s, k), g, out, 4, range, full, folded);
     }
     if (whole < channels) {
       const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
-      store_4(window_4(r0, r1, r2, w, s), g, out, channels - whole, range, full, 0);
+      store_4(window_k(r, w, s, k), g, out, channels - whole, range, full, 0);
       out += channels - whole;
     }
-    r0 -= skip;
-    r1 -= skip;
-    r2 -= skip;
   }
 }
 
-static void depthwise_row_any(const mnd_depthwise_params* p, const int32_t* const* rows, lane_rows shape,
-                              const requant* t, int folded, int8_t* out) {
+static inline __attribute__((always_inline)) void depthwise_row_any(const mnd_depthwise_params* p,
+                                                                    const int32_t* const* rows, lane_rows shape,
+                                                                    const requant* t, int folded, int8_t* out,
+                                                                    int32_t k) {
   if (!full_range(p->act_min, p->act_max))
-    depthwise_row(p, rows[0], rows[1], rows[2], shape, t, out, 0, 0);
+    depthwise_row(p, rows, shape, t, out, 0, 0, k);
   else if (folded)
-    depthwise_row(p, rows[0], rows[1], rows[2], shape, t, out, 1, 1);
+    depthwise_row(p, rows, shape, t, out, 1, 1, k);
   else
-    depthwise_row(p, rows[0], rows[1], rows[2], shape, t, out, 1, 0);
+    depthwise_row(p, rows, shape, t, out, 1, 0, k);
 }
 
-void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthwise_params* p, const int8_t* input,
+                                                                int8_t* output, void* scratch, int32_t k) {
   const int32_t groups = (p->out_c + 3) / 4;
-  const lane_rows shape = {groups, (p->out_w - 1) * p->stride_w + 3,
+  const lane_rows shape = {groups, (p->out_w - 1) * p->stride_w + k,
                            (int32_t)(((uint32_t)p->input_zero_point & 0xffffu) | ((uint32_t)p->input_zero_point << 16))};
   requant* table = (requant*)scratch;
   int32_t* slots = (int32_t*)(table + 4 * groups);
   const int32_t slot_words = 2 * groups * shape.width;
-  int32_t held[3] = {-1, -1, -1}; /* the padded row each slot holds */
+  int32_t held[MAX_K] = {-1, -1, -1, -1, -1}; /* the padded row each slot holds */
   int32_t oy, ky;
-  const int folded = requant_table(p->multiplier, p->shift, p->bias, 9, p->out_c, 4 * groups, p->output_zero_point,
-                                   table) == REQUANT_FOLDED;
+  const int folded = requant_table(p->multiplier, p->shift, p->bias, k * k, p->out_c, 4 * groups,
+                                   p->output_zero_point, table) == REQUANT_FOLDED;
   for (oy = 0; oy < p->out_h; ++oy) {
-    const int32_t* rows[3];
-    for (ky = 0; ky < 3; ++ky) {
-      const int32_t padded = oy * p->stride_h + ky, slot = padded % 3;
+    const int32_t* rows[MAX_K];
+    for (ky = 0; ky < k; ++ky) {
+      const int32_t padded = oy * p->stride_h + ky, slot = padded % k;
       if (held[slot] != padded) {
         widen_row(p, input, padded - p->pad_top, shape, slots + slot * slot_words);
         held[slot] = padded;
       }
       rows[ky] = slots + slot * slot_words;
     }
-    depthwise_row_any(p, rows, shape, table, folded, output + oy * p->out_w * p->out_c);
+    depthwise_row_any(p, rows, shape, table, folded, output + oy * p->out_w * p->out_c, k);
   }
+}
+
+void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  depthwise_dsp(p, input, output, scratch, 3);
+}
+
+void mnd_depthwise5x5_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  depthwise_dsp(p, input, output, scratch, 5);
 }

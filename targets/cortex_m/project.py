@@ -4,12 +4,12 @@ actual numbers. The texts come from small pure functions; write_project only cop
 import shutil
 from pathlib import Path
 
-from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
+from mnd.engine import DSP_SOURCES, HEADERS, KERNELS_DIR, MVE_SOURCES, PORTABLE_SOURCES
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import COMMON_CFLAGS, DEFAULT_OPT
 
-KERNELS = (*PORTABLE_SOURCES, "kernels_dsp.c", "kernels_mve.c", "kernels.h")
-SOURCES = ("model.c", *PORTABLE_SOURCES, "kernels_dsp.c", "kernels_mve.c")
+KERNELS = (*PORTABLE_SOURCES, *DSP_SOURCES, *MVE_SOURCES, *HEADERS)
+SOURCES = ("model.c", *PORTABLE_SOURCES, *DSP_SOURCES, *MVE_SOURCES)
 LIBRARY = "libmnd_model.a"
 INVOKE = "void mnd_model_invoke(const int8_t* input, int8_t* output);"
 
@@ -34,7 +34,7 @@ def makefile_text(core: Core, heading: str) -> str:
             ".PHONY: all clean\n\n"
             f"all: {LIBRARY}\n\n"
             f"{LIBRARY}: $(OBJECTS)\n\trm -f $@\n\t$(AR) $(ARFLAGS) $@ $(OBJECTS)\n\n"
-            "%.o: %.c model.h kernels.h Makefile\n\t$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@\n\n"
+            f"%.o: %.c model.h {' '.join(HEADERS)} Makefile\n\t$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@\n\n"
             f"clean:\n\trm -f $(OBJECTS) {LIBRARY}\n")
 
 

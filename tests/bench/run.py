@@ -4,11 +4,12 @@ import re
 import sys
 from pathlib import Path
 
-from tests.bench import cortex_m_vww, export_speed, host_int8_ratio, onnx_reduce_range, quant_quality, train_digits
+from tests.bench import (cortex_m_mobilenets, cortex_m_vww, export_speed, host_int8_ratio, onnx_reduce_range,
+                         quant_quality, train_digits)
 
 BENCHMARKS = {"train-digits": train_digits, "export-speed": export_speed, "host-int8-ratio": host_int8_ratio,
-              "cortex-m-vww": cortex_m_vww, "onnx-reduce-range": onnx_reduce_range,
-              "quant-quality": quant_quality}
+              "cortex-m-vww": cortex_m_vww, "cortex-m-mobilenets": cortex_m_mobilenets,
+              "onnx-reduce-range": onnx_reduce_range, "quant-quality": quant_quality}
 DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 
 

@@ -3,7 +3,8 @@ the portable kernel then the optimized one on the same input, and the firmware's
 
 A case is a dict: "portable" and the optimized kernel set's key name the two C functions, "input_bytes",
 "output_bytes", "scratch" (bytes, 0: the kernel takes none), "requant" (its act_min/act_max), "fields", and
-c{index}_portable / c{index}_<optimized> parameter structs among its C constants."""
+c{index}_portable / c{index}_<optimized> parameter structs among its C constants; optionally "operands", the
+offsets in its input of each input argument (a binary operator's two; default one, at 0)."""
 import shutil
 
 import numpy as np
@@ -30,9 +31,10 @@ def model_sources(all_cases: list, constants: list, optimized: str) -> tuple:
     for index, case in enumerate(all_cases):
         size = case["output_bytes"]
         scratch = ", scratch" if case["scratch"] else ""
+        operands = ", ".join(f"x + {offset}" for offset in case.get("operands", (0,)))
         statements += [f"  memcpy(x, in + {in_offset}, {case['input_bytes']});", "  mnd_marker();",
-                       f"  {case['portable']}(&c{index}_portable, x, out + {out_offset});", "  mnd_marker();",
-                       f"  {case[optimized]}(&c{index}_{optimized}, x, out + {out_offset + size}{scratch});"]
+                       f"  {case['portable']}(&c{index}_portable, {operands}, out + {out_offset});", "  mnd_marker();",
+                       f"  {case[optimized]}(&c{index}_{optimized}, {operands}, out + {out_offset + size}{scratch});"]
         in_offset += case["input_bytes"]
         out_offset += 2 * size
     largest_scratch = max(case["scratch"] for case in all_cases)
@@ -47,12 +49,13 @@ def model_sources(all_cases: list, constants: list, optimized: str) -> tuple:
     return header, source
 
 
-def run_pairs(core: str, all_cases: list, constants: list, optimized: str, kernel_file: str, tmp_path) -> list:
-    """[(case, portable outputs, optimized outputs)] on two random inputs, from one firmware run on `core`."""
+def run_pairs(core: str, all_cases: list, constants: list, optimized: str, kernel_files: tuple, tmp_path) -> list:
+    """[(case, portable outputs, optimized outputs)] on two random inputs, from one firmware run on `core` with the
+    portable sources and `kernel_files` (engine.DSP_SOURCES, engine.MVE_SOURCES)."""
     header, source = model_sources(all_cases, constants, optimized)
     (tmp_path / "model.h").write_text(header)
     (tmp_path / "model.c").write_text(source)
-    sources = [tmp_path / "model.c", *(KERNELS_DIR / name for name in PORTABLE_SOURCES), KERNELS_DIR / kernel_file]
+    sources = [tmp_path / "model.c", *(KERNELS_DIR / name for name in (*PORTABLE_SOURCES, *kernel_files))]
     firmware = build_firmware(CORES[core], sources, [tmp_path, KERNELS_DIR], tmp_path / "build")
     rng = np.random.default_rng(7)
     inputs = rng.integers(-128, 128, (2, sum(c["input_bytes"] for c in all_cases)), dtype=np.int8)

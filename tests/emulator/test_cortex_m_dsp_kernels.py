@@ -3,12 +3,13 @@
 One firmware per core runs every case twice: the portable kernel on the TFLite-layout weights and the DSP
 kernel on the same weights rearranged by engine.layouts, each on the same random input; the outputs must agree.
 Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, kernel sizes 1, 3 and 5 (the im2col
-convolution), zero points, narrow activation ranges, positive shifts, right shifts of 22, 23 and up to 31, a zero
-multiplier and a huge bias (the 64-bit requantization path), each kind of layer the kernels tell apart."""
+convolution; 3x3 and 5x5 depthwise), zero points, narrow activation ranges, positive shifts, right shifts of 22, 23
+and up to 31, a zero multiplier and a huge bias (the 64-bit requantization path), each kind of layer the kernels
+tell apart."""
 import numpy as np
 import pytest
 
-from mnd.engine import layouts
+from mnd.engine import DSP_SOURCES, layouts
 from mnd.engine.ops import _array, _struct
 from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
@@ -107,20 +108,20 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
             "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "portable": "mnd_conv2d_s8"}
 
 
-def _depthwise_case(rng, index: int, shape: tuple) -> dict:
+def _depthwise_case(rng, index: int, shape: tuple, k: int) -> dict:
     channels, h, w, stride, same = shape
     out_h, out_w = ((h + stride - 1) // stride, (w + stride - 1) // stride) if same else \
-        ((h - 3) // stride + 1, (w - 3) // stride + 1)
-    pad_h, pad_w = (max((out_h - 1) * stride + 3 - h, 0) // 2, max((out_w - 1) * stride + 3 - w, 0) // 2) \
+        ((h - k) // stride + 1, (w - k) // stride + 1)
+    pad_h, pad_w = (max((out_h - 1) * stride + k - h, 0) // 2, max((out_w - 1) * stride + k - w, 0) // 2) \
         if same else (0, 0)
-    weights = rng.integers(-128, 128, (channels, 9))
+    weights = rng.integers(-128, 128, (channels, k * k))
     fields = {"in_h": h, "in_w": w, "in_c": channels, "out_h": out_h, "out_w": out_w, "out_c": channels,
-              "depth_multiplier": 1, "k_h": 3, "k_w": 3, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
+              "depth_multiplier": 1, "k_h": k, "k_w": k, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
               "dilation_w": 1, "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
-            "requant": _requant(rng, channels, index % 4), "bias": _bias(rng, channels, 9, index % 4),
+            "requant": _requant(rng, channels, index % 4), "bias": _bias(rng, channels, k * k, index % 4),
             "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
-            "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride), "dsp": "mnd_depthwise3x3_dsp_s8",
+            "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride, k), "dsp": f"mnd_depthwise{k}x{k}_dsp_s8",
             "portable": "mnd_depthwise_conv2d_s8"}
 
 
@@ -128,7 +129,8 @@ def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
-        [_depthwise_case(rng, i, s) for i, s in enumerate(DEPTHWISE)]
+        [_depthwise_case(rng, i, s, k) for k in (3, 5) for i, s in enumerate(DEPTHWISE)
+         if k == 3 or s[4] or min(s[1:3]) >= 5]
 
 
 def _case_c(index: int, case: dict) -> tuple:
@@ -151,7 +153,7 @@ def _case_c(index: int, case: dict) -> tuple:
 def test_dsp_kernels_match_portable(core, tmp_path):
     all_cases = cases()
     constants = [line for index, case in enumerate(all_cases) for line in _case_c(index, case)[0]]
-    pairs = run_pairs(core, all_cases, constants, "dsp", "kernels_dsp.c", tmp_path)
+    pairs = run_pairs(core, all_cases, constants, "dsp", DSP_SOURCES, tmp_path)
     for index, (case, portable, dsp) in enumerate(pairs):
         assert np.array_equal(portable, dsp), f"{core}: case {index} ({case['kind']} {case['fields']}) differs"
     assert informative(pairs) >= len(all_cases) - 2, "most cases saturate everywhere: the test would show little"

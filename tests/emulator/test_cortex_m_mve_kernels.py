@@ -3,12 +3,12 @@
 One firmware runs every case twice: the portable kernel on the TFLite-layout weights and the MVE kernel on the
 same weights rearranged by engine.layouts_mve, each on the same random input; the outputs must agree. Cases cover
 odd channel counts, pixel counts that are not a multiple of four, depths up to 16 and beyond, padding, strides 1
-and 2, 1x1 and 3x3 im2col convolutions on 1, 2, 3 and odd input channels, zero points, narrow activation ranges,
-left shifts, right shifts up to 31 and a bias large enough to wrap the left shift."""
+and 2, 3x3 and 5x5 depthwise, 1x1 and 3x3 im2col convolutions on 1, 2, 3 and odd input channels, zero points,
+narrow activation ranges, left shifts, right shifts up to 31 and a bias large enough to wrap the left shift."""
 import numpy as np
 import pytest
 
-from mnd.engine import layouts_mve
+from mnd.engine import MVE_SOURCES, layouts_mve
 from mnd.engine.ops import _array, _struct
 from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
@@ -96,17 +96,21 @@ DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields
     "mnd_depthwise3x3_mve_s8": (layouts_mve.depthwise_mve, lambda f: layouts_mve.depthwise_mve_scratch(
         f["in_h"], f["in_w"], f["out_h"], f["out_w"], f["stride_h"], f["stride_w"])),
     "mnd_depthwise3x3_small_mve_s8": (layouts_mve.depthwise_small_mve,
-                                      lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"]))}
+                                      lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"])),
+    "mnd_depthwise5x5_mve_s8": (layouts_mve.depthwise_small_mve,
+                                lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"], 25))}
 
 
 def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
     channels, h, w, stride, same = shape
-    fields = _conv_fields(channels, channels, h, w, 3, stride, same, rng)
+    kernel = 5 if "5x5" in function else 3
+    fields = _conv_fields(channels, channels, h, w, kernel, stride, same, rng)
     fields = {**fields, "depth_multiplier": 1}
-    weights = rng.integers(-128, 128, (channels, 9))
+    weights = rng.integers(-128, 128, (channels, kernel * kernel))
     layout, scratch = DEPTHWISE_KERNELS[function]
     return {"kind": "depthwise", "fields": fields, "weights": weights, "mve_weights": layout(weights),
-            "requant": _requant(rng, channels, 9, index % 2 == 0), "bias": _bias(rng, channels, 9),
+            "requant": _requant(rng, channels, kernel * kernel, index % 2 == 0),
+            "bias": _bias(rng, channels, kernel * kernel),
             "input_bytes": h * w * channels, "output_bytes": fields["out_h"] * fields["out_w"] * channels,
             "scratch": scratch(fields), "mve": function, "portable": "mnd_depthwise_conv2d_s8"}
 
@@ -127,7 +131,8 @@ def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
-        [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)] + \
+        [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)
+         if "5x5" not in f or s[4] or min(s[1:3]) >= 5] + \
         [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
 
 
@@ -150,7 +155,7 @@ def _case_constants(index: int, case: dict) -> list:
 def test_mve_kernels_match_portable(tmp_path):
     all_cases = cases()
     constants = [line for index, case in enumerate(all_cases) for line in _case_constants(index, case)]
-    pairs = run_pairs(CORE, all_cases, constants, "mve", "kernels_mve.c", tmp_path)
+    pairs = run_pairs(CORE, all_cases, constants, "mve", MVE_SOURCES, tmp_path)
     differing = [f"case {index} ({case['mve']} {case['fields']}): {int(np.sum(portable != mve))} of {portable.size} "
                  "values" for index, (case, portable, mve) in enumerate(pairs) if not np.array_equal(portable, mve)]
     assert not differing, "MVE kernels differ from the portable ones:\n" + "\n".join(differing)

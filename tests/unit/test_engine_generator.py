@@ -16,7 +16,7 @@ from mnd.engine.diagnose import first_differing_layer
 from mnd.engine.generator import generate
 from mnd.pipeline.errors import ModelError
 from mnd.targets.cortex_m.cores import CORES
-from mnd.targets.cortex_m.project import makefile_text
+from mnd.targets.cortex_m.project import KERNELS, makefile_text
 
 
 @pytest.fixture(scope="module")
@@ -117,13 +117,13 @@ def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     if shutil.which("make") is None:
         pytest.skip("make not found")
     (tmp_path / "Makefile").write_text(makefile_text(CORES[core], "test"))
-    for name in ("model.c", "model.h", *PORTABLE_SOURCES, "kernels_dsp.c", "kernels_mve.c", "kernels.h"):
+    for name in ("model.c", "model.h", *KERNELS):
         (tmp_path / name).write_text("")
     env = {"PATH": os.environ["PATH"]}
     dry = subprocess.run(["make", "-n", "-C", str(tmp_path)], capture_output=True, text=True, env=env, check=True)
     assert f"arm-none-eabi-gcc  {' '.join(CORES[core].cflags)} -O2 " in dry.stdout
     assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_elementwise.o kernels_softmax.o " \
-        "kernels_dsp.o kernels_mve.o" in dry.stdout
+        "kernels_dsp.o kernels_elementwise_dsp.o kernels_mve.o kernels_elementwise_mve.o" in dry.stdout
     other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
                            check=True)
     assert "clang " in other.stdout and "arm-none-eabi-gcc" not in other.stdout
