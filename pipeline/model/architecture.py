@@ -95,13 +95,9 @@ class Layer:
 
     @property
     def filter_shape(self) -> str:
-        if self.kind == "dw":
-            return f"{self.kernel}x{self.kernel}x{self.in_channels} dw"
         if self.kind == "fc":
             return f"{self.in_channels}x{self.out_channels}"
-        if self.kind == "pool":
-            return f"pool {self.kernel}x{self.kernel}"
-        return f"{self.kernel}x{self.kernel}x{self.in_channels}x{self.out_channels}"
+        return filter_shape(self.kind, self.kernel, self.in_channels, self.out_channels)
 
     @property
     def mult_adds(self) -> int:
@@ -124,6 +120,15 @@ class Layer:
 def conv_weights(kind: str, kernel: int, in_channels: int, out_channels: int) -> int:
     """Weights of a convolution, also its mult-adds per output pixel; kind 'dw' is depthwise (one filter a channel)."""
     return kernel * kernel * (1 if kind == "dw" else in_channels) * out_channels
+
+
+def filter_shape(kind: str, kernel: int, in_channels: int, out_channels: int) -> str:
+    """The summary's filter column: KxKxC dw, pool KxK, or KxKxCINxCOUT."""
+    if kind == "dw":
+        return f"{kernel}x{kernel}x{in_channels} dw"
+    if kind == "pool":
+        return f"pool {kernel}x{kernel}"
+    return f"{kernel}x{kernel}x{in_channels}x{out_channels}"
 
 
 def same_padding_side(side: int, stride: int) -> int:

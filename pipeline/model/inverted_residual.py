@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from mnd.pipeline.errors import UsageError
 from mnd.pipeline.model.architecture import (ImageClassifierShape, check_input_and_classes, conv_weights,
-                                              same_padding_side)
+                                              filter_shape, same_padding_side)
 
 FAMILIES = ("v2", "v3_small", "v3_large")
 MAX_ALPHA = 2.0
@@ -133,11 +133,7 @@ class Layer:
 
     @property
     def filter_shape(self) -> str:
-        if self.kind == "dw":
-            return f"{self.kernel}x{self.kernel}x{self.in_channels} dw"
-        if self.kind == "pool":
-            return f"pool {self.kernel}x{self.kernel}"
-        return f"{self.kernel}x{self.kernel}x{self.in_channels}x{self.out_channels}"
+        return filter_shape(self.kind, self.kernel, self.in_channels, self.out_channels)
 
 
 @dataclass(frozen=True)
