@@ -1,10 +1,10 @@
 """Instructions per inference for MLPerf Tiny VWW int8 (7.49 M MACs) on each emulated core, through the CLI."""
 import json
-import os
 import tempfile
 from pathlib import Path
 
 from tests.conftest import run_mnd
+from tests.bench.assets import assets_dir
 
 CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 MACS = 7_489_664
@@ -13,12 +13,9 @@ FIRST_GOAL_M4 = 40_000_000
 GOALS = {"cortex-m4": 12_000_000, "cortex-m55": 4_000_000}  # the DSP/Helium issue's bars
 
 
-def _assets() -> Path:
-    return Path(os.environ.get("MND_ASSETS", Path(__file__).resolve().parents[3] / "shared" / "assets"))
-
 
 def run() -> str:
-    assets = _assets()
+    assets = assets_dir()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for core, kernels in [(core, "auto") for core in CORES] + [("cortex-m4", "portable")]:

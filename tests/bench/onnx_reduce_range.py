@@ -1,6 +1,5 @@
 """Accuracy cost of --onnx-reduce-range (7-bit ONNX weights) on vww_96.h5, all 200 vww_dev images, and the fused
 ONNX Runtime kernels vs the exact QDQ arithmetic here and on QEMU's Haswell (x86 with AVX2, without VNNI)."""
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,12 +14,10 @@ from mnd.pipeline.runtimes.inputs import inputs_for
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import top1
 from tests.conftest import run_mnd
+from tests.bench.assets import assets_dir
 
 HASWELL = ("qemu-x86_64-static", "-cpu", "Haswell")
 
-
-def _assets() -> Path:
-    return Path(os.environ.get("MND_ASSETS", Path(__file__).resolve().parents[3] / "shared" / "assets"))
 
 
 def _outputs(out: Path, images) -> dict:
@@ -48,7 +45,7 @@ def _row(name: str, top: dict, labels: np.ndarray) -> str:
 
 
 def run() -> str:
-    assets = _assets()
+    assets = assets_dir()
     tops = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, flags in (("default (8-bit weights)", ()), ("`--onnx-reduce-range` (7-bit)", ("--onnx-reduce-range",))):

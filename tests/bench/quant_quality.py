@@ -20,15 +20,12 @@ from mnd.pipeline.sources.resolve import resolve_model
 from mnd.quantize.config import CALIBRATION_METHODS, QuantConfig
 from mnd.quantize.int8_model import build_int8
 from mnd.quantize.int8_outputs import dequantized_outputs, sqnr_db
+from tests.bench.assets import assets_dir
 
 QUALITY_SAMPLES = 50
 CALIBRATION_COUNTS = (8, 16, 32, 64, 100)
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 CACHE = Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd")
-
-
-def _assets() -> Path:
-    return Path(os.environ.get("MND_ASSETS", Path(__file__).resolve().parents[3] / "shared" / "assets"))
 
 
 class TwoFold:
@@ -85,7 +82,7 @@ class Outcome:
 
 
 def _vww():
-    assets = _assets()
+    assets = assets_dir()
     source = resolve_model(str(assets / "mlperf_vww" / "vww_96.h5"), CACHE, 0, 0)
     images = load_dataset(str(assets / "vww_dev"), source.prep, 2)
     return source, TwoFold(source.loaded, source.prep.apply(images.pixels), images.labels)
@@ -184,7 +181,7 @@ def _imagenet_features() -> tuple:
     signed preprocessing, 0.875 centre crop: no labels here, so its figure is the int8 feature map's SQNR."""
     import keras
 
-    assets = _assets()
+    assets = assets_dir()
     weights = assets / "keras_mobilenet_025_notop" / "mobilenet_2_5_224_tf_no_top.h5"
     model = keras.applications.MobileNet(input_shape=(224, 224, 3), alpha=0.25, include_top=False, weights=str(weights))
     images = load_dataset(str(assets / "imagenet_dev"), Preprocessing(mode="signed", crop_fraction=0.875), 1000)
