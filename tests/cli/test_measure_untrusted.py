@@ -10,22 +10,10 @@ from pathlib import Path
 import pytest
 
 from mnd.targets.cortex_m.target import TOOLS
-from tests.conftest import run_mnd, skip_or_fail
+from tests.conftest import skip_or_fail
+from tests.untrusted_runs import FAST
 
 pytestmark = pytest.mark.slow
-FAST = ("--runs", "1", "--warmup", "0")
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple:
-    """(export run, training run): one cheap cortex-m4 export (host measurements re-run on it), and the cached
-    training run it was exported from; each test edits copies."""
-    base = tmp_path_factory.mktemp("untrusted")
-    target = "cortex-m4" if all(shutil.which(tool) for tool in TOOLS) else "host"
-    run_mnd("export", "--train-epochs", "0", "--allow-drift", "--target", target, "--out", base / "run",
-            "--eval-samples", "20", *FAST, env={"MND_CACHE": str(base / "cache")}, check=0)
-    (training,) = [path for path in (base / "cache").iterdir() if path.is_dir()]  # not the lock file
-    return base / "run", training
 
 
 def snapshot(root: Path) -> dict:
