@@ -3,6 +3,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.datasets import load_dataset, stratified_split, stratified_subset
 from mnd.pipeline.data.preprocess import Preprocessing
@@ -62,7 +63,7 @@ def load_evaluation_only(model_source, calib, evaluation, classes: int, evaluati
     eval_part = {**_part(source, None, "all"), "limit": evaluation_samples}
     evaluation_set = load_part(eval_part, model_source.prep, classes)
     return to_evaluation(evaluation_set, model_source.prep), {"calibration": None,
-                                                              "evaluation": {**eval_part, "samples": len(evaluation_set)}}
+                                                              "evaluation": _recorded(eval_part, evaluation_set)}
 
 
 def load_export_data(model_source, calib, evaluation, calibration_samples: int, classes: int,
@@ -76,13 +77,31 @@ def load_export_data(model_source, calib, evaluation, calibration_samples: int, 
     if len(evaluation_set) == 0:
         raise DataError(f"evaluation set '{eval_part['source']}' is empty; give --eval a dataset with images")
     doc = {"calibration": {**calib_part, "samples": len(calib_pixels)},
-           "evaluation": {**eval_part, "samples": len(evaluation_set)}}
+           "evaluation": _recorded(eval_part, evaluation_set)}
     return prep.apply(calib_pixels), to_evaluation(evaluation_set, prep), doc
+
+
+def _recorded(eval_part: dict, evaluation_set: Dataset) -> dict:
+    """The manifest's record of the evaluation part: how to load it again and the fingerprint of its source."""
+    return {**eval_part, "samples": len(evaluation_set), "fingerprint": fingerprint.take(eval_part["source"])}
 
 
 def to_evaluation(dataset: Dataset, prep: Preprocessing) -> Evaluation:
     return Evaluation(dataset.pixels, dataset.labels, prep.apply(dataset.pixels), prep)
 
 
-def reload_evaluation(data_doc: dict, prep: Preprocessing, classes: int) -> Evaluation:
-    return to_evaluation(load_part(data_doc["evaluation"], prep, classes), prep)
+def reload_evaluation(data_doc: dict, prep: Preprocessing, classes: int, manifest_path) -> Evaluation:
+    """The recorded evaluation samples, read only while their source matches the fingerprint taken at export."""
+    part = data_doc["evaluation"]
+    fingerprint.verify(part["source"], part.get("fingerprint"), manifest_path)
+    return to_evaluation(load_part(part, prep, classes), prep)
+
+
+def given_evaluation(source: str, recorded: dict, prep: Preprocessing, classes: int) -> tuple:
+    """(Evaluation, its manifest record) from `mnd measure --eval DATA`: all of DATA, as many samples as the export
+    evaluated at most."""
+    part = {**_part(source, None, "all"), "limit": recorded.get("limit")}
+    evaluation_set = load_part(part, prep, classes)
+    if len(evaluation_set) == 0:
+        raise DataError(f"evaluation set '{source}' is empty; give --eval a dataset with images")
+    return to_evaluation(evaluation_set, prep), _recorded(part, evaluation_set)

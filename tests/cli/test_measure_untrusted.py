@@ -194,3 +194,33 @@ def test_export_refuses_a_damaged_training_run(exported, tmp_path, mnd, case):
     before = snapshot(tmp_path)
     assert_refused(mnd("export", "--model", run, "--target", "host", "--out", tmp_path / "out", *FAST), phrase)
     assert snapshot(tmp_path) == before
+
+
+def image_folder(root: Path) -> Path:
+    """Ten classes of two tiny grayscale images: evaluation data for the digits model."""
+    from PIL import Image
+
+    for label in range(10):
+        (root / f"class{label}").mkdir(parents=True)
+        for index in range(2):
+            Image.new("L", (8, 8), 25 * label + index).save(root / f"class{label}" / f"{index}.png")
+    return root
+
+
+def test_measure_reads_only_the_evaluation_data_it_can_verify(exported, tmp_path, mnd):
+    """A manifest naming another folder (or one from before fingerprints) is refused without a look inside it;
+    --eval DATA is measured and recorded with its fingerprint, and DATA changed afterwards is refused too."""
+    run = tmp_path / "run"
+    shutil.copytree(exported[0], run, symlinks=True)
+    edit_manifest(run, lambda d: d["data"]["evaluation"].update(source="/etc", split=None, part="all"))
+    before = snapshot(run)
+    result = mnd("measure", run, "--target", "host", *FAST)
+    assert_refused(result, "records no fingerprint of its evaluation data '/etc'")
+    assert "mnd measure RUN --eval DATA" in result.stderr and "passwd" not in result.stderr + result.stdout
+    assert snapshot(run) == before
+    data = image_folder(tmp_path / "data")
+    mnd("measure", run, "--target", "host", "--eval", data, *FAST, check=0)
+    recorded = json.loads((run / "manifest.json").read_text())["data"]["evaluation"]
+    assert recorded["source"] == str(data) and len(recorded["fingerprint"]["files"]) == 20
+    (data / "class0" / "0.png").write_bytes(b"changed")
+    assert_refused(mnd("measure", run, "--target", "host", *FAST), "is not what the export was made from")

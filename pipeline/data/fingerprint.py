@@ -1,0 +1,73 @@
+"""The evaluation data an export was made from, fingerprinted (the names of its folder's files and a hash of their
+bytes), so that `mnd measure` reads the folder a manifest names only while it still holds exactly that data: a
+manifest can come from anyone, and must not make mnd list or read another folder (/etc, a home directory)."""
+import hashlib
+import os
+from pathlib import Path
+
+from mnd.pipeline.data.datasets import BUILTIN
+from mnd.pipeline.errors import DataError, MndError
+from mnd.pipeline.paths import inside
+
+GIVE_EVAL = "give the evaluation data on the command line: mnd measure RUN --eval DATA"
+
+
+def data_root(source: str) -> Path:
+    """The folder a dataset lives in: the source itself, or the folder of a label file given as the source."""
+    path = Path(source)
+    return path if path.is_dir() else path.parent
+
+
+def take(source: str) -> dict | None:
+    """{"files": relative names, "sha256": hash of names and bytes} of every regular file under the dataset's
+    folder; None for a built-in set (shipped inside the package)."""
+    if source in BUILTIN:
+        return None
+    root = data_root(source)
+    names = _files(root)
+    return {"files": names, "sha256": _digest(root, names)}
+
+
+def verify(source: str, recorded: dict | None, manifest_path: Path) -> None:
+    """Refuses (one DataError line that shows nothing found under `source`) unless `source` holds exactly the
+    recorded files with the recorded bytes. The recorded names are opened first, each inside the folder; the
+    folder is listed only after their bytes matched, to find files added since."""
+    if source in BUILTIN:
+        return
+    shown = repr(source)[:120]
+    if recorded is None:
+        raise DataError(f"'{manifest_path}' records no fingerprint of its evaluation data {shown} (an export made "
+                        f"before mnd checked them), and mnd measure reads no folder a manifest names without one; "
+                        f"{GIVE_EVAL}")
+    try:
+        root = data_root(source)
+        names = recorded["files"]
+        for name in names:
+            if not inside(root, name, "file", error=DataError).is_file():
+                raise DataError("not a regular file")
+        same = _digest(root, names) == recorded["sha256"] and _files(root) == names
+    except (MndError, OSError, ValueError, RuntimeError):
+        same = False
+    if not same:
+        raise DataError(f"'{manifest_path}': the evaluation data {shown} is not what the export was made from (its "
+                        "files or their bytes differ from the fingerprint recorded then), so it is not read; restore "
+                        f"that data, or {GIVE_EVAL}")
+
+
+def _files(root: Path) -> list:
+    """Sorted relative names of the files under root (a link to a file counts; linked folders are not entered).
+    `verify` refuses links that lead out of the folder, as label files' rows are refused."""
+    names = []
+    for folder, _, files in os.walk(root):
+        names += [(Path(folder) / name).relative_to(root).as_posix() for name in files
+                  if (Path(folder) / name).is_file()]
+    return sorted(names)
+
+
+def _digest(root: Path, names: list) -> str:
+    whole = hashlib.sha256()
+    for name in names:
+        with open(root / name, "rb") as stream:
+            whole.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            whole.update(hashlib.file_digest(stream, "sha256").digest())
+    return whole.hexdigest()
