@@ -1,6 +1,8 @@
-"""The evaluation data an export was made from, fingerprinted (the names of its folder's files and a hash of their
-bytes), so that `mnd measure` reads the folder a manifest names only while it still holds exactly that data: a
-manifest can come from anyone, and must not make mnd list or read another folder (/etc, a home directory)."""
+"""The data a run was made from, fingerprinted (the names of its folder's files and a hash of their bytes): an
+export's evaluation data, which `mnd measure` reloads, and a training run's dataset, which `mnd export --model RUN`
+calibrates and evaluates on by default. mnd reads the folder a manifest names only while it still holds exactly
+that data: a manifest can come from anyone, and must not make mnd list or read another folder (/etc, a home
+directory)."""
 import hashlib
 import os
 from pathlib import Path
@@ -10,6 +12,7 @@ from mnd.pipeline.errors import DataError, MndError
 from mnd.pipeline.paths import inside
 
 GIVE_EVAL = "give the evaluation data on the command line: mnd measure RUN --eval DATA"
+GIVE_CALIB = "give the data on the command line: --calib DATA (and --eval DATA)"
 
 
 def data_root(source: str) -> Path:
@@ -28,17 +31,16 @@ def take(source: str) -> dict | None:
     return {"files": names, "sha256": _digest(root, names)}
 
 
-def verify(source: str, recorded: dict | None, manifest_path: Path) -> None:
-    """Refuses (one DataError line that shows nothing found under `source`) unless `source` holds exactly the
-    recorded files with the recorded bytes. The recorded names are opened first, each inside the folder; the
-    folder is listed only after their bytes matched, to find files added since."""
+def verify(source: str, recorded: dict | None, manifest_path: Path, fix: str = GIVE_EVAL) -> None:
+    """Refuses (one DataError line that shows nothing found under `source` and ends with `fix`) unless `source`
+    holds exactly the recorded files with the recorded bytes. The recorded names are opened first, each inside the
+    folder; the folder is listed only after their bytes matched, to find files added since."""
     if source in BUILTIN:
         return
     shown = repr(source)[:120]
     if recorded is None:
-        raise DataError(f"'{manifest_path}' records no fingerprint of its evaluation data {shown} (an export made "
-                        f"before mnd checked them), and mnd measure reads no folder a manifest names without one; "
-                        f"{GIVE_EVAL}")
+        raise DataError(f"'{manifest_path}' records no fingerprint of its data {shown} (written before mnd "
+                        f"recorded them), and mnd reads no folder a manifest names without one; {fix}")
     try:
         root = data_root(source)
         names = recorded["files"]
@@ -49,9 +51,9 @@ def verify(source: str, recorded: dict | None, manifest_path: Path) -> None:
     except (MndError, OSError, ValueError, RuntimeError):
         same = False
     if not same:
-        raise DataError(f"'{manifest_path}': the evaluation data {shown} is not what the export was made from (its "
-                        "files or their bytes differ from the fingerprint recorded then), so it is not read; restore "
-                        f"that data, or {GIVE_EVAL}")
+        raise DataError(f"'{manifest_path}': the data {shown} is not what it was when the run was made (its files "
+                        "or their bytes differ from the fingerprint recorded then), so it is not read; restore that "
+                        f"data, or {fix}")
 
 
 def _files(root: Path) -> list:

@@ -1,5 +1,6 @@
 """Disjoint calibration and evaluation samples for an export, and how to load them again."""
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def _part(source: str, split: float | None, side: str) -> dict:
 
 def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
     """(calibration part, evaluation part) as {"source", "split", "part"} records; parts of one split are disjoint."""
-    trained_on = model_source.dataset
+    trained_on = _trained_on(model_source) if calib is None else model_source.dataset  # read only without --calib
     if calib is None and evaluation is None:
         if trained_on is None:
             raise DataError("this model has no training run to take data from; give --calib DATA "
@@ -44,6 +45,15 @@ def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
     return _part(calib, None, "all"), _part(evaluation, None, "all")
 
 
+def _trained_on(model_source) -> str | None:
+    """The training run's dataset, once it matches the fingerprint the run recorded (a run's manifest is a
+    stranger's word for which folder to read)."""
+    if model_source.dataset is not None and model_source.run_dir is not None:
+        fingerprint.verify(model_source.dataset, model_source.dataset_fingerprint,
+                           Path(model_source.run_dir) / "manifest.json", fingerprint.GIVE_CALIB)
+    return model_source.dataset
+
+
 def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
     dataset = load_dataset(part["source"], prep, classes)
     if len(dataset.class_names) != classes:
@@ -57,7 +67,7 @@ def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
 
 def load_evaluation_only(model_source, calib, evaluation, classes: int, evaluation_samples: int | None = None):
     """For already-quantized models: no calibration; evaluate on --eval, else --calib, else the training set."""
-    source = evaluation or calib or model_source.dataset
+    source = evaluation or calib or _trained_on(model_source)
     if source is None:
         raise DataError("give --eval DATA: this model is already quantized and needs only evaluation data")
     eval_part = {**_part(source, None, "all"), "limit": evaluation_samples}

@@ -182,6 +182,8 @@ TRAINING = {
     "missing key": (edit_training(lambda d: d.pop("dataset")), "missing key 'dataset'"),
     "model file outside": (edit_training(lambda d: d.update(model_file="../../etc/passwd")), "leads outside"),
     "wrong schema": (edit_training(lambda d: d.update(schema="mnd.run/2")), "schema 'mnd.run/2'"),
+    "dataset elsewhere": (edit_training(lambda d: d["dataset"].update(source="/etc")),
+                          "records no fingerprint of its data '/etc'"),
 }
 
 
@@ -215,7 +217,7 @@ def test_measure_reads_only_the_evaluation_data_it_can_verify(exported, tmp_path
     edit_manifest(run, lambda d: d["data"]["evaluation"].update(source="/etc", split=None, part="all"))
     before = snapshot(run)
     result = mnd("measure", run, "--target", "host", *FAST)
-    assert_refused(result, "records no fingerprint of its evaluation data '/etc'")
+    assert_refused(result, "records no fingerprint of its data '/etc'")
     assert "mnd measure RUN --eval DATA" in result.stderr and "passwd" not in result.stderr + result.stdout
     assert snapshot(run) == before
     data = image_folder(tmp_path / "data")
@@ -223,4 +225,4 @@ def test_measure_reads_only_the_evaluation_data_it_can_verify(exported, tmp_path
     recorded = json.loads((run / "manifest.json").read_text())["data"]["evaluation"]
     assert recorded["source"] == str(data) and len(recorded["fingerprint"]["files"]) == 20
     (data / "class0" / "0.png").write_bytes(b"changed")
-    assert_refused(mnd("measure", run, "--target", "host", *FAST), "is not what the export was made from")
+    assert_refused(mnd("measure", run, "--target", "host", *FAST), "is not what it was when the run was made")

@@ -50,7 +50,7 @@ def test_changed_data_is_not_read(data, tmp_path, change):
         (data / "a" / "2.png").symlink_to(tmp_path / "elsewhere.png")
     else:
         recorded = {**recorded, "files": ["../elsewhere.png", *recorded["files"]]}
-    refused(data, recorded, "not what the export was made from")
+    refused(data, recorded, "not what it was when the run was made")
 
 
 def test_another_folder_is_refused_without_showing_what_it_holds(data, tmp_path):
