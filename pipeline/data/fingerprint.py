@@ -7,6 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from mnd.pipeline.data import label_files
 from mnd.pipeline.data.datasets import BUILTIN
 from mnd.pipeline.errors import DataError, MndError
 from mnd.pipeline.paths import inside
@@ -22,13 +23,20 @@ def data_root(source: str) -> Path:
 
 
 def take(source: str) -> dict | None:
-    """{"files": relative names, "sha256": hash of names and bytes} of every regular file under the dataset's
-    folder; None for a built-in set (shipped inside the package)."""
+    """{"files": relative names, "sha256": hash of names and bytes} of the dataset's files; None for a built-in set
+    (shipped inside the package)."""
     if source in BUILTIN:
         return None
     root = data_root(source)
-    names = _files(root)
+    names = _members(source)
     return {"files": names, "sha256": _digest(root, names)}
+
+
+def _members(source: str) -> list:
+    """The files a dataset is made of, relative to its folder: a label file and the files its rows name (nothing
+    else in that folder), or every file of an image folder."""
+    label_file = label_files.find_label_file(Path(source))
+    return label_files.member_names(label_file) if label_file is not None else _files(Path(source))
 
 
 def verify(source: str, recorded: dict | None, manifest_path: Path, fix: str = GIVE_EVAL) -> None:
@@ -47,8 +55,8 @@ def verify(source: str, recorded: dict | None, manifest_path: Path, fix: str = G
         for name in names:
             if not inside(root, name, "file", error=DataError).is_file():
                 raise DataError("not a regular file")
-        same = _digest(root, names) == recorded["sha256"] and _files(root) == names
-    except (MndError, OSError, ValueError, RuntimeError):
+        same = _digest(root, names) == recorded["sha256"] and _members(source) == names
+    except (MndError, OSError, ValueError, RuntimeError, IndexError):
         same = False
     if not same:
         raise DataError(f"'{manifest_path}': the data {shown} is not what it was when the run was made (its files "
