@@ -14,6 +14,7 @@ from mnd.pipeline.json_shape import check
 
 MAX_JSON_BYTES = 64 << 20
 MAX_ARRAY_BYTES = 1 << 30
+MAX_STRING = 1000
 SHOWN = 200
 
 
@@ -41,11 +42,19 @@ def parse_json(data, board: str, what: str, shape):
         value = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as reason:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise refuse(board, what, f"is not valid JSON ({reason})") from None
-    problems = check(value, shape)
+    problems = check(value, shape) or _long_strings(value)
     if problems:
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise refuse(board, what, f"is not as mnd's code writes it: {'; '.join(problems[:3])}{more}")
     return value
+
+
+def _long_strings(value) -> list:
+    """Text from a board lands in the manifest and the report: none of mnd's runners writes more than a line."""
+    if isinstance(value, str):
+        return [f"a string of {len(value)} characters (at most {MAX_STRING})"] if len(value) > MAX_STRING else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [problem for key, item in items for problem in _long_strings(key) + _long_strings(item)]
 
 
 def last_json_line(data: bytes, board: str, what: str, shape):

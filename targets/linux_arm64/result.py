@@ -14,9 +14,9 @@ def read_probe(stdout: bytes, board: str) -> dict:
     return last_json_line(stdout, board, "the runner's --probe line", PROBE_SHAPE)
 
 
-def read_result(data: bytes, board: str, runner_items: list) -> dict:
+def read_result(data: bytes, board: str, runner_items: list, runs: int) -> dict:
     """result.json, whose items must be exactly the job's (`runner_items`), each once, each naming the outputs file
-    the job asked for when it has one."""
+    the job asked for when it has one, with `runs` latencies when it ran."""
     what = "result.json"
     report = parse_json(data, board, what, RESULT_SHAPE)
     if report["fatal"] is not None:
@@ -32,4 +32,7 @@ def read_result(data: bytes, board: str, runner_items: list) -> dict:
             raise refuse(board, what, f"names outputs {item['outputs']!r:.80} for item {item['id']!r}; expected "
                                       f"{expected!r}")
         latencies(item["latencies_ms"], board, f"{what} item {item['id']!r}")
+        if item["ok"] and len(item["latencies_ms"]) != runs:
+            raise refuse(board, what, f"has {len(item['latencies_ms'])} latencies for item {item['id']!r}; "
+                                      f"{runs} timed runs were asked for")
     return report

@@ -137,7 +137,7 @@ class BoardTarget(Target):
                              f"{detail[0][:300]})")
         transport.pull(workdir, ["result.json"], local)
         board = f"{self.name} ({transport.describe()})"
-        report = read_result((local / "result.json").read_bytes(), board, job.runner_items)
+        report = read_result((local / "result.json").read_bytes(), board, job.runner_items, job.runs)
         if report["fatal"]:
             raise TargetUnavailable(f"{self.name}: {' '.join(report['fatal'].split())[:300]}")
         if report["machine"] != "aarch64":

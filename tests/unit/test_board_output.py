@@ -53,7 +53,7 @@ def refused(call, *phrases):
 
 
 def test_a_result_as_the_runner_writes_it_is_read():
-    assert read_result(json.dumps(result()).encode(), BOARD, JOB)["items"][0]["latencies_ms"] == [1.5, 2.0]
+    assert read_result(json.dumps(result()).encode(), BOARD, JOB, 2)["items"][0]["latencies_ms"] == [1.5, 2.0]
     assert read_probe(b"a warning line\n" + json.dumps(HEADER).encode() + b"\n", BOARD)["machine"] == "aarch64"
 
 
@@ -67,10 +67,12 @@ def test_a_result_as_the_runner_writes_it_is_read():
     (json.dumps(result()).replace("1.5", "NaN").encode(), "NaN is not a JSON number"),
     (json.dumps(result(id="../../etc")).encode(), "where the job sent"),
     (json.dumps(result(outputs="../../.ssh/authorized_keys")).encode(), "names outputs"),
+    (json.dumps(result(latencies_ms=[1.0] * 3)).encode(), "2 timed runs were asked for"),
+    (json.dumps(result(error="x" * 5000)).encode(), "a string of 5000 characters"),
 ], ids=["truncated", "not utf-8", "a list", "missing key", "non-numeric latency", "negative latency", "NaN",
-        "unknown item", "outputs elsewhere"])
+        "unknown item", "outputs elsewhere", "latency count", "long string"])
 def test_a_malformed_result_json_is_one_line_naming_the_board(data, phrase):
-    refused(lambda: read_result(data, BOARD, JOB), "result.json", phrase)
+    refused(lambda: read_result(data, BOARD, JOB, 2), "result.json", phrase)
 
 
 def test_a_pickled_array_is_refused_and_never_unpickled(tmp_path):

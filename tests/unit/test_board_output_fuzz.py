@@ -36,7 +36,7 @@ def reads_or_refuses(call):
 @given(document=JSON)
 def test_random_json_documents(document):
     data = json.dumps(document).encode()
-    reads_or_refuses(lambda: read_result(data, BOARD, JOB))
+    reads_or_refuses(lambda: read_result(data, BOARD, JOB, 2))
     reads_or_refuses(lambda: read_probe(data, BOARD))
 
 
@@ -45,7 +45,7 @@ def test_random_json_documents(document):
 def test_a_valid_result_with_one_value_replaced(key, value):
     document = result()
     (document if key in KEYS else document["items"][0])[key] = value
-    reads_or_refuses(lambda: read_result(json.dumps(document).encode(), BOARD, JOB))
+    reads_or_refuses(lambda: read_result(json.dumps(document).encode(), BOARD, JOB, 2))
 
 
 @pytest.fixture(scope="module")
