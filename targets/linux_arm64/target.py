@@ -155,13 +155,12 @@ class BoardTarget(Target):
         return outcomes
 
     def _run_engine(self, transport, workdir: str, job: BoardJob, local: Path) -> tuple:
-        item = job.engine_item
+        item, board = job.engine_item, f"{self.name} ({transport.describe()})"
         with phase(f"{self.name}: mnd-c on the board, {job.samples} samples + {job.warmup} warm-up + {job.runs} timed"):
             try:
                 outputs, latencies = run_mnd_c(transport, workdir, local, inputs=item["inputs"],
                                                outputs=item["outputs"], warmup=job.warmup, runs=job.runs,
-                                               timeout=job.engine_timeout_s, board=f"{self.name} ({transport.describe()})",
-                                               shape=(job.samples, job.width))
+                                               timeout=job.engine_timeout_s, board=board, shape=(job.samples, job.width))
             except EngineFailed as error:
                 return {"id": ENGINE, "ok": False, "error": str(error)}, None
         return {"id": ENGINE, "ok": True, "error": None, "latencies_ms": latencies}, outputs
