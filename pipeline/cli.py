@@ -177,7 +177,7 @@ def _add_preprocessing_flags(parser) -> None:
 def _cmd_measure(args) -> None:
     from mnd.pipeline.export.remeasure import remeasure
 
-    manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args))
+    manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args), args.eval)
     _emit_json(args, manifest.to_json())
     log.info("%d measurements on %s written to %s/manifest.json, report.md and report.html",
              len(manifest.measurements), args.target, args.run_dir)
@@ -445,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", parents=[common], help="re-measure an exported run without re-exporting")
     measure.add_argument("run_dir", metavar="RUN", help="an out/RUN directory from 'mnd export'")
     measure.add_argument("--target", default="host")
+    measure.add_argument("--eval", metavar="DATA", help="evaluate on DATA instead of the data the export recorded "
+                         "(which is read only while it matches the fingerprint taken at export)")
     _add_measure_flags(measure)
     measure.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
     measure.set_defaults(handler=_cmd_measure)

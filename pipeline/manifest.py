@@ -143,7 +143,9 @@ MODEL_SHAPE = Obj({"name": str, "classes": int, "input_shape": ListOf(int), "pre
                   {"alpha": float | None, "labels": ListOf(str), "source": str, "repairs": list,
                    "input_quantization": Nullable(Obj({"dtype": str, "scale": float, "zero_point": int})),
                    "tflm_arena_bytes": int | None}, closed=False)
-DATA_PART_SHAPE = Obj({"source": str, "part": str, "samples": int}, {"split": float | None, "limit": int | None},
+FINGERPRINT_SHAPE = Obj({"files": ListOf(str), "sha256": str})  # pipeline/data/fingerprint.py
+DATA_PART_SHAPE = Obj({"source": str, "part": str, "samples": int},
+                      {"split": float | None, "limit": int | None, "fingerprint": Nullable(FINGERPRINT_SHAPE)},
                       closed=False)
 RELOADABLE_SHAPE = Obj({"data": Obj({"evaluation": Obj({"split": float | None}, closed=False)}, closed=False)},
                        closed=False)  # what `mnd measure` needs to load the same evaluation samples again

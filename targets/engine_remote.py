@@ -1,13 +1,14 @@
 """mnd-c on a board or phone through any Transport: run it on inputs already pushed, read its JSON report, pull its
 outputs. Shared by the arm64 board and Android targets."""
-import json
 from pathlib import Path
 
-import numpy as np
-
 from mnd.pipeline.errors import MndError
+from mnd.pipeline.json_shape import ListOf, Obj
+from mnd.targets.board_output import int8_rows, last_json_line, latencies, refuse
 
 ENGINE = "mnd-c"
+REPORT_SHAPE = Obj({"engine": str, "samples": int, "input_bytes": int, "output_bytes": int, "arena_bytes": int,
+                    "warmup": int, "runs": int, "latencies_ms": ListOf(float)})
 
 
 class EngineFailed(MndError):
@@ -15,15 +16,23 @@ class EngineFailed(MndError):
 
 
 def run_mnd_c(transport, workdir: str, local_dir: Path, *, inputs: str, outputs: str, warmup: int, runs: int,
-              timeout: float, prefix: tuple = ()) -> tuple:
+              timeout: float, board: str, shape: tuple, prefix: tuple = ()) -> tuple:
     """(outputs as int8 rows, latencies in ms) of `./mnd-c INPUTS OUTPUTS WARMUP RUNS` in `workdir`; `prefix` goes
-    before it (e.g. taskset MASK); the outputs file is pulled into `local_dir`."""
+    before it (e.g. taskset MASK); the outputs file is pulled into `local_dir`. `shape`: (samples, values per
+    sample) expected back from `board`, which is refused by name when its report or outputs are not that."""
     result = transport.run([*prefix, f"./{ENGINE}", inputs, outputs, str(warmup), str(runs)], cwd=workdir,
                            timeout=timeout)
     if result.returncode != 0:
         detail = result.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         raise EngineFailed(f"exit {result.returncode}: {detail[0][:300]}")
-    report = json.loads(result.stdout.decode(errors="replace").strip().splitlines()[-1])
+    what = f"{ENGINE}'s report"
+    report = last_json_line(result.stdout, board, what, REPORT_SHAPE)
+    samples, width = shape
+    if (report["samples"], report["output_bytes"], report["runs"]) != (samples, width, runs):
+        raise refuse(board, what, f"says {report['samples']} samples of {report['output_bytes']} bytes and "
+                                  f"{report['runs']} runs; expected {samples} of {width} and {runs}")
+    timed = latencies(report["latencies_ms"], board, what)
+    if len(timed) != runs:
+        raise refuse(board, what, f"has {len(timed)} latencies for {runs} timed runs")
     transport.pull(workdir, [outputs], local_dir)
-    rows = np.frombuffer((Path(local_dir) / outputs).read_bytes(), np.int8).reshape(report["samples"], -1)
-    return rows, report["latencies_ms"]
+    return int8_rows((Path(local_dir) / outputs).read_bytes(), board, outputs, samples, width), timed

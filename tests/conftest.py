@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.arm64_fixtures", "tests.android.fixtures", "tests.mobilenet_runs"]
+pytest_plugins = ["tests.arm64_fixtures", "tests.android.fixtures", "tests.mobilenet_runs", "tests.untrusted_runs"]
 
 REPO = Path(__file__).resolve().parents[1]
 MND = Path(sys.executable).parent / "mnd"

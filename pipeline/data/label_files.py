@@ -68,14 +68,31 @@ def _read_eembc(label_file: Path, rows: list, prep: Preprocessing, classes: int 
         raise DataError(f"'{label_file}' is not an EEMBC label file (rows 'name.bin,classes,label')") from None
     classes = classes or declared
     _check_labels(label_file, names, labels, classes)
-    beside = [_row_path(label_file, name) for name in names]  # every row checked before any file is touched
-    in_bin = [_row_path(label_file, Path("bin") / name) for name in names]
-    paths = [path if path.is_file() else bin_path for path, bin_path in zip(beside, in_bin)]
+    paths = [_eembc_path(label_file, name) for name in names]  # every row checked before any file is touched
     missing = [name for name, path in zip(names, paths) if not path.is_file()]
     if missing:
         raise _missing(label_file, missing)
     pixels = np.stack([_read_bin(path, prep) for path in paths])
     return Dataset(folder.name, pixels, np.asarray(labels, dtype=np.int64), tuple(str(i) for i in range(classes)))
+
+
+def _eembc_path(label_file: Path, name: str) -> Path:
+    """An EEMBC row's file: beside the label file, else in bin/."""
+    beside, in_bin = _row_path(label_file, name), _row_path(label_file, Path("bin") / name)
+    return beside if beside.is_file() else in_bin
+
+
+def member_names(label_file: Path) -> list:
+    """The files a label-file dataset reads, relative to its folder, sorted: the label file and each row's file."""
+    rows = _rows(label_file)
+    if rows and rows[0][0].lower().endswith(".bin"):
+        paths = [_eembc_path(label_file, row[0].strip()) for row in rows]
+    else:
+        header = [cell.strip().lower() for cell in rows[0]] if rows else []
+        column, body = (header.index("file"), rows[1:]) if "file" in header else (0, rows)
+        paths = [_row_path(label_file, row[column].strip()) for row in body]
+    folder = label_file.parent.resolve()
+    return sorted({label_file.name, *(path.relative_to(folder).as_posix() for path in paths)})
 
 
 def _read_bin(path: Path, prep: Preprocessing) -> np.ndarray:

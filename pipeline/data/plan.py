@@ -1,8 +1,10 @@
 """Disjoint calibration and evaluation samples for an export, and how to load them again."""
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.datasets import load_dataset, stratified_split, stratified_subset
 from mnd.pipeline.data.preprocess import Preprocessing
@@ -26,7 +28,7 @@ def _part(source: str, split: float | None, side: str) -> dict:
 
 def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
     """(calibration part, evaluation part) as {"source", "split", "part"} records; parts of one split are disjoint."""
-    trained_on = model_source.dataset
+    trained_on = _trained_on(model_source) if calib is None else model_source.dataset  # read only without --calib
     if calib is None and evaluation is None:
         if trained_on is None:
             raise DataError("this model has no training run to take data from; give --calib DATA "
@@ -43,6 +45,15 @@ def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
     return _part(calib, None, "all"), _part(evaluation, None, "all")
 
 
+def _trained_on(model_source) -> str | None:
+    """The training run's dataset, once it matches the fingerprint the run recorded (a run's manifest is a
+    stranger's word for which folder to read)."""
+    if model_source.dataset is not None and model_source.run_dir is not None:
+        fingerprint.verify(model_source.dataset, model_source.dataset_fingerprint,
+                           Path(model_source.run_dir) / "manifest.json", fingerprint.GIVE_CALIB)
+    return model_source.dataset
+
+
 def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
     dataset = load_dataset(part["source"], prep, classes)
     if len(dataset.class_names) != classes:
@@ -56,13 +67,13 @@ def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
 
 def load_evaluation_only(model_source, calib, evaluation, classes: int, evaluation_samples: int | None = None):
     """For already-quantized models: no calibration; evaluate on --eval, else --calib, else the training set."""
-    source = evaluation or calib or model_source.dataset
+    source = evaluation or calib or _trained_on(model_source)
     if source is None:
         raise DataError("give --eval DATA: this model is already quantized and needs only evaluation data")
     eval_part = {**_part(source, None, "all"), "limit": evaluation_samples}
     evaluation_set = load_part(eval_part, model_source.prep, classes)
     return to_evaluation(evaluation_set, model_source.prep), {"calibration": None,
-                                                              "evaluation": {**eval_part, "samples": len(evaluation_set)}}
+                                                              "evaluation": _recorded(eval_part, evaluation_set)}
 
 
 def load_export_data(model_source, calib, evaluation, calibration_samples: int, classes: int,
@@ -76,13 +87,31 @@ def load_export_data(model_source, calib, evaluation, calibration_samples: int, 
     if len(evaluation_set) == 0:
         raise DataError(f"evaluation set '{eval_part['source']}' is empty; give --eval a dataset with images")
     doc = {"calibration": {**calib_part, "samples": len(calib_pixels)},
-           "evaluation": {**eval_part, "samples": len(evaluation_set)}}
+           "evaluation": _recorded(eval_part, evaluation_set)}
     return prep.apply(calib_pixels), to_evaluation(evaluation_set, prep), doc
+
+
+def _recorded(eval_part: dict, evaluation_set: Dataset) -> dict:
+    """The manifest's record of the evaluation part: how to load it again and the fingerprint of its source."""
+    return {**eval_part, "samples": len(evaluation_set), "fingerprint": fingerprint.take(eval_part["source"])}
 
 
 def to_evaluation(dataset: Dataset, prep: Preprocessing) -> Evaluation:
     return Evaluation(dataset.pixels, dataset.labels, prep.apply(dataset.pixels), prep)
 
 
-def reload_evaluation(data_doc: dict, prep: Preprocessing, classes: int) -> Evaluation:
-    return to_evaluation(load_part(data_doc["evaluation"], prep, classes), prep)
+def reload_evaluation(data_doc: dict, prep: Preprocessing, classes: int, manifest_path) -> Evaluation:
+    """The recorded evaluation samples, read only while their source matches the fingerprint taken at export."""
+    part = data_doc["evaluation"]
+    fingerprint.verify(part["source"], part.get("fingerprint"), manifest_path)
+    return to_evaluation(load_part(part, prep, classes), prep)
+
+
+def given_evaluation(source: str, recorded: dict, prep: Preprocessing, classes: int) -> tuple:
+    """(Evaluation, its manifest record) from `mnd measure --eval DATA`: all of DATA, as many samples as the export
+    evaluated at most."""
+    part = {**_part(source, None, "all"), "limit": recorded.get("limit")}
+    evaluation_set = load_part(part, prep, classes)
+    if len(evaluation_set) == 0:
+        raise DataError(f"evaluation set '{source}' is empty; give --eval a dataset with images")
+    return to_evaluation(evaluation_set, prep), _recorded(part, evaluation_set)

@@ -1,9 +1,10 @@
 """`mnd measure`: run a target's measurements again on an existing export, without re-exporting."""
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
-from mnd.pipeline.data.plan import reload_evaluation
+from mnd.pipeline.data.plan import given_evaluation, reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
 from mnd.pipeline.export.run import check_target, with_target_result
@@ -11,14 +12,21 @@ from mnd.pipeline.manifest import REEXPORT, Manifest
 from mnd.pipeline.report.write import replace_files, run_reports
 
 
-def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
+def remeasure(run_dir: Path, target_name: str, settings, evaluation_data: str | None = None) -> Manifest:
+    """`evaluation_data`: --eval DATA, read instead of the source the manifest records (which is read only while it
+    matches the fingerprint taken at export); the manifest then records DATA."""
     manifest = Manifest.read(run_dir, reload_data=True)  # schema, keys, types, artifact paths, sizes and hashes
     target = check_target(target_name, settings)
     try:
         prep = Preprocessing.from_dict(manifest.model["preprocessing"])
     except UsageError as error:
         raise ModelError(f"'{run_dir / 'manifest.json'}': model.preprocessing: {error}; {REEXPORT}") from None
-    evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"])
+    if evaluation_data is None:
+        evaluation = reload_evaluation(manifest.data, prep, manifest.model["classes"], run_dir / "manifest.json")
+    else:
+        evaluation, record = given_evaluation(evaluation_data, manifest.data["evaluation"], prep,
+                                              manifest.model["classes"])
+        manifest = replace(manifest, data={**manifest.data, "evaluation": record})
     kept = tuple(m for m in manifest.measurements if m.target != target.name)
     result = target.measure(run_dir, manifest, evaluation, settings)
     manifest = with_target_result(manifest, target, settings, result, kept)

@@ -63,7 +63,7 @@ def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = ()
         if process.returncode != 0:
             raise RuntimeCrash(_describe_failure(label, process, job_dir))
         result = json.loads((job_dir / "result.json").read_text())
-        outputs = np.load(job_dir / "outputs.npy") if (job_dir / "outputs.npy").exists() else None
+        outputs = np.load(job_dir / "outputs.npy", allow_pickle=False) if (job_dir / "outputs.npy").exists() else None
         return result, outputs
 
 

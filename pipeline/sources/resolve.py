@@ -11,8 +11,8 @@ from pathlib import Path
 from mnd.pipeline import rundir
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, OutputError, UsageError
-from mnd.pipeline.json_shape import Obj, check, read_json, refuse_problems
-from mnd.pipeline.manifest import PREPROCESSING_SHAPE, SCHEMA
+from mnd.pipeline.json_shape import Nullable, Obj, check, read_json, refuse_problems
+from mnd.pipeline.manifest import FINGERPRINT_SHAPE, PREPROCESSING_SHAPE, SCHEMA
 from mnd.pipeline.model.registry import is_model_name, parse_model_name
 from mnd.pipeline.paths import inside
 
@@ -27,7 +27,8 @@ RETRAIN = "train it again with 'mnd train'"
 KERAS_APPLICATIONS = re.compile(r"mobilenet(_\d\.\d\d_\d+|v2_\d\.\d\d_\d+|v3(small|large))", re.IGNORECASE)
 RUN_SHAPE = Obj({"schema": str, "status": str, "model_file": str, "preprocessing": PREPROCESSING_SHAPE,
                  "model": Obj({"name": str, "alpha": float, "classes": int}, closed=False),
-                 "dataset": Obj({"source": str, "val_split": float}, closed=False), "training": dict,
+                 "dataset": Obj({"source": str, "val_split": float}, {"fingerprint": Nullable(FINGERPRINT_SHAPE)},
+                                closed=False), "training": dict,
                  "epochs_completed": int, "val_accuracy": float | None, "history": list, "environment": dict})
 
 
@@ -43,6 +44,7 @@ class ModelSource:
     val_split: float | None = None  # how the training run held out validation images
     run_dir: Path | None = None
     loaded: object = None           # the Keras model, for kind "keras"
+    dataset_fingerprint: dict | None = None  # the training run's record of `dataset` (data/fingerprint.py)
 
 
 def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, progress=None,
@@ -104,7 +106,7 @@ def from_run_dir(run: Path) -> ModelSource:
         raise ModelError(f"'{path}': preprocessing: {error}; {RETRAIN}") from None
     return ModelSource("keras", model_path, model["name"], model["alpha"], prep, _run_labels(run, classes),
                        manifest["dataset"]["source"], manifest["dataset"]["val_split"], run,
-                       load_keras_model(model_path))
+                       load_keras_model(model_path), manifest["dataset"].get("fingerprint"))
 
 
 def _run_labels(run: Path, classes: int) -> tuple:

@@ -131,9 +131,10 @@ def _export_variant(variant, config: SweepConfig, out: Path, limits: list) -> di
         source = trained_source(variant.spec, config.dataset, config.epochs, config.seed,
                                 out / "training" / variant.name, progress=EpochBar)
     run = out / "variants" / variant.name
-    # allow_drift: a variant whose int8 model loses accuracy is a result of the sweep, recorded in its row
+    # allow_drift: a variant whose int8 model loses accuracy is a result of the sweep, recorded in its row; calib:
+    # the --dataset given here (the training run's own split of it, as by default), not the run manifest's word
     export_config = ExportConfig(target=config.target, measure=config.measure, cost_only=config.cost_only,
-                                 allow_drift=True)
+                                 allow_drift=True, calib=config.dataset)
     manifest = export(source, rundir.claim(run, force=True), export_config)
     return measured_row(variant, f"variants/{variant.name}", manifest, limits, with_accuracy=not config.cost_only)
 

@@ -3,6 +3,7 @@ import logging
 from dataclasses import replace
 
 from mnd.pipeline import rundir
+from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.datasets import load_dataset, native_channels, stratified_split
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
@@ -32,7 +33,8 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
         "schema": RUN_SCHEMA, "status": "running", "model": spec.to_dict(), "model_file": MODEL_FILE,
         "preprocessing": prep.to_dict(),
         "dataset": {**dataset.describe(), "source": dataset_source, "val_split": val_split,
-                    "split_seed": 0, "train_samples": len(train_set), "val_samples": len(val_set)},
+                    "split_seed": 0, "train_samples": len(train_set), "val_samples": len(val_set),
+                    "fingerprint": fingerprint.take(dataset_source)},
         "training": config.to_dict(), "epochs_completed": 0, "val_accuracy": None, "history": [],
         "environment": environment(),
     }

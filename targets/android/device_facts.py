@@ -2,14 +2,15 @@
 
 PROPERTIES = {"model": "ro.product.model", "manufacturer": "ro.product.manufacturer",
               "android": "ro.build.version.release", "sdk": "ro.build.version.sdk", "abi": "ro.product.cpu.abi"}
+MAX_VALUE = 200  # the phone's word, kept short for the manifest and the report
 SOC_PROPERTIES = ("ro.soc.model", "ro.board.platform", "ro.hardware")  # newest first: ro.soc.model is Android 12+
 
 
 def phone_record(properties: dict, serial: str) -> dict:
     """Model, SoC, Android version and ABI; `qemu` is true on an emulator (ro.kernel.qemu=1, which the Android
     emulator and mnd's test device set)."""
-    record = {key: properties.get(name) or None for key, name in PROPERTIES.items()}
-    record["soc"] = next((properties[name] for name in SOC_PROPERTIES if properties.get(name)), None)
+    record = {key: (properties.get(name) or "")[:MAX_VALUE] or None for key, name in PROPERTIES.items()}
+    record["soc"] = next((properties[name][:MAX_VALUE] for name in SOC_PROPERTIES if properties.get(name)), None)
     record["serial"] = serial
     record["emulated"] = properties.get("ro.kernel.qemu") == "1"
     return record

@@ -17,6 +17,7 @@ from mnd.pipeline.validate import accuracy, bit_exact, top1
 from mnd.targets.android.benchmark_runs import BENCHMARK_URL, benchmark_argv, plan_runs
 from mnd.targets.android.device_facts import abi_problem, phone_record
 from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.board_output import refuse
 from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary
 from mnd.targets.registry import register_target
@@ -81,7 +82,8 @@ class AndroidTarget(Target):
             log.warning("warning: %s", EMULATED_WARNING)
         inputs = artifact_inputs(int8, evaluation)
         with transport.workdir() as workdir:
-            outputs, latencies = self._run_engine(transport, workdir, engine, inputs, settings)
+            outputs, latencies = self._run_engine(transport, workdir, engine, inputs, manifest.model["classes"],
+                                                  settings)
             benchmarks = self._run_benchmarks(transport, workdir, run_dir, manifest, settings)
         reference = run_model("litert-ref", int8, inputs).outputs
         check = bit_exact(f"android {ENGINE} vs {HOST_REFERENCE}", outputs.reshape(reference.shape), reference)
@@ -102,7 +104,7 @@ class AndroidTarget(Target):
     def _prefix(self, settings: MeasureSettings) -> list:
         return ["taskset", settings.board.cpu_affinity] if settings.board.cpu_affinity else []
 
-    def _run_engine(self, transport, workdir: str, engine: Path, inputs: np.ndarray, settings):
+    def _run_engine(self, transport, workdir: str, engine: Path, inputs: np.ndarray, width: int, settings):
         """(outputs, latencies in ms) of mnd-c over every evaluation input on the phone."""
         with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
             staged = Path(tmp) / "inputs.bin"
@@ -115,13 +117,14 @@ class AndroidTarget(Target):
                 try:
                     return run_mnd_c(transport, workdir, Path(tmp), inputs="inputs.bin", outputs="outputs.bin",
                                      warmup=settings.warmup, runs=settings.runs, timeout=timeout,
+                                     board=self.name, shape=(len(inputs), width),
                                      prefix=tuple(self._prefix(settings)))
                 except EngineFailed as error:
                     raise ModelError(f"android: mnd-c failed on the phone ({error})") from None
 
     def _run_benchmarks(self, transport, workdir: str, run_dir: Path, manifest, settings) -> list:
         """[(BenchmarkRun, parsed output)] for each .tflite, delegate and thread count; [] without the tool."""
-        from mnd.targets.android.benchmark_model import parse_benchmark_output
+        from mnd.targets.android.benchmark_model import BenchmarkOutputError, parse_benchmark_output
 
         tool = settings.board.benchmark_model
         if tool is None:
@@ -146,5 +149,8 @@ class AndroidTarget(Target):
                 log.warning("warning: android: benchmark_model %s with %s failed (exit %d): %s", run.kind,
                             run.delegate, result.returncode, last[0][:300])
                 continue
-            results.append((run, parse_benchmark_output(text)))
+            try:
+                results.append((run, parse_benchmark_output(text)))
+            except BenchmarkOutputError as error:
+                raise refuse(self.name, f"benchmark_model's output ({run.kind}, {run.delegate})", str(error)) from None
         return results

@@ -14,6 +14,7 @@ from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import Firmware, build_plugin, find_tool
 
 _TAIL = 2000  # characters of program output quoted in an error
+REPORT_KEYS = ("samples", "layers", "output_bytes", "stack_peak", "stack_size", "stack_at_invoke")
 
 
 class FirmwareRunError(MndError):
@@ -108,7 +109,12 @@ def _parse_report(core: Core, text: str) -> dict:
     if not line:
         raise FirmwareRunError(f"{core.name}: the program ended without its report line; output: {_tail(text)}",
                                text)
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+    report = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line.group(1))}
+    missing = [key for key in REPORT_KEYS if key not in report]
+    if missing:
+        raise FirmwareRunError(f"{core.name}: the program's report line lacks {', '.join(missing)}: not mnd's "
+                               f"harness; output: {_tail(text)}", text)
+    return report
 
 
 def _parse_counts(core: Core, counts: Path, text: str) -> tuple:
@@ -118,6 +124,8 @@ def _parse_counts(core: Core, counts: Path, text: str) -> tuple:
     marks, total = [], None
     for line in counts.read_text().splitlines():
         key, _, value = line.partition(" ")
+        if key in ("marker", "total") and not (value.isascii() and value.isdigit()):
+            raise FirmwareRunError(f"{core.name}: the counting plugin wrote {line[:80]!r}, not a count", text)
         if key == "marker":
             marks.append(int(value))
         elif key == "total":

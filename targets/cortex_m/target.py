@@ -11,6 +11,7 @@ from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy
 from mnd.targets.base import Target, TargetResult
+from mnd.targets.board_output import int8_rows, refuse
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
 from mnd.pipeline.tempdirs import temporary_directory
@@ -80,7 +81,10 @@ class CortexMTarget(Target):
         inputs = artifact_inputs(int8_path, evaluation)
         with temporary_directory(f"mnd-{self.name}-") as tmp:
             result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(), timeout_s=_timeout(len(inputs)))
-        outputs = np.frombuffer(result.outputs, np.int8).reshape(len(inputs), -1)
+        outputs = int8_rows(result.outputs, self.name, "the harness's outputs.bin", len(inputs),
+                            manifest.model["classes"])
+        if result.samples != len(inputs):
+            raise refuse(self.name, "the harness's report", f"says {result.samples} samples; {len(inputs)} were sent")
         self._check_bit_exact(project, int8_path, inputs, outputs, generated)
         per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
         layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count))}

@@ -39,6 +39,7 @@ class BoardJob:
     threads: tuple
     files: dict = field(default_factory=dict)  # name on the board -> local source Path or bytes
     samples: int = 0
+    width: int = 0  # values per sample in every output: the model's classes
 
     @property
     def runner_timeout_s(self) -> float:
@@ -103,4 +104,4 @@ def plan_job(run_dir: Path, manifest, evaluation, settings, threads: tuple, engi
         engine_item = {"inputs": "inputs_mnd-c.bin", "outputs": "outputs_mnd-c.bin"}
         rows.append(Row(ENGINE, ENGINE, "tflite_int8", 1))
     return BoardJob(rows, items, engine_item, settings.warmup, settings.runs, tuple(threads), files,
-                    samples=len(evaluation.labels))
+                    samples=len(evaluation.labels), width=manifest.model["classes"])

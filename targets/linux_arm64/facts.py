@@ -1,5 +1,7 @@
 """The board's facts for manifest.target.board, read by a POSIX sh script (no Python needed on the board)."""
 
+MAX_VALUE = 200
+
 FACTS_SCRIPT = r"""
 printf 'machine=%s\n' "$(uname -m)"
 printf 'kernel=%s\n' "$(uname -r)"
@@ -16,7 +18,7 @@ def parse_facts(text: str) -> dict:
     for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep:
-            values[key.strip()] = value.strip() or None
+            values[key.strip()] = value.strip()[:MAX_VALUE] or None  # a board's word: kept short for the report
     return {"machine": values.get("machine"), "kernel": values.get("kernel"), "model": values.get("model"),
             "governor": values.get("governor"), "temp_c": _celsius(values.get("temp_milli_c")),
             "qemu_cpu": values.get("qemu_cpu")}

@@ -1,9 +1,9 @@
 """Which Python the board runs the runner with, what it has installed, and --setup: a venv with the runtimes
 (Raspberry Pi OS Bookworm refuses system-wide pip, so always a venv)."""
-import json
 import logging
 
 from mnd.targets.base import TargetUnavailable
+from mnd.targets.linux_arm64.result import read_probe
 
 log = logging.getLogger("mnd")
 VENV = "$HOME/mnd-venv"
@@ -20,15 +20,13 @@ def find_python(transport, workdir: str) -> str | None:
     return found.splitlines()[-1] if found else None
 
 
-def probe(transport, python: str, workdir: str) -> dict | None:
-    """The runner's --probe facts (python, machine, packages, litert_module), or None when it cannot run."""
+def probe(transport, python: str, workdir: str, board: str) -> dict | None:
+    """The runner's --probe facts (python, machine, packages, litert_module), or None when it cannot run;
+    BoardOutputError when what it printed is not that."""
     result = transport.run([python, "runner.py", "--probe"], cwd=workdir, timeout=PROBE_TIMEOUT_S)
     if result.returncode != 0:
         return None
-    try:
-        return json.loads(result.stdout.decode(errors="replace").strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return None
+    return read_probe(result.stdout, board)
 
 
 def missing_packages(facts: dict | None) -> list:
@@ -45,7 +43,7 @@ def ready_python(transport, workdir: str, target: str, given: str | None, setup:
     """(python, probe facts) ready to run the runner; with `setup`, creates the venv first when needed. A board
     without them is refused with the command that installs them."""
     python = given or find_python(transport, workdir)
-    facts = probe(transport, python, workdir) if python else None
+    facts = probe(transport, python, workdir, target) if python else None
     missing = missing_packages(facts)
     if missing and setup and not given:
         log.info("%s: setting up the board's Python: %s", target, SETUP_COMMAND)
@@ -55,7 +53,7 @@ def ready_python(transport, workdir: str, target: str, given: str | None, setup:
             raise TargetUnavailable(f"{target}: --setup failed ({detail[0][:200]}); run it on the board yourself: "
                                     f"{SETUP_COMMAND}")
         python = find_python(transport, workdir)
-        facts = probe(transport, python, workdir) if python else None
+        facts = probe(transport, python, workdir, target) if python else None
         missing = missing_packages(facts)
     if missing:
         where = ("no python3 on the board" if not python else f"{python} does not run there" if facts is None

@@ -1,7 +1,6 @@
 """Raspberry Pi 4/5 and any 64-bit Arm Linux board: the exported models and mnd's C engine (a static aarch64
 executable) run on the board over SSH, or on an emulated one here (arm64 Debian under qemu-user, CPU pinned to
 the board's), and accuracy, latency and the board's facts come back into the manifest."""
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -15,11 +14,13 @@ from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact, top1, top1_agreement
 from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.board_output import load_array
 from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary
 from mnd.targets.linux_arm64.board_job import BoardJob, plan_job
 from mnd.targets.linux_arm64.boards import BOARDS
 from mnd.targets.linux_arm64.facts import FACTS_SCRIPT, board_record, parse_facts
+from mnd.targets.linux_arm64.result import read_result
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
 
@@ -135,27 +136,31 @@ class BoardTarget(Target):
             raise ModelError(f"{self.name}: the runner failed on the board (exit {result.returncode}: "
                              f"{detail[0][:300]})")
         transport.pull(workdir, ["result.json"], local)
-        report = json.loads((local / "result.json").read_text())
-        if report.get("fatal"):
-            raise TargetUnavailable(f"{self.name}: {report['fatal']}")
-        if report.get("machine") != "aarch64":
-            raise ModelError(f"{self.name}: the runner ran on {report.get('machine')!r}, not aarch64: this is not "
+        board = f"{self.name} ({transport.describe()})"
+        report = read_result((local / "result.json").read_bytes(), board, job.runner_items, job.runs)
+        if report["fatal"]:
+            raise TargetUnavailable(f"{self.name}: {' '.join(report['fatal'].split())[:300]}")
+        if report["machine"] != "aarch64":
+            raise ModelError(f"{self.name}: the runner ran on {report['machine']!r:.40}, not aarch64: this is not "
                              "an arm64 board")
-        produced = [item["outputs"] for item in report["items"] if item["ok"] and item.get("outputs")]
+        produced = [item["outputs"] for item in report["items"] if item["outputs"]]
         transport.pull(workdir, produced, local)
         outcomes = {}
         for item in report["items"]:
-            outputs = np.load(local / item["outputs"]) if item["ok"] and item.get("outputs") else None
+            outputs = None
+            if item["outputs"]:
+                outputs = load_array((local / item["outputs"]).read_bytes(), board, item["outputs"], job.samples,
+                                     job.width)
             outcomes[item["id"]] = (item, outputs)
         return outcomes
 
     def _run_engine(self, transport, workdir: str, job: BoardJob, local: Path) -> tuple:
-        item = job.engine_item
+        item, board = job.engine_item, f"{self.name} ({transport.describe()})"
         with phase(f"{self.name}: mnd-c on the board, {job.samples} samples + {job.warmup} warm-up + {job.runs} timed"):
             try:
                 outputs, latencies = run_mnd_c(transport, workdir, local, inputs=item["inputs"],
                                                outputs=item["outputs"], warmup=job.warmup, runs=job.runs,
-                                               timeout=job.engine_timeout_s)
+                                               timeout=job.engine_timeout_s, board=board, shape=(job.samples, job.width))
             except EngineFailed as error:
                 return {"id": ENGINE, "ok": False, "error": str(error)}, None
         return {"id": ENGINE, "ok": True, "error": None, "latencies_ms": latencies}, outputs

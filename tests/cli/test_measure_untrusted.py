@@ -10,22 +10,10 @@ from pathlib import Path
 import pytest
 
 from mnd.targets.cortex_m.target import TOOLS
-from tests.conftest import run_mnd, skip_or_fail
+from tests.conftest import skip_or_fail
+from tests.untrusted_runs import FAST
 
 pytestmark = pytest.mark.slow
-FAST = ("--runs", "1", "--warmup", "0")
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> tuple:
-    """(export run, training run): one cheap cortex-m4 export (host measurements re-run on it), and the cached
-    training run it was exported from; each test edits copies."""
-    base = tmp_path_factory.mktemp("untrusted")
-    target = "cortex-m4" if all(shutil.which(tool) for tool in TOOLS) else "host"
-    run_mnd("export", "--train-epochs", "0", "--allow-drift", "--target", target, "--out", base / "run",
-            "--eval-samples", "20", *FAST, env={"MND_CACHE": str(base / "cache")}, check=0)
-    (training,) = [path for path in (base / "cache").iterdir() if path.is_dir()]  # not the lock file
-    return base / "run", training
 
 
 def snapshot(root: Path) -> dict:
@@ -194,6 +182,8 @@ TRAINING = {
     "missing key": (edit_training(lambda d: d.pop("dataset")), "missing key 'dataset'"),
     "model file outside": (edit_training(lambda d: d.update(model_file="../../etc/passwd")), "leads outside"),
     "wrong schema": (edit_training(lambda d: d.update(schema="mnd.run/2")), "schema 'mnd.run/2'"),
+    "dataset elsewhere": (edit_training(lambda d: d["dataset"].update(source="/etc")),
+                          "records no fingerprint of its data '/etc'"),
 }
 
 
@@ -206,3 +196,33 @@ def test_export_refuses_a_damaged_training_run(exported, tmp_path, mnd, case):
     before = snapshot(tmp_path)
     assert_refused(mnd("export", "--model", run, "--target", "host", "--out", tmp_path / "out", *FAST), phrase)
     assert snapshot(tmp_path) == before
+
+
+def image_folder(root: Path) -> Path:
+    """Ten classes of two tiny grayscale images: evaluation data for the digits model."""
+    from PIL import Image
+
+    for label in range(10):
+        (root / f"class{label}").mkdir(parents=True)
+        for index in range(2):
+            Image.new("L", (8, 8), 25 * label + index).save(root / f"class{label}" / f"{index}.png")
+    return root
+
+
+def test_measure_reads_only_the_evaluation_data_it_can_verify(exported, tmp_path, mnd):
+    """A manifest naming another folder (or one from before fingerprints) is refused without a look inside it;
+    --eval DATA is measured and recorded with its fingerprint, and DATA changed afterwards is refused too."""
+    run = tmp_path / "run"
+    shutil.copytree(exported[0], run, symlinks=True)
+    edit_manifest(run, lambda d: d["data"]["evaluation"].update(source="/etc", split=None, part="all"))
+    before = snapshot(run)
+    result = mnd("measure", run, "--target", "host", *FAST)
+    assert_refused(result, "records no fingerprint of its data '/etc'")
+    assert "mnd measure RUN --eval DATA" in result.stderr and "passwd" not in result.stderr + result.stdout
+    assert snapshot(run) == before
+    data = image_folder(tmp_path / "data")
+    mnd("measure", run, "--target", "host", "--eval", data, *FAST, check=0)
+    recorded = json.loads((run / "manifest.json").read_text())["data"]["evaluation"]
+    assert recorded["source"] == str(data) and len(recorded["fingerprint"]["files"]) == 20
+    (data / "class0" / "0.png").write_bytes(b"changed")
+    assert_refused(mnd("measure", run, "--target", "host", *FAST), "is not what it was when the run was made")
