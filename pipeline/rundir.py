@@ -4,6 +4,7 @@ import ctypes
 import errno
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -119,9 +120,47 @@ def discard(staging: Path | None, destination: Destination | None = None) -> Non
 
 
 def write_json(path: Path, doc) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
-    temporary.replace(path)
+    replace_files(path.parent, {path.name: json.dumps(doc, indent=2, sort_keys=False) + "\n"})
+
+
+def replace_files(folder: Path, texts: dict, modes: dict | None = None) -> None:
+    """Every {name: text} into a new temporary file in `folder` first, then each renamed over the old one (never
+    through a symbolic link there): a refused write (disk full, file size limit) leaves every old file as it was
+    and no temporary file behind. A file takes its mode from `modes`, else 0o666 less the umask."""
+    written = {}
+    try:
+        for name, text in texts.items():
+            written[name] = _write_temporary(Path(folder), name, text, (modes or {}).get(name))
+        for name, temporary in written.items():
+            os.replace(temporary, Path(folder) / name)
+    finally:
+        for temporary in written.values():
+            temporary.unlink(missing_ok=True)
+
+
+def _write_temporary(folder: Path, name: str, text: str, mode: int | None) -> Path:
+    """A new hidden file beside folder/name holding `text`; an OSError names folder/name, the file it was for."""
+    while True:
+        path = folder / f".{name}.tmp-{secrets.token_hex(4)}"
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(folder / name)) from None
+    try:
+        with os.fdopen(handle, "w") as stream:
+            if mode is not None:
+                os.fchmod(stream.fileno(), mode)
+            stream.write(text)
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(folder / name)) from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _replaceable(path: Path) -> bool:
