@@ -14,6 +14,7 @@ from mnd.pipeline.errors import OutputError, OutputExists
 
 RENAME_NOREPLACE = 1  # linux/fs.h
 AT_FDCWD = -100
+TEMPORARY_CHARACTERS = 8  # what mkdtemp adds to a prefix
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def staging_dir(destination: Destination) -> Path:
     """An empty private directory beside the destination, on the same file system, so publishing is one rename."""
     try:
         destination.path.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{destination.path.name}.partial-", dir=destination.path.parent))
+        return Path(tempfile.mkdtemp(prefix=sibling_prefix(destination.path, "partial"), dir=destination.path.parent))
     except OSError as error:
         discard(None, destination)
         raise OutputError(f"cannot create the output '{destination.path}': {error.strerror or error}; "
@@ -94,7 +95,7 @@ def publish(staging: Path, destination: Destination) -> None:
 
 def _replace(staging: Path, path: Path) -> None:
     """Move the old run aside, the new one in, then delete the old one; on failure put the old one back."""
-    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+    retired = Path(tempfile.mkdtemp(prefix=sibling_prefix(path, "old"), dir=path.parent))
     moved = False
     try:
         _rename_noreplace(path, retired / "run")
@@ -119,6 +120,23 @@ def discard(staging: Path | None, destination: Destination | None = None) -> Non
             parent = parent.parent
 
 
+def sibling_prefix(path: Path, tag: str) -> str:
+    """'.<name>.<tag>-', the prefix of a hidden temporary sibling of `path` (mkdtemp adds 8 characters), with the
+    name cut short where needed so that the sibling's name fits the folder's NAME_MAX even when `path`'s uses it
+    all: every staging and backup name derived from --out comes from here."""
+    suffix = f".{tag}-"
+    room = _name_max(path.parent) - len(os.fsencode("." + suffix)) - TEMPORARY_CHARACTERS
+    name = os.fsencode(path.name)[:max(room, 0)].decode("utf-8", "ignore")  # never half a character
+    return f".{name}{suffix}"
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
 def write_json(path: Path, doc) -> None:
     replace_files(path.parent, {path.name: json.dumps(doc, indent=2, sort_keys=False) + "\n"})
 
@@ -141,7 +159,7 @@ def replace_files(folder: Path, texts: dict, modes: dict | None = None) -> None:
 def _write_temporary(folder: Path, name: str, text: str, mode: int | None) -> Path:
     """A new hidden file beside folder/name holding `text`; an OSError names folder/name, the file it was for."""
     while True:
-        path = folder / f".{name}.tmp-{secrets.token_hex(4)}"
+        path = folder / f"{sibling_prefix(folder / name, 'tmp')}{secrets.token_hex(4)}"
         try:
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
             break

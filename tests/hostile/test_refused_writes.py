@@ -79,3 +79,16 @@ def read_only(folder: Path):
         yield
     finally:
         subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_out_names_of_name_max_bytes_are_published_and_replaced(sweep, tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        shutil.copytree(sweep / VARIANT, run)
+    out = tmp_path / ("r" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 2) + "é")  # the last byte a whole character
+    assert len(os.fsencode(out.name)) == os.pathconf(tmp_path, "PC_NAME_MAX")
+    run_mnd("report", *runs, "--out", out, check=0)
+    first = (out / "manifest.json").read_bytes()
+    run_mnd("report", *runs, "--out", out, "--force", check=0)  # the old one goes aside under a backup name
+    assert (out / "manifest.json").read_bytes() == first
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["a", "b", out.name])
