@@ -29,6 +29,9 @@ def test_a_library_that_reports_the_os_error_as_text_is_recognized():
     error = refused_write(ResourceExhaustedError("{{function_node __wrapped__SaveV2}} /tmp/x/variables.data; "
                                                  "No space left on device [Op:SaveV2]"))
     assert "No space left on device" in str(error) and "function_node" not in str(error)
+    h5py = OSError("Unable to synchronously create file (file write failed: errno = 28, error message = 'No space "
+                   "left on device')")  # h5py's OSError carries no errno
+    assert "No space left on device" in str(refused_write(h5py))
 
 
 def limited_file_size(limit: int):
