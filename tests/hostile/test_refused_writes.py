@@ -69,16 +69,17 @@ def test_a_refused_write_gives_one_line_and_leaves_the_earlier_run_as_it_was(swe
 @contextlib.contextmanager
 def read_only(folder: Path):
     """No new entries in `folder`: chmod for a user, the immutable attribute for root (whom modes do not bind)."""
-    if os.geteuid() != 0:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+    else:
         folder.chmod(0o555)
-        yield
-        folder.chmod(0o755)
-        return
-    subprocess.run(["chattr", "+i", str(folder)], check=True)
     try:
         yield
     finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
 
 
 def test_out_names_of_name_max_bytes_are_published_and_replaced(sweep, tmp_path):
