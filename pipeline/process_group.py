@@ -1,6 +1,7 @@
 """Tools run as children that never outlive mnd: each in a process group of its own, killed whole (its own children
 too, such as gcc's cc1 and as) when a signal, a time limit or any other exception ends the wait, and waited for
 until none of them is left."""
+import errno
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ GONE_WITHIN_S = 10
 def run_group(argv: list, *, cwd=None, env=None, timeout: float | None = None, text: bool = False,
               stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
     """subprocess.run(argv, capture_output=True) in a new process group. On TimeoutExpired, KeyboardInterrupt (the
-    signal handler's) or anything else, the whole group is killed and gone before the exception goes on."""
+    signal handler's) or anything else, the whole group is killed and gone before the exception goes on. A tool
+    killed by SIGXFSZ raises the OSError (EFBIG) that a write of mnd's own would."""
     with interrupts.deferred():  # a signal between fork and the wait below would leave the group unwatched
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=text, start_new_session=True)
@@ -28,6 +30,8 @@ def run_group(argv: list, *, cwd=None, env=None, timeout: float | None = None, t
     except BaseException:
         kill_group(process)
         raise
+    if process.returncode == -signal.SIGXFSZ:  # the file size limit ('ulimit -f') stopped a write of the tool
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG), None if cwd is None else str(cwd))
     return subprocess.CompletedProcess(argv, process.returncode, out, err)
 
 

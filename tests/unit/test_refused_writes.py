@@ -7,6 +7,7 @@ import pytest
 
 from mnd.pipeline import rundir
 from mnd.pipeline.errors import OutputError
+from mnd.pipeline.process_group import run_group
 from mnd.pipeline.refused_writes import refused_write
 
 
@@ -64,3 +65,9 @@ def test_replace_files_replaces_a_link_itself_and_keeps_modes(tmp_path):
     assert (tmp_path / "elsewhere").read_text() == "not ours" and not (tmp_path / "report.md").is_symlink()
     assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o640
     assert sorted(path.name for path in tmp_path.iterdir()) == ["elsewhere", "report.md", "sweep.json"]
+
+
+def test_a_tool_stopped_by_the_file_size_limit_is_a_refused_write(tmp_path):
+    with pytest.raises(OSError) as raised, limited_file_size(1000):
+        run_group(["sh", "-c", f"exec head -c 5000 /dev/zero > {tmp_path}/big"], cwd=tmp_path)  # SIGXFSZ
+    assert raised.value.errno == errno.EFBIG and "File too large" in str(refused_write(raised.value))
