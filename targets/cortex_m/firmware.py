@@ -154,7 +154,7 @@ def _link(gcc: str, core: Core, opt: str, objects: list, cwd: Path) -> None:
     _run_tool(command, cwd, f"{core.name}: linking the firmware failed", tmpdir=cwd / TOOL_TMPDIR)
 
 
-def _run_tool(command: list, cwd: Path, what: str, tmpdir: Path | None = None) -> str:
+def _run_tool(command: list, cwd: Path | None, what: str, tmpdir: Path | None = None) -> str:
     """The tool in a process group of its own (killed whole, gcc's cc1 and as too, on a signal), its temporary
     files in `tmpdir` (inside the build's staging folder, removed with it) when given."""
     env = None
@@ -186,7 +186,7 @@ def first_error(log: str) -> str:
 
 
 def elf_sizes(elf: Path, core: str = "cortex-m") -> Sizes:
-    out = _run_tool([find_tool("arm-none-eabi-size", core), "-A", str(elf)], elf.parent, f"{core}: reading sizes")
+    out = _run_tool([find_tool("arm-none-eabi-size", core), "-A", str(elf)], None, f"{core}: reading sizes")
     sizes = Sizes()
     for line in out.splitlines():
         parts = line.split()
@@ -198,7 +198,7 @@ def elf_sizes(elf: Path, core: str = "cortex-m") -> Sizes:
 
 
 def marker_address(elf: Path, core: str = "cortex-m") -> int:
-    out = _run_tool([find_tool("arm-none-eabi-nm", core), str(elf)], elf.parent, f"{core}: reading symbols")
+    out = _run_tool([find_tool("arm-none-eabi-nm", core), str(elf)], None, f"{core}: reading symbols")
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[2] == MARKER_SYMBOL and parts[1] in "Tt":
