@@ -13,7 +13,7 @@ import pytest
 from mnd.pipeline.process_group import members, run_group
 from tests.conftest import MND, skip_or_fail
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.emulator]  # arm-none-eabi-gcc
 SIGNALS = [pytest.param(signum, 128 + signum, id=signum.name)
            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)]
 
