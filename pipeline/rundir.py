@@ -65,6 +65,14 @@ def _probe(folder: Path) -> None:
         raise PermissionError(errno.EACCES, f"nothing can be created in '{folder}'")
 
 
+def require_writable(folder: Path) -> None:
+    """An existing run or sweep folder that mnd rewrites in place (measure, report, a resumed sweep), refused
+    before the work when nothing can be created in it."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"'{folder}' is read-only here (mode, mount or immutable attribute), and mnd rewrites files "
+                          "in it; make it writable or work on a copy of it")
+
+
 def staging_dir(destination: Destination) -> Path:
     """An empty private directory beside the destination, on the same file system, so publishing is one rename."""
     try:

@@ -3,6 +3,7 @@ import os
 import stat
 from pathlib import Path
 
+from mnd.pipeline import rundir
 from mnd.pipeline.data.plan import reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
@@ -13,6 +14,7 @@ from mnd.pipeline.report.write import replace_files, run_reports
 
 def remeasure(run_dir: Path, target_name: str, settings) -> Manifest:
     manifest = Manifest.read(run_dir, reload_data=True)  # schema, keys, types, artifact paths, sizes and hashes
+    rundir.require_writable(run_dir)
     target = check_target(target_name, settings)
     try:
         prep = Preprocessing.from_dict(manifest.model["preprocessing"])

@@ -42,6 +42,7 @@ def rerender_run(run_dir: Path) -> Path:
     from mnd.pipeline.manifest import Manifest
 
     manifest = Manifest.read(run_dir)
+    rundir.require_writable(run_dir)
     fallback = stat.S_IMODE(os.stat(run_dir / "manifest.json").st_mode)  # read and checked inside the run
     replace_files(run_dir, run_reports(manifest, str(run_dir)), fallback)
     return run_dir / "report.html"

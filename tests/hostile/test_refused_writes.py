@@ -62,7 +62,7 @@ def test_a_refused_write_gives_one_line_and_leaves_the_earlier_run_as_it_was(swe
     assert snapshot(tmp_path) == before
     # a read-only run folder
     with read_only(copy / VARIANT):
-        one_error_line(run_mnd("report", copy / VARIANT), "report.md': ")
+        one_error_line(run_mnd("report", copy / VARIANT), "is read-only here")
     assert snapshot(tmp_path) == before
 
 
