@@ -1,11 +1,12 @@
 """Name the first layer where the C engine departs from LiteRT's reference kernels: the same generated C,
 built for the host with a hook that dumps every layer's output, compared tensor by tensor. It is built without
 MND_PROFILE, so the layer markers, and the harness that provides them, stay out of it."""
-import subprocess
+import os
 from pathlib import Path
 
 import numpy as np
 
+from mnd.pipeline.process_group import run_group
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.tempdirs import temporary_directory
 
@@ -32,13 +33,16 @@ def first_differing_layer(project: Path, generated, int8_path: Path, sample: np.
         work = Path(tmp)
         (work / "driver.c").write_text(DRIVER)
         binary = work / "model_host"
-        build = subprocess.run(["gcc", "-O1", "-std=c99", "-I", str(project), str(work / "driver.c"),
-                                *(str(source) for source in sorted(project.glob("kernels*.c"))), "-o", str(binary)],
-                               capture_output=True)
+        (work / "tmp").mkdir()  # gcc's temporary files, removed with the folder even if a signal kills it
+        build = run_group(["gcc", "-O1", "-std=c99", "-I", str(project), str(work / "driver.c"),
+                           *(str(source) for source in sorted(project.glob("kernels*.c"))), "-o", str(binary)],
+                          env={**os.environ, "TMPDIR": str(work / "tmp")})
         if build.returncode != 0:  # e.g. the MVE kernels, which have no host version
             return "no layer named: the host diagnosis build cannot compile this core's kernels"
         (work / "input.bin").write_bytes(sample.tobytes())
-        subprocess.run([str(binary), str(work / "input.bin"), str(work / "layers.bin")], check=True, timeout=300)
+        run = run_group([str(binary), str(work / "input.bin"), str(work / "layers.bin")], timeout=300)
+        if run.returncode != 0:
+            return f"no layer named: the host diagnosis build failed on this input (exit {run.returncode})"
         dumped = (work / "layers.bin").read_bytes()
     offset = 0
     for index, (op, tensor) in enumerate(zip(generated.layers, generated.layer_outputs)):

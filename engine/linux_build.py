@@ -1,6 +1,7 @@
 """The C engine as a Linux program, `mnd-c` (engine/linux/main.c): a static aarch64 executable for Raspberry Pi
 and Android's adb shell by default, or a host build with cc="gcc", cpu=None. write_linux_project writes a folder
 a user can rebuild with `make`; build_executable compiles one. The flag and text functions are pure."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -8,6 +9,8 @@ from pathlib import Path
 from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
 from mnd.engine.generator import GeneratedModel, generate
 from mnd.pipeline.errors import MndError
+from mnd.pipeline.process_group import run_group
+from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.base import TargetUnavailable
 
 AARCH64_CC = "aarch64-linux-gnu-gcc"
@@ -60,7 +63,8 @@ def build_executable(project: Path, out: Path, *, cc: str = AARCH64_CC, cpu: str
     command = [cc, *cflags_for(cpu), "-I", str(project), str(MAIN_C),
                *(str(project / name) for name in SOURCES if name != "main.c"), "-o", str(out), *ldflags_for(static)]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        with temporary_directory(".cc-", dir=out.parent) as tmpdir:  # the compiler's temporary files, always removed
+            result = run_group(command, env={**os.environ, "TMPDIR": str(tmpdir)}, timeout=timeout, text=True)
     except subprocess.TimeoutExpired:
         raise LinuxBuildError(f"{cc} did not finish building {out.name} within {timeout:.0f} s") from None
     except OSError as error:

@@ -11,6 +11,7 @@ from mnd.pipeline import __version__, cli_args, interrupts
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
+from mnd.pipeline.refused_writes import refused_write
 from mnd.pipeline.sweep import grid as sweep_grid
 
 log = logging.getLogger("mnd")
@@ -539,6 +540,12 @@ def main(argv=None) -> int:
         name = signal.Signals(interrupts.received() or signal.SIGINT).name
         print(f"mnd: error: interrupted by {name}", file=sys.stderr)
         return interrupts.exit_code()
+    except Exception as error:  # a disk full or a read-only folder, wherever a write was refused
+        refused = refused_write(error)
+        if refused is None:
+            raise
+        print(f"mnd: error: {refused}", file=sys.stderr)
+        return refused.exit_code
     return 0
 
 

@@ -4,6 +4,7 @@ import ctypes
 import errno
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from mnd.pipeline.errors import OutputError, OutputExists
 
 RENAME_NOREPLACE = 1  # linux/fs.h
 AT_FDCWD = -100
+TEMPORARY_CHARACTERS = 8  # what mkdtemp adds to a prefix
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,19 @@ def _probe(folder: Path) -> None:
         raise PermissionError(errno.EACCES, f"nothing can be created in '{folder}'")
 
 
+def require_writable(folder: Path) -> None:
+    """An existing run or sweep folder that mnd rewrites in place (measure, report, a resumed sweep), refused
+    before the work when nothing can be created in it."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"'{folder}' is read-only here (mode, mount or immutable attribute), and mnd rewrites files "
+                          "in it; make it writable or work on a copy of it")
+
+
 def staging_dir(destination: Destination) -> Path:
     """An empty private directory beside the destination, on the same file system, so publishing is one rename."""
     try:
         destination.path.parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{destination.path.name}.partial-", dir=destination.path.parent))
+        return Path(tempfile.mkdtemp(prefix=sibling_prefix(destination.path, "partial"), dir=destination.path.parent))
     except OSError as error:
         discard(None, destination)
         raise OutputError(f"cannot create the output '{destination.path}': {error.strerror or error}; "
@@ -93,7 +103,7 @@ def publish(staging: Path, destination: Destination) -> None:
 
 def _replace(staging: Path, path: Path) -> None:
     """Move the old run aside, the new one in, then delete the old one; on failure put the old one back."""
-    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+    retired = Path(tempfile.mkdtemp(prefix=sibling_prefix(path, "old"), dir=path.parent))
     moved = False
     try:
         _rename_noreplace(path, retired / "run")
@@ -118,10 +128,65 @@ def discard(staging: Path | None, destination: Destination | None = None) -> Non
             parent = parent.parent
 
 
+def sibling_prefix(path: Path, tag: str) -> str:
+    """'.<name>.<tag>-', the prefix of a hidden temporary sibling of `path` (mkdtemp adds 8 characters), with the
+    name cut short where needed so that the sibling's name fits the folder's NAME_MAX even when `path`'s uses it
+    all: every staging and backup name derived from --out comes from here."""
+    suffix = f".{tag}-"
+    room = _name_max(path.parent) - len(os.fsencode("." + suffix)) - TEMPORARY_CHARACTERS
+    name = os.fsencode(path.name)[:max(room, 0)].decode("utf-8", "ignore")  # never half a character
+    return f".{name}{suffix}"
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
 def write_json(path: Path, doc) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
-    temporary.replace(path)
+    replace_files(path.parent, {path.name: json.dumps(doc, indent=2, sort_keys=False) + "\n"})
+
+
+def replace_files(folder: Path, texts: dict, modes: dict | None = None) -> None:
+    """Every {name: text} into a new temporary file in `folder` first, then each renamed over the old one (never
+    through a symbolic link there): a refused write (disk full, file size limit) leaves every old file as it was
+    and no temporary file behind. A file takes its mode from `modes`, else 0o666 less the umask."""
+    written = {}
+    try:
+        for name, text in texts.items():
+            written[name] = _write_temporary(Path(folder), name, text, (modes or {}).get(name))
+        for name, temporary in written.items():
+            os.replace(temporary, Path(folder) / name)
+    finally:
+        for temporary in written.values():
+            temporary.unlink(missing_ok=True)
+
+
+def _write_temporary(folder: Path, name: str, text: str, mode: int | None) -> Path:
+    """A new hidden file beside folder/name holding `text`; an OSError names folder/name, the file it was for."""
+    while True:
+        path = folder / f"{sibling_prefix(folder / name, 'tmp')}{secrets.token_hex(4)}"
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(folder / name)) from None
+    try:
+        with os.fdopen(handle, "w") as stream:
+            if mode is not None:
+                os.fchmod(stream.fileno(), mode)
+            stream.write(text)
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(folder / name)) from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def _replaceable(path: Path) -> bool:

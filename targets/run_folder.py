@@ -7,6 +7,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from mnd.pipeline import interrupts
 from mnd.pipeline.errors import ModelError
 
 
@@ -28,8 +29,10 @@ def build_in_run(run_dir: Path, name: str, build):
     """build(project) fills the new empty folder `project`; it then replaces RUN/<name>. Returns build's result."""
     final = run_dir / name
     check_replaceable(final, run_dir)
-    holder = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
+    with interrupts.deferred():  # a signal between mkdtemp and the `try` would leave the holder in the run
+        holder = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run_dir))
     try:
+        interrupts.raise_if_requested()
         project = holder / name
         project.mkdir()
         if final.is_dir():
@@ -40,5 +43,7 @@ def build_in_run(run_dir: Path, name: str, build):
             os.rename(final, holder / "replaced")  # moves the entry itself, removed below with the holder
         os.rename(project, final)
     finally:
-        shutil.rmtree(holder, ignore_errors=True)  # never follows a symbolic link inside
+        with interrupts.deferred():
+            shutil.rmtree(holder, ignore_errors=True)  # never follows a symbolic link inside
+    interrupts.raise_if_requested()
     return result

@@ -4,6 +4,7 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
+from mnd.pipeline import rundir
 from mnd.pipeline.data.plan import given_evaluation, reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
@@ -16,6 +17,7 @@ def remeasure(run_dir: Path, target_name: str, settings, evaluation_data: str | 
     """`evaluation_data`: --eval DATA, read instead of the source the manifest records (which is read only while it
     matches the fingerprint taken at export); the manifest then records DATA."""
     manifest = Manifest.read(run_dir, reload_data=True)  # schema, keys, types, artifact paths, sizes and hashes
+    rundir.require_writable(run_dir)
     target = check_target(target_name, settings)
     try:
         prep = Preprocessing.from_dict(manifest.model["preprocessing"])

@@ -2,9 +2,9 @@
 old ones atomically in a published run, each through a temporary file so a failure leaves the old one."""
 import os
 import stat
-import tempfile
 from pathlib import Path
 
+from mnd.pipeline import rundir
 from mnd.pipeline.report.html import render_html
 from mnd.pipeline.report.markdown import render
 
@@ -22,19 +22,9 @@ def write_reports(run_dir: Path, manifest, run_path: str) -> Path:
 
 
 def replace_files(folder: Path, texts: dict, fallback_mode: int) -> None:
-    """Each {name: text} through a temporary file in `folder`, renamed over the old one; each keeps the mode it had
-    (`fallback_mode` when it is gone or not a regular file). All texts are rendered before the first rename."""
-    for name, text in texts.items():
-        mode = file_mode(folder / name, fallback_mode)
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-        try:
-            with os.fdopen(handle, "w") as stream:
-                os.fchmod(stream.fileno(), mode)
-                stream.write(text)
-            os.replace(temporary, folder / name)  # replaces a symbolic link itself, never what it points to
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+    """Each {name: text} replaces the old file atomically (all written before the first rename: rundir.replace_files),
+    keeping the mode it had (`fallback_mode` when it is gone or not a regular file)."""
+    rundir.replace_files(folder, texts, {name: file_mode(folder / name, fallback_mode) for name in texts})
 
 
 def file_mode(path: Path, fallback: int) -> int:
@@ -52,6 +42,7 @@ def rerender_run(run_dir: Path) -> Path:
     from mnd.pipeline.manifest import Manifest
 
     manifest = Manifest.read(run_dir)
+    rundir.require_writable(run_dir)
     fallback = stat.S_IMODE(os.stat(run_dir / "manifest.json").st_mode)  # read and checked inside the run
     replace_files(run_dir, run_reports(manifest, str(run_dir)), fallback)
     return run_dir / "report.html"
@@ -62,7 +53,6 @@ def write_comparison(run_dirs: list, destination) -> Path:
     pipeline/rundir.py), built beside it and renamed into place; the path of its report.html."""
     import json
 
-    from mnd.pipeline import rundir
     from mnd.pipeline.manifest import Manifest
     from mnd.pipeline.report.compare import comparison_html, comparison_markdown, comparison_record, run_names
 

@@ -32,6 +32,7 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
                               "--out (or empty it)")
         return []
     doc = read_sweep(path)
+    rundir.require_writable(path)
     if force:
         shutil.rmtree(path)
         path.mkdir()

@@ -4,6 +4,7 @@ no script."""
 import html
 from pathlib import Path
 
+from mnd.pipeline import rundir
 from mnd.pipeline.sweep import plots
 from mnd.pipeline.sweep.fits import target_limits
 
@@ -15,11 +16,8 @@ ACCURACY_FIGURES = (("mult_adds", "Accuracy vs mult-adds (as paper Figure 4)"),
 
 
 def write_reports(folder: Path, doc: dict) -> None:
-    for name, text in (("report.md", render_markdown(doc, str(folder))),
-                       ("report.html", render_html(doc, str(folder)))):
-        temporary = folder / f".{name}.tmp"
-        temporary.write_text(text)
-        temporary.replace(folder / name)
+    rundir.replace_files(folder, {"report.md": render_markdown(doc, str(folder)),
+                                  "report.html": render_html(doc, str(folder))})
 
 
 def render_markdown(doc: dict, folder: str) -> str:

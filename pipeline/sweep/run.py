@@ -11,6 +11,7 @@ from tqdm import tqdm
 from mnd.pipeline import interrupts
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import bars_enabled
+from mnd.pipeline.refused_writes import refused_write
 from mnd.pipeline.sweep.fits import cannot_fit, target_limits
 from mnd.pipeline.sweep.folder import open_folder, write_sweep
 from mnd.pipeline.sweep.grid import variants
@@ -62,13 +63,25 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
     """Runs every variant not already finished in `out`; returns the sweep.json document. Raises VariantsFailed
     at the end when some failed (after writing every row and the reports)."""
     from mnd.pipeline.export.run import check_target
-    from mnd.pipeline.sweep.report import write_reports
 
     target = check_target(config.target, config.measure)
     limits = target_limits(target, config.flash_kb, config.ram_kb)
     classes, channels = _shape(config)
     settings = config.settings(classes, channels)
+    new_folder = not Path(out).exists()
     rows = {(row.get("alpha"), row.get("resolution")): row for row in open_folder(out, settings, force, inputs)}
+    try:
+        return _run_grid(config, Path(out), settings, rows, limits, classes, channels)
+    except BaseException:
+        if new_folder and Path(out).is_dir() and not any(Path(out).iterdir()):
+            Path(out).rmdir()  # stopped before the first row: nothing of this sweep is left
+        raise
+
+
+def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits: list, classes: int,
+              channels: int) -> dict:
+    from mnd.pipeline.sweep.report import write_reports
+
     grid = variants(config.alphas, config.sides, classes, channels, config.family)
     grid_doc = {"alpha": list(config.alphas), "resolution": list(config.sides)}
     done = [v for v in grid if rows.get(v.key, {}).get("status") in FINISHED]
@@ -110,7 +123,7 @@ def _run_variant(variant, config: SweepConfig, out: Path, limits: list) -> dict:
     except Interrupted:
         raise
     except Exception as error:  # one variant's failure is recorded and the sweep goes on
-        if interrupts.received():
+        if interrupts.received() or refused_write(error) is not None:  # a full disk stops every variant alike
             raise
         log.warning("warning: %s failed: %s", variant.name, " ".join(str(error).split())[:300])
         row = failed_row(variant, error)

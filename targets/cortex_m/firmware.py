@@ -11,12 +11,14 @@ import os
 import re
 import shutil
 import string
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnd.pipeline import interrupts
 from mnd.pipeline.errors import MndError
+from mnd.pipeline.process_group import run_group
+from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.base import TargetUnavailable
 from mnd.targets.cortex_m.cores import Core
 
@@ -27,6 +29,7 @@ HARNESS_SOURCES = ("startup.S", "main.c", "semihost.c", "stack.c", "fault.c", "m
 MARKER_SYMBOL = "mnd_marker"
 DEFAULT_STACK_BYTES = 64 * 1024
 DEFAULT_OPT = "-O2"
+TOOL_TMPDIR = "tmp"  # the compiler's TMPDIR, inside the folder being built
 # The flags every build of the model uses (the harness build here and the generated project's Makefile) after the
 # core's own; the harness build adds PROFILE, which compiles in the layer markers it counts.
 COMMON_CFLAGS = ("-std=gnu11", "-Wall", "-ffunction-sections", "-fdata-sections", "-fno-common")
@@ -96,8 +99,10 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
     find_tool("arm-none-eabi-nm", core.name)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    with interrupts.deferred():  # a signal now cannot leave the folder behind
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
+        interrupts.raise_if_requested()
         sources = [(Path(HARNESS / s), "harness") for s in HARNESS_SOURCES]
         sources += [(Path(s).resolve(), "model") for s in model_sources]
         includes = [HARNESS, *[Path(d).resolve() for d in include_dirs]]
@@ -109,11 +114,13 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
         sizes = elf_sizes(staging / "firmware.elf", core.name)
         parts = map_parts((staging / "firmware.map").read_text())
         marker = marker_address(staging / "firmware.elf", core.name)
+        shutil.rmtree(staging / TOOL_TMPDIR)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(staging, out_dir)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        with interrupts.deferred():
+            shutil.rmtree(staging, ignore_errors=True)  # with gcc's temporary files: its TMPDIR is in there
         raise
     return Firmware(core=core.name, elf=out_dir / "firmware.elf", map_file=out_dir / "firmware.map",
                     sizes=sizes, parts=parts, stack_bytes=stack_bytes, marker_address=marker)
@@ -135,7 +142,8 @@ def _compile(gcc: str, core: Core, source: Path, obj: str, flags: list, cwd: Pat
     if not source.is_file():
         raise FirmwareBuildError(f"{core.name}: source file {source} not found")
     (cwd / obj).parent.mkdir(parents=True, exist_ok=True)
-    _run_tool([gcc, *flags, "-c", str(source), "-o", obj], cwd, f"{core.name}: compiling {source.name} failed")
+    _run_tool([gcc, *flags, "-c", str(source), "-o", obj], cwd, f"{core.name}: compiling {source.name} failed",
+              tmpdir=cwd / TOOL_TMPDIR)
     return obj
 
 
@@ -143,11 +151,17 @@ def _link(gcc: str, core: Core, opt: str, objects: list, cwd: Path) -> None:
     command = [gcc, *core.cflags, opt, "-nostartfiles", "-T", "link.ld", "-Wl,--gc-sections",
                "-Wl,-Map=firmware.map", "-Wl,--no-warn-rwx-segments", *objects, "-lc", "-lgcc",
                "-o", "firmware.elf"]
-    _run_tool(command, cwd, f"{core.name}: linking the firmware failed")
+    _run_tool(command, cwd, f"{core.name}: linking the firmware failed", tmpdir=cwd / TOOL_TMPDIR)
 
 
-def _run_tool(command: list, cwd: Path, what: str) -> str:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+def _run_tool(command: list, cwd: Path | None, what: str, tmpdir: Path | None = None) -> str:
+    """The tool in a process group of its own (killed whole, gcc's cc1 and as too, on a signal), its temporary
+    files in `tmpdir` (inside the build's staging folder, removed with it) when given."""
+    env = None
+    if tmpdir is not None:
+        tmpdir.mkdir(exist_ok=True)
+        env = {**os.environ, "TMPDIR": str(tmpdir)}
+    result = run_group(command, cwd=cwd, env=env, text=True)
     if result.returncode != 0:
         log = result.stdout + result.stderr
         raise FirmwareBuildError(f"{what}: {first_error(log)}", log)
@@ -172,8 +186,7 @@ def first_error(log: str) -> str:
 
 
 def elf_sizes(elf: Path, core: str = "cortex-m") -> Sizes:
-    out = subprocess.run([find_tool("arm-none-eabi-size", core), "-A", str(elf)], capture_output=True,
-                         text=True, check=True).stdout
+    out = _run_tool([find_tool("arm-none-eabi-size", core), "-A", str(elf)], None, f"{core}: reading sizes")
     sizes = Sizes()
     for line in out.splitlines():
         parts = line.split()
@@ -185,8 +198,7 @@ def elf_sizes(elf: Path, core: str = "cortex-m") -> Sizes:
 
 
 def marker_address(elf: Path, core: str = "cortex-m") -> int:
-    out = subprocess.run([find_tool("arm-none-eabi-nm", core), str(elf)], capture_output=True, text=True,
-                         check=True).stdout
+    out = _run_tool([find_tool("arm-none-eabi-nm", core), str(elf)], None, f"{core}: reading symbols")
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[2] == MARKER_SYMBOL and parts[1] in "Tt":
@@ -247,12 +259,8 @@ def build_plugin(out_dir: Path) -> Path:
     if cc is None:
         raise ToolMissing(f"cortex-m: no host C compiler (gcc) to build the QEMU plugin — {_FIX}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mnd_count-", suffix=".so", dir=out_dir)
-    os.close(fd)
-    try:
-        _run_tool([cc, *_PLUGIN_CFLAGS, str(PLUGIN_SOURCE), "-o", tmp], out_dir, "building the QEMU plugin failed")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with temporary_directory(".mnd_count-", dir=out_dir) as work:
+        _run_tool([cc, *_PLUGIN_CFLAGS, str(PLUGIN_SOURCE), "-o", "mnd_count.so"], work,
+                  "building the QEMU plugin failed", tmpdir=work / TOOL_TMPDIR)
+        os.replace(work / "mnd_count.so", target)
     return target

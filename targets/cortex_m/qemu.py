@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnd.pipeline.errors import MndError
+from mnd.pipeline.process_group import run_group
 from mnd.pipeline.progress import phase
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import Firmware, build_plugin, find_tool
@@ -78,8 +79,7 @@ def run_firmware(core: Core, firmware: Firmware, workdir: Path, inputs: bytes, t
     command = qemu_command(core, firmware, plugin, counts)
     try:
         with phase(f"{core.name} under QEMU ({core.machine}): {firmware.elf.name}"):
-            done = subprocess.run(command, cwd=workdir, capture_output=True, timeout=timeout_s,
-                                  stdin=subprocess.DEVNULL)
+            done = run_group(command, cwd=workdir, timeout=timeout_s)
     except subprocess.TimeoutExpired as expired:
         text = _text(expired.stdout) + _text(expired.stderr)
         raise FirmwareTimeout(f"{core.name}: the program did not finish within {timeout_s:g} s (hung?); "
