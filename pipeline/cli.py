@@ -113,8 +113,10 @@ def _local_paths(*candidates) -> list:
 def _cmd_export(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.export.run import ExportConfig, check_target, export
+    from mnd.pipeline.sources.resolve import check_model
 
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
+    check_model(args.model, args.arch)
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
@@ -148,9 +150,11 @@ def _prep_overrides(args) -> dict:
 
 
 def _cmd_evaluate(args) -> None:
+    from mnd.pipeline.sources.resolve import check_model, resolve_model
+
+    check_model(args.model, args.arch)  # before TensorFlow starts
     import_tensorflow_quietly()
     from mnd.pipeline.evaluate import evaluate, format_result
-    from mnd.pipeline.sources.resolve import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
@@ -216,10 +220,12 @@ def _cmd_quantize_report(args) -> None:
             (default.weights, default.equalize, default.bias_correct):
         raise UsageError("--compare sets the weight scheme, equalization and bias correction itself; drop --weights, "
                          "--equalize and --bias-correct/--no-bias-correct, or drop --compare")
+    from mnd.pipeline.sources.resolve import check_model, resolve_model
+
+    check_model(args.model, args.arch)  # before TensorFlow starts
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
-    from mnd.pipeline.sources.resolve import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
