@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mnd.targets.cortex_m.target import TOOLS
+from mnd.targets.registry import get_target
 from tests.conftest import run_mnd, skip_or_fail
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def exported(tmp_path_factory) -> tuple:
     """(export run, training run): one cheap cortex-m4 export (host measurements re-run on it), and the cached
     training run it was exported from; each test edits copies."""
     base = tmp_path_factory.mktemp("untrusted")
-    target = "cortex-m4" if all(shutil.which(tool) for tool in TOOLS) else "host"
+    target = "host" if get_target("cortex-m4").check() else "cortex-m4"
     run_mnd("export", "--train-epochs", "0", "--allow-drift", "--target", target, "--out", base / "run",
             "--eval-samples", "20", *FAST, env={"MND_CACHE": str(base / "cache")}, check=0)
     (training,) = [path for path in (base / "cache").iterdir() if path.is_dir()]  # not the lock file
@@ -131,7 +131,7 @@ def test_measure_refuses_a_hostile_manifest_and_touches_nothing(exported, tmp_pa
 @pytest.fixture
 def cortex_run(exported, tmp_path):
     if not (exported[0] / "cortex-m4").is_dir():
-        skip_or_fail(f"{', '.join(TOOLS)} needed for the cortex-m4 target")
+        skip_or_fail(f"the cortex-m4 target is unavailable: {get_target('cortex-m4').check()}")
     run = tmp_path / "run"
     shutil.copytree(exported[0], run, symlinks=True)
     (tmp_path / "outside").mkdir()
