@@ -271,20 +271,25 @@ def _cmd_sweep(args) -> None:
 
 def _cmd_targets(args) -> None:
     from mnd.targets.registry import get_target, target_names
+    from mnd.targets.toolchain import needs_row
 
     rows = []
     for name in target_names():
         target = get_target(name)
         reason = target.check()
+        debian = needs_row(name, target.needs)
         rows.append({"name": name, "description": target.description, "requires": list(target.requires),
                      "available": reason is None, "reason": reason,
-                     "modes": target.modes()})
+                     "modes": target.modes(), "debian_packages": debian["packages"],
+                     "missing_debian_packages": debian["missing_packages"]})
     if args.json:
         _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
     for row in rows:
         status = "available" if row["available"] else f"unavailable: {row['reason']}"
         print(f"{row['name']:<12} {status}\n{'':<12} {row['description']}\n{'':<12} needs: {', '.join(row['requires'])}")
+        if row["debian_packages"]:
+            print(f"{'':<12} Debian packages: {' '.join(row['debian_packages'])}")
         for mode in row["modes"]:
             print(f"{'':<12} {mode}")
     log.info("next: mnd export --target %s", rows[0]["name"])
@@ -296,7 +301,8 @@ def _cmd_doctor(args) -> None:
     report = diagnose()
     _print_result(args, report, format_report)
     missing = [tool["name"] for tool in report["tools"] if not tool["found"]]
-    log.info("next: %s", "make toolchain (installs the missing tools)" if missing else "mnd export --target host")
+    log.info("next: %s", report["install_debian"] or ("make toolchain (registers qemu-aarch64 with binfmt_misc)"
+                                                      if missing else "mnd export --target host"))
 
 
 def _add_quantization_flags(parser, onnx: bool = True) -> None:
