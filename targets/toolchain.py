@@ -82,6 +82,11 @@ def install_command(package_names) -> str:
     return "sudo apt-get install " + " ".join(package_names)
 
 
+def install_hint(name: str) -> str:
+    """The command that installs the tool `name` (a command or path in the table)."""
+    return install_command([next(tool.package for tool in tools(NEEDS) if tool.name == name)])
+
+
 def needs_row(name: str, needs) -> dict:
     """What `needs` takes from Debian, what of it is missing here, and the one command that installs that."""
     missing = missing_packages(needs)

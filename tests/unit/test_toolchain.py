@@ -72,3 +72,10 @@ def test_a_board_is_available_while_one_way_to_reach_it_is(bare_of):
 def test_the_makefile_reader_refuses_an_unknown_set(capsys):
     assert toolchain._main(["packages", "everything"]) == 2 and "usage:" in capsys.readouterr().err
     assert toolchain._main(["packages", "demo"]) == 0 and capsys.readouterr().out.split() == DEMO_PACKAGES
+
+
+def test_install_hints_of_the_tools_mnd_looks_up_itself():
+    hints = {name: toolchain.install_hint(name) for name in ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-nm",
+                                                            "arm-none-eabi-size", "gcc", "ssh", "adb", "debootstrap")}
+    assert hints["arm-none-eabi-nm"] == "sudo apt-get install gcc-arm-none-eabi"
+    assert hints["ssh"] == "sudo apt-get install openssh-client" and hints["adb"] == "sudo apt-get install adb"
