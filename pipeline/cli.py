@@ -55,9 +55,12 @@ def _cmd_summary(args) -> None:
 
 def _cmd_train(args) -> None:
     from mnd.pipeline import rundir
+    from mnd.pipeline.data.datasets import check_split_fraction
     from mnd.pipeline.model.registry import parse_model_name
 
     parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
+    check_split_fraction(args.val_split)
+    _check_inputs(args, args.dataset)
     destination = rundir.claim(Path(args.out), args.force, _local_paths(args.dataset, _cache_dir()))
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
@@ -105,6 +108,20 @@ def _measure_settings(args):
                            kernels=args.kernels, board=board)
 
 
+def _check_inputs(args, *datasets) -> None:
+    """The input arguments' cheap checks, before TensorFlow starts (each is the one its loader runs again): the
+    datasets there or built in and, for commands that import models (--arch, --labels), --model and --labels."""
+    from mnd.pipeline.data.datasets import check_dataset
+    from mnd.pipeline.sources.resolve import check_labels_file, check_model
+
+    if hasattr(args, "arch"):
+        check_model(args.model, args.arch)
+    for dataset in filter(None, datasets):
+        check_dataset(dataset)
+    if getattr(args, "labels", None):
+        check_labels_file(Path(args.labels))
+
+
 def _local_paths(*candidates) -> list:
     """The arguments that name existing files or folders: inputs that --out must stay clear of."""
     return [Path(c) for c in candidates if c and Path(c).exists()]
@@ -113,10 +130,9 @@ def _local_paths(*candidates) -> list:
 def _cmd_export(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.export.run import ExportConfig, check_target, export
-    from mnd.pipeline.sources.resolve import check_model
 
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
-    check_model(args.model, args.arch)
+    _check_inputs(args, args.calib, args.eval)
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
@@ -150,11 +166,10 @@ def _prep_overrides(args) -> dict:
 
 
 def _cmd_evaluate(args) -> None:
-    from mnd.pipeline.sources.resolve import check_model, resolve_model
-
-    check_model(args.model, args.arch)  # before TensorFlow starts
+    _check_inputs(args, args.data)
     import_tensorflow_quietly()
     from mnd.pipeline.evaluate import evaluate, format_result
+    from mnd.pipeline.sources.resolve import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), 30, 0, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
@@ -220,12 +235,11 @@ def _cmd_quantize_report(args) -> None:
             (default.weights, default.equalize, default.bias_correct):
         raise UsageError("--compare sets the weight scheme, equalization and bias correction itself; drop --weights, "
                          "--equalize and --bias-correct/--no-bias-correct, or drop --compare")
-    from mnd.pipeline.sources.resolve import check_model, resolve_model
-
-    check_model(args.model, args.arch)  # before TensorFlow starts
+    _check_inputs(args, args.calib, args.eval)
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
+    from mnd.pipeline.sources.resolve import resolve_model
 
     source = resolve_model(args.model, _cache_dir(), args.train_epochs, args.seed, prep_overrides=_prep_overrides(args),
                            labels_file=args.labels, arch=args.arch, classes=args.classes)
@@ -255,6 +269,7 @@ def _cmd_sweep(args) -> None:
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
     sweep_grid.check_family(args.family, args.alpha)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
+    _check_inputs(args, args.dataset)
     import_tensorflow_quietly()
     from mnd.pipeline.sweep.run import SweepConfig, run_sweep
 

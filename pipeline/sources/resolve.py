@@ -204,9 +204,13 @@ def classifier_shape(info, path: Path) -> tuple:
     return int(inputs[1]), int(inputs[3]), int(outputs[-1])
 
 
-def _read_labels(path: Path, classes: int) -> tuple:
+def check_labels_file(path: Path) -> None:
     if not path.is_file():
         raise ModelError(f"labels file '{path}' not found; give a text file with one class name per line")
+
+
+def _read_labels(path: Path, classes: int) -> tuple:
+    check_labels_file(path)
     names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
     if len(names) != classes:
         raise ModelError(f"labels file '{path}' has {len(names)} names but the model has {classes} classes; "

@@ -25,6 +25,9 @@ ANSWERS = [(["--help"], 0), (["targets"], 0), (["doctor"], 0),
            (["export", "--target", "nope"], 2), (["export", "--model", "mobilenet_v1_25_32"], 2),
            (["export", "--target", "host", "--out", "."], 2), (["measure", "no-such-run"], 2),
            (["evaluate", "--model", "missing.keras", "--data", "digits"], 2),
+           (["export", "--calib", "no-such-folder"], 2), (["export", "--labels", "no-such-labels.txt"], 2),
+           (["train", "--model", "mobilenet_v1_025_32", "--dataset", "no-such-folder", "--out", "x"], 2),
+           (["train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--val-split", "1.2", "--out", "x"], 2),
            (["quantize-report", "--model", "mobilenet_v1_25_32"], 2),
            (["sweep", "--target", "nope", "--cost-only"], 2)]
 
