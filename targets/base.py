@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnd.pipeline.errors import MndError
+from mnd.targets.toolchain import problem
 
 
 class TargetUnavailable(MndError):
@@ -67,8 +68,6 @@ class Target:
 
     def check(self):
         """None when usable here, else the reason and the fix."""
-        from mnd.targets.toolchain import problem
-
         return problem(self.needs)
 
     def modes(self) -> list:
