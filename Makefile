@@ -9,15 +9,14 @@ LOCK := requirements.lock
 PIPTOOLS := /tmp/mnd-piptools
 PIP_COMPILE := pip-compile --extra test --generate-hashes --allow-unsafe --strip-extras --output-file $(LOCK) pyproject.toml
 
-APT_TOOLS := qemu-system-arm:qemu-system-arm arm-none-eabi-gcc:gcc-arm-none-eabi qemu-x86_64-static:qemu-user-static \
-             arm-none-eabi-size:binutils-arm-none-eabi gcc:gcc /usr/sbin/debootstrap:debootstrap \
-             aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu /usr/sbin/sshd:openssh-server ssh:openssh-client adb:adb \
-             buildah:buildah podman:podman runc:runc chromium:chromium
+# The Debian packages each target needs come from one table, targets/toolchain.py (run with $(PYTHON), no .venv
+# needed): `demo` the host and cortex-m4 targets', `all` every target's and the test suite's.
+TOOLCHAIN := $(PYTHON) targets/toolchain.py
+APT_GET ?= apt-get
+SUDO ?= $(if $(filter 0,$(shell id -u)),,sudo)
 BINFMT := /proc/sys/fs/binfmt_misc
-NEWLIB := /usr/lib/arm-none-eabi/newlib
-AARCH64_LIBC := /usr/aarch64-linux-gnu/lib/libc.a
 
-.PHONY: demo test bench toolchain clean docker docker-test lock
+.PHONY: demo test bench toolchain demo-toolchain print-demo-packages clean docker docker-test lock
 
 # The locked packages (hashes checked), then the project itself, editable, built with the lock's setuptools.
 $(INSTALLED): pyproject.toml setup.py $(LOCK)
@@ -26,7 +25,7 @@ $(INSTALLED): pyproject.toml setup.py $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(INSTALLED)
 
-demo: $(INSTALLED) toolchain
+demo: $(INSTALLED) demo-toolchain
 	$(MND) summary --alpha 0.25 --resolution 32 --classes 10 --channels 1
 	$(MND) export --target host --out out/demo --force
 	$(MND) export --target cortex-m4 --out out/demo-cortex-m4 --force
@@ -49,26 +48,32 @@ docker:
 docker-test: $(INSTALLED) toolchain
 	MND_REQUIRE_TOOLS=1 $(PY) -m pytest -m container tests/container
 
-# Cortex-M tools from Debian when missing (qemu-system-arm, arm-none-eabi-gcc, newlib), the emulated arm64 board's
-# (debootstrap, qemu-aarch64 registered with binfmt_misc, flags F), sshd/ssh for the SSH transport's tests, and
-# buildah, podman and runc for the docker/ image without a Docker engine, chromium for the HTML report's test.
+# apt-get installs the packages of $(1) (demo or all) that are missing here, and nothing when none is.
+apt_install = missing="$$($(TOOLCHAIN) missing $(1))" || exit 1; \
+  if [ -n "$$missing" ]; then \
+    echo "installing:" $$missing; \
+    $(SUDO) $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) $(APT_GET) install -y -qq $$missing; \
+  fi
+
+# What `make demo` needs from Debian: qemu-system-arm, the Arm GCC with newlib, the host gcc (QEMU's plugin).
+demo-toolchain:
+	@$(call apt_install,demo)
+
+print-demo-packages:
+	@$(TOOLCHAIN) packages demo
+
+# Every target's tools (Cortex-M; the arm64 boards: debootstrap, qemu-user-static, the aarch64 cross compiler, ssh;
+# Android: adb) and the test suite's (sshd, buildah, podman and runc for the docker/ image without a Docker engine,
+# chromium for the HTML report's test); then qemu-aarch64 registered with binfmt_misc (flags F) for the emulated
+# arm64 board.
 toolchain:
-	@missing=""; for pair in $(APT_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
-	  command -v $$tool >/dev/null || missing="$$missing $$pkg"; done; \
-	  [ -d $(NEWLIB) ] || missing="$$missing libnewlib-arm-none-eabi"; \
-	  [ -f $(AARCH64_LIBC) ] || missing="$$missing libc6-dev-arm64-cross"; \
-	  if [ -n "$$missing" ]; then \
-	    echo "installing:$$missing"; \
-	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	  fi
-	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  if [ ! -e $(BINFMT)/status ]; then \
-	    echo "mounting binfmt_misc"; $$SUDO mount -t binfmt_misc binfmt_misc $(BINFMT) || exit 1; \
+	@$(call apt_install,all)
+	@if [ ! -e $(BINFMT)/status ]; then \
+	    echo "mounting binfmt_misc"; $(SUDO) mount -t binfmt_misc binfmt_misc $(BINFMT) || exit 1; \
 	  fi; \
 	  if [ ! -e $(BINFMT)/qemu-aarch64 ]; then \
 	    echo "registering qemu-aarch64 with binfmt_misc"; \
-	    $$SUDO sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf > $(BINFMT)/register' || exit 1; \
+	    $(SUDO) sh -c 'cat /usr/lib/binfmt.d/qemu-aarch64.conf > $(BINFMT)/register' || exit 1; \
 	  fi
 
 # Two pytest-xdist workers, a test file per worker at a time (module fixtures are built once), in the order

@@ -56,9 +56,12 @@ def _cmd_summary(args) -> None:
 
 def _cmd_train(args) -> None:
     from mnd.pipeline import rundir
+    from mnd.pipeline.data.datasets import check_split_fraction
     from mnd.pipeline.model.registry import parse_model_name
 
     parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
+    check_split_fraction(args.val_split)
+    _check_inputs(args, args.dataset)
     destination = rundir.claim(Path(args.out), args.force, _local_paths(args.dataset, _cache_dir()))
     import_tensorflow_quietly()
     from mnd.pipeline.progress import EpochBar
@@ -106,6 +109,20 @@ def _measure_settings(args):
                            kernels=args.kernels, board=board)
 
 
+def _check_inputs(args, *datasets) -> None:
+    """The input arguments' cheap checks, before TensorFlow starts (each is the one its loader runs again): the
+    datasets there or built in and, for commands that import models (--arch, --labels), --model and --labels."""
+    from mnd.pipeline.data.datasets import check_dataset
+    from mnd.pipeline.sources.resolve import check_labels_file, check_model
+
+    if hasattr(args, "arch"):
+        check_model(args.model, args.arch)
+    for dataset in filter(None, datasets):
+        check_dataset(dataset)
+    if getattr(args, "labels", None):
+        check_labels_file(Path(args.labels))
+
+
 def _local_paths(*candidates) -> list:
     """The arguments that name existing files or folders: inputs that --out must stay clear of."""
     return [Path(c) for c in candidates if c and Path(c).exists()]
@@ -116,6 +133,7 @@ def _cmd_export(args) -> None:
     from mnd.pipeline.export.run import ExportConfig, check_target, export
 
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
+    _check_inputs(args, args.calib, args.eval)
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
@@ -149,6 +167,7 @@ def _prep_overrides(args) -> dict:
 
 
 def _cmd_evaluate(args) -> None:
+    _check_inputs(args, args.data)
     import_tensorflow_quietly()
     from mnd.pipeline.evaluate import evaluate, format_result
     from mnd.pipeline.sources.resolve import resolve_model
@@ -217,6 +236,7 @@ def _cmd_quantize_report(args) -> None:
             (default.weights, default.equalize, default.bias_correct):
         raise UsageError("--compare sets the weight scheme, equalization and bias correction itself; drop --weights, "
                          "--equalize and --bias-correct/--no-bias-correct, or drop --compare")
+    _check_inputs(args, args.calib, args.eval)
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
@@ -250,6 +270,7 @@ def _cmd_sweep(args) -> None:
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
     sweep_grid.check_family(args.family, args.alpha)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
+    _check_inputs(args, args.dataset)
     import_tensorflow_quietly()
     from mnd.pipeline.sweep.run import SweepConfig, run_sweep
 
@@ -266,20 +287,25 @@ def _cmd_sweep(args) -> None:
 
 def _cmd_targets(args) -> None:
     from mnd.targets.registry import get_target, target_names
+    from mnd.targets.toolchain import needs_row
 
     rows = []
     for name in target_names():
         target = get_target(name)
         reason = target.check()
+        debian = needs_row(name, target.needs)
         rows.append({"name": name, "description": target.description, "requires": list(target.requires),
                      "available": reason is None, "reason": reason,
-                     "modes": target.modes()})
+                     "modes": target.modes(), "debian_packages": debian["packages"],
+                     "missing_debian_packages": debian["missing_packages"]})
     if args.json:
         _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
     for row in rows:
         status = "available" if row["available"] else f"unavailable: {row['reason']}"
         print(f"{row['name']:<12} {status}\n{'':<12} {row['description']}\n{'':<12} needs: {', '.join(row['requires'])}")
+        if row["debian_packages"]:
+            print(f"{'':<12} Debian packages: {' '.join(row['debian_packages'])}")
         for mode in row["modes"]:
             print(f"{'':<12} {mode}")
     log.info("next: mnd export --target %s", rows[0]["name"])
@@ -291,7 +317,8 @@ def _cmd_doctor(args) -> None:
     report = diagnose()
     _print_result(args, report, format_report)
     missing = [tool["name"] for tool in report["tools"] if not tool["found"]]
-    log.info("next: %s", "make toolchain (installs the missing tools)" if missing else "mnd export --target host")
+    log.info("next: %s", report["install_debian"] or ("make toolchain (registers qemu-aarch64 with binfmt_misc)"
+                                                      if missing else "mnd export --target host"))
 
 
 def _add_quantization_flags(parser, onnx: bool = True) -> None:

@@ -1,28 +1,18 @@
 """`mnd doctor`: which tools and packages are here, which are missing, and how to install them."""
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from mnd.pipeline.environment import cpu_facts, package_versions
+from mnd.targets import toolchain
 
-TOOLS = (
-    ("gcc", "host C compiler (QEMU plugin, kernel tests)", "apt-get install -y gcc"),
-    ("qemu-system-arm", "Cortex-M emulation", "make toolchain"),
-    ("arm-none-eabi-gcc", "Cortex-M firmware builds", "make toolchain"),
-    ("ssh", "Raspberry Pi / arm64 board over SSH (--ssh)", "apt-get install -y openssh-client"),
-    ("aarch64-linux-gnu-gcc", "mnd-c for Raspberry Pi / arm64 boards (both modes)", "make toolchain"),
-    ("debootstrap", "emulated arm64 board: its root filesystem", "make toolchain"),
-    ("qemu-aarch64-static", "emulated arm64 board: running arm64 code here", "make toolchain"),
-    ("adb", "Android target", "apt-get install -y adb"),
-    ("buildah", "building the docker/ image without a Docker engine", "apt-get install -y buildah"),
-)
 VERSION_FLAGS = {"ssh": "-V", "adb": "version"}  # OpenSSH prints its version with -V, adb with a subcommand
 # Set by docker/Dockerfile: the file listing the image's apt packages as name=version lines (dpkg-query).
 IMAGE_APT_PACKAGES = "MND_IMAGE_APT_PACKAGES"
-# Inside the image these are the host's business: buildah builds the image; binfmt_misc is the host kernel's
-# registration, which a container cannot see.
-HOST_SIDE = ("buildah", "binfmt qemu-aarch64")
+TEST_SUITE = "test-suite"
+# Inside the image these are the host's business: the test suite's tools (buildah builds the image) and binfmt_misc,
+# the host kernel's registration, which a container cannot see.
+HOST_SIDE = (*(tool.name for tool in toolchain.NEEDS[TEST_SUITE]), "binfmt qemu-aarch64")
 
 
 def image_apt_packages() -> dict | None:
@@ -47,24 +37,39 @@ def _version(executable: str) -> str | None:
     return text[0][:120] if text else None
 
 
+def _tool_row(tool: toolchain.Tool) -> dict:
+    path = tool.path()
+    version = _version(path) if path and not tool.name.startswith("/") else None  # a library folder has none
+    return {"name": tool.name, "purpose": tool.purpose, "package": tool.package, "found": path is not None,
+            "path": path, "version": version, "install": None if path else toolchain.install_command([tool.package])}
+
+
+def targets_needs(include_tests: bool = True) -> list:
+    """toolchain.needs_row per registered target, and for the test suite (`make test`) when `include_tests`."""
+    from mnd.targets.registry import get_target, target_names
+
+    rows = [toolchain.needs_row(name, get_target(name).needs) for name in target_names()]
+    return rows + [toolchain.needs_row("make test", (TEST_SUITE,))] if include_tests else rows
+
+
 def diagnose() -> dict:
-    tools = []
-    for name, purpose, install in TOOLS:
-        path = shutil.which(name)
-        tools.append({"name": name, "purpose": purpose, "found": path is not None, "path": path,
-                      "version": _version(path) if path else None, "install": None if path else install})
+    image = image_apt_packages()
+    tools = [_tool_row(tool) for tool in toolchain.tools(toolchain.NEEDS)]
     from mnd.targets.linux_arm64.rootfs import binfmt_ready
 
     arm64 = binfmt_ready()
     tools.append({"name": "binfmt qemu-aarch64", "purpose": "emulated arm64 board: arm64 programs in a chroot",
                   "found": arm64 is None, "path": None, "version": "registered (flag F)" if arm64 is None else None,
                   "install": arm64})
-    image = image_apt_packages()
     if image is not None:  # kept where visible after all (a privileged container that mounted binfmt_misc)
         tools = [tool for tool in tools if tool["name"] not in HOST_SIDE or tool["found"]]
     packages = package_versions()
     missing_packages = [name for name, version in packages.items() if version is None]
-    return {"packages": packages, "missing_packages": missing_packages, "tools": tools, "cpu": cpu_facts(),
+    needs = targets_needs(include_tests=image is None)
+    missing_debian = list(dict.fromkeys(package for row in needs for package in row["missing_packages"]))
+    return {"packages": packages, "missing_packages": missing_packages, "tools": tools, "targets": needs,
+            "install_debian": toolchain.install_command(missing_debian) if missing_debian else None,
+            "cpu": cpu_facts(),
             "install_packages": "make test (creates .venv with the pinned packages)" if missing_packages else None,
             "image_apt_packages": image}
 
@@ -77,6 +82,13 @@ def format_report(report: dict) -> str:
     for tool in report["tools"]:
         state = tool["version"] or "found" if tool["found"] else f"missing — install: {tool['install']}"
         lines.append(f"  {tool['name']:<22} {state}   ({tool['purpose']})")
+    lines.append("Debian packages per target:")
+    for row in report["targets"]:
+        state = f"missing, install with: {row['install']}" if row["install"] \
+            else "ready" if row["packages"] else "nothing from Debian"
+        lines.append(f"  {row['name']:<12} {state}")
+    if report["install_debian"]:
+        lines.append(f"everything missing, in one command: {report['install_debian']}")
     if report["image_apt_packages"] is not None:
         lines.append("image apt packages (the mnd docker image):")
         lines.extend(f"  {name:<26} {version}" for name, version in report["image_apt_packages"].items())

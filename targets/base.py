@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnd.pipeline.errors import MndError
+from mnd.targets.toolchain import problem
 
 
 class TargetUnavailable(MndError):
@@ -63,10 +64,11 @@ class Target:
     default_threads = (1,)
     accepts = ()  # the BoardAccess fields this target uses
     takes_kernels = False  # whether MeasureSettings.kernels (--kernels) applies: the engine's kernel sets
+    needs = ()  # what it needs from Debian: names in targets/toolchain.py's NEEDS, every way of reaching it
 
     def check(self):
         """None when usable here, else the reason and the fix."""
-        return None
+        return problem(self.needs)
 
     def modes(self) -> list:
         """One line per way of reaching the target and whether it is ready here (for 'mnd targets')."""

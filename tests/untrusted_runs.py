@@ -1,9 +1,7 @@
 """The cheap export that the hostile-input tests edit copies of (registered by tests/conftest.py's pytest_plugins)."""
-import shutil
-
 import pytest
 
-from mnd.targets.cortex_m.target import TOOLS
+from mnd.targets.registry import get_target
 from tests.conftest import built_once, run_mnd
 
 FAST = ("--runs", "1", "--warmup", "0")
@@ -11,7 +9,7 @@ FAST = ("--runs", "1", "--warmup", "0")
 
 def _export(base) -> None:
     base.mkdir(parents=True)
-    target = "cortex-m4" if all(shutil.which(tool) for tool in TOOLS) else "host"
+    target = "host" if get_target("cortex-m4").check() else "cortex-m4"
     run_mnd("export", "--train-epochs", "0", "--allow-drift", "--target", target, "--out", base / "run",
             "--eval-samples", "20", *FAST, env={"MND_CACHE": str(base / "cache")}, check=0)
 

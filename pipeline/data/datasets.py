@@ -27,10 +27,8 @@ def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -
     `classes`: the model's output count, which label files are checked against."""
     if source in BUILTIN:
         return _load_digits(prep)
+    check_dataset(source)
     path = Path(source)
-    if not path.exists():
-        raise DataError(f"dataset '{source}' not found; give an image folder with one sub-folder per class, "
-                        f"a folder with y_labels.csv or labels.csv, or a built-in name ({', '.join(BUILTIN)})")
     label_file = label_files.find_label_file(path)
     if label_file is not None:
         return label_files.read_label_file(label_file, prep, classes)
@@ -38,6 +36,13 @@ def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -
         raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class "
                         "or a y_labels.csv / labels.csv file")
     return _load_image_folder(path, prep)
+
+
+def check_dataset(source: str) -> None:
+    """Refuses a dataset that is neither built in nor there, before anything is loaded (or TensorFlow started)."""
+    if source not in BUILTIN and not Path(source).exists():
+        raise DataError(f"dataset '{source}' not found; give an image folder with one sub-folder per class, "
+                        f"a folder with y_labels.csv or labels.csv, or a built-in name ({', '.join(BUILTIN)})")
 
 
 def native_channels(source: str) -> int:
@@ -97,11 +102,15 @@ def _class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
     return np.where(counts > 1, np.clip(quotas, at_least, counts - 1), 0)
 
 
+def check_split_fraction(fraction: float) -> None:
+    if not 0 < fraction < 1:
+        raise UsageError(f"split fraction {fraction} is out of range; use a value between 0 and 1 (e.g. 0.2)")
+
+
 def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:
     """Deterministic split keeping class proportions: (rest, held_out) with about fraction * n held out.
     Classes with a single sample cannot be stratified; they are pooled and split at random."""
-    if not 0 < fraction < 1:
-        raise UsageError(f"split fraction {fraction} is out of range; use a value between 0 and 1 (e.g. 0.2)")
+    check_split_fraction(fraction)
     rng = np.random.default_rng(seed)
     counts = np.bincount(dataset.labels, minlength=len(dataset.class_names))
     multi = counts > 1

@@ -1,5 +1,5 @@
 """quantize-report's Markdown (a summary table, then the per-layer section of each setting) and its plots."""
-from mnd.pipeline.report.quantization import quantization_section, sqnr_by_depth_compare_png, sqnr_by_depth_png
+from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.tables import percent
 
 
@@ -43,6 +43,8 @@ def _as_manifest_part(scheme: dict) -> dict:
 
 def sqnr_plots(doc: dict) -> dict:
     """{file name: PNG}: SQNR by depth per setting, and all settings overlaid when there are several."""
+    from mnd.pipeline.report.quantization_plots import sqnr_by_depth_compare_png, sqnr_by_depth_png  # matplotlib
+
     schemes = doc["schemes"]
     plots = {f"sqnr-{_slug(s['label'])}.png": sqnr_by_depth_png(s["layers"], f"{doc['model']}: {s['label']}")
              for s in schemes}

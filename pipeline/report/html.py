@@ -6,9 +6,7 @@ every character of it is escaped first: a run directory, and so every string in 
 import html
 import re
 
-from mnd.pipeline.report import plots
 from mnd.pipeline.report.markdown import render
-from mnd.pipeline.report.quantization import sqnr_by_depth_figure
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #1a1a1a; max-width: 76rem; margin: 1.5rem auto; padding: 0 1rem; }
@@ -98,6 +96,8 @@ def _table(rows: list) -> str:
 
 
 def figure_html(figure, caption: str) -> str:
+    from mnd.pipeline.report import plots  # matplotlib: only when there is a figure
+
     alt = html.escape(caption, quote=True)
     return (f'<figure>\n<img src="{plots.png_data_uri(figure)}" alt="{alt}">\n'
             f"<figcaption>{html.escape(caption)}</figcaption>\n</figure>")
@@ -106,6 +106,9 @@ def figure_html(figure, caption: str) -> str:
 def run_figures(manifest) -> list:
     """(Figure, caption) for a run: accuracy and speed, per-layer cost, op profiles, memory, SQNR by depth,
     confusion matrix."""
+    from mnd.pipeline.report import plots  # matplotlib: only when a report is drawn
+    from mnd.pipeline.report.quantization_plots import sqnr_by_depth_figure
+
     target = (manifest.target or {}).get("name", "—")
     measured = list(manifest.measurements)
     figures = []

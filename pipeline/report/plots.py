@@ -16,11 +16,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 
+from mnd.pipeline.report.labels import SHORT_OPS, short
+
 LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
 MAX_BARS = 60
 MAX_OPS = 15
-SHORT_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dw", "FULLY_CONNECTED": "fc", "AVERAGE_POOL_2D": "avgpool",
-             "MAX_POOL_2D": "maxpool", "SOFTMAX": "softmax", "RESHAPE": "reshape", "ADD": "add"}
 EMULATED_LATENCY = "emulated: says nothing about the hardware's speed"
 EMULATED_COUNTS = "emulated (QEMU): executed instructions, not cycles"
 
@@ -43,11 +43,6 @@ def literal_text(build):
         with matplotlib.rc_context(LITERAL_TEXT):
             return build(*args, **kwargs)
     return built
-
-
-def short(text, limit: int = 40) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def bar_of(m, prefix: str = "") -> Bar:

@@ -50,8 +50,8 @@ class ModelSource:
 def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, progress=None,
                   prep_overrides: dict | None = None, labels_file: str | None = None,
                   arch: str | None = None, classes: int | None = None) -> ModelSource:
-    if arch:
-        source = _from_weights(Path(model or ""), arch, classes)
+    if check_model(model, arch) == "weights":
+        source = _from_weights(Path(model), arch, classes)
     else:
         source = _resolve(model, cache_dir, epochs, seed, progress)
     if prep_overrides:
@@ -63,16 +63,24 @@ def resolve_model(model: str | None, cache_dir: Path, epochs: int, seed: int, pr
     return source
 
 
-def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
+def check_model(model: str | None, arch: str | None = None) -> str:
+    """What --model names, decided without loading it (so before TensorFlow starts): "registry", "run",
+    "tflite", "keras" or "weights" (with --arch); a missing or unsupported one is refused here."""
+    if arch:
+        parse_model_name(arch)
+        path = Path(model or "")
+        if path.suffix != ".h5" or not path.is_file():
+            raise ModelError(f"--arch needs --model pointing at a weights-only .h5 file; '{path}' is not one")
+        return "weights"
     if model is None or is_model_name(model):
-        return _cached_training_run(model or DEFAULT_MODEL, cache_dir, epochs, seed, progress)
+        return "registry"
     path = Path(model)
     if path.is_dir() and (path / "manifest.json").exists():
-        return from_run_dir(path)
+        return "run"
     if path.suffix == ".tflite" and path.is_file():
-        return _from_tflite(path)
+        return "tflite"
     if (path.suffix in (".keras", ".h5") and path.is_file()) or (path / "saved_model.pb").is_file():
-        return _from_keras(path)
+        return "keras"
     if not path.exists():
         if "/" not in model and "." not in model:
             parse_model_name(model)  # raises with a did-you-mean for registry-like typos
@@ -80,6 +88,16 @@ def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
                          "or .tflite file, a SavedModel directory, or a run directory from 'mnd train'")
     raise ModelError(f"cannot import '{model}': supported are .keras, .h5 and .tflite files, SavedModel "
                      "directories and 'mnd train' run directories")
+
+
+def _resolve(model, cache_dir, epochs, seed, progress) -> ModelSource:
+    kind = check_model(model)
+    if kind == "registry":
+        return _cached_training_run(model or DEFAULT_MODEL, cache_dir, epochs, seed, progress)
+    path = Path(model)
+    if kind == "run":
+        return from_run_dir(path)
+    return _from_tflite(path) if kind == "tflite" else _from_keras(path)
 
 
 def from_run_dir(run: Path) -> ModelSource:
@@ -153,11 +171,10 @@ def keras_input_mode(model) -> str:
 
 
 def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
-    """A weights-only .h5 poured into a registry architecture (--arch, optionally --classes)."""
+    """A weights-only .h5 (check_model: it is one) poured into a registry architecture (--arch, optionally
+    --classes)."""
     from mnd.pipeline.sources.keras_file import classes_in_weights, load_weights_into
 
-    if path.suffix != ".h5" or not path.is_file():
-        raise ModelError(f"--arch needs --model pointing at a weights-only .h5 file; '{path}' is not one")
     classes = classes or classes_in_weights(path)
     if classes is None:
         raise ModelError(f"cannot tell the class count of '{path}'; give --classes N with --arch")
@@ -189,9 +206,13 @@ def classifier_shape(info, path: Path) -> tuple:
     return int(inputs[1]), int(inputs[3]), int(outputs[-1])
 
 
-def _read_labels(path: Path, classes: int) -> tuple:
+def check_labels_file(path: Path) -> None:
     if not path.is_file():
         raise ModelError(f"labels file '{path}' not found; give a text file with one class name per line")
+
+
+def _read_labels(path: Path, classes: int) -> tuple:
+    check_labels_file(path)
     names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
     if len(names) != classes:
         raise ModelError(f"labels file '{path}' has {len(names)} names but the model has {classes} classes; "

@@ -43,11 +43,7 @@ class AndroidTarget(Target):
                "delegate": "cpu, xnnpack, gpu, nnapi (benchmark_model)", "cpu_affinity": "taskset mask"}
     default_threads = (1, 4)
     accepts = ("serial", "benchmark_model", "delegates", "cpu_affinity")
-
-    def check(self):
-        missing = [f"{tool} ({install})" for tool, install in (("adb", "apt-get install adb"),
-                   ("aarch64-linux-gnu-gcc", "apt-get install gcc-aarch64-linux-gnu")) if shutil.which(tool) is None]
-        return f"{', '.join(missing)} not found — or run 'make toolchain'" if missing else None
+    needs = ("android",)
 
     def modes(self) -> list:
         return [f"--benchmark-model: LiteRT's android_aarch64 benchmark_model, downloaded from {BENCHMARK_URL}"]

@@ -21,6 +21,7 @@ from mnd.pipeline.process_group import run_group
 from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.base import TargetUnavailable
 from mnd.targets.cortex_m.cores import Core
+from mnd.targets.toolchain import install_hint
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness"
@@ -35,7 +36,7 @@ TOOL_TMPDIR = "tmp"  # the compiler's TMPDIR, inside the folder being built
 COMMON_CFLAGS = ("-std=gnu11", "-Wall", "-ffunction-sections", "-fdata-sections", "-fno-common")
 PROFILE = "-DMND_PROFILE"
 _PLUGIN_CFLAGS = ("-shared", "-fPIC", "-O2", "-Wall")
-_FIX = "run 'make toolchain' or use the docker/ image"
+_OR = "(or use the docker/ image)"
 
 # output section -> size category
 _CATEGORY = {".vectors": "text", ".text": "text", ".ARM.extab": "text", ".ARM.exidx": "text",
@@ -87,7 +88,7 @@ class Firmware:
 def find_tool(name: str, core: str = "cortex-m") -> str:
     path = shutil.which(name)
     if path is None:
-        raise ToolMissing(f"{core}: {name} not found — {_FIX}")
+        raise ToolMissing(f"{core}: {name} not found — {install_hint(name)} {_OR}")
     return path
 
 
@@ -257,7 +258,8 @@ def build_plugin(out_dir: Path) -> Path:
         return target
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
-        raise ToolMissing(f"cortex-m: no host C compiler (gcc) to build the QEMU plugin — {_FIX}")
+        raise ToolMissing(f"cortex-m: no host C compiler (gcc) to build the QEMU plugin — {install_hint('gcc')} "
+                          f"{_OR}")
     out_dir.mkdir(parents=True, exist_ok=True)
     with temporary_directory(".mnd_count-", dir=out_dir) as work:
         _run_tool([cc, *_PLUGIN_CFLAGS, str(PLUGIN_SOURCE), "-o", "mnd_count.so"], work,

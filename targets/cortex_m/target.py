@@ -1,6 +1,5 @@
 """Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
 reference kernels, with instruction counts (never cycles: QEMU has no timing model), RAM and flash."""
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,6 @@ from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
 from mnd.pipeline.tempdirs import temporary_directory
 
-TOOLS = ("qemu-system-arm", "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "gcc")
-
 
 class EngineMismatch(MndError):
     """The C engine's outputs differ from TFLite-Micro or LiteRT's reference kernels."""
@@ -32,12 +29,7 @@ class CortexMTarget(Target):
                "kernels": "auto (the core's DSP kernels, or on cortex-m55 its MVE kernels, where a layer fits them) "
                           "or portable (plain C99 only)"}
     takes_kernels = True
-
-    def check(self):
-        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-        if missing:
-            return f"{', '.join(missing)} not found — run 'make toolchain' or use the docker/ image"
-        return None
+    needs = ("cortex-m",)
 
     def project_dir(self, run_dir: Path) -> Path:
         return run_dir / self.name

@@ -19,6 +19,7 @@ from packaging.requirements import Requirement
 
 from mnd.pipeline.progress import phase
 from mnd.targets.base import TargetUnavailable
+from mnd.targets.toolchain import install_hint
 
 RECIPE_VERSION = 1
 SUITE, VARIANT, MIRROR = "bookworm", "minbase", "http://deb.debian.org/debian"
@@ -136,7 +137,7 @@ def ensure_rootfs() -> Path:
 
 def _check_build_tools() -> None:
     if shutil.which("debootstrap") is None and not Path("/usr/sbin/debootstrap").exists():
-        raise TargetUnavailable(f"debootstrap not found; {FIX} or apt-get install debootstrap qemu-user-static")
+        raise TargetUnavailable(f"debootstrap not found — {install_hint('debootstrap')}, or {FIX}")
     if os.geteuid() != 0:
         raise TargetUnavailable("building the arm64 root filesystem needs root (debootstrap chroots); "
                                 "run once as root or with sudo")

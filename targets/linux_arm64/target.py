@@ -2,7 +2,6 @@
 executable) run on the board over SSH, or on an emulated one here (arm64 Debian under qemu-user, CPU pinned to
 the board's), and accuracy, latency and the board's facts come back into the manifest."""
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,32 +22,23 @@ from mnd.targets.linux_arm64.facts import FACTS_SCRIPT, board_record, parse_fact
 from mnd.targets.linux_arm64.result import read_result
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
+from mnd.targets.toolchain import problem
 
 log = logging.getLogger("mnd")
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 HOST_REFERENCE = "host litert-ref"
-EMULATION_TOOLS = (("debootstrap", "apt-get install debootstrap"), ("qemu-aarch64-static", "apt-get install "
-                   "qemu-user-static"))
-CROSS_GCC = ("aarch64-linux-gnu-gcc", "apt-get install gcc-aarch64-linux-gnu")
-
-
-def _missing(tools) -> list:
-    return [f"{tool} ({install})" for tool, install in tools if shutil.which(tool) is None]
+EMULATED, SSH = ("arm64-emulated",), ("arm64-ssh",)  # targets/toolchain.py's needs of each way
 
 
 def emulation_problem() -> str | None:
     """Why the emulated board cannot run here (tools, binfmt_misc), with the fix; None when it can."""
     from mnd.targets.linux_arm64.rootfs import binfmt_ready
 
-    missing = _missing(EMULATION_TOOLS + (CROSS_GCC,))
-    if missing:
-        return f"emulated mode needs {', '.join(missing)} — or run 'make toolchain'"
-    return binfmt_ready()
+    return problem(EMULATED) or binfmt_ready()
 
 
 def ssh_problem() -> str | None:
-    missing = _missing((("ssh", "apt-get install openssh-client"), CROSS_GCC))
-    return f"--ssh mode needs {', '.join(missing)} — or run 'make toolchain'" if missing else None
+    return problem(SSH)
 
 
 class BoardTarget(Target):
@@ -60,10 +50,11 @@ class BoardTarget(Target):
                "threads": "comma list (default 1,2,4); reference kernels and mnd-c run single-threaded"}
     default_threads = (1, 2, 4)
     accepts = ("ssh", "identity", "ssh_config", "accept_new_host_key", "remote_python", "setup")
+    needs = EMULATED + SSH
 
     def check(self):
         emulated, ssh = emulation_problem(), ssh_problem()
-        return f"{emulated}; {ssh}" if emulated and ssh else None
+        return f"emulated mode: {emulated}; --ssh mode: {ssh}" if emulated and ssh else None
 
     def modes(self) -> list:
         """What each way of reaching the board needs here, for 'mnd targets' and 'mnd doctor'."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mnd.targets.base import TargetUnavailable
+from mnd.targets.toolchain import install_hint
 from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
 
 WORK_ROOT = PurePosixPath("/data/local/tmp")
@@ -109,7 +110,7 @@ class AdbTransport(Transport):
     def __init__(self, serial: str | None = None, *, adb: str = "adb"):
         found = shutil.which(adb)
         if found is None:
-            raise TargetUnavailable("adb not found — apt-get install adb")
+            raise TargetUnavailable(f"adb not found — {install_hint('adb')}")
         self.adb, self.serial = found, None
         listing = self._adb(["devices", "-l"], timeout=CONTROL_TIMEOUT_S, what="list devices")
         if listing.returncode != 0:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from mnd.targets.base import TargetUnavailable
+from mnd.targets.toolchain import install_hint
 from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
 
 KILL_GRACE_S = 5  # `timeout -k`: SIGKILL this long after the SIGTERM that a remote command ignored
@@ -151,7 +152,7 @@ class SshTransport(Transport):
         """The full local command line that runs `remote_command` (one string, for the remote shell)."""
         ssh = shutil.which("ssh")
         if ssh is None:
-            raise TargetUnavailable("ssh not found — apt-get install openssh-client")
+            raise TargetUnavailable(f"ssh not found — {install_hint('ssh')}")
         checking = "accept-new" if self.accept_new_host_key else "yes"
         argv = [ssh, "-T", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout}",
                 "-o", f"StrictHostKeyChecking={checking}", "-o", "ServerAliveInterval=15",

@@ -15,7 +15,7 @@ from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import cpu_facts
 from mnd.pipeline.quality.measure import float_correct, float_predictions, measure_scheme
 from mnd.pipeline.quality.schemes import compared
-from mnd.pipeline.report.quantization import sqnr_by_depth_compare_png
+from mnd.pipeline.report.quantization_plots import sqnr_by_depth_compare_png
 from mnd.pipeline.sources.resolve import resolve_model
 from mnd.quantize.config import CALIBRATION_METHODS, QuantConfig
 from mnd.quantize.int8_model import build_int8

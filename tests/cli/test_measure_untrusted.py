@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mnd.targets.cortex_m.target import TOOLS
+from mnd.targets.registry import get_target
 from tests.conftest import skip_or_fail
 from tests.untrusted_runs import FAST
 
@@ -119,7 +119,7 @@ def test_measure_refuses_a_hostile_manifest_and_touches_nothing(exported, tmp_pa
 @pytest.fixture
 def cortex_run(exported, tmp_path):
     if not (exported[0] / "cortex-m4").is_dir():
-        skip_or_fail(f"{', '.join(TOOLS)} needed for the cortex-m4 target")
+        skip_or_fail(f"the cortex-m4 target is unavailable: {get_target('cortex-m4').check()}")
     run = tmp_path / "run"
     shutil.copytree(exported[0], run, symlinks=True)
     (tmp_path / "outside").mkdir()

@@ -43,11 +43,10 @@ def test_unknown_target_suggests_closest(mnd, tmp_path):
 
 @pytest.mark.parametrize("args", [["--target", "nope"], ["--target", "host", "--out", "."]])
 def test_target_and_out_errors_come_before_tensorflow_starts(tmp_path, args):
-    """A mistyped --target or a bad --out answers at once: one line, exit 2, and TensorFlow never imported."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "mnd.pipeline.cli", "export", *args],
+    """A mistyped --target or a bad --out answers at once: one line, exit 2 (tests/cli/test_heavy_imports.py: with
+    no heavy library imported)."""
+    result = subprocess.run([sys.executable, "-m", "mnd.pipeline.cli", "export", *args],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     errors = [line for line in result.stderr.splitlines() if line.startswith("mnd: error:")]
     assert result.returncode == 2 and len(errors) == 1, result.stderr[-2000:]
-    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert "mnd.pipeline.errors" in imported and "tensorflow" not in imported
     assert list(tmp_path.iterdir()) == []

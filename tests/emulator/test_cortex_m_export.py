@@ -12,7 +12,7 @@ import pytest
 
 from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.targets.cortex_m.firmware import HARNESS
-from mnd.targets.cortex_m.target import TOOLS
+from mnd.targets.registry import get_target
 from tests.conftest import REPO, run_mnd, skip_or_fail
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -23,9 +23,9 @@ VENV = sys.prefix if sys.prefix != sys.base_prefix else None  # the virtual envi
 
 @pytest.fixture(scope="module", autouse=True)
 def toolchain():
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        skip_or_fail(f"{', '.join(missing)} not found (run 'make toolchain')")
+    problem = get_target("cortex-m4").check()
+    if problem:
+        skip_or_fail(problem)
 
 
 def emulated(out, core):

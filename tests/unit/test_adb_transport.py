@@ -203,5 +203,5 @@ def test_adb_no_device_and_no_adb_name_the_fix(tmp_path, monkeypatch):
             AdbTransport()
         assert str(nothing.value) == NO_DEVICE
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(TargetUnavailable, match="adb not found — apt-get install adb"):
+    with pytest.raises(TargetUnavailable, match="adb not found — sudo apt-get install adb"):
         AdbTransport()

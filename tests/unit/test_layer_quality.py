@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from mnd.pipeline.report.quantization import quantization_section, sqnr_by_depth_compare_png, sqnr_by_depth_png
+from mnd.pipeline.report.quantization import quantization_section
+from mnd.pipeline.report.quantization_plots import sqnr_by_depth_compare_png, sqnr_by_depth_png
 from mnd.quantize import tflite_edit
 from mnd.quantize.layer_quality import LayerQuality, flag_worst, layer_quality
 from mnd.quantize.ptq import calibrated_float, export_saved_model, quantize_calibrated
