@@ -53,6 +53,18 @@ def _cmd_summary(args) -> None:
     log.info("next: mnd train --model %s --dataset digits --out runs/%s", spec.name, spec.name)
 
 
+def _cmd_analyze(args) -> None:
+    from mnd.pipeline.analyze.render import format_analysis
+    from mnd.pipeline.analyze.run import analyze
+    from mnd.targets.cortex_m.boards import resolve_board
+
+    board, _ = resolve_board(args.board, None)
+    doc = analyze(args.model, board)
+    _print_result(args, doc, format_analysis)
+    log.info("next: mnd export --model %s --board %s   (measures it on the emulated core)", args.model,
+             args.board or "NAME")
+
+
 def _cmd_train(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.model.registry import parse_model_name
@@ -358,6 +370,12 @@ def _add_measure_flags(parser) -> None:
                        help="hexadecimal CPU mask for taskset on the phone, e.g. f0 for the big cores of many SoCs")
 
 
+def _boards_epilog() -> str:
+    from mnd.targets.cortex_m.boards import BOARDS, board_names
+
+    return "board presets:\n" + "\n".join(f"  {BOARDS[name].describe()}" for name in board_names())
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line (the fix is in `--help`), exit code 2, like every other mnd error."""
 
@@ -391,6 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "models of the slim README; v3: its 6 models, with the V3 paper's figures")
     summary.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     summary.set_defaults(handler=_cmd_summary)
+
+    analyze = commands.add_parser("analyze", parents=[common], help="per-layer MACs and parameters, arena, flash "
+                                  "and whether an int8 .tflite fits a board, in seconds (no emulator)",
+                                  epilog=_boards_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    analyze.add_argument("model", metavar="MODEL", help="an int8 or uint8 .tflite file, or an 'mnd export' run directory")
+    analyze.add_argument("--board", help="a board preset (below): the arena is planned for its core, and the verdict "
+                         "says whether flash and RAM fit, with the margins")
+    analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    analyze.set_defaults(handler=_cmd_analyze)
 
     train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder")
     train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32, mobilenet_v2_035_96 "
