@@ -125,7 +125,10 @@ def _local_paths(*candidates) -> list:
 def _cmd_export(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.export.run import ExportConfig, check_target, export
+    from mnd.targets.cortex_m.boards import resolve_board
 
+    board, target = resolve_board(args.board, args.target)
+    args.target = target or "host"
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
@@ -142,7 +145,7 @@ def _cmd_export(args) -> None:
                           quant=_quant_config(args),
                           evaluation_samples=args.eval_samples, max_drop=args.max_drop,
                           allow_drift=args.allow_drift, requantize_int8=args.requantize_int8,
-                          measure=_measure_settings(args))
+                          measure=_measure_settings(args), board=board)
     manifest = export(source, destination, config)
     _emit_json(args, manifest.to_json())
     failed = [v.name for v in manifest.validations if not v.passed]
@@ -276,6 +279,7 @@ def _cmd_sweep(args) -> None:
 
 
 def _cmd_targets(args) -> None:
+    from mnd.targets.cortex_m.boards import boards_on
     from mnd.targets.registry import get_target, target_names
 
     rows = []
@@ -284,7 +288,7 @@ def _cmd_targets(args) -> None:
         reason = target.check()
         rows.append({"name": name, "description": target.description, "requires": list(target.requires),
                      "available": reason is None, "reason": reason,
-                     "modes": target.modes()})
+                     "modes": target.modes(), "boards": [board.to_dict() for board in boards_on(name)]})
     if args.json:
         _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
@@ -293,6 +297,8 @@ def _cmd_targets(args) -> None:
         print(f"{row['name']:<12} {status}\n{'':<12} {row['description']}\n{'':<12} needs: {', '.join(row['requires'])}")
         for mode in row["modes"]:
             print(f"{'':<12} {mode}")
+        for board in boards_on(row["name"]):
+            print(f"{'':<12} board preset (--board): {board.describe()}")
     log.info("next: mnd export --target %s", rows[0]["name"])
 
 
@@ -438,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     export = commands.add_parser("export", parents=[common], help="int8 PTQ, TFLite/ONNX/C-array export, validation, measurement")
-    export.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    export.add_argument("--target", help="where to measure (see 'mnd targets'; default: host, or --board's core)")
+    export.add_argument("--board", help="a board preset such as nucleo-l4r5zi (see 'mnd targets'): measures on its "
+                        "core and says whether the firmware fits the part's flash and RAM")
     export.add_argument("--model", help="registry name, .keras file or 'mnd train' run directory "
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
