@@ -263,6 +263,7 @@ def _cmd_sweep(args) -> None:
     if args.dataset and (args.classes or args.channels):
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
     sweep_grid.check_family(args.family, args.alpha)
+    part = _sweep_board(args)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     import_tensorflow_quietly()
     from mnd.pipeline.sweep.run import SweepConfig, run_sweep
@@ -270,12 +271,28 @@ def _cmd_sweep(args) -> None:
     config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
                          epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
                          seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args),
-                         family=args.family)
+                         family=args.family, part=part)
     out = Path(args.out or f"out/sweep-{args.target}")
     doc = run_sweep(config, out, args.force, _local_paths(args.dataset, _cache_dir()))
     _emit_json(args, json.dumps(doc, indent=2) + "\n")
     log.info("wrote %s/sweep.json, report.md and report.html (%d variants)", out, len(doc["rows"]))
     log.info("next: xdg-open %s/report.html", out)
+
+
+def _sweep_board(args) -> str | None:
+    """--board: its core is the target and its flash and RAM the budgets (args updated); the preset's name or None."""
+    from mnd.pipeline.errors import UsageError
+    from mnd.targets.cortex_m.boards import resolve_board
+
+    board, target = resolve_board(args.board, args.target)
+    args.target = target or "host"
+    if board is None:
+        return None
+    if args.flash_kb is not None or args.ram_kb is not None:
+        raise UsageError(f"--board {board.name} sets the flash and RAM budgets to the {board.part}'s; drop "
+                         "--flash-kb/--ram-kb, or drop --board and give --target with your own budgets")
+    args.flash_kb, args.ram_kb = board.flash_bytes / 1024, board.ram_bytes / 1024
+    return board.name
 
 
 def _cmd_targets(args) -> None:
@@ -516,7 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", parents=[common], help="the alpha x resolution trade-off (paper Figures 4 "
                                 "and 5) measured on a target: sweep.json, report.md, report.html")
-    sweep.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    sweep.add_argument("--target", help="where to measure (see 'mnd targets'; default: host, or --board's core)")
+    sweep.add_argument("--board", help="a board preset (see 'mnd targets'): its core, with its flash and RAM as the "
+                       "budgets")
     sweep.add_argument("--family", choices=sweep_grid.FAMILIES, default="v1",
                        help="architecture of every variant: mobilenet_v1 (default), v2, v3_small or v3_large")
     sweep.add_argument("--alpha", type=sweep_grid.alpha_list, default=sweep_grid.alpha_list(sweep_grid.DEFAULT_ALPHAS),

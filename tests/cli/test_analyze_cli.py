@@ -65,10 +65,13 @@ def test_bad_input_is_one_line_naming_the_fix(mnd, assets, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_export_board_and_disagreeing_target_is_refused_before_any_work(mnd, tmp_path):
+def test_board_and_a_disagreeing_target_or_budget_are_refused_before_any_work(mnd, tmp_path):
     error = refused(mnd("export", "--board", "nano33-ble", "--target", "cortex-m7", "--out", tmp_path / "out"))
     assert "--board nano33-ble is a nRF52840, counted on cortex-m4, not 'cortex-m7'" in error
-    assert not (tmp_path / "out").exists()
+    error = refused(mnd("sweep", "--cost-only", "--board", "nano33-ble", "--flash-kb", "512", "--out",
+                        tmp_path / "out"))
+    assert "--board nano33-ble sets the flash and RAM budgets to the nRF52840's; drop --flash-kb/--ram-kb" in error
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
@@ -92,3 +95,16 @@ def test_export_board_says_whether_the_firmware_fits_the_part(mnd, tmp_path):
     assert part["estimate_ms"] == round(measured["instructions"] / 64e3, 3)
     report = (out / "report.md").read_text()
     assert "- fits nano33-ble (nRF52840): flash" in report and "estimate, not a measurement" in report
+
+
+def test_sweep_board_takes_the_parts_memory_as_its_budgets(mnd, tmp_path):
+    """Alpha 0.5 at 128 has 1.3 M int8 weights: over the nRF52840's 1 MiB flash, so nothing is built."""
+    out = tmp_path / "sweep"
+    mnd("sweep", "--board", "nano33-ble", "--cost-only", "--alpha", "0.5", "--resolution", "128", "--out", out,
+        check=0)
+    doc = json.loads((out / "sweep.json").read_text())
+    (row,) = doc["rows"]
+    assert doc["settings"]["target"] == "cortex-m4" and doc["settings"]["part"] == "nano33-ble"
+    assert (doc["settings"]["flash_kb"], doc["settings"]["ram_kb"]) == (1024, 256)
+    assert row["status"] == "does not fit" and "over the nano33-ble flash of" in row["fit_detail"]
+    assert "those of board preset nano33-ble" in (out / "report.md").read_text()

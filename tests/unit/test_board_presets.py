@@ -53,3 +53,17 @@ def test_flash_estimate_counts_the_constant_arrays_plus_the_measured_code():
     assert flash_estimate(model_c, "cortex-m4", "dsp")[0] == 480 + CODE_BYTES[("cortex-m4", "dsp")]
     estimate, basis = flash_estimate(model_c, None, "portable")
     assert estimate == 480 + CODE_BYTES[("cortex-m4", "portable")] and "estimated, not built" in basis
+
+
+def test_sweep_budgets_from_a_board_are_named_after_it():
+    from mnd.pipeline.sweep.fits import target_limits
+    from mnd.pipeline.sweep.run import SweepConfig
+    from mnd.targets.registry import get_target
+
+    board = BOARDS["nano33-ble"]
+    limits = target_limits(get_target("cortex-m4"), board.flash_bytes / KIB, board.ram_bytes / KIB, board.name)
+    assert [(limit.what, limit.bytes, limit.source) for limit in limits if not limit.hard] == \
+        [("flash", 1_048_576, "nano33-ble flash"), ("RAM", 262_144, "nano33-ble RAM")]
+    config = SweepConfig("cortex-m4", (0.25,), (96,), flash_kb=1024.0, ram_kb=256.0, part="nano33-ble")
+    assert config.settings(1000, 3)["part"] == "nano33-ble"
+    assert "part" not in SweepConfig("cortex-m4", (0.25,), (96,)).settings(1000, 3)  # earlier folders keep matching
