@@ -7,7 +7,7 @@ def _shape(dims: list) -> str:
 
 
 def format_analysis(doc: dict) -> str:
-    where = f"the {doc['core']} ({doc['arena_kernels']} kernels)" if doc["core"] else "any core (portable kernels)"
+    where = f"{doc['core']}, {doc['arena_kernels']} kernels" if doc["core"] else "any core, portable kernels"
     tflm = f"{doc['tflm_arena_bytes']:,} B ({doc['tflm_arena_note']})" if doc["tflm_arena_bytes"] is not None \
         else doc["tflm_arena_note"]
     lines = [f"{doc['model']}: {doc['macs']:,} MACs, {doc['params']:,} parameters ({doc['weight_bytes']:,} B as "

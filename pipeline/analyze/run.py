@@ -16,7 +16,7 @@ from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.cortex_m.board_fit import fit
 from mnd.targets.cortex_m.cores import get_core
 
-TFLM_SECONDS = 20  # TFLM's arena search (a doubling then a bisection of host allocations) takes ~1-2 s on VWW
+TFLM_SECONDS = 10  # TFLM's arena search (a doubling then a bisection of host allocations) takes ~1-2 s on VWW
 
 
 def analyze(given: str, board=None) -> dict:
@@ -60,5 +60,5 @@ def _tflm_arena(path: Path, model_input) -> "tuple[int | None, str]":
         arena = tflm_arena_bytes(path, sample, timeout=TFLM_SECONDS)
     except MndError as error:
         return None, f"not computed: TFLite-Micro's arena search did not succeed ({error})"
-    return arena, ("TFLite-Micro's smallest arena, found with its Python interpreter (a 64-bit host build: its "
-                   "pointers and structs are larger than a 32-bit core's, so an upper estimate)")
+    return arena, ("TFLite-Micro's smallest arena, found with its Python interpreter: a 64-bit host build, whose "
+                   "pointers and structs are larger than a 32-bit core's, so an upper estimate")

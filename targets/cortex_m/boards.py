@@ -51,7 +51,7 @@ BOARDS = {b.name: b for b in (
     Board("nano33-ble", "nRF52840", "cortex-m4", 64, 1 * _MIB, 256 * _KIB,
           "Arduino's Nano 33 BLE (Sense) specification table (nRF52840, 64 MHz, 1 MB flash, 256 KB SRAM), as "
           "quoted in github.com/TannerGilbert/Arduino-Nano-33-BLE-Sense-Code-Collection; Zephyr/TinyGo board docs"),
-    Board("ek-ra8d1", "R7FA8D1BHECBD (RA8D1)", "cortex-m55", 480, 2 * _MIB, 1 * _MIB,
+    Board("ek-ra8d1", "RA8D1 R7FA8D1BHECBD", "cortex-m55", 480, 2 * _MIB, 1 * _MIB,
           "Zephyr's AIK-RA8D1 page (480 MHz Cortex-M85 with Helium, 1 MB SRAM, 2 MB code flash), Qt for MCUs' "
           "EK-RA8D1 page (R7FA8D1BHECBD, 2 MB flash, 1 MB SRAM)",
           note="a Cortex-M85, counted on the emulated cortex-m55: the nearest core, Armv8.1-M with Helium"),
