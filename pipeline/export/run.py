@@ -68,12 +68,15 @@ def with_target_result(manifest: Manifest, target, settings: MeasureSettings, re
                        allow_drift: bool = False) -> Manifest:
     """The manifest with the target's measurements (after `kept`), its validations (replacing the target's earlier
     ones) and board facts; a failed target validation stops the run unless drift is allowed."""
+    from mnd.targets.cortex_m.boards import BOARDS
+
     own = tuple(v for v in manifest.validations if not v.name.startswith(f"{target.name} "))
     validations = own + tuple(result.validations)
+    part = (manifest.target or {}).get("part")  # `mnd export --board`: judged again on the measurements now
     manifest = replace(manifest.with_measurements(kept + tuple(result.measurements)), validations=validations,
                        target=target_record(target, settings, result.board))
     validate.enforce(result.validations, allow_drift)  # the export's own were enforced (or allowed) already
-    return manifest
+    return with_board_fit(manifest, BOARDS.get(part["board"])) if part else manifest
 
 
 def with_board_fit(manifest: Manifest, board) -> Manifest:

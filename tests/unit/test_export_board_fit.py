@@ -2,11 +2,13 @@
 the report's Cortex-M section says whether it fits, with instructions / clock labelled as an estimate."""
 import json
 
-from mnd.pipeline.export.run import with_board_fit
+from mnd.pipeline.export.run import with_board_fit, with_target_result
 from mnd.pipeline.json_shape import check
 from mnd.pipeline.manifest import MANIFEST_SHAPE
 from mnd.pipeline.report.markdown import render
+from mnd.targets.base import MeasureSettings, TargetResult
 from mnd.targets.cortex_m.boards import BOARDS
+from mnd.targets.registry import get_target
 from tests.unit.test_html_report import sample_manifest
 
 
@@ -22,3 +24,12 @@ def test_the_measured_firmware_is_judged_against_the_board_and_reported():
     report = render(judged)
     assert "- fits nano33-ble (nRF52840): flash 254,080 of 1,048,576 B (794,496 B left)" in report
     assert "- on the nRF52840: estimate, not a measurement: 491,618 instructions at 64 MHz" in report
+
+
+def test_measure_on_another_target_keeps_the_verdict_of_the_kept_firmware_row():
+    judged = with_board_fit(sample_manifest(), BOARDS["nano33-ble"])
+    cortex = tuple(m for m in judged.measurements if m.target == "cortex-m4")
+    again = with_target_result(judged, get_target("host"), MeasureSettings(), TargetResult(()), kept=cortex)
+    assert again.target["name"] == "host" and again.target["part"] == judged.target["part"]
+    gone = with_target_result(judged, get_target("host"), MeasureSettings(), TargetResult(()))
+    assert "part" not in gone.target  # no cortex-m4 row left to judge
