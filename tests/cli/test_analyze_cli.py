@@ -108,3 +108,12 @@ def test_sweep_board_takes_the_parts_memory_as_its_budgets(mnd, tmp_path):
     assert (doc["settings"]["flash_kb"], doc["settings"]["ram_kb"]) == (1024, 256)
     assert row["status"] == "does not fit" and "over the nano33-ble flash of" in row["fit_detail"]
     assert "those of board preset nano33-ble" in (out / "report.md").read_text()
+
+
+def test_targets_and_analyze_help_list_the_board_presets(mnd):
+    rows = {row["name"]: row for row in json.loads(mnd("targets", "--json", check=0).stdout)}
+    assert [board["name"] for board in rows["cortex-m4"]["boards"]] == ["nucleo-l4r5zi", "nano33-ble"]
+    assert rows["cortex-m55"]["boards"][0]["note"].startswith("a Cortex-M85, counted on the emulated cortex-m55")
+    assert rows["host"]["boards"] == []
+    assert "nucleo-u575zi: STM32U575ZIT6Q, cortex-m33 @ 160 MHz, 2,048 KiB flash, 786 KiB RAM" in \
+        mnd("analyze", "--help", check=0).stdout
