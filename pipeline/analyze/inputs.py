@@ -28,7 +28,11 @@ def read_model(given: str) -> Int8Model:
         raise UsageError(f"'{given}' is not a regular file; {SUPPORTED}")
     if path.stat().st_size > MAX_TFLITE_BYTES:
         raise ModelError(f"'{given}' is over 2 GiB, larger than any .tflite file can be; {SUPPORTED}")
-    return _int8_of(path, path.read_bytes())
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"'{given}' cannot be read ({error.strerror}); {SUPPORTED}") from None
+    return _int8_of(path, data)
 
 
 def _missing(given: str) -> str:
