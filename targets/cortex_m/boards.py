@@ -46,8 +46,9 @@ BOARDS = {b.name: b for b in (
           "STM32H7A3ZITxQ entry (2.0 MB flash, 1.4 MB RAM); openocd's stm32h7x driver (H7Ax: 2 MB flash)",
           unverified=("clock_mhz",)),
     Board("nucleo-u575zi", "STM32U575ZIT6Q", "cortex-m33", 160, 2 * _MIB, 786 * _KIB,
-          "ST community answer (STM32U575ZIT6Q: 2 Mbytes flash) and an STM32U575/585 overview (786 KB SRAM, "
-          "up to 2 MB flash)", unverified=("clock_mhz",)),
+          "ST's STM32U575xx description as quoted in RT-Thread's bsp/stm32/stm32u575-st-nucleo README and Zephyr's "
+          "Nucleo U575ZI Q page (up to 160 MHz, up to 2 Mbytes flash, 786 Kbytes SRAM); RIOT's nucleo-u575zi-q page "
+          "(STM32U575ZIT6Q: 786 KiB RAM, 2 MiB flash, 160 MHz)"),
     Board("nano33-ble", "nRF52840", "cortex-m4", 64, 1 * _MIB, 256 * _KIB,
           "Arduino's Nano 33 BLE (Sense) specification table (nRF52840, 64 MHz, 1 MB flash, 256 KB SRAM), as "
           "quoted in github.com/TannerGilbert/Arduino-Nano-33-BLE-Sense-Code-Collection; Zephyr/TinyGo board docs"),
