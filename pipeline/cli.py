@@ -54,6 +54,18 @@ def _cmd_summary(args) -> None:
     log.info("next: mnd train --model %s --dataset digits --out runs/%s", spec.name, spec.name)
 
 
+def _cmd_analyze(args) -> None:
+    from mnd.pipeline.analyze.render import format_analysis
+    from mnd.pipeline.analyze.run import analyze
+    from mnd.targets.cortex_m.boards import resolve_board
+
+    board, _ = resolve_board(args.board, None)
+    doc = analyze(args.model, board)
+    _print_result(args, doc, format_analysis)
+    log.info("next: mnd export --model %s --board %s   (measures it on the emulated core)", args.model,
+             args.board or "NAME")
+
+
 def _cmd_train(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.data.datasets import check_split_fraction
@@ -131,7 +143,10 @@ def _local_paths(*candidates) -> list:
 def _cmd_export(args) -> None:
     from mnd.pipeline import rundir
     from mnd.pipeline.export.run import ExportConfig, check_target, export
+    from mnd.targets.cortex_m.boards import resolve_board
 
+    board, target = resolve_board(args.board, args.target)
+    args.target = target or "host"
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     _check_inputs(args, args.calib, args.eval)
     inputs = _local_paths(args.model, args.calib, args.eval, args.labels, _cache_dir())
@@ -149,7 +164,7 @@ def _cmd_export(args) -> None:
                           quant=_quant_config(args),
                           evaluation_samples=args.eval_samples, max_drop=args.max_drop,
                           allow_drift=args.allow_drift, requantize_int8=args.requantize_int8,
-                          measure=_measure_settings(args))
+                          measure=_measure_settings(args), board=board)
     manifest = export(source, destination, config)
     _emit_json(args, manifest.to_json())
     failed = [v.name for v in manifest.validations if not v.passed]
@@ -269,6 +284,7 @@ def _cmd_sweep(args) -> None:
     if args.dataset and (args.classes or args.channels):
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
     sweep_grid.check_family(args.family, args.alpha)
+    part = _sweep_board(args)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     _check_inputs(args, args.dataset)
     import_tensorflow_quietly()
@@ -277,7 +293,7 @@ def _cmd_sweep(args) -> None:
     config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
                          epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
                          seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=_measure_settings(args),
-                         family=args.family)
+                         family=args.family, part=part)
     out = Path(args.out or f"out/sweep-{args.target}")
     doc = run_sweep(config, out, args.force, _local_paths(args.dataset, _cache_dir()))
     _emit_json(args, json.dumps(doc, indent=2) + "\n")
@@ -285,7 +301,24 @@ def _cmd_sweep(args) -> None:
     log.info("next: xdg-open %s/report.html", out)
 
 
+def _sweep_board(args) -> str | None:
+    """--board: its core is the target and its flash and RAM the budgets (args updated); the preset's name or None."""
+    from mnd.pipeline.errors import UsageError
+    from mnd.targets.cortex_m.boards import resolve_board
+
+    board, target = resolve_board(args.board, args.target)
+    args.target = target or "host"
+    if board is None:
+        return None
+    if args.flash_kb is not None or args.ram_kb is not None:
+        raise UsageError(f"--board {board.name} sets the flash and RAM budgets to the {board.part}'s; drop "
+                         "--flash-kb/--ram-kb, or drop --board and give --target with your own budgets")
+    args.flash_kb, args.ram_kb = board.flash_bytes / 1024, board.ram_bytes / 1024
+    return board.name
+
+
 def _cmd_targets(args) -> None:
+    from mnd.targets.cortex_m.boards import boards_on
     from mnd.targets.registry import get_target, target_names
     from mnd.targets.toolchain import needs_row
 
@@ -297,7 +330,8 @@ def _cmd_targets(args) -> None:
         rows.append({"name": name, "description": target.description, "requires": list(target.requires),
                      "available": reason is None, "reason": reason,
                      "modes": target.modes(), "debian_packages": debian["packages"],
-                     "missing_debian_packages": debian["missing_packages"]})
+                     "missing_debian_packages": debian["missing_packages"],
+                     "boards": [board.to_dict() for board in boards_on(name)]})
     if args.json:
         _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
@@ -308,6 +342,8 @@ def _cmd_targets(args) -> None:
             print(f"{'':<12} Debian packages: {' '.join(row['debian_packages'])}")
         for mode in row["modes"]:
             print(f"{'':<12} {mode}")
+        for board in boards_on(row["name"]):
+            print(f"{'':<12} board preset (--board): {board.describe()}")
     log.info("next: mnd export --target %s", rows[0]["name"])
 
 
@@ -386,6 +422,12 @@ def _add_measure_flags(parser) -> None:
                        help="hexadecimal CPU mask for taskset on the phone, e.g. f0 for the big cores of many SoCs")
 
 
+def _boards_epilog() -> str:
+    from mnd.targets.cortex_m.boards import BOARDS, board_names
+
+    return "board presets:\n" + "\n".join(f"  {BOARDS[name].describe()}" for name in board_names())
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line (the fix is in `--help`), exit code 2, like every other mnd error."""
 
@@ -420,6 +462,15 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     summary.set_defaults(handler=_cmd_summary)
 
+    analyze = commands.add_parser("analyze", parents=[common], help="per-layer MACs and parameters, arena, flash "
+                                  "and whether an int8 .tflite fits a board, in seconds (no emulator)",
+                                  epilog=_boards_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    analyze.add_argument("model", metavar="MODEL", help="an int8 or uint8 .tflite file, or an 'mnd export' run directory")
+    analyze.add_argument("--board", help="a board preset (below): the arena is planned for its core, and the verdict "
+                         "says whether flash and RAM fit, with the margins")
+    analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    analyze.set_defaults(handler=_cmd_analyze)
+
     train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder")
     train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32, mobilenet_v2_035_96 "
                        "or mobilenet_v3_small_075_96")
@@ -439,7 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     export = commands.add_parser("export", parents=[common], help="int8 PTQ, TFLite/ONNX/C-array export, validation, measurement")
-    export.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    export.add_argument("--target", help="where to measure (see 'mnd targets'; default: host, or --board's core)")
+    export.add_argument("--board", help="a board preset such as nucleo-l4r5zi (see 'mnd targets'): measures on its "
+                        "core and says whether the firmware fits the part's flash and RAM")
     export.add_argument("--model", help="registry name, .keras file or 'mnd train' run directory "
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
@@ -511,7 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", parents=[common], help="the alpha x resolution trade-off (paper Figures 4 "
                                 "and 5) measured on a target: sweep.json, report.md, report.html")
-    sweep.add_argument("--target", default="host", help="where to measure (see 'mnd targets')")
+    sweep.add_argument("--target", help="where to measure (see 'mnd targets'; default: host, or --board's core)")
+    sweep.add_argument("--board", help="a board preset (see 'mnd targets'): its core, with its flash and RAM as the "
+                       "budgets")
     sweep.add_argument("--family", choices=sweep_grid.FAMILIES, default="v1",
                        help="architecture of every variant: mobilenet_v1 (default), v2, v3_small or v3_large")
     sweep.add_argument("--alpha", type=sweep_grid.alpha_list, default=sweep_grid.alpha_list(sweep_grid.DEFAULT_ALPHAS),

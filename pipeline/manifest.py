@@ -180,12 +180,16 @@ QUANTIZATION_SHAPE = Nullable(Obj({}, {"layers": ListOf(LAYER_QUALITY_SHAPE), "f
 EVALUATION_SHAPE = Obj({"runtime": str, "artifact": str, "labels": ListOf(str), "matrix": ListOf(ListOf(int)),
                         "row_totals": ListOf(int), "column_totals": ListOf(int), "classes": int,
                         "classes_shown": int, "samples": int})
+FIT_SHAPE = Obj({"needed_bytes": int, "available_bytes": int, "margin_bytes": int, "fits": bool})
+PART_SHAPE = Obj({"board": str, "part": str, "core": str, "clock_mhz": float, "fits": bool, "flash": FIT_SHAPE,
+                  "ram": FIT_SHAPE, "basis": str}, {"estimate_ms": float, "estimate": str})  # `mnd export --board`
 MANIFEST_SHAPE = Obj({
     "schema": str, "model": MODEL_SHAPE, "quantization": QUANTIZATION_SHAPE,
     "artifacts": ListOf(record(Artifact)), "validations": ListOf(record(Validation)),
     "measurements": ListOf(MEASUREMENT_SHAPE),
     "data": Obj({"evaluation": DATA_PART_SHAPE}, {"calibration": Nullable(DATA_PART_SHAPE)}, closed=False),
-    "target": Nullable(Obj({}, {"name": str, "options": dict | None, "board": dict | None}, closed=False)),
+    "target": Nullable(Obj({}, {"name": str, "options": dict | None, "board": dict | None,
+                                       "part": Nullable(PART_SHAPE)}, closed=False)),
     "environment": Obj({}, {"isa_flags": ListOf(str)}, closed=False), "warnings": ListOf(str)},
     {"evaluation": Nullable(EVALUATION_SHAPE)})
 

@@ -29,6 +29,7 @@ class ExportConfig:
     requantize_int8: bool = False
     measure: MeasureSettings = MeasureSettings()
     cost_only: bool = False  # `mnd sweep --cost-only`: random data, only the int8 TFLite model, no validations
+    board: object = None     # a targets.cortex_m.boards.Board: manifest.target.part says whether the model fits it
 
 
 COST_ONLY_CALIBRATION_SAMPLES = 8
@@ -67,12 +68,25 @@ def with_target_result(manifest: Manifest, target, settings: MeasureSettings, re
                        allow_drift: bool = False) -> Manifest:
     """The manifest with the target's measurements (after `kept`), its validations (replacing the target's earlier
     ones) and board facts; a failed target validation stops the run unless drift is allowed."""
+    from mnd.targets.cortex_m.boards import BOARDS
+
     own = tuple(v for v in manifest.validations if not v.name.startswith(f"{target.name} "))
     validations = own + tuple(result.validations)
+    part = (manifest.target or {}).get("part")  # `mnd export --board`: judged again on the measurements now
     manifest = replace(manifest.with_measurements(kept + tuple(result.measurements)), validations=validations,
                        target=target_record(target, settings, result.board))
     validate.enforce(result.validations, allow_drift)  # the export's own were enforced (or allowed) already
-    return manifest
+    return with_board_fit(manifest, BOARDS.get(part["board"])) if part else manifest
+
+
+def with_board_fit(manifest: Manifest, board) -> Manifest:
+    """manifest.target.part: whether the measured mnd-c firmware fits `board` (a boards.Board, or None: unchanged)."""
+    from mnd.targets.cortex_m.board_fit import measured_fit
+
+    measured = [m for m in manifest.measurements if board and m.target == board.core and m.runtime == "mnd-c"]
+    if not measured:
+        return manifest
+    return replace(manifest, target={**manifest.target, "part": measured_fit(board, measured[0])})
 
 
 def random_export_data(source: ModelSource, calibration_samples: int):
@@ -147,6 +161,7 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
         interrupts.raise_if_requested()
         result = target.measure(staging, manifest, evaluation, config.measure)
         manifest = with_target_result(manifest, target, config.measure, result, allow_drift=config.allow_drift)
+        manifest = with_board_fit(manifest, config.board)
         interrupts.raise_if_requested()
         manifest.write(staging)
         write_reports(staging, manifest, str(out))

@@ -5,7 +5,8 @@ def _kib(value) -> str:
     return "—" if value is None else f"{value:,} B ({value / 1024:.1f} KiB)"
 
 
-def render_emulated(m, clock_mhz: float | None = None) -> list:
+def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list:
+    """`extra`: more bullet lines after the measured ones (a board preset's verdict)."""
     macs = sum(layer["macs"] for layer in m.layers or [])
     per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
     lines = [f"### `{m.target}` (QEMU, emulated): {m.runtime} on {m.artifact}", "",
@@ -21,7 +22,7 @@ def render_emulated(m, clock_mhz: float | None = None) -> list:
     if clock_mhz:
         lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "
                      f"instruction per cycle would take {m.instructions / (clock_mhz * 1e3):.2f} ms")
-    lines += ["", "| layer | op | MACs | instructions | per MAC |", "|---|---|---|---|---|"]
+    lines += [*extra, "", "| layer | op | MACs | instructions | per MAC |", "|---|---|---|---|---|"]
     for layer in m.layers or []:
         ratio = f"{layer['instructions'] / layer['macs']:.2f}" if layer["macs"] else "—"
         lines.append(f"| {layer['index']} | {layer['op']} | {layer['macs']:,} | {layer['instructions']:,} | {ratio} |")

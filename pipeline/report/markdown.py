@@ -3,6 +3,7 @@
 from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
+from mnd.pipeline.report.fit import fit_line
 from mnd.pipeline.report.phone import render_phone
 from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.tables import measurement_table
@@ -57,12 +58,20 @@ def render(manifest, run_path: str = "out/RUN") -> str:
         lines += render_board(boards[0].target, boards, sizes, target.get("board"))
     for m in manifest.measurements:
         if m.instructions is not None:
-            lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"))
+            lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"), _part_lines(target, m.target))
     lines += ["## Next", "", next_command(manifest, run_path)]
     notes = [note for note in agreement_notes(manifest.measurements) if note not in manifest.warnings]
     for warning in list(manifest.warnings) + notes:
         lines.insert(lines.index("## Artifacts") - 1, f"- warning: {warning}")
     return "\n".join(lines) + "\n"
+
+
+def _part_lines(target: dict, core: str) -> list:
+    """`mnd export --board`: whether the measured firmware fits the part, and instructions / its clock (estimate)."""
+    part = target.get("part")
+    if not part or part["core"] != core:
+        return []
+    return [f"- {fit_line(part)}", f"- on the {part['part']}: {part['estimate']}"]
 
 
 def _host_table(measurements, sizes: dict, env: dict) -> list:

@@ -13,8 +13,9 @@ class Limit:
     hard: bool       # the target's real memory: a variant over it cannot run there at all
 
 
-def target_limits(target, flash_kb: float | None, ram_kb: float | None) -> list:
-    """The limits a variant must stay within on `target` (a registered Target)."""
+def target_limits(target, flash_kb: float | None, ram_kb: float | None, part: str | None = None) -> list:
+    """The limits a variant must stay within on `target` (a registered Target); `part`: the board preset the
+    budgets come from (`mnd sweep --board`), named as their source."""
     limits = []
     core = getattr(target, "core", "")
     if core:
@@ -24,9 +25,9 @@ def target_limits(target, flash_kb: float | None, ram_kb: float | None) -> list:
         limits += [Limit("flash", regions.code.size, f"{core} code region", True),
                    Limit("RAM", regions.ram.size, f"{core} RAM region", True)]
     if flash_kb is not None:
-        limits.append(Limit("flash", int(flash_kb * KIB), "--flash-kb budget", False))
+        limits.append(Limit("flash", int(flash_kb * KIB), f"{part} flash" if part else "--flash-kb budget", False))
     if ram_kb is not None:
-        limits.append(Limit("RAM", int(ram_kb * KIB), "--ram-kb budget", False))
+        limits.append(Limit("RAM", int(ram_kb * KIB), f"{part} RAM" if part else "--ram-kb budget", False))
     return limits
 
 

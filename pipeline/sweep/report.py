@@ -57,7 +57,8 @@ def _figures(doc: dict) -> list:
 
     settings = doc["settings"]
     rows = [row for row in doc["rows"] if row["status"] == "measured"]
-    limits = target_limits(get_target(settings["target"]), settings["flash_kb"], settings["ram_kb"])
+    limits = target_limits(get_target(settings["target"]), settings["flash_kb"], settings["ram_kb"],
+                           settings.get("part"))
     candidates = [
         (plots.cost_figure(rows, settings["target"]), "Cost vs mult-adds, one line per width multiplier alpha; "
          "points labelled with the input resolution"),
@@ -88,7 +89,8 @@ def _summary(doc: dict) -> list:
     for row in rows:
         counted[row["status"]] += 1
     budgets = [f"{name} {settings[key]:g} KiB" for key, name in (("flash_kb", "flash"), ("ram_kb", "RAM"))
-               if settings[key] is not None]
+               if settings[key] is not None] + ([f"those of board preset {settings['part']}"]
+                                                if settings.get("part") else [])
     emulated = any(row["emulated"] for row in rows)
     return [mode,
             f"- grid: alpha {', '.join(f'{a:g}' for a in doc['grid']['alpha'])} x resolution "

@@ -42,6 +42,7 @@ class SweepConfig:
     ram_kb: float | None = None
     measure: MeasureSettings = MeasureSettings()
     family: str = "v1"          # v1, v2, v3_small or v3_large (sweep.grid.FAMILIES)
+    part: str | None = None     # --board: the preset whose flash and RAM are flash_kb and ram_kb
 
     @property
     def cost_only(self) -> bool:
@@ -51,6 +52,7 @@ class SweepConfig:
         """Everything that decides a row besides its alpha and resolution: one sweep folder holds one of these."""
         board = self.measure.board
         family = {} if self.family == "v1" else {"family": self.family}  # v1 folders from before keep matching
+        family.update({"part": self.part} if self.part else {})  # likewise folders without --board
         return {**family, "target": self.target, "mode": "cost-only" if self.cost_only else "trained",
                 "dataset": self.dataset, "epochs": None if self.cost_only else self.epochs, "seed": self.seed,
                 "classes": classes, "channels": channels, "flash_kb": self.flash_kb, "ram_kb": self.ram_kb,
@@ -65,7 +67,7 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
     from mnd.pipeline.export.run import check_target
 
     target = check_target(config.target, config.measure)
-    limits = target_limits(target, config.flash_kb, config.ram_kb)
+    limits = target_limits(target, config.flash_kb, config.ram_kb, config.part)
     classes, channels = _shape(config)
     settings = config.settings(classes, channels)
     new_folder = not Path(out).exists()

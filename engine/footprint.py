@@ -1,0 +1,36 @@
+"""Flash estimate of a generated model without compiling it: the constant arrays model.c declares (weights, biases,
+requantization multipliers and shifts, in the layouts the kernel set reads), counted exactly from the C, plus the
+engine's code and small tables as measured once for each core's kernel set.
+
+CODE_BYTES: text + non-array rodata of the "model" part (model.c and the kernels; gc-sections drops unused kernels)
+of MLPerf Tiny VWW int8 firmware, arm-none-eabi-gcc 12 -O2, from `targets.cortex_m.firmware.build_firmware`
+(December 2026): cortex-m4 DSP 27,820 + 2,596; m7 28,000 + 2,596; m33 27,904 + 2,596; m55 Helium 11,072 + 2,576;
+cortex-m4 portable 6,328 + 2,576. Models with other ops (V2/V3: ADD, MUL, HARD_SWISH) link more kernels.
+"""
+import re
+
+ELEMENT_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+_ARRAY = re.compile(r"^static const (\w+) \w+\[(\d+)\]", re.M)
+CODE_BYTES = {("cortex-m4", "dsp"): 30416, ("cortex-m7", "dsp"): 30596, ("cortex-m33", "dsp"): 30500,
+              ("cortex-m55", "mve"): 13648, ("cortex-m4", "portable"): 8904}
+PORTABLE_CODE_BYTES = CODE_BYTES[("cortex-m4", "portable")]
+BASIS = ("flash estimated, not built: the generated model.c's constant arrays counted exactly, plus {code:,} B of "
+         "engine code and tables measured on MLPerf VWW's {core} firmware ({kernels} kernels, -O2); RAM: the planned "
+         "arena plus the caller's input and output buffers, without the application's stack")
+
+
+def constant_bytes(model_c: str) -> int:
+    """Bytes of the `static const T name[N]` arrays in a generated model.c."""
+    return sum(ELEMENT_BYTES.get(kind, 4) * int(count) for kind, count in _ARRAY.findall(model_c))
+
+
+def code_bytes(core: str | None, kernels: str) -> int:
+    """The measured code allowance for `core`'s kernel set; the portable one for any core without a measurement."""
+    return CODE_BYTES.get((core, kernels), PORTABLE_CODE_BYTES)
+
+
+def flash_estimate(model_c: str, core: str | None, kernels: str) -> "tuple[int, str]":
+    """(bytes, how they were estimated)."""
+    code = code_bytes(core, kernels)
+    measured_on = core if (core, kernels) in CODE_BYTES else "cortex-m4"
+    return constant_bytes(model_c) + code, BASIS.format(code=code, core=measured_on, kernels=kernels)

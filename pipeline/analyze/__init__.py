@@ -1,0 +1,1 @@
+"""`mnd analyze`: what an int8 .tflite costs and whether it fits a part, in seconds, without an emulator."""

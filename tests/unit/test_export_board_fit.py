@@ -1,0 +1,35 @@
+"""`mnd export --board`: manifest.target.part from the measured mnd-c firmware (the reader's schema accepts it), and
+the report's Cortex-M section says whether it fits, with instructions / clock labelled as an estimate."""
+import json
+
+from mnd.pipeline.export.run import with_board_fit, with_target_result
+from mnd.pipeline.json_shape import check
+from mnd.pipeline.manifest import MANIFEST_SHAPE
+from mnd.pipeline.report.markdown import render
+from mnd.targets.base import MeasureSettings, TargetResult
+from mnd.targets.cortex_m.boards import BOARDS
+from mnd.targets.registry import get_target
+from tests.unit.test_html_report import sample_manifest
+
+
+def test_the_measured_firmware_is_judged_against_the_board_and_reported():
+    manifest = sample_manifest()  # its cortex-m4 mnd-c row: flash 254,080 B, RAM 12,036 B, 491,618 instructions
+    assert with_board_fit(manifest, None) is manifest
+    assert with_board_fit(manifest, BOARDS["nucleo-h7a3zi"]) is manifest  # a cortex-m7 part: no cortex-m7 row
+    judged = with_board_fit(manifest, BOARDS["nano33-ble"])
+    part = judged.target["part"]
+    assert part["fits"] and part["flash"]["margin_bytes"] == 1_048_576 - 254_080
+    assert part["ram"]["margin_bytes"] == 262_144 - 12_036 and part["estimate_ms"] == round(491_618 / 64e3, 3)
+    assert check(json.loads(judged.to_json()), MANIFEST_SHAPE) == []
+    report = render(judged)
+    assert "- fits nano33-ble (nRF52840): flash 254,080 of 1,048,576 B (794,496 B left)" in report
+    assert "- on the nRF52840: estimate, not a measurement: 491,618 instructions at 64 MHz" in report
+
+
+def test_measure_on_another_target_keeps_the_verdict_of_the_kept_firmware_row():
+    judged = with_board_fit(sample_manifest(), BOARDS["nano33-ble"])
+    cortex = tuple(m for m in judged.measurements if m.target == "cortex-m4")
+    again = with_target_result(judged, get_target("host"), MeasureSettings(), TargetResult(()), kept=cortex)
+    assert again.target["name"] == "host" and again.target["part"] == judged.target["part"]
+    gone = with_target_result(judged, get_target("host"), MeasureSettings(), TargetResult(()))
+    assert "part" not in gone.target  # no cortex-m4 row left to judge
