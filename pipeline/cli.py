@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mnd.pipeline import __version__, cli_args, interrupts
+from mnd.pipeline.control_chars import visible
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
@@ -531,7 +532,7 @@ def main(argv=None) -> int:
     except MndError as error:
         if interrupts.received() and not isinstance(error, Interrupted):  # a child process died of the same signal
             error = Interrupted(f"interrupted by {signal.Signals(interrupts.received()).name}")
-        print(f"mnd: error: {error}", file=sys.stderr)
+        print(f"mnd: error: {visible(str(error))}", file=sys.stderr)  # one line, whatever names it quotes
         return error.exit_code
     except KeyboardInterrupt:
         name = signal.Signals(interrupts.received() or signal.SIGINT).name

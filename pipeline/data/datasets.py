@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mnd.pipeline.data import label_files
+from mnd.pipeline.data.class_names import check_class_names
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.images import fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
@@ -58,6 +59,7 @@ def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
     if len(class_dirs) < 2:
         raise DataError(f"dataset '{root}' has {len(class_dirs)} class folder(s); "
                         "put each class's images in its own sub-folder (at least 2)")
+    check_class_names((d.name for d in class_dirs), f"dataset '{root}'", "rename that class folder without it")
     pixels, labels, skipped_files, corrupt = [], [], 0, []
     for label, class_dir in enumerate(class_dirs):
         count = 0
