@@ -1,4 +1,5 @@
 """Report section for an emulated target: instruction counts (never cycles or milliseconds), memory, layers."""
+from mnd.pipeline.report.escape import code, text
 
 
 def _kib(value) -> str:
@@ -8,13 +9,13 @@ def _kib(value) -> str:
 def render_emulated(m, clock_mhz: float | None = None) -> list:
     macs = sum(layer["macs"] for layer in m.layers or [])
     per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
-    lines = [f"### `{m.target}` (QEMU, emulated): {m.runtime} on {m.artifact}", "",
+    lines = [f"### {code(m.target)} (QEMU, emulated): {text(m.runtime)} on {text(m.artifact)}", "",
              f"- accuracy {m.accuracy:.2%} on {m.n} samples, every output bit-exact with LiteRT's reference kernels "
              "(and so with TFLite-Micro, which the validation above matched to them)",
              f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
              "these are instruction counts, not cycles",
-             f"- flash: {_kib(m.flash_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.flash_parts or {}).items()),
-             f"- RAM: {_kib(m.ram_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.ram_parts or {}).items()),
+             f"- flash: {_kib(m.flash_bytes)} = " + ", ".join(f"{text(k)} {v:,}" for k, v in (m.flash_parts or {}).items()),
+             f"- RAM: {_kib(m.ram_bytes)} = " + ", ".join(f"{text(k)} {v:,}" for k, v in (m.ram_parts or {}).items()),
              f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
              "live at once); "
              f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"]
@@ -24,5 +25,6 @@ def render_emulated(m, clock_mhz: float | None = None) -> list:
     lines += ["", "| layer | op | MACs | instructions | per MAC |", "|---|---|---|---|---|"]
     for layer in m.layers or []:
         ratio = f"{layer['instructions'] / layer['macs']:.2f}" if layer["macs"] else "—"
-        lines.append(f"| {layer['index']} | {layer['op']} | {layer['macs']:,} | {layer['instructions']:,} | {ratio} |")
+        lines.append(f"| {text(layer['index'])} | {text(layer['op'])} | {layer['macs']:,} | {layer['instructions']:,} | "
+                     f"{ratio} |")
     return lines + [""]

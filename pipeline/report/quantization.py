@@ -4,6 +4,7 @@ import base64
 
 from matplotlib.figure import Figure
 
+from mnd.pipeline.report.escape import text
 from mnd.pipeline.report.plots import SHORT_OPS, _new_figure, literal_text, png_data_uri, short
 
 ACCUMULATED_STYLE = {"color": "#6d9ef2", "marker": "o", "markersize": 3, "linewidth": 1.2}
@@ -39,7 +40,7 @@ def _equalization_lines(quantization: dict) -> list:
     pairs = (quantization.get("float_model_changes") or {}).get("equalization") or []
     if not pairs:
         return []
-    return (["Cross-layer equalization, pair by pair:", ""] + [f"- {short(pair.get('line'), 300)}" for pair in pairs]
+    return (["Cross-layer equalization, pair by pair:", ""] + [f"- {_cell(pair.get('line'), 300)}" for pair in pairs]
             + [""])
 
 
@@ -57,7 +58,7 @@ def _calibration(calibration) -> str:
 
 
 def _cell(value, limit: int = 40) -> str:
-    return short(value, limit).replace("|", "\\|")
+    return text(short(value, limit))
 
 
 def _decibels(value, layer: dict) -> str:
