@@ -69,7 +69,7 @@ def _load_image_folder(root: Path, prep: Preprocessing, classes: int | None) -> 
     if len(class_dirs) < 2:
         raise DataError(f"dataset '{root}' has {len(class_dirs)} class folder(s); "
                         "put each class's images in its own sub-folder (at least 2)")
-    check_class_names((d.name for d in class_dirs), f"dataset '{root}'", "rename that class folder without it")
+    check_class_names((d.name for d in class_dirs), f"dataset '{root}'", "rename that class folder")
     check_class_count(str(root), len(class_dirs), classes)
     pixels, labels, skipped_files, corrupt = [], [], 0, []
     for label, class_dir in enumerate(class_dirs):

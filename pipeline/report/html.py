@@ -6,6 +6,7 @@ every character of it is escaped first: a run directory, and so every string in 
 import html
 import re
 
+from mnd.pipeline.control_chars import visible
 from mnd.pipeline.report import plots
 from mnd.pipeline.report.markdown import render
 from mnd.pipeline.report.quantization import sqnr_by_depth_figure
@@ -35,7 +36,7 @@ def page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
+            f"<title>{html.escape(visible(title))}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
 
 
 # Read left to right as CommonMark does: a backslash-escaped ASCII punctuation character (report/escape.py writes

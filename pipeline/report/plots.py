@@ -16,6 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 
+from mnd.pipeline.control_chars import visible
+
 LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
 MAX_BARS = 60
 MAX_OPS = 15
@@ -46,7 +48,8 @@ def literal_text(build):
 
 
 def short(text, limit: int = 40) -> str:
-    text = " ".join(str(text).split())
+    """A name as a figure draws it: one line (control characters and lone surrogates as escapes), at most `limit`."""
+    text = visible(" ".join(str(text).split()))
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

@@ -15,6 +15,6 @@ def test_a_class_folder_with_a_line_break_is_refused_by_train(mnd, tmp_path):
     line = refused(mnd("train", "--model", "mobilenet_v1_025_32", "--dataset", data, "--epochs", "1", "--out", out))
     assert line == (f"mnd: error: dataset '{data}': class name 'dog\\n# bird' holds a line break or control "
                     "character, which would split it in two in labels.txt and shift every class after it; rename "
-                    "that class folder without it")
+                    "that class folder")
     assert not out.exists() and sorted(str(path) for path in data.rglob("*")) == before
     assert [path.name for path in tmp_path.iterdir()] == ["data"]  # no staging folder left beside --out

@@ -1,5 +1,6 @@
-"""Through the real CLI: a model file whose name holds a line break and Markdown/HTML adds no heading, table row,
-link or HTML to report.md or report.html; the reports show the name as it is, on one line."""
+"""Through the real CLI: a model file whose name holds a line break, Markdown/HTML, a terminal escape and a byte
+that is not UTF-8 adds no heading, table row, link or HTML to report.md or report.html (and breaks neither the
+reports' writing nor their figures); the reports show the name as it is, on one line."""
 import json
 
 from PIL import Image
@@ -8,7 +9,7 @@ from mnd.pipeline.control_chars import visible
 from tests.unit.test_report_names import html_structure, markdown_structure
 from tests.unit.tiny_tflite import tiny_tflite
 
-NAME = "evil\n# Heading | x | [l](e.com) <a href=x> www.e.com"
+NAME = "evil\n# Heading | x | [l](e.com) <a href=x> www.e.com \udcff\x1b[31m"  # \udcff: the byte 0xff
 SECTIONS = ["Artifacts", "Validation", "Measurements on host", "ONNX Runtime on this CPU vs the exact QDQ arithmetic",
             "Next"]
 
@@ -23,7 +24,8 @@ def test_a_hostile_model_file_name_adds_nothing_to_the_reports(mnd, tmp_path):
     mnd("export", "--model", model, "--eval", tmp_path / "data", "--target", "host", "--out", out, "--runs", "1",
         "--warmup", "0", check=0)
     manifest, report = json.loads((out / "manifest.json").read_text()), (out / "report.md").read_text()
-    assert report.splitlines()[0] == "# mnd export: evil\\\\n\\# Heading \\| x \\| \\[l](e.com) \\<a href=x> www\\.e.com"
+    assert report.splitlines()[0] == ("# mnd export: evil\\\\n\\# Heading \\| x \\| \\[l](e.com) \\<a href=x> www\\.e.com "
+                                      "\\\\udcff\\\\x1b\\[31m")
     agreeing = [m for m in manifest["measurements"] if m["agreement"]]
     tables = 4 + len(manifest["artifacts"]) + len(manifest["validations"]) + len(manifest["measurements"]) + \
         len(agreeing)  # a header row and a row per item: artifacts, validations, host measurements, agreement

@@ -14,6 +14,7 @@ from mnd.pipeline.formats.c_array import c_string
 from mnd.pipeline.sources.resolve import _read_labels, _run_labels
 
 CONTROLS = ["\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028", "\u2029"]
+NOT_UTF8 = "d\udcffg"  # how Python reads a folder name with the byte 0xff
 ODD_BUT_FINE = ['say "hi"', "back\\slash", "a|b", "# not a heading", "[x](http://e.com)", "<b>&amp;", "café 🐱",
                 " padded ", "?"]
 
@@ -25,6 +26,11 @@ def test_a_control_character_is_refused_in_one_line(control):
     message = str(caught.value)
     assert message.startswith(f"dataset 'd': class name 'do{repr(control)[1:-1]}g' holds a line break")
     assert message.endswith("; rename it") and len(message.splitlines()) == 1
+
+
+def test_a_name_that_is_not_utf8_is_refused_in_one_line():
+    with pytest.raises(DataError, match=r"^w: class name 'd\\udcffg' is not UTF-8 .*; f$"):
+        check_class_names(["cat", NOT_UTF8], "w", "f")
 
 
 def test_other_names_pass_labels_txt_and_the_c_header_unchanged(tmp_path):

@@ -10,13 +10,15 @@ from markdown_it import MarkdownIt
 from mnd.pipeline.manifest import Artifact
 from mnd.pipeline.report.compare import comparison_markdown
 from mnd.pipeline.report.escape import code, text
-from mnd.pipeline.report.html import inline, markdown_to_html
+from mnd.pipeline.report.html import inline, markdown_to_html, page
 from mnd.pipeline.report.markdown import render
+from mnd.pipeline.report.plots import short
 from tests.unit.test_html_report import Page, sample_manifest
 
 HOSTILE = ("evil\n# Heading\n| a | b |\n[link](http://e.com) ![i](x.png) <a href='http://e.com'>a</a> www.e.com "
-           "https://e.com x@e.com &lt; **b** _c_ ~~d~~ `e` \\| f\r\u2028\x1b[31m")
-SHOWN = HOSTILE.replace("\n", "\\n").replace("\r", "\\r").replace("\u2028", "\\u2028").replace("\x1b", "\\x1b")
+           "https://e.com x@e.com &lt; **b** _c_ ~~d~~ `e` \\| f\r\u2028\x1b[31m\udcff")
+SHOWN = HOSTILE.replace("\n", "\\n").replace("\r", "\\r").replace("\u2028", "\\u2028").replace("\x1b", "\\x1b") \
+    .replace("\udcff", "\\udcff")
 STRUCTURE = ("heading_open", "tr_open", "link_open", "image", "html_inline", "html_block", "hr", "blockquote_open",
              "bullet_list_open", "em_open", "strong_open", "s_open")  # code spans: a name with '`' is shown as text
 HTML_TAGS = ("h1", "h2", "h3", "tr", "a", "img", "li", "strong", "script")
@@ -78,3 +80,9 @@ def test_each_name_shows_as_it_is_on_one_line():
 @pytest.mark.parametrize("name", ["x]", "a\\", "\\|", "**", "<", "&amp;", "#", "`"])
 def test_edge_characters_round_trip(name):
     assert inline(text(name)) == html.escape(name)
+
+
+def test_figures_and_the_page_title_draw_a_name_on_one_line_in_utf8():
+    assert short(HOSTILE, 200).encode("utf-8") and "\n" not in short(HOSTILE, 200)
+    assert short("a\x1b\udcff") == "a\\x1b\\udcff"
+    assert "<title>a\\n\\udcff</title>" in page("a\n\udcff", "")
