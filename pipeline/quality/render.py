@@ -29,8 +29,8 @@ def render_markdown(doc: dict) -> str:
              "|---|---|---|---|---|---|"]
     for scheme in doc["schemes"]:
         drop = 100 * (scheme["accuracy"] - float_result["accuracy"])
-        lines.append(f"| {text(scheme['label'])} | {text(scheme['calibration'])} | {percent(scheme['accuracy'])} | {drop:+.2f} | "
-                     f"{_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
+        lines.append(f"| {text(scheme['label'])} | {text(scheme['calibration'])} | {percent(scheme['accuracy'])} | "
+                     f"{drop:+.2f} | {_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
     for scheme in doc["schemes"]:
         lines += ["", f"# {text(scheme['label'])}", ""] + quantization_section(_as_manifest_part(scheme))
     return "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ def render_board(target: str, measurements, sizes: dict, board: dict | None) -> 
                   "|---|---|---|---|---|---|"]
         for m in agreeing:
             a = m.agreement
-            lines.append(f"| {text(m.artifact)} | {text(m.runtime)} | {m.threads or '—'} | {text(a['top1_differing'])} "
-                         f"| {text(a['n'])} | {percent(a['reference_accuracy'])} |")
+            lines.append(f"| {text(m.artifact)} | {text(m.runtime)} | {m.threads or '—'} | "
+                         f"{text(a['top1_differing'])} | {text(a['n'])} | {percent(a['reference_accuracy'])} |")
         lines.append("")
     return lines

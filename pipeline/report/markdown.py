@@ -33,7 +33,8 @@ def render(manifest, run_path: str = "out/RUN") -> str:
              f"{code(model['preprocessing']['formula'])}",
              _quantization_line(quant, data.get("calibration")),
              f"- evaluation: {data['evaluation']['samples']} samples from {code(data['evaluation']['source'])} "
-             f"({text(data['evaluation']['part'])})" + (", disjoint from calibration" if data.get("calibration") else ""),
+             f"({text(data['evaluation']['part'])})"
+             + (", disjoint from calibration" if data.get("calibration") else ""),
              f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes", "",
              "## Artifacts", "", "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
     for artifact in manifest.artifacts:

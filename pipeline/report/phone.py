@@ -27,7 +27,8 @@ def benchmark_table(rows) -> list:
         ops = sorted(b.get("ops") or [], key=lambda op: -op["percent"])[:TOP_OPS]
         slowest = ", ".join(f"{text(op['node_type'])} {op['percent']:.1f}%" for op in ops) or "—"
         init = "—" if b.get("init_ms") is None else f"{b['init_ms']:.3f}"
-        lines.append(f"| {text(m.artifact)} | {text(m.runtime.removeprefix('benchmark_model-'))} | {m.threads} | {init} | "
+        delegate = text(m.runtime.removeprefix("benchmark_model-"))
+        lines.append(f"| {text(m.artifact)} | {delegate} | {m.threads} | {init} | "
                      f"{_us(b.get('first_inference_us'))} | {_us(b.get('warmup_avg_us'))} | "
                      f"{_us(stats.get('avg') or b.get('inference_avg_us'))} | {_us(stats.get('median'))} | "
                      f"{_us(stats.get('p95'))} | "

@@ -24,8 +24,8 @@ def test_a_hostile_model_file_name_adds_nothing_to_the_reports(mnd, tmp_path):
     mnd("export", "--model", model, "--eval", tmp_path / "data", "--target", "host", "--out", out, "--runs", "1",
         "--warmup", "0", check=0)
     manifest, report = json.loads((out / "manifest.json").read_text()), (out / "report.md").read_text()
-    assert report.splitlines()[0] == ("# mnd export: evil\\\\n\\# Heading \\| x \\| \\[l](e.com) \\<a href=x> www\\.e.com "
-                                      "\\\\udcff\\\\x1b\\[31m")
+    assert report.splitlines()[0] == ("# mnd export: evil\\\\n\\# Heading \\| x \\| \\[l](e.com) \\<a href=x> "
+                                      "www\\.e.com \\\\udcff\\\\x1b\\[31m")
     agreeing = [m for m in manifest["measurements"] if m["agreement"]]
     tables = 4 + len(manifest["artifacts"]) + len(manifest["validations"]) + len(manifest["measurements"]) + \
         len(agreeing)  # a header row and a row per item: artifacts, validations, host measurements, agreement

@@ -63,8 +63,9 @@ def test_hostile_names_add_no_markdown_or_html_structure():
     assert html_structure(render(hostile)) == html_structure(render(plain))
     runs = [[("run", "out/run", manifest)] * 2 for manifest in (hostile, plain)]
     runs[0] = [(HOSTILE, HOSTILE, hostile), ("run", "out/run", hostile)]
-    assert markdown_structure(comparison_markdown(runs[0], "o")) == markdown_structure(comparison_markdown(runs[1], "o"))
-    assert html_structure(comparison_markdown(runs[0], "o")) == html_structure(comparison_markdown(runs[1], "o"))
+    compared = [comparison_markdown(side, "o") for side in runs]
+    assert markdown_structure(compared[0]) == markdown_structure(compared[1])
+    assert html_structure(compared[0]) == html_structure(compared[1])
 
 
 def test_each_name_shows_as_it_is_on_one_line():
