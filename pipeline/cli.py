@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from mnd.pipeline import __version__, cli_args, interrupts
+from mnd.pipeline.control_chars import visible
 from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
@@ -496,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", help="registry name, .keras file or 'mnd train' run directory "
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
-    export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
+    export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
+                        "the same data as --calib is split in half, shared images are refused)")
     export.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples (default: all)")
     export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
     export.add_argument("--force", action="store_true", help="replace an existing --out")
@@ -545,7 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--model", help="registry name, .keras/.h5 file, SavedModel or 'mnd train' run directory "
                          "(default: mobilenet_v1_025_32 trained on digits, cached)")
     quality.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
-    quality.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
+    quality.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
+                         "the same data as --calib is split in half, shared images are refused)")
     quality.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples")
     quality.add_argument("--quality-samples", type=cli_args.positive_int, default=50,
                          help="evaluation samples through the per-layer check (default 50)")
@@ -616,7 +619,7 @@ def main(argv=None) -> int:
     except MndError as error:
         if interrupts.received() and not isinstance(error, Interrupted):  # a child process died of the same signal
             error = Interrupted(f"interrupted by {signal.Signals(interrupts.received()).name}")
-        print(f"mnd: error: {error}", file=sys.stderr)
+        print(f"mnd: error: {visible(str(error))}", file=sys.stderr)  # one line, whatever names it quotes
         return error.exit_code
     except KeyboardInterrupt:
         name = signal.Signals(interrupts.received() or signal.SIGINT).name

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from mnd.pipeline.data import label_files
+from mnd.pipeline.data.class_names import check_class_names
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.images import fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
@@ -18,6 +19,7 @@ BUILTIN = {"digits": "handwritten digits: 1,797 real 8x8 grayscale scans, 10 cla
 # images uint8 [1797, 8, 8] in 0..16 and labels uint8 [1797], byte for byte the values load_digits() returns.
 DIGITS_FILE = Path(__file__).with_name("digits.npz")
 BUILTIN_CHANNELS = {"digits": 1}
+BUILTIN_CLASSES = {"digits": 10}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -26,6 +28,7 @@ def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -
     EEMBC/MLPerf `y_labels.csv` + raw `.bin` files, or an ImageNet-style `labels.csv` (file, class index).
     `classes`: the model's output count, which label files are checked against."""
     if source in BUILTIN:
+        check_class_count(source, BUILTIN_CLASSES[source], classes)
         return _load_digits(prep)
     check_dataset(source)
     path = Path(source)
@@ -35,7 +38,15 @@ def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -
     if not path.is_dir():
         raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class "
                         "or a y_labels.csv / labels.csv file")
-    return _load_image_folder(path, prep)
+    return _load_image_folder(path, prep, classes)
+
+
+def check_class_count(source: str, found: int, classes: int | None) -> None:
+    """A dataset of `found` classes is refused unless the model has as many outputs (`classes`; None: no model yet):
+    its labels would name outputs that do not exist, or the wrong ones. Label files check each row's label."""
+    if classes is not None and found != classes:
+        raise DataError(f"dataset '{source}' has {found} classes but the model outputs {classes}; "
+                        "give data with the model's classes")
 
 
 def check_dataset(source: str) -> None:
@@ -58,11 +69,13 @@ def _load_digits(prep: Preprocessing) -> Dataset:
     return Dataset("digits", pixels, labels.astype(np.int64), tuple(str(d) for d in range(10)))
 
 
-def _load_image_folder(root: Path, prep: Preprocessing) -> Dataset:
+def _load_image_folder(root: Path, prep: Preprocessing, classes: int | None) -> Dataset:
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_dirs) < 2:
         raise DataError(f"dataset '{root}' has {len(class_dirs)} class folder(s); "
                         "put each class's images in its own sub-folder (at least 2)")
+    check_class_names((d.name for d in class_dirs), f"dataset '{root}'", "rename that class folder")
+    check_class_count(str(root), len(class_dirs), classes)
     pixels, labels, skipped_files, corrupt = [], [], 0, []
     for label, class_dir in enumerate(class_dirs):
         count = 0

@@ -1,4 +1,5 @@
 """Disjoint calibration and evaluation samples for an export, and how to load them again."""
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -6,7 +7,8 @@ import numpy as np
 
 from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.dataset import Dataset
-from mnd.pipeline.data.datasets import load_dataset, stratified_split, stratified_subset
+from mnd.pipeline.data.datasets import BUILTIN, load_dataset, stratified_split, stratified_subset
+from mnd.pipeline.data.label_files import find_label_file
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError
 from mnd.quantize.calibration import calibration_pixels
@@ -38,9 +40,10 @@ def plan_data(model_source, calib: str | None, evaluation: str | None) -> tuple:
         if trained_on is None:
             raise DataError("give --calib DATA: the model has no training run to calibrate on")
         calib = trained_on
-    if calib == trained_on and (evaluation is None or evaluation == calib):
+    same_as_calib = evaluation is None or same_data(evaluation, calib)
+    if same_as_calib and trained_on is not None and same_data(calib, trained_on):
         return _part(calib, model_source.val_split, "train"), _part(calib, model_source.val_split, "held_out")
-    if evaluation is None or evaluation == calib:
+    if same_as_calib:
         return _part(calib, EVAL_FRACTION_OF_CALIB, "train"), _part(calib, EVAL_FRACTION_OF_CALIB, "held_out")
     return _part(calib, None, "all"), _part(evaluation, None, "all")
 
@@ -54,11 +57,31 @@ def _trained_on(model_source) -> str | None:
     return model_source.dataset
 
 
+def same_data(first: str, second: str) -> bool:
+    """Whether two dataset arguments name the same data, however spelled: a built-in name, or the same file or
+    folder after links and relative parts are resolved (a folder and its y_labels.csv / labels.csv alike)."""
+    return first == second or (first not in BUILTIN and second not in BUILTIN and _where(first) == _where(second))
+
+
+def _where(source: str) -> str:
+    path = Path(source)
+    return os.path.realpath(find_label_file(path) or path)
+
+
+def refuse_shared_samples(calib_pixels: np.ndarray, evaluation: Dataset, calib: str, evaluation_source: str) -> None:
+    """Calibration and evaluation data given as two datasets must still be disjoint: an evaluation sample whose
+    pixels (at the model's input) equal a calibration sample's is refused."""
+    calibration = {sample.tobytes() for sample in calib_pixels}
+    shared = sum(sample.tobytes() in calibration for sample in evaluation.pixels)
+    if shared:
+        raise DataError(f"--eval '{evaluation_source}' has {shared} of its {len(evaluation)} images also in --calib "
+                        f"'{calib}' (the same pixels at the model's input), but calibration and evaluation samples "
+                        "must be disjoint; remove them from one of the two, or give one dataset as --calib alone to "
+                        "have it split in half")
+
+
 def load_part(part: dict, prep: Preprocessing, classes: int) -> Dataset:
     dataset = load_dataset(part["source"], prep, classes)
-    if len(dataset.class_names) != classes:
-        raise DataError(f"dataset '{part['source']}' has {len(dataset.class_names)} classes but the model outputs "
-                        f"{classes}; give data with the model's classes")
     if part["split"] is not None:
         rest, held_out = stratified_split(dataset, part["split"])
         dataset = held_out if part["part"] == "held_out" else rest
@@ -86,6 +109,8 @@ def load_export_data(model_source, calib, evaluation, calibration_samples: int, 
     evaluation_set = load_part(eval_part, prep, classes)
     if len(evaluation_set) == 0:
         raise DataError(f"evaluation set '{eval_part['source']}' is empty; give --eval a dataset with images")
+    if calib_part["part"] == "all":
+        refuse_shared_samples(calib_pixels, evaluation_set, calib_part["source"], eval_part["source"])
     doc = {"calibration": {**calib_part, "samples": len(calib_pixels)},
            "evaluation": _recorded(eval_part, evaluation_set)}
     return prep.apply(calib_pixels), to_evaluation(evaluation_set, prep), doc

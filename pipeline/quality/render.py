@@ -1,4 +1,5 @@
 """quantize-report's Markdown (a summary table, then the per-layer section of each setting) and its plots."""
+from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.tables import percent
 
@@ -8,7 +9,7 @@ def _weakest(layers: list) -> str:
     if not measured:
         return "—"
     worst = min(measured, key=lambda layer: layer["layer_sqnr_db"])
-    return f"{worst['layer_sqnr_db']:.1f} dB ({worst['name']})"
+    return f"{worst['layer_sqnr_db']:.1f} dB ({text(worst['name'])})"
 
 
 def _decibels(value) -> str:
@@ -17,21 +18,21 @@ def _decibels(value) -> str:
 
 def render_markdown(doc: dict) -> str:
     data, float_result = doc["data"], doc["float"]
-    lines = [f"# mnd quantize-report: {doc['model']}", "",
-             f"- calibration: {data['calibration']['samples']} samples from `{data['calibration']['source']}` "
-             f"({data['calibration']['part']})",
-             f"- evaluation: {data['evaluation']['samples']} samples from `{data['evaluation']['source']}` "
-             f"({data['evaluation']['part']}); per-layer error on the first {doc['quality_samples']}",
+    lines = [f"# mnd quantize-report: {text(doc['model'])}", "",
+             f"- calibration: {data['calibration']['samples']} samples from {code(data['calibration']['source'])} "
+             f"({text(data['calibration']['part'])})",
+             f"- evaluation: {data['evaluation']['samples']} samples from {code(data['evaluation']['source'])} "
+             f"({text(data['evaluation']['part'])}); per-layer error on the first {doc['quality_samples']}",
              f"- float top-1: {percent(float_result['accuracy'])}", "",
              "| setting | calibration | int8 top-1 (LiteRT reference kernels) | vs float (points) | "
              "output SQNR against the float model | lowest layer SQNR |",
              "|---|---|---|---|---|---|"]
     for scheme in doc["schemes"]:
         drop = 100 * (scheme["accuracy"] - float_result["accuracy"])
-        lines.append(f"| {scheme['label']} | {scheme['calibration']} | {percent(scheme['accuracy'])} | {drop:+.2f} | "
-                     f"{_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
+        lines.append(f"| {text(scheme['label'])} | {text(scheme['calibration'])} | {percent(scheme['accuracy'])} | "
+                     f"{drop:+.2f} | {_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
     for scheme in doc["schemes"]:
-        lines += ["", f"# {scheme['label']}", ""] + quantization_section(_as_manifest_part(scheme))
+        lines += ["", f"# {text(scheme['label'])}", ""] + quantization_section(_as_manifest_part(scheme))
     return "\n".join(lines) + "\n"
 
 

@@ -1,5 +1,6 @@
 """Report section for a board target (Raspberry Pi, any arm64 Linux board, emulated or real): the board's facts,
 accuracy and latency per runtime and thread count, and agreement with the host's reference kernels."""
+from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.tables import measurement_table, percent
 
 EMULATED_WARNING = ("emulated on this machine (qemu-user: the board's arm64 code on this machine's CPU): the outputs "
@@ -8,24 +9,27 @@ EMULATED_WARNING = ("emulated on this machine (qemu-user: the board's arm64 code
 
 def board_line(board: dict) -> str:
     if board.get("qemu_cpu"):
-        return (f"- board: emulated {board.get('machine')} (qemu-user, QEMU_CPU={board['qemu_cpu']}) on this "
-                f"machine's kernel {board.get('kernel')}; no governor or temperature (they would be this machine's)")
+        return (f"- board: emulated {text(board.get('machine'))} (qemu-user, QEMU_CPU={text(board['qemu_cpu'])}) on "
+                f"this machine's kernel {text(board.get('kernel'))}; no governor or temperature (they would be this "
+                "machine's)")
     before, after = board.get("temp_c_before"), board.get("temp_c_after")
-    temps = "not readable" if before is None else f"{before} °C before, {after} °C after"
-    return (f"- board: {board.get('model') or 'model not reported'} ({board.get('machine')}); kernel "
-            f"{board.get('kernel')}; governor {board.get('governor') or 'not readable'}; temperature {temps}")
+    temps = "not readable" if before is None else f"{text(before)} °C before, {text(after)} °C after"
+    return (f"- board: {text(board.get('model') or 'model not reported')} ({text(board.get('machine'))}); kernel "
+            f"{text(board.get('kernel'))}; governor {text(board.get('governor') or 'not readable')}; "
+            f"temperature {temps}")
 
 
 def packages_line(board: dict) -> str:
-    packages = ", ".join(f"{name} {version}" for name, version in (board.get("packages") or {}).items() if version)
-    litert = f"; LiteRT from `{board['litert_module']}`" if board.get("litert_module") else ""
-    return f"- Python {board.get('python') or '— (none used)'}; {packages or 'no Python packages used'}{litert}"
+    packages = ", ".join(f"{text(name)} {text(version)}" for name, version in (board.get("packages") or {}).items()
+                         if version)
+    litert = f"; LiteRT from {code(board['litert_module'])}" if board.get("litert_module") else ""
+    return f"- Python {text(board.get('python') or '— (none used)')}; {packages or 'no Python packages used'}{litert}"
 
 
 def render_board(target: str, measurements, sizes: dict, board: dict | None) -> list:
     board = board or {}
     emulated = any(m.emulated for m in measurements)
-    lines = [f"### `{target}`" + (" (emulated)" if emulated else ""), ""]
+    lines = [f"### {code(target)}" + (" (emulated)" if emulated else ""), ""]
     if board:
         lines += [board_line(board), packages_line(board)]
     if emulated:
@@ -39,7 +43,7 @@ def render_board(target: str, measurements, sizes: dict, board: dict | None) -> 
                   "|---|---|---|---|---|---|"]
         for m in agreeing:
             a = m.agreement
-            lines.append(f"| {m.artifact} | {m.runtime} | {m.threads or '—'} | {a['top1_differing']} | {a['n']} | "
-                         f"{percent(a['reference_accuracy'])} |")
+            lines.append(f"| {text(m.artifact)} | {text(m.runtime)} | {m.threads or '—'} | "
+                         f"{text(a['top1_differing'])} | {text(a['n'])} | {percent(a['reference_accuracy'])} |")
         lines.append("")
     return lines

@@ -3,6 +3,7 @@ and side-by-side plots of accuracy and latency or instructions per run; report.m
 from pathlib import Path
 
 from mnd.pipeline.report import plots
+from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import markdown_to_html, page, with_figures
 from mnd.pipeline.report.tables import percent
 
@@ -13,11 +14,6 @@ def run_names(paths: list) -> list:
     """Each run's folder name, or its path as given where two runs share a folder name."""
     names = [Path(path).name or str(path) for path in paths]
     return [name if names.count(name) == 1 else str(path) for name, path in zip(names, paths)]
-
-
-def cell(value) -> str:
-    """A Markdown table cell: one line, '|' escaped (markdown_to_html reads '\\|' back as '|')."""
-    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def _speed(m) -> str:
@@ -38,8 +34,8 @@ def comparison_markdown(runs: list, out_path: str) -> str:
     lines = [f"# mnd report: {len(runs)} runs compared", ""]
     for name, path, manifest in runs:
         target = (manifest.target or {}).get("name", "—")
-        lines.append(f"- `{cell(name)}`: `{cell(path)}`, model {cell(manifest.model['name'])} on {cell(target)}, "
-                     f"{len(manifest.measurements)} measurement(s) on {manifest.data['evaluation']['samples']} "
+        lines.append(f"- {code(name)}: {code(path)}, model {text(manifest.model['name'])} on {text(target)}, "
+                     f"{len(manifest.measurements)} measurement(s) on {text(manifest.data['evaluation']['samples'])} "
                      "evaluation samples")
     lines += ["", "## Measurements", "",
               "| run | model | target | artifact | runtime | threads | accuracy | latency p50 or instructions | RAM | "
@@ -47,14 +43,14 @@ def comparison_markdown(runs: list, out_path: str) -> str:
     for name, _, manifest in runs:
         for m in manifest.measurements:
             target = m.target + (" (emulated)" if m.emulated else "")
-            lines.append(f"| {cell(name)} | {cell(manifest.model['name'])} | {cell(target)} | {cell(m.artifact)} | "
-                         f"{cell(m.runtime)} | {m.threads or '—'} | {percent(m.accuracy)} | {_speed(m)} | "
+            lines.append(f"| {text(name)} | {text(manifest.model['name'])} | {text(target)} | {text(m.artifact)} | "
+                         f"{text(m.runtime)} | {m.threads or '—'} | {percent(m.accuracy)} | {_speed(m)} | "
                          f"{_bytes(m.ram_bytes)} | {_bytes(m.flash_bytes)} |")
     warned = [(name, warning) for name, _, manifest in runs for warning in manifest.warnings]
     if warned:
-        lines += ["", "## Warnings", "", *(f"- {cell(name)}: {cell(warning)}" for name, warning in warned)]
+        lines += ["", "## Warnings", "", *(f"- {text(name)}: {text(warning)}" for name, warning in warned)]
     lines += ["", "## Next", "",
-              f"Open `{out_path}/report.html`; each run's own report is its report.html (re-render one with "
+              f"Open {code(f'{out_path}/report.html')}; each run's own report is its report.html (re-render one with "
               "`mnd report RUN`)."]
     return "\n".join(lines) + "\n"
 

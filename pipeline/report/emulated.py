@@ -1,21 +1,26 @@
 """Report section for an emulated target: instruction counts (never cycles or milliseconds), memory, layers."""
+from mnd.pipeline.report.escape import code, text
 
 
 def _kib(value) -> str:
     return "—" if value is None else f"{value:,} B ({value / 1024:.1f} KiB)"
 
 
+def _parts(parts: dict | None) -> str:
+    return ", ".join(f"{text(name)} {size:,}" for name, size in (parts or {}).items())
+
+
 def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list:
     """`extra`: more bullet lines after the measured ones (a board preset's verdict)."""
     macs = sum(layer["macs"] for layer in m.layers or [])
     per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
-    lines = [f"### `{m.target}` (QEMU, emulated): {m.runtime} on {m.artifact}", "",
+    lines = [f"### {code(m.target)} (QEMU, emulated): {text(m.runtime)} on {text(m.artifact)}", "",
              f"- accuracy {m.accuracy:.2%} on {m.n} samples, every output bit-exact with LiteRT's reference kernels "
              "(and so with TFLite-Micro, which the validation above matched to them)",
              f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
              "these are instruction counts, not cycles",
-             f"- flash: {_kib(m.flash_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.flash_parts or {}).items()),
-             f"- RAM: {_kib(m.ram_bytes)} = " + ", ".join(f"{k} {v:,}" for k, v in (m.ram_parts or {}).items()),
+             f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
+             f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
              f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
              "live at once); "
              f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"]
@@ -25,5 +30,6 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
     lines += [*extra, "", "| layer | op | MACs | instructions | per MAC |", "|---|---|---|---|---|"]
     for layer in m.layers or []:
         ratio = f"{layer['instructions'] / layer['macs']:.2f}" if layer["macs"] else "—"
-        lines.append(f"| {layer['index']} | {layer['op']} | {layer['macs']:,} | {layer['instructions']:,} | {ratio} |")
+        lines.append(f"| {text(layer['index'])} | {text(layer['op'])} | {layer['macs']:,} | "
+                     f"{layer['instructions']:,} | {ratio} |")
     return lines + [""]

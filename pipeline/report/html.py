@@ -6,6 +6,7 @@ every character of it is escaped first: a run directory, and so every string in 
 import html
 import re
 
+from mnd.pipeline.control_chars import visible
 from mnd.pipeline.report.markdown import render
 
 STYLE = """
@@ -33,14 +34,26 @@ def page(title: str, body: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{html.escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
+            f"<title>{html.escape(visible(title))}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n")
+
+
+# Read left to right as CommonMark does: a backslash-escaped ASCII punctuation character (report/escape.py writes
+# them) is that character, never markup; a `code` span shows its content as it is.
+INLINE_TOKEN = re.compile(r"\\([!-/:-@\[-`{-~])|`([^`]*)`")
 
 
 def inline(text: str) -> str:
-    """One line of Markdown text as HTML: escaped, then `code` and **bold** marked up."""
-    escaped = html.escape(text)
-    escaped = re.sub(r"`([^`]*)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+    """One line of Markdown text as HTML: escaped, with `code`, **bold** and backslash escapes read."""
+    held = []
+
+    def hold(match) -> str:
+        held.append(html.escape(match[1]) if match[1] is not None else f"<code>{html.escape(match[2])}</code>")
+        return "\0"
+
+    marked = html.escape(INLINE_TOKEN.sub(hold, text.replace("\0", "\ufffd")))
+    marked = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", marked)
+    pieces = iter(held)
+    return re.sub("\0", lambda _: next(pieces), marked)
 
 
 def table_cells(line: str, columns: int | None = None) -> list:

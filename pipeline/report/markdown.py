@@ -4,6 +4,7 @@ from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
 from mnd.pipeline.report.fit import fit_line
+from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.phone import render_phone
 from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.tables import measurement_table
@@ -15,37 +16,39 @@ BOARD_TARGETS = ("rpi4", "rpi5", "linux-arm64")
 def _quantization_line(quant: dict, calibration: dict | None) -> str:
     seven_bit = ", ONNX weights 7-bit (`--onnx-reduce-range`)" if quant.get("onnx_reduce_range") else ""
     if calibration is None:
-        return f"- quantization: {quant.get('scheme')}{seven_bit} (no calibration run here)"
+        return f"- quantization: {text(quant.get('scheme'))}{seven_bit} (no calibration run here)"
     changes = [flag for flag, key in (("equalized", "equalize"), ("bias-corrected", "bias_correct")) if quant.get(key)]
     float_model = f", float model {' and '.join(changes)} first" if changes else ""
-    ranges = f", {quant['calibration']} activation ranges" if quant.get("calibration") else ""
+    ranges = f", {text(quant['calibration'])} activation ranges" if quant.get("calibration") else ""
     choice = (quant.get("bias_correction") or {}).get("line")
-    return (f"- quantization: {quant.get('scheme')}{seven_bit}{ranges}{float_model}, "
-            f"{quant.get('calibration_samples')} calibration samples from `{calibration['source']}` "
-            f"({calibration['part']})" + (f"; {choice}" if choice else ""))
+    return (f"- quantization: {text(quant.get('scheme'))}{seven_bit}{ranges}{float_model}, "
+            f"{text(quant.get('calibration_samples'))} calibration samples from {code(calibration['source'])} "
+            f"({text(calibration['part'])})" + (f"; {text(choice)}" if choice else ""))
 
 
 def render(manifest, run_path: str = "out/RUN") -> str:
     model, quant, data = manifest.model, manifest.quantization or {}, manifest.data
     sizes = {a.kind: a.bytes for a in manifest.artifacts}
-    lines = [f"# mnd export: {model['name']}", "",
+    lines = [f"# mnd export: {text(model['name'])}", "",
              f"- input {model['input_shape']}, {model['classes']} classes, preprocessing "
-             f"`{model['preprocessing']['formula']}`",
+             f"{code(model['preprocessing']['formula'])}",
              _quantization_line(quant, data.get("calibration")),
-             f"- evaluation: {data['evaluation']['samples']} samples from `{data['evaluation']['source']}` "
-             f"({data['evaluation']['part']})" + (", disjoint from calibration" if data.get("calibration") else ""),
+             f"- evaluation: {data['evaluation']['samples']} samples from {code(data['evaluation']['source'])} "
+             f"({text(data['evaluation']['part'])})"
+             + (", disjoint from calibration" if data.get("calibration") else ""),
              f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes", "",
              "## Artifacts", "", "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
     for artifact in manifest.artifacts:
-        lines.append(f"| {artifact.kind} | {artifact.path} | {artifact.bytes:,} | `{artifact.sha256[:12]}` |")
+        lines.append(f"| {text(artifact.kind)} | {text(artifact.path)} | {artifact.bytes:,} | "
+                     f"{code(artifact.sha256[:12])} |")
     lines += ["", "## Validation", "", "| check | result | value | threshold | detail |", "|---|---|---|---|---|"]
     for v in manifest.validations:
         result = "info" if not v.gated else "pass" if v.passed else "**FAIL**"
-        lines.append(f"| {v.name} | {result} | {v.value:.6g} | {v.threshold:.6g} | {v.detail} |")
+        lines.append(f"| {text(v.name)} | {result} | {v.value:.6g} | {v.threshold:.6g} | {text(v.detail)} |")
     lines += [""] + quantization_section(quant)
     target = manifest.target or {}
     measured = list(dict.fromkeys(m.target for m in manifest.measurements)) or [target.get("name", "—")]
-    lines += ["", f"## Measurements on {', '.join(f'`{name}`' for name in measured)}", ""]  # every target measured
+    lines += ["", f"## Measurements on {', '.join(code(name) for name in measured)}", ""]  # every target measured
     host = [m for m in manifest.measurements if m.target == "host"]
     if host:
         lines += _host_table(host, sizes, manifest.environment)
@@ -62,7 +65,7 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     lines += ["## Next", "", next_command(manifest, run_path)]
     notes = [note for note in agreement_notes(manifest.measurements) if note not in manifest.warnings]
     for warning in list(manifest.warnings) + notes:
-        lines.insert(lines.index("## Artifacts") - 1, f"- warning: {warning}")
+        lines.insert(lines.index("## Artifacts") - 1, f"- warning: {text(warning)}")
     return "\n".join(lines) + "\n"
 
 
@@ -78,8 +81,8 @@ def _host_table(measurements, sizes: dict, env: dict) -> list:
     return measurement_table(measurements, sizes) + [
         "", f"Latency: {measurements[0].warmup} warm-up runs, then the timed runs above, one sample at a time; p50/p90 "
         "in milliseconds.",
-        f"CPU: {env.get('cpu_model')} ({env.get('machine')}; "
-        f"{', '.join(env.get('isa_flags', [])) or 'no flags read'}).", ""]
+        f"CPU: {text(env.get('cpu_model'))} ({text(env.get('machine'))}; "
+        f"{text(', '.join(env.get('isa_flags', []))) or 'no flags read'}).", ""]
 
 
 def _agreement_table(measurements) -> list:
@@ -92,8 +95,8 @@ def _agreement_table(measurements) -> list:
              "| artifact | fused accuracy | exact accuracy | top-1 differing | n |", "|---|---|---|---|---|"]
     for m in measurements:
         a = m.agreement
-        lines.append(f"| {m.artifact} | {_percent(m.accuracy)} | {_percent(a['reference_accuracy'])} | "
-                     f"{a['top1_differing']} | {a['n']} |")
+        lines.append(f"| {text(m.artifact)} | {_percent(m.accuracy)} | {_percent(a['reference_accuracy'])} | "
+                     f"{text(a['top1_differing'])} | {text(a['n'])} |")
     if any(m.artifact == "onnx_uint8" for m in measurements):
         lines += ["", "onnx_uint8 was validated on the fused kernels themselves: uint8 x uint8 kernels add in 32 bits "
                   "on every CPU, while the exact graph accumulates in float32, so the two may differ anywhere."]
@@ -105,15 +108,15 @@ def next_command(manifest, run_path: str) -> str:
     if target in BOARD_TARGETS:
         options = (manifest.target or {}).get("options") or {}
         where = f"--ssh {options['ssh']}" if options.get("ssh") else "--ssh pi@raspberrypi.local"
-        return (f"Deploy `{run_path}/{target}/mnd-c` (static, no Python) or the .tflite with LiteRT; measure on the "
-                f"board with `mnd measure {run_path} --target {target} {where}`.")
+        return (f"Deploy {code(f'{run_path}/{target}/mnd-c')} (static, no Python) or the .tflite with LiteRT; measure "
+                f"on the board with {code(f'mnd measure {run_path} --target {target} {where}')}.")
     if target == "android":
-        return (f"Deploy `{run_path}/android/mnd-c` (static arm64, no interpreter: `adb push` it and run it), or "
-                f"measure LiteRT itself: `mnd measure {run_path} --target android --benchmark-model "
-                "./android_aarch64_benchmark_model --delegate xnnpack,gpu`.")
+        return (f"Deploy {code(f'{run_path}/android/mnd-c')} (static arm64, no interpreter: `adb push` it and run it), "
+                "or measure LiteRT itself: "
+                + code(f"mnd measure {run_path} --target android --benchmark-model ./android_aarch64_benchmark_model "
+                       "--delegate xnnpack,gpu") + ".")
     if target.startswith("cortex-"):
-        return (f"Build `{run_path}/{target}/` (model.c, kernels.c: no interpreter, no arena guess) into your "
-                f"firmware, or compare cores with `mnd measure {run_path} --target cortex-m55`.")
-    return f"Build `{run_path}/tflm/` into your TFLite-Micro firmware, or re-measure with " \
-           f"`mnd measure {run_path} --target {target} --threads 2`."
-
+        return (f"Build {code(f'{run_path}/{target}/')} (model.c, kernels.c: no interpreter, no arena guess) into your "
+                f"firmware, or compare cores with {code(f'mnd measure {run_path} --target cortex-m55')}.")
+    return (f"Build {code(f'{run_path}/tflm/')} into your TFLite-Micro firmware, or re-measure with "
+            f"{code(f'mnd measure {run_path} --target {target} --threads 2')}.")

@@ -1,5 +1,6 @@
 """Report section for an Android phone: its facts, mnd's C engine (accuracy and latency), and LiteRT's
 benchmark_model per file, delegate and thread count with its slowest op types."""
+from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.tables import measurement_table, percent
 
 TOP_OPS = 5
@@ -7,10 +8,9 @@ TOP_OPS = 5
 
 def phone_line(phone: dict) -> str:
     where = "an emulated phone (ro.kernel.qemu=1)" if phone.get("emulated") else "a phone"
-    return (f"- {where}: {phone.get('manufacturer') or '—'} {phone.get('model') or '—'}, "
-            f"SoC {phone.get('soc') or '—'}, Android {phone.get('android') or '—'} (SDK {phone.get('sdk') or '—'}), "
-            f"{phone.get('abi') or '—'}, "
-            f"serial `{phone.get('serial')}`")
+    facts = {key: text(phone.get(key) or "—") for key in ("manufacturer", "model", "soc", "android", "sdk", "abi")}
+    return (f"- {where}: {facts['manufacturer']} {facts['model']}, SoC {facts['soc']}, Android {facts['android']} "
+            f"(SDK {facts['sdk']}), {facts['abi']}, serial {code(phone.get('serial'))}")
 
 
 def _us(value) -> str:
@@ -25,13 +25,14 @@ def benchmark_table(rows) -> list:
         b = m.benchmark
         stats = b.get("inference") or {}
         ops = sorted(b.get("ops") or [], key=lambda op: -op["percent"])[:TOP_OPS]
-        slowest = ", ".join(f"{op['node_type']} {op['percent']:.1f}%" for op in ops) or "—"
+        slowest = ", ".join(f"{text(op['node_type'])} {op['percent']:.1f}%" for op in ops) or "—"
         init = "—" if b.get("init_ms") is None else f"{b['init_ms']:.3f}"
-        lines.append(f"| {m.artifact} | {m.runtime.removeprefix('benchmark_model-')} | {m.threads} | {init} | "
+        delegate = text(m.runtime.removeprefix("benchmark_model-"))
+        lines.append(f"| {text(m.artifact)} | {delegate} | {m.threads} | {init} | "
                      f"{_us(b.get('first_inference_us'))} | {_us(b.get('warmup_avg_us'))} | "
                      f"{_us(stats.get('avg') or b.get('inference_avg_us'))} | {_us(stats.get('median'))} | "
                      f"{_us(stats.get('p95'))} | "
-                     f"{_us(stats.get('std'))} | {stats.get('count')} | {slowest} |")
+                     f"{_us(stats.get('std'))} | {text(stats.get('count'))} | {slowest} |")
     return lines + [""]
 
 

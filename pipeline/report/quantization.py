@@ -1,5 +1,6 @@
 """The per-layer quantization quality section of report.md (manifest `quantization.layers`,
 quantize.layer_quality); its figures are in quantization_plots.py."""
+from mnd.pipeline.report.escape import text
 from mnd.pipeline.report.labels import short
 
 BIAS_CORRECTED = (" Biases were corrected: the float model here is the corrected one, whose outputs move by the"
@@ -32,7 +33,7 @@ def _equalization_lines(quantization: dict) -> list:
     pairs = (quantization.get("float_model_changes") or {}).get("equalization") or []
     if not pairs:
         return []
-    return (["Cross-layer equalization, pair by pair:", ""] + [f"- {short(pair.get('line'), 300)}" for pair in pairs]
+    return (["Cross-layer equalization, pair by pair:", ""] + [f"- {_cell(pair.get('line'), 300)}" for pair in pairs]
             + [""])
 
 
@@ -50,7 +51,7 @@ def _calibration(calibration) -> str:
 
 
 def _cell(value, limit: int = 40) -> str:
-    return short(value, limit).replace("|", "\\|")
+    return text(short(value, limit))
 
 
 def _decibels(value, layer: dict) -> str:

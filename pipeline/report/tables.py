@@ -1,4 +1,5 @@
 """Table rows shared by the report's sections: accuracy and latency per runtime."""
+from mnd.pipeline.report.escape import text
 from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
 
 RUNTIME_LABELS_BOARD = {**RUNTIME_LABELS, "mnd-c": "mnd C engine (static executable)"}
@@ -18,8 +19,8 @@ def measurement_table(measurements, sizes: dict, where: str | None = None) -> li
                                                                                                    else ""),
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if where else "")]
     for m in measurements:
-        lines.append(f"| {m.artifact} | {RUNTIME_LABELS_BOARD.get(m.runtime, m.runtime)} | "
+        lines.append(f"| {text(m.artifact)} | {text(RUNTIME_LABELS_BOARD.get(m.runtime, m.runtime))} | "
                      f"{sizes.get(m.artifact, 0):,} | {percent(m.accuracy)} | {m.n} | "
                      f"{milliseconds(m.latency_ms, 'p50')} | {milliseconds(m.latency_ms, 'p90')} | {m.runs} | "
-                     f"{m.threads or '—'} |" + (f" {where} |" if where else ""))
+                     f"{m.threads or '—'} |" + (f" {text(where)} |" if where else ""))
     return lines

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mnd.pipeline import rundir
+from mnd.pipeline.data.class_names import check_class_names
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, OutputError, UsageError
 from mnd.pipeline.json_shape import Nullable, Obj, check, read_json, refuse_problems
@@ -137,7 +138,7 @@ def _run_labels(run: Path, classes: int) -> tuple:
     if len(names) < classes:
         raise ModelError(f"'{run / 'labels.txt'}' is missing or names {len(names)} classes, the model has {classes}; "
                          f"{RETRAIN}")
-    return names
+    return check_class_names(names, f"'{run / 'labels.txt'}'", RETRAIN, error=ModelError)
 
 
 def _from_keras(path: Path) -> ModelSource:
@@ -213,7 +214,13 @@ def check_labels_file(path: Path) -> None:
 
 def _read_labels(path: Path, classes: int) -> tuple:
     check_labels_file(path)
-    names = tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+    try:
+        lines = path.read_bytes().decode("utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as reason:
+        raise ModelError(f"labels file '{path}' cannot be read ({reason}); give a UTF-8 text file with one class "
+                         "name per line") from None
+    names = check_class_names((line.strip() for line in lines if line.strip()), f"labels file '{path}'",
+                              "give one name per line, without control characters", error=ModelError)
     if len(names) != classes:
         raise ModelError(f"labels file '{path}' has {len(names)} names but the model has {classes} classes; "
                          "give one name per output, in output order")

@@ -5,6 +5,8 @@ import html
 from pathlib import Path
 
 from mnd.pipeline import rundir
+from mnd.pipeline.report.escape import code, text
+from mnd.pipeline.report.html import inline
 from mnd.pipeline.sweep import plots
 from mnd.pipeline.sweep.fits import target_limits
 
@@ -21,7 +23,7 @@ def write_reports(folder: Path, doc: dict) -> None:
 
 
 def render_markdown(doc: dict, folder: str) -> str:
-    lines = [f"# mnd sweep on `{doc['settings']['target']}`", "", *_summary(doc), "", "## Variants", "",
+    lines = [f"# mnd sweep on {code(doc['settings']['target'])}", "", *_summary(doc), "", "## Variants", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cells) + " |" for cells in _cells(doc["rows"])]
     notes = _notes(doc["rows"])
@@ -37,12 +39,12 @@ def render_html(doc: dict, folder: str) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell.replace('**', ''))}</td>" for cell in cells) + "</tr>\n"
                    for cells in _cells(rows))
     parts = [f"<h1>mnd sweep on {html.escape(settings['target'])}</h1>",
-             "<ul>" + "".join(f"<li>{html.escape(line[2:].replace('`', ''))}</li>" for line in _summary(doc))
+             "<ul>" + "".join(f"<li>{inline(line[2:])}</li>" for line in _summary(doc))
              + "</ul>", "<h2>Variants</h2>", f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"]
     notes = _notes(rows)
     if notes:
         parts += ["<h2>Not run, failed or flagged</h2>",
-                  "<ul>" + "".join(f"<li>{html.escape(note.replace('`', ''))}</li>" for note in notes) + "</ul>"]
+                  "<ul>" + "".join(f"<li>{inline(note)}</li>" for note in notes) + "</ul>"]
     parts += ["<h2>Plots</h2>", *[_figure_html(figure, caption) for figure, caption in _figures(doc)]]
     parts += ["<h2>Next</h2>", "<ul>" + "".join(f"<li><code>{html.escape(line[2:].strip('`'))}</code></li>"
                                                 for line in _next(doc, folder)) + "</ul>"]
@@ -83,7 +85,7 @@ def _summary(doc: dict) -> list:
                 "not measured (random weights say nothing about it); each variant is an int8 TFLite model only, "
                 f"{settings['classes']} classes, {settings['channels']}-channel input")
     else:
-        mode = (f"- mode: each variant trained on `{settings['dataset']}` for {settings['epochs']} epochs (seed "
+        mode = (f"- mode: each variant trained on {code(settings['dataset'])} for {settings['epochs']} epochs (seed "
                 f"{settings['seed']}), float and int8 accuracy on its held-out part")
     counted = {row["status"]: 0 for row in rows}
     for row in rows:
@@ -120,14 +122,14 @@ def _notes(rows: list) -> list:
     notes = []
     for row in rows:
         if row["status"] == "does not fit":
-            notes.append(f"`{row['name']}` not run: {row['fit_detail']}")
+            notes.append(f"{code(row['name'])} not run: {text(row['fit_detail'])}")
         elif row["status"] == "failed":
-            notes.append(f"`{row['name']}` failed: {row['error']}")
+            notes.append(f"{code(row['name'])} failed: {text(row['error'])}")
         elif row["fits"] is False:
-            notes.append(f"`{row['name']}` does not fit: {row['fit_detail']}")
+            notes.append(f"{code(row['name'])} does not fit: {text(row['fit_detail'])}")
         if row["failed_validations"]:
-            notes.append(f"`{row['name']}` failed validations (kept, see its report): "
-                         + ", ".join(row["failed_validations"]))
+            notes.append(f"{code(row['name'])} failed validations (kept, see its report): "
+                         + text(", ".join(row["failed_validations"])))
     return notes
 
 

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 from mnd.pipeline import rundir
 from mnd.pipeline.data import fingerprint
+from mnd.pipeline.data.class_names import labels_text
 from mnd.pipeline.data.datasets import load_dataset, native_channels, stratified_split
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
@@ -49,7 +50,7 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
         rundir.write_json(staging / "manifest.json", manifest)
 
     try:
-        (staging / "labels.txt").write_text("\n".join(dataset.class_names) + "\n")
+        (staging / "labels.txt").write_text(labels_text(dataset.class_names))
         rundir.write_json(staging / "preprocessing.json", prep.to_dict())
         model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress,
                          on_built=lambda built: manifest["training"].update(family=spec.to_dict().get("family", "v1"),

@@ -171,9 +171,11 @@ def test_bad_input(tmp_path, mnd, digits_run, make_input, message):
         args = ["--model", tmp_path / "nothing.keras"]
     elif make_input == "existing_out":
         out.mkdir()
-    elif make_input == "empty_class":
-        for name in ("a", "b"):
-            (tmp_path / "calib" / name).mkdir(parents=True)
+    elif make_input == "empty_class":  # the model's 10 classes, the last one empty
+        for digit in range(10):
+            (tmp_path / "calib" / str(digit)).mkdir(parents=True)
+            if digit < 9:
+                Image.new("L", (8, 8), 0).save(tmp_path / "calib" / str(digit) / "x.png")
         args += ["--calib", tmp_path / "calib"]
     result = mnd("export", *args, "--out", out, *FAST)
     assert result.returncode != 0

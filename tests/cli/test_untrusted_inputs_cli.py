@@ -25,7 +25,7 @@ def refused(result) -> str:
 
 
 def test_a_bomb_is_refused_by_evaluate_and_export(mnd, tmp_path, tiny_model):
-    data = image_folder(tmp_path / "data")
+    data = image_folder(tmp_path / "data", classes=4)  # the tiny model's 4 outputs
     bomb = bomb_png(data / "b" / "bomb.png")
     expected = f"mnd: error: '{bomb}' has more than 89,478,485 pixels"
     assert refused(mnd("evaluate", "--model", tiny_model, "--data", data)).startswith(expected)

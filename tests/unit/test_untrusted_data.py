@@ -30,8 +30,8 @@ def bomb_png(path: Path, side: int = 20000) -> Path:
     return path
 
 
-def image_folder(root: Path) -> Path:
-    for name in ("a", "b"):
+def image_folder(root: Path, classes: int = 2) -> Path:
+    for name in "abcdefghij"[:classes]:
         (root / name).mkdir(parents=True)
         Image.new("RGB", (8, 8), (10, 20, 30)).save(root / name / "ok.png")
     return root
