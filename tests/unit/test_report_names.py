@@ -12,7 +12,7 @@ from mnd.pipeline.report.compare import comparison_markdown
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import inline, markdown_to_html, page
 from mnd.pipeline.report.markdown import render
-from mnd.pipeline.report.plots import short
+from mnd.pipeline.report.labels import short
 from tests.unit.test_html_report import Page, sample_manifest
 
 HOSTILE = ("evil\n# Heading\n| a | b |\n[link](http://e.com) ![i](x.png) <a href='http://e.com'>a</a> www.e.com "
