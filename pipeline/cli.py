@@ -298,7 +298,9 @@ def _add_quantization_flags(parser, onnx: bool = True) -> None:
 
     default = QuantConfig()
     group = parser.add_argument_group("int8 post-training quantization (TFLite and ONNX alike)")
-    group.add_argument("--calib-samples", type=cli_args.positive_int, default=default.calibration_samples)
+    group.add_argument("--calib-samples", type=cli_args.calibration_count, default=default.calibration_samples,
+                       help=f"calibration samples, 1 to {cli_args.MAX_CALIBRATION_SAMPLES} "
+                       f"(default {default.calibration_samples})")
     group.add_argument("--weights", choices=WEIGHT_SCHEMES, default=default.weights,
                        help="int8 weight scales per output channel, or one per tensor (for accelerators and delegates "
                        "that need it; MobileNet v1 then usually needs --equalize)")
@@ -327,10 +329,13 @@ def _quant_config(args):
 
 
 def _add_measure_flags(parser) -> None:
-    parser.add_argument("--runs", type=cli_args.positive_int, default=100, help="timed runs per runtime")
-    parser.add_argument("--warmup", type=cli_args.non_negative_int, default=10, help="untimed runs first")
-    parser.add_argument("--threads", type=cli_args.thread_counts, help="comma list of thread counts, one row each for "
-                        "the multi-threaded runtimes (default: 1; rpi4/rpi5/linux-arm64: 1,2,4)")
+    parser.add_argument("--runs", type=cli_args.run_count, default=100,
+                        help=f"timed runs per runtime, 1 to {cli_args.MAX_RUNS} (default 100)")
+    parser.add_argument("--warmup", type=cli_args.warmup_count, default=10,
+                        help=f"untimed runs first, 0 to {cli_args.MAX_WARMUP} (default 10)")
+    parser.add_argument("--threads", type=cli_args.thread_counts, help="comma list of thread counts, each 1 to "
+                        f"{cli_args.MAX_THREADS}, one row each for the multi-threaded runtimes (default: 1; "
+                        "rpi4/rpi5/linux-arm64: 1,2,4)")
     parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print instructions/clock as an "
                         "estimate (labelled so; QEMU has no timing model)")
     parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
@@ -348,7 +353,7 @@ def _add_measure_flags(parser) -> None:
     board.add_argument("--setup", action="store_true", help="create ~/mnd-venv on the board and install numpy, "
                        "ai-edge-litert and onnxruntime there first (says what it runs)")
     phone = parser.add_argument_group("android")
-    phone.add_argument("--serial", help="the phone's adb serial (default: the only device; see 'adb devices')")
+    phone.add_argument("--serial", type=cli_args.adb_serial, help="the phone's adb serial (default: the only device; see 'adb devices')")
     phone.add_argument("--benchmark-model", metavar="FILE", help="LiteRT's benchmark_model for android_aarch64, "
                        "to also measure the .tflite files with LiteRT on the phone (download the nightly "
                        "'android_aarch64_benchmark_model' linked from ai.google.dev/edge/litert/models/measurement)")
@@ -416,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
     export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
-    export.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples (default: all)")
+    export.add_argument("--eval-samples", type=cli_args.evaluation_count,
+                        help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES} (default: all)")
     export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
     export.add_argument("--force", action="store_true", help="replace an existing --out")
     export.add_argument("--max-drop", type=cli_args.non_negative_real, default=2.0, help="allowed int8 accuracy drop, in points")
@@ -463,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: mobilenet_v1_025_32 trained on digits, cached)")
     quality.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
     quality.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part)")
-    quality.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples")
+    quality.add_argument("--eval-samples", type=cli_args.evaluation_count,
+                         help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES}")
     quality.add_argument("--quality-samples", type=cli_args.positive_int, default=50,
                          help="evaluation samples through the per-layer check (default 50)")
     quality.add_argument("--compare", action="store_true", help="per-channel, per-tensor, per-tensor + equalize and "
