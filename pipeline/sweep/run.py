@@ -1,5 +1,6 @@
 """`mnd sweep`: every alpha x resolution variant built (or trained), exported and measured on one target, one row
-each in out/SWEEP/sweep.json, then report.md and report.html over the whole grid."""
+each appended to out/SWEEP/rows.jsonl as it finishes, then sweep.json, report.md and report.html over the whole
+grid."""
 import logging
 import sys
 import time
@@ -14,6 +15,7 @@ from mnd.pipeline.progress import bars_enabled
 from mnd.pipeline.sweep.fits import cannot_fit, target_limits
 from mnd.pipeline.sweep.folder import open_folder, write_sweep
 from mnd.pipeline.sweep.grid import variants
+from mnd.pipeline.sweep.record import append_row
 from mnd.pipeline.sweep.rows import failed_row, measured_row, not_run_row
 from mnd.targets.base import MeasureSettings
 
@@ -74,6 +76,7 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
     done = [v for v in grid if rows.get(v.key, {}).get("status") in FINISHED]
     if done:
         log.info("resuming %s: %d of %d variants finished earlier are kept", out, len(done), len(grid))
+    write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # marks the folder as this sweep's before any variant
     bar = tqdm(total=len(grid), initial=len(done), desc="mnd: sweep", unit="variant", file=sys.stderr,
                disable=not bars_enabled(), dynamic_ncols=True, leave=True)
     try:
@@ -84,12 +87,12 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
             if bar.disable:
                 log.info("variant %d of %d: %s", len(done) + 1, len(grid), variant.name)
             rows[variant.key] = _run_variant(variant, config, Path(out), limits)
-            write_sweep(out, settings, grid_doc, _ordered(rows, grid))
+            append_row(out, rows[variant.key])
             done.append(variant)
             bar.update(1)
     finally:
         bar.close()
-    doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))
+        doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # also when stopped: the rows so far
     write_reports(Path(out), doc)
     failed = [row["name"] for row in doc["rows"] if row["status"] == "failed"]
     if failed:
