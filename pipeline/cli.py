@@ -248,6 +248,7 @@ def _cmd_sweep(args) -> None:
     if args.dataset and (args.classes or args.channels):
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
     sweep_grid.check_family(args.family, args.alpha)
+    sweep_grid.check_size(args.alpha, args.resolution, args.max_variants)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     import_tensorflow_quietly()
     from mnd.pipeline.sweep.run import SweepConfig, run_sweep
@@ -508,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--ram-kb", type=cli_args.positive_real,
                        help="RAM budget in KiB: variants over it are marked not fitting")
     sweep.add_argument("--seed", type=cli_args.seed, default=0, help="weights (--cost-only) or training seed")
+    sweep.add_argument("--max-variants", type=cli_args.positive_int, metavar="N",
+                       help=f"run grids of up to N variants (default {sweep_grid.MAX_VARIANTS}: a larger alpha x "
+                       "resolution grid is refused)")
     sweep.add_argument("--out", help="sweep folder (default out/sweep-<target>); the same command again resumes it")
     sweep.add_argument("--force", action="store_true", help="discard an earlier sweep in --out and start over")
     _add_measure_flags(sweep)
