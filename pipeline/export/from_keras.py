@@ -17,6 +17,7 @@ from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.quantize.config import QuantConfig
 from mnd.quantize.float_logits import float_logits
 from mnd.quantize.int8_model import build_int8
+from mnd.quantize.int8_outputs import dequantized_outputs
 from mnd.quantize.layer_quality import layer_quality
 from mnd.quantize.ptq import export_saved_model
 from mnd.pipeline.tempdirs import temporary_directory
@@ -106,7 +107,8 @@ class KerasExport:
             validate.float_close(f"tflite_float vs keras ({what})", tflite_float.reshape(reference.shape), reference),
             validate.float_close(f"onnx_float vs keras ({what})", onnx_float.reshape(reference.shape), reference),
             tflm_bit_exact(run_dir, manifest, evaluation, int8_reference),
-            validate.onnx_exact_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference),
+            validate.onnx_exact_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference,
+                                          (dequantized_outputs(path("tflite_int8"), x, logits=is_logits), reference)),
             validate.accuracy_drop("int8 vs float accuracy drop (points)", validate.accuracy(int8_reference, labels),
                                    validate.accuracy(reference, labels), config.max_drop, len(labels)),
         )
