@@ -107,9 +107,9 @@ def test_two_exports_are_byte_identical(digits_run, exported, tmp_path, mnd):
 def test_train_then_export_in_one_process_equals_a_cached_reexport(tmp_path, mnd):
     """Artifacts are a function of the inputs, not of what the process did before (tf2onnx's name counter)."""
     env = {"MND_CACHE": str(tmp_path / "cache")}
-    # One epoch leaves a near-chance model whose int8 ONNX and TFLite top-1 can differ on more inputs than the gate
-    # allows, by how the CPU rounded the training's float sums: the artifacts are what this test compares.
-    flags = ("--train-epochs", "1", "--allow-drift", *FAST)
+    # One epoch leaves a near-chance model: its int8 ONNX and TFLite top-1 differ on many near-ties, which the gate
+    # does not count, so the export passes its validations.
+    flags = ("--train-epochs", "1", *FAST)
     trained = mnd("export", *flags, "--out", tmp_path / "trained", env=env, check=0)
     cached = mnd("export", *flags, "--out", tmp_path / "cached", env=env, check=0)
     assert "training" in trained.stderr and "reusing the cached training run" in cached.stderr
