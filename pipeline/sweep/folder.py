@@ -33,7 +33,7 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
             raise OutputError(f"--out '{out}' exists and holds no {SWEEP_FILE}: not a sweep folder; choose another "
                               "--out (or empty it)")
         return []
-    doc = read_sweep(path)
+    doc = read_sweep(path, check_rows=not force)
     if force:
         shutil.rmtree(path)
         path.mkdir()
@@ -48,7 +48,7 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
     return read_rows(path)
 
 
-def read_sweep(folder: Path) -> dict:
+def read_sweep(folder: Path, check_rows: bool = True) -> dict:
     path = Path(folder) / SWEEP_FILE
     try:
         doc = json.loads(path.read_text())
@@ -57,7 +57,7 @@ def read_sweep(folder: Path) -> dict:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("settings"), dict) \
             or not isinstance(doc.get("rows"), list) or not all(isinstance(row, dict) for row in doc["rows"]):
         raise OutputError(f"'{path}' is not an {SCHEMA} document; pass --force to start the sweep over")
-    for number, row in enumerate(doc["rows"], 1):
+    for number, row in enumerate(doc["rows"] if check_rows else (), 1):
         problems = row_problems(row)
         if problems:
             refuse_row(path, f"row {number}", row, problems, "pass --force to start the sweep over")

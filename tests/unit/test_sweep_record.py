@@ -6,7 +6,7 @@ import pytest
 
 from mnd.pipeline.errors import OutputError, UsageError
 from mnd.pipeline.sweep import grid
-from mnd.pipeline.sweep.folder import read_sweep
+from mnd.pipeline.sweep.folder import open_folder, read_sweep
 from mnd.pipeline.sweep.record import ROWS_FILE, append_row, read_rows
 from mnd.pipeline.sweep.rows import not_run_row
 
@@ -70,3 +70,12 @@ def test_grids_over_the_limit_are_refused_naming_max_variants():
     with pytest.raises(UsageError, match="65 variants .* more than the limit of 64.*--max-variants 65"):
         grid.check_size((0.25,) * 5, (32,) * 13, None)
     grid.check_size((0.25,) * 5, (32,) * 13, 65)
+
+
+def test_force_discards_a_sweep_with_a_tampered_row(tmp_path):
+    first, second, _ = rows()
+    doc = {"schema": "mnd.sweep/1", "settings": {}, "grid": {}, "rows": [first, {**second, "status": 7}]}
+    (tmp_path / "sweep.json").write_text(json.dumps(doc))
+    with pytest.raises(OutputError, match="pass --force"):
+        open_folder(tmp_path, {}, force=False)
+    assert open_folder(tmp_path, {}, force=True) == [] and list(tmp_path.iterdir()) == []
