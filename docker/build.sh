@@ -31,24 +31,29 @@ if [ -z "${STORAGE:-}" ] && command -v docker >/dev/null && docker info >/dev/nu
   exit 0
 fi
 
+case "${PIP_CACHE:-}" in
+  *:*) echo "build.sh: PIP_CACHE '$PIP_CACHE' holds a ':', which a volume mount cannot take; use a path without one" >&2
+       exit 2;;
+esac
 for tool in buildah podman; do
   command -v $tool >/dev/null || { echo "build.sh: no docker engine and no $tool; run 'make toolchain'" >&2; exit 2; }
 done
-storage="--storage-driver vfs"
-if [ -n "${STORAGE:-}" ]; then storage="$storage --root $STORAGE/root --runroot $STORAGE/run"; fi
-if ! buildah $storage inspect --type image "$BASE_IMAGE" >/dev/null 2>&1 \
-   && ! buildah $storage pull --quiet "$BASE_IMAGE" >/dev/null; then
+# the storage options as the positional parameters (sh has no arrays), so that a path with spaces stays one word
+set -- --storage-driver vfs
+if [ -n "${STORAGE:-}" ]; then set -- "$@" --root "$STORAGE/root" --runroot "$STORAGE/run"; fi
+if ! buildah "$@" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1 \
+   && ! buildah "$@" pull --quiet "$BASE_IMAGE" >/dev/null; then
   echo "build.sh: $BASE_IMAGE cannot be pulled; making it with debootstrap (docker/base_image.py)" >&2
-  podman $storage import --quiet --change "ENV PATH=$BASE_PATH" --change 'CMD ["bash"]' \
+  podman "$@" import --quiet --change "ENV PATH=$BASE_PATH" --change 'CMD ["bash"]' \
     "$(python3 docker/base_image.py)" "$BASE_IMAGE" >/dev/null
 fi
-buildah $storage bud --isolation chroot --build-arg "BASE_IMAGE=$BASE_IMAGE" ${ca:+--secret "id=ca_bundle,src=$ca"} \
+buildah "$@" bud --isolation chroot --build-arg "BASE_IMAGE=$BASE_IMAGE" ${ca:+--secret "id=ca_bundle,src=$ca"} \
   ${PIP_CACHE:+--volume "$PIP_CACHE:/root/.cache/pip" --build-arg PIP_CACHE=/root/.cache/pip} \
   -f docker/Dockerfile -t "$IMAGE" .
-unlabelled=$(buildah $storage inspect --type image --format '{{.FromImageID}}' "$IMAGE")
-container=$(buildah $storage from --pull-never "$IMAGE")
-versions=$(paste -s -d ' ' "$(buildah $storage mount "$container")/opt/mnd/apt-packages.txt")
-buildah $storage umount "$container" >/dev/null
-buildah $storage config --label "mnd.apt-packages=$versions" "$container"
-buildah $storage commit --quiet --rm "$container" "$IMAGE" >/dev/null
-buildah $storage rmi "$unlabelled" >/dev/null
+unlabelled=$(buildah "$@" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
+container=$(buildah "$@" from --pull-never "$IMAGE")
+versions=$(paste -s -d ' ' "$(buildah "$@" mount "$container")/opt/mnd/apt-packages.txt")
+buildah "$@" umount "$container" >/dev/null
+buildah "$@" config --label "mnd.apt-packages=$versions" "$container"
+buildah "$@" commit --quiet --rm "$container" "$IMAGE" >/dev/null
+buildah "$@" rmi "$unlabelled" >/dev/null

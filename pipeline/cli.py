@@ -286,6 +286,7 @@ def _cmd_sweep(args) -> None:
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
     sweep_grid.check_family(args.family, args.alpha)
     part = _sweep_board(args)
+    sweep_grid.check_size(args.alpha, args.resolution, args.max_variants)
     check_target(args.target, _measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     _check_inputs(args, args.dataset)
     import_tensorflow_quietly()
@@ -363,7 +364,9 @@ def _add_quantization_flags(parser, onnx: bool = True) -> None:
 
     default = QuantConfig()
     group = parser.add_argument_group("int8 post-training quantization (TFLite and ONNX alike)")
-    group.add_argument("--calib-samples", type=cli_args.positive_int, default=default.calibration_samples)
+    group.add_argument("--calib-samples", type=cli_args.calibration_count, default=default.calibration_samples,
+                       help=f"calibration samples, 1 to {cli_args.MAX_CALIBRATION_SAMPLES} "
+                       f"(default {default.calibration_samples})")
     group.add_argument("--weights", choices=WEIGHT_SCHEMES, default=default.weights,
                        help="int8 weight scales per output channel, or one per tensor (for accelerators and delegates "
                        "that need it; MobileNet v1 then usually needs --equalize)")
@@ -392,10 +395,13 @@ def _quant_config(args):
 
 
 def _add_measure_flags(parser) -> None:
-    parser.add_argument("--runs", type=cli_args.positive_int, default=100, help="timed runs per runtime")
-    parser.add_argument("--warmup", type=cli_args.non_negative_int, default=10, help="untimed runs first")
-    parser.add_argument("--threads", type=cli_args.thread_counts, help="comma list of thread counts, one row each for "
-                        "the multi-threaded runtimes (default: 1; rpi4/rpi5/linux-arm64: 1,2,4)")
+    parser.add_argument("--runs", type=cli_args.run_count, default=100,
+                        help=f"timed runs per runtime, 1 to {cli_args.MAX_RUNS} (default 100)")
+    parser.add_argument("--warmup", type=cli_args.warmup_count, default=10,
+                        help=f"untimed runs first, 0 to {cli_args.MAX_WARMUP} (default 10)")
+    parser.add_argument("--threads", type=cli_args.thread_counts, help="comma list of thread counts, each 1 to "
+                        f"{cli_args.MAX_THREADS}, one row each for the multi-threaded runtimes (default: 1; "
+                        "rpi4/rpi5/linux-arm64: 1,2,4)")
     parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print instructions/clock as an "
                         "estimate (labelled so; QEMU has no timing model)")
     parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
@@ -413,7 +419,8 @@ def _add_measure_flags(parser) -> None:
     board.add_argument("--setup", action="store_true", help="create ~/mnd-venv on the board and install numpy, "
                        "ai-edge-litert and onnxruntime there first (says what it runs)")
     phone = parser.add_argument_group("android")
-    phone.add_argument("--serial", help="the phone's adb serial (default: the only device; see 'adb devices')")
+    phone.add_argument("--serial", type=cli_args.adb_serial,
+                       help="the phone's adb serial (default: the only device; see 'adb devices')")
     phone.add_argument("--benchmark-model", metavar="FILE", help="LiteRT's benchmark_model for android_aarch64, "
                        "to also measure the .tflite files with LiteRT on the phone (download the nightly "
                        "'android_aarch64_benchmark_model' linked from ai.google.dev/edge/litert/models/measurement)")
@@ -499,7 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
     export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
                         "the same data as --calib is split in half, shared images are refused)")
-    export.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples (default: all)")
+    export.add_argument("--eval-samples", type=cli_args.evaluation_count,
+                        help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES} (default: all)")
     export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
     export.add_argument("--force", action="store_true", help="replace an existing --out")
     export.add_argument("--max-drop", type=cli_args.non_negative_real, default=2.0, help="allowed int8 accuracy drop, in points")
@@ -549,7 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
     quality.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
                          "the same data as --calib is split in half, shared images are refused)")
-    quality.add_argument("--eval-samples", type=cli_args.positive_int, help="evaluate on at most N samples")
+    quality.add_argument("--eval-samples", type=cli_args.evaluation_count,
+                         help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES}")
     quality.add_argument("--quality-samples", type=cli_args.positive_int, default=50,
                          help="evaluation samples through the per-layer check (default 50)")
     quality.add_argument("--compare", action="store_true", help="per-channel, per-tensor, per-tensor + equalize and "
@@ -589,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--ram-kb", type=cli_args.positive_real,
                        help="RAM budget in KiB: variants over it are marked not fitting")
     sweep.add_argument("--seed", type=cli_args.seed, default=0, help="weights (--cost-only) or training seed")
+    sweep.add_argument("--max-variants", type=cli_args.positive_int, metavar="N",
+                       help=f"run grids of up to N variants (default {sweep_grid.MAX_VARIANTS}: a larger alpha x "
+                       "resolution grid is refused)")
     sweep.add_argument("--out", help="sweep folder (default out/sweep-<target>); the same command again resumes it")
     sweep.add_argument("--force", action="store_true", help="discard an earlier sweep in --out and start over")
     _add_measure_flags(sweep)

@@ -53,6 +53,26 @@ def unit_fraction(text: str) -> float:
 
 
 MAX_THREADS = 256
+MAX_RUNS = 100_000              # timed runs per runtime: the latencies are kept, one float each
+MAX_WARMUP = 10_000
+MAX_CALIBRATION_SAMPLES = 100_000
+MAX_EVALUATION_SAMPLES = 10_000_000
+
+
+def run_count(text: str) -> int:
+    return _integer(text, 1, MAX_RUNS, f"give 1 to {MAX_RUNS} timed runs")
+
+
+def warmup_count(text: str) -> int:
+    return _integer(text, 0, MAX_WARMUP, f"give 0 to {MAX_WARMUP} warm-up runs")
+
+
+def calibration_count(text: str) -> int:
+    return _integer(text, 1, MAX_CALIBRATION_SAMPLES, f"give 1 to {MAX_CALIBRATION_SAMPLES} calibration samples")
+
+
+def evaluation_count(text: str) -> int:
+    return _integer(text, 1, MAX_EVALUATION_SAMPLES, f"give 1 to {MAX_EVALUATION_SAMPLES} evaluation samples")
 
 
 def thread_counts(text: str) -> tuple:
@@ -62,6 +82,16 @@ def thread_counts(text: str) -> tuple:
     if len(set(counts)) != len(counts):
         raise argparse.ArgumentTypeError(f"'{text}' repeats a thread count")
     return counts
+
+
+def adb_serial(text: str) -> str:
+    """An adb serial as `adb devices` lists them: one word, printable, not starting with '-'."""
+    from mnd.pipeline.shell_word import shell_word
+
+    if not text or not text.isprintable() or any(c.isspace() for c in text) or text.startswith("-"):
+        raise argparse.ArgumentTypeError(f"{shell_word(text)} is not an adb serial: give one word as "
+                                         "'adb devices' lists it (e.g. emulator-5554 or 192.168.1.20:5555)")
+    return text
 
 
 def ssh_destination(text: str) -> str:

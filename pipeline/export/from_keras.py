@@ -17,6 +17,7 @@ from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.quantize.config import QuantConfig
 from mnd.quantize.float_logits import float_logits
 from mnd.quantize.int8_model import build_int8
+from mnd.quantize.int8_outputs import dequantized_outputs
 from mnd.quantize.layer_quality import layer_quality
 from mnd.quantize.ptq import export_saved_model
 from mnd.pipeline.tempdirs import temporary_directory
@@ -102,11 +103,13 @@ class KerasExport:
         onnx_float = run_onnx_logits(path("onnx_float"), x) if is_logits else run_model("onnxruntime", path("onnx_float"), x).outputs
         int8_reference = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
         onnx_int8 = run_model("onnxruntime-exact", path("onnx_int8"), x).outputs
+        int8_logits = lambda rows: (dequantized_outputs(path("tflite_int8"), x[rows], logits=is_logits),  # noqa: E731
+                                    reference[rows])
         checks = (
             validate.float_close(f"tflite_float vs keras ({what})", tflite_float.reshape(reference.shape), reference),
             validate.float_close(f"onnx_float vs keras ({what})", onnx_float.reshape(reference.shape), reference),
             tflm_bit_exact(run_dir, manifest, evaluation, int8_reference),
-            validate.onnx_exact_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference),
+            validate.onnx_exact_agreement("onnx_int8 vs tflite_int8 top-1", onnx_int8, int8_reference, int8_logits),
             validate.accuracy_drop("int8 vs float accuracy drop (points)", validate.accuracy(int8_reference, labels),
                                    validate.accuracy(reference, labels), config.max_drop, len(labels)),
         )

@@ -1,5 +1,6 @@
-"""The sweep folder: out/SWEEP/sweep.json (rewritten atomically after every variant), variants/<name>/ (each an
-export run directory) and training/<name>/. Re-running the same command resumes it; other settings (target,
+"""The sweep folder: out/SWEEP/sweep.json (settings, grid and rows; written atomically when a sweep starts and
+ends), rows.jsonl (sweep.record: one line appended per finished variant), variants/<name>/ (each an export run
+directory) and training/<name>/. Re-running the same command resumes it; other settings (target,
 options, budgets, dataset) are refused. Rows are keyed by alpha and resolution, so another grid with the same
 settings extends the sweep."""
 import json
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from mnd.pipeline import rundir
 from mnd.pipeline.errors import OutputError, UsageError
+from mnd.pipeline.sweep.record import read_rows, refuse_row, row_problems, start_record
 
 SCHEMA = "mnd.sweep/1"
 SWEEP_FILE = "sweep.json"
@@ -31,7 +33,7 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
             raise OutputError(f"--out '{out}' exists and holds no {SWEEP_FILE}: not a sweep folder; choose another "
                               "--out (or empty it)")
         return []
-    doc = read_sweep(path)
+    doc = read_sweep(path, check_rows=not force)
     rundir.require_writable(path)
     if force:
         shutil.rmtree(path)
@@ -43,10 +45,11 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
                             if doc["settings"].get(key) != settings.get(key))
         raise UsageError(f"'{out}' holds a sweep made with other settings ({changed}); pass --force to discard "
                          "it and start over, or choose another --out")
-    return doc["rows"]
+    start_record(path, doc["rows"])  # a sweep.json from before rows.jsonl: its rows carry over
+    return read_rows(path)
 
 
-def read_sweep(folder: Path) -> dict:
+def read_sweep(folder: Path, check_rows: bool = True) -> dict:
     path = Path(folder) / SWEEP_FILE
     try:
         doc = json.loads(path.read_text())
@@ -55,6 +58,10 @@ def read_sweep(folder: Path) -> dict:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("settings"), dict) \
             or not isinstance(doc.get("rows"), list) or not all(isinstance(row, dict) for row in doc["rows"]):
         raise OutputError(f"'{path}' is not an {SCHEMA} document; pass --force to start the sweep over")
+    for number, row in enumerate(doc["rows"] if check_rows else (), 1):
+        problems = row_problems(row)
+        if problems:
+            refuse_row(path, f"row {number}", row, problems, "pass --force to start the sweep over")
     return doc
 
 

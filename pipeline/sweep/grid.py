@@ -11,6 +11,7 @@ from mnd.pipeline.model.inverted_residual import MAX_ALPHA, InvertedResidualSpec
 DEFAULT_ALPHAS = "1,0.75,0.5,0.25"
 DEFAULT_SIDES = "224,192,160,128"
 FAMILIES = ("v1", "v2", "v3_small", "v3_large")
+MAX_VARIANTS = 64  # four times the paper's grid; more only with --max-variants
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ def check_family(family: str, alphas: tuple) -> None:
         raise UsageError(f"unknown family '{family}' (choose from {', '.join(FAMILIES)})")
     for alpha in alphas:
         variant_spec(family, alpha, 224)
+
+
+def check_size(alphas: tuple, sides: tuple, max_variants: int | None) -> None:
+    """A grid larger than MAX_VARIANTS (or the --max-variants the user gave) is refused before any work."""
+    limit = MAX_VARIANTS if max_variants is None else max_variants
+    count = len(alphas) * len(sides)
+    if count > limit:
+        raise UsageError(f"the grid has {count} variants ({len(alphas)} alphas x {len(sides)} resolutions), more "
+                         f"than the limit of {limit}; give fewer, or pass --max-variants {count} to run them all")
 
 
 def alpha_list(text: str) -> tuple:

@@ -1,5 +1,6 @@
 """`mnd sweep`: every alpha x resolution variant built (or trained), exported and measured on one target, one row
-each in out/SWEEP/sweep.json, then report.md and report.html over the whole grid."""
+each appended to out/SWEEP/rows.jsonl as it finishes, then sweep.json, report.md and report.html over the whole
+grid."""
 import logging
 import sys
 import time
@@ -15,6 +16,7 @@ from mnd.pipeline.refused_writes import refused_write
 from mnd.pipeline.sweep.fits import cannot_fit, target_limits
 from mnd.pipeline.sweep.folder import open_folder, write_sweep
 from mnd.pipeline.sweep.grid import variants
+from mnd.pipeline.sweep.record import append_row
 from mnd.pipeline.sweep.rows import failed_row, measured_row, not_run_row
 from mnd.targets.base import MeasureSettings
 
@@ -89,6 +91,7 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
     done = [v for v in grid if rows.get(v.key, {}).get("status") in FINISHED]
     if done:
         log.info("resuming %s: %d of %d variants finished earlier are kept", out, len(done), len(grid))
+    write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # marks the folder as this sweep's before any variant
     bar = tqdm(total=len(grid), initial=len(done), desc="mnd: sweep", unit="variant", file=sys.stderr,
                disable=not bars_enabled(), dynamic_ncols=True, leave=True)
     try:
@@ -99,12 +102,12 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
             if bar.disable:
                 log.info("variant %d of %d: %s", len(done) + 1, len(grid), variant.name)
             rows[variant.key] = _run_variant(variant, config, Path(out), limits)
-            write_sweep(out, settings, grid_doc, _ordered(rows, grid))
+            append_row(out, rows[variant.key])
             done.append(variant)
             bar.update(1)
     finally:
         bar.close()
-    doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))
+        doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # also when stopped: the rows so far
     write_reports(Path(out), doc)
     failed = [row["name"] for row in doc["rows"] if row["status"] == "failed"]
     if failed:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from mnd.pipeline.shell_word import shell_word
 from mnd.targets.base import TargetUnavailable
 from mnd.targets.toolchain import install_hint
 from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
@@ -68,7 +69,7 @@ def parse_devices(text: str) -> list:
 
 def state_problem(device: ListedDevice) -> str | None:
     """None for a device ready to use, else one line saying what is wrong and how to fix it."""
-    name, state = f"adb {device.serial}", device.state
+    name, state = f"adb {shell_word(device.serial)}", device.state
     if state == "device":
         return None
     if state == "unauthorized":
@@ -80,7 +81,7 @@ def state_problem(device: ListedDevice) -> str | None:
                 "udev rules (apt-get install android-sdk-platform-tools-common), then replug it")
     if state in ("authorizing", "connecting"):
         return f"{name} is still {state}: wait a few seconds and try again"
-    return f"{name} is in {state} mode, not running Android: reboot it (`adb -s {device.serial} reboot`)"
+    return f"{name} is in {state} mode, not running Android: reboot it (`adb -s {shell_word(device.serial)} reboot`)"
 
 
 def choose_device(devices: list, serial: str | None) -> ListedDevice:
@@ -88,14 +89,15 @@ def choose_device(devices: list, serial: str | None) -> ListedDevice:
     if serial is not None:
         matching = [device for device in devices if device.serial == serial]
         if not matching:
-            present = ", ".join(device.serial for device in devices) or "none"
-            raise TransportError(f"no Android device {serial} in `adb devices` (present: {present}): connect it, "
-                                 f"or `adb connect {serial}` for a phone on the network")
+            present = ", ".join(shell_word(device.serial) for device in devices) or "none"
+            raise TransportError(f"no Android device {shell_word(serial)} in `adb devices` (present: {present}): "
+                                 f"connect it, or `adb connect {shell_word(serial)}` for a phone on the network")
         chosen = matching[0]
     elif not devices:
         raise TransportError(NO_DEVICE)
     elif len(devices) > 1:
-        raise TransportError(f"several devices ({', '.join(device.serial for device in devices)}): pass --serial")
+        raise TransportError(f"several devices ({', '.join(shell_word(device.serial) for device in devices)}): "
+                             "pass --serial")
     else:
         chosen = devices[0]
     problem = state_problem(chosen)
@@ -123,7 +125,7 @@ class AdbTransport(Transport):
         self.shell_v2 = "shell_v2" in re.split(r"[\s,]+", features)
 
     def describe(self) -> str:
-        return f"adb {self.serial}" + (f" ({self.model})" if self.model else "")
+        return f"adb {shell_word(self.serial)}" + (f" ({self.model})" if self.model else "")
 
     def make_workdir(self) -> str:
         done = self._checked_shell(f"mktemp -d {WORK_ROOT}/{WORKDIR_PREFIX}XXXXXXXX", "create a work directory")
@@ -248,7 +250,7 @@ class AdbTransport(Transport):
         return None
 
     def _name(self) -> str:
-        return f"adb {self.serial}" if self.serial else "adb"
+        return f"adb {shell_word(self.serial)}" if self.serial else "adb"
 
 
 def _is_workdir(path: str) -> bool:

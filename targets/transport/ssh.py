@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from mnd.pipeline.shell_word import shell_word
 from mnd.targets.base import TargetUnavailable
 from mnd.targets.toolchain import install_hint
 from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
@@ -51,7 +52,7 @@ def parse_destination(text: str) -> Destination:
         port_text, valid_host = f":{port_text}", HOST_NAME.fullmatch(host) is not None
     else:
         host, port_text, valid_host = hostport, "", HOST_NAME.fullmatch(hostport) is not None
-    usage = f"ssh destination {text!r}: expected [user@]host[:port] (an IPv6 address in brackets: [::1]:2222)"
+    usage = f"ssh destination {shell_word(text)}: expected [user@]host[:port] (an IPv6 address in brackets: [::1]:2222)"
     if host.startswith("-") or user.startswith("-"):
         raise TransportError(f"{usage}; a host or user starting with '-' is refused (ssh would take it as an option)")
     if not valid_host or (at and not USER.fullmatch(user)):

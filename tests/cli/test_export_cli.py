@@ -107,9 +107,9 @@ def test_two_exports_are_byte_identical(digits_run, exported, tmp_path, mnd):
 def test_train_then_export_in_one_process_equals_a_cached_reexport(tmp_path, mnd):
     """Artifacts are a function of the inputs, not of what the process did before (tf2onnx's name counter)."""
     env = {"MND_CACHE": str(tmp_path / "cache")}
-    # One epoch leaves a near-chance model whose int8 ONNX and TFLite top-1 can differ on more inputs than the gate
-    # allows, by how the CPU rounded the training's float sums: the artifacts are what this test compares.
-    flags = ("--train-epochs", "1", "--allow-drift", *FAST)
+    # One epoch leaves a near-chance model: its int8 ONNX and TFLite top-1 differ on many near-ties, which the gate
+    # does not count, so the export passes its validations.
+    flags = ("--train-epochs", "1", *FAST)
     trained = mnd("export", *flags, "--out", tmp_path / "trained", env=env, check=0)
     cached = mnd("export", *flags, "--out", tmp_path / "cached", env=env, check=0)
     assert "training" in trained.stderr and "reusing the cached training run" in cached.stderr
@@ -128,7 +128,9 @@ def test_measure_remeasures_without_reexporting(exported, mnd):
 
 
 def test_failed_validation_leaves_nothing_and_prints_the_table(digits_run, tmp_path, mnd):
-    """Calibrated on black images, int8 saturates: both int8 contracts fail, every failure is listed at once."""
+    """Calibrated on black images, int8 saturates: the accuracy contract fails, and the table lists every check. The
+    ONNX-vs-TFLite top-1 check does not count the disagreements, all within the saturated TFLite model's own error
+    against float (near-ties of a model this far from float; its accuracy drop is the failure to see)."""
     black = tmp_path / "data" / "black"
     for digit in range(10):
         (black / str(digit)).mkdir(parents=True)
@@ -138,13 +140,13 @@ def test_failed_validation_leaves_nothing_and_prints_the_table(digits_run, tmp_p
     out = tmp_path / "strict"
     result = mnd("export", "--model", digits_run, "--out", out, *flags)
     assert result.returncode == 3
-    assert "int8 vs float accuracy drop" in result.stderr and result.stderr.count("FAIL") == 2
+    assert "int8 vs float accuracy drop" in result.stderr and result.stderr.count("FAIL") == 1
+    assert "onnx_int8 vs tflite_int8 top-1" in result.stderr and "quantization error (near-ties" in result.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data"]
     kept = tmp_path / "kept"
     mnd("export", "--model", digits_run, "--out", kept, "--allow-drift", *flags, check=0)
     manifest = json.loads((kept / "manifest.json").read_text())
-    assert [v["name"] for v in manifest["validations"] if not v["passed"]] == [
-        "onnx_int8 vs tflite_int8 top-1", "int8 vs float accuracy drop (points)"]
+    assert [v["name"] for v in manifest["validations"] if not v["passed"]] == ["int8 vs float accuracy drop (points)"]
 
 
 @pytest.mark.parametrize("make_input, message", [

@@ -197,3 +197,23 @@ def test_a_folder_that_is_not_a_sweep_is_never_touched(tmp_path):
     result = sweep("--cost-only", "--alpha", "0.25", "--resolution", "32", "--out", folder, "--force", check=2)
     assert "not a sweep folder" in result.stderr and (folder / "notes.txt").read_text() == "keep me"
     shutil.rmtree(folder)
+
+
+def test_an_oversized_grid_and_a_tampered_record_are_refused_in_one_line(host_sweep, tmp_path):
+    sides = ",".join(str(side) for side in range(32, 32 + 4 * 17, 4))
+    oversized = sweep("--cost-only", "--alpha", "0.25,0.5,0.75,1", "--resolution", sides, "--out", tmp_path / "big",
+                      check=2)
+    assert_refused(oversized, "the grid has 68 variants")
+    assert "--max-variants 68" in oversized.stderr and not (tmp_path / "big").exists()
+    out = tmp_path / "copy"
+    shutil.copytree(host_sweep[0], out)
+    record = out / "rows.jsonl"
+    lines = record.read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), "params": "many"})
+    record.write_text("\n".join(lines) + "\n")
+    sweep_json = (out / "sweep.json").read_text()
+    tampered = sweep("--target", "host", "--cost-only", *SMALL_GRID, "--flash-kb", "1000", "--out", out, *FAST,
+                     check=2)
+    assert_refused(tampered, f"'{record}' line 2 (variant 'mobilenet_v1_025_48') is not a row mnd writes: params: a "
+                             "string where an integer belongs")
+    assert (out / "sweep.json").read_text() == sweep_json
