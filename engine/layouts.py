@@ -1,4 +1,4 @@
-"""Weight layouts for the DSP kernels (kernels/kernels_dsp.c), rearranged ahead of time, still int8.
+"""Weight layouts for the DSP kernels (kernels/kernels_conv_dsp.c, kernels_depthwise_dsp.c), rearranged ahead of time, still int8.
 
 Both kernels read weights a word (four int8) at a time and widen its even and odd bytes with SXTB16, so each
 layout puts in one word the four weights that meet one input word. Scratch sizes are the kernels' needs in the

@@ -1,4 +1,4 @@
-"""Weight layouts and scratch sizes for the MVE (Helium) kernels (kernels/kernels_mve.c), rearranged ahead of time.
+"""Weight layouts and scratch sizes for the MVE (Helium) kernels (kernels/kernels_*_mve.c), rearranged ahead of time.
 
 The GEMM kernels (pointwise and im2col convolution) read each filter as TFLite stores it, one contiguous row of
 depth int8 per output channel; the depthwise kernel reads one channel's nine taps. Scratch sizes are the kernels'
@@ -34,13 +34,13 @@ def depthwise_mve(weights: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weights, np.int8).reshape(-1)
 
 
-BAND_SUMS = 128  # kernels_mve.c: the depthwise kernel sums a band of max(1, BAND_SUMS // pitch) output rows at once
+BAND_SUMS = 128  # kernels_depthwise_plane_mve.c: the depthwise kernel sums a band of max(1, BAND_SUMS // pitch) output rows at once
 
 
 def depthwise_mve_scratch(in_h: int, in_w: int, out_h: int, out_w: int, stride_h: int, stride_w: int) -> int:
     """One channel's zero-point-padded plane (stride_h x stride_w sub-planes of out_h + 2 // stride_h rows of
     out_w + 2 // stride_w bytes, and 4 bytes the last block reads past them), an int32 sum per flat output of a band,
-    a 16-bit place in the plane per input pixel, then where a band's outputs go; as kernels_mve.c's
+    a 16-bit place in the plane per input pixel, then where a band's outputs go; as kernels_depthwise_plane_mve.c's
     plane_shape_of."""
     rows, pitch = out_h + 2 // stride_h, out_w + 2 // stride_w
     plane = _round_up(stride_h * stride_w * rows * pitch + 4)

@@ -8,8 +8,8 @@ from mnd.engine import quant
 from mnd.pipeline.errors import ModelError
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
-KERNEL_SETS = ("portable", "dsp", "mve")  # dsp: kernels_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55);
-# mve: kernels_mve.c (Helium, Cortex-M55)
+KERNEL_SETS = ("portable", "dsp", "mve")  # dsp: kernels_*_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55);
+# mve: kernels_*_mve.c (Helium, Cortex-M55)
 VALUES_PER_LINE = 24
 
 

@@ -147,7 +147,7 @@ void mnd_hard_swish_table(const mnd_hard_swish_params* p, int8_t table[256]);
 void mnd_add_dsp_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 void mnd_mul_dsp_s8(const mnd_elementwise_params* p, const int8_t* input1, const int8_t* input2, int8_t* output);
 
-/* DSP-extension kernels (kernels_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
+/* DSP-extension kernels (kernels_conv_dsp.c, kernels_depthwise_dsp.c), bit-exact with the two above on the shapes the generator gives them, with
  * weights rearranged ahead of time (engine/layouts.py) and `scratch`, 4-byte aligned, planned in the arena:
  *   mnd_pointwise_dsp_s8: 1x1, stride 1, no padding; scratch 24 * pairs + 16 * ceil(in_c / 4) bytes, pairs =
  *     out_c rounded up to even.
@@ -169,7 +169,7 @@ void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input,
  * (out_w - 1) * stride_w + 5. */
 void mnd_depthwise5x5_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 
-/* ---- MVE (Helium) kernels (kernels_mve.c), for cores with __ARM_FEATURE_MVE (Cortex-M55) ----
+/* ---- MVE (Helium) kernels (kernels_*_mve.c), for cores with __ARM_FEATURE_MVE (Cortex-M55) ----
  * Bit-exact with the portable kernels on the shapes the generator gives them, with weights rearranged ahead of
  * time (engine/layouts_mve.py) and `scratch`, 16-byte aligned, planned in the arena:
  *   mnd_pointwise_mve_s8: 1x1, stride 1, no padding; OHWI weights then 16 zero bytes; scratch 20 * out_c bytes.

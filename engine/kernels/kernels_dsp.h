@@ -1,4 +1,4 @@
-/* The DSP-extension instructions the DSP kernels use (kernels_dsp.c, kernels_elementwise_dsp.c), as ACLE
+/* The DSP-extension instructions the DSP kernels use (kernels_*_dsp.c), as ACLE
  * intrinsics or inline assembly; where the DSP extension is missing (a host build, for diagnosis), C versions
  * of them. */
 #ifndef MND_KERNELS_DSP_H_

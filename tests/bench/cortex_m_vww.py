@@ -29,8 +29,8 @@ def run() -> str:
              "`mnd export --target <core> --model vww_96_int8.tflite --eval vww_dev`: all 200 images, every output "
              "bit-exact with LiteRT's reference kernels. Executed instructions per inference counted by our QEMU TCG "
              "plugin (QEMU 7.2 has no timing model: instructions, not cycles). `-O2`. Kernels `auto`: on cortex-m4/m7/m33 "
-             "the DSP-extension kernels (SXTB16/SMLAD, kernels_dsp.c) for convolutions and 3x3 depthwise layers, on "
-             "cortex-m55 the Helium (MVE) kernels (kernels_mve.c: convolutions, 3x3 depthwise, average pooling), "
+             "the DSP-extension kernels (SXTB16/SMLAD, kernels_conv_dsp.c, kernels_depthwise_dsp.c) for convolutions and 3x3 depthwise layers, on "
+             "cortex-m55 the Helium (MVE) kernels (kernels_*_mve.c: convolutions, 3x3 depthwise, average pooling), "
              "portable C99 for the rest; `portable` (`--kernels portable`): plain C99 only, the baseline, measured in the same run.", "",
              "| core | kernels | instructions / inference | per MAC | vs TFLM reference kernels on M4 (100.2 M) | "
              "arena B (floor: 55,296 + the kernels' scratch; TFLM 32-bit 100,660) | RAM B | flash B | accuracy |",

@@ -1,4 +1,4 @@
-"""The DSP kernels (kernels_dsp.c) against the portable ones, on the emulated cores, byte for byte.
+"""The DSP kernels (kernels_conv_dsp.c, kernels_depthwise_dsp.c) against the portable ones, on the emulated cores, byte for byte.
 
 One firmware per core runs every case twice: the portable kernel on the TFLite-layout weights and the DSP
 kernel on the same weights rearranged by engine.layouts, each on the same random input; the outputs must agree.

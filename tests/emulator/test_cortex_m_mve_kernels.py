@@ -1,4 +1,4 @@
-"""The MVE kernels (kernels_mve.c) against the portable ones on the emulated Cortex-M55, byte for byte.
+"""The MVE kernels (kernels_*_mve.c) against the portable ones on the emulated Cortex-M55, byte for byte.
 
 One firmware runs every case twice: the portable kernel on the TFLite-layout weights and the MVE kernel on the
 same weights rearranged by engine.layouts_mve, each on the same random input; the outputs must agree. Cases cover

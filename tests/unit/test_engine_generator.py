@@ -97,7 +97,7 @@ def test_a_wrong_layer_is_named(int8_model, tmp_path):
 
 @pytest.mark.slow
 def test_the_dsp_kernels_host_build_matches_every_layer(int8_model, tmp_path):
-    """The diagnosis build of a DSP-kernel model (kernels_dsp.c on C versions of the DSP instructions, host gcc)
+    """The diagnosis build of a DSP-kernel model (kernels_*_dsp.c on C versions of the DSP instructions, host gcc)
     agrees with LiteRT layer by layer, so a mismatch on a core is traced through the same kernels."""
     generated = generate(int8_model, tmp_path, "tiny.tflite", kernels="dsp")
     model_c = (tmp_path / "model.c").read_text()
@@ -123,7 +123,8 @@ def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     dry = subprocess.run(["make", "-n", "-C", str(tmp_path)], capture_output=True, text=True, env=env, check=True)
     assert f"arm-none-eabi-gcc  {' '.join(CORES[core].cflags)} -O2 " in dry.stdout
     assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_elementwise.o kernels_softmax.o " \
-        "kernels_dsp.o kernels_elementwise_dsp.o kernels_mve.o kernels_elementwise_mve.o" in dry.stdout
+        "kernels_conv_dsp.o kernels_depthwise_dsp.o kernels_elementwise_dsp.o kernels_conv_mve.o " \
+        "kernels_depthwise_plane_mve.o kernels_depthwise_mve.o kernels_pool_mve.o kernels_elementwise_mve.o" in dry.stdout
     other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
                            check=True)
     assert "clang " in other.stdout and "arm-none-eabi-gcc" not in other.stdout

@@ -1,0 +1,226 @@
+/* CONV_2D (pointwise, and KxK through im2col) for cores with the M-profile Vector Extension (Helium: Cortex-M55,
+ * M85), bit-exact with the portable kernels in kernels.c. Weights come rearranged ahead of time
+ * (engine/layouts_mve.py); each call gets a 16-byte aligned scratch area planned in the arena. See kernels.h.
+ * Without MVE this file compiles to nothing. */
+#include "kernels.h"
+
+#if defined(__ARM_FEATURE_MVE)
+#include "kernels_mve_common.h"
+
+/* ---- CONV_2D as a GEMM: four rows of `depth` int8 (pixels, or im2col rows) times one filter at a time ----
+ * Weights (layouts_mve.gemm_mve): [out_c][depth] as TFLite stores them, then 16 zero bytes, so that a 16-byte load
+ * from the last filter stays inside the array. Each 16 depth values cost one filter load, four row loads and four
+ * VMLADAVA in a tail-predicated loop; the four sums of a channel are requantized together and scattered to the four
+ * pixels' outputs. Up to 16 deep, the four rows stay in registers for every filter. */
+
+typedef struct {
+  const int8_t* rows[4];
+  int8_t* out;      /* the first pixel's output */
+  int32_t count;    /* pixels in this block, 1..4; rows past it repeat the last one */
+} row_block;
+
+
+/* bias + the dot products of four rows with one filter, over `depth` >= 1 values. VMLADAVA accumulates in even
+ * registers only ("Te"); DLSTP/LETP predicate the last iteration's lanes past `depth`. */
+static inline int32x4_t dot_four_rows(const row_block* b, const int8_t* w, int32_t depth, int32_t bias) {
+  const int8_t *r0 = b->rows[0], *r1 = b->rows[1], *r2 = b->rows[2], *r3 = b->rows[3];
+  int32_t s0 = bias, s1 = bias, s2 = bias, s3 = bias;
+  __asm__("dlstp.8 lr, %[n]\n"
+          "1:\n\t"
+          "vldrb.8 q0, [%[w]], #16\n\t"
+          "vldrb.8 q1, [%[r0]], #16\n\t"
+          "vmladava.s8 %[s0], q1, q0\n\t"
+          "vldrb.8 q1, [%[r1]], #16\n\t"
+          "vmladava.s8 %[s1], q1, q0\n\t"
+          "vldrb.8 q1, [%[r2]], #16\n\t"
+          "vmladava.s8 %[s2], q1, q0\n\t"
+          "vldrb.8 q1, [%[r3]], #16\n\t"
+          "vmladava.s8 %[s3], q1, q0\n\t"
+          "letp lr, 1b"
+          : [s0] "+Te"(s0), [s1] "+Te"(s1), [s2] "+Te"(s2), [s3] "+Te"(s3), [w] "+r"(w), [r0] "+r"(r0),
+            [r1] "+r"(r1), [r2] "+r"(r2), [r3] "+r"(r3)
+          : [n] "r"(depth)
+          : "q0", "q1", "lr", "memory");
+  return lanes_of(s0, s1, s2, s3);
+}
+
+/* Requantizes one channel's four sums and scatters them to the four pixels; `full`: all four are in the block (a
+ * constant where inlined, so that full blocks store unpredicated). */
+static inline __attribute__((always_inline)) void store_channel(int8_t* out, int32x4_t sums, const channel_requant* r,
+                                                                output_range range, uint32x4_t offsets,
+                                                                mve_pred16_t lanes, int full, int left) {
+  const int32x4_t values = requantize_channel(sums, r, range, left);
+  if (full)
+    vstrbq_scatter_offset_s32(out, offsets, values);
+  else
+    vstrbq_scatter_offset_p_s32(out, offsets, values, lanes);
+}
+
+static inline __attribute__((always_inline)) void gemm_block_short(const mnd_conv_params* p,
+                                                                   const channel_requant* table, const row_block* b,
+                                                                   int full, int left) {
+  const int32_t depth = p->k_h * p->k_w * p->in_c;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+  const mve_pred16_t lanes = vctp32q((uint32_t)b->count), k = vctp8q((uint32_t)depth);
+  const int8x16_t x0 = vldrbq_z_s8(b->rows[0], k), x1 = vldrbq_z_s8(b->rows[1], k);
+  const int8x16_t x2 = vldrbq_z_s8(b->rows[2], k), x3 = vldrbq_z_s8(b->rows[3], k);
+  const channel_requant* const end = table + p->out_c;
+  const int8_t* w = p->weights;
+  int8_t* out = b->out;
+  for (; table != end; ++table, ++out, w += depth) {
+    const int8x16_t f = vldrbq_s8(w);
+    const int32x4_t sums = lanes_of(vmladavq_s8(x0, f), vmladavq_s8(x1, f), vmladavq_s8(x2, f), vmladavq_s8(x3, f));
+    store_channel(out, vaddq_n_s32(sums, table->bias), table, range, offsets, lanes, full, left);
+  }
+}
+
+static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv_params* p,
+                                                                  const channel_requant* table, const row_block* b,
+                                                                  int full, int left) {
+  const int32_t depth = p->k_h * p->k_w * p->in_c;
+  const output_range range = {p->output_zero_point, p->act_min, p->act_max};
+  const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
+  const mve_pred16_t lanes = vctp32q((uint32_t)b->count);
+  const channel_requant* const end = table + p->out_c;
+  const int8_t* w = p->weights;
+  int8_t* out = b->out;
+  for (; table != end; ++table, ++out, w += depth)
+    store_channel(out, dot_four_rows(b, w, depth, table->bias), table, range, offsets, lanes, full, left);
+}
+
+/* One variant per depth class, whole or partial block, and left shifts or none. */
+static void gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
+  const int short_depth = p->k_h * p->k_w * p->in_c <= 16, full = b->count == 4;
+  if (short_depth) {
+    if (full && left) gemm_block_short(p, table, b, 1, 1);
+    if (full && !left) gemm_block_short(p, table, b, 1, 0);
+    if (!full && left) gemm_block_short(p, table, b, 0, 1);
+    if (!full && !left) gemm_block_short(p, table, b, 0, 0);
+    return;
+  }
+  if (full && left) gemm_block_long(p, table, b, 1, 1);
+  if (full && !left) gemm_block_long(p, table, b, 1, 0);
+  if (!full && left) gemm_block_long(p, table, b, 0, 1);
+  if (!full && !left) gemm_block_long(p, table, b, 0, 0);
+}
+
+/* Fills the table (as channel_requant_of, four channels at a time, each field scattered to its place in the four
+ * records); returns whether any channel shifts left. */
+static int fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
+  const uint32x4_t records = vmulq_n_u32(vidupq_n_u32(0, 1), sizeof(channel_requant));
+  const int32x4_t zero = vdupq_n_s32(0);
+  int32x4_t any_left = zero;
+  int32_t c;
+  for (c = 0; c < p->out_c; c += 4, table += 4) {
+    const mve_pred16_t lanes = vctp32q((uint32_t)(p->out_c - c));
+    const int32x4_t shift = vldrwq_z_s32(p->shift + c, lanes), left = vmaxq_s32(shift, zero);
+    const int32x4_t bias = p->bias ? vldrwq_z_s32(p->bias + c, lanes) : zero;
+    int32_t* base = (int32_t*)(void*)table;
+    vstrwq_scatter_offset_p_s32(base, records, vldrwq_z_s32(p->multiplier + c, lanes), lanes);
+    vstrwq_scatter_offset_p_s32(base + 1, records, left, lanes);
+    vstrwq_scatter_offset_p_s32(base + 2, records, vminq_s32(shift, zero), lanes);
+    vstrwq_scatter_offset_p_s32(base + 3, records, vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(shift), 31)),
+                                lanes);
+    vstrwq_scatter_offset_p_s32(base + 4, records, bias, lanes);
+    any_left = vorrq_s32(any_left, left);
+  }
+  return vmaxvq_s32(0, any_left) != 0;
+}
+
+void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  channel_requant* table = (channel_requant*)scratch;
+  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
+  int32_t pixel, i;
+  const int left = fill_requant_table(p, table);
+  for (pixel = 0; pixel < pixels; pixel += 4) {
+    row_block b;
+    b.count = pixels - pixel < 4 ? pixels - pixel : 4;
+    b.out = output + pixel * p->out_c;
+    for (i = 0; i < 4; ++i) b.rows[i] = input + (pixel + (i < b.count ? i : b.count - 1)) * in_c;
+    gemm_block(p, table, &b, left);
+  }
+}
+
+
+/* Whether output pixel (oy, ox)'s window lies inside the image, its rows of at most 16 bytes, and a 16-byte load
+ * from its last row stays inside the input: then each row is one unpredicated vector copy. */
+static inline int window_copies_whole(const mnd_conv_params* p, int32_t y0, int32_t x0) {
+  const int32_t span = p->k_w * p->in_c, last_y = y0 + (p->k_h - 1) * p->dilation_h;
+  return p->dilation_w == 1 && span <= 16 && y0 >= 0 && x0 >= 0 && last_y < p->in_h && x0 + p->k_w <= p->in_w &&
+         (last_y * p->in_w + x0) * p->in_c + 16 <= p->in_h * p->in_w * p->in_c;
+}
+
+/* One im2col row: output pixel (oy, ox)'s window, [k_h][k_w][in_c], the input zero point outside the image. It may
+ * write up to 16 bytes past the row (the scratch has room; a later row overwrites them). */
+static void im2col_row(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* row) {
+  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, in_c = p->in_c;
+  const int8_t zero_point = (int8_t)p->input_zero_point;
+  int32_t ky, kx;
+  if (window_copies_whole(p, y0, x0)) {
+    const int32_t span = p->k_w * in_c, step = p->dilation_h * p->in_w * in_c;
+    const int8_t* src = input + (y0 * p->in_w + x0) * in_c;
+    for (ky = 0; ky < p->k_h; ++ky, src += step, row += span) vstrbq_s8(row, vldrbq_s8(src));
+    return;
+  }
+  for (ky = 0; ky < p->k_h; ++ky) {
+    const int32_t y = y0 + ky * p->dilation_h;
+    const int32_t span = p->k_w * in_c;
+    int8_t* dst = row + ky * span;
+    if (y < 0 || y >= p->in_h) {
+      fill_bytes(dst, zero_point, span);
+    } else if (p->dilation_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w) {
+      copy_bytes(dst, input + (y * p->in_w + x0) * in_c, span);
+    } else {
+      for (kx = 0; kx < p->k_w; ++kx, dst += in_c) {
+        const int32_t x = x0 + kx * p->dilation_w;
+        if (x < 0 || x >= p->in_w)
+          fill_bytes(dst, zero_point, in_c);
+        else
+          copy_bytes(dst, input + (y * p->in_w + x) * in_c, in_c);
+      }
+    }
+  }
+}
+
+/* Four outputs of one row whose windows all copy whole (window_copies_whole holds for the first and the last): each
+ * window row of each pixel is one vector copy, with no per-pixel checks. Returns 0, doing nothing, otherwise. */
+static int im2col_four(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* rows,
+                       int32_t stride) {
+  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+  const int32_t span = p->k_w * p->in_c, step = p->dilation_h * p->in_w * p->in_c, next = p->stride_w * p->in_c;
+  const int8_t* src = input + (y0 * p->in_w + x0) * p->in_c;
+  int32_t i, ky;
+  if (ox + 4 > p->out_w || !window_copies_whole(p, y0, x0) || !window_copies_whole(p, y0, x0 + 3 * p->stride_w))
+    return 0;
+  /* pixel by pixel: a row's copies spill up to 16 bytes into the next row, written after them */
+  for (i = 0; i < 4; ++i, src += next, rows += stride)
+    for (ky = 0; ky < p->k_h; ++ky) vstrbq_s8(rows + ky * span, vldrbq_s8(src + ky * step));
+  return 1;
+}
+
+void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  channel_requant* table = (channel_requant*)scratch;
+  const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
+  int8_t* rows = (int8_t*)(table + p->out_c);
+  int32_t pixel, i, oy = 0, ox = 0;
+  const int left = fill_requant_table(p, table);
+  for (pixel = 0; pixel < pixels; pixel += 4) {
+    row_block b;
+    b.count = pixels - pixel < 4 ? pixels - pixel : 4;
+    b.out = output + pixel * p->out_c;
+    for (i = 0; i < 4; ++i) b.rows[i] = rows + (i < b.count ? i : b.count - 1) * stride;
+    if (b.count == 4 && im2col_four(p, input, oy, ox, rows, stride)) {
+      ox += 4;
+      if (ox == p->out_w) ox = 0, ++oy;
+    } else {
+      for (i = 0; i < b.count; ++i) {
+        im2col_row(p, input, oy, ox, rows + i * stride);
+        if (++ox == p->out_w) ox = 0, ++oy;
+      }
+    }
+    gemm_block(p, table, &b, left);
+  }
+}
+
+#endif

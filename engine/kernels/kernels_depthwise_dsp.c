@@ -1,0 +1,232 @@
+/* KxK DEPTHWISE_CONV_2D (K = 3 or 5) for cores with the DSP extension (Cortex-M4, M7, M33, M55): SMLABB/SMLATT
+ * multiply-accumulate the int16 lanes SXTB16 widens, four channels per word. Bit-exact with the portable kernels
+ * in kernels.c; weights rearranged ahead of time by engine/layouts.py. C versions of the instructions where the
+ * DSP extension is missing (a host build, for diagnosis). */
+#include <string.h>
+
+#include "kernels.h"
+#include "kernels_dsp.h"
+#include "kernels_dsp_requant.h"
+
+/* ---- KxK depthwise (K = 3 or 5), depth multiplier 1, no dilation: four channels per word ----
+ * The input rows a window needs are widened once into int16 lanes in scratch, K rows in turn (row y in slot
+ * y % K), padded with the input zero point to every column a window reads: per group of four channels, per padded
+ * column, two words (channels 0 and 2, channels 1 and 3). A channel count that is not a multiple of four gets a
+ * last group padded with zero weights. Weights (layouts.depthwise_dsp), widened likewise: per group, per tap, two
+ * words. K is a constant in each instance. */
+
+#define MAX_K 5
+
+typedef struct {
+  int32_t groups, width; /* four-channel groups; padded columns ((out_w - 1) * stride_w + K) */
+  int32_t zero_lanes;    /* the input zero point in both int16 lanes */
+} lane_rows;
+
+static int32_t last_group_word(const int8_t* pixel, int32_t from, int32_t channels) {
+  int8_t bytes[4] = {0, 0, 0, 0};
+  memcpy(bytes, pixel + from, (size_t)(channels - from));
+  return load_word(bytes);
+}
+
+/* Padded input row `y` (outside the image: all zero point) into `row`, [groups][width][2] words. */
+static void widen_row(const mnd_depthwise_params* p, const int8_t* input, int32_t y, lane_rows shape, int32_t* row) {
+  const int32_t channels = p->in_c, width = shape.width, whole = channels & ~3;
+  int32_t column, g;
+  for (column = 0; column < width; ++column) {
+    const int32_t x = column - p->pad_left;
+    const int8_t* pixel = input + (y * p->in_w + x) * channels;
+    int32_t* lanes = row + 2 * column;
+    if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
+      for (g = 0; g < shape.groups; ++g, lanes += 2 * width) lanes[0] = lanes[1] = shape.zero_lanes;
+      continue;
+    }
+    for (g = 0; g < whole; g += 4, lanes += 2 * width) {
+      const int32_t word = load_word(pixel + g);
+      lanes[0] = sxtb16_even(word);
+      lanes[1] = sxtb16_odd(word);
+    }
+    if (whole < channels) {
+      const int32_t word = last_group_word(pixel, whole, channels);
+      lanes[0] = sxtb16_even(word);
+      lanes[1] = sxtb16_odd(word);
+    }
+  }
+}
+
+typedef struct {
+  int32_t c0, c1, c2, c3;
+} sums_4;
+
+#if defined(__ARM_FEATURE_DSP)
+/* One tap: two words of x's lanes at byte `at` from x, two of w's (w advanced past them). */
+#define TAP_4_ASM(x, at)                                  \
+  "ldrd %[xe], %[xo], [%[" x "], #" at "]\n\t"            \
+  "ldrd %[we], %[wo], [%[w]], #8\n\t"                     \
+  "smlabb %[c0], %[xe], %[we], %[c0]\n\t"                 \
+  "smlatt %[c2], %[xe], %[we], %[c2]\n\t"                 \
+  "smlabb %[c1], %[xo], %[wo], %[c1]\n\t"                 \
+  "smlatt %[c3], %[xo], %[wo], %[c3]\n\t"
+
+/* The nine taps; GCC's own code loads a word at a time. */
+static inline __attribute__((always_inline)) sums_4 window_4(const int32_t* r0, const int32_t* r1, const int32_t* r2,
+                                                             const int32_t* w, sums_4 s) {
+  int32_t xe, xo, we, wo;
+  __asm__ volatile(TAP_4_ASM("r0", "0") TAP_4_ASM("r0", "8") TAP_4_ASM("r0", "16")
+                   TAP_4_ASM("r1", "0") TAP_4_ASM("r1", "8") TAP_4_ASM("r1", "16")
+                   TAP_4_ASM("r2", "0") TAP_4_ASM("r2", "8") TAP_4_ASM("r2", "16")
+                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3), [w] "+r"(w),
+                     [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+                   : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2)
+                   : "memory");
+  return s;
+}
+
+/* One filter row of five taps (w: its first). */
+static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
+  int32_t xe, xo, we, wo;
+  __asm__ volatile(TAP_4_ASM("r0", "0") TAP_4_ASM("r0", "8") TAP_4_ASM("r0", "16") TAP_4_ASM("r0", "24")
+                   TAP_4_ASM("r0", "32")
+                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3), [w] "+r"(w),
+                     [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
+                   : [r0] "r"(r0)
+                   : "memory");
+  return s;
+}
+#else
+static inline sums_4 tap_4(const int32_t* x, const int32_t* w, sums_4 s) {
+  s.c0 = smlabb(x[0], w[0], s.c0);
+  s.c2 = smlatt(x[0], w[0], s.c2);
+  s.c1 = smlabb(x[1], w[1], s.c1);
+  s.c3 = smlatt(x[1], w[1], s.c3);
+  return s;
+}
+
+static inline sums_4 window_4(const int32_t* r0, const int32_t* r1, const int32_t* r2, const int32_t* w, sums_4 s) {
+  const int32_t* rows[3] = {r0, r1, r2};
+  int32_t k;
+  for (k = 0; k < 9; ++k) s = tap_4(rows[k / 3] + 2 * (k % 3), w + 2 * k, s);
+  return s;
+}
+
+static inline sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
+  int32_t k;
+  for (k = 0; k < 5; ++k) s = tap_4(r0 + 2 * k, w + 2 * k, s);
+  return s;
+}
+#endif
+
+/* The K rows' pointers as scalars (an array here would live on the stack: the asm's memory clobber keeps it there). */
+typedef struct {
+  const int32_t *r0, *r1, *r2, *r3, *r4; /* r3, r4: 5x5 only */
+} window_rows;
+
+static inline __attribute__((always_inline)) window_rows advance(window_rows r, int32_t words, int32_t k) {
+  r.r0 += words;
+  r.r1 += words;
+  r.r2 += words;
+  if (k == 5) {
+    r.r3 += words;
+    r.r4 += words;
+  }
+  return r;
+}
+
+/* The KxK window of four channels at the rows r. */
+static inline __attribute__((always_inline)) sums_4 window_k(window_rows r, const int32_t* w, sums_4 s, int32_t k) {
+  if (k == 3) return window_4(r.r0, r.r1, r.r2, w, s);
+  s = row5_4(r.r0, w, s);
+  s = row5_4(r.r1, w + 10, s);
+  s = row5_4(r.r2, w + 20, s);
+  s = row5_4(r.r3, w + 30, s);
+  return row5_4(r.r4, w + 40, s);
+}
+
+static inline __attribute__((always_inline)) void store_4(sums_4 s, const requant* t, int8_t* out, int32_t count,
+                                                          output_range range, int full, int folded) {
+  if (count == 4 && folded) { /* the fields loaded first: the int8 stores below may alias the table */
+    const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
+    const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
+    const int32_t m2 = t[2].multiplier, offset2 = t[2].offset, right2 = t[2].right;
+    const int32_t m3 = t[3].multiplier, offset3 = t[3].offset, right3 = t[3].right;
+    out[0] = requantize_fast(s.c0, m0, offset0, right0, 0, range, full, 0);
+    out[1] = requantize_fast(s.c1, m1, offset1, right1, 0, range, full, 0);
+    out[2] = requantize_fast(s.c2, m2, offset2, right2, 0, range, full, 0);
+    out[3] = requantize_fast(s.c3, m3, offset3, right3, 0, range, full, 0);
+  } else {
+    const int32_t sums[4] = {s.c0, s.c1, s.c2, s.c3};
+    int32_t k;
+    for (k = 0; k < count; ++k) out[k] = requantize(&t[k], sums[k], range, full);
+  }
+}
+
+/* One output row: rows[ky] points at the first window's first column in lane row ky, group 0. */
+static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthwise_params* p,
+                                                                const int32_t* const* rows, lane_rows shape,
+                                                                const requant* t, int8_t* out, int full, int folded,
+                                                                int32_t k) {
+  const output_range range = {p->act_min, p->act_max};
+  const int32_t channels = p->out_c, whole = channels & ~3, step = 2 * p->stride_w;
+  const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
+  int8_t* const end = out + p->out_w * channels;
+  window_rows r = {rows[0], rows[1], rows[2], k == 5 ? rows[3] : 0, k == 5 ? rows[4] : 0};
+  for (; out != end; r = advance(r, step - skip, k)) {
+    const int32_t* w = (const int32_t*)(const void*)p->weights;
+    const requant* g = t;
+    int8_t* const group_end = out + whole;
+    for (; out != group_end; out += 4, g += 4, w += 2 * k * k, r = advance(r, group_words, k)) {
+      const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
+      store_4(window_k(r, w, s, k), g, out, 4, range, full, folded);
+    }
+    if (whole < channels) {
+      const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
+      store_4(window_k(r, w, s, k), g, out, channels - whole, range, full, 0);
+      out += channels - whole;
+    }
+  }
+}
+
+static inline __attribute__((always_inline)) void depthwise_row_any(const mnd_depthwise_params* p,
+                                                                    const int32_t* const* rows, lane_rows shape,
+                                                                    const requant* t, int folded, int8_t* out,
+                                                                    int32_t k) {
+  if (!full_range(p->act_min, p->act_max))
+    depthwise_row(p, rows, shape, t, out, 0, 0, k);
+  else if (folded)
+    depthwise_row(p, rows, shape, t, out, 1, 1, k);
+  else
+    depthwise_row(p, rows, shape, t, out, 1, 0, k);
+}
+
+static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthwise_params* p, const int8_t* input,
+                                                                int8_t* output, void* scratch, int32_t k) {
+  const int32_t groups = (p->out_c + 3) / 4;
+  const lane_rows shape = {groups, (p->out_w - 1) * p->stride_w + k,
+                           (int32_t)(((uint32_t)p->input_zero_point & 0xffffu) | ((uint32_t)p->input_zero_point << 16))};
+  requant* table = (requant*)scratch;
+  int32_t* slots = (int32_t*)(table + 4 * groups);
+  const int32_t slot_words = 2 * groups * shape.width;
+  int32_t held[MAX_K] = {-1, -1, -1, -1, -1}; /* the padded row each slot holds */
+  int32_t oy, ky;
+  const int folded = requant_table(p->multiplier, p->shift, p->bias, k * k, p->out_c, 4 * groups,
+                                   p->output_zero_point, table) == REQUANT_FOLDED;
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const int32_t* rows[MAX_K];
+    for (ky = 0; ky < k; ++ky) {
+      const int32_t padded = oy * p->stride_h + ky, slot = padded % k;
+      if (held[slot] != padded) {
+        widen_row(p, input, padded - p->pad_top, shape, slots + slot * slot_words);
+        held[slot] = padded;
+      }
+      rows[ky] = slots + slot * slot_words;
+    }
+    depthwise_row_any(p, rows, shape, table, folded, output + oy * p->out_w * p->out_c, k);
+  }
+}
+
+void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  depthwise_dsp(p, input, output, scratch, 3);
+}
+
+void mnd_depthwise5x5_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  depthwise_dsp(p, input, output, scratch, 5);
+}
