@@ -4,7 +4,6 @@ header unchanged."""
 import re
 
 import pytest
-from PIL import Image
 
 from mnd.pipeline.data.class_names import check_class_names, labels_text
 from mnd.pipeline.data.datasets import load_dataset
