@@ -2,6 +2,7 @@
 each appended to out/SWEEP/rows.jsonl as it finishes, then sweep.json, report.md and report.html over the whole
 grid."""
 import logging
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -14,9 +15,9 @@ from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.progress import bars_enabled
 from mnd.pipeline.refused_writes import refused_write
 from mnd.pipeline.sweep.fits import cannot_fit, target_limits
-from mnd.pipeline.sweep.folder import open_folder, write_sweep
+from mnd.pipeline.sweep.folder import SWEEP_FILE, open_folder, write_sweep
 from mnd.pipeline.sweep.grid import variants
-from mnd.pipeline.sweep.record import append_row
+from mnd.pipeline.sweep.record import ROWS_FILE, append_row
 from mnd.pipeline.sweep.rows import failed_row, measured_row, not_run_row
 from mnd.targets.base import MeasureSettings
 
@@ -77,8 +78,8 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
     try:
         return _run_grid(config, Path(out), settings, rows, limits, classes, channels)
     except BaseException:
-        if new_folder and Path(out).is_dir() and not any(Path(out).iterdir()):
-            Path(out).rmdir()  # stopped before the first row: nothing of this sweep is left
+        if new_folder and _holds_no_row(Path(out)):
+            shutil.rmtree(out)  # stopped before the first row: nothing of this sweep is left
         raise
 
 
@@ -91,7 +92,9 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
     done = [v for v in grid if rows.get(v.key, {}).get("status") in FINISHED]
     if done:
         log.info("resuming %s: %d of %d variants finished earlier are kept", out, len(done), len(grid))
-    write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # marks the folder as this sweep's before any variant
+    if not (out / SWEEP_FILE).exists():
+        write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # marks the folder as this sweep's before any variant
+    appended = False
     bar = tqdm(total=len(grid), initial=len(done), desc="mnd: sweep", unit="variant", file=sys.stderr,
                disable=not bars_enabled(), dynamic_ncols=True, leave=True)
     try:
@@ -103,11 +106,14 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
                 log.info("variant %d of %d: %s", len(done) + 1, len(grid), variant.name)
             rows[variant.key] = _run_variant(variant, config, Path(out), limits)
             append_row(out, rows[variant.key])
+            appended = True
             done.append(variant)
             bar.update(1)
     finally:
         bar.close()
-        doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))  # also when stopped: the rows so far
+        if appended:  # also when stopped: the rows so far (a run that added none leaves sweep.json as it was)
+            write_sweep(out, settings, grid_doc, _ordered(rows, grid))
+    doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))
     write_reports(Path(out), doc)
     failed = [row["name"] for row in doc["rows"] if row["status"] == "failed"]
     if failed:
@@ -168,6 +174,15 @@ def _shape(config: SweepConfig) -> tuple:
     channels = native_channels(config.dataset)
     dataset = load_dataset(config.dataset, Preprocessing(side=min(config.sides), channels=channels))
     return len(dataset.class_names), channels
+
+
+def _holds_no_row(out: Path) -> bool:
+    """Whether `out` holds nothing but this sweep's own record, and no row in it."""
+    if not out.is_dir():
+        return False
+    names = {path.name for path in out.iterdir()}
+    rows = out / ROWS_FILE
+    return names <= {SWEEP_FILE, ROWS_FILE} and (not rows.exists() or rows.stat().st_size == 0)
 
 
 def _ordered(rows: dict, grid: list) -> list:

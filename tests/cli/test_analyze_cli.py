@@ -3,7 +3,6 @@ counts them, the arena the Cortex-M export's mnd-c plans, fits) in seconds witho
 exit 2; an exported firmware is judged against the board's part."""
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from mnd.targets.cortex_m.target import TOOLS
+from mnd.targets.registry import get_target
 from tests.conftest import skip_or_fail
 from tests.unit.tiny_tflite import CLASSES, SIDE, tiny_tflite
 
@@ -77,8 +76,8 @@ def test_board_and_a_disagreeing_target_or_budget_are_refused_before_any_work(mn
 @pytest.mark.slow
 @pytest.mark.emulator
 def test_export_board_says_whether_the_firmware_fits_the_part(mnd, tmp_path):
-    if not all(shutil.which(tool) for tool in TOOLS):
-        skip_or_fail(f"the cortex-m4 target needs {', '.join(TOOLS)}")
+    if get_target("cortex-m4").check():
+        skip_or_fail(f"the cortex-m4 target is unavailable: {get_target('cortex-m4').check()}")
     model = tmp_path / "tiny.tflite"
     model.write_bytes(tiny_tflite("int8"))
     for index in range(CLASSES):
