@@ -533,7 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preprocessing_flags(evaluate)
     evaluate.set_defaults(handler=_cmd_evaluate)
 
-    measure = commands.add_parser("measure", parents=[common], help="re-measure an exported run without re-exporting")
+    measure = commands.add_parser("measure", parents=[common], help="re-measure an exported run without re-exporting",
+                                  description="Re-measure an exported run on a target. Each new row replaces the "
+                                  "earlier row with the same target, runtime, artifact and thread count; every "
+                                  "other row stays (with --eval DATA, earlier rows are dropped: other data).")
     measure.add_argument("run_dir", metavar="RUN", help="an out/RUN directory from 'mnd export'")
     measure.add_argument("--target", default="host")
     measure.add_argument("--eval", metavar="DATA", help="evaluate on DATA instead of the data the export recorded "

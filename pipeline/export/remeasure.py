@@ -29,11 +29,22 @@ def remeasure(run_dir: Path, target_name: str, settings, evaluation_data: str | 
         evaluation, record = given_evaluation(evaluation_data, manifest.data["evaluation"], prep,
                                               manifest.model["classes"])
         manifest = replace(manifest, data={**manifest.data, "evaluation": record})
-    kept = tuple(m for m in manifest.measurements if m.target != target.name)
     result = target.measure(run_dir, manifest, evaluation, settings)
-    manifest = with_target_result(manifest, target, settings, result, kept)
+    earlier = manifest.measurements if evaluation_data is None else ()  # rows on other data are dropped
+    manifest = with_target_result(manifest, target, settings, result, kept_rows(earlier, result.measurements))
     _write_atomically(run_dir, manifest)
     return manifest
+
+
+def row_key(m) -> tuple:
+    return m.target, m.runtime, m.artifact, m.threads
+
+
+def kept_rows(earlier, measured) -> tuple:
+    """`mnd measure`'s one rule for every target: a new row replaces the earlier row with its key (target, runtime,
+    artifact, threads); every other earlier row stays."""
+    new = {row_key(m) for m in measured}
+    return tuple(m for m in earlier if row_key(m) not in new)
 
 
 def _write_atomically(run_dir: Path, manifest: Manifest) -> None:

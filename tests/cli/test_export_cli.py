@@ -125,6 +125,15 @@ def test_measure_remeasures_without_reexporting(exported, mnd):
     assert json.loads(result.stdout) == manifest
     assert {m["runs"] for m in manifest["measurements"]} == {3}
     assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.tflite")}
+    # one rule: a row replaces the earlier row with its key (target, runtime, artifact, threads); others stay
+    mnd("measure", out, "--target", "host", "--threads", "2", "--runs", "2", "--warmup", "0", check=0)
+    rows = json.loads((out / "manifest.json").read_text())["measurements"]
+    keys = [(m["target"], m["runtime"], m["artifact"], m["threads"]) for m in rows]
+    assert len(keys) == len(set(keys))
+    two = {(m["runtime"], m["artifact"]) for m in rows if m["threads"] == 2}
+    assert two and {m["runs"] for m in rows if m["threads"] == 2} == {2}
+    assert {(m["runtime"], m["artifact"]): m["runs"] for m in rows if m["threads"] == 1
+            and (m["runtime"], m["artifact"]) in two} == dict.fromkeys(two, 3), "the one-thread rows stay"
 
 
 def test_failed_validation_leaves_nothing_and_prints_the_table(digits_run, tmp_path, mnd):
