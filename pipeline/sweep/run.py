@@ -109,10 +109,12 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
             appended = True
             done.append(variant)
             bar.update(1)
+    except BaseException:
+        if appended:  # stopped: the rows so far (a run that added none leaves sweep.json as it was)
+            write_sweep(out, settings, grid_doc, _ordered(rows, grid))
+        raise
     finally:
         bar.close()
-        if appended:  # also when stopped: the rows so far (a run that added none leaves sweep.json as it was)
-            write_sweep(out, settings, grid_doc, _ordered(rows, grid))
     doc = write_sweep(out, settings, grid_doc, _ordered(rows, grid))
     write_reports(Path(out), doc)
     failed = [row["name"] for row in doc["rows"] if row["status"] == "failed"]
