@@ -1,7 +1,8 @@
 """Report section for a board target (Raspberry Pi, any arm64 Linux board, emulated or real): the board's facts,
 accuracy and latency per runtime and thread count, and agreement with the host's reference kernels."""
 from mnd.pipeline.report.escape import code, text
-from mnd.pipeline.report.tables import measurement_table, percent
+from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.tables import measurement_table
 
 EMULATED_WARNING = ("emulated on this machine (qemu-user: the board's arm64 code on this machine's CPU): the outputs "
                     "are that code's, but the latency says nothing about the board — measure on a real one with --ssh")
@@ -39,11 +40,11 @@ def render_board(target: str, measurements, sizes: dict, board: dict | None) -> 
     agreeing = [m for m in measurements if m.agreement]
     if agreeing:
         lines += ["Agreement with the host's LiteRT reference kernels on the same inputs:", "",
-                  "| artifact | runtime | threads | top-1 differing | n | host reference accuracy |",
+                  "| artifact | runtime | threads | top-1 differing | n | host reference accuracy [95% interval] |",
                   "|---|---|---|---|---|---|"]
         for m in agreeing:
             a = m.agreement
             lines.append(f"| {text(m.artifact)} | {text(m.runtime)} | {m.threads or '—'} | "
-                         f"{text(a['top1_differing'])} | {text(a['n'])} | {percent(a['reference_accuracy'])} |")
+                         f"{text(a['top1_differing'])} | {text(a['n'])} | {accuracy_interval(a['reference_accuracy'], a['n'])} |")
         lines.append("")
     return lines

@@ -5,7 +5,7 @@ from pathlib import Path
 from mnd.pipeline.report import plots
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import markdown_to_html, page, with_figures
-from mnd.pipeline.report.tables import percent
+from mnd.pipeline.report.interval import accuracy_interval
 
 SCHEMA = "mnd.comparison/1"
 
@@ -38,13 +38,13 @@ def comparison_markdown(runs: list, out_path: str) -> str:
                      f"{len(manifest.measurements)} measurement(s) on {text(manifest.data['evaluation']['samples'])} "
                      "evaluation samples")
     lines += ["", "## Measurements", "",
-              "| run | model | target | artifact | runtime | threads | accuracy | latency p50 or instructions | RAM | "
-              "flash |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| run | model | target | artifact | runtime | threads | accuracy [95% interval] | n | latency p50 or "
+              "instructions | RAM | flash |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, _, manifest in runs:
         for m in manifest.measurements:
             target = m.target + (" (emulated)" if m.emulated else "")
             lines.append(f"| {text(name)} | {text(manifest.model['name'])} | {text(target)} | {text(m.artifact)} | "
-                         f"{text(m.runtime)} | {m.threads or '—'} | {percent(m.accuracy)} | {_speed(m)} | "
+                         f"{text(m.runtime)} | {m.threads or '—'} | {accuracy_interval(m.accuracy, m.n)} | {m.n} | {_speed(m)} | "
                          f"{_bytes(m.ram_bytes)} | {_bytes(m.flash_bytes)} |")
     warned = [(name, warning) for name, _, manifest in runs for warning in manifest.warnings]
     if warned:

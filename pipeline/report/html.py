@@ -1,13 +1,14 @@
 """report.html: report.md's content as HTML tables, with the figures embedded as PNG data URIs — one file, readable
 offline and printable, no JavaScript, nothing loaded from anywhere (its Content-Security-Policy forbids it too).
 
-The HTML is converted from the Markdown report (headings, lists, tables, `code`, **bold**), so both say the same;
+The HTML is converted from the Markdown report (headings, lists, tables, `code`, **bold**), so both say the same,
+with the figures right after the summary;
 every character of it is escaped first: a run directory, and so every string in the report, can come from anyone."""
 import html
 import re
 
 from mnd.pipeline.control_chars import visible
-from mnd.pipeline.report.markdown import render
+from mnd.pipeline.report.markdown import render_parts
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #1a1a1a; max-width: 76rem; margin: 1.5rem auto; padding: 0 1rem; }
@@ -157,16 +158,21 @@ def run_figures(manifest) -> list:
     return figures
 
 
+def figures_section(figures: list) -> str:
+    if not figures:
+        return ""
+    return "<h2>Figures</h2>\n" + "\n".join(figure_html(figure, caption) for figure, caption in figures) + "\n"
+
+
 def with_figures(body: str, figures: list) -> str:
     """`body` with a Figures section before its 'Next' heading (or at the end)."""
-    if not figures:
-        return body
-    section = "<h2>Figures</h2>\n" + "\n".join(figure_html(figure, caption) for figure, caption in figures) + "\n"
-    marker = "<h2>Next</h2>"
+    section, marker = figures_section(figures), "<h2>Next</h2>"
     return body.replace(marker, section + marker, 1) if marker in body else body + section
 
 
 def render_html(manifest, run_path: str = "out/RUN") -> str:
-    body = markdown_to_html(render(manifest, run_path))
-    return page(f"mnd export: {manifest.model['name']}", with_figures(body, run_figures(manifest)))
-
+    """report.md's title, its summary (in <section id="summary">), the figures, then report.md's details."""
+    title, summary, details = (markdown_to_html("\n".join(part)) for part in render_parts(manifest, run_path))
+    body = (title + '<section id="summary">\n' + summary + "</section>\n" + figures_section(run_figures(manifest))
+            + details)
+    return page(f"mnd export: {manifest.model['name']}", body)

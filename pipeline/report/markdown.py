@@ -1,14 +1,15 @@
-"""report.md: what was built, whether it is right, how fast and accurate it is, and what to do next
+"""report.md: the answer first (a summary: accuracy with its 95% interval and speed per runtime, fit, validation verdict,
+the next command), then what was built, whether it is right, and the measurements in detail
 (pipeline/report/write.py writes it, and report.html from it)."""
-from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
 from mnd.pipeline.report.fit import fit_line
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.phone import render_phone
 from mnd.pipeline.report.quantization import quantization_section
+from mnd.pipeline.report.summary import summary_markdown
+from mnd.pipeline.report.interval import accuracy_interval
 from mnd.pipeline.report.tables import measurement_table
-from mnd.pipeline.report.tables import percent as _percent
 
 BOARD_TARGETS = ("rpi4", "rpi5", "linux-arm64")
 
@@ -27,9 +28,22 @@ def _quantization_line(quant: dict, calibration: dict | None) -> str:
 
 
 def render(manifest, run_path: str = "out/RUN") -> str:
+    return "\n".join(line for part in render_parts(manifest, run_path) for line in part) + "\n"
+
+
+def render_parts(manifest, run_path: str = "out/RUN") -> tuple:
+    """(title, summary, details) as lists of Markdown lines: the answer first (report/summary.py), then the tables
+    (artifacts, validation, measurements, the per-layer quantization table last); report.html puts the figures
+    between the summary and the details."""
+    title = [f"# mnd export: {text(manifest.model['name'])}", ""]
+    summary = summary_markdown(manifest, next_command(manifest, run_path))
+    return title, summary, _details(manifest)
+
+
+def _details(manifest) -> list:
     model, quant, data = manifest.model, manifest.quantization or {}, manifest.data
     sizes = {a.kind: a.bytes for a in manifest.artifacts}
-    lines = [f"# mnd export: {text(model['name'])}", "",
+    lines = ["## Model, data and quantization", "",
              f"- input {model['input_shape']}, {model['classes']} classes, preprocessing "
              f"{code(model['preprocessing']['formula'])}",
              _quantization_line(quant, data.get("calibration")),
@@ -45,7 +59,6 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     for v in manifest.validations:
         result = "info" if not v.gated else "pass" if v.passed else "**FAIL**"
         lines.append(f"| {text(v.name)} | {result} | {v.value:.6g} | {v.threshold:.6g} | {text(v.detail)} |")
-    lines += [""] + quantization_section(quant)
     target = manifest.target or {}
     measured = list(dict.fromkeys(m.target for m in manifest.measurements)) or [target.get("name", "—")]
     lines += ["", f"## Measurements on {', '.join(code(name) for name in measured)}", ""]  # every target measured
@@ -62,11 +75,7 @@ def render(manifest, run_path: str = "out/RUN") -> str:
     for m in manifest.measurements:
         if m.instructions is not None:
             lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"), _part_lines(target, m.target))
-    lines += ["## Next", "", next_command(manifest, run_path)]
-    notes = [note for note in agreement_notes(manifest.measurements) if note not in manifest.warnings]
-    for warning in list(manifest.warnings) + notes:
-        lines.insert(lines.index("## Artifacts") - 1, f"- warning: {text(warning)}")
-    return "\n".join(lines) + "\n"
+    return lines + quantization_section(quant)
 
 
 def _part_lines(target: dict, core: str) -> list:
@@ -92,10 +101,12 @@ def _agreement_table(measurements) -> list:
              "Users run ONNX Runtime with graph optimizations on: QDQ fused into integer kernels, whose int8 results "
              "depend on the CPU (x86 without VNNI can saturate 16-bit sums). Validation therefore checked onnx_int8 "
              "with them off: the QDQ arithmetic as written, the same on every CPU.", "",
-             "| artifact | fused accuracy | exact accuracy | top-1 differing | n |", "|---|---|---|---|---|"]
+             "| artifact | fused accuracy [95% interval] | exact accuracy [95% interval] | top-1 differing | n |",
+             "|---|---|---|---|---|"]
     for m in measurements:
         a = m.agreement
-        lines.append(f"| {text(m.artifact)} | {_percent(m.accuracy)} | {_percent(a['reference_accuracy'])} | "
+        lines.append(f"| {text(m.artifact)} | {accuracy_interval(m.accuracy, m.n)} | "
+                     f"{accuracy_interval(a['reference_accuracy'], a['n'])} | "
                      f"{text(a['top1_differing'])} | {text(a['n'])} |")
     if any(m.artifact == "onnx_uint8" for m in measurements):
         lines += ["", "onnx_uint8 was validated on the fused kernels themselves: uint8 x uint8 kernels add in 32 bits "

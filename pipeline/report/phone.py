@@ -1,7 +1,8 @@
 """Report section for an Android phone: its facts, mnd's C engine (accuracy and latency), and LiteRT's
 benchmark_model per file, delegate and thread count with its slowest op types."""
 from mnd.pipeline.report.escape import code, text
-from mnd.pipeline.report.tables import measurement_table, percent
+from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.tables import measurement_table
 
 TOP_OPS = 5
 
@@ -51,8 +52,9 @@ def render_phone(measurements, sizes: dict, phone: dict | None) -> list:
               "the host's LiteRT reference kernels (see Validation):", "", *measurement_table(engine, sizes, where), ""]
     for m in engine:
         if m.agreement:
-            lines += [f"Host LiteRT reference kernels on the same {m.agreement['n']} inputs: "
-                      f"{percent(m.agreement['reference_accuracy'])} ({m.agreement['top1_differing']} top-1 "
+            a = m.agreement
+            lines += [f"Host LiteRT reference kernels on the same {a['n']} inputs: "
+                      f"{accuracy_interval(a['reference_accuracy'], a['n'])} ({a['top1_differing']} top-1 "
                       "predictions differ).", ""]
     benchmarks = [m for m in measurements if m.benchmark is not None]
     if benchmarks:

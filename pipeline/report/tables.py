@@ -1,12 +1,9 @@
 """Table rows shared by the report's sections: accuracy and latency per runtime."""
 from mnd.pipeline.report.escape import text
+from mnd.pipeline.report.interval import accuracy_interval
 from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
 
 RUNTIME_LABELS_BOARD = {**RUNTIME_LABELS, "mnd-c": "mnd C engine (static executable)"}
-
-
-def percent(value) -> str:
-    return "—" if value is None else f"{value:.2%}"
 
 
 def milliseconds(latency, key) -> str:
@@ -15,12 +12,12 @@ def milliseconds(latency, key) -> str:
 
 def measurement_table(measurements, sizes: dict, where: str | None = None) -> list:
     """`where`: a last column naming where each row ran ("emulated (QEMU cortex-a72)", "board")."""
-    lines = ["| artifact | runtime | bytes | accuracy | n | p50 ms | p90 ms | runs | threads |" + (" ran on |" if where
-                                                                                                   else ""),
+    lines = ["| artifact | runtime | bytes | accuracy [95% interval] | n | p50 ms | p90 ms | runs | threads |"
+             + (" ran on |" if where else ""),
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if where else "")]
     for m in measurements:
         lines.append(f"| {text(m.artifact)} | {text(RUNTIME_LABELS_BOARD.get(m.runtime, m.runtime))} | "
-                     f"{sizes.get(m.artifact, 0):,} | {percent(m.accuracy)} | {m.n} | "
+                     f"{sizes.get(m.artifact, 0):,} | {accuracy_interval(m.accuracy, m.n)} | {m.n} | "
                      f"{milliseconds(m.latency_ms, 'p50')} | {milliseconds(m.latency_ms, 'p90')} | {m.runs} | "
                      f"{m.threads or '—'} |" + (f" {text(where)} |" if where else ""))
     return lines

@@ -25,8 +25,8 @@ def test_android_report_shows_the_engine_and_benchmark_model_rows_from_a_real_ou
     text = "\n".join(lines)
     assert "### `android`" in text and "(emulated)" not in text
     assert "- a phone: Google Pixel 8, SoC Tensor G3, Android 14 (SDK 34), arm64-v8a, serial `ABC123`" in text
-    assert "| tflite_int8 | mnd C engine (static executable) | 333,288 | 85.00% | 200 | 3.200 | 3.900 | 100 | 1 | phone |" \
-        in text
+    assert ("| tflite_int8 | mnd C engine (static executable) | 333,288 | 85.0% [79.4, 89.3] | 200 | 3.200 | 3.900 | "
+            "100 | 1 | phone |") in text
     row = next(line for line in lines if line.startswith("| tflite_int8 | xnnpack | 4 |"))
     assert f"{parsed['inference']['avg'] / 1000:.3f}" in row
     slowest = max(parsed["ops"], key=lambda op: op["percent"])

@@ -17,7 +17,8 @@ from mnd.pipeline.report import plots
 from mnd.pipeline.report.confusion import confusion_record
 from mnd.pipeline.report.html import markdown_to_html, render_html
 from mnd.pipeline.report.markdown import render
-from mnd.pipeline.report.tables import RUNTIME_LABELS_BOARD, percent
+from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.tables import RUNTIME_LABELS_BOARD
 from mnd.pipeline.report.write import write_reports
 from mnd.targets.android.benchmark_model import parse_benchmark_output
 
@@ -115,9 +116,10 @@ def test_every_measurement_has_its_row(page):
         label = RUNTIME_LABELS_BOARD.get(m.runtime, m.runtime)
         if m.instructions is not None:  # an emulated core's section: a list, then its per-layer table
             assert f"<li>executed instructions per inference: {m.instructions:,} " in text
-            assert f"<li>accuracy {percent(m.accuracy)} on {m.n} samples" in text
+            assert f"<li>accuracy {accuracy_interval(m.accuracy, m.n)} (95% interval) on {m.n} samples" in text
             continue
-        found = [row for row in parsed.rows if row[:2] == [m.artifact, label] and percent(m.accuracy) in row] \
+        found = [row for row in parsed.rows if row[:2] == [m.artifact, label]
+                 and accuracy_interval(m.accuracy, m.n) in row] \
             if m.benchmark is None else [row for row in parsed.rows if row[:3] == [m.artifact, "xnnpack", "4"]]
         assert len(found) == 1, (m.runtime, m.target)
     by_layer = [row for row in parsed.rows if row[:2] == ["1", "DEPTHWISE_CONV_2D"]]
@@ -132,7 +134,8 @@ def test_the_html_says_what_report_md_says(page):
     markdown_rows = [line for line in render(manifest, "out/run").splitlines()
                      if line.startswith("| ") and not line.startswith("|---")]
     assert len(parsed.rows) == len(markdown_rows)
-    assert text.index("<h2>Figures</h2>") < text.index("<h2>Next</h2>")
+    assert text.index('<section id="summary">\n<h2>Summary</h2>') < text.index("<h2>Figures</h2>") \
+        < text.index("<h2>Artifacts</h2>")
 
 
 def test_images_are_embedded_pngs_and_nothing_loads_from_the_network(page):

@@ -76,7 +76,7 @@ def test_notes_travel_into_warnings_and_leave_with_their_measurement(tmp_path):
 
 def test_report_shows_the_agreement_row_and_the_warning_once():
     text = render(_manifest().with_measurements((_measurement("onnx_int8: fused disagrees"),)))
-    assert "| onnx_int8 | 84.00% | 85.00% | 1 | 100 |" in text
+    assert "| onnx_int8 | 84.0% [75.6, 89.9] | 85.0% [76.7, 90.7] | 1 | 100 |" in text
     assert text.count("- warning: onnx_int8: fused disagrees") == 1
     text = render(_manifest(measurements=(_measurement("onnx_int8: fused disagrees"),)))  # not yet in warnings
     assert text.count("- warning: onnx_int8: fused disagrees") == 1
