@@ -45,6 +45,7 @@ def render_board(target: str, measurements, sizes: dict, board: dict | None) -> 
         for m in agreeing:
             a = m.agreement
             lines.append(f"| {text(m.artifact)} | {text(m.runtime)} | {m.threads or '—'} | "
-                         f"{text(a['top1_differing'])} | {text(a['n'])} | {accuracy_interval(a['reference_accuracy'], a['n'])} |")
+                         f"{text(a['top1_differing'])} | {text(a['n'])} | "
+                         f"{accuracy_interval(a['reference_accuracy'], a['n'])} |")
         lines.append("")
     return lines

@@ -44,7 +44,8 @@ def comparison_markdown(runs: list, out_path: str) -> str:
         for m in manifest.measurements:
             target = m.target + (" (emulated)" if m.emulated else "")
             lines.append(f"| {text(name)} | {text(manifest.model['name'])} | {text(target)} | {text(m.artifact)} | "
-                         f"{text(m.runtime)} | {m.threads or '—'} | {accuracy_interval(m.accuracy, m.n)} | {m.n} | {_speed(m)} | "
+                         f"{text(m.runtime)} | {m.threads or '—'} | {accuracy_interval(m.accuracy, m.n)} | {m.n} | "
+                         f"{_speed(m)} | "
                          f"{_bytes(m.ram_bytes)} | {_bytes(m.flash_bytes)} |")
     warned = [(name, warning) for name, _, manifest in runs for warning in manifest.warnings]
     if warned:

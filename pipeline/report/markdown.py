@@ -1,5 +1,5 @@
-"""report.md: the answer first (a summary: accuracy with its 95% interval and speed per runtime, fit, validation verdict,
-the next command), then what was built, whether it is right, and the measurements in detail
+"""report.md: the answer first (a summary: accuracy with its 95% interval and speed per runtime, fit, validation
+verdict, the next command), then what was built, whether it is right, and the measurements in detail
 (pipeline/report/write.py writes it, and report.html from it)."""
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
