@@ -41,8 +41,12 @@ def float_predictions(model, inputs: np.ndarray) -> np.ndarray:
     return top1(np.asarray(model.predict(inputs, batch_size=64, verbose=0)))
 
 
-def float_correct(model, inputs: np.ndarray, labels: np.ndarray) -> int:
-    return int((float_predictions(model, inputs) == labels).sum())
+def versus_float(int8_top1: np.ndarray, float_top1: np.ndarray, labels: np.ndarray) -> dict:
+    """On the same samples: how many only the int8 model classifies right, and how many only the float model (the
+    samples that make the difference between their accuracies)."""
+    int8_right, float_right = int8_top1 == labels, float_top1 == labels
+    return {"int8_only_correct": int((int8_right & ~float_right).sum()),
+            "float_only_correct": int((float_right & ~int8_right).sum())}
 
 
 def measure_scheme(label: str, model, calibration_inputs: np.ndarray, inputs: np.ndarray, labels: np.ndarray,

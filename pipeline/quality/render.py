@@ -1,7 +1,7 @@
 """quantize-report's Markdown (a summary table, then the per-layer section of each setting) and its plots."""
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.quantization import quantization_section
-from mnd.pipeline.report.tables import percent
+from mnd.pipeline.report.interval import accuracy_interval
 
 
 def _weakest(layers: list) -> str:
@@ -16,6 +16,19 @@ def _decibels(value) -> str:
     return "exact" if value is None else f"{value:.1f} dB"
 
 
+DIFFERENCE_METHOD = ("Accuracies with their Wilson 95% intervals. int8 − float is the difference on the same "
+                     "samples; the samples only one of the two models classifies right are what make it: when they "
+                     "are few, or split about evenly, the difference is within noise.")
+
+
+def _difference(scheme: dict, float_result: dict) -> str:
+    points = f"{100 * (scheme['accuracy'] - float_result['accuracy']):+.2f}"
+    if "int8_only_correct" not in scheme:  # a report written before the counts were kept
+        return points
+    return (f"{points} (only int8 right: {scheme['int8_only_correct']}, "
+            f"only float right: {scheme['float_only_correct']})")
+
+
 def render_markdown(doc: dict) -> str:
     data, float_result = doc["data"], doc["float"]
     lines = [f"# mnd quantize-report: {text(doc['model'])}", "",
@@ -23,14 +36,16 @@ def render_markdown(doc: dict) -> str:
              f"({text(data['calibration']['part'])})",
              f"- evaluation: {data['evaluation']['samples']} samples from {code(data['evaluation']['source'])} "
              f"({text(data['evaluation']['part'])}); per-layer error on the first {doc['quality_samples']}",
-             f"- float top-1: {percent(float_result['accuracy'])}", "",
-             "| setting | calibration | int8 top-1 (LiteRT reference kernels) | vs float (points) | "
-             "output SQNR against the float model | lowest layer SQNR |",
+             f"- float top-1: {accuracy_interval(float_result['accuracy'], float_result['n'])} (95% interval, "
+             f"{float_result['correct']} of {float_result['n']})", "",
+             "| setting | calibration | int8 top-1 [95% interval] (LiteRT reference kernels) | "
+             "int8 − float (points) | output SQNR against the float model | lowest layer SQNR |",
              "|---|---|---|---|---|---|"]
     for scheme in doc["schemes"]:
-        drop = 100 * (scheme["accuracy"] - float_result["accuracy"])
-        lines.append(f"| {text(scheme['label'])} | {text(scheme['calibration'])} | {percent(scheme['accuracy'])} | "
-                     f"{drop:+.2f} | {_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
+        lines.append(f"| {text(scheme['label'])} | {text(scheme['calibration'])} | "
+                     f"{accuracy_interval(scheme['accuracy'], scheme['n'])} | {_difference(scheme, float_result)} | "
+                     f"{_decibels(scheme.get('output_sqnr_db'))} | {_weakest(scheme['layers'])} |")
+    lines += ["", DIFFERENCE_METHOD]
     for scheme in doc["schemes"]:
         lines += ["", f"# {text(scheme['label'])}", ""] + quantization_section(_as_manifest_part(scheme))
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 from mnd.pipeline.data.plan import load_export_data
 from mnd.pipeline.errors import UsageError
 from mnd.pipeline.progress import phase
-from mnd.pipeline.quality.measure import float_correct, measure_scheme
+from mnd.pipeline.quality.measure import float_predictions, measure_scheme, versus_float
 from mnd.pipeline.quality.schemes import compared, label
 from mnd.quantize.config import QuantConfig
 
@@ -37,7 +37,8 @@ def quantize_report(source, config: ReportConfig) -> dict:
                                                           config.evaluation_samples)
     inputs, labels = evaluation.float_inputs, evaluation.labels
     with phase(f"float top-1 on {len(labels)} evaluation samples"):
-        float_hits = float_correct(model, inputs, labels)
+        float_top1 = float_predictions(model, inputs)
+        float_hits = int((float_top1 == labels).sum())
     settings = compared(config.quant) if config.compare else [(label(config.quant), config.quant)]
     results = []
     for name, quant in settings:
@@ -46,7 +47,8 @@ def quantize_report(source, config: ReportConfig) -> dict:
     return {"schema": SCHEMA, "model": source.name, "data": data_doc,
             "float": {"correct": float_hits, "n": len(labels), "accuracy": float_hits / len(labels)},
             "quality_samples": min(config.quality_samples, len(labels)),
-            "schemes": [result.to_dict() for result in results]}
+            "schemes": [{**result.to_dict(), **versus_float(result.predictions, float_top1, labels)}
+                        for result in results]}
 
 
 def write_report(doc: dict, folder: Path) -> list:

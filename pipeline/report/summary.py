@@ -100,7 +100,8 @@ def summary_markdown(manifest, next_line: str) -> list:
     model, evaluation = manifest.model, manifest.data["evaluation"]
     target, extra = _target_words(manifest)
     lines = ["## Summary", "",
-             f"- model: {code(model['name'])}, input {text(model['input_shape'])}, {text(model['classes'])} classes",
+             f"- model: {code(model['name'])}, input {'×'.join(str(side) for side in model['input_shape'])}, "
+             f"{model['classes']} classes",
              f"- data: {text(evaluation['samples'])} evaluation samples from {code(evaluation['source'])} "
              f"({text(evaluation['part'])})",
              f"- target: {code(target)}" + "".join(f"; {text(word)}" for word in extra)]

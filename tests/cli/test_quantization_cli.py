@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from mnd.pipeline.report.interval import accuracy_interval
+
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "2", "--warmup", "0")
 
@@ -74,6 +76,10 @@ def test_quantize_report_compares_the_four_settings(digits_run, tmp_path, mnd):
     minimum = {s["label"]: min(layer["sqnr_db"] for layer in s["layers"]) for s in doc["schemes"]}
     assert minimum["per-tensor"] < minimum["per-channel"], minimum
     assert all(label in result.stdout for label in labels), "the Markdown summary on stdout"
+    for scheme in doc["schemes"]:  # the samples only one model gets right make the whole difference
+        assert scheme["correct"] - doc["float"]["correct"] == scheme["int8_only_correct"] - scheme["float_only_correct"]
+        assert f"| {accuracy_interval(scheme['accuracy'], 200)} | " in result.stdout
+    assert f"float top-1: {accuracy_interval(doc['float']['accuracy'], 200)} (95% interval" in result.stdout
     assert {path.name for path in out.iterdir()} >= {"quantization.json", "quantization.md"}
     assert any(path.suffix == ".png" for path in out.iterdir())
 
