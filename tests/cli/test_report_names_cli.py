@@ -10,8 +10,8 @@ from tests.unit.test_report_names import html_structure, markdown_structure
 from tests.unit.tiny_tflite import tiny_tflite
 
 NAME = "evil\n# Heading | x | [l](e.com) <a href=x> www.e.com \udcff\x1b[31m"  # \udcff: the byte 0xff
-SECTIONS = ["Artifacts", "Validation", "Measurements on host", "ONNX Runtime on this CPU vs the exact QDQ arithmetic",
-            "Next"]
+SECTIONS = ["Summary", "Model, data and quantization", "Artifacts", "Validation", "Measurements on host",
+            "ONNX Runtime on this CPU vs the exact QDQ arithmetic"]
 
 
 def test_a_hostile_model_file_name_adds_nothing_to_the_reports(mnd, tmp_path):
@@ -27,8 +27,8 @@ def test_a_hostile_model_file_name_adds_nothing_to_the_reports(mnd, tmp_path):
     assert report.splitlines()[0] == ("# mnd export: evil\\\\n\\# Heading \\| x \\| \\[l](e.com) \\<a href=x> "
                                       "www\\.e.com \\\\udcff\\\\x1b\\[31m")
     agreeing = [m for m in manifest["measurements"] if m["agreement"]]
-    tables = 4 + len(manifest["artifacts"]) + len(manifest["validations"]) + len(manifest["measurements"]) + \
-        len(agreeing)  # a header row and a row per item: artifacts, validations, host measurements, agreement
+    tables = 5 + len(manifest["artifacts"]) + len(manifest["validations"]) + 2 * len(manifest["measurements"]) + \
+        len(agreeing)  # a header row and a row per item: summary, artifacts, validations, host measurements, agreement
     structure = markdown_structure(report)
     assert (structure["heading_open"], structure["tr_open"]) == (1 + len(SECTIONS), tables)
     assert sum(structure[kind] for kind in ("link_open", "image", "html_inline", "html_block")) == 0
