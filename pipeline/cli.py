@@ -85,10 +85,13 @@ def _cmd_train(args) -> None:
     manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
                             to_gray=args.to_gray, progress=EpochBar)
+    from mnd.pipeline.report.interval import accuracy_interval
+
     _emit_json(args, json.dumps(manifest, indent=2) + "\n")
-    log.info("final validation accuracy %.2f%% after %d epochs (%d validation images); run saved to %s",
-             100 * manifest["val_accuracy"], manifest["epochs_completed"],
-             manifest["dataset"]["val_samples"], args.out)
+    validation_samples = manifest["dataset"]["val_samples"]
+    log.info("final validation accuracy %s (95%% interval) after %d epochs (%d validation images); run saved to %s",
+             accuracy_interval(manifest["val_accuracy"], validation_samples), manifest["epochs_completed"],
+             validation_samples, args.out)
     log.info("next: mnd export --model %s --target host", args.out)
 
 
@@ -171,9 +174,18 @@ def _cmd_export(args) -> None:
     failed = [v.name for v in manifest.validations if not v.passed]
     if failed:
         log.warning("kept despite failed validations (--allow-drift): %s", ", ".join(failed))
+    _log_summary(manifest)
     log.info("wrote %d artifacts, manifest.json, report.md and report.html to %s", len(manifest.artifacts), out)
     log.info("next: cat %s/report.md   (plots: %s/report.html; re-measure: mnd measure %s --target %s)", out, out,
              out, args.target)
+
+
+def _log_summary(manifest) -> None:
+    """The report's summary on stderr: accuracy [95% interval] and speed per runtime, fit and validation verdicts."""
+    from mnd.pipeline.report.summary import terminal_lines
+
+    for line in terminal_lines(manifest):
+        log.info("%s", line)
 
 
 def _prep_overrides(args) -> dict:
@@ -215,6 +227,7 @@ def _cmd_measure(args) -> None:
 
     manifest = remeasure(Path(args.run_dir), args.target, _measure_settings(args), args.eval)
     _emit_json(args, manifest.to_json())
+    _log_summary(manifest)
     log.info("%d measurements on %s written to %s/manifest.json, report.md and report.html",
              len(manifest.measurements), args.target, args.run_dir)
     log.info("next: cat %s/report.md", args.run_dir)

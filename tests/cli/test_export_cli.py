@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from mnd.pipeline.manifest import ARTIFACT_KINDS
+from mnd.pipeline.report.interval import accuracy_interval
 
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "5", "--warmup", "1")
@@ -79,8 +80,23 @@ def test_report_rows_and_next_command(exported):
     out, _ = exported
     report = (out / "report.md").read_text()
     assert report.count("| tflite_int8 |") >= 3 and "ONNX Runtime" in report
-    assert report.rstrip().splitlines()[-1].startswith(f"Build `{out}/tflm/`")
+    assert report.index("## Summary") < report.index("## Artifacts") < report.index("## Measurements on `host`") \
+        < report.index("## Quantization quality by layer")
+    assert f"\n- next: Build `{out}/tflm/`" in report.split("\n## ")[1]  # the Summary: after the title
     assert f"mnd measure {out} --target host" in report
+
+
+def test_export_prints_the_summary_before_what_it_wrote(exported):
+    """Accuracy with its 95% interval and latency per runtime, and the validation verdict, on stderr."""
+    out, result = exported
+    manifest = json.loads((out / "manifest.json").read_text())
+    lines = result.stderr.splitlines()
+    wrote = next(index for index, line in enumerate(lines) if line.startswith("mnd: wrote "))
+    for m in manifest["measurements"]:
+        accuracy = f"mnd:   host {m['runtime']} on {m['artifact']}: accuracy {accuracy_interval(m['accuracy'], m['n'])}"
+        assert any(line.startswith(accuracy) and " ms, 1 thread" in line for line in lines[:wrote]), accuracy
+    gated = sum(v["gated"] for v in manifest["validations"])
+    assert lines[wrote - 1].startswith(f"mnd: validation: all {gated} gated checks pass"), lines[wrote - 1]
 
 
 def test_c_array_header_is_self_sufficient(exported):
@@ -124,6 +140,8 @@ def test_measure_remeasures_without_reexporting(exported, mnd):
     manifest = json.loads((out / "manifest.json").read_text())
     assert json.loads(result.stdout) == manifest
     assert {m["runs"] for m in manifest["measurements"]} == {3}
+    assert all(f"accuracy {accuracy_interval(m['accuracy'], m['n'])} (n={m['n']})" in result.stderr
+               for m in manifest["measurements"]), "measure prints the summary too"
     assert before == {p.name: p.stat().st_mtime_ns for p in out.glob("*.tflite")}
     # one rule: a row replaces the earlier row with its key (target, runtime, artifact, threads); others stay
     mnd("measure", out, "--target", "host", "--threads", "2", "--runs", "2", "--warmup", "0", check=0)
