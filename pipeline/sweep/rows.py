@@ -9,7 +9,8 @@ def base_row(variant, run_dir: str) -> dict:
             "classes": variant.spec.classes, "channels": variant.spec.channels, **variant.counts(),
             "int8_bytes": None, "ram_bytes": None, "flash_bytes": None, "latency_ms_p50": None, "instructions": None,
             "runtime": None, "emulated": None, "float_acc": None, "int8_acc": None, "eval_samples": None,
-            "failed_validations": [], "fits": None, "fit_detail": None, "status": None, "error": None, "run_dir": run_dir, "seconds": None}
+            "failed_validations": [], "fits": None, "fit_detail": None, "status": None, "error": None,
+            "run_dir": run_dir, "seconds": None}
 
 
 def not_run_row(variant, reason: str) -> dict:
