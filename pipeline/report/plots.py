@@ -14,8 +14,9 @@ import matplotlib.patches
 import matplotlib.text
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter
 
+from mnd.pipeline.report import accuracy_panels
+from mnd.pipeline.report.axes import plain_number, scale_note, value_axis
 from mnd.pipeline.report.labels import SHORT_OPS, short
 
 LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
@@ -27,13 +28,19 @@ EMULATED_COUNTS = "emulated (QEMU): executed instructions, not cycles"
 
 @dataclass(frozen=True)
 class Bar:
-    """One measurement in the accuracy and speed plots."""
+    """One measurement in the accuracy and speed plots; n: its evaluation samples (0 or None: unknown)."""
     label: str
     accuracy: float | None
     latency_p50_ms: float | None
     latency_p90_ms: float | None
     instructions: int | None
     emulated: bool
+    n: int | None = None
+    prefix: str = ""
+    target: str = ""
+    runtime: str = ""
+    artifact: str = ""
+    threads: int | None = None
 
 
 def literal_text(build):
@@ -55,7 +62,7 @@ def bar_of(m, prefix: str = "") -> Bar:
     elif m.benchmark and (m.benchmark.get("inference") or {}).get("median") is not None:
         p50 = m.benchmark["inference"]["median"] / 1000  # benchmark_model: microseconds, no p90
     return Bar(label + (" [emulated]" if m.emulated else ""), _finite(m.accuracy), _finite(p50), _finite(p90),
-               m.instructions, m.emulated)
+               m.instructions, m.emulated, m.n or None, prefix, m.target, m.runtime, m.artifact, m.threads)
 
 
 def _finite(value):
@@ -65,66 +72,96 @@ def _finite(value):
 
 @literal_text
 def accuracy_speed_figure(bars: list, title: str) -> Figure:
-    """Side by side: accuracy, latency p50 (p90 marked), executed instructions; the panels with any data."""
+    """Side by side, one row per measurement: accuracy with its Wilson interval, int8 - float with its interval
+    (where a float counterpart was measured), latency p50 (p90 marked), executed instructions; the panels with
+    any data. The value axes follow pipeline/report/axes.py (log beyond a 10x span, no prefix on ms)."""
     if len(bars) > MAX_BARS:
         title, bars = f"{short(title, 60)} (the first {MAX_BARS} of {len(bars)} measurements)", bars[:MAX_BARS]
-    panels = [("accuracy", [b.accuracy for b in bars])]
-    if any(b.latency_p50_ms is not None for b in bars):
-        panels.append(("latency p50 (ms), ◆ p90", [b.latency_p50_ms for b in bars]))
-    if any(b.instructions is not None for b in bars):
-        panels.append(("instructions per inference", [b.instructions for b in bars]))
-    figure = _new_figure(3.2 + 3.4 * len(panels), 1.6 + 0.42 * len(bars))
+    found = accuracy_panels.differences(bars)
+    panels = ["accuracy"] if any(b.accuracy is not None for b in bars) else []
+    panels += ["difference"] if any(found) else []
+    panels += ["latency"] if any(b.latency_p50_ms is not None for b in bars) else []
+    panels += ["instructions"] if any(b.instructions is not None for b in bars) else []
+    panels = panels or ["accuracy"]
+    figure = _new_figure(3.2 + 3.4 * len(panels), 1.9 + 0.42 * len(bars))
     axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-    positions = range(len(bars))
-    for ax, (name, values) in zip(axes, panels):
-        heights = [0 if v is None else v for v in values]
-        drawn = ax.barh(positions, heights, color=[_colour(b) for b in bars],
-                        edgecolor="black", linewidth=0.4)
-        for patch, bar in zip(drawn, bars):
-            patch.set_hatch("//" if bar.emulated else None)
-        ends = heights
-        if name.startswith("latency"):
-            marks = [(i, b.latency_p90_ms) for i, b in enumerate(bars) if b.latency_p90_ms is not None]
-            if marks:
-                ax.plot([p90 for _, p90 in marks], [i for i, _ in marks], "kD", markersize=4)
-            ends = [max(height, b.latency_p90_ms or 0) for height, b in zip(heights, bars)]
-        for i, (end, value) in enumerate(zip(ends, values)):
-            ax.text(end, i, f"  {_value_text(name, value)}", va="center", fontsize=7)
-        ax.set_title(name + (f"\n{_emulated_note(name)}" if _emulated_in(name, bars) else ""), fontsize=9)
-        if name == "accuracy":
-            ax.set_xlim(0, 1.18)
+    colours = [_colour(b) for b in bars]
+    for ax, panel in zip(axes, panels):
+        if panel == "accuracy":
+            accuracy_panels.draw_accuracy(ax, bars, colours)
+            name = accuracy_panels.ACCURACY_TITLE
+        elif panel == "difference":
+            accuracy_panels.draw_difference(ax, bars, found)
+            name = accuracy_panels.DIFFERENCE_TITLE
+        elif panel == "latency":
+            name = "latency p50 (ms), ◆ p90" + scale_note(_latency_panel(ax, bars, colours))
         else:
-            ax.margins(x=0.25)
-        if name.startswith("instructions"):
-            ax.xaxis.set_major_formatter(EngFormatter())
-    axes[0].set_yticks(list(positions), [b.label for b in bars], fontsize=7)
-    axes[0].invert_yaxis()
+            name = "instructions per inference" + scale_note(_instructions_panel(ax, bars, colours))
+        ax.set_title(name + (f"\n{_emulated_note(panel)}" if _emulated_in(panel, bars) else ""), fontsize=9)
+    axes[0].set_yticks(list(range(len(bars))), [b.label for b in bars], fontsize=7)
+    axes[0].set_ylim(len(bars) - 0.5, -0.5)
     figure.suptitle(short(title, 100) + (" — hatched bars: emulated" if any(b.emulated for b in bars) else ""),
                     fontsize=10)
+    if "accuracy" in panels and any(b.accuracy is not None for b in bars):
+        figure.supxlabel(accuracy_panels.ERROR_BARS_NOTE, fontsize=7)
     return figure
+
+
+def _bars(ax, bars: list, heights: list, colours: list):
+    drawn = ax.barh(range(len(bars)), [0 if v is None else v for v in heights], color=colours, edgecolor="black",
+                    linewidth=0.4)
+    for patch, bar in zip(drawn, bars):
+        patch.set_hatch("//" if bar.emulated else None)
+    return drawn
+
+
+def _latency_panel(ax, bars: list, colours: list) -> str:
+    """p50 bars and p90 diamonds, each value written at its own marker (p50 above the row's centre line, p90
+    below it); the scale as set."""
+    p50s = [b.latency_p50_ms for b in bars]
+    _bars(ax, bars, p50s, colours)
+    marks = [(i, b.latency_p90_ms) for i, b in enumerate(bars) if b.latency_p90_ms is not None]
+    if marks:
+        ax.plot([p90 for _, p90 in marks], [i for i, _ in marks], "kD", markersize=4)
+    for i, p50 in enumerate(p50s):
+        if p50 is None:
+            ax.annotate("—", (0.02, i), xycoords=("axes fraction", "data"), va="center", fontsize=7)
+        else:
+            ax.annotate(f"p50 {plain_number(p50, 3)}", (p50, i), xytext=(3, 2), textcoords="offset points",
+                        va="bottom", fontsize=7)
+    for i, p90 in marks:
+        ax.annotate(f"p90 {plain_number(p90, 3)}", (p90, i), xytext=(3, -2), textcoords="offset points", va="top",
+                    fontsize=7)
+    ax.margins(x=0.3)
+    return value_axis(ax, "x", p50s + [p90 for _, p90 in marks], unit="ms", room=8)
+
+
+def _instructions_panel(ax, bars: list, colours: list) -> str:
+    counts = [b.instructions for b in bars]
+    _bars(ax, bars, counts, colours)
+    for i, count in enumerate(counts):
+        if count is None:
+            ax.annotate("—", (0.02, i), xycoords=("axes fraction", "data"), va="center", fontsize=7)
+        else:
+            ax.annotate(f"{count:,}", (count, i), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    ax.margins(x=0.3)
+    return value_axis(ax, "x", counts, room=8)
 
 
 def _colour(bar: Bar) -> str:
     return "#f2b66d" if bar.emulated else "#6d9ef2"
 
 
-def _value_text(panel: str, value) -> str:
-    if value is None:
-        return "—"
-    if panel == "accuracy":
-        return f"{value:.1%}"
-    return f"{value:,.0f}" if panel.startswith("instructions") else f"{value:.2f}"
-
-
 def _emulated_in(panel: str, bars: list) -> bool:
-    attribute = {"accuracy": "accuracy", "instructions per inference": "instructions"}.get(panel, "latency_p50_ms")
+    attribute = {"accuracy": "accuracy", "difference": "accuracy", "instructions": "instructions"}.get(
+        panel, "latency_p50_ms")
     return any(b.emulated and getattr(b, attribute) is not None for b in bars)
 
 
 def _emulated_note(panel: str) -> str:
-    if panel == "accuracy":
+    if panel in ("accuracy", "difference"):
         return "(emulated rows: the target's code, bit for bit)"
-    return f"({EMULATED_COUNTS if panel.startswith('instructions') else EMULATED_LATENCY})"
+    return f"({EMULATED_COUNTS if panel == 'instructions' else EMULATED_LATENCY})"
 
 
 @literal_text
@@ -136,12 +173,13 @@ def layer_cost_figure(layers: list, title: str, emulated: bool) -> Figure:
     ops = sorted({short(layer["op"], 24) for layer in layers})
     colours = {op: matplotlib.colormaps["tab10"](i % 10) for i, op in enumerate(ops)}
     bar_colours = [colours[short(layer["op"], 24)] for layer in layers]
-    macs_ax.bar(positions, [layer["macs"] for layer in layers], color=bar_colours)
-    macs_ax.set_ylabel("mult-adds")
-    for ax in (macs_ax, cost_ax):
-        ax.yaxis.set_major_formatter(EngFormatter())
-    cost_ax.bar(positions, [layer["instructions"] for layer in layers], color=bar_colours)
-    cost_ax.set_ylabel("instructions" + (" (emulated)" if emulated else ""))
+    macs = [layer["macs"] for layer in layers]
+    instructions = [layer["instructions"] for layer in layers]
+    macs_ax.bar(positions, macs, color=bar_colours)
+    macs_ax.set_ylabel("mult-adds" + scale_note(value_axis(macs_ax, "y", macs)))
+    cost_ax.bar(positions, instructions, color=bar_colours)
+    cost_ax.set_ylabel("instructions" + (" (emulated)" if emulated else "")
+                       + scale_note(value_axis(cost_ax, "y", instructions)))
     labels = [f"{layer['index']} {SHORT_OPS.get(layer['op'], short(layer['op'], 12))}" for layer in layers]
     cost_ax.set_xticks(list(positions), labels, rotation=90, fontsize=7)
     handles = [matplotlib.patches.Patch(color=colours[op], label=op) for op in ops[:10]]
@@ -163,7 +201,8 @@ def op_profile_figure(ops: list, title: str, emulated: bool) -> Figure:
     ax.set_yticks(list(range(len(ops))), [short(op["node_type"], 30) for op in ops], fontsize=8)
     ax.invert_yaxis()
     ax.margins(x=0.25)
-    ax.set_xlabel("average ms per inference, all nodes of the type")
+    scale = value_axis(ax, "x", [op["avg_ms"] for op in ops], unit="ms", room=6)
+    ax.set_xlabel("average ms per inference, all nodes of the type" + scale_note(scale))
     note = "\nemulated phone: says nothing about a real phone's speed" if emulated else ""
     figure.suptitle(short(title, 100) + note, fontsize=10)
     return figure
@@ -185,6 +224,7 @@ def memory_figure(rows: list, title: str, emulated: bool) -> Figure:
         for i, total in enumerate(left):
             ax.text(total, i, f" {total:.1f}", va="center", fontsize=7)
         ax.set_title(f"{name} (KiB)", fontsize=9)
+        value_axis(ax, "x", left, unit="KiB", linear_only=True)  # stacked: the parts add up on a linear axis only
         ax.margins(x=0.2)
         if parts:
             ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=min(len(parts), 4))

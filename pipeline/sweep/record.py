@@ -20,7 +20,8 @@ ROW = Obj({"name": str, "alpha": float, "resolution": int, "classes": int, "chan
            "latency_ms_p50": float | None, "instructions": int | None, "runtime": str | None,
            "emulated": bool | None, "float_acc": float | None, "int8_acc": float | None,
            "failed_validations": ListOf(str), "fits": bool | None, "fit_detail": str | None, "status": str,
-           "error": str | None, "run_dir": str | None, "seconds": float | None})
+           "error": str | None, "run_dir": str | None, "seconds": float | None},
+          {"eval_samples": int | None})  # optional: rows written before it was recorded lack it ("n unknown")
 
 
 def row_problems(row) -> list:

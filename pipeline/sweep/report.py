@@ -7,11 +7,12 @@ from pathlib import Path
 from mnd.pipeline import rundir
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import inline
+from mnd.pipeline.report.intervals import accuracy_text
 from mnd.pipeline.sweep import plots
 from mnd.pipeline.sweep.fits import target_limits
 
 COLUMNS = ("variant", "alpha", "resolution", "mult-adds", "params", "int8 bytes", "RAM bytes", "flash bytes",
-           "cost", "float acc", "int8 acc", "fits", "status")
+           "cost", "eval n", "float acc [95% CI]", "int8 acc [95% CI]", "fits", "status")
 
 ACCURACY_FIGURES = (("mult_adds", "Accuracy vs mult-adds (as paper Figure 4)"),
                     ("params", "Accuracy vs parameters (as paper Figure 5)"))
@@ -63,11 +64,13 @@ def _figures(doc: dict) -> list:
                            settings.get("part"))
     candidates = [
         (plots.cost_figure(rows, settings["target"]), "Cost vs mult-adds, one line per width multiplier alpha; "
-         "points labelled with the input resolution"),
+         "points labelled with the input resolution; log axes where the values span more than 10x"),
         (plots.memory_figure(rows, settings["target"], limits), "Memory per variant; dashed lines: the target's "
          "memory (black) and the budgets given (red)"),
-        *[(plots.accuracy_figure(rows, x, title), f"{title}: top-1 on the held-out images, log scale; o float, "
-           "x int8; points labelled with the input resolution") for x, title in ACCURACY_FIGURES],
+        *[(plots.accuracy_figure(rows, x, title), f"{title}: top-1 on the held-out images; o float, x int8; error "
+           "bars: 95% Wilson intervals on each variant's evaluation samples (none where a row does not record n); "
+           "points labelled with the input resolution; log x where the values span more than 10x")
+          for x, title in ACCURACY_FIGURES],
     ]
     return [(figure, caption) for figure, caption in candidates if figure is not None]
 
@@ -86,7 +89,8 @@ def _summary(doc: dict) -> list:
                 f"{settings['classes']} classes, {settings['channels']}-channel input")
     else:
         mode = (f"- mode: each variant trained on {code(settings['dataset'])} for {settings['epochs']} epochs (seed "
-                f"{settings['seed']}), float and int8 accuracy on its held-out part")
+                f"{settings['seed']}), float and int8 accuracy on its held-out part, each with its 95% Wilson "
+                "interval [low, high] in percent")
     counted = {row["status"]: 0 for row in rows}
     for row in rows:
         counted[row["status"]] += 1
@@ -106,7 +110,7 @@ def _summary(doc: dict) -> list:
 def _cells(rows: list) -> list:
     return [[row["name"], f"{row['alpha']:g}", str(row["resolution"]), f"{row['mult_adds']:,}", f"{row['params']:,}",
              _number(row["int8_bytes"]), _number(row["ram_bytes"]), _number(row["flash_bytes"]), _cost(row),
-             _percent(row["float_acc"]), _percent(row["int8_acc"]), _fits(row["fits"]), row["status"]]
+             *_accuracies(row), _fits(row["fits"]), row["status"]]
             for row in rows]
 
 
@@ -146,8 +150,13 @@ def _number(value) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-def _percent(value) -> str:
-    return "—" if value is None else f"{100 * value:.2f}%"
+def _accuracies(row: dict) -> list:
+    """eval n, float and int8 accuracy each with its Wilson 95% interval ("n unknown" for a row without n)."""
+    if row["float_acc"] is None and row["int8_acc"] is None:
+        return ["—", "—", "—"]
+    n = row.get("eval_samples")
+    return ["n unknown" if n is None else f"{n:,}", accuracy_text(row["float_acc"], n),
+            accuracy_text(row["int8_acc"], n)]
 
 
 def _fits(value) -> str:

@@ -8,8 +8,9 @@ def base_row(variant, run_dir: str) -> dict:
     return {"name": variant.name, "alpha": variant.spec.alpha, "resolution": variant.spec.side,
             "classes": variant.spec.classes, "channels": variant.spec.channels, **variant.counts(),
             "int8_bytes": None, "ram_bytes": None, "flash_bytes": None, "latency_ms_p50": None, "instructions": None,
-            "runtime": None, "emulated": None, "float_acc": None, "int8_acc": None, "failed_validations": [],
-            "fits": None, "fit_detail": None, "status": None, "error": None, "run_dir": run_dir, "seconds": None}
+            "runtime": None, "emulated": None, "float_acc": None, "int8_acc": None, "eval_samples": None,
+            "failed_validations": [], "fits": None, "fit_detail": None, "status": None, "error": None,
+            "run_dir": run_dir, "seconds": None}
 
 
 def not_run_row(variant, reason: str) -> dict:
@@ -23,7 +24,9 @@ def failed_row(variant, error: BaseException) -> dict:
 
 def measured_row(variant, run_dir: str, manifest, limits: list, with_accuracy: bool) -> dict:
     """The row of a published export: the target's own int8 measurement (instructions when it counts them, else
-    p50 latency), sizes, and with a dataset the float and int8 accuracy the export recorded."""
+    p50 latency), sizes, and with a dataset the float and int8 accuracy the export recorded and the number of
+    evaluation samples behind both (eval_samples: the float accuracy is measured on, or derived from the drop
+    validated on, the same samples)."""
     row = base_row(variant, run_dir)
     row["int8_bytes"] = manifest.artifact("tflite_int8").bytes
     main = _target_measurement(manifest.measurements)
@@ -32,7 +35,8 @@ def measured_row(variant, run_dir: str, manifest, limits: list, with_accuracy: b
                    latency_ms_p50=(main.latency_ms or {}).get("p50") if main.instructions is None else None,
                    ram_bytes=main.ram_bytes, flash_bytes=main.flash_bytes)
         if with_accuracy:
-            row.update(int8_acc=main.accuracy, float_acc=_float_accuracy(manifest, main.accuracy))
+            row.update(int8_acc=main.accuracy, float_acc=_float_accuracy(manifest, main.accuracy),
+                       eval_samples=main.n if main.accuracy is not None and main.n else None)
     row["failed_validations"] = [v.name for v in manifest.validations if not v.passed]
     fits, detail = measured_fit(row, limits)
     return {**row, "fits": fits, "fit_detail": detail, "status": "measured"}

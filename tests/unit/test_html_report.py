@@ -178,7 +178,7 @@ def test_emulated_figures_say_so_on_the_plot():
     profile = plots.figure_texts(plots.op_profile_figure(benchmark_ops()["ops"], "ops", emulated=True))
     for texts in (layer, memory, speed, profile):
         assert any("emulated" in text for text in texts), texts
-    assert "mult-adds" in layer and "instructions (emulated)" in layer
+    assert "mult-adds" in layer and any(text.startswith("instructions (emulated)") for text in layer)
     assert any("says nothing about the hardware" in text for text in speed)
     host_only = plots.figure_texts(plots.accuracy_speed_figure([plots.bar_of(host)], "host"))
     assert not any("emulated" in text for text in host_only)
