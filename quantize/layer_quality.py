@@ -102,7 +102,7 @@ def weight_spread(weights: np.ndarray, axis: int) -> tuple:
     """(largest / smallest per-output-channel max|w|, channels, dead channels: max|w| below DEAD_FRACTION of the
     largest, every channel where all are zero). The ratio None where a channel is dead: a channel equalization
     shrank to 1e-15 would make it an astronomic number, where the count says what matters (per-tensor int8 leaves
-    a dead channel no level)."""
+    a dead channel at most one level)."""
     ranges = np.max(np.abs(np.moveaxis(weights, axis, 0).reshape(weights.shape[axis], -1)), axis=1)
     largest = float(ranges.max())
     dead = int(np.sum(ranges < DEAD_FRACTION * largest)) if largest > 0 else int(ranges.size)
