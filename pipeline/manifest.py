@@ -165,7 +165,9 @@ MEASUREMENT_SHAPE = record(
 LAYER_QUALITY_SHAPE = Obj({"name": str, "op": str, "sqnr_db": float | None},
                           {"depth": int, "tensor": str, "layer_sqnr_db": float | None, "mean_abs_error": float | None,
                            "max_abs_error": float | None, "weight_range_spread": float | None,
-                           "weight_channels": int | None, "dead_channels": int | None, "flagged": bool})
+                           "weight_channels": int | None, "dead_channels": int | None, "inputs": ListOf(int),
+                           "accumulated_drop_db": float | None, "drop_from": int | None, "largest_drop": bool,
+                           "lowest_layer_sqnr": bool, "flagged": bool})  # flagged: before largest_drop existed
 QUANTIZATION_SHAPE = Nullable(Obj({}, {"layers": ListOf(LAYER_QUALITY_SHAPE), "float_model": ListOf(str),
                                        "weights_scheme": str, "calibration": str, "equalize": bool,
                                        "bias_correct": bool,

@@ -5,16 +5,18 @@ every quantized op with a float twin. In the "model" one the float twins form th
 measures the error accumulated up to that layer; in the "layer" one each twin reads the quantized op's own input,
 so it measures the error that layer adds. SQNR = 10 log10(sum f² / sum (f - dequant(q))²) over all evaluation
 samples. Weight ranges come from the float twins' weights: the converter's float weights, batch norm folded.
+Which layers to point at, and why, is quantize.layer_flags.
 """
 import re
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from mnd.pipeline.quiet import native_stderr_silenced
 from mnd.quantize import tflite_edit
 from mnd.quantize.int8_outputs import sqnr_from_sums
+from mnd.quantize.layer_flags import flag_layers
 from mnd.quantize.ptq import quantize_calibrated
 
 MAX_SAMPLES = 50
@@ -28,7 +30,9 @@ NUMERIC_VERIFY = b"NumericVerify"
 class LayerQuality:
     """One quantized op's output. SQNR None: the float output is all zero there (nothing to compare) or the
     quantized output matches it exactly (max_abs_error 0). max_abs_error: each sample's largest |error|, averaged
-    over the samples (the debugger's own definition). Weight fields None for ops without weights."""
+    over the samples (the debugger's own definition). Weight fields None for ops without weights; the spread None
+    also where a channel is dead (weight_spread). inputs: the depths of the layers whose outputs this one reads
+    (empty: only the model input); the drop and flag fields are quantize.layer_flags'."""
     depth: int
     name: str
     op: str
@@ -40,7 +44,11 @@ class LayerQuality:
     weight_range_spread: float | None = None
     weight_channels: int | None = None
     dead_channels: int | None = None
-    flagged: bool = False
+    inputs: tuple = ()
+    accumulated_drop_db: float | None = None
+    drop_from: int | None = None
+    largest_drop: bool = False
+    lowest_layer_sqnr: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,15 +57,17 @@ class LayerQuality:
 @dataclass(frozen=True)
 class VerifiedOp:
     """A NumericVerify op of a debug model: its statistics key, the float twin's output tensor (in the "model" debug
-    model, named as in the int8 model), the quantized op it checks, the float twin's weights."""
+    model, named as in the int8 model), the quantized op it checks, the float twin's weights, and the positions
+    among the verified ops of those whose outputs the quantized op reads."""
     key: str
     tensor: str
     op: str
     float_weights: np.ndarray | None
+    inputs: tuple = ()
 
 
 def layer_quality(calibrated: bytes, weights: str, samples: np.ndarray, max_samples: int = MAX_SAMPLES) -> list:
-    """LayerQuality per quantized op output, in graph order, the worst three flagged (flag_worst).
+    """LayerQuality per quantized op output, in graph order, flagged by quantize.layer_flags.
     `calibrated`: quantize.ptq.calibrated_float's model; `weights`: "per-channel" or "per-tensor"; `samples`: float32
     model inputs [N, H, W, C], the first `max_samples` used."""
     samples = np.asarray(samples, np.float32)[:max_samples]
@@ -72,19 +82,7 @@ def layer_quality(calibrated: bytes, weights: str, samples: np.ndarray, max_samp
     isolated_stats = verify_statistics(isolated_model, samples)
     layers = [_layer(depth, verified, accumulated_stats[verified.key], isolated_stats[twin.key])
               for depth, (verified, twin) in enumerate(zip(accumulated, isolated))]
-    return flag_worst(layers)
-
-
-def flag_worst(layers: list, k: int = 3) -> list:
-    """Flag the k layers with the lowest isolated SQNR (layer_sqnr_db): the error each layer adds itself, which
-    unlike drops of the accumulated SQNR does not depend on how much error arrived from earlier layers."""
-    ranked = sorted((layer for layer in layers if layer.layer_sqnr_db is not None), key=_isolated)
-    worst = {layer.depth for layer in ranked[:k]}
-    return [replace(layer, flagged=layer.depth in worst) for layer in layers]
-
-
-def _isolated(layer: LayerQuality) -> float:
-    return layer.layer_sqnr_db
+    return flag_layers(layers)
 
 
 def _layer(depth: int, verified: VerifiedOp, accumulated: dict, isolated: dict) -> LayerQuality:
@@ -93,7 +91,7 @@ def _layer(depth: int, verified: VerifiedOp, accumulated: dict, isolated: dict) 
     return LayerQuality(depth, short_name(verified.tensor, verified.op), verified.op, verified.tensor,
                         _sqnr_db(accumulated), _sqnr_db(isolated),
                         float(accumulated["abs_error"] / accumulated["elements"]),
-                        float(accumulated["sample_max_abs_error"]), *spread)
+                        float(accumulated["sample_max_abs_error"]), *spread, inputs=verified.inputs)
 
 
 def _sqnr_db(stats: dict) -> float | None:
@@ -101,12 +99,15 @@ def _sqnr_db(stats: dict) -> float | None:
 
 
 def weight_spread(weights: np.ndarray, axis: int) -> tuple:
-    """(largest / smallest per-output-channel max|w|, channels, channels below DEAD_FRACTION of the largest);
-    the ratio None when a channel is all zero."""
+    """(largest / smallest per-output-channel max|w|, channels, dead channels: max|w| below DEAD_FRACTION of the
+    largest, every channel where all are zero). The ratio None where a channel is dead: a channel equalization
+    shrank to 1e-15 would make it an astronomic number, where the count says what matters (per-tensor int8 leaves
+    a dead channel at most one level)."""
     ranges = np.max(np.abs(np.moveaxis(weights, axis, 0).reshape(weights.shape[axis], -1)), axis=1)
-    largest, smallest = float(ranges.max()), float(ranges.min())
-    spread = largest / smallest if smallest > 0 else None
-    return spread, int(ranges.size), int(np.sum(ranges < DEAD_FRACTION * largest))
+    largest = float(ranges.max())
+    dead = int(np.sum(ranges < DEAD_FRACTION * largest)) if largest > 0 else int(ranges.size)
+    spread = largest / float(ranges.min()) if not dead else None
+    return spread, int(ranges.size), dead
 
 
 def short_name(tensor: str, op: str) -> str:
@@ -130,16 +131,33 @@ def verified_ops(debug_model: bytes) -> list:
     graph = model.subgraphs[0]
     producers = {int(out): op for op in graph.operators for out in op.outputs}
     names = {code: name for name, code in vars(fb.BuiltinOperator).items() if not name.startswith("_")}
+    checks = [op for op in graph.operators if model.operatorCodes[op.opcodeIndex].customCode == NUMERIC_VERIFY]
+    position = {int(check.inputs[0]): index for index, check in enumerate(checks)}  # quantized output -> position
     verified = []
-    for op in graph.operators:
-        if model.operatorCodes[op.opcodeIndex].customCode != NUMERIC_VERIFY:
-            continue
-        quantized, twin = producers[int(op.inputs[0])], producers.get(int(op.inputs[1]))
+    for check in checks:
+        quantized, twin = producers[int(check.inputs[0])], producers.get(int(check.inputs[1]))
         op_name = names.get(tflite_edit.builtin(model, quantized), "UNKNOWN")
         weights = _float_weights(model, graph, twin) if op_name in WEIGHT_CHANNEL_AXIS and twin else None
-        verified.append(VerifiedOp(graph.tensors[op.outputs[0]].name.decode(),
-                                   graph.tensors[op.inputs[1]].name.decode(), op_name, weights))
+        verified.append(VerifiedOp(graph.tensors[check.outputs[0]].name.decode(),
+                                   graph.tensors[check.inputs[1]].name.decode(), op_name, weights,
+                                   _verified_inputs(quantized, producers, position)))
     return verified
+
+
+def _verified_inputs(op, producers: dict, position: dict) -> tuple:
+    """The positions of the verified ops whose outputs `op` reads, looking through ops that are not verified
+    (a QUANTIZE, a RESHAPE the debugger left alone); constants and the model input have no producer."""
+    found, seen, pending = set(), set(), [int(tensor) for tensor in op.inputs if tensor >= 0]
+    while pending:
+        tensor = pending.pop()
+        if tensor in seen or tensor not in producers:
+            continue
+        seen.add(tensor)
+        if tensor in position:
+            found.add(position[tensor])
+        else:
+            pending += [int(upstream) for upstream in producers[tensor].inputs if upstream >= 0]
+    return tuple(sorted(found))
 
 
 def _float_weights(model, graph, op) -> np.ndarray | None:

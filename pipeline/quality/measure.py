@@ -18,7 +18,7 @@ class SchemeResult:
     quant: QuantConfig
     correct: int  # int8 top-1 hits on the evaluation samples
     n: int
-    layers: list  # per-layer dicts (quantize.layer_quality), worst ones flagged
+    layers: list  # per-layer dicts (quantize.layer_quality), flagged by quantize.layer_flags
     notes: list = field(default_factory=list)  # what was done to the float model
     predictions: np.ndarray | None = None  # int8 top-1 per evaluation sample
     # the int8 model's output against the original float model's, on every evaluation sample (the per-layer SQNR of

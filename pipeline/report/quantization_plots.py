@@ -4,6 +4,7 @@ import base64
 from matplotlib.figure import Figure
 
 from mnd.pipeline.report.labels import SHORT_OPS, short
+from mnd.pipeline.report.layer_flags import largest_drop, lowest_layer_sqnr
 from mnd.pipeline.report.plots import _new_figure, literal_text, png_data_uri
 
 ACCUMULATED_STYLE = {"color": "#6d9ef2", "marker": "o", "markersize": 3, "linewidth": 1.2}
@@ -25,17 +26,23 @@ def png_bytes(figure: Figure) -> bytes:
 
 @literal_text
 def sqnr_by_depth_figure(layers: list, title: str) -> Figure:
-    """Accumulated and layer SQNR by depth, the flagged layers circled in red, x ticks naming layer and op."""
+    """Accumulated and layer SQNR by depth, x ticks naming layer and op; the lowest layer SQNRs circled in red on
+    the layer line, the largest accumulated drops marked by a purple triangle on the accumulated line."""
     figure = _new_figure(max(7.0, 0.25 * len(layers) + 2), 4.5)
     ax = figure.subplots()
     depths = list(range(len(layers)))
     ax.plot(depths, _series(layers, "sqnr_db"), label="SQNR, accumulated", **ACCUMULATED_STYLE)
     ax.plot(depths, _series(layers, "layer_sqnr_db"), label="SQNR, this layer alone", **ISOLATED_STYLE)
-    flagged = [(depth, layer["layer_sqnr_db"]) for depth, layer in enumerate(layers)
-               if layer.get("flagged") and layer.get("layer_sqnr_db") is not None]
-    if flagged:
-        ax.plot(*zip(*flagged), "o", markersize=10, markerfacecolor="none", markeredgecolor="red",
+    lowest = [(depth, layer["layer_sqnr_db"]) for depth, layer in enumerate(layers)
+              if lowest_layer_sqnr(layer) and layer.get("layer_sqnr_db") is not None]
+    if lowest:
+        ax.plot(*zip(*lowest), "o", markersize=10, markerfacecolor="none", markeredgecolor="red",
                 label="flagged: lowest layer SQNR")
+    drops = [(depth, layer["sqnr_db"]) for depth, layer in enumerate(layers)
+             if largest_drop(layer) and layer.get("sqnr_db") is not None]
+    if drops:
+        ax.plot(*zip(*drops), "v", markersize=9, markerfacecolor="none", markeredgecolor="#7b2fbf",
+                markeredgewidth=1.5, label="flagged: largest accumulated drop")
     _depth_axis(ax, layers)
     ax.legend(fontsize=7)
     figure.suptitle(short(title, 100), fontsize=10)

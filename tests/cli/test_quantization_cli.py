@@ -59,7 +59,7 @@ def test_export_report_has_the_per_layer_section(per_tensor_export):
     manifest = json.loads((per_tensor_export / "manifest.json").read_text())
     layers = manifest["quantization"]["layers"]
     assert len(layers) >= 27 and all({"name", "op", "sqnr_db"} <= set(layer) for layer in layers)
-    assert any(layer["flagged"] for layer in layers)
+    assert any(layer["lowest_layer_sqnr"] for layer in layers) and any(layer["largest_drop"] for layer in layers)
     report = (per_tensor_export / "report.md").read_text()
     assert "## Quantization" in report and layers[0]["name"] in report
     assert "data:image/png;base64," in (per_tensor_export / "report.html").read_text()

@@ -10,7 +10,8 @@ import pytest
 from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.quantization_plots import sqnr_by_depth_compare_png, sqnr_by_depth_png
 from mnd.quantize import tflite_edit
-from mnd.quantize.layer_quality import LayerQuality, flag_worst, layer_quality
+from mnd.quantize.layer_flags import flag_layers
+from mnd.quantize.layer_quality import LayerQuality, layer_quality
 from mnd.quantize.ptq import calibrated_float, export_saved_model, quantize_calibrated
 
 WEIGHTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -87,20 +88,33 @@ def test_weight_spread_is_the_folded_per_channel_range_ratio(quantized, name):
     ranges = np.abs(kernel * scale).reshape(-1, scale.size).max(axis=0)
     layer = next(layer for layer in quantized["per-channel"] if layer.name == name)
     assert layer.weight_channels == scale.size
-    assert layer.weight_range_spread == pytest.approx(ranges.max() / ranges.min(), rel=1e-4)
     assert layer.dead_channels == int(np.sum(ranges < ranges.max() / 100))
+    if layer.dead_channels:
+        assert layer.weight_range_spread is None, "dead channels are counted, not turned into a ratio"
+    else:
+        assert layer.weight_range_spread == pytest.approx(ranges.max() / ranges.min(), rel=1e-4)
 
 
-def test_worst_three_flagged_by_layer_sqnr(quantized):
+def test_three_flagged_for_each_reason(quantized):
     layers = quantized["per-tensor"]
-    flagged = sorted(layer.layer_sqnr_db for layer in layers if layer.flagged)
-    assert flagged == sorted(layer.layer_sqnr_db for layer in layers)[:3]
+    lowest = sorted(layer.layer_sqnr_db for layer in layers if layer.lowest_layer_sqnr)
+    assert lowest == sorted(layer.layer_sqnr_db for layer in layers)[:3]
+    drops = sorted((layer.accumulated_drop_db for layer in layers if layer.largest_drop), reverse=True)
+    assert drops == sorted((layer.accumulated_drop_db for layer in layers[1:]), reverse=True)[:3]
 
 
-def test_flag_worst_skips_layers_without_sqnr():
+def test_each_layer_drops_from_the_layer_it_reads(quantized):
+    layers = quantized["per-channel"]
+    assert layers[0].inputs == () and layers[0].accumulated_drop_db is None, "the first conv reads the model input"
+    assert all(layer.inputs == (layer.depth - 1,) for layer in layers[1:]), "MobileNet v1 is a chain"
+    assert all(layer.accumulated_drop_db == pytest.approx(layers[layer.depth - 1].sqnr_db - layer.sqnr_db)
+               for layer in layers[1:])
+
+
+def test_lowest_layer_sqnr_skips_layers_without_sqnr():
     layers = [LayerQuality(i, f"l{i}", "CONV_2D", f"t{i}", 30.0, sqnr, 0.1, 0.2)
               for i, sqnr in enumerate([40.0, None, 12.0, 35.0, 20.0])]
-    assert [layer.flagged for layer in flag_worst(layers, k=2)] == [False, False, True, False, True]
+    assert [layer.lowest_layer_sqnr for layer in flag_layers(layers, k=2)] == [False, False, True, False, True]
 
 
 def test_markdown_section_has_a_row_per_layer_and_the_flags(quantized):
@@ -110,7 +124,9 @@ def test_markdown_section_has_a_row_per_layer_and_the_flags(quantized):
     lines = quantization_section(manifest_part)
     rows = [line for line in lines if line.startswith("| ") and not line.startswith("| #")]
     assert len(rows) == len(layers)
-    assert sum("⚠" in row for row in rows) == 3
+    assert sum("lowest layer SQNR" in row for row in rows) == 3
+    assert sum("largest accumulated drop" in row for row in rows) == 3
+    assert any(line.startswith("Accumulated SQNR drops most at: #") for line in lines)
     assert rows[1].split(" | ")[1:3] == ["dw_1", "DEPTHWISE_CONV_2D"]
     intro = next(line for line in lines if line.startswith("Int8 weights"))
     assert "per-tensor" in intro and "16 samples" in intro and "batch norm folded" in intro
@@ -120,8 +136,8 @@ def test_markdown_section_has_a_row_per_layer_and_the_flags(quantized):
 def test_markdown_cells_stay_one_cell():
     layer = {"name": "a|b\nc", "op": "CONV_2D", "sqnr_db": None, "layer_sqnr_db": 10.0, "mean_abs_error": 0.0,
              "max_abs_error": 0.0, "weight_range_spread": None, "weight_channels": 4, "dead_channels": 1}
-    row = quantization_section({"layers": [layer]})[6]
-    assert "a\\|b c" in row and "exact" in row and "∞" in row
+    row = quantization_section({"layers": [layer]})[8]
+    assert "a\\|b c" in row and "exact" in row and "1/4 channels dead" in row
 
 
 def test_sqnr_plots_are_pngs(quantized):
