@@ -592,7 +592,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="print sweep.json on stdout; logs stay on stderr")
     sweep.set_defaults(handler=_cmd_sweep)
 
-    targets = commands.add_parser("targets", parents=[common], help="registered targets, what they need, whether available here")
+    targets = commands.add_parser("targets", parents=[common],
+                                  help="registered targets, what they need, whether ready here (tools and device)")
     targets.add_argument("--json", action="store_true")
     targets.add_argument("--serial", type=cli_args.adb_serial, help="android: check this phone (default: the only one)")
     targets.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,

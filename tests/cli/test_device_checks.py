@@ -13,6 +13,7 @@ import time
 import pytest
 
 from mnd.pipeline.export.run import check_target
+from mnd.targets.android.device_check import server_address
 from mnd.targets.base import NO_DEVICE, READY, BoardAccess, MeasureSettings, TargetUnavailable
 from mnd.targets.registry import get_target
 from mnd.targets.transport.adb import NO_DEVICE as NO_PHONE
@@ -130,3 +131,16 @@ def test_targets_does_not_start_an_adb_server():
     assert android["status"] == NO_DEVICE and android["reason"].startswith("no adb server is running")
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+@pytest.mark.parametrize("env, address", [({}, ("127.0.0.1", 5037)),
+                                          ({"ADB_SERVER_SOCKET": "tcp:5038"}, ("127.0.0.1", 5038)),
+                                          ({"ADB_SERVER_SOCKET": "tcp:10.0.0.2:5039"}, ("10.0.0.2", 5039)),
+                                          ({"ADB_SERVER_SOCKET": "localfilesystem:/tmp/adb"}, None),
+                                          ({"ANDROID_ADB_SERVER_PORT": "5040"}, ("127.0.0.1", 5040))])
+def test_the_adb_server_address_is_read_as_adb_reads_it(monkeypatch, env, address):
+    for name in ("ADB_SERVER_SOCKET", "ANDROID_ADB_SERVER_PORT", "ANDROID_ADB_SERVER_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert server_address() == address
