@@ -333,33 +333,15 @@ def _sweep_board(args) -> str | None:
 
 
 def _cmd_targets(args) -> None:
-    from mnd.targets.cortex_m.boards import boards_on
-    from mnd.targets.registry import get_target, target_names
-    from mnd.targets.toolchain import needs_row
+    from mnd.pipeline.target_list import access_given, format_rows, list_targets
 
-    rows = []
-    for name in target_names():
-        target = get_target(name)
-        reason = target.check()
-        debian = needs_row(name, target.needs)
-        rows.append({"name": name, "description": target.description, "requires": list(target.requires),
-                     "available": reason is None, "reason": reason,
-                     "modes": target.modes(), "debian_packages": debian["packages"],
-                     "missing_debian_packages": debian["missing_packages"],
-                     "boards": [board.to_dict() for board in boards_on(name)]})
+    rows = list_targets(access_given(args))
     if args.json:
         _emit_json(args, json.dumps(rows, indent=2) + "\n")
         return
-    for row in rows:
-        status = "available" if row["available"] else f"unavailable: {row['reason']}"
-        print(f"{row['name']:<12} {status}\n{'':<12} {row['description']}\n{'':<12} needs: {', '.join(row['requires'])}")
-        if row["debian_packages"]:
-            print(f"{'':<12} Debian packages: {' '.join(row['debian_packages'])}")
-        for mode in row["modes"]:
-            print(f"{'':<12} {mode}")
-        for board in boards_on(row["name"]):
-            print(f"{'':<12} board preset (--board): {board.describe()}")
-    log.info("next: mnd export --target %s", rows[0]["name"])
+    print(format_rows(rows))
+    ready = [row["name"] for row in rows if row["available"]]
+    log.info("next: mnd export --target host   (ready here: %s)", ", ".join(ready))
 
 
 def _cmd_doctor(args) -> None:
@@ -623,8 +605,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="print sweep.json on stdout; logs stay on stderr")
     sweep.set_defaults(handler=_cmd_sweep)
 
-    targets = commands.add_parser("targets", parents=[common], help="registered targets, what they need, whether available here")
+    targets = commands.add_parser("targets", parents=[common],
+                                  help="registered targets, what they need, whether ready here (tools and device)")
     targets.add_argument("--json", action="store_true")
+    targets.add_argument("--serial", type=cli_args.adb_serial, help="android: check this phone (default: the only one)")
+    targets.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
+                         help="rpi4, rpi5, linux-arm64: check this board by logging in (default: the emulated board)")
+    targets.add_argument("--identity", metavar="FILE", help="with --ssh: SSH private key (ssh -i)")
+    targets.add_argument("--ssh-config", metavar="FILE", help="with --ssh: SSH client configuration file (ssh -F)")
     targets.set_defaults(handler=_cmd_targets)
 
     doctor = commands.add_parser("doctor", parents=[common], help="tools and package versions found, what is missing and how to install")

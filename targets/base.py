@@ -30,6 +30,26 @@ class BoardAccess:
                 for name, value in vars(self).items() if value not in (None, False, ())}
 
 
+READY, READY_EMULATED, NO_DEVICE, UNAVAILABLE = "ready", "ready (emulated)", "tools present, no device", "unavailable"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a target can run here now, for 'mnd targets': one of the four statuses above, why not (with the
+    fix), and the device found ("adb SERIAL (model)", "ssh pi@board")."""
+    status: str
+    reason: str | None = None
+    device: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status in (READY, READY_EMULATED)
+
+    def line(self) -> str:
+        detail = self.reason or self.device
+        return f"{self.status}: {detail}" if detail else self.status
+
+
 ACCESS_HELP = ("--ssh, --identity, --ssh-config, --accept-new-host-key, --remote-python, --setup: rpi4, rpi5, "
                "linux-arm64; --serial, --benchmark-model, --delegate, --cpu-affinity: android")
 
@@ -81,6 +101,18 @@ class Target:
         if not foreign:
             return None
         return f"{', '.join(foreign)} do not apply to {self.name} (" + ACCESS_HELP + ")"
+
+    def check_device(self, board: BoardAccess):
+        """None when the board or phone `board` names answers (always for emulated and host targets), else one
+        line saying what is wrong and the fix; quick (bounded timeouts), run before any work starts."""
+        return None
+
+    def readiness(self, board: BoardAccess = BoardAccess()) -> Readiness:
+        reason = self.check()
+        if reason:
+            return Readiness(UNAVAILABLE, reason)
+        problem = self.check_access(board) or self.check_device(board)
+        return Readiness(NO_DEVICE, problem) if problem else Readiness(READY)
 
     def measure(self, run_dir, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
         """Measurements (accuracy and latency) of each artifact this target can run."""

@@ -38,8 +38,9 @@ COST_ONLY_NOTE = ("cost-only export (mnd sweep --cost-only): random weights, cal
                   "TFLite-Micro arrays, no validations), and its accuracy says nothing")
 
 
-def check_target(name: str, settings: MeasureSettings = MeasureSettings()):
-    """The target, refused with one line when its tools are missing here or the board options do not fit it."""
+def check_target(name: str, settings: MeasureSettings = MeasureSettings(), device: bool = True):
+    """The target, refused with one line when its tools are missing here, the board options do not fit it, or
+    (with `device`) the phone or board they name does not answer: before any work, so nothing is left behind."""
     from mnd.pipeline.errors import UsageError
 
     target = get_target(name)
@@ -51,6 +52,9 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings()):
         raise UsageError(f"{name}: {misfit}")
     if settings.kernels != "auto" and not target.takes_kernels:
         raise UsageError(f"{name}: --kernels applies to the cortex-m targets only (their generated C engine)")
+    absent = target.check_device(settings.board) if device else None
+    if absent:
+        raise TargetUnavailable(f"{name}: {absent}")
     return target
 
 
@@ -122,7 +126,7 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
     """Everything is built in a staging directory beside `destination` (claimed by the caller) and published by
     one rename at the end; any failure or signal leaves nothing behind."""
     out = destination.path
-    target = check_target(config.target, config.measure)
+    target = check_target(config.target, config.measure, device=False)  # the callers checked the device already
     exporter = open_export(source, config)
     warnings = tuple(exporter.warnings())
     for warning in warnings:

@@ -16,7 +16,8 @@ from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact, top1
 from mnd.targets.android.benchmark_runs import BENCHMARK_URL, benchmark_argv, plan_runs
 from mnd.targets.android.device_facts import abi_problem, phone_record
-from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.base import (NO_DEVICE, READY, UNAVAILABLE, BoardAccess, MeasureSettings, Readiness, Target,
+                              TargetResult, TargetUnavailable)
 from mnd.targets.board_output import refuse
 from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary
@@ -53,6 +54,32 @@ class AndroidTarget(Target):
         if problem is None and access.benchmark_model is not None and not Path(access.benchmark_model).is_file():
             problem = f"--benchmark-model {access.benchmark_model} is not a file; download it from {BENCHMARK_URL}"
         return problem
+
+    def check_device(self, access: BoardAccess):
+        from mnd.targets.android.device_check import find_phone
+        from mnd.targets.transport.base import TransportError
+
+        try:
+            find_phone(access.serial)
+        except TransportError as error:
+            return str(error)
+        return None
+
+    def readiness(self, access: BoardAccess = BoardAccess()) -> Readiness:
+        """Asks the adb server that runs, without starting one."""
+        from mnd.targets.android.device_check import describe, listed_devices, several_ready
+        from mnd.targets.transport.adb import choose_device
+        from mnd.targets.transport.base import TransportError
+
+        reason = self.check() or self.check_access(access)
+        if reason:
+            return Readiness(UNAVAILABLE, reason)
+        try:
+            devices = listed_devices(start_server=False)
+            several = None if access.serial else several_ready(devices)
+            return Readiness(READY, device=several or describe(choose_device(devices, access.serial)))
+        except TransportError as error:
+            return Readiness(NO_DEVICE, str(error))
 
     def measure(self, run_dir: Path, manifest, evaluation, settings: MeasureSettings) -> TargetResult:
         if manifest.artifact("tflite_int8") is None:

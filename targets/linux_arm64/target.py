@@ -12,7 +12,8 @@ from mnd.pipeline.progress import phase
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact, top1, top1_agreement
-from mnd.targets.base import BoardAccess, MeasureSettings, Target, TargetResult, TargetUnavailable
+from mnd.targets.base import (NO_DEVICE, READY, READY_EMULATED, UNAVAILABLE, BoardAccess, MeasureSettings, Readiness,
+                              Target, TargetResult, TargetUnavailable)
 from mnd.targets.board_output import load_array
 from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary
@@ -28,6 +29,7 @@ log = logging.getLogger("mnd")
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 HOST_REFERENCE = "host litert-ref"
 EMULATED, SSH = ("arm64-emulated",), ("arm64-ssh",)  # targets/toolchain.py's needs of each way
+LOGIN_CONNECT_TIMEOUT_S = 5  # the --ssh check before any work
 
 
 def emulation_problem() -> str | None:
@@ -62,6 +64,35 @@ class BoardTarget(Target):
 
     def check_access(self, access: BoardAccess):
         return super().check_access(access) or (ssh_problem() if access.ssh else emulation_problem())
+
+    def check_device(self, access: BoardAccess):
+        """--ssh: a BatchMode login that runs `true` (the emulated board needs none)."""
+        from mnd.targets.transport.base import TransportError
+        from mnd.targets.transport.ssh import SshTransport
+
+        if not access.ssh:
+            return None
+        try:
+            SshTransport(access.ssh, identity=access.identity, config=access.ssh_config,
+                         accept_new_host_key=access.accept_new_host_key,
+                         connect_timeout=LOGIN_CONNECT_TIMEOUT_S).check_login()
+        except TransportError as error:
+            return str(error)
+        return None
+
+    def readiness(self, access: BoardAccess = BoardAccess()) -> Readiness:
+        """Emulated unless --ssh is given; a real board is only checked then."""
+        reason = self.check() or (ssh_problem() if access.ssh else None)
+        if reason:
+            return Readiness(UNAVAILABLE, reason)
+        if access.ssh:
+            problem = self.check_access(access) or self.check_device(access)
+            return Readiness(NO_DEVICE, problem) if problem else Readiness(READY, device=f"ssh {access.ssh}")
+        emulated = emulation_problem()
+        if emulated:
+            return Readiness(NO_DEVICE, f"emulated mode: {emulated}; a real board: give --ssh USER@HOST")
+        return Readiness(READY_EMULATED, device=f"qemu-user as a {self.board.qemu_cpu}; a real board: give --ssh "
+                                                "USER@HOST to check it")
 
     def connect(self, access: BoardAccess):
         if access.ssh:

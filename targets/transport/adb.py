@@ -31,8 +31,8 @@ TRANSFER_TIMEOUT_S = 3600  # push and pull
 TIMED_OUT_STATUSES = (124, 128 + 9)  # toybox timeout's own status; a program killed by SIGKILL (busybox, toybox)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROPERTY_LINE = re.compile(r"^\[([^\]]*)\]: \[(.*)\]$", re.MULTILINE)
-NO_DEVICE = ("no Android device: connect one by USB with USB debugging on (Settings > Developer options), "
-             "or `adb connect HOST:PORT`")
+NO_DEVICE = ("no Android device in `adb devices`: plug one in by USB with USB debugging on (Settings > Developer "
+             "options) and accept its 'Allow USB debugging' prompt, or `adb connect HOST:PORT`")
 # The first stderr line of an adb that failed itself (not the remote command), and what to do about it.
 ADB_FAILURES = (
     (r"^error: device offline", "is offline: reconnect it (unplug and plug the cable, or `adb reconnect`)"),

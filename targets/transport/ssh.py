@@ -20,6 +20,7 @@ from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, T
 KILL_GRACE_S = 5  # `timeout -k`: SIGKILL this long after the SIGTERM that a remote command ignored
 LOCAL_GRACE_S = 30  # the local ssh is killed this long after the remote limit, should the board stop answering
 CONTROL_TIMEOUT_S = 60  # mktemp, rm, beyond connecting
+LOGIN_TIMEOUT_S = 10  # the check before any work: `true`, beyond connecting
 TRANSFER_TIMEOUT_S = 3600  # push and pull; ServerAlive* notices a dead connection long before this
 TIMED_OUT_STATUSES = (124, 128 + 9)  # coreutils timeout: the limit passed (TERM worked, or KILL was needed)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -84,6 +85,11 @@ class SshTransport(Transport):
 
     def describe(self) -> str:
         return f"ssh {self.destination}"
+
+    def check_login(self, timeout: float = LOGIN_TIMEOUT_S) -> None:
+        """Logs in and runs `true`: TransportError, one line naming the fix, when the board cannot be reached
+        (unreachable, refused, no answer), refuses our keys, or its host key is unknown or changed."""
+        self._checked("true", "log in and run `true`", timeout=timeout)
 
     def make_workdir(self) -> str:
         done = self._checked('mktemp -d "${TMPDIR:-/tmp}/mnd.XXXXXXXX"', "create a work directory")

@@ -6,10 +6,11 @@ import sys
 import pytest
 
 from mnd.pipeline.manifest import ARTIFACT_KINDS
-from mnd.targets.base import Target
+from mnd.targets.base import NO_DEVICE, READY, READY_EMULATED, UNAVAILABLE, Target
 from mnd.targets.registry import UnknownTarget, get_target, target_names
 
 NAMES = target_names()
+STATUSES = (READY, READY_EMULATED, NO_DEVICE, UNAVAILABLE)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -25,7 +26,9 @@ def test_target_contract(name):
 def test_target_listed_by_cli(mnd, name):
     rows = json.loads(mnd("targets", "--json", check=0).stdout)
     row = next(r for r in rows if r["name"] == name)
-    assert row["available"] == (get_target(name).check() is None)
+    readiness = get_target(name).readiness()
+    assert (row["status"], row["available"], row["reason"]) == (readiness.status, readiness.ready, readiness.reason)
+    assert row["status"] in STATUSES and (row["status"] == UNAVAILABLE) == (get_target(name).check() is not None)
     assert row["requires"] == list(get_target(name).requires)
 
 

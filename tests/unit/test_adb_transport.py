@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mnd.targets.base import TargetUnavailable
+from mnd.targets.registry import get_target
 from mnd.targets.transport.adb import NO_DEVICE, AdbTransport
 from mnd.targets.transport.base import RemoteTimeout, TransportError
 from tests.android.fixtures import adb_server, running_device
@@ -191,6 +192,9 @@ def test_adb_several_devices_or_an_absent_serial_list_those_present(lab):
     with pytest.raises(TransportError) as several:
         AdbTransport()
     assert str(several.value) == f"several devices ({present}): pass --serial"
+    ready = ", ".join(serial for serial, state in lab["server"].states().items() if state == "device")
+    readiness = get_target("android").readiness()  # what `mnd targets` says: ready, and which phones
+    assert (readiness.status, readiness.device) == ("ready", f"2 phones ({ready}): pass --serial to choose one")
     with pytest.raises(TransportError, match=f"no Android device 127.0.0.1:1 in `adb devices` \\(present: "
                                              f"{present}\\)"):
         AdbTransport("127.0.0.1:1")
