@@ -15,8 +15,9 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
     macs = sum(layer["macs"] for layer in m.layers or [])
     per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
     lines = [f"### {code(m.target)} (QEMU, emulated): {text(m.runtime)} on {text(m.artifact)}", "",
-             f"- accuracy {m.accuracy:.2%} on {m.n} samples, every output bit-exact with LiteRT's reference kernels "
-             "(and so with TFLite-Micro, which the validation above matched to them)",
+             f"- accuracy {m.accuracy:.2%} on {m.n} samples, every output bit-exact with LiteRT's reference kernels"
+             + (" (and so with TFLite-Micro, which the validation above matched to them)"
+                if m.tflm_arena_bytes is not None else ""),
              f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
              "these are instruction counts, not cycles",
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",

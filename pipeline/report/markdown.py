@@ -1,5 +1,6 @@
 """report.md: what was built, whether it is right, how fast and accurate it is, and what to do next
 (pipeline/report/write.py writes it, and report.html from it)."""
+from mnd.pipeline.export.formats import ALL_FORMATS
 from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
@@ -36,8 +37,8 @@ def render(manifest, run_path: str = "out/RUN") -> str:
              f"- evaluation: {data['evaluation']['samples']} samples from {code(data['evaluation']['source'])} "
              f"({text(data['evaluation']['part'])})"
              + (", disjoint from calibration" if data.get("calibration") else ""),
-             f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes", "",
-             "## Artifacts", "", "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
+             _tflm_arena_line(model, manifest.formats), "", "## Artifacts", "",
+             *_formats_lines(manifest.formats), "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
     for artifact in manifest.artifacts:
         lines.append(f"| {text(artifact.kind)} | {text(artifact.path)} | {artifact.bytes:,} | "
                      f"{code(artifact.sha256[:12])} |")
@@ -103,6 +104,22 @@ def _agreement_table(measurements) -> list:
     return lines + [""]
 
 
+def _tflm_arena_line(model: dict, formats) -> str:
+    if model.get("tflm_arena_bytes") is None and formats is not None and "tflm" not in formats:
+        return "- TFLite-Micro arena: not searched (the tflm format was not exported)"
+    return f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes"
+
+
+def _formats_lines(formats) -> list:
+    """Which formats `--formats` left out (none listed for an export of every format, or one from before it)."""
+    left_out = [name for name in ALL_FORMATS if formats is not None and name not in formats]
+    if not left_out:
+        return []
+    asked = ",".join(formats) or "none"
+    return [f"Exported with `--formats {asked}`: not exported {', '.join(left_out)} (the .tflite the others derive from always is); "
+            "validations and measurements ran on these artifacts only.", ""]
+
+
 def next_command(manifest, run_path: str) -> str:
     target = (manifest.target or {}).get("name", "host")
     if target in BOARD_TARGETS:
@@ -118,5 +135,8 @@ def next_command(manifest, run_path: str) -> str:
     if target.startswith("cortex-"):
         return (f"Build {code(f'{run_path}/{target}/')} (model.c, kernels.c: no interpreter, no arena guess) into your "
                 f"firmware, or compare cores with {code(f'mnd measure {run_path} --target cortex-m55')}.")
-    return (f"Build {code(f'{run_path}/tflm/')} into your TFLite-Micro firmware, or re-measure with "
-            f"{code(f'mnd measure {run_path} --target {target} --threads 2')}.")
+    remeasure = code(f"mnd measure {run_path} --target {target} --threads 2")
+    if manifest.formats is not None and "tflm" not in manifest.formats and manifest.artifacts:  # --formats
+        model = manifest.artifact("tflite_int8") or manifest.artifacts[0]
+        return f"Deploy {code(f'{run_path}/{model.path}')} with LiteRT, or re-measure with {remeasure}."
+    return f"Build {code(f'{run_path}/tflm/')} into your TFLite-Micro firmware, or re-measure with {remeasure}."
