@@ -111,13 +111,12 @@ def _tflm_arena_line(model: dict, formats) -> str:
 
 
 def _formats_lines(formats) -> list:
-    """Which formats `--formats` left out (none listed for an export of every format, or one from before it)."""
-    left_out = [name for name in ALL_FORMATS if formats is not None and name not in formats]
-    if not left_out:
+    """What `--formats` asked for, where it was not every format (an export from before the flag made them all)."""
+    if formats is None or set(formats) == set(ALL_FORMATS):
         return []
-    asked = ",".join(formats) or "none"
-    return [f"Exported with `--formats {asked}`: not exported {', '.join(left_out)} (the .tflite the others derive from always is); "
-            "validations and measurements ran on these artifacts only.", ""]
+    asked = f"`--formats {','.join(formats)}`" if formats else "no format (a cost-only export)"
+    return [f"Exported with {asked}, and the .tflite the others derive from (always written): validations and "
+            "measurements ran on these artifacts only.", ""]
 
 
 def next_command(manifest, run_path: str) -> str:
