@@ -115,7 +115,7 @@ def run_checks(manifest, checks) -> tuple:
             continue
         start = time.monotonic()
         result = check.run()
-        verdict = "info" if not result.gated else "pass" if result.passed else "FAIL"
+        verdict = "reported (not gated)" if not result.gated else "passed" if result.passed else "failed"
         log.info("validation: %s: %s in %.1f s", result.name, verdict, time.monotonic() - start)
         results.append(result)
     return tuple(results)

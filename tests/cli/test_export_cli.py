@@ -77,7 +77,7 @@ def test_log_names_each_artifact_where_it_lands_with_time_and_size(exported):
         assert len(lines) == 1 and re.fullmatch(rf"mnd: {label}: export success \d+\.\d s, saved as {shown}",
                                                 lines[0]), result.stderr
     for validation in manifest["validations"]:
-        assert re.search(rf"validation: {re.escape(validation['name'])}: pass in \d+\.\d s", result.stderr)
+        assert re.search(rf"validation: {re.escape(validation['name'])}: passed in \d+\.\d s", result.stderr)
     assert re.search(r"host: 7 measurement\(s\) in \d+\.\d s", result.stderr)
     for internal in ("bias_check", "logits.onnx", "from_c_array", "prepared.onnx", "partial", "mnd-"):
         assert internal not in result.stderr, internal

@@ -81,7 +81,7 @@ def test_checks_run_only_when_their_artifacts_were_written(tmp_path, caplog):
         results = validate.run_checks(manifest, checks)
     assert ran == ["float", "int8"] and [v.name for v in results] == ["float", "int8"]
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert len(logged) == 2 and all(re.fullmatch(r"validation: \w+: pass in \d+\.\d s", line) for line in logged)
+    assert len(logged) == 2 and all(re.fullmatch(r"validation: \w+: passed in \d+\.\d s", line) for line in logged)
 
 
 def test_the_manifest_keeps_the_request_and_reads_older_runs(tmp_path):
