@@ -24,7 +24,8 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
              f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
              "live at once); "
-             f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"]
+             + (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
+                if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")]
     if clock_mhz:
         lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "
                      f"instruction per cycle would take {m.instructions / (clock_mhz * 1e3):.2f} ms")

@@ -100,3 +100,16 @@ def test_the_report_says_what_was_asked_and_what_to_deploy(tmp_path):
     assert "Deploy `out/run/tflite_int8` with LiteRT" in text and "/tflm/" not in text
     everything = render(replace(manifest, formats=ALL_FORMATS), "out/run")
     assert "--formats" not in everything and "Build `out/run/tflm/`" in everything
+
+
+def test_an_emulated_row_without_tflm_does_not_claim_a_tflm_match():
+    from mnd.pipeline.manifest import Measurement
+    from mnd.pipeline.report.emulated import render_emulated
+
+    row = Measurement(target="cortex-m4", runtime="mnd-c", artifact="tflite_int8", accuracy=0.9, n=20,
+                      latency_ms=None, runs=20, emulated=True, instructions=1000, ram_bytes=2048, flash_bytes=4096,
+                      arena_bytes=1024, arena_floor_bytes=1024, layers=[], ram_parts={}, flash_parts={})
+    without = "\n".join(render_emulated(row))
+    assert "TFLite-Micro, which the validation" not in without and "TFLite-Micro's arena not searched" in without
+    with_tflm = "\n".join(render_emulated(replace(row, tflm_arena_bytes=3000)))
+    assert "TFLite-Micro, which the validation" in with_tflm and "3,000 B" in with_tflm
