@@ -10,6 +10,7 @@ from pathlib import Path
 from mnd.pipeline import __version__, cli_args, interrupts
 from mnd.pipeline.control_chars import visible
 from mnd.pipeline.errors import Interrupted, MndError
+from mnd.pipeline.export.formats import ALL_FORMATS, FORMATS_HELP
 from mnd.pipeline.progress import disable_bars
 from mnd.pipeline.quiet import import_tensorflow_quietly, stdout_reserved
 from mnd.pipeline.refused_writes import refused_write
@@ -168,8 +169,8 @@ def _cmd_export(args) -> None:
                           quant=_quant_config(args),
                           evaluation_samples=args.eval_samples, max_drop=args.max_drop,
                           allow_drift=args.allow_drift, requantize_int8=args.requantize_int8,
-                          measure=_measure_settings(args), board=board)
-    manifest = export(source, destination, config)
+                          measure=_measure_settings(args), board=board, formats=args.formats)
+    manifest = export(source, destination, config, shown_out=str(out))
     _emit_json(args, manifest.to_json())
     failed = [v.name for v in manifest.validations if not v.passed]
     if failed:
@@ -510,6 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--train-epochs", type=cli_args.non_negative_int, default=30,
                         help="epochs when --model is a registry name or omitted (0: untrained; such a model rarely quantizes sensibly)")
     export.add_argument("--seed", type=cli_args.seed, default=0, help="training seed for a registry-name model")
+    export.add_argument("--formats", type=cli_args.export_formats, default=ALL_FORMATS, metavar="LIST",
+                        help=FORMATS_HELP)
     export.add_argument("--requantize-int8", action="store_true",
                         help="uint8 .tflite only: lossy conversion to int8 so TFLite-Micro can run it")
     _add_quantization_flags(export)

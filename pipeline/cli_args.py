@@ -126,3 +126,13 @@ def cpu_mask(text: str) -> str:
     if not digits or len(digits) > 16 or any(c not in "0123456789abcdef" for c in digits) or int(digits, 16) == 0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a CPU mask: give hexadecimal digits such as f0 (cores 4-7)")
     return digits
+
+
+def export_formats(text: str) -> tuple:
+    """'tflite,onnx' -> ('tflite', 'onnx'): `mnd export --formats`, checked before any work."""
+    from mnd.pipeline.export.formats import parse_formats
+
+    try:
+        return parse_formats(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -79,6 +79,9 @@ class Manifest:
     # The confusion matrix on the evaluation set (pipeline/report/confusion.py): {"runtime", "artifact", "labels",
     # "matrix" (rows true, columns predicted), "row_totals", "column_totals", "classes", "classes_shown", "samples"}
     evaluation: dict | None = None
+    # `mnd export --formats`: the artifact groups asked for (export/formats.py); None in runs from before the flag
+    # (every group), () in a cost-only sweep export (only the int8 .tflite, which is always written).
+    formats: tuple | None = None
     schema: str = SCHEMA
 
     def with_artifact(self, run_dir: Path, kind: str, path: Path) -> "Manifest":
@@ -127,7 +130,8 @@ class Manifest:
                           "artifacts": tuple(Artifact(**a) for a in doc["artifacts"]),
                           "validations": tuple(Validation(**v) for v in doc["validations"]),
                           "measurements": tuple(Measurement(**m) for m in doc["measurements"]),
-                          "warnings": tuple(doc["warnings"])})
+                          "warnings": tuple(doc["warnings"]),
+                          "formats": None if doc.get("formats") is None else tuple(doc["formats"])})
         _verify_artifacts(Path(run_dir), path, manifest.artifacts)
         return manifest
 
@@ -193,7 +197,7 @@ MANIFEST_SHAPE = Obj({
     "target": Nullable(Obj({}, {"name": str, "options": dict | None, "board": dict | None,
                                        "part": Nullable(PART_SHAPE)}, closed=False)),
     "environment": Obj({}, {"isa_flags": ListOf(str)}, closed=False), "warnings": ListOf(str)},
-    {"evaluation": Nullable(EVALUATION_SHAPE)})
+    {"evaluation": Nullable(EVALUATION_SHAPE), "formats": Nullable(ListOf(str))})
 
 
 def _evaluation_problems(evaluation: dict | None) -> list:

@@ -1,11 +1,15 @@
 """Contracts between artifacts. Each check returns a Validation; `enforce` raises once for all failures."""
-from dataclasses import replace
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from mnd.pipeline.errors import MndError
 from mnd.pipeline.manifest import Validation
 
+log = logging.getLogger("mnd")
 FLOAT_RELATIVE_TOLERANCE = 1e-4
 MIN_GATED_AGREEMENT_SAMPLES = 100
 
@@ -91,6 +95,30 @@ def accuracy_drop(name: str, int8_accuracy: float, float_accuracy: float, max_dr
     drop = 100.0 * (float_accuracy - int8_accuracy)
     detail = f"float {float_accuracy:.2%}, int8 {int8_accuracy:.2%} on {n} samples"
     return Validation(name, drop <= max_drop_points, round(drop, 4), max_drop_points, detail)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A contract and the artifact kinds it needs; it runs only when the export wrote them all (--formats)."""
+    needs: tuple
+    run: Callable[[], Validation]
+
+
+def run_checks(manifest, checks) -> tuple:
+    """The Validations of the checks whose artifacts the manifest lists, in order, each logged with its time; the
+    others are not run and not listed."""
+    written = {artifact.kind for artifact in manifest.artifacts}
+    results = []
+    for check in checks:
+        if not set(check.needs) <= written:
+            log.debug("validation needing %s skipped: not exported", ", ".join(check.needs))
+            continue
+        start = time.monotonic()
+        result = check.run()
+        verdict = "reported (not gated)" if not result.gated else "passed" if result.passed else "failed"
+        log.info("validation: %s: %s in %.1f s", result.name, verdict, time.monotonic() - start)
+        results.append(result)
+    return tuple(results)
 
 
 def format_table(validations) -> str:

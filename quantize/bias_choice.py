@@ -75,7 +75,9 @@ def choose_bias_correction(build, model, calibration_inputs: np.ndarray, quant, 
     for corrected in (False, True):
         path = workdir / f"bias_check_{int(corrected)}.tflite"
         path.write_bytes(build(model, fit, replace(quant, bias_correct=corrected), workdir / path.stem))
-        errors[corrected] = squared_error_per_input(reference, dequantized_outputs(path, check, logits=is_logits))
+        shown = f"the int8 model {'with' if corrected else 'without'} bias correction"
+        errors[corrected] = squared_error_per_input(reference, dequantized_outputs(path, check, logits=is_logits,
+                                                                                   shown=shown))
     drop = paired_drop(errors[False], errors[True])
     return BiasChoice("auto", drop > MIN_DROP_IN_STANDARD_ERRORS, len(fit), len(check),
                       float(errors[False].mean()), float(errors[True].mean()), drop,

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 
 
-def dequantized_outputs(path: Path, inputs: np.ndarray, logits: bool = False) -> np.ndarray:
+def dequantized_outputs(path: Path, inputs: np.ndarray, logits: bool = False, shown: str | None = None) -> np.ndarray:
     """The model's outputs on float `inputs` (quantized with its own input scale), dequantized: [N, ...] float64.
     `logits`: the tensor feeding the final SOFTMAX instead, where there is one. LiteRT's reference kernels, in a
-    child process (the int8 SOFTMAX can abort its process)."""
+    child process (the int8 SOFTMAX can abort its process). `shown`: what the progress line calls the model."""
     from mnd.pipeline.runtimes.inputs import inputs_for
     from mnd.pipeline.runtimes.sandbox import run_model
     from mnd.pipeline.sources.tflite_read import read_tflite
@@ -17,7 +17,8 @@ def dequantized_outputs(path: Path, inputs: np.ndarray, logits: bool = False) ->
     data = path.read_bytes()
     info = read_tflite(data, path.name)
     tensor = info.softmax_input if logits else None
-    raw = run_model("litert-ref", path, inputs_for(path, inputs), tensor=tensor).outputs.reshape(len(inputs), -1)
+    raw = run_model("litert-ref", path, inputs_for(path, inputs), tensor=tensor, shown=shown).outputs
+    raw = raw.reshape(len(inputs), -1)
     quantization = load(data).subgraphs[0].tensors[tensor if tensor is not None else info.outputs[0].index].quantization
     if quantization is None or quantization.scale is None or len(quantization.scale) != 1:
         return raw.astype(np.float64)

@@ -101,7 +101,7 @@ class HostTarget(Target):
             else:
                 inputs = artifact_inputs(path, evaluation, manifest.model.get("input_quantization"))
             result = run_model(runtime, path, inputs, threads=threads, warmup=settings.warmup, runs=settings.runs,
-                               arena_size=arena)
+                               arena_size=arena, shown=artifact.path)
         agreement = None
         if kind in FUSED_KINDS:
             agreement = exact_agreement(path, inputs, result.outputs, evaluation.labels, kind, cpu_facts(),

@@ -136,32 +136,47 @@ class TfliteExport:
         return None if tensor.scale is None else {"dtype": tensor.dtype, "scale": tensor.scale,
                                                    "zero_point": tensor.zero_point}
 
-    def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation):
+    def artifacts(self, run_dir: Path, manifest, calib_inputs, evaluation, build):
+        """The model's own .tflite (always), its int8 form where one is derived, and ONNX and C arrays as `build`
+        (--formats) asks."""
         name = c_identifier(self.source.name)
         for suffix in ("_float", "_int8", "_uint8", "_quant"):
             name = name.removesuffix(suffix)
         own = run_dir / f"{name}_{self.precision}.tflite"
-        own.write_bytes(self.data)
-        with phase("converting to ONNX (tf2onnx from the .tflite file)"):
-            onnx_own = write_onnx_from_tflite(own, run_dir / f"{name}_{self.precision}.onnx")
+        with build.timed() as written:
+            own.write_bytes(self.data)
+            written.append((f"tflite_{self.precision}", own))
         manifest = manifest.with_artifact(run_dir, f"tflite_{self.precision}", own)
-        manifest = manifest.with_artifact(run_dir, f"onnx_{self.precision}", onnx_own)
-        if self.precision == "float":
-            q = manifest.quantization
-            with phase(f"calibrating and quantizing ONNX int8 (onnxruntime, QDQ {q['weights_scheme']})"):
-                onnx_int8 = write_onnx_int8(onnx_own, calib_inputs, run_dir / f"{name}_int8.onnx",
-                                            reduce_range=q["onnx_reduce_range"], weights=q["weights_scheme"],
-                                            calibration=q["calibration"])
-            return manifest.with_artifact(run_dir, "onnx_int8", onnx_int8)
         int8_path = own
         if self.requantize or self.int8_inside is not None:
             int8_path = run_dir / f"{name}_int8.tflite"
-            int8_path.write_bytes(self.int8_inside if self.int8_inside is not None
-                                  else requantize_uint8_to_int8(self.data, str(self.source.path)))
+            with build.timed() as written:
+                int8_path.write_bytes(self.int8_inside if self.int8_inside is not None
+                                      else requantize_uint8_to_int8(self.data, str(self.source.path)))
+                written.append(("tflite_int8", int8_path))
             manifest = manifest.with_artifact(run_dir, "tflite_int8", int8_path)
-        if self.precision == "int8" or self.requantize or self.int8_inside is not None:
-            manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation)
+        if build.wants("onnx"):
+            manifest = self._onnx(run_dir, manifest, own, name, calib_inputs, build)
+        if build.wants("tflm") and (self.precision == "int8" or self.requantize or self.int8_inside is not None):
+            manifest = add_c_arrays(manifest, run_dir, int8_path, name, self.source.labels, evaluation, build)
         return manifest
+
+    def _onnx(self, run_dir: Path, manifest, own: Path, name: str, calib_inputs, build):
+        """ONNX in the model's own precision, and for a float model an int8 one quantized here."""
+        with build.timed() as written, phase("converting to ONNX (tf2onnx from the .tflite file)"):
+            onnx_own = write_onnx_from_tflite(own, run_dir / f"{name}_{self.precision}.onnx")
+            written.append((f"onnx_{self.precision}", onnx_own))
+        manifest = manifest.with_artifact(run_dir, f"onnx_{self.precision}", onnx_own)
+        if self.precision != "float":
+            return manifest
+        q = manifest.quantization
+        with build.timed() as written, phase(f"calibrating and quantizing ONNX int8 (onnxruntime, QDQ "
+                                             f"{q['weights_scheme']})"):
+            onnx_int8 = write_onnx_int8(onnx_own, calib_inputs, run_dir / f"{name}_int8.onnx",
+                                        reduce_range=q["onnx_reduce_range"], weights=q["weights_scheme"],
+                                        calibration=q["calibration"])
+            written.append(("onnx_int8", onnx_int8))
+        return manifest.with_artifact(run_dir, "onnx_int8", onnx_int8)
 
     def validations(self, run_dir: Path, manifest, evaluation, config) -> tuple:
         """(validations, confusion record of LiteRT's reference kernels on the int8 model, else on the model's
@@ -171,50 +186,66 @@ class TfliteExport:
         labels = evaluation.labels
         log.info("validating on %d evaluation samples", len(labels))
         if self.precision == "float":
-            x = evaluation.float_inputs
-            tensor = self.info.softmax_input
-            own = run_model("litert", path("tflite_float"), x, tensor=tensor).outputs
-            onnx_float = run_onnx_logits(path("onnx_float"), x) if tensor is not None \
-                else run_model("onnxruntime", path("onnx_float"), x).outputs
-            onnx_int8 = run_model("onnxruntime-exact", path("onnx_int8"), x).outputs  # the same on every CPU
-            what = "logits" if tensor is not None else "outputs"
-            checks = (validate.float_close(f"onnx_float vs tflite_float ({what})", onnx_float.reshape(own.shape), own),
-                      validate.accuracy_drop("onnx_int8 vs float accuracy drop (points)",
-                                             validate.accuracy(onnx_int8, labels), validate.accuracy(own, labels),
-                                             config.max_drop, len(labels)))
-            return checks, confusion_record(own, labels, self.source.labels, "litert", "tflite_float")
+            return self._float_validations(path, manifest, evaluation, config)
         kind = f"tflite_{self.precision}"
         own_inputs = artifact_inputs(path(kind), evaluation)
         reference = run_model("litert-ref", path(kind), own_inputs).outputs
-        # uint8: ONNX Runtime's fused u8u8 kernels add in 32 bits on every CPU (measured: the same top-1 on an emulated
-        # x86 without VNNI for all three Coral models), while the exact QDQ graph accumulates in float32 and
-        # disagrees with every LiteRT kernel set on 5-8 of 200 ImageNet images; int8: see validate.onnx_exact_agreement.
-        runtime = "onnxruntime" if self.precision == "uint8" else "onnxruntime-exact"
-        onnx_own = run_model(runtime, path(f"onnx_{self.precision}"),
-                             artifact_inputs(path(f"onnx_{self.precision}"), evaluation, quant)).outputs
-        if self.precision == "uint8":
+        int8 = reference  # the int8 model's outputs: the model's own, or those of the int8 form derived from it
+        if self.int8_inside is not None or self.requantize:
+            int8 = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
+
+        def onnx_own():
+            # uint8: ONNX Runtime's fused u8u8 kernels add in 32 bits on every CPU (measured: the same top-1 on an
+            # emulated x86 without VNNI for all three Coral models), while the exact QDQ graph accumulates in
+            # float32 and disagrees with every LiteRT kernel set on 5-8 of 200 ImageNet images; int8: see
+            # validate.onnx_exact_agreement.
+            runtime = "onnxruntime" if self.precision == "uint8" else "onnxruntime-exact"
+            outputs = run_model(runtime, path(f"onnx_{self.precision}"),
+                                artifact_inputs(path(f"onnx_{self.precision}"), evaluation, quant)).outputs
+            if self.precision == "int8":
+                return validate.onnx_exact_agreement(f"onnx_{self.precision} vs {kind} top-1", outputs, reference)
             # LiteRT's own uint8 kernel sets disagree with each other on near-ties (10 of 200 ImageNet images
             # for Coral 0.25_128); ONNX Runtime follows the optimized ones, which phones run.
             optimized = run_model("litert", path(kind), own_inputs).outputs
-            checks = [validate.top1_agreement("onnx_uint8 vs tflite_uint8 (LiteRT default kernels) top-1",
-                                              onnx_own, optimized)]
-        else:
-            checks = [validate.onnx_exact_agreement(f"onnx_{self.precision} vs {kind} top-1", onnx_own, reference)]
-        if self.precision == "int8":
-            checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, reference))
-        if self.int8_inside is not None:
-            inside = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
-            shifted = (reference.astype(np.int16) - ZERO_POINT_SHIFT).astype(np.int8)
-            checks[:0] = [tflm_bit_exact(run_dir, manifest, evaluation, inside),
-                          validate.bit_exact("int8 (uint8 boundary dropped) vs tflite_uint8 - 128", inside, shifted)]
-            return tuple(checks), confusion_record(inside, labels, self.source.labels, "litert-ref", "tflite_int8")
-        if self.requantize:
-            requantized = run_model("litert-ref", path("tflite_int8"), artifact_inputs(path("tflite_int8"), evaluation)).outputs
-            checks.insert(0, tflm_bit_exact(run_dir, manifest, evaluation, requantized))
-            agreement = validate.top1_agreement("requantized int8 vs original uint8 top-1", requantized, reference)
-            checks.append(Validation(agreement.name, True, agreement.value, agreement.threshold,
-                                              agreement.detail + " (lossy by request: reported, not gated)", False))
-            return tuple(checks), confusion_record(requantized, labels, self.source.labels, "litert-ref",
-                                                   "tflite_int8")
-        return tuple(checks), confusion_record(reference, labels, self.source.labels, "litert-ref", kind)
+            return validate.top1_agreement("onnx_uint8 vs tflite_uint8 (LiteRT default kernels) top-1", outputs,
+                                           optimized)
 
+        def boundary_dropped():
+            shifted = (reference.astype(np.int16) - ZERO_POINT_SHIFT).astype(np.int8)
+            return validate.bit_exact("int8 (uint8 boundary dropped) vs tflite_uint8 - 128", int8, shifted)
+
+        def requantized():
+            agreement = validate.top1_agreement("requantized int8 vs original uint8 top-1", int8, reference)
+            return Validation(agreement.name, True, agreement.value, agreement.threshold,
+                              agreement.detail + " (lossy by request: reported, not gated)", False)
+
+        checks = [validate.Check(("tflm_c_source",), lambda: tflm_bit_exact(run_dir, manifest, evaluation, int8))]
+        if self.int8_inside is not None:
+            checks.append(validate.Check(("tflite_int8",), boundary_dropped))
+        checks.append(validate.Check((f"onnx_{self.precision}",), onnx_own))
+        if self.requantize:
+            checks.append(validate.Check(("tflite_int8",), requantized))
+        int8_kind = "tflite_int8" if int8 is not reference else kind
+        return (validate.run_checks(manifest, checks),
+                confusion_record(int8, labels, self.source.labels, "litert-ref", int8_kind))
+
+    def _float_validations(self, path, manifest, evaluation, config) -> tuple:
+        x, labels = evaluation.float_inputs, evaluation.labels
+        tensor = self.info.softmax_input
+        own = run_model("litert", path("tflite_float"), x, tensor=tensor).outputs
+        what = "logits" if tensor is not None else "outputs"
+
+        def onnx_float():
+            outputs = run_onnx_logits(path("onnx_float"), x) if tensor is not None \
+                else run_model("onnxruntime", path("onnx_float"), x).outputs
+            return validate.float_close(f"onnx_float vs tflite_float ({what})", outputs.reshape(own.shape), own)
+
+        def onnx_int8():
+            outputs = run_model("onnxruntime-exact", path("onnx_int8"), x).outputs  # the same on every CPU
+            return validate.accuracy_drop("onnx_int8 vs float accuracy drop (points)",
+                                          validate.accuracy(outputs, labels), validate.accuracy(own, labels),
+                                          config.max_drop, len(labels))
+
+        checks = validate.run_checks(manifest, (validate.Check(("onnx_float",), onnx_float),
+                                                validate.Check(("onnx_int8",), onnx_int8)))
+        return checks, confusion_record(own, labels, self.source.labels, "litert", "tflite_float")

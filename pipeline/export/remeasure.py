@@ -8,7 +8,7 @@ from mnd.pipeline import rundir
 from mnd.pipeline.data.plan import given_evaluation, reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import ModelError, UsageError
-from mnd.pipeline.export.run import check_target, with_target_result
+from mnd.pipeline.export.run import check_target, measure_on, with_target_result
 from mnd.pipeline.manifest import REEXPORT, Manifest
 from mnd.pipeline.report.write import replace_files, run_reports
 
@@ -29,7 +29,7 @@ def remeasure(run_dir: Path, target_name: str, settings, evaluation_data: str | 
         evaluation, record = given_evaluation(evaluation_data, manifest.data["evaluation"], prep,
                                               manifest.model["classes"])
         manifest = replace(manifest, data={**manifest.data, "evaluation": record})
-    result = target.measure(run_dir, manifest, evaluation, settings)
+    result = measure_on(target, run_dir, manifest, evaluation, settings)
     earlier = manifest.measurements if evaluation_data is None else ()  # rows on other data are dropped
     manifest = with_target_result(manifest, target, settings, result, kept_rows(earlier, result.measurements))
     _write_atomically(run_dir, manifest)

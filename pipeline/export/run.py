@@ -1,5 +1,6 @@
 """`mnd export`: quantize, write every artifact, validate, measure on the target, report — atomically."""
 import logging
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -7,6 +8,7 @@ import numpy as np
 from mnd.pipeline import interrupts, rundir, validate
 from mnd.pipeline.data.plan import Evaluation, load_evaluation_only, load_export_data
 from mnd.pipeline.environment import environment
+from mnd.pipeline.export.formats import ALL_FORMATS, Build
 from mnd.pipeline.manifest import Manifest
 from mnd.pipeline.report.write import write_reports
 from mnd.pipeline.sources.resolve import ModelSource
@@ -30,6 +32,7 @@ class ExportConfig:
     measure: MeasureSettings = MeasureSettings()
     cost_only: bool = False  # `mnd sweep --cost-only`: random data, only the int8 TFLite model, no validations
     board: object = None     # a targets.cortex_m.boards.Board: manifest.target.part says whether the model fits it
+    formats: tuple = ALL_FORMATS  # `--formats`: the artifact groups written beside the int8 .tflite (export/formats.py)
 
 
 COST_ONLY_CALIBRATION_SAMPLES = 8
@@ -122,9 +125,23 @@ def open_export(source: ModelSource, config: ExportConfig):
     return KerasExport(source, config.quant)
 
 
-def export(source: ModelSource, destination: rundir.Destination, config: ExportConfig) -> Manifest:
+def measure_on(target, run_dir, manifest: Manifest, evaluation, settings: MeasureSettings):
+    """target.measure on the artifacts the run has, with one line saying which formats were left out (--formats)
+    and one with the measurement's time."""
+    if manifest.formats and set(manifest.formats) != set(ALL_FORMATS):  # () is a cost-only export, which says so
+        log.info("%s: measuring only what this run has: exported with --formats %s (and the .tflite the others "
+                 "derive from, always written)", target.name, ",".join(manifest.formats))
+    start = time.monotonic()
+    result = target.measure(run_dir, manifest, evaluation, settings)
+    log.info("%s: %d measurement(s) in %.1f s", target.name, len(result.measurements), time.monotonic() - start)
+    return result
+
+
+def export(source: ModelSource, destination: rundir.Destination, config: ExportConfig,
+           shown_out: str | None = None) -> Manifest:
     """Everything is built in a staging directory beside `destination` (claimed by the caller) and published by
-    one rename at the end; any failure or signal leaves nothing behind."""
+    one rename at the end; any failure or signal leaves nothing behind. `shown_out`: --out as the user wrote it, for
+    the log lines naming each artifact where it will be (default: the destination's absolute path)."""
     out = destination.path
     target = check_target(config.target, config.measure, device=False)  # the callers checked the device already
     exporter = open_export(source, config)
@@ -150,20 +167,21 @@ def export(source: ModelSource, destination: rundir.Destination, config: ExportC
                "repairs": list(exporter.repairs)},
         quantization=exporter.quantization(config, 0 if calib_inputs is None else len(calib_inputs)),
         data=data_doc, target=target_record(target, config.measure),
-        environment=environment(), warnings=warnings)
+        environment=environment(), warnings=warnings, formats=() if config.cost_only else tuple(config.formats))
     staging = rundir.staging_dir(destination)
+    build = Build(staging, shown_out or str(out), manifest.formats)
     try:
         if config.cost_only:
-            manifest = exporter.int8_artifact_only(staging, manifest, calib_inputs)
+            manifest = exporter.int8_artifact_only(staging, manifest, calib_inputs, build)
             validations, confusion = (), None
         else:
-            manifest = exporter.artifacts(staging, manifest, calib_inputs, evaluation)
+            manifest = exporter.artifacts(staging, manifest, calib_inputs, evaluation, build)
             interrupts.raise_if_requested()
             validations, confusion = exporter.validations(staging, manifest, evaluation, config)
         manifest = replace(manifest, validations=validations, evaluation=confusion)
         validate.enforce(validations, config.allow_drift)
         interrupts.raise_if_requested()
-        result = target.measure(staging, manifest, evaluation, config.measure)
+        result = measure_on(target, staging, manifest, evaluation, config.measure)
         manifest = with_target_result(manifest, target, config.measure, result, allow_drift=config.allow_drift)
         manifest = with_board_fit(manifest, config.board)
         interrupts.raise_if_requested()

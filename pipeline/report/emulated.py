@@ -17,14 +17,17 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
     per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
     lines = [f"### {code(m.target)} (QEMU, emulated): {text(m.runtime)} on {text(m.artifact)}", "",
              f"- accuracy {accuracy_interval(m.accuracy, m.n)} (95% interval) on {m.n} samples, every output bit-exact "
-             "with LiteRT's reference kernels (and so with TFLite-Micro, which the validation above matched to them)",
+             "with LiteRT's reference kernels"
+             + (" (and so with TFLite-Micro, which the validation above matched to them)"
+                if m.tflm_arena_bytes is not None else ""),
              f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
              "these are instruction counts, not cycles",
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
              f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
              "live at once); "
-             f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"]
+             + (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
+                if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")]
     if clock_mhz:
         lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "
                      f"instruction per cycle would take {m.instructions / (clock_mhz * 1e3):.2f} ms")

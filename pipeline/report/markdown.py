@@ -1,6 +1,7 @@
 """report.md: the answer first (a summary: accuracy with its 95% interval and speed per runtime, fit, validation
 verdict, the next command), then what was built, whether it is right, and the measurements in detail
 (pipeline/report/write.py writes it, and report.html from it)."""
+from mnd.pipeline.export.formats import ALL_FORMATS
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
 from mnd.pipeline.report.fit import fit_line
@@ -50,8 +51,8 @@ def _details(manifest) -> list:
              f"- evaluation: {data['evaluation']['samples']} samples from {code(data['evaluation']['source'])} "
              f"({text(data['evaluation']['part'])})"
              + (", disjoint from calibration" if data.get("calibration") else ""),
-             f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes", "",
-             "## Artifacts", "", "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
+             _tflm_arena_line(model, manifest.formats), "", "## Artifacts", "",
+             *_formats_lines(manifest.formats), "| kind | path | bytes | sha256 |", "|---|---|---|---|"]
     for artifact in manifest.artifacts:
         lines.append(f"| {text(artifact.kind)} | {text(artifact.path)} | {artifact.bytes:,} | "
                      f"{code(artifact.sha256[:12])} |")
@@ -114,6 +115,21 @@ def _agreement_table(measurements) -> list:
     return lines + [""]
 
 
+def _tflm_arena_line(model: dict, formats) -> str:
+    if model.get("tflm_arena_bytes") is None and formats is not None and "tflm" not in formats:
+        return "- TFLite-Micro arena: not searched (the tflm format was not exported)"
+    return f"- TFLite-Micro arena (host interpreter, 64-bit): {model.get('tflm_arena_bytes', '—')} bytes"
+
+
+def _formats_lines(formats) -> list:
+    """What `--formats` asked for, where it was not every format (an export from before the flag made them all)."""
+    if formats is None or set(formats) == set(ALL_FORMATS):
+        return []
+    asked = f"`--formats {','.join(formats)}`" if formats else "no format (a cost-only export)"
+    return [f"Exported with {asked}, and the .tflite the others derive from (always written): validations and "
+            "measurements ran on these artifacts only.", ""]
+
+
 def next_command(manifest, run_path: str) -> str:
     target = (manifest.target or {}).get("name", "host")
     if target in BOARD_TARGETS:
@@ -129,5 +145,8 @@ def next_command(manifest, run_path: str) -> str:
     if target.startswith("cortex-"):
         return (f"Build {code(f'{run_path}/{target}/')} (model.c, kernels.c: no interpreter, no arena guess) into your "
                 f"firmware, or compare cores with {code(f'mnd measure {run_path} --target cortex-m55')}.")
-    return (f"Build {code(f'{run_path}/tflm/')} into your TFLite-Micro firmware, or re-measure with "
-            f"{code(f'mnd measure {run_path} --target {target} --threads 2')}.")
+    remeasure = code(f"mnd measure {run_path} --target {target} --threads 2")
+    if manifest.formats is not None and "tflm" not in manifest.formats and manifest.artifacts:  # --formats
+        model = manifest.artifact("tflite_int8") or manifest.artifacts[0]
+        return f"Deploy {code(f'{run_path}/{model.path}')} with LiteRT, or re-measure with {remeasure}."
+    return f"Build {code(f'{run_path}/tflm/')} into your TFLite-Micro firmware, or re-measure with {remeasure}."

@@ -31,14 +31,17 @@ class RunResult:
 
 
 def run_model(runtime: str, model_path: Path, inputs: np.ndarray, *, threads: int = 1, warmup: int = 0,
-              runs: int = 0, tensor=None, arena_size=None, timeout: float = 1800, launcher: tuple = ()) -> RunResult:
+              runs: int = 0, tensor=None, arena_size=None, timeout: float = 1800, launcher: tuple = (),
+              shown: str | None = None) -> RunResult:
     """Run every sample of `inputs` (already in the model's input dtype) through `runtime` in a child.
 
+    `shown`: what the progress line calls the model (default its file name): the artifact a temporary copy stands
+    for, since the user never sees the copy.
     `launcher`: a command prefix for the child, such as ("qemu-x86_64-static", "-cpu", "Haswell") to run the
     interpreter on an emulated CPU."""
     result, outputs = _run_job({"runtime": runtime, "model": str(Path(model_path).resolve()), "threads": threads,
                                 "warmup": warmup, "runs": runs, "tensor": tensor, "arena_size": arena_size},
-                               inputs, timeout, launcher)
+                               inputs, timeout, launcher, shown)
     return RunResult(outputs, result["latencies_ms"])
 
 
@@ -48,8 +51,8 @@ def tflm_arena_bytes(model_path: Path, sample: np.ndarray, timeout: float = 600)
     return int(result["arena_bytes"])
 
 
-def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = ()):
-    label = f"{RUNTIME_LABELS[job['runtime']]} on {Path(job['model']).name}"
+def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = (), shown: str | None = None):
+    label = f"{RUNTIME_LABELS[job['runtime']]} on {shown or Path(job['model']).name}"
     with temporary_directory("mnd-sandbox-") as job_dir:
         (job_dir / "job.json").write_text(json.dumps(job))
         np.save(job_dir / "inputs.npy", np.ascontiguousarray(inputs))

@@ -6,6 +6,7 @@ import re
 import pytest
 from PIL import Image
 
+from mnd.pipeline.export.formats import LABELS, human_bytes
 from mnd.pipeline.manifest import ARTIFACT_KINDS
 from mnd.pipeline.report.interval import accuracy_interval
 
@@ -65,6 +66,24 @@ def test_manifest_has_every_artifact_validation_and_measurement(exported):
     assert "next:" in result.stderr.splitlines()[-1]
 
 
+def test_log_names_each_artifact_where_it_lands_with_time_and_size(exported):
+    """One line per artifact, at its final path under --out (not the staging folder), with its time and size; the
+    validations with theirs; temporary files never named."""
+    out, result = exported
+    manifest = json.loads((out / "manifest.json").read_text())
+    for artifact in manifest["artifacts"]:
+        label = LABELS[artifact["kind"]]
+        shown = re.escape(f"{out / artifact['path']} ({human_bytes(artifact['bytes'])})")
+        lines = [line for line in result.stderr.splitlines() if line.startswith(f"mnd: {label}: export success")]
+        assert len(lines) == 1 and re.fullmatch(rf"mnd: {label}: export success \d+\.\d s, saved as {shown}",
+                                                lines[0]), result.stderr
+    for validation in manifest["validations"]:
+        assert re.search(rf"validation: {re.escape(validation['name'])}: passed in \d+\.\d s", result.stderr)
+    assert re.search(r"host: 7 measurement\(s\) in \d+\.\d s", result.stderr)
+    for internal in ("bias_check", "logits.onnx", "from_c_array", "prepared.onnx", "partial", "mnd-"):
+        assert internal not in result.stderr, internal
+
+
 def test_bias_correction_is_decided_on_held_out_calibration_inputs(exported):
     out, _ = exported
     quant = json.loads((out / "manifest.json").read_text())["quantization"]
@@ -110,14 +129,39 @@ def artifact_hashes(run) -> dict:
     return {a["kind"]: a["sha256"] for a in json.loads((run / "manifest.json").read_text())["artifacts"]}
 
 
-def test_two_exports_are_byte_identical(digits_run, exported, tmp_path, mnd):
+def test_a_tflite_only_export_writes_the_same_tflite_files_and_checks_only_them(digits_run, exported, tmp_path,
+                                                                                mnd):
+    """--formats tflite: the same bytes as the full export's .tflite files (artifacts are a function of the inputs),
+    nothing else written, built, validated or measured; test_train_then_export... compares every kind."""
     first, _ = exported
     second = tmp_path / "again"
-    mnd("export", "--model", digits_run, "--out", second, "--runs", "1", "--warmup", "0", check=0)
-    assert artifact_hashes(first) == artifact_hashes(second)
-    for file in first.rglob("*"):
-        if file.is_file() and file.name not in ("manifest.json", "report.md", "report.html"):
-            assert file.read_bytes() == (second / file.relative_to(first)).read_bytes(), file
+    result = mnd("export", "--model", digits_run, "--out", second, "--formats", "tflite", "--runs", "1", "--warmup",
+                 "0", check=0)
+    tflite = {kind: digest for kind, digest in artifact_hashes(first).items() if kind.startswith("tflite_")}
+    assert artifact_hashes(second) == tflite and len(tflite) == 2
+    manifest = json.loads((second / "manifest.json").read_text())
+    paths = [a["path"] for a in manifest["artifacts"]]
+    written = sorted(str(p.relative_to(second)) for p in second.rglob("*") if p.is_file())
+    assert written == sorted(["manifest.json", "report.md", "report.html", *paths])
+    for path in paths:
+        assert (second / path).read_bytes() == (first / path).read_bytes(), path
+    assert manifest["formats"] == ["tflite"] and json.loads((first / "manifest.json").read_text())["formats"] == \
+        ["tflite", "onnx", "tflm"]
+    assert [v["name"] for v in manifest["validations"]] == ["tflite_float vs keras (logits)",
+                                                           "int8 vs float accuracy drop (points)"]
+    assert {(m["runtime"], m["artifact"]) for m in manifest["measurements"]} == {
+        ("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert-ref", "tflite_float"),
+        ("litert-ref", "tflite_int8")}
+    for never in ("tf2onnx", "ONNX", "TFLite-Micro", "tflm"):
+        assert never not in result.stderr, never
+    assert "measuring only what this run has: exported with --formats tflite" in result.stderr
+
+
+def test_an_unknown_format_is_refused_before_any_work(tmp_path, mnd):
+    result = mnd("export", "--model", "mobilenet_v1_025_32", "--formats", "tflite,nope", "--out", tmp_path / "out")
+    assert result.returncode == 2 and result.stdout == "" and len(result.stderr.splitlines()) == 1
+    assert "unknown format 'nope': choose from tflite, onnx, tflm" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_train_then_export_in_one_process_equals_a_cached_reexport(tmp_path, mnd):
