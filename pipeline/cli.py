@@ -86,7 +86,7 @@ def _cmd_train(args) -> None:
     manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
                             to_gray=args.to_gray, progress=EpochBar)
-    from mnd.pipeline.report.interval import accuracy_interval
+    from mnd.pipeline.report.intervals import accuracy_interval
 
     _emit_json(args, json.dumps(manifest, indent=2) + "\n")
     validation_samples = manifest["dataset"]["val_samples"]

@@ -1,7 +1,7 @@
 """quantize-report's Markdown (a summary table, then the per-layer section of each setting) and its plots."""
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.quantization import quantization_section
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 
 
 def _weakest(layers: list) -> str:

@@ -1,7 +1,7 @@
 """The accuracy panels of the accuracy-and-speed figure: accuracy per measurement with its Wilson 95% interval on
 an axis zoomed to the intervals, and int8 - float (points) with Newcombe's interval for the measurements that have
 a float counterpart. Points with error bars, never bars: a bar on a zoomed axis would misstate its length."""
-from mnd.pipeline.report.intervals import DIFFERENCE_METHOD, accuracy_interval, difference_interval
+from mnd.pipeline.report.intervals import DIFFERENCE_METHOD, accuracy_bounds, difference_interval
 
 FLOAT_OF = {"tflite_int8": "tflite_float", "tflite_uint8": "tflite_float", "onnx_int8": "onnx_float",
             "onnx_uint8": "onnx_float"}
@@ -34,7 +34,7 @@ def draw_accuracy(ax, bars: list, colours: list) -> None:
             ax.annotate("—", (0.02, i), xycoords=("axes fraction", "data"), va="center", fontsize=7)
             continue
         value = 100 * bar.accuracy
-        interval = accuracy_interval(bar.accuracy, bar.n)
+        interval = accuracy_bounds(bar.accuracy, bar.n)
         low, high = (value, value) if interval is None else (100 * interval[0], 100 * interval[1])
         ax.errorbar([value], [i], xerr=[[value - low], [high - value]], fmt="o", color=colour, ecolor="black",
                     elinewidth=1, capsize=3, markersize=5, markeredgecolor="black", markeredgewidth=0.4)

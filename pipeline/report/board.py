@@ -1,7 +1,7 @@
 """Report section for a board target (Raspberry Pi, any arm64 Linux board, emulated or real): the board's facts,
 accuracy and latency per runtime and thread count, and agreement with the host's reference kernels."""
 from mnd.pipeline.report.escape import code, text
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.report.tables import measurement_table
 
 EMULATED_WARNING = ("emulated on this machine (qemu-user: the board's arm64 code on this machine's CPU): the outputs "

@@ -5,7 +5,7 @@ from pathlib import Path
 from mnd.pipeline.report import plots
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import markdown_to_html, page, with_figures
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 
 SCHEMA = "mnd.comparison/1"
 

@@ -1,6 +1,6 @@
 """Report section for an emulated target: instruction counts (never cycles or milliseconds), memory, layers."""
 from mnd.pipeline.report.escape import code, text
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 
 
 def _kib(value) -> str:

@@ -129,7 +129,8 @@ def run_figures(manifest) -> list:
     if measured:
         figures.append((plots.accuracy_speed_figure([plots.bar_of(m) for m in measured],
                                                     f"{manifest.model['name']} on {target}"),
-                        "Accuracy and speed per runtime, artifact and thread count (one bar per measurement)."))
+                        "Accuracy per runtime and artifact with its Wilson 95% interval, int8 − float with Newcombe's interval, and "
+                        "speed per runtime, artifact and thread count."))
     for m in measured:
         if m.layers:
             figures.append((plots.layer_cost_figure(m.layers, f"{m.target}: {m.runtime} on {m.artifact}, per layer",
@@ -151,7 +152,8 @@ def run_figures(manifest) -> list:
         scheme = manifest.quantization.get("weights_scheme", "int8")
         figures.append((sqnr_by_depth_figure(layers, f"{manifest.model['name']}: int8 ({scheme}) SQNR by depth"),
                         "Quantization error by layer: SQNR of each layer's int8 output against float (accumulated, "
-                        "and the error the layer adds itself); flagged layers lose most."))
+                        "and the error the layer adds itself); marked: the layers where the accumulated SQNR drops most, and the "
+                        "layers whose own SQNR is lowest."))
     if manifest.evaluation:
         figures.append((plots.confusion_figure(manifest.evaluation),
                         "Confusion matrix on the evaluation set (rows: true class; columns: predicted)."))

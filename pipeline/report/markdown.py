@@ -9,7 +9,7 @@ from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.phone import render_phone
 from mnd.pipeline.report.quantization import quantization_section
 from mnd.pipeline.report.summary import summary_markdown
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.report.tables import measurement_table
 
 BOARD_TARGETS = ("rpi4", "rpi5", "linux-arm64")

@@ -1,7 +1,7 @@
 """Report section for an Android phone: its facts, mnd's C engine (accuracy and latency), and LiteRT's
 benchmark_model per file, delegate and thread count with its slowest op types."""
 from mnd.pipeline.report.escape import code, text
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.report.tables import measurement_table
 
 TOP_OPS = 5

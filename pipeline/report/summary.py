@@ -7,7 +7,7 @@ from mnd.pipeline.control_chars import visible
 from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.fit import fit_line
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 
 ACCURACY_HEADING = "accuracy [95% interval]"
 

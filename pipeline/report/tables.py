@@ -1,6 +1,6 @@
 """Table rows shared by the report's sections: accuracy and latency per runtime."""
 from mnd.pipeline.report.escape import text
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
 
 RUNTIME_LABELS_BOARD = {**RUNTIME_LABELS, "mnd-c": "mnd C engine (static executable)"}

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import offset_copy
 
 from mnd.pipeline.report.axes import scale_note, value_axis
-from mnd.pipeline.report.intervals import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_bounds
 
 LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
 EMULATED_COUNTS = "emulated (QEMU): executed instructions, not cycles or time"
@@ -101,7 +101,7 @@ def accuracy_figure(rows: list, x: str, title: str) -> Figure | None:
 def _accuracy_point(axes, x: float, accuracy: float, n: int | None, colour: str, style: dict) -> bool:
     """One accuracy point (%) with its Wilson error bar; True where n is unknown (no bar drawn)."""
     value = 100 * accuracy
-    interval = accuracy_interval(accuracy, n)
+    interval = accuracy_bounds(accuracy, n)
     error = [[0.0], [0.0]] if interval is None else [[value - 100 * interval[0]], [100 * interval[1] - value]]
     axes.errorbar([x], [value], yerr=error, ecolor=colour, elinewidth=0.8, capsize=2, **style)
     axes.update_datalim([(x, value - error[0][0]), (x, value + error[1][0])])  # shifted lines do not count

@@ -7,7 +7,7 @@ from pathlib import Path
 from mnd.pipeline import rundir
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import inline
-from mnd.pipeline.report.intervals import accuracy_text
+from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.sweep import plots
 from mnd.pipeline.sweep.fits import target_limits
 
@@ -155,8 +155,8 @@ def _accuracies(row: dict) -> list:
     if row["float_acc"] is None and row["int8_acc"] is None:
         return ["—", "—", "—"]
     n = row.get("eval_samples")
-    return ["n unknown" if n is None else f"{n:,}", accuracy_text(row["float_acc"], n),
-            accuracy_text(row["int8_acc"], n)]
+    return ["n unknown" if n is None else f"{n:,}", accuracy_interval(row["float_acc"], n),
+            accuracy_interval(row["int8_acc"], n)]
 
 
 def _fits(value) -> str:

@@ -8,7 +8,7 @@ from PIL import Image
 
 from mnd.pipeline.export.formats import LABELS, human_bytes
 from mnd.pipeline.manifest import ARTIFACT_KINDS
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "5", "--warmup", "1")

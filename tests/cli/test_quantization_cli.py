@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "2", "--warmup", "0")

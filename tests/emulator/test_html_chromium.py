@@ -14,7 +14,7 @@ from PIL import Image
 from mnd.pipeline.report.html import CSP
 from mnd.pipeline.report.write import write_reports
 from tests.conftest import skip_or_fail
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 from tests.unit.report_samples import host_manifest
 from tests.unit.test_html_report import Page, sample_manifest
 

@@ -10,7 +10,7 @@ from mnd.pipeline.manifest import Validation
 from mnd.pipeline.quality.render import render_markdown
 from mnd.pipeline.report.compare import comparison_markdown
 from mnd.pipeline.report.html import render_html
-from mnd.pipeline.report.interval import accuracy_interval
+from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.report.markdown import render
 from mnd.pipeline.report.summary import terminal_lines
 from mnd.targets.cortex_m.boards import BOARDS
