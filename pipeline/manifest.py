@@ -63,6 +63,9 @@ class Measurement:
     # LiteRT's benchmark_model on a phone, parsed (targets/android/benchmark_model.py): timings in microseconds,
     # memory, and the per-op profile; latency_ms stays None there (benchmark_model reports no p50/p90).
     benchmark: dict | None = None
+    # The clock (MHz) given with --clock-mhz when an emulated row was measured: its instructions/clock estimate
+    # belongs to the row, so re-measuring on another core keeps it.
+    clock_mhz: float | None = None
 
 
 @dataclass(frozen=True)

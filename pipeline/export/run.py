@@ -80,7 +80,9 @@ def with_target_result(manifest: Manifest, target, settings: MeasureSettings, re
     own = tuple(v for v in manifest.validations if not v.name.startswith(f"{target.name} "))
     validations = own + tuple(result.validations)
     part = (manifest.target or {}).get("part")  # `mnd export --board`: judged again on the measurements now
-    manifest = replace(manifest.with_measurements(kept + tuple(result.measurements)), validations=validations,
+    measured = tuple(replace(m, clock_mhz=float(settings.clock_mhz)) if m.emulated and settings.clock_mhz else m
+                     for m in result.measurements)
+    manifest = replace(manifest.with_measurements(kept + measured), validations=validations,
                        target=target_record(target, settings, result.board))
     validate.enforce(result.validations, allow_drift)  # the export's own were enforced (or allowed) already
     return with_board_fit(manifest, BOARDS.get(part["board"])) if part else manifest

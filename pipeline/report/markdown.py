@@ -75,8 +75,15 @@ def _details(manifest) -> list:
         lines += render_board(boards[0].target, boards, sizes, target.get("board"))
     for m in manifest.measurements:
         if m.instructions is not None:
-            lines += render_emulated(m, (target.get("options") or {}).get("clock_mhz"), _part_lines(target, m.target))
+            lines += render_emulated(m, _clock_mhz(m, target), _part_lines(target, m.target))
     return lines + quantization_section(quant)
+
+
+def _clock_mhz(m, target: dict) -> float | None:
+    """The row's own --clock-mhz; a run from before rows kept it has it only in the last measured target's options."""
+    if m.clock_mhz is not None:
+        return m.clock_mhz
+    return (target.get("options") or {}).get("clock_mhz") if target.get("name") == m.target else None
 
 
 def _part_lines(target: dict, core: str) -> list:

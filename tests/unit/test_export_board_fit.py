@@ -33,3 +33,20 @@ def test_measure_on_another_target_keeps_the_verdict_of_the_kept_firmware_row():
     assert again.target["name"] == "host" and again.target["part"] == judged.target["part"]
     gone = with_target_result(judged, get_target("host"), MeasureSettings(), TargetResult(()))
     assert "part" not in gone.target  # no cortex-m4 row left to judge
+
+
+def test_a_rows_clock_estimate_survives_measuring_another_core():
+    from dataclasses import replace
+
+    m4 = next(m for m in sample_manifest().measurements if m.target == "cortex-m4")
+    exported = with_target_result(sample_manifest(), get_target("cortex-m4"), MeasureSettings(clock_mhz=80),
+                                  TargetResult((replace(m4, clock_mhz=None),)))
+    assert [m.clock_mhz for m in exported.measurements if m.target == "cortex-m4"] == [80.0]
+    m55 = replace(m4, target="cortex-m55", clock_mhz=None)
+    again = with_target_result(exported, get_target("cortex-m55"), MeasureSettings(), TargetResult((m55,)),
+                               kept=exported.measurements)
+    assert again.target["options"]["clock_mhz"] is None
+    assert check(json.loads(again.to_json()), MANIFEST_SHAPE) == []
+    report = render(again)
+    assert f"{m4.instructions:,} instructions at 80 MHz" in report
+    assert report.count("instructions at 80 MHz") == 1  # the cortex-m55 row was measured without a clock
