@@ -2,12 +2,14 @@
 it reads code blocks, joins continued lines, keeps marked lines out and maps the example files to the assets."""
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DIGITS_TRAINING, REPO
 from tests.readme_tour import ASSETS, TourError, tour_commands
+from tests.tour_runs import check
 
 SAMPLE = """# tool
 
@@ -65,6 +67,15 @@ def test_the_walker_reads_the_tour_blocks_joins_lines_skips_marked_ones_and_maps
     assert analyze.argv[2] == "/assets/coral_mobilenet_v2_quant/mobilenet_v2_1.0_224_quant.tflite"
     assert analyze.expected_numbers() == ["300,800,000"] and analyze.expected_exit == 0
     assert train.expected_exit == 2 and train.expected_error() == "mnd: error: unknown model 'nope'; did you mean"
+
+
+def test_the_walk_reports_a_changed_count_another_exit_code_and_a_missing_error_line():
+    analyze, train = tour_commands(SAMPLE, Path("/assets"))[-2:]
+    printed = subprocess.CompletedProcess([], 0, "model: 300,800,001 MACs, 3.5 M parameters", "")
+    assert check(analyze, printed) == ["stdout lacks the README's 300,800,000"]
+    assert check(analyze, subprocess.CompletedProcess([], 0, "model: 300,800,000 MACs", "")) == []
+    refused = subprocess.CompletedProcess([], 1, "", "mnd: error: no such file")
+    assert check(train, refused) == ["exit 1, expected 2", "stderr lacks \"mnd: error: unknown model 'nope'; did you mean\""]
 
 
 @pytest.mark.parametrize("tour, phrase", [
