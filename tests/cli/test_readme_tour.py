@@ -90,6 +90,7 @@ def test_a_tour_that_breaks_the_conventions_is_refused(tour, phrase):
         tour_commands(f"## CLI tour\n\n{tour}\n", Path("/assets"))
 
 
+@pytest.mark.assets
 def test_every_example_file_the_readme_names_is_in_the_assets(assets):
     assert [name for name, path in ASSETS.items() if not (assets / path).exists()] == []
 
@@ -101,6 +102,9 @@ def test_the_readme_trains_what_digits_run_trains():
     assert ("mnd", *DIGITS_TRAINING) in lines
 
 
+@pytest.mark.assets
+@pytest.mark.emulator
+@pytest.mark.slow
 def test_every_unmarked_command_of_the_readme_tour_runs_as_written(tour):
     results = json.loads((tour.parent / "walk.json").read_text())
     failed = [r for r in results if r.get("problems")]

@@ -155,6 +155,8 @@ def test_emulated_instruction_counts_are_labelled_on_the_plot(tmp_path):
     assert any("emulated (QEMU)" in text for text in texts) and "instructions per inference" in texts
 
 
+@pytest.mark.assets  # the tour takes the example files and the emulators too
+@pytest.mark.emulator
 def test_trained_sweep_gives_float_and_int8_accuracy_and_the_figure_4_plot(tour):
     """The README tour's `mnd sweep --target host --dataset digits --alpha 0.25 --resolution 32,48 --epochs 2`."""
     out = tour_output(tour, "out/sweep-digits")

@@ -101,6 +101,7 @@ def test_person_detect_on_every_core(assets, mnd, tmp_path):
         assert m["n"] == 200 and m["accuracy"] > 0.6 and m["arena_bytes"] <= m["tflm_arena_bytes"]
 
 
+@pytest.mark.assets  # the tour takes the example files too
 def test_builtin_default_on_every_core(tour):
     """The README tour's digits run exported to cortex-m4 and measured on the other cores."""
     manifest = json.loads((tour_output(tour, "out/digits-m4") / "manifest.json").read_text())
