@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.arm64_fixtures", "tests.android.fixtures", "tests.mobilenet_runs", "tests.untrusted_runs"]
+pytest_plugins = ["tests.arm64_fixtures", "tests.android.fixtures", "tests.mobilenet_runs", "tests.untrusted_runs",
+                  "tests.tour_runs"]
 
 REPO = Path(__file__).resolve().parents[1]
 MND = Path(sys.executable).parent / "mnd"
+# The README tour's training line, without its --out: digits_run runs it, and the tour walk reuses that run.
+DIGITS_TRAINING = ("train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--epochs", "30")
 
 
 def tools_required() -> bool:
@@ -67,8 +70,7 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory) -> Path:
     """A real 30-epoch mobilenet_v1_025_32 training run on digits, shared by the export tests."""
-    return built_once(tmp_path_factory, "digits-run", lambda out: run_mnd(
-        "train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--epochs", "30", "--out", out, check=0))
+    return built_once(tmp_path_factory, "digits-run", lambda out: run_mnd(*DIGITS_TRAINING, "--out", out, check=0))
 
 
 # Under pytest-xdist (`make test` runs two workers, a file per worker at a time) the longest files should start first,

@@ -10,6 +10,7 @@ import pytest
 from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.model.summary import summarize
 from tests.conftest import run_mnd
+from tests.tour_runs import tour_output
 
 pytestmark = pytest.mark.slow
 FAST = ("--runs", "3", "--warmup", "1")
@@ -154,10 +155,11 @@ def test_emulated_instruction_counts_are_labelled_on_the_plot(tmp_path):
     assert any("emulated (QEMU)" in text for text in texts) and "instructions per inference" in texts
 
 
-def test_trained_sweep_gives_float_and_int8_accuracy_and_the_figure_4_plot(tmp_path):
-    out = tmp_path / "digits"
-    sweep("--target", "host", "--dataset", "digits", "--alpha", "0.25", "--resolution", "32,48", "--epochs", "2",
-          "--out", out, *FAST)
+@pytest.mark.assets  # the tour takes the example files and the emulators too
+@pytest.mark.emulator
+def test_trained_sweep_gives_float_and_int8_accuracy_and_the_figure_4_plot(tour):
+    """The README tour's `mnd sweep --target host --dataset digits --alpha 0.25 --resolution 32,48 --epochs 2`."""
+    out = tour_output(tour, "out/sweep-digits")
     rows = rows_of(out)
     for side in (32, 48):
         row = rows[(0.25, side)]

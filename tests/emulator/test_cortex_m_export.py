@@ -14,6 +14,7 @@ from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.targets.cortex_m.firmware import HARNESS
 from mnd.targets.registry import get_target
 from tests.conftest import REPO, run_mnd, skip_or_fail
+from tests.tour_runs import tour_output
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
@@ -35,10 +36,9 @@ def emulated(out, core):
 
 
 @pytest.mark.assets
-def test_vww_int8_on_m4_all_200_images(assets, mnd, tmp_path):
-    out = tmp_path / "vww"
-    mnd("export", "--target", "cortex-m4", "--model", assets / "mlperf_vww" / "vww_96_int8.tflite",
-        "--eval", assets / "vww_dev", "--out", out, "--clock-mhz", "80", check=0)
+def test_vww_int8_on_m4_all_200_images(tour):
+    """The README tour's `mnd export --target cortex-m4 --model vww_96_int8.tflite --eval vww_dev --clock-mhz 80`."""
+    out = tour_output(tour, "out/vww-m4")
     manifest, m = emulated(out, "cortex-m4")
     assert m["runtime"] == "mnd-c" and m["emulated"] is True and m["n"] == 200 and m["latency_ms"] is None
     assert 0.8 <= m["accuracy"] <= 0.9
@@ -78,11 +78,15 @@ def export_then_measure_every_core(mnd, out, *export_args):
 
 
 @pytest.mark.assets
-def test_vww_h5_ptq_on_every_core(assets, mnd, tmp_path):
-    runs = export_then_measure_every_core(mnd, tmp_path / "h5", "--model", assets / "mlperf_vww" / "vww_96.h5",
-                                          "--calib", assets / "vww_dev", "--eval", assets / "vww_dev")
+def test_vww_h5_ptq_on_every_core(tour, tmp_path):
+    """The README tour's `mnd export --model vww_96.h5 --calib vww_dev --target cortex-m4`, measured on the others."""
+    out = tmp_path / "h5"
+    shutil.copytree(tour_output(tour, "out/vww-h5"), out)  # the tour's run stays as the tour left it
+    for core in CORES[1:]:
+        run_mnd("measure", out, "--target", core, check=0)
+    runs = {m["target"]: m for m in json.loads((out / "manifest.json").read_text())["measurements"]}
     assert set(runs) == set(CORES)
-    for m in runs.values():  # --calib and --eval name the same set: it is split, half calibrates, half evaluates
+    for m in runs.values():  # --calib alone: it is split, half calibrates, half evaluates
         assert m["n"] == 100 and m["emulated"] and 7_489_664 / 2 < m["instructions"] <= 40_000_000
         assert m["arena_bytes"] < m["tflm_arena_bytes"]
     assert len({m["accuracy"] for m in runs.values()}) == 1  # bit-exact everywhere: the same predictions
@@ -97,8 +101,12 @@ def test_person_detect_on_every_core(assets, mnd, tmp_path):
         assert m["n"] == 200 and m["accuracy"] > 0.6 and m["arena_bytes"] <= m["tflm_arena_bytes"]
 
 
-def test_builtin_default_on_every_core(digits_run, mnd, tmp_path):
-    runs = export_then_measure_every_core(mnd, tmp_path / "digits", "--model", digits_run)
+@pytest.mark.assets  # the tour takes the example files too
+def test_builtin_default_on_every_core(tour):
+    """The README tour's digits run exported to cortex-m4 and measured on the other cores."""
+    manifest = json.loads((tour_output(tour, "out/digits-m4") / "manifest.json").read_text())
+    runs = {m["target"]: m for m in manifest["measurements"]}
+    assert set(runs) == set(CORES)
     for m in runs.values():
         assert m["n"] == 359 and m["accuracy"] >= 0.93
         # layer counts are per-layer means, each rounded: their sum may pass the rounded total by < 1 per layer
