@@ -1,0 +1,74 @@
+"""`mnd summary`, `mnd analyze`, `mnd train`."""
+import json
+import logging
+from pathlib import Path
+
+from mnd.pipeline.commands.common import cache_dir, check_inputs, emit_json, local_paths, print_result
+from mnd.pipeline.quiet import import_tensorflow_quietly
+
+log = logging.getLogger("mnd")
+
+
+def cmd_summary(args) -> None:
+    from mnd.pipeline.model import inverted_residual_summary, summary
+    from mnd.pipeline.model.inverted_residual import InvertedResidualSpec
+
+    if args.grid:
+        if (args.family or "v1") == "v1":
+            print_result(args, summary.grid(classes=args.classes or 1000, channels=args.channels), summary.format_grid)
+        else:
+            classes = args.classes or inverted_residual_summary.PUBLISHED_CLASSES
+            rows = inverted_residual_summary.grid(args.family, classes, args.channels)
+            print_result(args, rows, inverted_residual_summary.format_grid)
+        return
+    from mnd.pipeline.model.registry import spec_from_options
+
+    spec = spec_from_options(args.model, args.family, alpha=args.alpha, side=args.resolution,
+                             classes=args.classes or 1000, channels=args.channels, activation=args.activation,
+                             shallow=args.shallow, full_conv=args.full_conv)
+    if isinstance(spec, InvertedResidualSpec):
+        print_result(args, inverted_residual_summary.summarize(spec), inverted_residual_summary.format_table)
+    else:
+        print_result(args, summary.summarize(spec), summary.format_table)
+    log.info("next: mnd train --model %s --dataset digits --out runs/%s", spec.name, spec.name)
+
+
+def cmd_analyze(args) -> None:
+    from mnd.pipeline.analyze.render import format_analysis
+    from mnd.pipeline.analyze.run import analyze
+    from mnd.targets.cortex_m.boards import resolve_board
+
+    board, _ = resolve_board(args.board, None)
+    doc = analyze(args.model, board)
+    print_result(args, doc, format_analysis)
+    log.info("next: mnd export --model %s --board %s   (measures it on the emulated core)", args.model,
+             args.board or "NAME")
+
+
+def cmd_train(args) -> None:
+    from mnd.pipeline import rundir
+    from mnd.pipeline.data.datasets import check_split_fraction
+    from mnd.pipeline.model.registry import parse_model_name
+
+    parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
+    check_split_fraction(args.val_split)
+    check_inputs(args, args.dataset)
+    destination = rundir.claim(Path(args.out), args.force, local_paths(args.dataset, cache_dir()))
+    import_tensorflow_quietly()
+    from mnd.pipeline.progress import EpochBar
+    from mnd.pipeline.training.fit import TrainConfig
+    from mnd.pipeline.training.run import run_training
+
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+    manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
+                            channels=args.channels, activation=args.activation, preprocess=args.preprocess,
+                            to_gray=args.to_gray, progress=EpochBar)
+    from mnd.pipeline.report.intervals import accuracy_interval
+
+    emit_json(args, json.dumps(manifest, indent=2) + "\n")
+    validation_samples = manifest["dataset"]["val_samples"]
+    log.info("final validation accuracy %s (95%% interval) after %d epochs (%d validation images); run saved to %s",
+             accuracy_interval(manifest["val_accuracy"], validation_samples), manifest["epochs_completed"],
+             validation_samples, args.out)
+    log.info("next: mnd export --model %s --target host", args.out)
+
