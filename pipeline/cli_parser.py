@@ -11,6 +11,15 @@ from mnd.pipeline.export.formats import ALL_FORMATS, FORMATS_HELP
 from mnd.pipeline.sweep import grid as sweep_grid
 
 
+def _add_data_flags(parser) -> None:
+    """--calib, --eval and --eval-samples, as export and quantize-report read them."""
+    parser.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
+    parser.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
+                        "the same data as --calib is split in half, shared images are refused)")
+    parser.add_argument("--eval-samples", type=cli_args.evaluation_count,
+                        help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES} (default: all)")
+
+
 def _add_preprocessing_flags(parser) -> None:
     parser.add_argument("--preprocess", choices=("unit", "signed", "raw"),
                         help="unit: x/255; signed: x/127.5-1; raw: pixel values (quantized models: the bytes) — "
@@ -162,11 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "core and says whether the firmware fits the part's flash and RAM")
     export.add_argument("--model", help="registry name, .keras file or 'mnd train' run directory "
                         "(default: mobilenet_v1_025_32 trained on digits, cached)")
-    export.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
-    export.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
-                        "the same data as --calib is split in half, shared images are refused)")
-    export.add_argument("--eval-samples", type=cli_args.evaluation_count,
-                        help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES} (default: all)")
+    _add_data_flags(export)
     export.add_argument("--out", help="run directory to create (default out/<model>-<target>)")
     export.add_argument("--force", action="store_true", help="replace an existing --out")
     export.add_argument("--max-drop", type=cli_args.non_negative_real, default=2.0, help="allowed int8 accuracy drop, in points")
@@ -218,11 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   "error (SQNR) of a float model under PTQ settings, or --compare four of them")
     quality.add_argument("--model", help="registry name, .keras/.h5 file, SavedModel or 'mnd train' run directory "
                          "(default: mobilenet_v1_025_32 trained on digits, cached)")
-    quality.add_argument("--calib", help="calibration data: built-in name or image folder (default: the training set)")
-    quality.add_argument("--eval", help="evaluation data, disjoint from --calib (default: held-out part; "
-                         "the same data as --calib is split in half, shared images are refused)")
-    quality.add_argument("--eval-samples", type=cli_args.evaluation_count,
-                         help=f"evaluate on at most N samples, 1 to {cli_args.MAX_EVALUATION_SAMPLES}")
+    _add_data_flags(quality)
     quality.add_argument("--quality-samples", type=cli_args.positive_int, default=50,
                          help="evaluation samples through the per-layer check (default 50)")
     quality.add_argument("--compare", action="store_true", help="per-channel, per-tensor, per-tensor + equalize and "
