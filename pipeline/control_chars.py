@@ -7,6 +7,9 @@ import unicodedata
 CONTROL_CATEGORIES = ("Cc", "Zl", "Zp")
 # Cs: the lone surrogates Python decodes a file name's non-UTF-8 bytes to; they cannot be written as UTF-8.
 SHOWN_ESCAPED = (*CONTROL_CATEGORIES, "Cs")
+# The bidirectional embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): inside a name they
+# reorder how it, and the text after it on the same line, is shown ("cat\u202egod" reads as "catdog").
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def is_control(char: str) -> bool:
@@ -17,12 +20,21 @@ def has_control(text: str) -> bool:
     return any(is_control(char) for char in text)
 
 
+def has_bidi_control(text: str) -> bool:
+    return any(char in BIDI_CONTROLS for char in text)
+
+
 def is_utf8(text: str) -> bool:
     """Whether `text` can be written as UTF-8: no lone surrogates (a file name's bytes that are not UTF-8)."""
     return not any(unicodedata.category(char) == "Cs" for char in text)
 
 
 def visible(text: str) -> str:
-    """`text` on one line and writable as UTF-8: each control character and lone surrogate written as its escape
-    (\\n, \\x1b, \\u2028, \\udcff), the rest as is."""
-    return "".join(repr(char)[1:-1] if unicodedata.category(char) in SHOWN_ESCAPED else char for char in text)
+    """`text` on one line, writable as UTF-8 and shown in its own order: each control character, lone surrogate and
+    bidirectional control written as its escape (\\n, \\x1b, \\u2028, \\udcff, \\u202e), the rest as is."""
+    return "".join(_escaped(char) if unicodedata.category(char) in SHOWN_ESCAPED or char in BIDI_CONTROLS else char
+                   for char in text)
+
+
+def _escaped(char: str) -> str:
+    return repr(char)[1:-1] if repr(char)[1:-1] != char else f"\\u{ord(char):04x}"

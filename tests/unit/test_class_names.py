@@ -73,3 +73,20 @@ def test_a_labels_file_is_read_line_by_line_and_checked(tmp_path):
     path.write_bytes(b"cat\n\xff\xfe\n")
     with pytest.raises(ModelError, match="cannot be read .*give a UTF-8 text file"):
         _read_labels(path, 2)
+
+
+@pytest.mark.parametrize("bidi", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068",
+                                  "\u2069"])
+def test_a_bidirectional_control_is_refused_and_shown_escaped(bidi):
+    """'cat\\u202egod' shows as 'catdog' wherever it is printed: a class name must not read as another."""
+    with pytest.raises(DataError) as caught:
+        check_class_names(["dog", f"cat{bidi}god"], "dataset 'd'", "rename it")
+    message = str(caught.value)
+    assert message.startswith(f"dataset 'd': class name 'cat\\u{ord(bidi):04x}god' holds a bidirectional control")
+    assert bidi not in message and message.endswith("; rename it") and len(message.splitlines()) == 1
+
+
+def test_reports_show_a_bidirectional_control_as_its_escape():
+    from mnd.pipeline.report.escape import code, text
+
+    assert text("model\u202eevil") == "model\\\\u202eevil" and code("m\u2066x") == "`m\\u2066x`"
