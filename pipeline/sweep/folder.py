@@ -33,7 +33,7 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
             raise OutputError(f"--out '{out}' exists and holds no {SWEEP_FILE}: not a sweep folder; choose another "
                               "--out (or empty it)")
         return []
-    doc = read_sweep(path, check_rows=not force)
+    doc = read_sweep(path, check_rows=not force, forced=force)
     rundir.require_writable(path)
     if force:
         shutil.rmtree(path)
@@ -49,15 +49,19 @@ def open_folder(out: Path, settings: dict, force: bool, inputs=()) -> list:
     return read_rows(path)
 
 
-def read_sweep(folder: Path, check_rows: bool = True) -> dict:
+def read_sweep(folder: Path, check_rows: bool = True, forced: bool = False) -> dict:
+    """sweep.json, checked. `forced` (--force was given): a file that is no sweep mnd wrote is still refused, since
+    --force discards only mnd's own sweep folders, and the error says what to do instead."""
     path = Path(folder) / SWEEP_FILE
+    fix = ("--force discards only a sweep folder mnd recognises: delete the folder yourself or choose another --out"
+           if forced else "pass --force to start the sweep over")
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as reason:
-        raise OutputError(f"'{path}' cannot be read ({reason}); pass --force to start the sweep over") from None
+        raise OutputError(f"'{path}' cannot be read ({reason}); {fix}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("settings"), dict) \
             or not isinstance(doc.get("rows"), list) or not all(isinstance(row, dict) for row in doc["rows"]):
-        raise OutputError(f"'{path}' is not an {SCHEMA} document; pass --force to start the sweep over")
+        raise OutputError(f"'{path}' is not an {SCHEMA} document; {fix}")
     for number, row in enumerate(doc["rows"] if check_rows else (), 1):
         problems = row_problems(row)
         if problems:

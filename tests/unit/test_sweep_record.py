@@ -79,3 +79,15 @@ def test_force_discards_a_sweep_with_a_tampered_row(tmp_path):
     with pytest.raises(OutputError, match="pass --force"):
         open_folder(tmp_path, {}, force=False)
     assert open_folder(tmp_path, {}, force=True) == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"schema": "something/else", "rows": []})])
+def test_a_sweep_json_mnd_did_not_write_is_kept_and_force_is_not_suggested_where_it_cannot_help(tmp_path, content):
+    (tmp_path / "sweep.json").write_text(content)
+    with pytest.raises(OutputError, match="pass --force to start the sweep over"):
+        open_folder(tmp_path, {}, force=False)
+    with pytest.raises(OutputError) as caught:
+        open_folder(tmp_path, {}, force=True)
+    assert "pass --force" not in str(caught.value) and "delete the folder yourself or choose another --out" in \
+        str(caught.value)
+    assert (tmp_path / "sweep.json").read_text() == content
