@@ -14,12 +14,13 @@ GONE_WITHIN_S = 10
 
 
 def run_group(argv: list, *, cwd=None, env=None, timeout: float | None = None, text: bool = False,
-              stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
-    """subprocess.run(argv, capture_output=True) in a new process group. On TimeoutExpired, KeyboardInterrupt (the
-    signal handler's) or anything else, the whole group is killed and gone before the exception goes on. A tool
-    killed by SIGXFSZ raises the OSError (EFBIG) that a write of mnd's own would."""
+              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
+    """subprocess.run(argv, capture_output=True) in a new process group (`stdout` may be a file instead). On
+    TimeoutExpired, KeyboardInterrupt (the signal handler's) or anything else, the whole group is killed and gone
+    before the exception goes on. A tool killed by SIGXFSZ raises the OSError (EFBIG) that a write of mnd's own
+    would."""
     with interrupts.deferred():  # a signal between fork and the wait below would leave the group unwatched
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE,
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=stdin, stdout=stdout,
                                    stderr=subprocess.PIPE, text=text, start_new_session=True)
     try:
         interrupts.raise_if_requested()

@@ -1,13 +1,12 @@
 """The Transport interface every board connection implements (SSH, the local emulated arm64 root filesystem,
 adb): a private work directory, push, run, pull; every failure one TransportError line naming the fix."""
-import os
-import signal
 import subprocess
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from mnd.pipeline.errors import MndError
+from mnd.pipeline.process_group import run_group
 
 
 class TransportError(MndError):
@@ -28,29 +27,16 @@ class RemoteResult:
 
 def run_in_own_group(argv: list, *, timeout: float, timeout_message: str, stdin=None,
                      stdout=None) -> subprocess.CompletedProcess:
-    """Runs a local client (ssh, adb, the emulated board's launcher) in its own process group, killed whole when
-    `timeout` passes (RemoteTimeout with `timeout_message`) or on any exception such as KeyboardInterrupt. `stdin`
-    defaults to /dev/null, `stdout` to a pipe; OSError from starting it reaches the caller."""
-    process = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                               stdout=stdout if stdout is not None else subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    """Runs a local client (ssh, adb, the emulated board's launcher) through `process_group.run_group`: its own
+    process group, killed whole and waited for when `timeout` passes (RemoteTimeout with `timeout_message`) or on any
+    exception such as KeyboardInterrupt. `stdin` defaults to /dev/null, `stdout` to a pipe. An OSError from starting
+    it reaches the caller, as does the OSError (EFBIG) of a client the file size limit killed."""
     try:
-        out, err = process.communicate(timeout=timeout)
+        done = run_group(argv, timeout=timeout, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                         stdout=stdout if stdout is not None else subprocess.PIPE)
     except subprocess.TimeoutExpired:
-        _kill_group(process)
         raise RemoteTimeout(timeout_message) from None
-    except BaseException:
-        _kill_group(process)
-        raise
-    return subprocess.CompletedProcess(argv, process.returncode, out or b"", err or b"")
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.communicate()
+    return subprocess.CompletedProcess(argv, done.returncode, done.stdout or b"", done.stderr or b"")
 
 
 class Transport:

@@ -5,6 +5,7 @@ Each command gets private mount and PID namespaces (unshare) holding the guest's
 /proc/cpuinfo, so nothing is mounted on the host and nothing needs cleaning up when the command ends or is killed.
 Needs root, or unprivileged user namespaces (then unshare maps the caller to root).
 """
+import errno
 import os
 import shlex
 import shutil
@@ -88,6 +89,8 @@ class EmulatedTransport(Transport):
                                     timeout_message=f"'{shlex.join(argv)}' ran past {timeout:g} s on the emulated "
                                                     "board and was stopped; raise the time limit or run less")
         except OSError as error:
+            if error.errno == errno.EFBIG:  # the file size limit killed it: a refused write, not a missing tool
+                raise
             raise TransportError(f"cannot start unshare for the emulated board: {error.strerror}; "
                                  "install util-linux") from None
         stdout, stderr = done.stdout, done.stderr
