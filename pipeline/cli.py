@@ -15,9 +15,17 @@ from mnd.pipeline.refused_writes import refused_write
 log = logging.getLogger("mnd")
 
 
+class OneLineFormatter(logging.Formatter):
+    """Every log line on one line, whatever names it quotes (a class or file name with a line break or an escape
+    sequence is shown escaped, as error lines are)."""
+
+    def formatMessage(self, record) -> str:
+        return visible(super().formatMessage(record))
+
+
 def _configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("mnd: %(message)s"))
+    handler.setFormatter(OneLineFormatter("mnd: %(message)s"))
     logger = logging.getLogger("mnd")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
