@@ -6,9 +6,9 @@ import re
 from mnd.pipeline.control_chars import visible
 
 # Backslash-escaped (CommonMark lets any ASCII punctuation be): what opens markup anywhere in a line ('[' opens links
-# and images, '<' HTML and autolinks, '&' entities, '|' table cells), '_' unless it sits inside a word (where it
-# cannot emphasise), and what makes GFM link bare text ('scheme://', 'www.', '@').
-MARKUP = re.compile(r"[\\`*\[<|&#~@]|(?<![^\W_])_|_(?![^\W_])|:(?=//)|(?<=www)\.", re.IGNORECASE)
+# and images, '<' HTML and autolinks, '&' entities, '|' table cells, '$' GitHub's math), '_' unless it sits inside a
+# word (where it cannot emphasise), and what makes GFM link bare text ('scheme://', 'www.', '@').
+MARKUP = re.compile(r"[\\`*\[<|&#~@$]|(?<![^\W_])_|_(?![^\W_])|:(?=//)|(?<=www)\.", re.IGNORECASE)
 
 
 def text(value) -> str:

@@ -16,9 +16,9 @@ from mnd.pipeline.report.labels import short
 from tests.unit.test_html_report import Page, sample_manifest
 
 HOSTILE = ("evil\n# Heading\n| a | b |\n[link](http://e.com) ![i](x.png) <a href='http://e.com'>a</a> www.e.com "
-           "https://e.com x@e.com &lt; **b** _c_ ~~d~~ `e` \\| f\r\u2028\x1b[31m\udcff")
+           "https://e.com x@e.com &lt; **b** _c_ ~~d~~ `e` $x^2$ \\| f\r\u2028\x1b[31m\udcff\u202e")
 SHOWN = HOSTILE.replace("\n", "\\n").replace("\r", "\\r").replace("\u2028", "\\u2028").replace("\x1b", "\\x1b") \
-    .replace("\udcff", "\\udcff")
+    .replace("\udcff", "\\udcff").replace("\u202e", "\\u202e")
 STRUCTURE = ("heading_open", "tr_open", "link_open", "image", "html_inline", "html_block", "hr", "blockquote_open",
              "bullet_list_open", "em_open", "strong_open", "s_open")  # code spans: a name with '`' is shown as text
 HTML_TAGS = ("h1", "h2", "h3", "tr", "a", "img", "li", "strong", "script")
@@ -78,9 +78,13 @@ def test_each_name_shows_as_it_is_on_one_line():
         "mobilenet_v1_025_32.tflite"  # ordinary names stay readable in report.md
 
 
-@pytest.mark.parametrize("name", ["x]", "a\\", "\\|", "**", "<", "&amp;", "#", "`"])
+@pytest.mark.parametrize("name", ["x]", "a\\", "\\|", "**", "<", "&amp;", "#", "`", "$x$"])
 def test_edge_characters_round_trip(name):
     assert inline(text(name)) == html.escape(name)
+
+
+def test_dollar_signs_are_escaped_so_no_renderer_reads_math():
+    assert text("$x^2$ and $y$") == "\\$x^2\\$ and \\$y\\$"
 
 
 def test_figures_and_the_page_title_draw_a_name_on_one_line_in_utf8():
