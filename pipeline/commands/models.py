@@ -54,8 +54,7 @@ def cmd_train(args) -> None:
     from mnd.pipeline.model.init_weights import check_options
 
     parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
-    if args.channels:
-        check_options(args.init, args.preprocess, args.channels)
+    check_options(args.init, args.preprocess, args.channels or 3)  # the dataset's channels are checked once read
     check_split_fraction(args.val_split)
     check_inputs(args, args.dataset)
     destination = rundir.claim(Path(args.out), args.force, local_paths(args.dataset, cache_dir()))
