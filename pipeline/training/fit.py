@@ -13,6 +13,7 @@ from mnd.pipeline.model.architecture import ModelSpec
 
 log = logging.getLogger("mnd")
 BATCH_NORM_ESTIMATION_SAMPLES = 256
+BATCH_NORM_FROZEN = "the backbone's batch norm (inference mode, the --init statistics)"
 RECIPE_VERSION = 2  # part of the training cache's key: bump when the same TrainConfig would give other weights
 
 
@@ -27,7 +28,7 @@ class TrainConfig:
     max_shift: float = 0.08  # random translation, as a fraction of the side
     seed: int = 0
     frozen_epochs: int | None = None  # with --init: the first phase's epochs (None: max(1, epochs // 3))
-    fine_tune_lr_factor: float = 0.1  # with --init: the second phase's peak learning rate, x learning_rate
+    fine_tune_lr_factor: float = 0.01  # with --init: the second phase's peak learning rate, x learning_rate
 
     def to_dict(self) -> dict:
         return {"optimizer": "RMSprop(rho=0.9, momentum=0.9)", "schedule": "linear warm-up, cosine decay",
@@ -59,7 +60,9 @@ def _schedule(config: TrainConfig, steps_per_epoch: int):
 
 def phases(config: TrainConfig, with_init: bool) -> list[dict]:
     """From scratch: one phase, everything trained. From --init weights: the new head alone with the backbone
-    frozen (its BatchNorm layers in inference mode), then the whole network at fine_tune_lr_factor x the rate."""
+    frozen (its BatchNorm layers in inference mode), then every weight but the backbone's BatchNorm layers (kept in
+    inference mode, as Keras' fine-tuning guide advises: small batches would replace ImageNet's statistics) at
+    fine_tune_lr_factor x the rate."""
     if not with_init:
         return [{"epochs": config.epochs, "learning_rate": config.learning_rate, "frozen": "nothing"}]
     frozen = max(1, config.epochs // 3) if config.frozen_epochs is None else config.frozen_epochs
@@ -67,15 +70,18 @@ def phases(config: TrainConfig, with_init: bool) -> list[dict]:
     return [{"epochs": frozen, "learning_rate": config.learning_rate,
              "frozen": "backbone (every layer before global_pool; BatchNorm in inference mode)"},
             {"epochs": config.epochs - frozen, "learning_rate": config.learning_rate * config.fine_tune_lr_factor,
-             "frozen": "nothing"}]
+             "frozen": BATCH_NORM_FROZEN}]
 
 
-def _set_backbone_trainable(model, trainable: bool) -> None:
+def _set_backbone_trainable(model, frozen: str) -> None:
     """Keras 3: a non-trainable BatchNormalization layer also normalizes with its moving statistics."""
+    import keras
+
     for layer in model.layers:
         if layer.name == "global_pool":
             break
-        layer.trainable = trainable
+        is_norm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = frozen == "nothing" or (frozen == BATCH_NORM_FROZEN and not is_norm)
 
 
 def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: TrainConfig,
@@ -112,7 +118,7 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
         for index, phase in enumerate(plan):
             if index > 0 and phase["epochs"] == 0:
                 continue
-            _set_backbone_trainable(model, phase["frozen"] == "nothing")
+            _set_backbone_trainable(model, phase["frozen"])
             schedule = _schedule(replace(config, epochs=phase["epochs"], learning_rate=phase["learning_rate"]), steps)
             model.compile(optimizer=keras.optimizers.RMSprop(schedule, rho=0.9, momentum=0.9),
                           loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
@@ -125,7 +131,7 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
                 if on_epoch_end:
                     on_epoch_end(model, history[-1])
                 interrupts.raise_if_requested()
-    _set_backbone_trainable(model, True)
+    _set_backbone_trainable(model, "nothing")
     return model, history
 
 
