@@ -159,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-split", type=float, default=0.2, help="fraction held out for validation")
     train.add_argument("--channels", type=int, choices=(1, 3), help="default: the dataset's own (1 for digits)")
     train.add_argument("--activation", help="mobilenet_v1 only: relu6 (default) or relu")
-    train.add_argument("--preprocess", default="unit", help="unit (x/255), signed (x/127.5-1) or raw")
+    train.add_argument("--preprocess", help="unit (x/255), signed (x/127.5-1) or raw (default: unit; signed with --init)")
+    train.add_argument("--init", default="none", help="starting weights: none (from scratch), imagenet (Keras "
+                       "Applications' for the family and alpha, downloaded once) or a file (*_no_top.h5, .keras)")
+    train.add_argument("--frozen-epochs", type=cli_args.non_negative_int, help="with --init: epochs training the new "
+                       "head with the backbone frozen, of --epochs in all (default max(1, epochs // 3)); the rest "
+                       "train everything but the backbone's batch norm at 0.01 x --lr")
     train.add_argument("--to-gray", action="store_true", help="convert colour images for 1-channel models")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     train.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")

@@ -50,7 +50,11 @@ def cmd_train(args) -> None:
     from mnd.pipeline.data.datasets import check_split_fraction
     from mnd.pipeline.model.registry import parse_model_name
 
+    from mnd.pipeline.errors import UsageError
+    from mnd.pipeline.model.init_weights import check_options
+
     parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
+    check_options(args.init, args.preprocess, args.channels or 3)  # the dataset's channels are checked once read
     check_split_fraction(args.val_split)
     check_inputs(args, args.dataset)
     destination = rundir.claim(Path(args.out), args.force, local_paths(args.dataset, cache_dir()))
@@ -59,10 +63,14 @@ def cmd_train(args) -> None:
     from mnd.pipeline.training.fit import TrainConfig
     from mnd.pipeline.training.run import run_training
 
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed)
+    if args.frozen_epochs is not None and (args.init == "none" or args.frozen_epochs > args.epochs):
+        raise UsageError(f"--frozen-epochs {args.frozen_epochs} needs --init imagenet|PATH and at most --epochs "
+                         f"({args.epochs})")
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
+                         frozen_epochs=args.frozen_epochs)
     manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
-                            to_gray=args.to_gray, progress=EpochBar)
+                            to_gray=args.to_gray, progress=EpochBar, init=args.init)
     from mnd.pipeline.report.intervals import accuracy_interval
 
     emit_json(args, json.dumps(manifest, indent=2) + "\n")

@@ -30,7 +30,8 @@ RUN_SHAPE = Obj({"schema": str, "status": str, "model_file": str, "preprocessing
                  "model": Obj({"name": str, "alpha": float, "classes": int}, closed=False),
                  "dataset": Obj({"source": str, "val_split": float}, {"fingerprint": Nullable(FINGERPRINT_SHAPE)},
                                 closed=False), "training": dict,
-                 "epochs_completed": int, "val_accuracy": float | None, "history": list, "environment": dict})
+                 "epochs_completed": int, "val_accuracy": float | None, "history": list, "environment": dict},
+                {"init": dict})
 
 
 @dataclass(frozen=True)

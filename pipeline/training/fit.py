@@ -3,7 +3,7 @@ dropout (recipe_of records what each family's model uses)."""
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from mnd.pipeline.model.architecture import ModelSpec
 
 log = logging.getLogger("mnd")
 BATCH_NORM_ESTIMATION_SAMPLES = 256
+BATCH_NORM_FROZEN = "the backbone's batch norm (inference mode, the --init statistics)"
 RECIPE_VERSION = 2  # part of the training cache's key: bump when the same TrainConfig would give other weights
 
 
@@ -26,6 +27,8 @@ class TrainConfig:
     bn_momentum: float = 0.9
     max_shift: float = 0.08  # random translation, as a fraction of the side
     seed: int = 0
+    frozen_epochs: int | None = None  # with --init: the first phase's epochs (None: max(1, epochs // 3))
+    fine_tune_lr_factor: float = 0.01  # with --init: the second phase's peak learning rate, x learning_rate
 
     def to_dict(self) -> dict:
         return {"optimizer": "RMSprop(rho=0.9, momentum=0.9)", "schedule": "linear warm-up, cosine decay",
@@ -55,9 +58,37 @@ def _schedule(config: TrainConfig, steps_per_epoch: int):
         warmup_target=config.learning_rate, warmup_steps=warmup)
 
 
+def phases(config: TrainConfig, with_init: bool) -> list[dict]:
+    """From scratch: one phase, everything trained. From --init weights: the new head alone with the backbone
+    frozen (its BatchNorm layers in inference mode), then every weight but the backbone's BatchNorm layers (kept in
+    inference mode, as Keras' fine-tuning guide advises: small batches would replace ImageNet's statistics) at
+    fine_tune_lr_factor x the rate."""
+    if not with_init:
+        return [{"epochs": config.epochs, "learning_rate": config.learning_rate, "frozen": "nothing"}]
+    frozen = max(1, config.epochs // 3) if config.frozen_epochs is None else config.frozen_epochs
+    frozen = min(frozen, config.epochs)
+    return [{"epochs": frozen, "learning_rate": config.learning_rate,
+             "frozen": "backbone (every layer before global_pool; BatchNorm in inference mode)"},
+            {"epochs": config.epochs - frozen, "learning_rate": config.learning_rate * config.fine_tune_lr_factor,
+             "frozen": BATCH_NORM_FROZEN}]
+
+
+def _set_backbone_trainable(model, frozen: str) -> None:
+    """Keras 3: a non-trainable BatchNormalization layer also normalizes with its moving statistics."""
+    import keras
+
+    for layer in model.layers:
+        if layer.name == "global_pool":
+            break
+        is_norm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = frozen == "nothing" or (frozen == BATCH_NORM_FROZEN and not is_norm)
+
+
 def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: TrainConfig,
-          on_epoch_end=None, progress=None, on_built=None):
-    """Fit and return (model, history). `on_built(model)` runs once the model is built, before any step;
+          on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
+    """Fit and return (model, history). `init` (model.init_weights.InitWeights) sets the backbone's starting
+    weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as each phase starts.
+    `on_built(model)` runs once the model is built, before any step;
     `on_epoch_end(model, record)` runs after each completed epoch;
     `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
     import keras
@@ -68,24 +99,39 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     model = build_model(spec, bn_momentum=config.bn_momentum, weight_decay=config.weight_decay)
+    if init is not None:
+        from mnd.pipeline.model.init_weights import load_into
+
+        load_into(model, spec, init)
     if on_built:
         on_built(model)
     steps = math.ceil(len(train_set) / config.batch_size)
-    model.compile(optimizer=keras.optimizers.RMSprop(_schedule(config, steps), rho=0.9, momentum=0.9),
-                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    plan = phases(config, init is not None)
     rng = np.random.default_rng(config.seed)
     x_val = prep.apply(val_set.pixels)
     max_shift = int(round(config.max_shift * spec.side))
-    if config.epochs == 0:
+    if config.epochs == 0 and init is None:
         _estimate_batch_norm_statistics(model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
     history = []
+    epoch = 0
     with interrupts.deferred():  # a signal stops training between steps, never inside one or a checkpoint
-        for epoch in range(1, config.epochs + 1):
-            history.append(_train_epoch(model, epoch, config, prep, train_set, (x_val, val_set.labels), steps,
-                                        max_shift, rng, progress))
-            if on_epoch_end:
-                on_epoch_end(model, history[-1])
-            interrupts.raise_if_requested()
+        for index, phase in enumerate(plan):
+            if index > 0 and phase["epochs"] == 0:
+                continue
+            _set_backbone_trainable(model, phase["frozen"])
+            schedule = _schedule(replace(config, epochs=phase["epochs"], learning_rate=phase["learning_rate"]), steps)
+            model.compile(optimizer=keras.optimizers.RMSprop(schedule, rho=0.9, momentum=0.9),
+                          loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+            if on_phase:
+                on_phase(index, phase)
+            for _ in range(phase["epochs"]):
+                epoch += 1
+                history.append(_train_epoch(model, epoch, config, prep, train_set, (x_val, val_set.labels), steps,
+                                            max_shift, rng, progress))
+                if on_epoch_end:
+                    on_epoch_end(model, history[-1])
+                interrupts.raise_if_requested()
+    _set_backbone_trainable(model, "nothing")
     return model, history
 
 

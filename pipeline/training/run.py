@@ -9,8 +9,9 @@ from mnd.pipeline.data.datasets import load_dataset, native_channels, stratified
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
 from mnd.pipeline.errors import Interrupted
+from mnd.pipeline.model import init_weights
 from mnd.pipeline.model.registry import parse_model_name
-from mnd.pipeline.training.fit import TrainConfig, recipe_of, train
+from mnd.pipeline.training.fit import TrainConfig, phases, recipe_of, train
 
 log = logging.getLogger("mnd")
 RUN_SCHEMA = "mnd.run/1"
@@ -19,14 +20,17 @@ MODEL_FILE = "model.keras"
 
 def run_training(model_name: str, dataset_source: str, destination: rundir.Destination, config: TrainConfig, *,
                  val_split: float = 0.2, channels: int | None = None, activation: str | None = None,
-                 preprocess: str = "unit", to_gray: bool = False, progress=None) -> dict:
-    """Train into a fresh run directory (claimed by the caller); Ctrl-C keeps the last completed epoch's checkpoint."""
+                 preprocess: str | None = None, to_gray: bool = False, progress=None, init: str = "none") -> dict:
+    """Train into a fresh run directory (claimed by the caller); Ctrl-C keeps the last completed epoch's checkpoint.
+    `init` is imagenet, none or a weights file (model.init_weights); `preprocess` None: signed with init, else unit."""
     out = destination.path
     channels = channels or native_channels(dataset_source)
+    preprocess = init_weights.check_options(init, preprocess, channels)
     spec = parse_model_name(model_name, activation, channels=channels)  # activation None: the architecture's own
     prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels, to_gray=to_gray)
     dataset = load_dataset(dataset_source, prep)
     spec = replace(spec, classes=len(dataset.class_names))
+    start_weights = _checked_init(init, spec)
     train_set, val_set = stratified_split(dataset, val_split)
     log.info("training %s on %s: %d train / %d validation images, %d classes, %d epochs, seed %d",
              spec.name, dataset.name, len(train_set), len(val_set), spec.classes, config.epochs, config.seed)
@@ -36,7 +40,9 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
         "dataset": {**dataset.describe(), "source": dataset_source, "val_split": val_split,
                     "split_seed": 0, "train_samples": len(train_set), "val_samples": len(val_set),
                     "fingerprint": fingerprint.take(dataset_source)},
-        "training": config.to_dict(), "epochs_completed": 0, "val_accuracy": None, "history": [],
+        "init": start_weights.description if start_weights else {"source": "none"},
+        "training": {**config.to_dict(), "phases": phases(config, start_weights is not None)},
+        "epochs_completed": 0, "val_accuracy": None, "history": [],
         "environment": environment(),
     }
     staging = rundir.staging_dir(destination)
@@ -53,6 +59,7 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
         (staging / "labels.txt").write_text(labels_text(dataset.class_names))
         rundir.write_json(staging / "preprocessing.json", prep.to_dict())
         model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress,
+                         init=start_weights, on_phase=_log_phase if start_weights else None,
                          on_built=lambda built: manifest["training"].update(family=spec.to_dict().get("family", "v1"),
                                                                            recipe=recipe_of(built)))
         if config.epochs == 0:  # an untrained, seeded model: for pipeline benchmarks, not for accuracy
@@ -73,3 +80,18 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
     rundir.write_json(staging / "manifest.json", manifest)
     rundir.publish(staging, destination)
     return manifest
+
+
+def _checked_init(init: str, spec):
+    """The --init weights, refused (UsageError) before anything is written when they do not fit `spec`."""
+    from mnd.pipeline.model.keras_builder import build_model
+
+    weights = init_weights.resolve(init, spec)
+    if weights is not None:
+        weights.description["layers_loaded"] = init_weights.load_into(build_model(spec), spec, weights)
+    return weights
+
+
+def _log_phase(index: int, phase: dict) -> None:
+    log.info("phase %d: %d epochs at peak learning rate %g, frozen: %s", index + 1, phase["epochs"],
+             phase["learning_rate"], phase["frozen"])
