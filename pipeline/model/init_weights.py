@@ -109,22 +109,16 @@ def _read(path: Path, description: dict) -> InitWeights:
 
 
 def _legacy_h5_layers(path: Path) -> list:
-    """A Keras 2 weights file (Keras Applications' format): layer_names in order, each with its weight_names."""
+    """A Keras 2 weights file (Keras Applications' format), read as `mnd export --arch` reads one."""
     import h5py
 
-    def text(value):
-        return value.decode() if isinstance(value, bytes) else str(value)
+    from mnd.pipeline.errors import ModelError
+    from mnd.pipeline.sources.keras_file import legacy_weights
 
     try:
         with h5py.File(path, "r") as file:
-            group = file["model_weights"] if "model_weights" in file else file
-            layers = []
-            for name in map(text, group.attrs["layer_names"]):
-                arrays = [np.asarray(group[name][text(weight)]) for weight in group[name].attrs["weight_names"]]
-                if arrays:
-                    layers.append((name, arrays))
-            return layers
-    except (OSError, KeyError) as error:
+            return legacy_weights(file)
+    except (OSError, KeyError, ModelError) as error:
         raise UsageError(f"--init '{path}' is not a Keras weights file with layer names ({error}); pass a Keras "
                          "Applications *_no_top.h5 or a .keras model") from None
 

@@ -185,7 +185,8 @@ def load_weights_into(path: Path, arch_name: str, classes: int) -> keras.Model:
     model = create_model(arch_name, classes=classes)
     try:
         with h5py.File(path, "r") as file:
-            stored = _keras3_weights(file, model) if "layers" in file and "vars" in file else _legacy_weights(file)
+            stored = _keras3_weights(file, model) if "layers" in file and "vars" in file \
+                else [(f"'{name}'", arrays) for name, arrays in legacy_weights(file)]
     except ModelError:
         raise
     except Exception as error:  # OSError for truncated files, KeyError for missing groups
@@ -206,8 +207,9 @@ def load_weights_into(path: Path, arch_name: str, classes: int) -> keras.Model:
     return model
 
 
-def _legacy_weights(file) -> list:
-    """Keras 2 layout: attrs layer_names (model order) and, per layer group, weight_names."""
+def legacy_weights(file) -> list:
+    """[(layer name, [arrays])] of the layers with weights in a Keras 2 layout (Keras Applications' files too): attrs
+    layer_names (model order) and, per layer group, weight_names. `file`: an open h5py.File."""
     group = file["model_weights"] if "model_weights" in file else file
     if "layer_names" not in group.attrs:
         raise ModelError(f"'{file.filename}' holds no Keras weights (no layer_names and no layers/ group)")
@@ -216,7 +218,7 @@ def _legacy_weights(file) -> list:
         name = raw.decode() if hasattr(raw, "decode") else str(raw)
         weight_names = [w.decode() if hasattr(w, "decode") else str(w) for w in group[name].attrs["weight_names"]]
         if weight_names:
-            stored.append((f"'{name}'", [np.asarray(group[name][w]) for w in weight_names]))
+            stored.append((name, [np.asarray(group[name][w]) for w in weight_names]))
     return stored
 
 
@@ -246,7 +248,7 @@ def classes_in_weights(path: Path) -> int | None:
 
     try:
         with h5py.File(path, "r") as file:
-            stored = _legacy_weights(file)
+            stored = legacy_weights(file)
     except Exception:  # Keras 3 layout or unreadable: the caller asks for --classes
         return None
     return int(stored[-1][1][-1].shape[-1]) if stored else None
