@@ -69,7 +69,7 @@ def run_sweep(config: SweepConfig, out: Path, force: bool = False, inputs=()) ->
     at the end when some failed (after writing every row and the reports)."""
     from mnd.pipeline.export.run import check_target
 
-    target = check_target(config.target, config.measure)
+    target = check_target(config.target, config.measure, device=False)  # `mnd sweep` checked the device already
     limits = target_limits(target, config.flash_kb, config.ram_kb, config.part)
     classes, channels = _shape(config)
     settings = config.settings(classes, channels)
