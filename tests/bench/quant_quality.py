@@ -13,7 +13,7 @@ from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.plan import load_export_data
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import cpu_facts
-from mnd.pipeline.quality.measure import float_correct, float_predictions, measure_scheme
+from mnd.pipeline.quality.measure import float_predictions, measure_scheme
 from mnd.pipeline.quality.schemes import compared
 from mnd.pipeline.report.quantization_plots import sqnr_by_depth_compare_png
 from mnd.pipeline.sources.resolve import resolve_model
@@ -233,7 +233,7 @@ def run() -> str:
                                  ("mobilenet_v1_025_32 on digits, held-out split", "digits", _digits)):
             source, experiment = load()
             n = len(experiment.labels)
-            float_hits = float_correct(source.loaded, experiment.x, experiment.labels)
+            float_hits = int((experiment.float_top1 == experiment.labels).sum())
             scheme_lines, curves = _schemes(name, experiment, n, float_hits)
             lines += scheme_lines + ["", _plot(curves, slug, name)]
             lines += _ranges(name, experiment, n) + _default_export(experiment) + _counts(name, experiment, n) + [""]
