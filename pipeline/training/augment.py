@@ -23,8 +23,8 @@ def parse_options(text: str) -> tuple:
         return ()
     for word in words:
         if word not in OPTIONS:
-            raise UsageError(f"unknown augmentation '{word}'{did_you_mean(word, OPTIONS)}; give a comma list of "
-                             f"{', '.join(OPTIONS)}, or none")
+            raise UsageError(f"unknown augmentation '{word}'{did_you_mean(word, OPTIONS)} (give a comma list of "
+                             f"{', '.join(OPTIONS)}, or none)")
     if not words:
         raise UsageError(f"--augment is empty; give a comma list of {', '.join(OPTIONS)}, or none")
     return tuple(option for option in OPTIONS if option in words)
