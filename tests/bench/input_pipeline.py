@@ -48,8 +48,9 @@ def run() -> str:
         f"| in memory (ArrayTrainingData) | {rates['in memory']:.0f} |",
         f"| streamed from the cache (CachedTrainingData) | {rates['streamed']:.0f} |",
         f"| ratio streamed / in memory | {ratio:.2f} |", "",
-        f"Cold cache build (list, decode and resize in {os.cpu_count()} threads, write, publish): "
-        f"{IMAGES / build_s:.0f} images/s; the in-memory loader, one thread: {IMAGES / load_s:.0f} images/s."])
+        f"Cold cache build (fingerprint every file for the key, list, decode and resize in {os.cpu_count()} "
+        f"threads, write, publish): {IMAGES / build_s:.0f} images/s; the in-memory loader (list, decode and resize "
+        f"in one thread): {IMAGES / load_s:.0f} images/s."])
 
 
 def _images_per_second(data) -> float:
