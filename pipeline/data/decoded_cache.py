@@ -74,6 +74,7 @@ def open_or_build(listing: ImageListing, prep: Preprocessing, fingerprint_sha256
         log.info("reusing the decoded-image cache %s (%d images, same files and geometry)", final, len(cache))
         return cache
     final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(final.parent)
     staging = final.parent / f".building-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         _build(listing, prep, key, staging, threads or os.cpu_count() or 1)
@@ -89,6 +90,18 @@ def open_or_build(listing: ImageListing, prep: Preprocessing, fingerprint_sha256
     cache = load(final)
     log.info("decoded %d images into the cache %s", len(cache), final)
     return cache
+
+
+def _remove_abandoned_builds(folder: Path) -> None:
+    """Temporary folders of builds whose process is gone (killed: no chance to clean up). Never used either way."""
+    for staging in folder.glob(".building-*"):
+        try:
+            pid = int(staging.name.split("-")[2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(staging, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
 
 
 def _build(listing: ImageListing, prep: Preprocessing, key: str, staging: Path, threads: int) -> None:

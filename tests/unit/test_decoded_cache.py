@@ -75,7 +75,18 @@ def test_an_interrupted_build_publishes_nothing_and_the_next_run_builds_it_whole
         _build(root, tmp_path / "cache")
     assert list((tmp_path / "cache" / "decoded").iterdir()) == []
     monkeypatch.setattr(decoded_cache, "check_decoded", real_check)
+    killed = tmp_path / "cache" / "decoded" / f".building-{'0' * 32}-{_finished_pid()}-0badc0de"
+    killed.mkdir()  # what a build killed outright (SIGKILL, power loss) leaves
     assert len(_build(root, tmp_path / "cache")) == 10
+    assert [p.name for p in (tmp_path / "cache" / "decoded").iterdir() if p.name.startswith(".")] == []
+
+
+def _finished_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(child.stdout)
 
 
 def test_a_class_folder_without_readable_images_is_refused_and_nothing_is_published(tmp_path):
