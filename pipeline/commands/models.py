@@ -70,7 +70,8 @@ def cmd_train(args) -> None:
                          f"({args.epochs})")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                          frozen_epochs=args.frozen_epochs, augment=augmentation, class_weights=args.class_weights)
-    manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
+    manifest = run_training(args.model, args.dataset, destination, config, cache_root=cache_dir(),
+                            val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
                             to_gray=args.to_gray, progress=EpochBar, init=args.init)
     from mnd.pipeline.report.intervals import accuracy_interval

@@ -34,10 +34,10 @@ def list_source(source: str, prep: Preprocessing) -> Dataset | ImageListing:
 
 
 def training_inputs(listed: Dataset | ImageListing, prep: Preprocessing, config, side: int, val_split: float,
-                    files_sha256: str | None, cache_root: Path | None = None) -> RunInputs:
+                    files_sha256: str | None, cache_root: Path) -> RunInputs:
     """`listed` from list_source; `config` (fit.TrainConfig) gives the augmentation, class-weight rule and seed;
-    `files_sha256` is the dataset's fingerprint (data.fingerprint), part of the decoded cache's key; `cache_root`
-    defaults to MND_CACHE."""
+    `files_sha256` is the dataset's fingerprint (data.fingerprint), part of the decoded cache's key; the cache lives
+    under `cache_root` (MND_CACHE, which the commands read)."""
     augmentation = augment.Augmentation(tuple(config.augment), int(round(config.max_shift * side)))
     if isinstance(listed, Dataset):
         dataset = listed
@@ -45,10 +45,6 @@ def training_inputs(listed: Dataset | ImageListing, prep: Preprocessing, config,
         weights = class_weights(config.class_weights, train_set.labels, len(dataset.class_names))
         data = ArrayTrainingData(train_set, val_set, prep, augmentation, config.seed, weights)
         return RunInputs(data, dataset.name, len(dataset), dataset.class_names)
-    if cache_root is None:
-        from mnd.pipeline.commands.common import cache_dir
-
-        cache_root = cache_dir()
     cache = decoded_cache.open_or_build(listed, prep, files_sha256, cache_root)
     train, val = stratified_indices(cache.labels, len(cache.class_names), val_split)
     weights = class_weights(config.class_weights, cache.labels[train], len(cache.class_names))

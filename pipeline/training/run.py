@@ -1,6 +1,7 @@
 """Pipeline stages the CLI calls; each takes plain values and returns the run's manifest."""
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 from mnd.pipeline import rundir
 from mnd.pipeline.data import fingerprint
@@ -20,12 +21,11 @@ MODEL_FILE = "model.keras"
 
 
 def run_training(model_name: str, dataset_source: str, destination: rundir.Destination, config: TrainConfig, *,
-                 val_split: float = 0.2, channels: int | None = None, activation: str | None = None,
-                 preprocess: str | None = None, to_gray: bool = False, progress=None, init: str = "none",
-                 cache_root=None) -> dict:
+                 cache_root: Path, val_split: float = 0.2, channels: int | None = None, activation: str | None = None,
+                 preprocess: str | None = None, to_gray: bool = False, progress=None, init: str = "none") -> dict:
     """Train into a fresh run directory (claimed by the caller); Ctrl-C keeps the last completed epoch's checkpoint.
     `init` is imagenet, none or a weights file (model.init_weights); `preprocess` None: signed with init, else unit.
-    Image folders and label files stream from the decoded-image cache under `cache_root` (default MND_CACHE)."""
+    Image folders and label files stream from the decoded-image cache under `cache_root` (MND_CACHE)."""
     out = destination.path
     channels = channels or native_channels(dataset_source)
     preprocess = init_weights.check_options(init, preprocess, channels)
