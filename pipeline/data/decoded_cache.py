@@ -60,8 +60,8 @@ class DecodedCache:
         return np.frombuffer(data, np.uint8).reshape(self.record_shape)
 
     def describe(self) -> dict:
-        return {"pipeline": "streamed from the decoded-image cache", "cache_key": self.key, "cache_path": str(self.path),
-                "cache_format": FORMAT_VERSION}
+        return {"pipeline": "streamed from the decoded-image cache", "cache_key": self.key,
+                "cache_path": str(self.path), "cache_format": FORMAT_VERSION}
 
 
 def open_or_build(listing: ImageListing, prep: Preprocessing, fingerprint_sha256: str, cache_root: Path,

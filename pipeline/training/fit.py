@@ -74,8 +74,9 @@ def _set_backbone_trainable(model, frozen: str) -> None:
 
 def train(spec: ModelSpec, prep, data: TrainingData, config: TrainConfig,
           on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
-    """Fit on `data`'s training batches and return (model, history). `init` (model.init_weights.InitWeights) sets the backbone's starting
-    weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as each phase starts.
+    """Fit on `data`'s training batches and return (model, history). `init` (model.init_weights.InitWeights) sets
+    the backbone's starting weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as
+    each phase starts.
     `on_built(model)` runs once the model is built, before any step;
     `on_epoch_end(model, record)` runs after each completed epoch;
     `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
