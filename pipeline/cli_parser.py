@@ -150,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder")
     train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32, mobilenet_v2_035_96 "
                        "or mobilenet_v3_small_075_96")
-    train.add_argument("--dataset", required=True, help="'digits' (built in) or a folder with one sub-folder per class")
+    train.add_argument("--dataset", required=True, help="'digits' (built in, in memory), a folder with "
+                       "one sub-folder per class or a y_labels.csv / labels.csv dataset (decoded once into a cache "
+                       "under MND_CACHE and streamed from it)")
     train.add_argument("--out", required=True, help="run directory to create")
     train.add_argument("--epochs", type=cli_args.positive_int, default=30)
     train.add_argument("--batch-size", type=cli_args.positive_int, default=32)
@@ -165,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--frozen-epochs", type=cli_args.non_negative_int, help="with --init: epochs training the new "
                        "head with the backbone frozen, of --epochs in all (default max(1, epochs // 3)); the rest "
                        "train everything but the backbone's batch norm at 0.01 x --lr")
+    train.add_argument("--augment", default="shift", help="training augmentation, a comma list of shift (translate "
+                       "up to 8%% of the side), crop (random resized crop), flip (horizontal), color (brightness and "
+                       "contrast); or none (default: shift)")
+    train.add_argument("--class-weights", default="none", choices=("none", "balanced"), help="weigh each example's "
+                       "loss by its class: balanced = n / (classes x count of the class) in the training split")
     train.add_argument("--to-gray", action="store_true", help="convert colour images for 1-channel models")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     train.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")

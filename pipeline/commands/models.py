@@ -52,10 +52,12 @@ def cmd_train(args) -> None:
 
     from mnd.pipeline.errors import UsageError
     from mnd.pipeline.model.init_weights import check_options
+    from mnd.pipeline.training.augment import parse_options
 
     parse_model_name(args.model, args.activation)  # a typo answers at once, before TensorFlow starts
     check_options(args.init, args.preprocess, args.channels or 3)  # the dataset's channels are checked once read
     check_split_fraction(args.val_split)
+    augmentation = parse_options(args.augment)
     check_inputs(args, args.dataset)
     destination = rundir.claim(Path(args.out), args.force, local_paths(args.dataset, cache_dir()))
     import_tensorflow_quietly()
@@ -67,8 +69,9 @@ def cmd_train(args) -> None:
         raise UsageError(f"--frozen-epochs {args.frozen_epochs} needs --init imagenet|PATH and at most --epochs "
                          f"({args.epochs})")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                         frozen_epochs=args.frozen_epochs)
-    manifest = run_training(args.model, args.dataset, destination, config, val_split=args.val_split,
+                         frozen_epochs=args.frozen_epochs, augment=augmentation, class_weights=args.class_weights)
+    manifest = run_training(args.model, args.dataset, destination, config, cache_root=cache_dir(),
+                            val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,
                             to_gray=args.to_gray, progress=EpochBar, init=args.init)
     from mnd.pipeline.report.intervals import accuracy_interval

@@ -30,7 +30,7 @@ def cmd_sweep(args) -> None:
     config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
                          epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
                          seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=measure_settings(args),
-                         family=args.family, part=part)
+                         family=args.family, part=part, cache=cache_dir())
     out = Path(args.out or f"out/sweep-{args.target}")
     doc = run_sweep(config, out, args.force, local_paths(args.dataset, cache_dir()))
     emit_json(args, json.dumps(doc, indent=2) + "\n")

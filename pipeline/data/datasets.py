@@ -1,18 +1,16 @@
 """Datasets as uint8 pixels at the model's input size: the built-in digits set and image folders."""
-import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from mnd.pipeline.data import label_files
-from mnd.pipeline.data.class_names import check_class_names
 from mnd.pipeline.data.dataset import Dataset
-from mnd.pipeline.data.images import fit_image, open_image
+from mnd.pipeline.data.image_sources import ImageListing, list_image_folder, load_listing
+from mnd.pipeline.data.images import fit_image
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError, UsageError
 
-log = logging.getLogger("mnd")
 BUILTIN = {"digits": "handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes (UCI ML via scikit-learn)"}
 # digits.npz: scikit-learn 1.9.1's load_digits() (sklearn/datasets/data/digits.csv.gz, BSD-3-Clause), itself
 # the test set of the UCI "Optical Recognition of Handwritten Digits" data (Alpaydin & Kaynak 1998, CC BY 4.0):
@@ -20,7 +18,6 @@ BUILTIN = {"digits": "handwritten digits: 1,797 real 8x8 grayscale scans, 10 cla
 DIGITS_FILE = Path(__file__).with_name("digits.npz")
 BUILTIN_CHANNELS = {"digits": 1}
 BUILTIN_CLASSES = {"digits": 10}
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -> Dataset:
@@ -30,15 +27,20 @@ def load_dataset(source: str, prep: Preprocessing, classes: int | None = None) -
     if source in BUILTIN:
         check_class_count(source, BUILTIN_CLASSES[source], classes)
         return _load_digits(prep)
+    return load_listing(list_images(source, classes), prep)
+
+
+def list_images(source: str, classes: int | None = None) -> ImageListing:
+    """The files of a folder or label-file dataset with their labels, checked, none decoded yet."""
     check_dataset(source)
     path = Path(source)
     label_file = label_files.find_label_file(path)
     if label_file is not None:
-        return label_files.read_label_file(label_file, prep, classes)
+        return label_files.list_label_file(label_file, classes)
     if not path.is_dir():
         raise DataError(f"dataset '{source}' is a file; give a folder with one sub-folder per class "
                         "or a y_labels.csv / labels.csv file")
-    return _load_image_folder(path, prep, classes)
+    return list_image_folder(path, lambda found: check_class_count(str(path), found, classes))
 
 
 def check_class_count(source: str, found: int, classes: int | None) -> None:
@@ -69,39 +71,6 @@ def _load_digits(prep: Preprocessing) -> Dataset:
     return Dataset("digits", pixels, labels.astype(np.int64), tuple(str(d) for d in range(10)))
 
 
-def _load_image_folder(root: Path, prep: Preprocessing, classes: int | None) -> Dataset:
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(class_dirs) < 2:
-        raise DataError(f"dataset '{root}' has {len(class_dirs)} class folder(s); "
-                        "put each class's images in its own sub-folder (at least 2)")
-    check_class_names((d.name for d in class_dirs), f"dataset '{root}'", "rename that class folder")
-    check_class_count(str(root), len(class_dirs), classes)
-    pixels, labels, skipped_files, corrupt = [], [], 0, []
-    for label, class_dir in enumerate(class_dirs):
-        count = 0
-        for file in sorted(p for p in class_dir.rglob("*") if p.is_file()):
-            if file.suffix.lower() not in IMAGE_SUFFIXES:
-                skipped_files += 1
-                continue
-            try:
-                with open_image(file) as image:
-                    pixels.append(fit_image(image, prep, str(file.relative_to(root))))
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-                corrupt.append(str(file.relative_to(root)))
-                continue
-            labels.append(label)
-            count += 1
-        if count == 0:
-            raise DataError(f"class folder '{class_dir}' has no readable images; "
-                            f"add {'/'.join(s[1:] for s in IMAGE_SUFFIXES)} files or remove the folder")
-    if skipped_files:
-        log.warning("skipped %d non-image file(s) in '%s' (reading %s)", skipped_files, root, ", ".join(IMAGE_SUFFIXES))
-    if corrupt:
-        log.warning("skipped %d corrupt image(s): %s", len(corrupt), ", ".join(corrupt))
-    return Dataset(root.name, np.stack(pixels), np.asarray(labels, dtype=np.int64),
-                   tuple(d.name for d in class_dirs))
-
-
 def _class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
     """How many of each class to hold out so the quotas sum to `total` (largest remainder), keeping at least
     one sample on each side for every class that has two or more (when `total` allows one per class)."""
@@ -121,21 +90,28 @@ def check_split_fraction(fraction: float) -> None:
 
 
 def stratified_split(dataset: Dataset, fraction: float, seed: int = 0) -> tuple:
-    """Deterministic split keeping class proportions: (rest, held_out) with about fraction * n held out.
-    Classes with a single sample cannot be stratified; they are pooled and split at random."""
+    """Deterministic split keeping class proportions: (rest, held_out) with about fraction * n held out."""
+    rest, held_out = stratified_indices(dataset.labels, len(dataset.class_names), fraction, seed)
+    return dataset.subset(rest), dataset.subset(held_out)
+
+
+def stratified_indices(labels: np.ndarray, classes: int, fraction: float, seed: int = 0) -> tuple:
+    """stratified_split from the labels alone: (rest, held_out) index arrays, ascending, so a dataset in memory and
+    one streamed from disk split the same examples the same way. Classes with a single sample cannot be
+    stratified; they are pooled and split at random."""
     check_split_fraction(fraction)
     rng = np.random.default_rng(seed)
-    counts = np.bincount(dataset.labels, minlength=len(dataset.class_names))
+    counts = np.bincount(labels, minlength=classes)
     multi = counts > 1
     quotas = _class_quotas(np.where(multi, counts, 0), int(round(counts[multi].sum() * fraction)))
     held_out = []
     for label, take in enumerate(quotas):
-        held_out.extend(rng.permutation(np.flatnonzero(dataset.labels == label))[:take].tolist())
-    singletons = np.flatnonzero(np.isin(dataset.labels, np.flatnonzero(counts == 1)))
+        held_out.extend(rng.permutation(np.flatnonzero(labels == label))[:take].tolist())
+    singletons = np.flatnonzero(np.isin(labels, np.flatnonzero(counts == 1)))
     held_out.extend(rng.permutation(singletons)[: int(round(len(singletons) * fraction))].tolist())
-    mask = np.zeros(len(dataset), dtype=bool)
+    mask = np.zeros(len(labels), dtype=bool)
     mask[held_out] = True
-    return dataset.subset(np.flatnonzero(~mask)), dataset.subset(np.flatnonzero(mask))
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def stratified_subset(dataset: Dataset, count: int, seed: int = 1) -> Dataset:

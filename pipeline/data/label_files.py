@@ -1,11 +1,12 @@
 """Datasets described by a label file: EEMBC/MLPerf `y_labels.csv` + raw .bin, ImageNet-style `labels.csv`."""
 import csv
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PIL import UnidentifiedImageError
 
 from mnd.pipeline.data.dataset import Dataset
+from mnd.pipeline.data.image_sources import UNREADABLE, ImageListing, load_listing
 from mnd.pipeline.data.images import fit_array, fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError
@@ -25,12 +26,17 @@ def find_label_file(path: Path) -> Path | None:
 
 
 def read_label_file(label_file: Path, prep: Preprocessing, classes: int | None) -> Dataset:
+    return load_listing(list_label_file(label_file, classes), prep)
+
+
+def list_label_file(label_file: Path, classes: int | None) -> ImageListing:
+    """The rows' files and labels, every row checked (labels, paths, files present) before any file is read."""
     rows = _rows(label_file)
     if not rows:
         raise DataError(f"label file '{label_file}' has no rows; add one line per image")
     if rows[0][0].lower().endswith(".bin"):
-        return _read_eembc(label_file, rows, prep, classes)
-    return _read_image_list(label_file, rows, prep, classes)
+        return _list_eembc(label_file, rows, classes)
+    return _list_image_list(label_file, rows, classes)
 
 
 def _rows(label_file: Path) -> list:
@@ -57,7 +63,7 @@ def _missing(label_file: Path, missing: list) -> DataError:
                      "fix the label file or put the files beside it")
 
 
-def _read_eembc(label_file: Path, rows: list, prep: Preprocessing, classes: int | None) -> Dataset:
+def _list_eembc(label_file: Path, rows: list, classes: int | None) -> ImageListing:
     """Rows `name.bin,num_classes,label`; raw uint8 HWC files beside the label file or in bin/."""
     folder = label_file.parent
     names = [row[0].strip() for row in rows]
@@ -72,8 +78,8 @@ def _read_eembc(label_file: Path, rows: list, prep: Preprocessing, classes: int 
     missing = [name for name, path in zip(names, paths) if not path.is_file()]
     if missing:
         raise _missing(label_file, missing)
-    pixels = np.stack([_read_bin(path, prep) for path in paths])
-    return Dataset(folder.name, pixels, np.asarray(labels, dtype=np.int64), tuple(str(i) for i in range(classes)))
+    return ImageListing(folder.name, folder, tuple(paths), tuple(path.name for path in paths),
+                        np.asarray(labels, dtype=np.int64), tuple(str(i) for i in range(classes)), _read_bin)
 
 
 def _eembc_path(label_file: Path, name: str) -> Path:
@@ -95,12 +101,12 @@ def member_names(label_file: Path) -> list:
     return sorted({label_file.name, *(path.relative_to(folder).as_posix() for path in paths)})
 
 
-def _read_bin(path: Path, prep: Preprocessing) -> np.ndarray:
+def _read_bin(path: Path, prep: Preprocessing, name: str) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     area = prep.side * prep.side
     for channels in (prep.channels, 3):
         if data.size == area * channels:
-            return fit_array(data.reshape(prep.side, prep.side, channels), prep, path.name)
+            return fit_array(data.reshape(prep.side, prep.side, channels), prep, name)
     raise DataError(f"'{path}' has {data.size} bytes but the model input {prep.side}x{prep.side}x{prep.channels} "
                     f"needs {area * prep.channels}; give .bin files of the model's input shape")
 
@@ -116,7 +122,7 @@ def _index_column(header: list, classes: int | None) -> tuple:
     raise DataError(f"label header {header} has no class index column; name one of {', '.join(INDEX_COLUMNS_1000)}")
 
 
-def _read_image_list(label_file: Path, rows: list, prep: Preprocessing, classes: int | None) -> Dataset:
+def _list_image_list(label_file: Path, rows: list, classes: int | None) -> ImageListing:
     """Rows `file,class_index` (optionally under a header with a 'file' column); 1000-class indices get +1
     when the model has 1001 outputs (background at 0)."""
     header = [cell.strip().lower() for cell in rows[0]]
@@ -137,12 +143,14 @@ def _read_image_list(label_file: Path, rows: list, prep: Preprocessing, classes:
     missing = [name for name, path in zip(names, paths) if not path.is_file()]
     if missing:
         raise _missing(label_file, missing)
-    pixels = []
-    for name, path in zip(names, paths):
-        try:
-            with open_image(path) as image:
-                pixels.append(fit_image(image, prep, name))
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise DataError(f"'{folder / name}' is not a readable image; fix or remove its row in '{label_file}'") from None
-    return Dataset(folder.name, np.stack(pixels), np.asarray(labels, dtype=np.int64),
-                   tuple(str(i) for i in range(classes)))
+    return ImageListing(folder.name, folder, tuple(paths), tuple(names), np.asarray(labels, dtype=np.int64),
+                        tuple(str(i) for i in range(classes)), partial(_read_listed_image, label_file))
+
+
+def _read_listed_image(label_file: Path, path: Path, prep: Preprocessing, name: str) -> np.ndarray:
+    try:
+        with open_image(path) as image:
+            return fit_image(image, prep, name)
+    except UNREADABLE:
+        raise DataError(f"'{label_file.parent / name}' is not a readable image; fix or remove its row in "
+                        f"'{label_file}'") from None

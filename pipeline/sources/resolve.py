@@ -246,7 +246,7 @@ def _cached_training_run(name: str, cache_dir: Path, epochs: int, seed: int, pro
         log.info("training %s on %s for %d epochs (cached in %s for later exports)", name, DEFAULT_DATASET, epochs,
                  run)
         run_training(name, DEFAULT_DATASET, rundir.claim(run, force=False), TrainConfig(epochs=epochs, seed=seed),
-                     progress=progress)
+                     cache_root=cache_dir, progress=progress)
         return from_run_dir(run)
 
 

@@ -48,9 +48,10 @@ def _spread_logits(model, prep: Preprocessing, rng: np.random.Generator) -> None
     kernel.assign(np.asarray(kernel) * (LOGIT_SPREAD / max(float(np.std(logits)), 1e-6)))
 
 
-def trained_source(spec, dataset: str, epochs: int, seed: int, run: Path, progress=None) -> ModelSource:
-    """The variant trained on `dataset` into the run directory `run`; a complete run there (from an earlier,
-    interrupted sweep) is reused."""
+def trained_source(spec, dataset: str, epochs: int, seed: int, run: Path, cache_root: Path,
+                   progress=None) -> ModelSource:
+    """The variant trained on `dataset` into the run directory `run` (decoded images cached under `cache_root`); a
+    complete run there (from an earlier, interrupted sweep) is reused."""
     from mnd.pipeline.training.fit import TrainConfig
     from mnd.pipeline.training.run import run_training
 
@@ -58,7 +59,7 @@ def trained_source(spec, dataset: str, epochs: int, seed: int, run: Path, progre
         log.info("reusing the training run %s", run)
         return from_run_dir(run)
     run_training(spec.name, dataset, rundir.claim(run, force=True), TrainConfig(epochs=epochs, seed=seed),
-                 activation=spec.activation, progress=progress)
+                 cache_root=cache_root, activation=spec.activation, progress=progress)
     return from_run_dir(run)
 
 

@@ -46,6 +46,7 @@ class SweepConfig:
     measure: MeasureSettings = MeasureSettings()
     family: str = "v1"          # v1, v2, v3_small or v3_large (sweep.grid.FAMILIES)
     part: str | None = None     # --board: the preset whose flash and RAM are flash_kb and ram_kb
+    cache: Path | None = None   # MND_CACHE: training caches the dataset's decoded images there
 
     @property
     def cost_only(self) -> bool:
@@ -155,7 +156,7 @@ def _export_variant(variant, config: SweepConfig, out: Path, limits: list) -> di
         source = random_source(variant.spec, config.seed)
     else:
         source = trained_source(variant.spec, config.dataset, config.epochs, config.seed,
-                                out / "training" / variant.name, progress=EpochBar)
+                                out / "training" / variant.name, config.cache, progress=EpochBar)
     run = out / "variants" / variant.name
     # allow_drift: a variant whose int8 model loses accuracy is a result of the sweep, recorded in its row; calib:
     # the --dataset given here (the training run's own split of it, as by default), not the run manifest's word

@@ -20,10 +20,10 @@ def worker_positions(order: np.ndarray, global_batch: int, worker: int, workers:
 
 
 class ArrayTrainingData:
-    def __init__(self, train_set: Dataset, val_set: Dataset, prep: Preprocessing, max_shift: int, seed: int,
-                 class_weights: np.ndarray | None = None):
+    def __init__(self, train_set: Dataset, val_set: Dataset, prep: Preprocessing, augmentation: augment.Augmentation,
+                 seed: int, class_weights: np.ndarray | None = None):
         self._train, self._val, self._prep = train_set, val_set, prep
-        self._max_shift, self._seed = max_shift, seed
+        self._augmentation, self._seed = augmentation, seed
         self._weights = np.ones(len(train_set.class_names), np.float32) if class_weights is None else class_weights
         self.train_samples, self.val_samples = len(train_set), len(val_set)
         self.class_names = train_set.class_names
@@ -34,10 +34,10 @@ class ArrayTrainingData:
         positions = worker_positions(epoch_order(self._seed, epoch, self.train_samples), global_batch, worker, workers)
         pixels, labels = tf.constant(self._train.pixels), tf.constant(self._train.labels.astype(np.int32))
         weights = tf.constant(self._weights.astype(np.float32))
-        seed, max_shift, prep = self._seed, self._max_shift, self._prep
+        seed, augmentation, prep = self._seed, self._augmentation, self._prep
 
         def example(index):
-            image = augment.shift(tf.gather(pixels, index), max_shift, augment.example_seed(seed, epoch, index))
+            image = augment.apply(tf.gather(pixels, index), augmentation, augment.example_seed(seed, epoch, index))
             label = tf.gather(labels, index)
             return model_input(image, prep), label, tf.gather(weights, label)
 
@@ -52,7 +52,7 @@ class ArrayTrainingData:
         return tf.data.Dataset.from_tensor_slices((x, self._val.labels.astype(np.int32))).batch(batch)
 
     def describe(self) -> dict:
-        return {"pipeline": "in memory", "augmentation": {"shift_pixels": self._max_shift},
+        return {"pipeline": "in memory", "augmentation": self._augmentation.describe(),
                 "class_weights": [round(float(w), 6) for w in self._weights]}
 
 

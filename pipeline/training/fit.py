@@ -1,20 +1,19 @@
-"""Train a MobileNet (V1, V2, V3) on a dataset: RMSprop, light augmentation, no decay on depthwise; the family's
-dropout (recipe_of records what each family's model uses)."""
+"""Train a MobileNet (V1, V2, V3) on a TrainingData's batches: RMSprop, the augmentation and class weights the data
+applies, no decay on depthwise; the family's dropout (recipe_of records what each family's model uses)."""
 import logging
-import math
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mnd.pipeline import interrupts
-from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.model.architecture import ModelSpec
+from mnd.pipeline.training.training_data import TrainingData, check_global_batch
 
 log = logging.getLogger("mnd")
 BATCH_NORM_ESTIMATION_SAMPLES = 256
 BATCH_NORM_FROZEN = "the backbone's batch norm (inference mode, the --init statistics)"
-RECIPE_VERSION = 2  # part of the training cache's key: bump when the same TrainConfig would give other weights
+RECIPE_VERSION = 3  # part of the training cache's key: bump when the same TrainConfig would give other weights
 
 
 @dataclass(frozen=True)
@@ -29,23 +28,12 @@ class TrainConfig:
     seed: int = 0
     frozen_epochs: int | None = None  # with --init: the first phase's epochs (None: max(1, epochs // 3))
     fine_tune_lr_factor: float = 0.01  # with --init: the second phase's peak learning rate, x learning_rate
+    augment: tuple = ("shift",)  # training.augment.OPTIONS applied (--augment)
+    class_weights: str = "none"  # training.class_weights.CHOICES (--class-weights)
 
     def to_dict(self) -> dict:
         return {"optimizer": "RMSprop(rho=0.9, momentum=0.9)", "schedule": "linear warm-up, cosine decay",
                 **self.__dict__}
-
-
-def _shift_batch(pixels: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Translate each image by up to max_shift pixels, filling with zeros (light augmentation)."""
-    if max_shift == 0:
-        return pixels
-    out = np.zeros_like(pixels)
-    side = pixels.shape[1]
-    for i, (dy, dx) in enumerate(rng.integers(-max_shift, max_shift + 1, size=(len(pixels), 2))):
-        src_y, dst_y = slice(max(0, -dy), side - max(0, dy)), slice(max(0, dy), side - max(0, -dy))
-        src_x, dst_x = slice(max(0, -dx), side - max(0, dx)), slice(max(0, dx), side - max(0, -dx))
-        out[i, dst_y, dst_x] = pixels[i, src_y, src_x]
-    return out
 
 
 def _schedule(config: TrainConfig, steps_per_epoch: int):
@@ -84,10 +72,11 @@ def _set_backbone_trainable(model, frozen: str) -> None:
         layer.trainable = frozen == "nothing" or (frozen == BATCH_NORM_FROZEN and not is_norm)
 
 
-def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: TrainConfig,
+def train(spec: ModelSpec, prep, data: TrainingData, config: TrainConfig,
           on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
-    """Fit and return (model, history). `init` (model.init_weights.InitWeights) sets the backbone's starting
-    weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as each phase starts.
+    """Fit on `data`'s training batches and return (model, history). `init` (model.init_weights.InitWeights) sets
+    the backbone's starting weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as
+    each phase starts.
     `on_built(model)` runs once the model is built, before any step;
     `on_epoch_end(model, record)` runs after each completed epoch;
     `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
@@ -105,13 +94,12 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
         load_into(model, spec, init)
     if on_built:
         on_built(model)
-    steps = math.ceil(len(train_set) / config.batch_size)
+    batch = check_global_batch(config.batch_size, 1, data.train_samples)
+    steps = data.train_samples // batch
     plan = phases(config, init is not None)
-    rng = np.random.default_rng(config.seed)
-    x_val = prep.apply(val_set.pixels)
-    max_shift = int(round(config.max_shift * spec.side))
     if config.epochs == 0 and init is None:
-        _estimate_batch_norm_statistics(model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
+        first = data.train_batches(0, min(BATCH_NORM_ESTIMATION_SAMPLES, data.train_samples))
+        _estimate_batch_norm_statistics(model, next(iter(first))[0])
     history = []
     epoch = 0
     with interrupts.deferred():  # a signal stops training between steps, never inside one or a checkpoint
@@ -126,8 +114,7 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
                 on_phase(index, phase)
             for _ in range(phase["epochs"]):
                 epoch += 1
-                history.append(_train_epoch(model, epoch, config, prep, train_set, (x_val, val_set.labels), steps,
-                                            max_shift, rng, progress))
+                history.append(_train_epoch(model, epoch, config, data, batch, steps, progress))
                 if on_epoch_end:
                     on_epoch_end(model, history[-1])
                 interrupts.raise_if_requested()
@@ -170,21 +157,18 @@ def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:
         layer.momentum = momentum
 
 
-def _train_epoch(model, epoch, config, prep, train_set, validation, steps, max_shift, rng, progress) -> dict:
+def _train_epoch(model, epoch, config, data: TrainingData, batch, steps, progress) -> dict:
     started = time.monotonic()
-    order = rng.permutation(len(train_set))
     bar = progress(epoch, config.epochs, steps) if progress else None
     losses = []
-    for step in range(steps):
+    for x, y, weight in data.train_batches(epoch, batch):
         interrupts.raise_if_requested()
-        batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-        x = prep.apply(_shift_batch(train_set.pixels[batch], max_shift, rng))
-        loss, _ = model.train_on_batch(x, train_set.labels[batch], return_dict=False)
+        loss, _ = model.train_on_batch(x, y, sample_weight=weight, return_dict=False)
         losses.append(float(loss))
         if bar:
             bar.update(1, loss=float(loss))
     interrupts.raise_if_requested()
-    val_loss, val_accuracy = model.evaluate(*validation, batch_size=256, verbose=0)
+    val_loss, val_accuracy = model.evaluate(data.validation_batches(256), verbose=0)
     if bar:
         bar.close(val_accuracy=val_accuracy)
     return {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": float(val_loss),

@@ -1,17 +1,19 @@
 """Pipeline stages the CLI calls; each takes plain values and returns the run's manifest."""
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 from mnd.pipeline import rundir
 from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.class_names import labels_text
-from mnd.pipeline.data.datasets import load_dataset, native_channels, stratified_split
+from mnd.pipeline.data.datasets import check_split_fraction, native_channels
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
 from mnd.pipeline.errors import Interrupted
 from mnd.pipeline.model import init_weights
 from mnd.pipeline.model.registry import parse_model_name
 from mnd.pipeline.training.fit import TrainConfig, phases, recipe_of, train
+from mnd.pipeline.training.inputs import list_source, training_inputs
 
 log = logging.getLogger("mnd")
 RUN_SCHEMA = "mnd.run/1"
@@ -19,27 +21,31 @@ MODEL_FILE = "model.keras"
 
 
 def run_training(model_name: str, dataset_source: str, destination: rundir.Destination, config: TrainConfig, *,
-                 val_split: float = 0.2, channels: int | None = None, activation: str | None = None,
+                 cache_root: Path, val_split: float = 0.2, channels: int | None = None, activation: str | None = None,
                  preprocess: str | None = None, to_gray: bool = False, progress=None, init: str = "none") -> dict:
     """Train into a fresh run directory (claimed by the caller); Ctrl-C keeps the last completed epoch's checkpoint.
-    `init` is imagenet, none or a weights file (model.init_weights); `preprocess` None: signed with init, else unit."""
+    `init` is imagenet, none or a weights file (model.init_weights); `preprocess` None: signed with init, else unit.
+    Image folders and label files stream from the decoded-image cache under `cache_root` (MND_CACHE)."""
     out = destination.path
     channels = channels or native_channels(dataset_source)
     preprocess = init_weights.check_options(init, preprocess, channels)
     spec = parse_model_name(model_name, activation, channels=channels)  # activation None: the architecture's own
     prep = Preprocessing(mode=preprocess, side=spec.side, channels=channels, to_gray=to_gray)
-    dataset = load_dataset(dataset_source, prep)
-    spec = replace(spec, classes=len(dataset.class_names))
-    start_weights = _checked_init(init, spec)
-    train_set, val_set = stratified_split(dataset, val_split)
+    check_split_fraction(val_split)
+    files = fingerprint.take(dataset_source)
+    listed = list_source(dataset_source, prep)
+    spec = replace(spec, classes=len(listed.class_names))
+    start_weights = _checked_init(init, spec)  # refused before a cache is built
+    inputs = training_inputs(listed, prep, config, spec.side, val_split, files and files["sha256"], cache_root)
+    data = inputs.data
     log.info("training %s on %s: %d train / %d validation images, %d classes, %d epochs, seed %d",
-             spec.name, dataset.name, len(train_set), len(val_set), spec.classes, config.epochs, config.seed)
+             spec.name, inputs.name, data.train_samples, data.val_samples, spec.classes, config.epochs, config.seed)
     manifest = {
         "schema": RUN_SCHEMA, "status": "running", "model": spec.to_dict(), "model_file": MODEL_FILE,
         "preprocessing": prep.to_dict(),
-        "dataset": {**dataset.describe(), "source": dataset_source, "val_split": val_split,
-                    "split_seed": 0, "train_samples": len(train_set), "val_samples": len(val_set),
-                    "fingerprint": fingerprint.take(dataset_source)},
+        "dataset": {**inputs.describe(), "source": dataset_source, "val_split": val_split,
+                    "split_seed": 0, "train_samples": data.train_samples, "val_samples": data.val_samples,
+                    "fingerprint": files, "input": data.describe()},
         "init": start_weights.description if start_weights else {"source": "none"},
         "training": {**config.to_dict(), "phases": phases(config, start_weights is not None)},
         "epochs_completed": 0, "val_accuracy": None, "history": [],
@@ -56,9 +62,9 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
         rundir.write_json(staging / "manifest.json", manifest)
 
     try:
-        (staging / "labels.txt").write_text(labels_text(dataset.class_names))
+        (staging / "labels.txt").write_text(labels_text(inputs.class_names))
         rundir.write_json(staging / "preprocessing.json", prep.to_dict())
-        model, _ = train(spec, prep, train_set, val_set, config, on_epoch_end=checkpoint, progress=progress,
+        model, _ = train(spec, prep, data, config, on_epoch_end=checkpoint, progress=progress,
                          init=start_weights, on_phase=_log_phase if start_weights else None,
                          on_built=lambda built: manifest["training"].update(family=spec.to_dict().get("family", "v1"),
                                                                            recipe=recipe_of(built)))

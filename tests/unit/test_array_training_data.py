@@ -6,6 +6,7 @@ from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import UsageError
 from mnd.pipeline.training.array_data import ArrayTrainingData
+from mnd.pipeline.training.augment import Augmentation
 from mnd.pipeline.training.training_data import check_global_batch
 
 
@@ -13,7 +14,7 @@ def _data(max_shift=2):
     rng = np.random.default_rng(0)
     dataset = Dataset("x", rng.integers(0, 255, (100, 8, 8, 1), dtype=np.uint8), rng.integers(0, 3, 100),
                       ("a", "b", "c"))
-    return ArrayTrainingData(dataset, dataset, Preprocessing("unit", 8, 1), max_shift, seed=0,
+    return ArrayTrainingData(dataset, dataset, Preprocessing("unit", 8, 1), Augmentation(("shift",), max_shift), seed=0,
                              class_weights=np.array([1.0, 2.0, 0.5], np.float32)), dataset
 
 

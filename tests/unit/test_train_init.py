@@ -12,6 +12,8 @@ from mnd.pipeline.errors import UsageError
 from mnd.pipeline.model import init_weights
 from mnd.pipeline.model.keras_builder import build_model
 from mnd.pipeline.model.registry import parse_model_name
+from mnd.pipeline.training.array_data import ArrayTrainingData
+from mnd.pipeline.training.augment import Augmentation
 from mnd.pipeline.training.fit import TrainConfig, train
 
 V1_025_FILE = "keras_mobilenet_025_notop/mobilenet_2_5_224_tf_no_top.h5"
@@ -97,7 +99,8 @@ def test_phase_one_keeps_the_backbone_and_phase_two_trains_all_but_its_batch_nor
     def backbone(model, _record):
         snapshots.append([w.copy() for layer in init_weights.backbone_layers(model) for w in layer.get_weights()])
 
-    train(spec, Preprocessing("signed", 32, 3), data, data.subset(np.arange(8)),
+    prep = Preprocessing("signed", 32, 3)
+    train(spec, prep, ArrayTrainingData(data, data.subset(np.arange(8)), prep, Augmentation(max_shift=2), seed=0),
           TrainConfig(epochs=2, frozen_epochs=1, batch_size=16), on_epoch_end=backbone, init=init)
     original = [a for _, arrays in init.layers for a in arrays]
     is_norm = [name.endswith("_bn") for name, arrays in init.layers for _ in arrays]
