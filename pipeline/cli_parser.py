@@ -166,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "Applications' for the family and alpha, downloaded once) or a file (*_no_top.h5, .keras)")
     train.add_argument("--frozen-epochs", type=cli_args.non_negative_int, help="with --init: epochs training the new "
                        "head with the backbone frozen, of --epochs in all (default max(1, epochs // 3)); the rest "
-                       "train everything but the backbone's batch norm at 0.01 x --lr")
+                       "train everything but the backbone's batch norm at --fine-tune-lr-factor x --lr")
+    train.add_argument("--fine-tune-lr-factor", type=cli_args.positive_real, help="with --init: the second phase's "
+                       "peak learning rate as a fraction of --lr (default 0.01, following Keras' fine-tuning guide)")
     train.add_argument("--augment", default="shift", help="training augmentation, a comma list of shift (translate "
                        "up to 8%% of the side), crop (random resized crop), flip (horizontal), color (brightness and "
                        "contrast); or none (default: shift)")

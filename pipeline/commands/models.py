@@ -58,6 +58,9 @@ def cmd_train(args) -> None:
     check_options(args.init, args.preprocess, args.channels or 3)  # the dataset's channels are checked once read
     check_split_fraction(args.val_split)
     augmentation = parse_options(args.augment)
+    if args.fine_tune_lr_factor is not None and args.init == "none":
+        raise UsageError(f"--fine-tune-lr-factor {args.fine_tune_lr_factor} needs --init imagenet|PATH (from "
+                         "scratch there is no second phase)")
     check_inputs(args, args.dataset)
     destination = rundir.claim(Path(args.out), args.force, local_paths(args.dataset, cache_dir()))
     import_tensorflow_quietly()
@@ -68,8 +71,10 @@ def cmd_train(args) -> None:
     if args.frozen_epochs is not None and (args.init == "none" or args.frozen_epochs > args.epochs):
         raise UsageError(f"--frozen-epochs {args.frozen_epochs} needs --init imagenet|PATH and at most --epochs "
                          f"({args.epochs})")
+    factor = {} if args.fine_tune_lr_factor is None else {"fine_tune_lr_factor": args.fine_tune_lr_factor}
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                         frozen_epochs=args.frozen_epochs, augment=augmentation, class_weights=args.class_weights)
+                         frozen_epochs=args.frozen_epochs, augment=augmentation, class_weights=args.class_weights,
+                         **factor)
     manifest = run_training(args.model, args.dataset, destination, config, cache_root=cache_dir(),
                             val_split=args.val_split,
                             channels=args.channels, activation=args.activation, preprocess=args.preprocess,

@@ -153,3 +153,11 @@ def test_init_refuses_other_preprocessing_and_gray(v1_025_file):
     with pytest.raises(UsageError, match="--channels 3"):
         init_weights.check_options("imagenet", None, 1)
     assert init_weights.check_options("none", None, 1) == "unit"
+
+
+def test_fine_tune_lr_factor_without_init_is_refused_before_any_work(mnd, photos, tmp_path):
+    result = mnd("train", "--model", "mobilenet_v1_025_32", "--dataset", photos, "--out", tmp_path / "run",
+                 "--fine-tune-lr-factor", "0.1", check=2)
+    assert result.stderr.strip().splitlines() == [
+        "mnd: error: --fine-tune-lr-factor 0.1 needs --init imagenet|PATH (from scratch there is no second phase)"]
+    assert not (tmp_path / "run").exists()
