@@ -17,5 +17,5 @@ def test_every_registered_benchmark_runs_from_a_module_here():
     from tests.bench import run
 
     for name, module in run.BENCHMARKS.items():
-        module = importlib.import_module(module) if isinstance(module, str) else module
+        module = importlib.import_module(f"tests.bench.{module}")
         assert callable(getattr(module, "run", None)), name
