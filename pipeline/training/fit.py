@@ -1,20 +1,15 @@
 """Train a MobileNet (V1, V2, V3) on a dataset: RMSprop, light augmentation, no decay on depthwise; the family's
 dropout (recipe_of records what each family's model uses)."""
 import logging
-import math
-import time
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from mnd.pipeline import interrupts
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.model.architecture import ModelSpec
 
 log = logging.getLogger("mnd")
 BATCH_NORM_ESTIMATION_SAMPLES = 256
 BATCH_NORM_FROZEN = "the backbone's batch norm (inference mode, the --init statistics)"
-RECIPE_VERSION = 2  # part of the training cache's key: bump when the same TrainConfig would give other weights
+RECIPE_VERSION = 3  # part of the training cache's key: bump when the same TrainConfig would give other weights
 
 
 @dataclass(frozen=True)
@@ -35,20 +30,7 @@ class TrainConfig:
                 **self.__dict__}
 
 
-def _shift_batch(pixels: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Translate each image by up to max_shift pixels, filling with zeros (light augmentation)."""
-    if max_shift == 0:
-        return pixels
-    out = np.zeros_like(pixels)
-    side = pixels.shape[1]
-    for i, (dy, dx) in enumerate(rng.integers(-max_shift, max_shift + 1, size=(len(pixels), 2))):
-        src_y, dst_y = slice(max(0, -dy), side - max(0, dy)), slice(max(0, dy), side - max(0, -dy))
-        src_x, dst_x = slice(max(0, -dx), side - max(0, dx)), slice(max(0, dx), side - max(0, -dx))
-        out[i, dst_y, dst_x] = pixels[i, src_y, src_x]
-    return out
-
-
-def _schedule(config: TrainConfig, steps_per_epoch: int):
+def schedule(config: TrainConfig, steps_per_epoch: int):
     import keras
 
     total = config.epochs * steps_per_epoch
@@ -73,7 +55,7 @@ def phases(config: TrainConfig, with_init: bool) -> list[dict]:
              "frozen": BATCH_NORM_FROZEN}]
 
 
-def _set_backbone_trainable(model, frozen: str) -> None:
+def set_backbone_trainable(model, frozen: str) -> None:
     """Keras 3: a non-trainable BatchNormalization layer also normalizes with its moving statistics."""
     import keras
 
@@ -86,53 +68,29 @@ def _set_backbone_trainable(model, frozen: str) -> None:
 
 def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: TrainConfig,
           on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
-    """Fit and return (model, history). `init` (model.init_weights.InitWeights) sets the backbone's starting
-    weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as each phase starts.
-    `on_built(model)` runs once the model is built, before any step;
-    `on_epoch_end(model, record)` runs after each completed epoch;
-    `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
-    import keras
+    """Fit on datasets in memory with the default strategy and return (model, history) (training.loop does the
+    work). `init` (model.init_weights.InitWeights) sets the backbone's starting weights and makes training
+    two-phase (see `phases`); `on_phase(index, phase)` runs as each phase starts; `on_built(model)` once the model
+    is built, before any step; `on_epoch_end(model, record)` after each completed epoch; `progress(epoch, total,
+    steps)` returns a callback object with update(n, loss) and close()."""
     import tensorflow as tf
 
-    from mnd.pipeline.model.keras_builder import build_model
+    from mnd.pipeline.training.array_data import ArrayTrainingData
+    from mnd.pipeline.training.loop import Hooks, fit_distributed
+    from mnd.pipeline.training.training_data import check_global_batch
 
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
-    model = build_model(spec, bn_momentum=config.bn_momentum, weight_decay=config.weight_decay)
-    if init is not None:
-        from mnd.pipeline.model.init_weights import load_into
+    data = ArrayTrainingData(train_set, val_set, prep, max_shift_pixels(config, spec), config.seed)
+    config = replace(config, batch_size=check_global_batch(config.batch_size, 1, len(train_set)))
+    hooks = Hooks(on_built=on_built, on_phase=on_phase, progress=progress,
+                  on_epoch_end=(lambda model, record, _optimizer: on_epoch_end(model, record)) if on_epoch_end else None)
+    estimate = lambda model: estimate_batch_norm_statistics(  # noqa: E731
+        model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
+    return fit_distributed(spec, data, config, tf.distribute.get_strategy(), init=init, hooks=hooks,
+                           estimate_statistics=estimate)
 
-        load_into(model, spec, init)
-    if on_built:
-        on_built(model)
-    steps = math.ceil(len(train_set) / config.batch_size)
-    plan = phases(config, init is not None)
-    rng = np.random.default_rng(config.seed)
-    x_val = prep.apply(val_set.pixels)
-    max_shift = int(round(config.max_shift * spec.side))
-    if config.epochs == 0 and init is None:
-        _estimate_batch_norm_statistics(model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
-    history = []
-    epoch = 0
-    with interrupts.deferred():  # a signal stops training between steps, never inside one or a checkpoint
-        for index, phase in enumerate(plan):
-            if index > 0 and phase["epochs"] == 0:
-                continue
-            _set_backbone_trainable(model, phase["frozen"])
-            schedule = _schedule(replace(config, epochs=phase["epochs"], learning_rate=phase["learning_rate"]), steps)
-            model.compile(optimizer=keras.optimizers.RMSprop(schedule, rho=0.9, momentum=0.9),
-                          loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
-            if on_phase:
-                on_phase(index, phase)
-            for _ in range(phase["epochs"]):
-                epoch += 1
-                history.append(_train_epoch(model, epoch, config, prep, train_set, (x_val, val_set.labels), steps,
-                                            max_shift, rng, progress))
-                if on_epoch_end:
-                    on_epoch_end(model, history[-1])
-                interrupts.raise_if_requested()
-    _set_backbone_trainable(model, "nothing")
-    return model, history
+
+def max_shift_pixels(config: TrainConfig, spec: ModelSpec) -> int:
+    return int(round(config.max_shift * spec.side))
 
 
 def recipe_of(model) -> dict:
@@ -153,7 +111,7 @@ def recipe_of(model) -> dict:
             "weight_decay_layers": len(decayed), "layers_without_weight_decay": undecayed}
 
 
-def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:
+def estimate_batch_norm_statistics(model, x) -> None:
     """An untrained model's BatchNorm statistics from one pass over training images, weights untouched.
 
     With the initial statistics (mean 0, variance 1) random weights shrink the activations layer by layer to about
@@ -168,24 +126,3 @@ def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:
     model(x, training=True)
     for layer, momentum in zip(norms, momenta):
         layer.momentum = momentum
-
-
-def _train_epoch(model, epoch, config, prep, train_set, validation, steps, max_shift, rng, progress) -> dict:
-    started = time.monotonic()
-    order = rng.permutation(len(train_set))
-    bar = progress(epoch, config.epochs, steps) if progress else None
-    losses = []
-    for step in range(steps):
-        interrupts.raise_if_requested()
-        batch = order[step * config.batch_size:(step + 1) * config.batch_size]
-        x = prep.apply(_shift_batch(train_set.pixels[batch], max_shift, rng))
-        loss, _ = model.train_on_batch(x, train_set.labels[batch], return_dict=False)
-        losses.append(float(loss))
-        if bar:
-            bar.update(1, loss=float(loss))
-    interrupts.raise_if_requested()
-    val_loss, val_accuracy = model.evaluate(*validation, batch_size=256, verbose=0)
-    if bar:
-        bar.close(val_accuracy=val_accuracy)
-    return {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": float(val_loss),
-            "val_accuracy": float(val_accuracy), "seconds": round(time.monotonic() - started, 2)}
