@@ -71,7 +71,9 @@ def fit_distributed(spec, data, config: TrainConfig, strategy, *, init=None, hoo
                 hooks.on_phase(index, phase)
             step = _train_step(model, optimizer, strategy, config.batch_size)
             for number in range(max(first, done) + 1, epoch + 1):
+                _synchronize_batch_norm(model, strategy.num_replicas_in_sync > 1)  # as the step is traced
                 record = _train_epoch(step, evaluate, strategy, data, number, config, steps, hooks.progress)
+                _synchronize_batch_norm(model, False)
                 history.append(record)
                 if hooks.on_epoch_end:
                     hooks.on_epoch_end(model, record, optimizer)
@@ -101,6 +103,17 @@ def _train_step(model, optimizer, strategy, global_batch: int):
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     return step
+
+
+def _synchronize_batch_norm(model, synchronized: bool) -> None:
+    """With several replicas, batch norm normalizes with the global batch's statistics (summed across replicas at
+    each step), so n replicas compute what one replica computes on the same global batch and every replica
+    updates the moving statistics alike. Reset before saving: the saved model is a plain one."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = synchronized
 
 
 def _epoch_batches(strategy, data, epoch: int, global_batch: int):

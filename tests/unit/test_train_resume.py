@@ -1,0 +1,66 @@
+"""Checkpoints and --resume: an interrupted run continued from its last checkpoint ends with the weights of an
+uninterrupted one (data order and augmentation are functions of (seed, epoch)); model.keras is the best epoch's."""
+import json
+
+import numpy as np
+import pytest
+
+from mnd.pipeline import rundir
+from mnd.pipeline.errors import Interrupted, UsageError
+from mnd.pipeline.training.fit import TrainConfig
+from mnd.pipeline.training.resume import interrupted_run, resume_training
+from mnd.pipeline.training.run import Distribution, run_training
+
+CONFIG = TrainConfig(epochs=3, batch_size=128, warmup_epochs=1)
+
+
+def _stop_before_epoch(stop: int):
+    """A progress callback that interrupts (as Ctrl-C does) when epoch `stop` begins."""
+    def progress(epoch, _epochs, _steps):
+        if epoch == stop:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def _train(out, progress=None):
+    return run_training("mobilenet_v1_025_32", "digits", rundir.claim(out, force=False), CONFIG, progress=progress)
+
+
+def _checkpoint_tensors(run):
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(run / "checkpoints"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path):
+    whole = _train(tmp_path / "whole")
+    with pytest.raises(Interrupted, match="--resume"):
+        _train(tmp_path / "cut", progress=_stop_before_epoch(2))
+    assert interrupted_run(tmp_path / "cut")["epochs_completed"] == 1
+    resumed = resume_training(tmp_path / "cut", Distribution())
+    assert resumed["status"] == "complete" and resumed["resumes"][0]["after_epoch"] == 1
+    assert [r["step_losses"] for r in resumed["history"]] == [r["step_losses"] for r in whole["history"]]
+    expected, got = _checkpoint_tensors(tmp_path / "whole"), _checkpoint_tensors(tmp_path / "cut")
+    assert expected.keys() == got.keys() and any("optimizer" in name for name in got)
+    assert all(np.array_equal(expected[name], got[name]) for name in expected)
+    with pytest.raises(UsageError, match="complete, not interrupted"):
+        interrupted_run(tmp_path / "cut")
+
+
+def test_model_keras_holds_the_best_validation_epoch(digits_run):
+    import keras
+
+    from mnd.pipeline.data.datasets import load_dataset, stratified_split
+    from mnd.pipeline.data.preprocess import Preprocessing
+
+    manifest = json.loads((digits_run / "manifest.json").read_text())
+    accuracies = [record["val_accuracy"] for record in manifest["history"]]
+    assert manifest["best_epoch"] == 1 + int(np.argmax(accuracies)) and manifest["val_accuracy"] == max(accuracies)
+    assert manifest["last_val_accuracy"] == accuracies[-1]
+    prep = Preprocessing.from_dict(manifest["preprocessing"])
+    _, val_set = stratified_split(load_dataset("digits", prep), manifest["dataset"]["val_split"])
+    predictions = keras.models.load_model(digits_run / "model.keras").predict(prep.apply(val_set.pixels), verbose=0)
+    assert np.mean(predictions.argmax(-1) == val_set.labels) == pytest.approx(manifest["val_accuracy"], abs=1e-9)
