@@ -5,12 +5,13 @@ import sys
 from pathlib import Path
 
 from tests.bench import (coral_v2_rpi4, cortex_m_mobilenets, cortex_m_trained, cortex_m_vww, export_speed,
-                         host_int8_ratio, onnx_reduce_range, quant_quality, train_digits)
+                         host_int8_ratio, onnx_reduce_range, quant_quality, train_digits, train_workers)
 
 BENCHMARKS = {"train-digits": train_digits, "export-speed": export_speed, "host-int8-ratio": host_int8_ratio,
               "cortex-m-vww": cortex_m_vww, "cortex-m-mobilenets": cortex_m_mobilenets,
               "onnx-reduce-range": onnx_reduce_range, "quant-quality": quant_quality,
-              "coral-v2-rpi4": coral_v2_rpi4, "cortex-m-trained": cortex_m_trained}
+              "coral-v2-rpi4": coral_v2_rpi4, "cortex-m-trained": cortex_m_trained,
+              "train-workers": train_workers}
 DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 
 
