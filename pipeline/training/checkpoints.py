@@ -12,7 +12,8 @@ FOLDER = "checkpoints"
 
 class RunCheckpoints:
     def __init__(self, run_folder: Path, chief: bool = True):
-        self.folder = Path(run_folder) / FOLDER if chief else Path(tempfile.mkdtemp(prefix="mnd-worker-checkpoints-"))
+        self.source = Path(run_folder) / FOLDER  # what a resumed run restores, whichever worker this is
+        self.folder = self.source if chief else Path(tempfile.mkdtemp(prefix="mnd-worker-checkpoints-"))
         self.chief = chief
 
     def save(self, model, optimizer, epoch: int) -> None:
@@ -26,7 +27,7 @@ class RunCheckpoints:
         phase starts a new optimizer) and return its epoch."""
         import tensorflow as tf
 
-        path = latest(self.folder)
+        path = latest(self.source)
         epoch = tf.Variable(0, dtype=tf.int64)
         objects = {"model": model, "epoch": epoch, **({"optimizer": optimizer} if optimizer is not None else {})}
         status = tf.train.Checkpoint(**objects).restore(path)

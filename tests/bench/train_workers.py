@@ -39,7 +39,8 @@ def run() -> str:
         f"| 2 workers on 127.0.0.1 (--strategy multi-worker) | {two:.0f} |",
         f"| ratio 2 workers / 1 | {two / one:.2f} |", "",
         "Both workers run on the same cores here, so this shows the multi-worker protocol's overhead on one "
-        "machine (two processes, all-reduce over gRPC each step), not a speed-up; one worker per machine is what "
+        "machine (two processes; each step all-reduces the gradients over gRPC and, batch norm being synchronized, "
+        "three small tensors per batch-norm layer forward and back), not a speed-up; one worker per machine is what "
         "scales."])
 
 

@@ -64,3 +64,14 @@ def test_model_keras_holds_the_best_validation_epoch(digits_run):
     _, val_set = stratified_split(load_dataset("digits", prep), manifest["dataset"]["val_split"])
     predictions = keras.models.load_model(digits_run / "model.keras").predict(prep.apply(val_set.pixels), verbose=0)
     assert np.mean(predictions.argmax(-1) == val_set.labels) == pytest.approx(manifest["val_accuracy"], abs=1e-9)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume", "RUN", "--model", "mobilenet_v1_025_32"], "drop --model, --dataset and --out"),
+    (["--resume", "RUN"], "no readable manifest.json"),
+    (["--model", "mobilenet_v1_025_32", "--dataset", "digits"], "mnd train needs --out (or --resume RUN_DIR)"),
+])
+def test_cli_refuses_bad_resume_options_in_one_line(mnd, tmp_path, args, message):
+    result = mnd("train", *[str(tmp_path / "missing") if a == "RUN" else a for a in args], check=2)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and list(tmp_path.iterdir()) == []
