@@ -14,7 +14,8 @@ from mnd.pipeline.model import init_weights
 from mnd.pipeline.model.registry import parse_model_name
 from mnd.pipeline.training import strategies
 from mnd.pipeline.training.checkpoints import RunCheckpoints
-from mnd.pipeline.training.fit import TrainConfig, estimate_batch_norm_statistics, max_shift_pixels, phases, recipe_of
+from mnd.pipeline.training.fit import (BATCH_NORM_ESTIMATION_SAMPLES, TrainConfig, estimate_batch_norm_statistics,
+                                        max_shift_pixels, phases, recipe_of)
 
 log = logging.getLogger("mnd")
 RUN_SCHEMA = "mnd.run/1"
@@ -105,7 +106,7 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
 
     data = ArrayTrainingData(train_set, val_set, prep, max_shift_pixels(config, spec), config.seed)
     estimate = lambda model: estimate_batch_norm_statistics(  # noqa: E731
-        model, prep.apply(train_set.pixels[:256]))
+        model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
     on_built = lambda built: manifest["training"].update(  # noqa: E731
         family=spec.to_dict().get("family", "v1"), recipe=recipe_of(built))
     hooks = Hooks(on_built=on_built, on_phase=_log_phase if start_weights else None, on_epoch_end=on_epoch_end,

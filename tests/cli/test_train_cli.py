@@ -50,7 +50,8 @@ def test_folder_with_one_class_is_refused(mnd, tmp_path):
 def test_short_run_writes_a_complete_run_directory(mnd, tmp_path):
     out = tmp_path / "run"
     mnd("train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--epochs", "2", "--out", out, check=0)
-    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "manifest.json", "model.keras", "preprocessing.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "labels.txt", "manifest.json", "model.keras",
+                                                     "preprocessing.json"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["epochs_completed"] == 2
     assert manifest["model"]["name"] == "mobilenet_v1_025_32" and manifest["model"]["channels"] == 1
