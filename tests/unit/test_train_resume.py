@@ -11,6 +11,8 @@ from mnd.pipeline.training.fit import TrainConfig
 from mnd.pipeline.training.resume import interrupted_run, resume_training
 from mnd.pipeline.training.run import Distribution, run_training
 
+from tests.unit.test_train_init import photos, v1_025_file  # noqa: F401 (fixtures)
+
 CONFIG = TrainConfig(epochs=3, batch_size=128, warmup_epochs=1)
 
 
@@ -23,8 +25,9 @@ def _stop_before_epoch(stop: int):
     return progress
 
 
-def _train(out, progress=None):
-    return run_training("mobilenet_v1_025_32", "digits", rundir.claim(out, force=False), CONFIG, progress=progress)
+def _train(out, progress=None, dataset="digits", config=CONFIG, init="none"):
+    return run_training("mobilenet_v1_025_32", str(dataset), rundir.claim(out, force=False), config, progress=progress,
+                        init=str(init))
 
 
 def _checkpoint_tensors(run):
@@ -48,6 +51,19 @@ def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path):
     assert all(np.array_equal(expected[name], got[name]) for name in expected)
     with pytest.raises(UsageError, match="complete, not interrupted"):
         interrupted_run(tmp_path / "cut")
+
+
+def test_a_run_cut_between_the_init_phases_resumes_to_the_same_weights(tmp_path, photos, v1_025_file):  # noqa: F811
+    """Cut where phase 1 (backbone frozen) ends: the resumed run restores the model and starts phase 2's optimizer
+    afresh, as the uninterrupted run does."""
+    config = TrainConfig(epochs=3, frozen_epochs=1, batch_size=8, warmup_epochs=1)
+    _train(tmp_path / "whole", dataset=photos, config=config, init=v1_025_file)
+    with pytest.raises(Interrupted):
+        _train(tmp_path / "cut", progress=_stop_before_epoch(2), dataset=photos, config=config, init=v1_025_file)
+    resumed = resume_training(tmp_path / "cut", Distribution())
+    assert [phase["epochs"] for phase in resumed["training"]["phases"]] == [1, 2]
+    expected, got = _checkpoint_tensors(tmp_path / "whole"), _checkpoint_tensors(tmp_path / "cut")
+    assert expected.keys() == got.keys() and all(np.array_equal(expected[name], got[name]) for name in expected)
 
 
 def test_model_keras_holds_the_best_validation_epoch(digits_run):
