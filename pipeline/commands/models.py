@@ -83,9 +83,10 @@ def cmd_train(args) -> None:
 
     emit_json(args, json.dumps(manifest, indent=2) + "\n")
     validation_samples = manifest["dataset"]["val_samples"]
-    log.info("best validation accuracy %s (95%% interval) at epoch %d of %d (%d validation images; last epoch %.4f); "
-             "run saved to %s", accuracy_interval(manifest["val_accuracy"], validation_samples), manifest["best_epoch"],
-             manifest["epochs_completed"], validation_samples, manifest["last_val_accuracy"], out)
+    log.info("best validation accuracy %s (95%% interval) at epoch %d of %d, kept in model.keras (%d validation images; "
+             "last epoch %s); run saved to %s", accuracy_interval(manifest["val_accuracy"], validation_samples),
+             manifest["best_epoch"], manifest["epochs_completed"], validation_samples,
+             accuracy_interval(manifest["last_val_accuracy"], validation_samples), out)
     log.info("next: mnd export --model %s --target host", out)
 
 

@@ -38,6 +38,7 @@ def _checkpoint_tensors(run):
             if name != "_CHECKPOINTABLE_OBJECT_GRAPH"}
 
 
+@pytest.mark.slow
 def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path):
     whole = _train(tmp_path / "whole")
     with pytest.raises(Interrupted, match="--resume"):
@@ -53,6 +54,7 @@ def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path):
         interrupted_run(tmp_path / "cut")
 
 
+@pytest.mark.slow
 def test_a_run_cut_between_the_init_phases_resumes_to_the_same_weights(tmp_path, photos, v1_025_file):  # noqa: F811
     """Cut where phase 1 (backbone frozen) ends: the resumed run restores the model and starts phase 2's optimizer
     afresh, as the uninterrupted run does."""
@@ -66,6 +68,7 @@ def test_a_run_cut_between_the_init_phases_resumes_to_the_same_weights(tmp_path,
     assert expected.keys() == got.keys() and all(np.array_equal(expected[name], got[name]) for name in expected)
 
 
+@pytest.mark.slow  # the session's shared 30-epoch digits run
 def test_model_keras_holds_the_best_validation_epoch(digits_run):
     import keras
 
