@@ -83,8 +83,8 @@ def cmd_train(args) -> None:
 
     emit_json(args, json.dumps(manifest, indent=2) + "\n")
     validation_samples = manifest["dataset"]["val_samples"]
-    log.info("best validation accuracy %s (95%% interval) at epoch %d of %d, kept in model.keras (%d validation images; "
-             "last epoch %s); run saved to %s", accuracy_interval(manifest["val_accuracy"], validation_samples),
+    log.info("best validation accuracy %s (95%% interval) at epoch %d of %d, kept in model.keras (%d validation "
+             "images; last epoch %s); run saved to %s", accuracy_interval(manifest["val_accuracy"], validation_samples),
              manifest["best_epoch"], manifest["epochs_completed"], validation_samples,
              accuracy_interval(manifest["last_val_accuracy"], validation_samples), out)
     log.info("next: mnd export --model %s --target host", out)

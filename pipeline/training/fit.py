@@ -81,8 +81,8 @@ def train(spec: ModelSpec, prep, train_set: Dataset, val_set: Dataset, config: T
 
     data = ArrayTrainingData(train_set, val_set, prep, max_shift_pixels(config, spec), config.seed)
     config = replace(config, batch_size=check_global_batch(config.batch_size, 1, len(train_set)))
-    hooks = Hooks(on_built=on_built, on_phase=on_phase, progress=progress,
-                  on_epoch_end=(lambda model, record, _optimizer: on_epoch_end(model, record)) if on_epoch_end else None)
+    epoch_end = (lambda model, record, _optimizer: on_epoch_end(model, record)) if on_epoch_end else None
+    hooks = Hooks(on_built=on_built, on_phase=on_phase, progress=progress, on_epoch_end=epoch_end)
     estimate = lambda model: estimate_batch_norm_statistics(  # noqa: E731
         model, prep.apply(train_set.pixels[:BATCH_NORM_ESTIMATION_SAMPLES]))
     return fit_distributed(spec, data, config, tf.distribute.get_strategy(), init=init, hooks=hooks,

@@ -18,7 +18,8 @@ def interrupted_run(run_folder: Path) -> dict:
     try:
         manifest = json.loads((Path(run_folder) / "manifest.json").read_text())
     except (OSError, ValueError):
-        raise UsageError(f"--resume {run_folder}: no readable manifest.json; give a run directory mnd train wrote") from None
+        raise UsageError(f"--resume {run_folder}: no readable manifest.json; give a run directory mnd train "
+                         "wrote") from None
     if not isinstance(manifest, dict) or "options" not in manifest or "distribution" not in manifest:
         raise UsageError(f"--resume {run_folder}: not a run this version of mnd train can resume (no recorded options)")
     if manifest.get("status") != "interrupted":

@@ -127,8 +127,8 @@ def run_training(model_name: str, dataset_source: str, destination: rundir.Desti
         manifest["status"] = "interrupted"
         rundir.write_json(staging / "manifest.json", manifest)
         rundir.publish(staging, destination)
-        raise Interrupted(f"interrupted after epoch {manifest['epochs_completed']} of {config.epochs}; "
-                          f"the last completed checkpoint is in {out}; continue with mnd train --resume {out}") from None
+        raise Interrupted(f"interrupted after epoch {manifest['epochs_completed']} of {config.epochs}; the last "
+                          f"completed checkpoint is in {out}; continue with mnd train --resume {out}") from None
     except BaseException:
         rundir.discard(staging, destination)
         raise

@@ -37,8 +37,8 @@ def cluster_from_options(strategy: str, workers: str | None, task_index: int | N
     if workers is not None:
         if task_index is None:
             raise UsageError("--workers needs --task-index I: this machine's position in the --workers list, from 0")
-        return _cluster_of({"cluster": {"worker": _addresses(workers)}, "task": {"type": "worker", "index": task_index}},
-                           "--task-index")
+        config = {"cluster": {"worker": _addresses(workers)}, "task": {"type": "worker", "index": task_index}}
+        return _cluster_of(config, "--task-index")
     if task_index is not None:
         raise UsageError("--task-index needs --workers host:port,host:port (or drop it and set TF_CONFIG)")
     if not environ.get("TF_CONFIG", "").strip():
