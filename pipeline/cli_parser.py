@@ -147,16 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     analyze.set_defaults(handler=cmd_analyze)
 
-    train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder")
-    train.add_argument("--model", required=True, help="registry name such as mobilenet_v1_025_32, mobilenet_v2_035_96 "
-                       "or mobilenet_v3_small_075_96")
-    train.add_argument("--dataset", required=True, help="'digits' (built in, in memory), a folder with "
-                       "one sub-folder per class or a y_labels.csv / labels.csv dataset (decoded once into a cache "
-                       "under MND_CACHE and streamed from it)")
-    train.add_argument("--out", required=True, help="run directory to create")
+    train = commands.add_parser("train", parents=[common], help="train a MobileNet v1 on a built-in dataset or an image folder",
+                                epilog="Distributed: global batch = --batch-size x replicas; peak learning rate = --lr "
+                                "x replicas (linear scaling, Goyal et al. 2017, made safe by the warm-up). Each epoch "
+                                "writes a checkpoint; model.keras holds the best validation accuracy's epoch. "
+                                "See docs/TRAINING.md.")
+    train.add_argument("--model", help="registry name such as mobilenet_v1_025_32, mobilenet_v2_035_96 "
+                       "or mobilenet_v3_small_075_96 (required unless --resume)")
+    train.add_argument("--dataset", help="'digits' (built in, in memory), a folder with one sub-folder per class or a "
+                       "y_labels.csv / labels.csv dataset (decoded once into a cache under MND_CACHE and streamed "
+                       "from it; required unless --resume)")
+    train.add_argument("--out", help="run directory to create (required unless --resume)")
     train.add_argument("--epochs", type=cli_args.positive_int, default=30)
-    train.add_argument("--batch-size", type=cli_args.positive_int, default=32)
-    train.add_argument("--lr", type=cli_args.positive_real, default=2e-3, help="peak learning rate")
+    train.add_argument("--batch-size", type=cli_args.positive_int, default=32, help="per replica: the global batch is "
+                       "--batch-size x the replicas in sync (all workers' devices)")
+    train.add_argument("--lr", type=cli_args.positive_real, default=2e-3, help="peak learning rate for one replica; "
+                       "with n replicas training uses n x --lr (linear scaling rule, after the warm-up)")
     train.add_argument("--seed", type=cli_args.seed, default=0)
     train.add_argument("--val-split", type=float, default=0.2, help="fraction held out for validation")
     train.add_argument("--channels", type=int, choices=(1, 3), help="default: the dataset's own (1 for digits)")
@@ -175,6 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--class-weights", default="none", choices=("none", "balanced"), help="weigh each example's "
                        "loss by its class: balanced = n / (classes x count of the class) in the training split")
     train.add_argument("--to-gray", action="store_true", help="convert colour images for 1-channel models")
+    train.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
+                       help="default: one device; mirrored: every local GPU (MirroredStrategy); multi-worker: "
+                       "several machines (MultiWorkerMirroredStrategy; the cluster from TF_CONFIG or --workers)")
+    train.add_argument("--workers", metavar="HOST:PORT,...", help="with --strategy multi-worker: every worker's "
+                       "address, the same list on each machine (builds TF_CONFIG; replaces one set in the environment)")
+    train.add_argument("--task-index", type=cli_args.non_negative_int, metavar="I",
+                       help="with --workers: this machine's position in the list, from 0 (0 is the chief, which "
+                       "writes the checkpoints)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint with "
+                       "the options its manifest recorded (--strategy, --workers, --task-index choose where)")
     train.add_argument("--force", action="store_true", help="replace an existing --out")
     train.add_argument("--json", action="store_true", help="print the manifest (one JSON document) on stdout; logs stay on stderr")
     train.set_defaults(handler=cmd_train)

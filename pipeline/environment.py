@@ -9,13 +9,23 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_b
 
 
 def package_versions() -> dict:
+    """Each package's version (None: missing). TensorFlow is whichever build is installed: tensorflow-cpu (the [cpu]
+    extra) or tensorflow (the [gpu] one); both listed means both wheels wrote the same module (reinstall one)."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+        versions[name] = _version(name)
+        if name == "tensorflow-cpu" and _version("tensorflow") is not None:
+            if versions[name] is None:
+                del versions[name]
+            versions["tensorflow"] = _version("tensorflow")
     return versions
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def cpu_facts() -> dict:

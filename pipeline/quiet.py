@@ -21,6 +21,14 @@ def native_stderr_silenced():
 
 
 def import_tensorflow_quietly() -> None:
+    """Import TensorFlow; without it one line names the extra to install."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        from mnd.pipeline.errors import UsageError
+
+        raise UsageError("TensorFlow is not installed: pip install 'mobilenet-deploy[cpu]' (or [gpu] on a machine "
+                         "with an NVIDIA GPU, docs/TRAINING.md)")
     with native_stderr_silenced():
         import tensorflow  # noqa: F401
 

@@ -31,7 +31,8 @@ RUN_SHAPE = Obj({"schema": str, "status": str, "model_file": str, "preprocessing
                  "dataset": Obj({"source": str, "val_split": float}, {"fingerprint": Nullable(FINGERPRINT_SHAPE)},
                                 closed=False), "training": dict,
                  "epochs_completed": int, "val_accuracy": float | None, "history": list, "environment": dict},
-                {"init": dict})
+                {"init": dict, "options": dict, "distribution": dict, "resumes": list, "best_epoch": int | None,
+                 "last_val_accuracy": float | None})
 
 
 @dataclass(frozen=True)

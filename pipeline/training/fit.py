@@ -1,12 +1,8 @@
 """Train a MobileNet (V1, V2, V3) on a TrainingData's batches: RMSprop, the augmentation and class weights the data
 applies, no decay on depthwise; the family's dropout (recipe_of records what each family's model uses)."""
 import logging
-import time
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from mnd.pipeline import interrupts
 from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.training.training_data import TrainingData, check_global_batch
 
@@ -36,7 +32,7 @@ class TrainConfig:
                 **self.__dict__}
 
 
-def _schedule(config: TrainConfig, steps_per_epoch: int):
+def schedule(config: TrainConfig, steps_per_epoch: int):
     import keras
 
     total = config.epochs * steps_per_epoch
@@ -61,7 +57,7 @@ def phases(config: TrainConfig, with_init: bool) -> list[dict]:
              "frozen": BATCH_NORM_FROZEN}]
 
 
-def _set_backbone_trainable(model, frozen: str) -> None:
+def set_backbone_trainable(model, frozen: str) -> None:
     """Keras 3: a non-trainable BatchNormalization layer also normalizes with its moving statistics."""
     import keras
 
@@ -74,52 +70,25 @@ def _set_backbone_trainable(model, frozen: str) -> None:
 
 def train(spec: ModelSpec, prep, data: TrainingData, config: TrainConfig,
           on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
-    """Fit on `data`'s training batches and return (model, history). `init` (model.init_weights.InitWeights) sets
-    the backbone's starting weights and makes training two-phase (see `phases`); `on_phase(index, phase)` runs as
-    each phase starts.
-    `on_built(model)` runs once the model is built, before any step;
-    `on_epoch_end(model, record)` runs after each completed epoch;
-    `progress(epoch, total)` returns a callback object with update(n, loss) and close()."""
-    import keras
+    """Fit on `data` with the default strategy and return (model, history) (training.loop does the work). `init`
+    (model.init_weights.InitWeights) sets the backbone's starting weights and makes training two-phase (see
+    `phases`); `on_phase(index, phase)` runs as each phase starts; `on_built(model)` once the model is built, before
+    any step; `on_epoch_end(model, record)` after each completed epoch; `progress(epoch, total, steps)` returns a
+    callback object with update(n, loss) and close()."""
     import tensorflow as tf
 
-    from mnd.pipeline.model.keras_builder import build_model
+    from mnd.pipeline.training.loop import Hooks, fit_distributed
 
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
-    model = build_model(spec, bn_momentum=config.bn_momentum, weight_decay=config.weight_decay)
-    if init is not None:
-        from mnd.pipeline.model.init_weights import load_into
+    config = replace(config, batch_size=check_global_batch(config.batch_size, 1, data.train_samples))
+    epoch_end = (lambda model, record, _optimizer: on_epoch_end(model, record)) if on_epoch_end else None
+    hooks = Hooks(on_built=on_built, on_phase=on_phase, progress=progress, on_epoch_end=epoch_end)
+    return fit_distributed(spec, data, config, tf.distribute.get_strategy(), init=init, hooks=hooks,
+                           estimate_statistics=lambda model: estimate_batch_norm_statistics(model, first_examples(data)))
 
-        load_into(model, spec, init)
-    if on_built:
-        on_built(model)
-    batch = check_global_batch(config.batch_size, 1, data.train_samples)
-    steps = data.train_samples // batch
-    plan = phases(config, init is not None)
-    if config.epochs == 0 and init is None:
-        first = data.train_batches(0, min(BATCH_NORM_ESTIMATION_SAMPLES, data.train_samples))
-        _estimate_batch_norm_statistics(model, next(iter(first))[0])
-    history = []
-    epoch = 0
-    with interrupts.deferred():  # a signal stops training between steps, never inside one or a checkpoint
-        for index, phase in enumerate(plan):
-            if index > 0 and phase["epochs"] == 0:
-                continue
-            _set_backbone_trainable(model, phase["frozen"])
-            schedule = _schedule(replace(config, epochs=phase["epochs"], learning_rate=phase["learning_rate"]), steps)
-            model.compile(optimizer=keras.optimizers.RMSprop(schedule, rho=0.9, momentum=0.9),
-                          loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
-            if on_phase:
-                on_phase(index, phase)
-            for _ in range(phase["epochs"]):
-                epoch += 1
-                history.append(_train_epoch(model, epoch, config, data, batch, steps, progress))
-                if on_epoch_end:
-                    on_epoch_end(model, history[-1])
-                interrupts.raise_if_requested()
-    _set_backbone_trainable(model, "nothing")
-    return model, history
+
+def first_examples(data: TrainingData):
+    """The model input of the first BATCH_NORM_ESTIMATION_SAMPLES examples of epoch 0, as the loop sees them."""
+    return next(iter(data.train_batches(0, min(BATCH_NORM_ESTIMATION_SAMPLES, data.train_samples))))[0]
 
 
 def recipe_of(model) -> dict:
@@ -140,7 +109,7 @@ def recipe_of(model) -> dict:
             "weight_decay_layers": len(decayed), "layers_without_weight_decay": undecayed}
 
 
-def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:
+def estimate_batch_norm_statistics(model, x) -> None:
     """An untrained model's BatchNorm statistics from one pass over training images, weights untouched.
 
     With the initial statistics (mean 0, variance 1) random weights shrink the activations layer by layer to about
@@ -155,21 +124,3 @@ def _estimate_batch_norm_statistics(model, x: np.ndarray) -> None:
     model(x, training=True)
     for layer, momentum in zip(norms, momenta):
         layer.momentum = momentum
-
-
-def _train_epoch(model, epoch, config, data: TrainingData, batch, steps, progress) -> dict:
-    started = time.monotonic()
-    bar = progress(epoch, config.epochs, steps) if progress else None
-    losses = []
-    for x, y, weight in data.train_batches(epoch, batch):
-        interrupts.raise_if_requested()
-        loss, _ = model.train_on_batch(x, y, sample_weight=weight, return_dict=False)
-        losses.append(float(loss))
-        if bar:
-            bar.update(1, loss=float(loss))
-    interrupts.raise_if_requested()
-    val_loss, val_accuracy = model.evaluate(data.validation_batches(256), verbose=0)
-    if bar:
-        bar.close(val_accuracy=val_accuracy)
-    return {"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": float(val_loss),
-            "val_accuracy": float(val_accuracy), "seconds": round(time.monotonic() - started, 2)}

@@ -10,7 +10,8 @@ BENCHMARKS = {"train-digits": "train_digits", "export-speed": "export_speed", "h
               "cortex-m-vww": "cortex_m_vww", "cortex-m-mobilenets": "cortex_m_mobilenets",
               "onnx-reduce-range": "onnx_reduce_range", "quant-quality": "quant_quality",
               "coral-v2-rpi4": "coral_v2_rpi4", "cortex-m-trained": "cortex_m_trained",
-              "input-pipeline": "input_pipeline", "transfer-vww": "transfer_vww"}
+              "input-pipeline": "input_pipeline", "transfer-vww": "transfer_vww",
+              "train-workers": "train_workers"}
 DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 
 

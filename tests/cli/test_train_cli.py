@@ -50,7 +50,8 @@ def test_folder_with_one_class_is_refused(mnd, tmp_path):
 def test_short_run_writes_a_complete_run_directory(mnd, tmp_path):
     out = tmp_path / "run"
     mnd("train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--epochs", "2", "--out", out, check=0)
-    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "manifest.json", "model.keras", "preprocessing.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "labels.txt", "manifest.json", "model.keras",
+                                                     "preprocessing.json"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["epochs_completed"] == 2
     assert manifest["model"]["name"] == "mobilenet_v1_025_32" and manifest["model"]["channels"] == 1
@@ -81,7 +82,8 @@ def test_ctrl_c_keeps_the_last_completed_checkpoint(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_digits_quality_per_seed(mnd, tmp_path, seed, digits_run):
-    """Issue acceptance: final-epoch validation accuracy >= 93% for each seed (seed 0 is the session's shared run).
+    """Issue acceptance: validation accuracy >= 93% for each seed (seed 0 is the session's shared run); model.keras
+    and val_accuracy are the best epoch's, last_val_accuracy the final epoch's.
     The 2-minute wall budget is a speed figure of this machine: `make bench` records it, a test does not."""
     out = digits_run
     if seed:
@@ -90,7 +92,8 @@ def test_digits_quality_per_seed(mnd, tmp_path, seed, digits_run):
             "--out", out, check=0)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["seed"] == seed and manifest["epochs_completed"] == 30
-    assert manifest["history"][-1]["val_accuracy"] == manifest["val_accuracy"]
+    accuracies = [record["val_accuracy"] for record in manifest["history"]]
+    assert manifest["val_accuracy"] == max(accuracies) and manifest["last_val_accuracy"] == accuracies[-1]
     assert manifest["val_accuracy"] >= 0.93, manifest["history"]
 
 

@@ -158,7 +158,7 @@ def test_export_in_the_image_counts_the_same_emulated_instructions(in_image, on_
 def test_lock_pins_exactly_what_pyproject_pins():
     """The lock (for .venv and the image) must follow pyproject.toml's pins: rerun `make lock` after changing them."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pins = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    pins = [*project["dependencies"], *project["optional-dependencies"]["cpu"], *project["optional-dependencies"]["test"]]
     locked = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", LOCK.read_text(), flags=re.MULTILINE))
     normalized = {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in locked.items()}
     for pin in pins:

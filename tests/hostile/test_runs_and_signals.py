@@ -181,9 +181,10 @@ def test_a_signal_just_after_an_epoch_line_publishes_a_whole_checkpoint(tmp_path
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "manifest.json", "model.keras",
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "labels.txt", "manifest.json", "model.keras",
                                                       "preprocessing.json"]
     assert (out / "model.keras").stat().st_size > 10_000
+    assert (out / "checkpoints" / "checkpoint").is_file()  # what --resume continues from
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
