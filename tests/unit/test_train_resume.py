@@ -44,7 +44,7 @@ def test_a_resumed_run_ends_with_the_uninterrupted_runs_weights(tmp_path):
     with pytest.raises(Interrupted, match="--resume"):
         _train(tmp_path / "cut", progress=_stop_before_epoch(2))
     assert interrupted_run(tmp_path / "cut")["epochs_completed"] == 1
-    resumed = resume_training(tmp_path / "cut", Distribution())
+    resumed = resume_training(tmp_path / "cut", Distribution(), tmp_path / "decoded-cache")
     assert resumed["status"] == "complete" and resumed["resumes"][0]["after_epoch"] == 1
     assert [r["step_losses"] for r in resumed["history"]] == [r["step_losses"] for r in whole["history"]]
     expected, got = _checkpoint_tensors(tmp_path / "whole"), _checkpoint_tensors(tmp_path / "cut")
@@ -62,7 +62,7 @@ def test_a_run_cut_between_the_init_phases_resumes_to_the_same_weights(tmp_path,
     _train(tmp_path / "whole", dataset=photos, config=config, init=v1_025_file)
     with pytest.raises(Interrupted):
         _train(tmp_path / "cut", progress=_stop_before_epoch(2), dataset=photos, config=config, init=v1_025_file)
-    resumed = resume_training(tmp_path / "cut", Distribution())
+    resumed = resume_training(tmp_path / "cut", Distribution(), tmp_path / "decoded-cache")
     assert [phase["epochs"] for phase in resumed["training"]["phases"]] == [1, 2]
     expected, got = _checkpoint_tensors(tmp_path / "whole"), _checkpoint_tensors(tmp_path / "cut")
     assert expected.keys() == got.keys() and all(np.array_equal(expected[name], got[name]) for name in expected)
