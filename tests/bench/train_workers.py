@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from mnd.pipeline.environment import cpu_facts
 from tests.conftest import MND, run_mnd
 from tests.cli.test_train_multiworker import _free_addresses
 
@@ -33,7 +34,7 @@ def run() -> str:
         "## Training throughput: 1 worker vs 2 local workers (`make bench`)", "",
         f"mobilenet_v1_025_32 on digits, global batch {GLOBAL_BATCH} (2 workers: 64 each), epochs 2-{EPOCHS} "
         "(epoch 1 traces the step), images/s over the whole epoch (steps and the validation pass). "
-        f"CPU: {_cpu()}, {os.cpu_count()} cores, {platform.machine()}.", "",
+        f"CPU: {cpu_facts()['cpu_model']}, {os.cpu_count()} cores, {platform.machine()}.", "",
         "| setup | images/s |", "|---|---|",
         f"| 1 worker (--strategy default) | {one:.0f} |",
         f"| 2 workers on 127.0.0.1 (--strategy multi-worker) | {two:.0f} |",
@@ -50,9 +51,3 @@ def _images_per_second(run: Path) -> float:
     images = sum(len(record["step_losses"]) for record in timed) * manifest["distribution"]["global_batch"]
     return images / sum(record["seconds"] for record in timed)
 
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"

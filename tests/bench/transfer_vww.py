@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnd.pipeline.environment import cpu_facts
 from mnd.pipeline.report.intervals import DIFFERENCE_METHOD, accuracy_interval, difference_interval
 from tests.bench.assets import assets_dir
 from tests.bench.label_file_folds import two_folds
@@ -197,7 +198,7 @@ def run() -> str:
         export = _export(work / f"fold1-fine-tune x{DEFAULT_FACTOR:g}", half_a, half_b, work)
     lines = [f"## Transfer learning: {MODEL} from ImageNet weights vs from scratch on vww_dev, two-fold "
              "(`make bench`)", "",
-             f"Machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} cores (shared, loaded). vww_dev's 200 "
+             f"Machine: {platform.machine()}, {cpu_facts()['cpu_model']}, {os.cpu_count()} cores (shared, loaded). vww_dev's 200 "
              "images in two fixed stratified halves (each class sorted by name, dealt alternately: 56 person + 44 "
              f"not per half); each run trains on one half (`--val-split {VAL_SPLIT}`: {round(100 * (1 - VAL_SPLIT))} "
              f"train, {round(100 * VAL_SPLIT)} validation) with `--epochs {EPOCHS} --batch-size {BATCH_SIZE} "
@@ -210,12 +211,3 @@ def run() -> str:
              *verdict_lines(runs, longer)]
     return "\n".join([*lines, "", *export])
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
