@@ -1,10 +1,9 @@
 """Train a MobileNet (V1, V2, V3) on a TrainingData's batches: RMSprop, the augmentation and class weights the data
 applies, no decay on depthwise; the family's dropout (recipe_of records what each family's model uses)."""
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from mnd.pipeline.model.architecture import ModelSpec
-from mnd.pipeline.training.training_data import TrainingData, check_global_batch
+from mnd.pipeline.training.training_data import TrainingData
 
 log = logging.getLogger("mnd")
 BATCH_NORM_ESTIMATION_SAMPLES = 256
@@ -66,24 +65,6 @@ def set_backbone_trainable(model, frozen: str) -> None:
             break
         is_norm = isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = frozen == "nothing" or (frozen == BATCH_NORM_FROZEN and not is_norm)
-
-
-def train(spec: ModelSpec, prep, data: TrainingData, config: TrainConfig,
-          on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
-    """Fit on `data` with the default strategy and return (model, history) (training.loop does the work). `init`
-    (model.init_weights.InitWeights) sets the backbone's starting weights and makes training two-phase (see
-    `phases`); `on_phase(index, phase)` runs as each phase starts; `on_built(model)` once the model is built, before
-    any step; `on_epoch_end(model, record)` after each completed epoch; `progress(epoch, total, steps)` returns a
-    callback object with update(n, loss) and close()."""
-    import tensorflow as tf
-
-    from mnd.pipeline.training.loop import Hooks, fit_distributed
-
-    config = replace(config, batch_size=check_global_batch(config.batch_size, 1, data.train_samples))
-    epoch_end = (lambda model, record, _optimizer: on_epoch_end(model, record)) if on_epoch_end else None
-    hooks = Hooks(on_built=on_built, on_phase=on_phase, progress=progress, on_epoch_end=epoch_end)
-    return fit_distributed(spec, data, config, tf.distribute.get_strategy(), init=init, hooks=hooks,
-                           estimate_statistics=lambda model: estimate_batch_norm_statistics(model, first_examples(data)))
 
 
 def first_examples(data: TrainingData):

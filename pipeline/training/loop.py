@@ -7,7 +7,10 @@ import time
 from dataclasses import dataclass, replace
 
 from mnd.pipeline import interrupts
+from mnd.pipeline.model.architecture import ModelSpec
+from mnd.pipeline.training import fit
 from mnd.pipeline.training.fit import TrainConfig, phases, schedule, set_backbone_trainable
+from mnd.pipeline.training.training_data import TrainingData, check_global_batch
 
 VALIDATION_BATCH = 256
 
@@ -170,3 +173,20 @@ def validation(model):
         return total_loss / max(count, 1) + decay, total_correct / max(count, 1)
 
     return evaluate
+
+
+def train(spec: ModelSpec, prep, data: TrainingData, config: TrainConfig,
+          on_epoch_end=None, progress=None, on_built=None, init=None, on_phase=None):
+    """Fit on `data` with the default strategy and return (model, history) (fit_distributed does the work). `init`
+    (model.init_weights.InitWeights) sets the backbone's starting weights and makes training two-phase (see
+    `phases`); `on_phase(index, phase)` runs as each phase starts; `on_built(model)` once the model is built, before
+    any step; `on_epoch_end(model, record)` after each completed epoch; `progress(epoch, total, steps)` returns a
+    callback object with update(n, loss) and close()."""
+    import tensorflow as tf
+
+    config = replace(config, batch_size=check_global_batch(config.batch_size, 1, data.train_samples))
+    epoch_end = (lambda model, record, _optimizer: on_epoch_end(model, record)) if on_epoch_end else None
+    hooks = Hooks(on_built=on_built, on_phase=on_phase, progress=progress, on_epoch_end=epoch_end)
+    estimate = lambda model: fit.estimate_batch_norm_statistics(model, fit.first_examples(data))  # noqa: E731
+    return fit_distributed(spec, data, config, tf.distribute.get_strategy(), init=init, hooks=hooks,
+                           estimate_statistics=estimate)

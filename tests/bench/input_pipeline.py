@@ -55,7 +55,7 @@ def run() -> str:
         f"Cold cache build (fingerprint every file for the key, list, decode and resize in {os.cpu_count()} "
         f"threads, write, publish): {IMAGES / build_s:.0f} images/s; the in-memory loader (list, decode and resize "
         f"in one thread): {IMAGES / load_s:.0f} images/s.", "",
-        f"Training on it: mobilenet_v1_025_96 from scratch, `fit.train` (the default strategy), global batch {BATCH}, "
+        f"Training on it: mobilenet_v1_025_96 from scratch, `loop.train` (the default strategy), global batch {BATCH}, "
         f"{TRAIN_EPOCHS} epochs, images/s of the last epoch's steps (the first traces the step; validation left out):",
         "", "| pipeline | training images/s |", "|---|---|",
         f"| in memory | {training['in memory']:.0f} |", f"| streamed | {training['streamed']:.0f} |",
@@ -67,7 +67,8 @@ def _training_images_per_second(data) -> float:
 
     from mnd.pipeline.data.preprocess import Preprocessing
     from mnd.pipeline.model.registry import parse_model_name
-    from mnd.pipeline.training.fit import TrainConfig, train
+    from mnd.pipeline.training.fit import TrainConfig
+    from mnd.pipeline.training.loop import train
 
     spec = replace(parse_model_name("mobilenet_v1_025_96", None, channels=3), classes=len(data.class_names))
     seconds = []

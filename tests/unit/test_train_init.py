@@ -14,7 +14,8 @@ from mnd.pipeline.model.keras_builder import build_model
 from mnd.pipeline.model.registry import parse_model_name
 from mnd.pipeline.training.array_data import ArrayTrainingData
 from mnd.pipeline.training.augment import Augmentation
-from mnd.pipeline.training.fit import TrainConfig, train
+from mnd.pipeline.training.fit import TrainConfig
+from mnd.pipeline.training.loop import train
 
 V1_025_FILE = "keras_mobilenet_025_notop/mobilenet_2_5_224_tf_no_top.h5"
 
