@@ -57,6 +57,7 @@ MAX_RUNS = 100_000              # timed runs per runtime: the latencies are kept
 MAX_WARMUP = 10_000
 MAX_CALIBRATION_SAMPLES = 100_000
 MAX_EVALUATION_SAMPLES = 10_000_000
+MAX_FLASH_WAIT_STATES = 15      # the most any Cortex-M flash controller offers (STM32H7: 7; STM32L4: 4)
 
 
 def run_count(text: str) -> int:
@@ -65,6 +66,10 @@ def run_count(text: str) -> int:
 
 def warmup_count(text: str) -> int:
     return _integer(text, 0, MAX_WARMUP, f"give 0 to {MAX_WARMUP} warm-up runs")
+
+
+def flash_wait_states(text: str) -> int:
+    return _integer(text, 0, MAX_FLASH_WAIT_STATES, f"give 0 to {MAX_FLASH_WAIT_STATES} wait states")
 
 
 def calibration_count(text: str) -> int:

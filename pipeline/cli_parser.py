@@ -70,8 +70,11 @@ def _add_measure_flags(parser) -> None:
     parser.add_argument("--threads", type=cli_args.thread_counts, help="comma list of thread counts, each 1 to "
                         f"{cli_args.MAX_THREADS}, one row each for the multi-threaded runtimes (default: 1; "
                         "rpi4/rpi5/linux-arm64: 1,2,4)")
-    parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print instructions/clock as an "
-                        "estimate (labelled so; QEMU has no timing model)")
+    parser.add_argument("--clock-mhz", type=cli_args.positive_real, help="emulated targets: also print the estimated "
+                        "cycles / clock in milliseconds (labelled an estimate; QEMU has no timing model)")
+    parser.add_argument("--flash-wait-states", type=cli_args.flash_wait_states, default=0, metavar="N",
+                        help="Cortex-M targets: add N cycles per 32-bit code fetch from flash to the cycle estimate "
+                        "(default 0: zero wait states)")
     parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                         help="Cortex-M targets: the core's optimized kernels where a layer fits them (auto: DSP "
                         "extension on cortex-m4/m7/m33, MVE (Helium) on cortex-m55) or the portable C99 kernels only")

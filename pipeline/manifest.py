@@ -48,12 +48,16 @@ class Measurement:
     warmup: int | None = None
     emulated: bool = False
     instructions: int | None = None
+    # Emulated Cortex-M rows: cycles per inference estimated from the core's instruction timings (never measured),
+    # at `flash_wait_states` wait states per 32-bit code fetch (targets/cortex_m/plugin/cycle_model.c)
+    cycles_estimated: int | None = None
+    flash_wait_states: int | None = None
     ram_bytes: int | None = None
     flash_bytes: int | None = None
     arena_bytes: int | None = None
     arena_floor_bytes: int | None = None
     tflm_arena_bytes: int | None = None
-    layers: list | None = None       # per layer: op, macs, instructions (emulated targets)
+    layers: list | None = None       # per layer: op, macs, instructions, cycles_estimated (emulated targets)
     ram_parts: dict | None = None    # model / harness / runtime
     flash_parts: dict | None = None
     # Top-1 agreement with another runtime on the same samples: {"reference", "n", "top1_differing",
@@ -158,7 +162,8 @@ RELOADABLE_SHAPE = Obj({"data": Obj({"evaluation": Obj({"split": float | None}, 
                        closed=False)  # what `mnd measure` needs to load the same evaluation samples again
 MEASUREMENT_SHAPE = record(
     Measurement, latency_ms=Nullable(Obj({"p50": float, "p90": float})),
-    layers=Nullable(ListOf(Obj({"index": int, "op": str, "macs": int, "instructions": int}))),
+    layers=Nullable(ListOf(Obj({"index": int, "op": str, "macs": int, "instructions": int},
+                               {"cycles_estimated": int}))),
     ram_parts=Nullable(MapOf(int)), flash_parts=Nullable(MapOf(int)),
     agreement=Nullable(Obj({"reference": str, "n": int, "top1_differing": int, "reference_accuracy": float | None,
                             "note": str | None})),

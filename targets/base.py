@@ -61,6 +61,7 @@ class MeasureSettings:
     threads: tuple | None = None  # thread counts, one row each for multi-threaded runtimes; None: the target's own
     clock_mhz: float | None = None
     kernels: str = "auto"  # Cortex-M: "auto" (the core's optimized kernels) or "portable" (plain C99 only)
+    flash_wait_states: int = 0  # Cortex-M: wait states per 32-bit code fetch in the cycle estimate
     board: BoardAccess = BoardAccess()
 
     def thread_counts(self, default: tuple) -> tuple:

@@ -55,6 +55,9 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings(), devic
         raise UsageError(f"{name}: {misfit}")
     if settings.kernels != "auto" and not target.takes_kernels:
         raise UsageError(f"{name}: --kernels applies to the cortex-m targets only (their generated C engine)")
+    if settings.flash_wait_states and not target.takes_kernels:
+        raise UsageError(f"{name}: --flash-wait-states applies to the cortex-m targets only (their cycle estimate); "
+                         "drop it")
     absent = target.check_device(settings.board) if device else None
     if absent:
         raise TargetUnavailable(f"{name}: {absent}")
@@ -68,6 +71,8 @@ def target_record(target, settings: MeasureSettings, board: dict | None = None) 
         options["ssh"] = settings.board.ssh
     if settings.kernels != "auto":
         options["kernels"] = settings.kernels
+    if settings.flash_wait_states:
+        options["flash_wait_states"] = settings.flash_wait_states
     return {"name": target.name, "options": options, "board": board}
 
 

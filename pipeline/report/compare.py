@@ -20,7 +20,8 @@ def _speed(m) -> str:
     if m.latency_ms:
         return f"{m.latency_ms['p50']:.3f} ms"
     if m.instructions is not None:
-        return f"{m.instructions:,} instructions"
+        cycles = f", {m.cycles_estimated:,} cycles (estimated)" if m.cycles_estimated is not None else ""
+        return f"{m.instructions:,} instructions{cycles}"
     median = ((m.benchmark or {}).get("inference") or {}).get("median")
     return "—" if median is None else f"{median / 1000:.3f} ms (benchmark_model median)"
 

@@ -1,4 +1,5 @@
-"""Report section for an emulated target: instruction counts (never cycles or milliseconds), memory, layers."""
+"""Report section for an emulated target: instruction counts, cycles estimated from the core's instruction timings
+(labelled estimated, never measured), memory, layers."""
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.intervals import accuracy_interval
 
@@ -22,6 +23,7 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
                 if m.tflm_arena_bytes is not None else ""),
              f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
              "these are instruction counts, not cycles",
+             *_cycles_line(m),
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
              f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
@@ -29,11 +31,32 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
              + (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
                 if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")]
     if clock_mhz:
-        lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "
-                     f"instruction per cycle would take {m.instructions / (clock_mhz * 1e3):.2f} ms")
-    lines += [*extra, "", "| layer | op | MACs | instructions | per MAC |", "|---|---|---|---|---|"]
+        lines.append(f"- estimate, not a measurement: {milliseconds_line(m, clock_mhz)}")
+    cycles = m.cycles_estimated is not None
+    lines += [*extra, "", "| layer | op | MACs | instructions | per MAC |" + (" est. cycles |" if cycles else ""),
+              "|---|---|---|---|---|" + ("---|" if cycles else "")]
     for layer in m.layers or []:
         ratio = f"{layer['instructions'] / layer['macs']:.2f}" if layer["macs"] else "—"
+        estimated = layer.get("cycles_estimated")
         lines.append(f"| {text(layer['index'])} | {text(layer['op'])} | {layer['macs']:,} | "
-                     f"{layer['instructions']:,} | {ratio} |")
+                     f"{layer['instructions']:,} | {ratio} |"
+                     + ((f" {estimated:,} |" if estimated is not None else " — |") if cycles else ""))
     return lines + [""]
+
+
+def _cycles_line(m) -> list:
+    if m.cycles_estimated is None:
+        return []
+    wait = m.flash_wait_states or 0
+    return [f"- estimated cycles per inference: {m.cycles_estimated:,} ({m.cycles_estimated / m.instructions:.2f} "
+            f"per instruction) from the {m.target}'s published instruction timings at {wait} flash wait "
+            f"state{'s' if wait != 1 else ''} — an estimate, not a measurement"]
+
+
+def milliseconds_line(m, clock_mhz: float) -> str:
+    """The row's estimated cycles (else its instructions at one a cycle) at `clock_mhz`, in milliseconds."""
+    if m.cycles_estimated is not None:
+        return (f"{m.cycles_estimated:,} estimated cycles at {clock_mhz:g} MHz would take "
+                f"{m.cycles_estimated / (clock_mhz * 1e3):.2f} ms")
+    return (f"{m.instructions:,} instructions at {clock_mhz:g} MHz and one instruction per cycle would take "
+            f"{m.instructions / (clock_mhz * 1e3):.2f} ms")

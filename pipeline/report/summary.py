@@ -50,7 +50,8 @@ def _speed(m) -> str:
     if m.latency_ms:
         return f"{m.latency_ms['p50']:.3f} / {m.latency_ms['p90']:.3f} ms{threads}"
     if m.instructions is not None:
-        return f"{m.instructions:,} instructions"
+        cycles = f", {m.cycles_estimated:,} cycles (estimated)" if m.cycles_estimated is not None else ""
+        return f"{m.instructions:,} instructions{cycles}"
     benchmark = m.benchmark or {}
     stats = benchmark.get("inference") or {}
     for key, value in (("median", stats.get("median")), ("avg", stats.get("avg") or benchmark.get("inference_avg_us"))):

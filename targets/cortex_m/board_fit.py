@@ -19,10 +19,13 @@ MEASURED_BASIS = ("the emulator firmware's sizes as built and run (flash: text +
 
 
 def measured_fit(board, measurement) -> dict:
-    """The verdict from a Cortex-M export's mnd-c measurement, with instructions / clock as a labelled estimate."""
+    """The verdict from a Cortex-M export's mnd-c measurement, with its estimated cycles (or, in rows from before
+    the estimate, its instructions) at the board's clock as a labelled estimate in milliseconds."""
+    from mnd.pipeline.report.emulated import milliseconds_line
+
     verdict = fit(board, measurement.flash_bytes, measurement.ram_bytes, MEASURED_BASIS)
-    milliseconds = measurement.instructions / (board.clock_mhz * 1e3)
+    cycles = measurement.cycles_estimated if measurement.cycles_estimated is not None else measurement.instructions
+    milliseconds = cycles / (board.clock_mhz * 1e3)
     return {**verdict, "estimate_ms": round(milliseconds, 3),
-            "estimate": f"estimate, not a measurement: {measurement.instructions:,} instructions at "
-                        f"{board.clock_mhz:g} MHz and one instruction per cycle would take {milliseconds:.2f} ms "
+            "estimate": f"estimate, not a measurement: {milliseconds_line(measurement, board.clock_mhz)} "
                         "(QEMU has no timing model)"}

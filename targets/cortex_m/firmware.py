@@ -25,7 +25,9 @@ from mnd.targets.toolchain import install_hint
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness"
-PLUGIN_SOURCE = HERE / "plugin" / "mnd_count.c"
+PLUGIN = HERE / "plugin"
+PLUGIN_SOURCES = ("mnd_count.c", "thumb_decode.c", "cycle_model.c")  # compiled together
+PLUGIN_HEADERS = ("thumb_decode.h", "cycle_model.h")
 HARNESS_SOURCES = ("startup.S", "main.c", "semihost.c", "stack.c", "fault.c", "marker.c")
 MARKER_SYMBOL = "mnd_marker"
 DEFAULT_STACK_BYTES = 64 * 1024
@@ -249,9 +251,10 @@ def _part_of(source: str) -> str:
 
 
 def build_plugin(out_dir: Path) -> Path:
-    """Compile plugin/mnd_count.c for the host; cached in out_dir by a hash of its source and flags."""
-    source = PLUGIN_SOURCE.read_bytes()
-    digest = hashlib.sha256(source + " ".join(_PLUGIN_CFLAGS).encode()).hexdigest()[:12]
+    """Compile the plugin (plugin/mnd_count.c and the cycle model beside it) for the host; cached in out_dir by a
+    hash of its sources and flags."""
+    sources = b"".join((PLUGIN / name).read_bytes() for name in (*PLUGIN_SOURCES, *PLUGIN_HEADERS))
+    digest = hashlib.sha256(sources + " ".join(_PLUGIN_CFLAGS).encode()).hexdigest()[:12]
     out_dir = Path(out_dir)
     target = out_dir / f"mnd_count-{digest}.so"
     if target.is_file():
@@ -262,7 +265,7 @@ def build_plugin(out_dir: Path) -> Path:
                           f"{_OR}")
     out_dir.mkdir(parents=True, exist_ok=True)
     with temporary_directory(".mnd_count-", dir=out_dir) as work:
-        _run_tool([cc, *_PLUGIN_CFLAGS, str(PLUGIN_SOURCE), "-o", "mnd_count.so"], work,
+        _run_tool([cc, *_PLUGIN_CFLAGS, *(str(PLUGIN / name) for name in PLUGIN_SOURCES), "-o", "mnd_count.so"], work,
                   "building the QEMU plugin failed", tmpdir=work / TOOL_TMPDIR)
         os.replace(work / "mnd_count.so", target)
     return target

@@ -1,6 +1,8 @@
 """Run a firmware ELF under qemu-system-arm with the instruction-counting plugin, always with a timeout.
 
 QEMU gives instruction counts, not cycles (the DWT cycle counter reads 0 there); figures from here are emulated.
+The plugin also estimates cycles from the core's published instruction timings (plugin/cycle_model.c): an
+estimate beside the exact instruction counts, never a measurement.
 """
 import os
 import re
@@ -45,6 +47,8 @@ class RunResult:
     layers: int = 0
     marker_counts: tuple = ()    # running instruction count at each mnd_marker hit
     stack_at_invoke_bytes: int = 0  # stack the harness itself holds when it calls the model
+    marker_cycles: tuple = ()    # running cycle estimate at each mnd_marker hit (plugin/cycle_model.c)
+    total_cycles: int = 0        # the cycle estimate of the whole program
 
     def per_sample(self) -> list:
         """[[layer instructions] per sample]."""
@@ -52,22 +56,40 @@ class RunResult:
 
     def inference_instructions(self) -> list:
         """Instructions from the first marker to the last, per sample."""
-        step = self.layers + 1
-        return [self.marker_counts[s * step + self.layers] - self.marker_counts[s * step]
-                for s in range(self.samples)]
+        return _inference(self.marker_counts, self.samples, self.layers)
+
+    def per_sample_cycles(self) -> list:
+        """[[layer estimated cycles] per sample]."""
+        return _per_sample(self.marker_cycles, self.samples, self.layers)
+
+    def inference_cycles(self) -> list:
+        """Estimated cycles from the first marker to the last, per sample."""
+        return _inference(self.marker_cycles, self.samples, self.layers)
 
 
-def qemu_command(core: Core, firmware: Firmware, plugin: Path, counts: Path) -> list:
-    """Absolute paths throughout: QEMU runs in the work directory, not where the caller's relative paths start."""
+def _per_sample(marks: tuple, samples: int, layers: int) -> list:
+    step = layers + 1
+    return [[marks[s * step + l + 1] - marks[s * step + l] for l in range(layers)] for s in range(samples)]
+
+
+def _inference(marks: tuple, samples: int, layers: int) -> list:
+    step = layers + 1
+    return [marks[s * step + layers] - marks[s * step] for s in range(samples)]
+
+
+def qemu_command(core: Core, firmware: Firmware, plugin: Path, counts: Path, flash_wait_states: int = 0) -> list:
+    """Absolute paths throughout: QEMU runs in the work directory, not where the caller's relative paths start.
+    The cycle estimate charges `flash_wait_states` per 32-bit word fetched from the core's code region."""
     plugin, counts = Path(plugin).resolve(), Path(counts).resolve()
-    plugin_arg = f"{_escape(plugin)},marker={firmware.marker_address:#x},out={_escape(counts)}"
+    plugin_arg = (f"{_escape(plugin)},marker={firmware.marker_address:#x},out={_escape(counts)},core={core.name},"
+                  f"flash={core.code.base:#x}:{core.code.end:#x},wait_states={int(flash_wait_states)}")
     return [find_tool("qemu-system-arm", core.name), "-machine", core.machine, "-nographic", "-monitor", "none",
             "-serial", "none", "-semihosting-config", "enable=on,target=native",
             "-kernel", str(Path(firmware.elf).resolve()), "-plugin", plugin_arg]
 
 
 def run_firmware(core: Core, firmware: Firmware, workdir: Path, inputs: bytes, timeout_s: float,
-                 plugin: Path = None) -> RunResult:
+                 plugin: Path = None, flash_wait_states: int = 0) -> RunResult:
     """Run `firmware` on `inputs` (whole samples, concatenated) in workdir; raise FirmwareRunError unless clean."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +98,7 @@ def run_firmware(core: Core, firmware: Firmware, workdir: Path, inputs: bytes, t
     for stale in (counts, outputs):
         stale.unlink(missing_ok=True)
     (workdir / "inputs.bin").write_bytes(inputs)
-    command = qemu_command(core, firmware, plugin, counts)
+    command = qemu_command(core, firmware, plugin, counts, flash_wait_states)
     try:
         with phase(f"{core.name} under QEMU ({core.machine}): {firmware.elf.name}"):
             done = run_group(command, cwd=workdir, timeout=timeout_s)
@@ -87,8 +109,8 @@ def run_firmware(core: Core, firmware: Firmware, workdir: Path, inputs: bytes, t
     text = _text(done.stdout) + _text(done.stderr)
     _check_exit(core, done.returncode, text)
     report = _parse_report(core, text)
-    marks, total = _parse_counts(core, counts, text)
-    return _result(core, report, marks, total, outputs, text)
+    counted = _parse_counts(core, counts, text)
+    return _result(core, report, counted, outputs, text)
 
 
 def _check_exit(core: Core, returncode: int, text: str) -> None:
@@ -121,23 +143,27 @@ def _parse_counts(core: Core, counts: Path, text: str) -> tuple:
     if not counts.is_file():
         raise FirmwareRunError(f"{core.name}: the counting plugin wrote no {counts.name} (did QEMU load it?); "
                                f"output: {_tail(text)}", text)
-    marks, total = [], None
+    counted = {"marker": [], "cycles": [], "total": None, "cycles_total": None}
     for line in counts.read_text().splitlines():
         key, _, value = line.partition(" ")
-        if key in ("marker", "total") and not (value.isascii() and value.isdigit()):
+        if key in counted and not (value.isascii() and value.isdigit()):
             raise FirmwareRunError(f"{core.name}: the counting plugin wrote {line[:80]!r}, not a count", text)
-        if key == "marker":
-            marks.append(int(value))
-        elif key == "total":
-            total = int(value)
+        if key in ("marker", "cycles"):
+            counted[key].append(int(value))
+        elif key in ("total", "cycles_total"):
+            counted[key] = int(value)
         elif key == "error":
             raise FirmwareRunError(f"{core.name}: the counting plugin failed: {value}", text)
-    if total is None:
-        raise FirmwareRunError(f"{core.name}: {counts} has no total line", text)
-    return marks, total
+    if counted["total"] is None or counted["cycles_total"] is None:
+        raise FirmwareRunError(f"{core.name}: {counts} has no total or cycles_total line", text)
+    if len(counted["cycles"]) != len(counted["marker"]):
+        raise FirmwareRunError(f"{core.name}: {counts} has {len(counted['cycles'])} cycle estimates for "
+                               f"{len(counted['marker'])} markers", text)
+    return counted
 
 
-def _result(core: Core, report: dict, marks: list, total: int, outputs: Path, text: str) -> RunResult:
+def _result(core: Core, report: dict, counted: dict, outputs: Path, text: str) -> RunResult:
+    marks, total = counted["marker"], counted["total"]
     samples, layers = report["samples"], report["layers"]
     if len(marks) != samples * (layers + 1):
         raise FirmwareRunError(
@@ -146,15 +172,15 @@ def _result(core: Core, report: dict, marks: list, total: int, outputs: Path, te
     if report["stack_peak"] >= report["stack_size"]:
         raise FirmwareRunError(f"{core.name}: stack overflow — the program used all {report['stack_size']} bytes "
                                f"of its stack; build the firmware with a larger stack_bytes", text)
-    step = layers + 1
-    segments = [marks[s * step + l + 1] - marks[s * step + l] for s in range(samples) for l in range(layers)]
+    segments = [count for sample in _per_sample(marks, samples, layers) for count in sample]
     data = outputs.read_bytes() if outputs.is_file() else b""
     if len(data) != samples * report["output_bytes"]:
         raise FirmwareRunError(f"{core.name}: outputs.bin holds {len(data)} bytes; expected {samples} x "
                                f"{report['output_bytes']}", text)
     return RunResult(outputs=data, segments=segments, total_instructions=total,
                      stack_peak_bytes=report["stack_peak"], stdout=text, samples=samples, layers=layers,
-                     marker_counts=tuple(marks), stack_at_invoke_bytes=report["stack_at_invoke"])
+                     marker_counts=tuple(marks), stack_at_invoke_bytes=report["stack_at_invoke"],
+                     marker_cycles=tuple(counted["cycles"]), total_cycles=counted["cycles_total"])
 
 
 def _escape(path: Path) -> str:

@@ -1,5 +1,6 @@
 """Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
-reference kernels, with instruction counts (never cycles: QEMU has no timing model), RAM and flash."""
+reference kernels, with instruction counts (QEMU has no timing model) and a cycle estimate from the core's
+published instruction timings beside them (labelled estimated, never measured), RAM and flash."""
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ class EngineMismatch(MndError):
 class CortexMTarget(Target):
     core = ""
     requires = ("tflite_int8",)
-    options = {"clock_mhz": "prints an instructions/clock estimate, labelled as such (not a measurement)",
+    options = {"clock_mhz": "prints the estimated cycles / clock in milliseconds, labelled as such (not a measurement)",
+               "flash_wait_states": "flash wait states added to the cycle estimate per 32-bit code fetch (default 0)",
                "kernels": "auto (the core's DSP kernels, or on cortex-m55 its MVE kernels, where a layer fits them) "
                           "or portable (plain C99 only)"}
     takes_kernels = True
@@ -61,10 +63,11 @@ class CortexMTarget(Target):
                                  "int8 .tflite")
         measurements = build_in_run(run_dir, self.name,
                                     lambda project: self._measure_in(project, run_dir, manifest, evaluation,
-                                                                     settings.kernels))
+                                                                     settings.kernels, settings.flash_wait_states))
         return TargetResult(measurements)
 
-    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, kernels: str = "auto"):
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, kernels: str = "auto",
+                    flash_wait_states: int = 0):
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.qemu import run_firmware
 
@@ -72,20 +75,26 @@ class CortexMTarget(Target):
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
         with temporary_directory(f"mnd-{self.name}-") as tmp:
-            result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(), timeout_s=_timeout(len(inputs)))
+            result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(),
+                                  timeout_s=_timeout(len(inputs)), flash_wait_states=flash_wait_states)
         outputs = int8_rows(result.outputs, self.name, "the harness's outputs.bin", len(inputs),
                             manifest.model["classes"])
         if result.samples != len(inputs):
             raise refuse(self.name, "the harness's report", f"says {result.samples} samples; {len(inputs)} were sent")
         self._check_bit_exact(project, int8_path, inputs, outputs, generated)
         per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
-        layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count))}
-                  for i, (op, macs, count) in enumerate(zip(generated.layers, generated.macs, per_layer))]
+        per_layer_cycles = np.asarray(result.per_sample_cycles(), dtype=np.int64).mean(axis=0)
+        layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count)),
+                   "cycles_estimated": int(round(cycles))}
+                  for i, (op, macs, count, cycles) in enumerate(zip(generated.layers, generated.macs, per_layer,
+                                                                    per_layer_cycles))]
         parts = {name: sizes for name, sizes in firmware.parts.items()}
         return (Measurement(
             target=self.name, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
             n=len(inputs), latency_ms=None, runs=len(inputs), threads=None, warmup=None, emulated=True,
             instructions=int(round(float(np.mean(result.inference_instructions())))),
+            cycles_estimated=int(round(float(np.mean(result.inference_cycles())))),
+            flash_wait_states=flash_wait_states,
             ram_bytes=firmware.sizes.ram + result.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
             arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
             tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
@@ -110,4 +119,5 @@ def _timeout(samples: int) -> float:
 for _core in ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"):
     register_target(type(_core.replace("-", "_"), (CortexMTarget,), {
         "name": _core, "core": _core,
-        "description": f"{_core} under QEMU: mnd's C engine, bit-exact checks, instruction counts, RAM/flash"}))
+        "description": f"{_core} under QEMU: mnd's C engine, bit-exact checks, instruction counts and estimated "
+                       "cycles, RAM/flash"}))

@@ -44,6 +44,8 @@ def test_vww_int8_on_m4_all_200_images(tour):
     assert 0.8 <= m["accuracy"] <= 0.9
     assert 7_489_664 / 2 < m["instructions"] <= 40_000_000  # first goal with plain C kernels
     assert len(m["layers"]) == 31 and sum(layer["macs"] for layer in m["layers"]) == 7_489_664
+    assert m["instructions"] < m["cycles_estimated"] and m["flash_wait_states"] == 0  # single issue: never below
+    assert abs(sum(layer["cycles_estimated"] for layer in m["layers"]) - m["cycles_estimated"]) <= len(m["layers"])
     # the two-buffer floor (layer 2: 48x48x8 in, 48x48x16 out) plus that 1x1 DSP kernel's scratch, 24 * 16 + 16 * 2
     assert m["arena_bytes"] == m["arena_floor_bytes"] == 55_296 + 416
     assert m["tflm_arena_bytes"] > m["arena_bytes"]
@@ -52,6 +54,7 @@ def test_vww_int8_on_m4_all_200_images(tour):
     assert next(v for v in manifest["validations"] if v["name"].startswith("tflm"))["value"] == 0
     report = (out / "report.md").read_text()
     assert "instruction counts, not cycles" in report and "estimate, not a measurement" in report
+    assert f"- estimated cycles per inference: {m['cycles_estimated']:,}" in report
     assert (out / "cortex-m4" / "model.c").is_file() and (out / "cortex-m4" / "kernels.c").is_file()
 
 

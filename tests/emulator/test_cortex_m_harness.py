@@ -114,6 +114,16 @@ def test_instruction_counts_are_deterministic(runs):
     assert first.outputs == second.outputs
 
 
+def test_cycle_estimates_are_deterministic_and_never_below_the_count_on_single_issue_cores(runs):
+    core, _, first, second = runs
+    assert first.marker_cycles == second.marker_cycles and first.total_cycles == second.total_cycles
+    assert [sum(layers) for layers in first.per_sample_cycles()] == first.inference_cycles()
+    assert all(cycles > 0 for layers in first.per_sample_cycles() for cycles in layers)
+    if core.name in ("cortex-m4", "cortex-m33"):  # single issue: every instruction costs at least a cycle
+        assert all(c >= i for c, i in zip(sum(first.per_sample_cycles(), []), first.segments))
+        assert all(c > i for c, i in zip(first.inference_cycles(), first.inference_instructions()))
+
+
 def test_layer_segments_add_up_to_the_inference(runs):
     _, _, first, _ = runs
     per_sample = first.per_sample()

@@ -50,3 +50,25 @@ def test_a_rows_clock_estimate_survives_measuring_another_core():
     report = render(again)
     assert f"{m4.instructions:,} instructions at 80 MHz" in report
     assert report.count("instructions at 80 MHz") == 1  # the cortex-m55 row was measured without a clock
+
+
+def test_estimated_cycles_give_the_milliseconds_and_are_labelled_estimated():
+    from dataclasses import replace
+
+    from mnd.pipeline.report.summary import terminal_lines
+
+    manifest = sample_manifest()
+    m4 = next(m for m in manifest.measurements if m.target == "cortex-m4")
+    layers = [{**layer, "cycles_estimated": 2 * layer["instructions"]} for layer in m4.layers]
+    estimated = replace(m4, cycles_estimated=983_236, flash_wait_states=1, layers=layers)
+    manifest = replace(manifest, measurements=tuple(estimated if m is m4 else m for m in manifest.measurements))
+    judged = with_board_fit(manifest, BOARDS["nano33-ble"])
+    assert judged.target["part"]["estimate_ms"] == round(983_236 / 64e3, 3)
+    assert check(json.loads(judged.to_json()), MANIFEST_SHAPE) == []
+    report = render(judged)
+    assert ("- on the nRF52840: estimate, not a measurement: 983,236 estimated cycles at 64 MHz would take 15.36 ms"
+            in report)
+    assert ("- estimated cycles per inference: 983,236 (2.00 per instruction) from the cortex-m4's published "
+            "instruction timings at 1 flash wait state — an estimate, not a measurement") in report
+    assert "| instructions | per MAC | est. cycles |" in report and f"| {2 * 228_960:,} |" in report
+    assert any("491,618 instructions, 983,236 cycles (estimated)" in line for line in terminal_lines(judged))
