@@ -23,6 +23,15 @@ PROBE_SYMBOLS = ("Reset_Handler", "mnd_probe_done", "mnd_probe_input", "mnd_prob
                  "mnd_probe_state")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 _TAIL = 1500
+# xPSR's T bit, which a core reset from an empty vector table (QEMU started with no program) lacks: without it the
+# core runs no Thumb code at all. Servers name the register differently (QEMU xpsr, OpenOCD xPSR), and gdb's $ps
+# alias is not there for M-profile targets, so gdb's Python finds it.
+THUMB_BIT = ("python",
+             "names = {r.name for r in gdb.selected_frame().architecture().registers()}",
+             "xpsr = next((n for n in ('xpsr', 'xPSR', 'XPSR') if n in names), None)",
+             "if xpsr is None: raise gdb.GdbError('the GDB server shows no xPSR register: not a Cortex-M core?')",
+             "gdb.execute(f'set ${xpsr} = ${xpsr} | 0x01000000')",
+             "end")
 FILES = ("outputs.bin", "cycles.bin", "states.bin")
 
 
@@ -95,9 +104,7 @@ def gdb_script(probe: Probe, symbols: dict, samples: int, input_bytes: int) -> s
 
     lines = ["set pagination off", "set confirm off", "set width 0", "set remotetimeout 30",
              f"target extended-remote {probe.host}:{probe.port}", "load",
-             # $ps is gdb's name for xPSR on any server; its T bit, which a core reset from an empty vector table
-             # (QEMU with no program) lacks, makes the core run Thumb code at all
-             f"set $pc = {address['Reset_Handler']:#x}", "set $ps = $ps | 0x01000000",
+             f"set $pc = {address['Reset_Handler']:#x}", *THUMB_BIT,
              f"hbreak *{address['mnd_probe_done']:#x}", "continue"]
     for index in range(samples):
         lines += [f"restore input-{index}.bin binary {address['mnd_probe_input']:#x}", "continue",

@@ -14,8 +14,8 @@ FIELDS = ("magic", "layers", "input_bytes", "output_bytes", "counter", "samples"
 STATE_BYTES = 4 * len(FIELDS)
 COUNTING, NO_CYCCNT, NOT_ADVANCING = 0, 1, 2  # harness/dwt.h
 COUNTER_ABSENT = {NO_CYCCNT: "the part has no cycle counter (DWT_CTRL.NOCYCCNT)",
-                  NOT_ADVANCING: "the DWT cycle counter did not advance once enabled (no DWT: QEMU does not "
-                                 "emulate it)"}
+                  NOT_ADVANCING: "the DWT cycle counter did not advance once enabled (no DWT there: QEMU, for "
+                                 "one, does not emulate it)"}
 _EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage fault", 5: "BusFault", 6: "UsageFault", 7: "SecureFault"}
 
 

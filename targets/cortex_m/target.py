@@ -80,16 +80,15 @@ class CortexMTarget(Target):
                                  "int8 .tflite")
         measurements = build_in_run(run_dir, self.name,
                                     lambda project: self._measure_in(project, run_dir, manifest, evaluation,
-                                                                     settings.kernels, settings))
+                                                                     settings))
         return TargetResult(measurements)
 
-    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, kernels: str = "auto",
-                    settings=None):
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, settings):
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.qemu import run_firmware
 
-        probe = settings is not None and settings.board.probe
-        generated, firmware = self.build(project, run_dir, manifest, kernels, probe=bool(probe))
+        probe = settings.board.probe is not None
+        generated, firmware = self.build(project, run_dir, manifest, settings.kernels, probe=probe)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
         if probe:
