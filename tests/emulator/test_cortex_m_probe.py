@@ -74,6 +74,7 @@ def test_probe_row_matches_the_emulated_run(v2_export, gdbstub, tmp_path):
                               "note": COUNTER_ABSENT[NOT_ADVANCING]}
     assert board["cycles"] is None and board["latency_ms"] is None and board["instructions"] is None
     assert board["clock_mhz"] == 120.0 and manifest["target"]["options"]["probe"] == url
+    assert manifest["target"]["part"]["board"] == BOARD  # `mnd measure --board` judges the fit, on the emulated row
     assert (board["n"], board["accuracy"], board["runtime"]) == (emulated["n"], emulated["accuracy"], "mnd-c")
     assert [layer["op"] for layer in board["layers"]] == [layer["op"] for layer in emulated["layers"]]
     assert all("cycles" not in layer for layer in board["layers"])
