@@ -12,7 +12,7 @@ from pathlib import Path
 from mnd.pipeline.errors import MndError, UsageError
 from mnd.pipeline.process_group import run_group
 from mnd.pipeline.progress import phase
-from mnd.targets.cortex_m.firmware import Firmware, find_tool
+from mnd.targets.cortex_m.firmware import Firmware, FirmwareBuildError, _run_tool, find_tool
 from mnd.targets.cortex_m.probe_state import STATE_BYTES, ProbeRun, probe_run
 from mnd.targets.toolchain import problem
 
@@ -78,8 +78,6 @@ def check_probe(text: str) -> str | None:
 
 def probe_symbols(elf: Path, core: str) -> dict:
     """{name: (address, size)} of the probe harness's symbols (Thumb bit cleared)."""
-    from mnd.targets.cortex_m.firmware import FirmwareBuildError, _run_tool
-
     out = _run_tool([find_tool("arm-none-eabi-nm", core), "-S", str(elf)], None, f"{core}: reading symbols")
     found = {}
     for line in out.splitlines():
@@ -93,7 +91,7 @@ def probe_symbols(elf: Path, core: str) -> dict:
     return found
 
 
-def gdb_script(probe: Probe, symbols: dict, samples: int, input_bytes: int) -> str:
+def gdb_script(probe: Probe, symbols: dict, samples: int) -> str:
     """The batch script, run in the folder holding input-N.bin; it appends to the FILES there. gdb stops at the
     first command that fails, so a sample never runs on a half-written input."""
     address = {name: value[0] for name, value in symbols.items()}
@@ -117,9 +115,12 @@ def run_on_probe(core: str, board: str, firmware: Firmware, probe: Probe, workdi
                  expected: dict, timeout_s: float) -> ProbeRun:
     """Run the probe build `firmware` on every sample of `inputs` (whole samples of expected["input_bytes"])."""
     symbols = probe_symbols(firmware.elf, core)
-    if symbols["mnd_probe_state"][1] != STATE_BYTES:
-        raise ProbeRunError(f"{core}: mnd_probe_state has {symbols['mnd_probe_state'][1]} bytes in {firmware.elf.name}"
-                            f", not {STATE_BYTES}: the harness and probe_state.py disagree")
+    sizes = {"mnd_probe_state": STATE_BYTES, "mnd_probe_input": expected["input_bytes"],
+             "mnd_probe_output": expected["output_bytes"], "mnd_probe_cycles": 4 * (expected["layers"] + 1)}
+    for name, size in sizes.items():
+        if symbols[name][1] != size:
+            raise ProbeRunError(f"{core}: {name} has {symbols[name][1]} bytes in {firmware.elf}, not {size}: not the "
+                                "probe build of this model")
     size = expected["input_bytes"]
     samples = len(inputs) // size
     workdir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,7 @@ def run_on_probe(core: str, board: str, firmware: Firmware, probe: Probe, workdi
         (workdir / f"input-{index}.bin").write_bytes(inputs[index * size:(index + 1) * size])
     for name in FILES:
         (workdir / name).unlink(missing_ok=True)
-    (workdir / "probe.gdb").write_text(gdb_script(probe, symbols, samples, size))
+    (workdir / "probe.gdb").write_text(gdb_script(probe, symbols, samples))
     command = [find_tool(GDB, core), "-batch", "-nx", "-x", "probe.gdb", str(Path(firmware.elf).resolve())]
     try:
         with phase(f"{board} through {probe.url}: {samples} samples"):

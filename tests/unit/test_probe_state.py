@@ -27,7 +27,7 @@ def test_gdb_script_loads_starts_and_reads_each_sample():
     symbols = {"Reset_Handler": (0x400, 0x60), "mnd_probe_done": (0x500, 2), "mnd_probe_input": (0x20100000, 4),
                "mnd_probe_output": (0x20100010, 3), "mnd_probe_cycles": (0x20100020, 12),
                "mnd_probe_state": (0x20100030, STATE_BYTES)}
-    lines = gdb_script(Probe("board", 3333), symbols, 2, 4).splitlines()
+    lines = gdb_script(Probe("board", 3333), symbols, 2).splitlines()
     assert lines[lines.index("target extended-remote board:3333") + 1] == "load"
     assert "set $pc = 0x400" in lines and "hbreak *0x500" in lines
     first = lines.index("restore input-0.bin binary 0x20100000")
