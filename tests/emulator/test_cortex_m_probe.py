@@ -3,8 +3,6 @@ GDB server would be): the probe build of a cortex-m4 export loaded by gdb-multia
 and read back. Everything but the cycle counter is exercised; QEMU has no DWT, so the row must say it is absent."""
 import json
 import shutil
-import socket
-import subprocess
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from mnd.targets.cortex_m.qemu import run_firmware
 from mnd.targets.registry import get_target
 from mnd.targets.toolchain import problem
 from tests.conftest import run_mnd, skip_or_fail
+from tests.gdbstub import free_port, gdbstub
 from tests.mobilenet_runs import rows
 
 pytestmark = [pytest.mark.emulator, pytest.mark.probe, pytest.mark.assets, pytest.mark.slow]
@@ -31,41 +30,20 @@ def toolchain():
         skip_or_fail(missing)
 
 
-def free_port() -> int:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        return listener.getsockname()[1]
-
-
 @pytest.fixture
-def gdbstub():
-    """qemu-system-arm for cortex-m4 with no program, halted (-S), its gdbstub on a free local port."""
-    port = free_port()
-    qemu = subprocess.Popen(["qemu-system-arm", "-machine", CORES[CORE].machine, "-nographic", "-monitor", "none",
-                             "-serial", "none", "-gdb", f"tcp:127.0.0.1:{port}", "-S"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if qemu.poll() is not None:
-                    pytest.fail(f"qemu-system-arm exited: {qemu.stdout.read().decode(errors='replace')}")
-                subprocess.run(["sleep", "0.1"], check=True)
+def port():
+    """QEMU's gdbstub for cortex-m4, as a board's GDB server would be."""
+    with gdbstub(CORES[CORE].machine) as port:
         yield port
-    finally:
-        qemu.kill()
-        qemu.wait()
 
 
-def test_probe_row_matches_the_emulated_run(v2_export, gdbstub, tmp_path):
+def test_probe_row_matches_the_emulated_run(v2_export, port, tmp_path):
     """`mnd measure --board --probe` beside the export's emulated row: the same accuracy on the same samples (every
     output checked bit-exact with LiteRT's reference, as the emulated run's were), a board row with the preset's
     clock, and no cycles, since QEMU has no cycle counter. Then the probe ELF and the emulated ELF, on the same
     random inputs, give the same bytes."""
     run = shutil.copytree(v2_export, tmp_path / "run")
-    url = f"gdb://127.0.0.1:{gdbstub}"
+    url = f"gdb://127.0.0.1:{port}"
     result = run_mnd("measure", run, "--board", BOARD, "--probe", url, check=0)
     manifest = json.loads((run / "manifest.json").read_text())
     (emulated,) = [m for m in rows(manifest, CORE) if m["emulated"]]
@@ -86,7 +64,7 @@ def test_probe_row_matches_the_emulated_run(v2_export, gdbstub, tmp_path):
     layers = len(emulated["layers"])
     sizes = _io_sizes(run / CORE / "model.h")
     inputs = np.random.default_rng(0).integers(-128, 128, (3, sizes["input_bytes"]), dtype=np.int8).tobytes()
-    on_probe = run_on_probe(CORE, BOARD, _firmware(probe_elf), Probe("127.0.0.1", gdbstub), tmp_path / "probe",
+    on_probe = run_on_probe(CORE, BOARD, _firmware(probe_elf), Probe("127.0.0.1", port), tmp_path / "probe",
                             inputs, {"layers": layers, **sizes}, timeout_s=120)
     firmware = _firmware(emulated_elf)
     firmware = Firmware(**{**firmware.__dict__, "marker_address": marker_address(emulated_elf, CORE)})
