@@ -111,6 +111,17 @@ def ssh_destination(text: str) -> str:
     return text
 
 
+def probe_address(text: str) -> str:
+    """gdb://HOST:PORT, checked the way the probe runner reads it."""
+    from mnd.pipeline.errors import UsageError
+    from mnd.targets.cortex_m.gdb_probe import parse_probe
+
+    try:
+        return parse_probe(text).url
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--probe {text!r}: ")) from None
+
+
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
 
 

@@ -78,6 +78,10 @@ def _add_measure_flags(parser) -> None:
     parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                         help="Cortex-M targets: the core's optimized kernels where a layer fits them (auto: DSP "
                         "extension on cortex-m4/m7/m33, MVE (Helium) on cortex-m55) or the portable C99 kernels only")
+    probe = parser.add_argument_group("Cortex-M boards (cortex-m4, cortex-m7, cortex-m33, cortex-m55)")
+    probe.add_argument("--probe", metavar="gdb://HOST:PORT", type=cli_args.probe_address,
+                       help="run the firmware on the --board's board through this GDB server (OpenOCD, pyOCD, "
+                       "J-Link) with gdb-multiarch: cycles from its DWT counter, milliseconds at the preset's clock")
     board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
     board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
                        help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")
@@ -237,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "earlier row with the same target, runtime, artifact and thread count; every "
                                   "other row stays (with --eval DATA, earlier rows are dropped: other data).")
     measure.add_argument("run_dir", metavar="RUN", help="an out/RUN directory from 'mnd export'")
-    measure.add_argument("--target", default="host")
+    measure.add_argument("--target", help="where to measure (see 'mnd targets'; default: host, or --board's core)")
+    measure.add_argument("--board", help="a board preset (see 'mnd targets'): measures on its core and says whether "
+                         "the firmware fits the part; with --probe, the board the probe is attached to")
     measure.add_argument("--eval", metavar="DATA", help="evaluate on DATA instead of the data the export recorded "
                          "(which is read only while it matches the fingerprint taken at export)")
     _add_measure_flags(measure)

@@ -70,6 +70,10 @@ class Measurement:
     # The clock (MHz) given with --clock-mhz when an emulated row was measured: its instructions/clock estimate
     # belongs to the row, so re-measuring on another core keeps it.
     clock_mhz: float | None = None
+    # A Cortex-M board through a GDB server (--probe): {"url", "board", "part", "cycle_counter" ("DWT CYCCNT" or
+    # "absent"), "note" (why absent, else None)}; `cycles`: the DWT cycles per inference, None without a counter.
+    probe: dict | None = None
+    cycles: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,9 @@ RELOADABLE_SHAPE = Obj({"data": Obj({"evaluation": Obj({"split": float | None}, 
                        closed=False)  # what `mnd measure` needs to load the same evaluation samples again
 MEASUREMENT_SHAPE = record(
     Measurement, latency_ms=Nullable(Obj({"p50": float, "p90": float})),
-    layers=Nullable(ListOf(Obj({"index": int, "op": str, "macs": int, "instructions": int},
-                               {"cycles_estimated": int}))),
+    layers=Nullable(ListOf(Obj({"index": int, "op": str, "macs": int},
+                               {"instructions": int, "cycles": int, "cycles_estimated": int}))),
+    probe=Nullable(Obj({"url": str, "board": str, "part": str, "cycle_counter": str}, {"note": str | None})),
     ram_parts=Nullable(MapOf(int)), flash_parts=Nullable(MapOf(int)),
     agreement=Nullable(Obj({"reference": str, "n": int, "top1_differing": int, "reference_accuracy": float | None,
                             "note": str | None})),

@@ -23,6 +23,7 @@ class BoardAccess:
     benchmark_model: Path | None = None  # LiteRT's benchmark_model for android_aarch64
     delegates: tuple = ()                # benchmark_model delegates: cpu, xnnpack, gpu, nnapi
     cpu_affinity: str | None = None      # taskset mask on the phone
+    probe: str | None = None             # gdb://HOST:PORT: a Cortex-M board behind that GDB server
 
     def given(self) -> dict:
         """{field: its command-line flag} for every field set to something other than its default."""
@@ -51,7 +52,8 @@ class Readiness:
 
 
 ACCESS_HELP = ("--ssh, --identity, --ssh-config, --accept-new-host-key, --remote-python, --setup: rpi4, rpi5, "
-               "linux-arm64; --serial, --benchmark-model, --delegate, --cpu-affinity: android")
+               "linux-arm64; --serial, --benchmark-model, --delegate, --cpu-affinity: android; --probe: cortex-m4, "
+               "cortex-m7, cortex-m33, cortex-m55")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class MeasureSettings:
     kernels: str = "auto"  # Cortex-M: "auto" (the core's optimized kernels) or "portable" (plain C99 only)
     flash_wait_states: int = 0  # Cortex-M: wait states per 32-bit code fetch in the cycle estimate
     board: BoardAccess = BoardAccess()
+    board_preset: str | None = None  # --board: the preset a --probe's board is (its clock turns cycles into ms)
 
     def thread_counts(self, default: tuple) -> tuple:
         return tuple(self.threads) if self.threads else tuple(default)

@@ -36,6 +36,8 @@ NEEDS = {
         Tool("/usr/lib/arm-none-eabi/newlib", "libnewlib-arm-none-eabi", "the firmware's C library (newlib)"),
         Tool("gcc", "gcc", "host C compiler: the QEMU instruction-count plugin"),
     ),
+    # --probe gdb://HOST:PORT: a real board behind a GDB server (the firmware builds need "cortex-m" too)
+    "cortex-m-probe": (Tool("gdb-multiarch", "gdb-multiarch", "Cortex-M boards through a GDB server (--probe)"),),
     "arm64-emulated": (
         Tool("debootstrap", "debootstrap", "emulated arm64 board: its root filesystem", "/usr/sbin/debootstrap"),
         Tool("qemu-aarch64-static", "qemu-user-static", "emulated arm64 board: running arm64 code here"),

@@ -68,8 +68,11 @@ def cmd_evaluate(args) -> None:
 
 def cmd_measure(args) -> None:
     from mnd.pipeline.export.remeasure import remeasure
+    from mnd.targets.cortex_m.boards import resolve_board
 
-    manifest = remeasure(Path(args.run_dir), args.target, measure_settings(args), args.eval)
+    board, target = resolve_board(args.board, args.target)
+    args.target = target or "host"
+    manifest = remeasure(Path(args.run_dir), args.target, measure_settings(args), args.eval, board)
     emit_json(args, manifest.to_json())
     _log_summary(manifest)
     log.info("%d measurements on %s written to %s/manifest.json, report.md and report.html",

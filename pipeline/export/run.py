@@ -69,6 +69,8 @@ def target_record(target, settings: MeasureSettings, board: dict | None = None) 
     options = {"threads": list(settings.thread_counts(target.default_threads)), "clock_mhz": settings.clock_mhz}
     if settings.board.ssh:
         options["ssh"] = settings.board.ssh
+    if settings.board.probe:
+        options["probe"] = settings.board.probe
     if settings.kernels != "auto":
         options["kernels"] = settings.kernels
     if settings.flash_wait_states:
@@ -97,7 +99,8 @@ def with_board_fit(manifest: Manifest, board) -> Manifest:
     """manifest.target.part: whether the measured mnd-c firmware fits `board` (a boards.Board, or None: unchanged)."""
     from mnd.targets.cortex_m.board_fit import measured_fit
 
-    measured = [m for m in manifest.measurements if board and m.target == board.core and m.runtime == "mnd-c"]
+    measured = [m for m in manifest.measurements
+                if board and m.target == board.core and m.runtime == "mnd-c" and m.emulated]
     if not measured:
         return manifest
     return replace(manifest, target={**manifest.target, "part": measured_fit(board, measured[0])})

@@ -132,10 +132,11 @@ def run_figures(manifest) -> list:
                         "Accuracy per runtime and artifact with its Wilson 95% interval, int8 − float with Newcombe's interval, and "
                         "speed per runtime, artifact and thread count."))
     for m in measured:
-        if m.layers:
+        if m.layers and ("instructions" in m.layers[0] or "cycles" in m.layers[0]):
+            counted = "executed instructions" if "instructions" in m.layers[0] else "DWT cycles on the board"
             figures.append((plots.layer_cost_figure(m.layers, f"{m.target}: {m.runtime} on {m.artifact}, per layer",
                                                     m.emulated),
-                            f"Mult-adds and executed instructions per layer ({m.target}, {m.runtime})."))
+                            f"Mult-adds and {counted} per layer ({m.target}, {m.runtime})."))
     for m in measured:
         if m.benchmark and m.benchmark.get("ops"):
             title = f"{m.target}: {m.runtime} on {m.artifact}, {m.threads} thread(s): op profile"

@@ -4,6 +4,7 @@ verdict, the next command), then what was built, whether it is right, and the me
 from mnd.pipeline.export.formats import ALL_FORMATS
 from mnd.pipeline.report.board import render_board
 from mnd.pipeline.report.emulated import render_emulated
+from mnd.pipeline.report.probe import render_probe
 from mnd.pipeline.report.fit import fit_line
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.phone import render_phone
@@ -76,6 +77,8 @@ def _details(manifest) -> list:
     for m in manifest.measurements:
         if m.instructions is not None:
             lines += render_emulated(m, _clock_mhz(m, target), _part_lines(target, m.target))
+        elif m.probe is not None:
+            lines += render_probe(m)
     return lines + quantization_section(quant)
 
 

@@ -166,7 +166,7 @@ def _emulated_note(panel: str) -> str:
 
 @literal_text
 def layer_cost_figure(layers: list, title: str, emulated: bool) -> Figure:
-    """Per layer: mult-adds above, executed instructions below (same x), coloured by op."""
+    """Per layer: mult-adds above, executed instructions (or a board's DWT cycles) below (same x), coloured by op."""
     figure = _new_figure(max(7.0, 0.28 * len(layers) + 2), 5.5)
     macs_ax, cost_ax = figure.subplots(2, 1, sharex=True)
     positions = range(len(layers))
@@ -174,11 +174,12 @@ def layer_cost_figure(layers: list, title: str, emulated: bool) -> Figure:
     colours = {op: matplotlib.colormaps["tab10"](i % 10) for i, op in enumerate(ops)}
     bar_colours = [colours[short(layer["op"], 24)] for layer in layers]
     macs = [layer["macs"] for layer in layers]
-    instructions = [layer["instructions"] for layer in layers]
+    cost = "instructions" if "instructions" in layers[0] else "cycles"
+    instructions = [layer[cost] for layer in layers]
     macs_ax.bar(positions, macs, color=bar_colours)
     macs_ax.set_ylabel("mult-adds" + scale_note(value_axis(macs_ax, "y", macs)))
     cost_ax.bar(positions, instructions, color=bar_colours)
-    cost_ax.set_ylabel("instructions" + (" (emulated)" if emulated else "")
+    cost_ax.set_ylabel(cost + (" (emulated)" if emulated else "")
                        + scale_note(value_axis(cost_ax, "y", instructions)))
     labels = [f"{layer['index']} {SHORT_OPS.get(layer['op'], short(layer['op'], 12))}" for layer in layers]
     cost_ax.set_xticks(list(positions), labels, rotation=90, fontsize=7)

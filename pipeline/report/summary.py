@@ -28,9 +28,10 @@ class RuntimeRow:
 def runtime_rows(manifest) -> list:
     groups = {}
     for m in manifest.measurements:
-        groups.setdefault((m.target, m.runtime, m.artifact), []).append(m)
+        groups.setdefault((m.target, m.runtime, m.artifact, m.probe is not None), []).append(m)
     rows = []
-    for (target, runtime, artifact), measured in groups.items():
+    for (target, runtime, artifact, probed), measured in groups.items():
+        target = f"{target} ({measured[0].probe['board']} via probe)" if probed else target
         accuracies = [accuracy_interval(m.accuracy, m.n) for m in measured if m.accuracy is not None and m.n]
         sized = [m for m in measured if m.ram_bytes is not None or m.flash_bytes is not None]
         rows.append(RuntimeRow(target + (" (emulated)" if any(m.emulated for m in measured) else ""), runtime,
@@ -52,6 +53,8 @@ def _speed(m) -> str:
     if m.instructions is not None:
         cycles = f", {m.cycles_estimated:,} cycles (estimated)" if m.cycles_estimated is not None else ""
         return f"{m.instructions:,} instructions{cycles}"
+    if m.probe is not None:
+        return "no cycle counter on the board"
     benchmark = m.benchmark or {}
     stats = benchmark.get("inference") or {}
     for key, value in (("median", stats.get("median")), ("avg", stats.get("avg") or benchmark.get("inference_avg_us"))):

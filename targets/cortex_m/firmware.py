@@ -29,6 +29,9 @@ PLUGIN = HERE / "plugin"
 PLUGIN_SOURCES = ("mnd_count.c", "thumb_decode.c", "cycle_model.c")  # compiled together
 PLUGIN_HEADERS = ("thumb_decode.h", "cycle_model.h")
 HARNESS_SOURCES = ("startup.S", "main.c", "semihost.c", "stack.c", "fault.c", "marker.c")
+# The build for a board behind a debug probe (harness/probe.c): no semihosting, samples through RAM, DWT cycles.
+PROBE_SOURCES = ("startup.S", "probe.c", "dwt.c", "stack.c")
+PROBE = "-DMND_PROBE"
 MARKER_SYMBOL = "mnd_marker"
 DEFAULT_STACK_BYTES = 64 * 1024
 DEFAULT_OPT = "-O2"
@@ -95,8 +98,9 @@ def find_tool(name: str, core: str = "cortex-m") -> str:
 
 
 def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir: Path, opt: str = DEFAULT_OPT,
-                   stack_bytes: int = DEFAULT_STACK_BYTES) -> Firmware:
-    """Compile harness + model for `core` into out_dir/firmware.elf (built beside out_dir, renamed into place)."""
+                   stack_bytes: int = DEFAULT_STACK_BYTES, probe: bool = False) -> Firmware:
+    """Compile harness + model for `core` into out_dir/firmware.elf (built beside out_dir, renamed into place);
+    `probe`: the harness's probe build (PROBE_SOURCES, MND_PROBE) instead of the semihosting one."""
     gcc = find_tool("arm-none-eabi-gcc", core.name)
     find_tool("arm-none-eabi-size", core.name)
     find_tool("arm-none-eabi-nm", core.name)
@@ -106,10 +110,11 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         interrupts.raise_if_requested()
-        sources = [(Path(HARNESS / s), "harness") for s in HARNESS_SOURCES]
+        sources = [(Path(HARNESS / s), "harness") for s in (PROBE_SOURCES if probe else HARNESS_SOURCES)]
         sources += [(Path(s).resolve(), "model") for s in model_sources]
         includes = [HARNESS, *[Path(d).resolve() for d in include_dirs]]
-        flags = [*core.cflags, opt, *COMMON_CFLAGS, PROFILE, *(f"-I{d}" for d in includes)]
+        flags = [*core.cflags, opt, *COMMON_CFLAGS, PROFILE, *((PROBE,) if probe else ()),
+                 *(f"-I{d}" for d in includes)]
         objects = [_compile(gcc, core, src, _object_name(i, src, part), flags, staging)
                    for i, (src, part) in enumerate(sources)]
         (staging / "link.ld").write_text(render_linker_script(core, stack_bytes))

@@ -1,6 +1,7 @@
 """Cortex-M targets: our ahead-of-time C engine on an emulated core, bit-exact against TFLite-Micro and LiteRT's
 reference kernels, with instruction counts (QEMU has no timing model) and a cycle estimate from the core's
-published instruction timings beside them (labelled estimated, never measured), RAM and flash."""
+published instruction timings beside them (labelled estimated, never measured), RAM and flash; or, with
+--probe, on a real board behind a GDB server, with its DWT cycles (targets/cortex_m/probe_measure.py)."""
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,14 @@ from mnd.pipeline.manifest import Measurement
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy
-from mnd.targets.base import Target, TargetResult
+from mnd.targets.base import BoardAccess, Target, TargetResult
 from mnd.targets.board_output import int8_rows, refuse
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
 from mnd.pipeline.tempdirs import temporary_directory
+from mnd.targets.toolchain import problem
+
+PROBE_NEED = ("cortex-m-probe",)
 
 
 class EngineMismatch(MndError):
@@ -31,15 +35,30 @@ class CortexMTarget(Target):
                "kernels": "auto (the core's DSP kernels, or on cortex-m55 its MVE kernels, where a layer fits them) "
                           "or portable (plain C99 only)"}
     takes_kernels = True
-    needs = ("cortex-m",)
+    needs = ("cortex-m",)  # and PROBE_NEED with --probe (not in `needs`: `make demo` installs every need listed)
+    accepts = ("probe",)
+
+    def check_access(self, board: BoardAccess):
+        missing = problem(PROBE_NEED) if board.probe else None
+        return super().check_access(board) or (f"--probe: {missing}" if missing else None)
+
+    def check_device(self, board: BoardAccess):
+        """--probe: something answers at the GDB server's address (the emulated core needs nothing)."""
+        from mnd.targets.cortex_m.gdb_probe import check_probe
+
+        return check_probe(board.probe) if board.probe else None
+
+    def modes(self) -> list:
+        return ["emulated (default): " + (self.check() or "ready"),
+                "--probe gdb://HOST:PORT (a board): " + (problem((*self.needs, *PROBE_NEED)) or "ready")]
 
     def project_dir(self, run_dir: Path) -> Path:
         return run_dir / self.name
 
-    def build(self, project: Path, run_dir: Path, manifest, kernels: str = "auto"):
+    def build(self, project: Path, run_dir: Path, manifest, kernels: str = "auto", probe: bool = False):
         """Generate the standalone C project into the empty folder `project` (make builds libmnd_model.a) and build
         the harness ELF from the same sources: before any evaluation data is used. `kernels`: "auto" (the core's
-        own kernel set) or an engine.ops.KERNEL_SETS name."""
+        own kernel set) or an engine.ops.KERNEL_SETS name; `probe`: the harness's probe build, in build-probe/."""
         from mnd.engine.generator import generate
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.firmware import build_firmware
@@ -53,7 +72,7 @@ class CortexMTarget(Target):
         write_project(project, core, generated, tflm_arena,
                       (manifest.model.get("preprocessing") or {}).get("formula"))
         firmware = build_firmware(core, [project / source for source in SOURCES], [project],
-                                  project / "build")
+                                  project / ("build-probe" if probe else "build"), probe=probe)
         return generated, firmware
 
     def measure(self, run_dir: Path, manifest, evaluation, settings):
@@ -63,20 +82,25 @@ class CortexMTarget(Target):
                                  "int8 .tflite")
         measurements = build_in_run(run_dir, self.name,
                                     lambda project: self._measure_in(project, run_dir, manifest, evaluation,
-                                                                     settings.kernels, settings.flash_wait_states))
+                                                                     settings))
         return TargetResult(measurements)
 
-    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, kernels: str = "auto",
-                    flash_wait_states: int = 0):
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, settings):
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.qemu import run_firmware
 
-        generated, firmware = self.build(project, run_dir, manifest, kernels)
+        probe = settings.board.probe is not None
+        generated, firmware = self.build(project, run_dir, manifest, settings.kernels, probe=probe)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
+        if probe:
+            from mnd.targets.cortex_m.probe_measure import measure_on_probe
+
+            check = lambda outputs: self._check_bit_exact(project, int8_path, inputs, outputs, generated)  # noqa: E731
+            return (measure_on_probe(self.name, firmware, generated, manifest, evaluation, inputs, settings, check),)
         with temporary_directory(f"mnd-{self.name}-") as tmp:
             result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(),
-                                  timeout_s=_timeout(len(inputs)), flash_wait_states=flash_wait_states)
+                                  timeout_s=_timeout(len(inputs)), flash_wait_states=settings.flash_wait_states)
         outputs = int8_rows(result.outputs, self.name, "the harness's outputs.bin", len(inputs),
                             manifest.model["classes"])
         if result.samples != len(inputs):
@@ -94,7 +118,7 @@ class CortexMTarget(Target):
             n=len(inputs), latency_ms=None, runs=len(inputs), threads=None, warmup=None, emulated=True,
             instructions=int(round(float(np.mean(result.inference_instructions())))),
             cycles_estimated=int(round(float(np.mean(result.inference_cycles())))),
-            flash_wait_states=flash_wait_states,
+            flash_wait_states=settings.flash_wait_states,
             ram_bytes=firmware.sizes.ram + result.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
             arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
             tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
