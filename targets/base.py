@@ -61,6 +61,7 @@ class MeasureSettings:
     threads: tuple | None = None  # thread counts, one row each for multi-threaded runtimes; None: the target's own
     clock_mhz: float | None = None
     kernels: str = "auto"  # Cortex-M: "auto" (the core's optimized kernels) or "portable" (plain C99 only)
+    tflm_source: str | None = None  # Cortex-M: --tflm-source, a TFLite-Micro tree: also measure tflm-cmsis-nn
     board: BoardAccess = BoardAccess()
 
     def thread_counts(self, default: tuple) -> tuple:

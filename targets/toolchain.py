@@ -36,6 +36,12 @@ NEEDS = {
         Tool("/usr/lib/arm-none-eabi/newlib", "libnewlib-arm-none-eabi", "the firmware's C library (newlib)"),
         Tool("gcc", "gcc", "host C compiler: the QEMU instruction-count plugin"),
     ),
+    # The tflm-cmsis-nn runtime (--tflm-source): TFLite-Micro is C++, built into a static library.
+    "tflm": (
+        Tool("arm-none-eabi-g++", "gcc-arm-none-eabi", "TFLite-Micro builds (C++) for the tflm-cmsis-nn runtime"),
+        Tool("arm-none-eabi-ar", "gcc-arm-none-eabi", "the TFLite-Micro static library"),
+        Tool("/usr/include/newlib/c++", "libstdc++-arm-none-eabi-dev", "TFLite-Micro's C++ standard headers"),
+    ),
     "arm64-emulated": (
         Tool("debootstrap", "debootstrap", "emulated arm64 board: its root filesystem", "/usr/sbin/debootstrap"),
         Tool("qemu-aarch64-static", "qemu-user-static", "emulated arm64 board: running arm64 code here"),

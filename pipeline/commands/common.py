@@ -32,7 +32,7 @@ def measure_settings(args):
                         benchmark_model=args.benchmark_model and Path(args.benchmark_model).resolve(),
                         delegates=args.delegate or (), cpu_affinity=args.cpu_affinity)
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz,
-                           kernels=args.kernels, board=board)
+                           kernels=args.kernels, tflm_source=args.tflm_source, board=board)
 
 
 def check_inputs(args, *datasets) -> None:

@@ -55,6 +55,14 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings(), devic
         raise UsageError(f"{name}: {misfit}")
     if settings.kernels != "auto" and not target.takes_kernels:
         raise UsageError(f"{name}: --kernels applies to the cortex-m targets only (their generated C engine)")
+    if settings.tflm_source and not target.takes_kernels:
+        raise UsageError(f"{name}: --tflm-source applies to the cortex-m targets only (TFLite-Micro on the core)")
+    if target.takes_kernels:
+        from mnd.targets.cortex_m.tflm_tree import find_tree, given_source
+
+        source = given_source(settings.tflm_source)
+        if source:
+            find_tree(source)  # a tree in neither layout is refused before any work
     absent = target.check_device(settings.board) if device else None
     if absent:
         raise TargetUnavailable(f"{name}: {absent}")

@@ -11,6 +11,16 @@ def _parts(parts: dict | None) -> str:
     return ", ".join(f"{text(name)} {size:,}" for name, size in (parts or {}).items())
 
 
+def _arena_line(m) -> str:
+    host = (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
+            if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")
+    if m.runtime == "tflm-cmsis-nn":
+        return (f"- tensor arena used on the core: {_kib(m.arena_bytes)} (the interpreter's arena_used_bytes, "
+                f"CMSIS-NN scratch buffers included); {host}")
+    return (f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
+            f"live at once); {host}")
+
+
 def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list:
     """`extra`: more bullet lines after the measured ones (a board preset's verdict)."""
     macs = sum(layer["macs"] for layer in m.layers or [])
@@ -24,10 +34,7 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
              "these are instruction counts, not cycles",
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
-             f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
-             "live at once); "
-             + (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
-                if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")]
+             _arena_line(m)]
     if clock_mhz:
         lines.append(f"- estimate, not a measurement: {m.instructions:,} instructions at {clock_mhz:g} MHz and one "
                      f"instruction per cycle would take {m.instructions / (clock_mhz * 1e3):.2f} ms")
