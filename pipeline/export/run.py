@@ -60,9 +60,14 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings(), devic
     if target.takes_kernels:
         from mnd.targets.cortex_m.tflm_tree import find_tree, given_source
 
+        from mnd.targets.toolchain import problem
+
         source = given_source(settings.tflm_source)
         if source:
             find_tree(source)  # a tree in neither layout is refused before any work
+            missing = problem(("tflm",))
+            if missing:
+                raise TargetUnavailable(f"{name}: TFLite-Micro (--tflm-source): {missing}")
     absent = target.check_device(settings.board) if device else None
     if absent:
         raise TargetUnavailable(f"{name}: {absent}")

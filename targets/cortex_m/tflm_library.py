@@ -9,6 +9,7 @@ never leave a partial file where a finished one is expected.
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -92,8 +93,15 @@ def _relative(tree: TflmTree, source: Path) -> str:
 
 
 def _compile_all(pairs: list, gcc: str, gxx: str, base: tuple, folder: Path, jobs: int) -> None:
-    tmpdir = folder / "tmp"
+    tmpdir = folder / f"tmp-{os.getpid()}"  # the compilers' temporary files, removed after
     tmpdir.mkdir(parents=True, exist_ok=True)
+    try:
+        _compile_each(pairs, gcc, gxx, base, tmpdir, jobs)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _compile_each(pairs: list, gcc: str, gxx: str, base: tuple, tmpdir: Path, jobs: int) -> None:
 
     def compile_one(pair):
         source, obj = pair

@@ -144,3 +144,18 @@ def test_the_size_split_names_the_library_as_its_own_part():
     assert (parts["model"].text, parts["tflm"].text, parts["harness"].text, parts["runtime"].text) == (16, 32, 48, 64)
     assert parts["harness"].bss == 128 and list(parts) == ["model", "harness", "tflm", "runtime"]
     assert "tflm" not in map_parts(MAP) and map_parts(MAP)["runtime"].text == 32 + 64
+
+
+def test_a_missing_cxx_toolchain_is_named_before_any_work(tmp_path, monkeypatch):
+    from mnd.pipeline.export.run import check_target
+    from mnd.targets import toolchain
+    from mnd.targets.base import TargetUnavailable
+    from mnd.targets.registry import get_target
+
+    if get_target("cortex-m4").check():
+        pytest.skip("the Cortex-M toolchain is not installed here")
+    real = toolchain.Tool.path
+    monkeypatch.setattr(toolchain.Tool, "path",
+                        lambda tool: None if tool.package == "libstdc++-arm-none-eabi-dev" else real(tool))
+    with pytest.raises(TargetUnavailable, match="apt-get install libstdc\\+\\+-arm-none-eabi-dev"):
+        check_target("cortex-m4", MeasureSettings(tflm_source=str(_checkout(tmp_path))), device=False)
