@@ -40,12 +40,12 @@ def model_header(input_bytes: int, output_bytes: int, operators: int) -> str:
             "#ifdef __cplusplus\n}\n#endif\n\n#endif\n")
 
 
-def harness_arena_bytes(header_arena_bytes: int | None) -> int:
+def harness_arena_bytes(header_arena_bytes: int | None, ram_bytes: int = 4 << 20) -> int:
     """The harness's static arena: the export's header gives the host's (reference kernels) figure, and CMSIS-NN's
-    kernels ask for scratch buffers on top, so twice that and 64 KiB more; the row reports what TFLM used of it."""
-    if not header_arena_bytes:
-        return 1024 * 1024
-    return (2 * header_arena_bytes + 65536 + 15) // 16 * 16
+    kernels ask for scratch buffers on top, so twice that and 64 KiB more, within the emulated RAM less 1 MiB (stack
+    and the rest); the row reports what TFLM used of it."""
+    wanted = 2 * header_arena_bytes + 65536 if header_arena_bytes else 1 << 20
+    return min(wanted, ram_bytes - (1 << 20)) // 16 * 16
 
 
 def binding_header(ident: str, arena_bytes: int) -> str:
@@ -93,7 +93,7 @@ def _bytes(tensor) -> int:
 
 def run_tflm(core: Core, tree: TflmTree, c_source: Path, model, work: Path, inputs: bytes, timeout_s: float,
              header_arena_bytes: int | None) -> TflmRun:
-    arena = harness_arena_bytes(header_arena_bytes)
+    arena = harness_arena_bytes(header_arena_bytes, core.ram.size)
     firmware, library = build_tflm_firmware(core, tree, c_source, model, work, arena)
     result = run_firmware(core, firmware, work / "run", inputs, timeout_s=timeout_s)
     return TflmRun(firmware, library, result, arena_used(result.stdout, core), arena)

@@ -102,6 +102,7 @@ def test_harness_headers_name_the_exports_symbols():
     header = model_header(3072, 10, 31)
     assert "#define MND_INPUT_BYTES 3072" in header and "#define MND_LAYERS 31" in header
     assert harness_arena_bytes(10_000) == 85_536 and harness_arena_bytes(None) == 1 << 20
+    assert harness_arena_bytes(2_000_000, 4 << 20) == 3 << 20  # within the emulated RAM, room left for the rest
 
 
 @pytest.mark.assets
