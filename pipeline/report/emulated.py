@@ -21,6 +21,18 @@ def _arena_line(m) -> str:
             f"live at once); {host}")
 
 
+def versus_mnd_c(m, measurements) -> list:
+    """For a tflm-cmsis-nn row: mnd-c's figures on the same core beside it, as ratios (mnd-c / TFLM)."""
+    ours = next((o for o in measurements if m.runtime == "tflm-cmsis-nn" and o.target == m.target
+                 and o.runtime == "mnd-c" and o.instructions), None)
+    if ours is None or not m.instructions:
+        return []
+    ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "—"  # noqa: E731
+    return [f"- mnd-c on the same core and samples: {ours.instructions:,} instructions "
+            f"({ratio(ours.instructions, m.instructions)} of these), flash {ratio(ours.flash_bytes, m.flash_bytes)}, "
+            f"RAM {ratio(ours.ram_bytes, m.ram_bytes)}"]
+
+
 def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list:
     """`extra`: more bullet lines after the measured ones (a board preset's verdict)."""
     macs = sum(layer["macs"] for layer in m.layers or [])

@@ -43,7 +43,8 @@ def test_tflm_runs_beside_mnd_c_bit_exact(tflm_measured):
     (exact,) = [v for v in manifest["validations"] if v["name"] == "cortex-m4 tflm-cmsis-nn vs litert reference"]
     assert exact["passed"] is True and exact["value"] == 0
     assert tflm["accuracy"] == ours["accuracy"]  # both equal LiteRT's reference outputs, so they agree
-    assert "tflm-cmsis-nn on tflm_c_source" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "tflm-cmsis-nn on tflm_c_source" in report and "mnd-c on the same core and samples" in report
 
 
 def test_one_profile_entry_per_operator_summing_to_the_total(tflm_measured):

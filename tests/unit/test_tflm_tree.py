@@ -160,3 +160,17 @@ def test_a_missing_cxx_toolchain_is_named_before_any_work(tmp_path, monkeypatch)
                         lambda tool: None if tool.package == "libstdc++-arm-none-eabi-dev" else real(tool))
     with pytest.raises(TargetUnavailable, match="apt-get install libstdc\\+\\+-arm-none-eabi-dev"):
         check_target("cortex-m4", MeasureSettings(tflm_source=str(_checkout(tmp_path))), device=False)
+
+
+def test_the_report_sets_mnd_c_beside_the_tflm_row():
+    from mnd.pipeline.manifest import Measurement
+    from mnd.pipeline.report.emulated import versus_mnd_c
+
+    def row(runtime, instructions, flash, ram, target="cortex-m4"):
+        return Measurement(target=target, runtime=runtime, artifact="a", accuracy=1.0, n=1, latency_ms=None, runs=1,
+                           emulated=True, instructions=instructions, flash_bytes=flash, ram_bytes=ram)
+
+    tflm, ours = row("tflm-cmsis-nn", 40_000_000, 800_000, 200_000), row("mnd-c", 20_000_000, 600_000, 150_000)
+    assert versus_mnd_c(tflm, [ours, tflm, row("mnd-c", 1, 1, 1, "cortex-m55")]) == [
+        "- mnd-c on the same core and samples: 20,000,000 instructions (0.50x of these), flash 0.75x, RAM 0.75x"]
+    assert versus_mnd_c(ours, [ours, tflm]) == [] and versus_mnd_c(tflm, [tflm]) == []
