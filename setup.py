@@ -6,7 +6,7 @@ Metadata lives in pyproject.toml; this file only computes the package list, so a
 from setuptools import find_namespace_packages, setup
 
 STAGES = ("pipeline", "quantize", "targets", "engine")
-NON_PYTHON = ["*.c", "*.h", "*.S", "*.ld.in", "*.txt", "*.md", "*.npz", "Makefile*"]
+NON_PYTHON = ["*.c", "*.cc", "*.h", "*.S", "*.ld.in", "*.txt", "*.md", "*.npz", "Makefile*"]
 
 
 def stage_packages(stage: str) -> list:

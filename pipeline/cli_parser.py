@@ -78,6 +78,9 @@ def _add_measure_flags(parser) -> None:
     parser.add_argument("--kernels", choices=("auto", "portable"), default="auto",
                         help="Cortex-M targets: the core's optimized kernels where a layer fits them (auto: DSP "
                         "extension on cortex-m4/m7/m33, MVE (Helium) on cortex-m55) or the portable C99 kernels only")
+    parser.add_argument("--tflm-source", metavar="DIR", help="Cortex-M targets: a tflite-micro checkout (CMSIS-NN "
+                        "beside it as ../CMSIS-NN); also measure the export's TFLite-Micro C arrays with TFLM + "
+                        "CMSIS-NN (runtime tflm-cmsis-nn) beside mnd-c (default: $MND_TFLM_SOURCE)")
     probe = parser.add_argument_group("Cortex-M boards (cortex-m4, cortex-m7, cortex-m33, cortex-m55)")
     probe.add_argument("--probe", metavar="gdb://HOST:PORT", type=cli_args.probe_address,
                        help="run the firmware on the --board's board through this GDB server (OpenOCD, pyOCD, "

@@ -38,6 +38,12 @@ NEEDS = {
     ),
     # --probe gdb://HOST:PORT: a real board behind a GDB server (the firmware builds need "cortex-m" too)
     "cortex-m-probe": (Tool("gdb-multiarch", "gdb-multiarch", "Cortex-M boards through a GDB server (--probe)"),),
+    # The tflm-cmsis-nn runtime (--tflm-source): TFLite-Micro is C++, built into a static library.
+    "tflm": (
+        Tool("arm-none-eabi-g++", "gcc-arm-none-eabi", "TFLite-Micro builds (C++) for the tflm-cmsis-nn runtime"),
+        Tool("arm-none-eabi-ar", "gcc-arm-none-eabi", "the TFLite-Micro static library"),
+        Tool("/usr/include/newlib/c++", "libstdc++-arm-none-eabi-dev", "TFLite-Micro's C++ standard headers"),
+    ),
     "arm64-emulated": (
         Tool("debootstrap", "debootstrap", "emulated arm64 board: its root filesystem", "/usr/sbin/debootstrap"),
         Tool("qemu-aarch64-static", "qemu-user-static", "emulated arm64 board: running arm64 code here"),

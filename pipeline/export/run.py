@@ -58,6 +58,19 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings(), devic
     if settings.flash_wait_states and not target.takes_kernels:
         raise UsageError(f"{name}: --flash-wait-states applies to the cortex-m targets only (their cycle estimate); "
                          "drop it")
+    if settings.tflm_source and not target.takes_kernels:
+        raise UsageError(f"{name}: --tflm-source applies to the cortex-m targets only (TFLite-Micro on the core)")
+    if target.takes_kernels:
+        from mnd.targets.cortex_m.tflm_tree import find_tree, given_source
+
+        from mnd.targets.toolchain import problem
+
+        source = given_source(settings.tflm_source)
+        if source:
+            find_tree(source)  # a tree in neither layout is refused before any work
+            missing = problem(("tflm",))
+            if missing:
+                raise TargetUnavailable(f"{name}: TFLite-Micro (--tflm-source): {missing}")
     absent = target.check_device(settings.board) if device else None
     if absent:
         raise TargetUnavailable(f"{name}: {absent}")

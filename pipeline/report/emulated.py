@@ -12,6 +12,28 @@ def _parts(parts: dict | None) -> str:
     return ", ".join(f"{text(name)} {size:,}" for name, size in (parts or {}).items())
 
 
+def _arena_line(m) -> str:
+    host = (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
+            if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")
+    if m.runtime == "tflm-cmsis-nn":
+        return (f"- tensor arena used on the core: {_kib(m.arena_bytes)} (the interpreter's arena_used_bytes, "
+                f"CMSIS-NN scratch buffers included); {host}")
+    return (f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
+            f"live at once); {host}")
+
+
+def versus_mnd_c(m, measurements) -> list:
+    """For a tflm-cmsis-nn row: mnd-c's figures on the same core beside it, as ratios (mnd-c / TFLM)."""
+    ours = next((o for o in measurements if m.runtime == "tflm-cmsis-nn" and o.target == m.target
+                 and o.runtime == "mnd-c" and o.instructions), None)
+    if ours is None or not m.instructions:
+        return []
+    ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "—"  # noqa: E731
+    return [f"- mnd-c on the same core and samples: {ours.instructions:,} instructions "
+            f"({ratio(ours.instructions, m.instructions)} of these), flash {ratio(ours.flash_bytes, m.flash_bytes)}, "
+            f"RAM {ratio(ours.ram_bytes, m.ram_bytes)}"]
+
+
 def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list:
     """`extra`: more bullet lines after the measured ones (a board preset's verdict)."""
     macs = sum(layer["macs"] for layer in m.layers or [])
@@ -26,10 +48,7 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
              *_cycles_line(m),
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
-             f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
-             "live at once); "
-             + (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
-                if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")]
+             _arena_line(m)]
     if clock_mhz:
         lines.append(f"- estimate, not a measurement: {milliseconds_line(m, clock_mhz)}")
     cycles = m.cycles_estimated is not None

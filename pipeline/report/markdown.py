@@ -3,7 +3,7 @@ verdict, the next command), then what was built, whether it is right, and the me
 (pipeline/report/write.py writes it, and report.html from it)."""
 from mnd.pipeline.export.formats import ALL_FORMATS
 from mnd.pipeline.report.board import render_board
-from mnd.pipeline.report.emulated import render_emulated
+from mnd.pipeline.report.emulated import render_emulated, versus_mnd_c
 from mnd.pipeline.report.probe import render_probe
 from mnd.pipeline.report.fit import fit_line
 from mnd.pipeline.report.escape import code, text
@@ -76,7 +76,8 @@ def _details(manifest) -> list:
         lines += render_board(boards[0].target, boards, sizes, target.get("board"))
     for m in manifest.measurements:
         if m.instructions is not None:
-            lines += render_emulated(m, _clock_mhz(m, target), _part_lines(target, m.target))
+            lines += render_emulated(m, _clock_mhz(m, target),
+                                     _part_lines(target, m.target) + versus_mnd_c(m, manifest.measurements))
         elif m.probe is not None:
             lines += render_probe(m)
     return lines + quantization_section(quant)

@@ -97,10 +97,22 @@ def find_tool(name: str, core: str = "cortex-m") -> str:
     return path
 
 
+@dataclass(frozen=True)
+class CxxRuntime:
+    """A C++ runtime linked under the harness (TFLite-Micro): its sources compiled with g++ and `cxx_flags`, more
+    harness sources, static libraries, and their part name in the size split (archive file name -> part)."""
+    cxx_flags: tuple
+    harness_sources: tuple = ()
+    libraries: tuple = ()
+    parts: dict = field(default_factory=dict)
+
+
 def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir: Path, opt: str = DEFAULT_OPT,
-                   stack_bytes: int = DEFAULT_STACK_BYTES, probe: bool = False) -> Firmware:
+                   stack_bytes: int = DEFAULT_STACK_BYTES, probe: bool = False,
+                   cxx: CxxRuntime | None = None) -> Firmware:
     """Compile harness + model for `core` into out_dir/firmware.elf (built beside out_dir, renamed into place);
-    `probe`: the harness's probe build (PROBE_SOURCES, MND_PROBE) instead of the semihosting one."""
+    `probe`: the harness's probe build (PROBE_SOURCES, MND_PROBE) instead of the semihosting one; `cxx` adds a
+    C++ runtime's sources (.cc) and libraries."""
     gcc = find_tool("arm-none-eabi-gcc", core.name)
     find_tool("arm-none-eabi-size", core.name)
     find_tool("arm-none-eabi-nm", core.name)
@@ -110,17 +122,19 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         interrupts.raise_if_requested()
-        sources = [(Path(HARNESS / s), "harness") for s in (PROBE_SOURCES if probe else HARNESS_SOURCES)]
+        harness = PROBE_SOURCES if probe else HARNESS_SOURCES
+        sources = [(Path(HARNESS / s), "harness") for s in (*harness, *(cxx.harness_sources if cxx else ()))]
         sources += [(Path(s).resolve(), "model") for s in model_sources]
         includes = [HARNESS, *[Path(d).resolve() for d in include_dirs]]
         flags = [*core.cflags, opt, *COMMON_CFLAGS, PROFILE, *((PROBE,) if probe else ()),
                  *(f"-I{d}" for d in includes)]
-        objects = [_compile(gcc, core, src, _object_name(i, src, part), flags, staging)
+        cxx_flags = [*core.cflags, opt, *cxx.cxx_flags, PROFILE, *(f"-I{d}" for d in includes)] if cxx else []
+        objects = [_compile_source(core, src, _object_name(i, src, part), flags, cxx_flags, staging)
                    for i, (src, part) in enumerate(sources)]
         (staging / "link.ld").write_text(render_linker_script(core, stack_bytes))
-        _link(gcc, core, opt, objects, staging)
+        _link(gcc, core, opt, objects, staging, [str(Path(lib).resolve()) for lib in cxx.libraries] if cxx else [])
         sizes = elf_sizes(staging / "firmware.elf", core.name)
-        parts = map_parts((staging / "firmware.map").read_text())
+        parts = map_parts((staging / "firmware.map").read_text(), cxx.parts if cxx else {})
         marker = marker_address(staging / "firmware.elf", core.name)
         shutil.rmtree(staging / TOOL_TMPDIR)
         if out_dir.exists():
@@ -146,6 +160,14 @@ def _object_name(index: int, source: Path, part: str) -> str:
     return f"obj/{part}/{index:02d}_{source.stem}.o"
 
 
+def _compile_source(core: Core, source: Path, obj: str, flags: list, cxx_flags: list, cwd: Path) -> str:
+    if source.suffix != ".cc":
+        return _compile(find_tool("arm-none-eabi-gcc", core.name), core, source, obj, flags, cwd)
+    if not cxx_flags:
+        raise FirmwareBuildError(f"{core.name}: {source.name} is C++; only a C++ runtime's build compiles .cc files")
+    return _compile(find_tool("arm-none-eabi-g++", core.name), core, source, obj, cxx_flags, cwd)
+
+
 def _compile(gcc: str, core: Core, source: Path, obj: str, flags: list, cwd: Path) -> str:
     if not source.is_file():
         raise FirmwareBuildError(f"{core.name}: source file {source} not found")
@@ -155,10 +177,11 @@ def _compile(gcc: str, core: Core, source: Path, obj: str, flags: list, cwd: Pat
     return obj
 
 
-def _link(gcc: str, core: Core, opt: str, objects: list, cwd: Path) -> None:
+def _link(gcc: str, core: Core, opt: str, objects: list, cwd: Path, libraries: list = ()) -> None:
+    """`libraries` (a C++ runtime's archives) come with the math library, which they may call."""
     command = [gcc, *core.cflags, opt, "-nostartfiles", "-T", "link.ld", "-Wl,--gc-sections",
-               "-Wl,-Map=firmware.map", "-Wl,--no-warn-rwx-segments", *objects, "-lc", "-lgcc",
-               "-o", "firmware.elf"]
+               "-Wl,-Map=firmware.map", "-Wl,--no-warn-rwx-segments", *objects, *libraries,
+               *(["-lm"] if libraries else []), "-lc", "-lgcc", "-o", "firmware.elf"]
     _run_tool(command, cwd, f"{core.name}: linking the firmware failed", tmpdir=cwd / TOOL_TMPDIR)
 
 
@@ -219,9 +242,12 @@ _INPUT = re.compile(r"^ ([^\s*][^\s]*)(?:\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\
 _CONTINUED = re.compile(r"^\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+(.+)$")
 
 
-def map_parts(map_text: str) -> dict:
-    """Sizes per part ("model", "harness", "runtime") from a GNU ld map file."""
-    parts = {"model": Sizes(), "harness": Sizes(), "runtime": Sizes()}
+def map_parts(map_text: str, archives: dict | None = None) -> dict:
+    """Sizes per part ("model", "harness", "runtime", and the parts `archives` names: archive file name -> part)
+    from a GNU ld map file."""
+    archives = archives or {}
+    parts = {"model": Sizes(), "harness": Sizes(), **{part: Sizes() for part in archives.values()},
+             "runtime": Sizes()}
     _, _, memory_map = map_text.partition("Linker script and memory map")
     category, pending = None, False
     for line in memory_map.splitlines():
@@ -242,12 +268,15 @@ def map_parts(map_text: str) -> dict:
             continue
         pending = False
         if category and category != "stack" and size:
-            part = _part_of(source.strip())
+            part = _part_of(source.strip(), archives)
             parts[part] = parts[part].plus(category, size)
     return parts
 
 
-def _part_of(source: str) -> str:
+def _part_of(source: str, archives: dict) -> str:
+    archive = Path(source.partition("(")[0]).name
+    if archive in archives:
+        return archives[archive]
     if source.startswith("obj/model/"):
         return "model"
     if source.startswith("obj/harness/"):

@@ -76,16 +76,23 @@ class CortexMTarget(Target):
         return generated, firmware
 
     def measure(self, run_dir: Path, manifest, evaluation, settings):
+        from mnd.targets.cortex_m.tflm_tree import find_tree, given_source
+
         if manifest.artifact("tflite_int8") is None:
             raise ModelError(f"{self.name} runs full-integer int8 models, and this export has no tflite_int8 "
                                  "(see the report's warnings for why); export the Keras/SavedModel original or an "
                                  "int8 .tflite")
-        measurements = build_in_run(run_dir, self.name,
-                                    lambda project: self._measure_in(project, run_dir, manifest, evaluation,
-                                                                     settings))
-        return TargetResult(measurements)
+        source = given_source(settings.tflm_source)
+        tree = find_tree(source) if source else None
+        if tree and manifest.artifact("tflm_c_source") is None:
+            raise ModelError(f"{self.name}: the tflm-cmsis-nn runtime (--tflm-source) runs the export's TFLite-Micro "
+                             "C arrays, and this run has none; export again with tflm among --formats")
+        measurements, validations = build_in_run(
+            run_dir, self.name, lambda project: self._measure_in(project, run_dir, manifest, evaluation,
+                                                                 settings, tree))
+        return TargetResult(measurements, validations)
 
-    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, settings):
+    def _measure_in(self, project: Path, run_dir: Path, manifest, evaluation, settings, tree=None):
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.qemu import run_firmware
 
@@ -96,8 +103,11 @@ class CortexMTarget(Target):
         if probe:
             from mnd.targets.cortex_m.probe_measure import measure_on_probe
 
-            check = lambda outputs: self._check_bit_exact(project, int8_path, inputs, outputs, generated)  # noqa: E731
-            return (measure_on_probe(self.name, firmware, generated, manifest, evaluation, inputs, settings, check),)
+            def check(outputs):
+                reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
+                self._check_bit_exact(project, int8_path, inputs, outputs, generated, reference)
+
+            return (measure_on_probe(self.name, firmware, generated, manifest, evaluation, inputs, settings, check),), ()
         with temporary_directory(f"mnd-{self.name}-") as tmp:
             result = run_firmware(CORES[self.name], firmware, Path(tmp), inputs.tobytes(),
                                   timeout_s=_timeout(len(inputs)), flash_wait_states=settings.flash_wait_states)
@@ -105,7 +115,36 @@ class CortexMTarget(Target):
                             manifest.model["classes"])
         if result.samples != len(inputs):
             raise refuse(self.name, "the harness's report", f"says {result.samples} samples; {len(inputs)} were sent")
-        self._check_bit_exact(project, int8_path, inputs, outputs, generated)
+        reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
+        self._check_bit_exact(project, int8_path, inputs, outputs, generated, reference)
+        rows = (self._mnd_c_row(result, generated, firmware, outputs, evaluation, manifest, len(inputs),
+                                 settings.flash_wait_states),)
+        if tree is None:
+            return rows, ()
+        tflm_row, exact = self._tflm(project, run_dir, manifest, evaluation, inputs, generated, tree, reference,
+                                     settings)
+        return rows + (tflm_row,), (exact,)
+
+    def _tflm(self, project: Path, run_dir: Path, manifest, evaluation, inputs, generated, tree, reference, settings):
+        from mnd.pipeline.sources.tflite_read import read_tflite
+        from mnd.pipeline.validate import bit_exact
+        from mnd.targets.cortex_m.cores import CORES
+        from mnd.targets.cortex_m.tflm_runtime import RUNTIME, layer_macs, measurement, run_tflm
+
+        int8_bytes = (run_dir / manifest.artifact("tflite_int8").path).read_bytes()
+        model = read_tflite(int8_bytes, manifest.artifact("tflite_int8").path)
+        core = CORES[self.name]
+        run = run_tflm(core, tree, run_dir / manifest.artifact("tflm_c_source").path, model, project / RUNTIME,
+                       inputs.tobytes(), _timeout(len(inputs)), manifest.model.get("tflm_arena_bytes"),
+                       settings.flash_wait_states)
+        outputs = int8_rows(run.result.outputs, self.name, f"{RUNTIME}'s outputs.bin", len(inputs),
+                            manifest.model["classes"])
+        row = measurement(core, run, model.ops, layer_macs(int8_bytes, model.ops, generated.macs),
+                          accuracy(outputs, evaluation.labels), len(inputs), manifest.model.get("tflm_arena_bytes"))
+        return row, bit_exact(f"{self.name} {RUNTIME} vs litert reference", outputs, reference)
+
+    def _mnd_c_row(self, result, generated, firmware, outputs, evaluation, manifest, samples: int,
+                   flash_wait_states: int = 0):
         per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
         per_layer_cycles = np.asarray(result.per_sample_cycles(), dtype=np.int64).mean(axis=0)
         layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count)),
@@ -113,22 +152,21 @@ class CortexMTarget(Target):
                   for i, (op, macs, count, cycles) in enumerate(zip(generated.layers, generated.macs, per_layer,
                                                                     per_layer_cycles))]
         parts = {name: sizes for name, sizes in firmware.parts.items()}
-        return (Measurement(
+        return Measurement(
             target=self.name, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
-            n=len(inputs), latency_ms=None, runs=len(inputs), threads=None, warmup=None, emulated=True,
+            n=samples, latency_ms=None, runs=samples, threads=None, warmup=None, emulated=True,
             instructions=int(round(float(np.mean(result.inference_instructions())))),
             cycles_estimated=int(round(float(np.mean(result.inference_cycles())))),
-            flash_wait_states=settings.flash_wait_states,
+            flash_wait_states=flash_wait_states,
             ram_bytes=firmware.sizes.ram + result.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
             arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
             tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
             ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": result.stack_peak_bytes},
-            flash_parts={name: p.flash for name, p in parts.items()}),)
+            flash_parts={name: p.flash for name, p in parts.items()})
 
-    def _check_bit_exact(self, project: Path, int8_path: Path, inputs, outputs, generated) -> None:
+    def _check_bit_exact(self, project: Path, int8_path: Path, inputs, outputs, generated, reference) -> None:
         from mnd.engine.diagnose import first_differing_layer
 
-        reference = run_model("litert-ref", int8_path, inputs).outputs.reshape(outputs.shape)
         differing = np.flatnonzero(np.any(reference != outputs, axis=1))
         if len(differing):
             where = first_differing_layer(project, generated, int8_path, inputs[differing[0]])
