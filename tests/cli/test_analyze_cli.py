@@ -91,7 +91,8 @@ def test_export_board_says_whether_the_firmware_fits_the_part(mnd, tmp_path):
     assert doc["target"]["name"] == "cortex-m4" and part["board"] == "nano33-ble" and part["fits"] is True
     assert (part["flash"]["needed_bytes"], part["ram"]["needed_bytes"]) == (measured["flash_bytes"],
                                                                           measured["ram_bytes"])
-    assert part["estimate_ms"] == round(measured["instructions"] / 64e3, 3)
+    assert measured["cycles_estimated"] >= measured["instructions"]  # single issue: never below
+    assert part["estimate_ms"] == round(measured["cycles_estimated"] / 64e3, 3)
     report = (out / "report.md").read_text()
     assert "- fits nano33-ble (nRF52840): flash" in report and "estimate, not a measurement" in report
 
