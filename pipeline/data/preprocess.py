@@ -33,7 +33,10 @@ class Preprocessing:
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 [N, side, side, channels] -> float32 model input."""
-        x = pixels.astype(np.float32)
+        return self.scale(pixels.astype(np.float32))
+
+    def scale(self, x):
+        """Float pixel values (a numpy array or a TensorFlow tensor) -> model input, by `mode`."""
         if self.mode == "unit":
             return x / 255.0
         if self.mode == "signed":

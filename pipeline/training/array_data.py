@@ -60,9 +60,4 @@ def model_input(image, prep: Preprocessing):
     """uint8 pixels -> float32 model input, as Preprocessing.apply (TensorFlow ops)."""
     import tensorflow as tf
 
-    x = tf.cast(image, tf.float32)
-    if prep.mode == "unit":
-        return x / 255.0
-    if prep.mode == "signed":
-        return x / 127.5 - 1.0
-    return x
+    return prep.scale(tf.cast(image, tf.float32))
