@@ -1,7 +1,6 @@
 """What several commands share: --json output, the cache folder, the measurement settings and the
 inputs' cheap checks before TensorFlow starts."""
 import json
-import os
 from pathlib import Path
 
 
@@ -16,10 +15,6 @@ def emit_json(args, document: str) -> None:
     """With --json, the one document stdout carries (for train, export and measure: the manifest as written)."""
     if getattr(args, "json", False):
         args.json_stream.write(document)
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd")
 
 
 def measure_settings(args):

@@ -146,8 +146,9 @@ def _table(rows: list) -> list:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     names = 3 if several_targets else 2  # the cells from the manifest (escaped); the rest are numbers formatted here
     for row in rows:
-        cells = ([row.target] if several_targets else []) + [row.runtime, row.artifact, row.accuracy + text(row.failed),
-                                                             row.n, row.speed] + ([row.memory or "—"] if sized else [])
+        accuracy = row.accuracy + text(row.failed)
+        cells = ([row.target] if several_targets else []) + [row.runtime, row.artifact, accuracy, row.n,
+                                                             row.speed] + ([row.memory or "—"] if sized else [])
         lines.append("| " + " | ".join(text(cell) if index < names else cell for index, cell in enumerate(cells))
                      + " |")
     return lines

@@ -94,6 +94,15 @@ class Firmware:
     marker_address: int = 0      # address of mnd_marker (Thumb bit cleared)
 
 
+def memory_fields(firmware: Firmware, stack_peak_bytes: int) -> dict:
+    """A Measurement's RAM and flash of `firmware` run with that stack peak: totals, and parts as map_parts split
+    them, the stack peak a RAM part of its own."""
+    parts = firmware.parts
+    return {"ram_bytes": firmware.sizes.ram + stack_peak_bytes, "flash_bytes": firmware.sizes.flash,
+            "ram_parts": {**{name: p.ram for name, p in parts.items()}, "stack_peak": stack_peak_bytes},
+            "flash_parts": {name: p.flash for name, p in parts.items()}}
+
+
 def find_tool(name: str, core: str = "cortex-m") -> str:
     path = shutil.which(name)
     if path is None:

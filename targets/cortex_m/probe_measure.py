@@ -11,6 +11,7 @@ import numpy as np
 
 from mnd.pipeline.errors import UsageError
 from mnd.targets.cortex_m.cores import get_core
+from mnd.targets.cortex_m.firmware import memory_fields
 from mnd.pipeline.manifest import Measurement
 from mnd.pipeline.tempdirs import temporary_directory
 from mnd.pipeline.validate import accuracy
@@ -41,15 +42,12 @@ def measure_on_probe(core: str, firmware, generated, manifest, evaluation, input
     outputs = int8_rows(run.outputs, board_name, "the outputs read back", len(inputs), manifest.model["classes"])
     check_bit_exact(outputs)
     cycles, latency, layers = _cycles(run, generated, clock_mhz)
-    parts = dict(firmware.parts)
     return Measurement(
         target=core, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
         n=len(inputs), latency_ms=latency, runs=len(inputs), threads=None, warmup=None, emulated=False,
-        ram_bytes=firmware.sizes.ram + run.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
         arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
         tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
-        ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": run.stack_peak_bytes},
-        flash_parts={name: p.flash for name, p in parts.items()}, clock_mhz=clock_mhz,
+        **memory_fields(firmware, run.stack_peak_bytes), clock_mhz=clock_mhz,
         probe={"url": probe.url, "board": board_name, "part": part,
                "cycle_counter": "absent" if run.counter_absent else DWT, "note": run.counter_absent},
         cycles=cycles)

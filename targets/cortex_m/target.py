@@ -150,24 +150,16 @@ class CortexMTarget(Target):
 
     def _mnd_c_row(self, result, generated, firmware, outputs, evaluation, manifest, samples: int,
                    flash_wait_states: int = 0):
-        per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
-        per_layer_cycles = np.asarray(result.per_sample_cycles(), dtype=np.int64).mean(axis=0)
-        layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count)),
-                   "cycles_estimated": int(round(cycles))}
-                  for i, (op, macs, count, cycles) in enumerate(zip(generated.layers, generated.macs, per_layer,
-                                                                    per_layer_cycles))]
-        parts = {name: sizes for name, sizes in firmware.parts.items()}
+        from mnd.targets.cortex_m.firmware import memory_fields
+
         return Measurement(
             target=self.name, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
             n=samples, latency_ms=None, runs=samples, threads=None, warmup=None, emulated=True,
-            instructions=int(round(float(np.mean(result.inference_instructions())))),
-            cycles_estimated=int(round(float(np.mean(result.inference_cycles())))),
-            flash_wait_states=flash_wait_states,
-            ram_bytes=firmware.sizes.ram + result.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
+            **result.per_inference(), flash_wait_states=flash_wait_states,
             arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
-            tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
-            ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": result.stack_peak_bytes},
-            flash_parts={name: p.flash for name, p in parts.items()})
+            tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"),
+            layers=result.layer_rows(generated.layers, generated.macs),
+            **memory_fields(firmware, result.stack_peak_bytes))
 
     def _check_bit_exact(self, project: Path, int8_path: Path, inputs, outputs, generated, reference) -> None:
         from mnd.engine.diagnose import first_differing_layer

@@ -56,7 +56,8 @@ def test_an_absent_counter_says_so_and_shows_no_cycles():
 def test_cycles_without_a_board_have_no_milliseconds():
     """--probe without --board: a counter's cycles, but no preset clock to turn them into milliseconds."""
     manifest = with_board_row(clock_mhz=None, latency_ms=None,
-                              probe={**PROBE, "board": "mps2-an386", "part": "QEMU's cortex-m4 memory map (no --board)"})
+                              probe={**PROBE, "board": "mps2-an386",
+                                     "part": "QEMU's cortex-m4 memory map (no --board)"})
     assert check(json.loads(manifest.to_json()), MANIFEST_SHAPE) == []
     report = render(manifest)
     assert "- cycles per inference (DWT CYCCNT, measured on the board): 983,236 (no --board: no clock, so no " \
