@@ -122,6 +122,17 @@ def probe_address(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error).removeprefix(f"--probe {text!r}: ")) from None
 
 
+def probe_reset(text: str) -> str:
+    """One gdb `monitor` command (passed to the GDB server as it is)."""
+    from mnd.pipeline.errors import UsageError
+    from mnd.targets.cortex_m.gdb_probe import parse_reset
+
+    try:
+        return parse_reset(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--probe-reset {text!r}: ")) from None
+
+
 DELEGATES = ("cpu", "xnnpack", "gpu", "nnapi")
 
 

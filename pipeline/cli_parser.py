@@ -84,7 +84,13 @@ def _add_measure_flags(parser) -> None:
     probe = parser.add_argument_group("Cortex-M boards (cortex-m4, cortex-m7, cortex-m33, cortex-m55)")
     probe.add_argument("--probe", metavar="gdb://HOST:PORT", type=cli_args.probe_address,
                        help="run the firmware on the --board's board through this GDB server (OpenOCD, pyOCD, "
-                       "J-Link) with gdb-multiarch: cycles from its DWT counter, milliseconds at the preset's clock")
+                       "J-Link) with gdb-multiarch, linked for the preset's flash and RAM: cycles from its DWT "
+                       "counter, milliseconds at the preset's clock; without --board, linked for QEMU's map of the "
+                       "core (for QEMU's own gdbstub, -s -S)")
+    probe.add_argument("--probe-reset", metavar="'monitor ...'", type=cli_args.probe_reset,
+                       help="with --probe: the GDB server's command that resets and halts the board, sent before "
+                       "the firmware is loaded (OpenOCD and pyOCD: 'monitor reset halt'; J-Link: 'monitor reset'); "
+                       "default: none, the harness takes over the stack, VTOR and interrupts itself")
     board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
     board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
                        help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")

@@ -24,6 +24,7 @@ class BoardAccess:
     delegates: tuple = ()                # benchmark_model delegates: cpu, xnnpack, gpu, nnapi
     cpu_affinity: str | None = None      # taskset mask on the phone
     probe: str | None = None             # gdb://HOST:PORT: a Cortex-M board behind that GDB server
+    probe_reset: str | None = None       # the GDB server's monitor command that resets and halts the board
 
     def given(self) -> dict:
         """{field: its command-line flag} for every field set to something other than its default."""
@@ -52,8 +53,8 @@ class Readiness:
 
 
 ACCESS_HELP = ("--ssh, --identity, --ssh-config, --accept-new-host-key, --remote-python, --setup: rpi4, rpi5, "
-               "linux-arm64; --serial, --benchmark-model, --delegate, --cpu-affinity: android; --probe: cortex-m4, "
-               "cortex-m7, cortex-m33, cortex-m55")
+               "linux-arm64; --serial, --benchmark-model, --delegate, --cpu-affinity: android; --probe, --probe-reset: "
+               "cortex-m4, cortex-m7, cortex-m33, cortex-m55")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class MeasureSettings:
     flash_wait_states: int = 0  # Cortex-M: wait states per 32-bit code fetch in the cycle estimate
     tflm_source: str | None = None  # Cortex-M: --tflm-source, a TFLite-Micro tree: also measure tflm-cmsis-nn
     board: BoardAccess = BoardAccess()
-    board_preset: str | None = None  # --board: the preset a --probe's board is (its clock turns cycles into ms)
+    board_preset: str | None = None  # --board: the preset a --probe's board is (its memory map and clock)
 
     def thread_counts(self, default: tuple) -> tuple:
         return tuple(self.threads) if self.threads else tuple(default)

@@ -1,7 +1,6 @@
 """What several commands share: --json output, the cache folder, the measurement settings and the
 inputs' cheap checks before TensorFlow starts."""
 import json
-import os
 from pathlib import Path
 
 
@@ -18,23 +17,20 @@ def emit_json(args, document: str) -> None:
         args.json_stream.write(document)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd")
-
-
 def measure_settings(args):
     from mnd.pipeline.errors import UsageError
     from mnd.targets.base import BoardAccess, MeasureSettings
 
-    if args.probe and not getattr(args, "board", None):
-        raise UsageError("--probe needs --board NAME, the preset of the board behind the probe: its clock turns the "
-                         "cycles into milliseconds ('mnd targets' lists the presets)")
+    if args.probe_reset and not args.probe:
+        raise UsageError("--probe-reset is for a board behind --probe gdb://HOST:PORT; give --probe or drop "
+                         "--probe-reset")
     board = BoardAccess(ssh=args.ssh, identity=args.identity and Path(args.identity).resolve(),
                         ssh_config=args.ssh_config and Path(args.ssh_config).resolve(),
                         accept_new_host_key=args.accept_new_host_key, remote_python=args.remote_python,
                         setup=args.setup, serial=args.serial,
                         benchmark_model=args.benchmark_model and Path(args.benchmark_model).resolve(),
-                        delegates=args.delegate or (), cpu_affinity=args.cpu_affinity, probe=args.probe)
+                        delegates=args.delegate or (), cpu_affinity=args.cpu_affinity, probe=args.probe,
+                        probe_reset=args.probe_reset)
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz,
                            kernels=args.kernels, flash_wait_states=args.flash_wait_states,
                            tflm_source=args.tflm_source, board=board, board_preset=getattr(args, "board", None))

@@ -2,7 +2,8 @@
 import logging
 from pathlib import Path
 
-from mnd.pipeline.commands.common import (cache_dir, check_inputs, emit_json, local_paths, measure_settings,
+from mnd.pipeline.cache_folder import cache_dir
+from mnd.pipeline.commands.common import (check_inputs, emit_json, local_paths, measure_settings,
                                           prep_overrides, print_result, quant_config)
 from mnd.pipeline.quiet import import_tensorflow_quietly
 

@@ -3,7 +3,8 @@ import json
 import logging
 from pathlib import Path
 
-from mnd.pipeline.commands.common import cache_dir, check_inputs, emit_json, local_paths, print_result
+from mnd.pipeline.cache_folder import cache_dir
+from mnd.pipeline.commands.common import check_inputs, emit_json, local_paths, print_result
 from mnd.pipeline.quiet import import_tensorflow_quietly
 
 log = logging.getLogger("mnd")

@@ -84,6 +84,8 @@ def target_record(target, settings: MeasureSettings, board: dict | None = None) 
         options["ssh"] = settings.board.ssh
     if settings.board.probe:
         options["probe"] = settings.board.probe
+    if settings.board.probe_reset:
+        options["probe_reset"] = settings.board.probe_reset
     if settings.kernels != "auto":
         options["kernels"] = settings.kernels
     if settings.flash_wait_states:

@@ -34,15 +34,19 @@ def versus_mnd_c(m, measurements) -> list:
             f"RAM {ratio(ours.ram_bytes, m.ram_bytes)}"]
 
 
-def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list:
-    """`extra`: more bullet lines after the measured ones (a board preset's verdict)."""
+def render_emulated(m, clock_mhz: float | None = None, extra: list = (), failed: list = ()) -> list:
+    """`extra`: more bullet lines after the measured ones (a board preset's verdict); `failed`: the row's own failed
+    checks (summary.failed_checks), which its accuracy line names instead of claiming bit-exactness."""
     macs = sum(layer["macs"] for layer in m.layers or [])
     per_mac = f" ({m.instructions / macs:.2f} per MAC over {macs:,} MACs)" if macs else ""
-    lines = [f"### {code(m.target)} (QEMU, emulated): {text(m.runtime)} on {text(m.artifact)}", "",
-             f"- accuracy {accuracy_interval(m.accuracy, m.n)} (95% interval) on {m.n} samples, every output bit-exact "
-             "with LiteRT's reference kernels"
+    exact = ("every output bit-exact with LiteRT's reference kernels"
              + (" (and so with TFLite-Micro, which the validation above matched to them)"
-                if m.tflm_arena_bytes is not None else ""),
+                if m.tflm_arena_bytes is not None else ""))
+    if failed:
+        exact = "; ".join(f"**FAILED** {text(v.name)}: {text(v.detail)}" for v in failed) + \
+            " (kept with --allow-drift): these outputs are not LiteRT's reference kernels'"
+    lines = [f"### {code(m.target)} (QEMU, emulated): {text(m.runtime)} on {text(m.artifact)}", "",
+             f"- accuracy {accuracy_interval(m.accuracy, m.n)} (95% interval) on {m.n} samples, {exact}",
              f"- executed instructions per inference: {m.instructions:,}{per_mac} — QEMU has no timing model, so "
              "these are instruction counts, not cycles",
              *_cycles_line(m),

@@ -9,7 +9,7 @@ from mnd.pipeline.report.fit import fit_line
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.phone import render_phone
 from mnd.pipeline.report.quantization import quantization_section
-from mnd.pipeline.report.summary import summary_markdown
+from mnd.pipeline.report.summary import failed_checks, summary_markdown
 from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.report.tables import measurement_table
 
@@ -77,7 +77,8 @@ def _details(manifest) -> list:
     for m in manifest.measurements:
         if m.instructions is not None:
             lines += render_emulated(m, _clock_mhz(m, target),
-                                     _part_lines(target, m.target) + versus_mnd_c(m, manifest.measurements))
+                                     _part_lines(target, m.target) + versus_mnd_c(m, manifest.measurements),
+                                     failed_checks(m, manifest.validations))
         elif m.probe is not None:
             lines += render_probe(m)
     return lines + quantization_section(quant)

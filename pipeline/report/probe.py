@@ -11,7 +11,10 @@ def render_probe(m) -> list:
              f"{code(probe['url'])}: {text(m.runtime)} on {text(m.artifact)}", "",
              f"- accuracy {accuracy_interval(m.accuracy, m.n)} (95% interval) on {m.n} samples, every output bit-exact "
              "with LiteRT's reference kernels"]
-    if m.cycles is not None:
+    if m.cycles is not None and m.clock_mhz is None:
+        lines.append(f"- cycles per inference ({text(probe['cycle_counter'])}, measured on the board): {m.cycles:,} "
+                     "(no --board: no clock, so no milliseconds)")
+    elif m.cycles is not None:
         lines.append(f"- cycles per inference ({text(probe['cycle_counter'])}, measured on the board): {m.cycles:,} "
                      f"= {m.cycles / (m.clock_mhz * 1e3):.2f} ms at the preset's {m.clock_mhz:g} MHz (p50 "
                      f"{m.latency_ms['p50']:.2f} ms, p90 {m.latency_ms['p90']:.2f} ms); the board must run at that "

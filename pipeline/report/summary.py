@@ -23,6 +23,19 @@ class RuntimeRow:
     n: str
     speed: str
     memory: str | None  # "RAM / flash" bytes, where an emulated firmware was measured
+    failed: str = ""    # failed_note: the row's own failed checks, shown beside its accuracy (from the manifest)
+
+
+def failed_checks(m, validations) -> list:
+    """The row's own gated checks that failed and were kept with --allow-drift: those named "TARGET RUNTIME vs ..."
+    (a tflm-cmsis-nn row's bit-exactness with LiteRT's reference, an android engine's)."""
+    prefix = f"{m.target} {m.runtime} vs "
+    return [v for v in validations if v.gated and not v.passed and v.name.startswith(prefix)]
+
+
+def failed_note(failed: list) -> str:
+    """The words beside a row's accuracy when its own checks failed ("" when none did)."""
+    return "".join(f" — FAILED {v.name}: {v.detail} (kept with --allow-drift)" for v in failed)
 
 
 def runtime_rows(manifest) -> list:
@@ -33,12 +46,14 @@ def runtime_rows(manifest) -> list:
     for (target, runtime, artifact, probed), measured in groups.items():
         target = f"{target} ({measured[0].probe['board']} via probe)" if probed else target
         accuracies = [accuracy_interval(m.accuracy, m.n) for m in measured if m.accuracy is not None and m.n]
+        failed = [v for m in measured for v in failed_checks(m, manifest.validations)]
         sized = [m for m in measured if m.ram_bytes is not None or m.flash_bytes is not None]
         rows.append(RuntimeRow(target + (" (emulated)" if any(m.emulated for m in measured) else ""), runtime,
                                artifact, "; ".join(dict.fromkeys(accuracies)) or "—",
                                "; ".join(dict.fromkeys(str(m.n) for m in measured if m.n)) or "—",
                                "; ".join(_speed(m) for m in measured),
-                               f"{_bytes(sized[0].ram_bytes)} / {_bytes(sized[0].flash_bytes)}" if sized else None))
+                               f"{_bytes(sized[0].ram_bytes)} / {_bytes(sized[0].flash_bytes)}" if sized else None,
+                               failed_note(list(dict.fromkeys(failed)))))
     return rows
 
 
@@ -131,7 +146,8 @@ def _table(rows: list) -> list:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     names = 3 if several_targets else 2  # the cells from the manifest (escaped); the rest are numbers formatted here
     for row in rows:
-        cells = ([row.target] if several_targets else []) + [row.runtime, row.artifact, row.accuracy, row.n,
+        accuracy = row.accuracy + text(row.failed)
+        cells = ([row.target] if several_targets else []) + [row.runtime, row.artifact, accuracy, row.n,
                                                              row.speed] + ([row.memory or "—"] if sized else [])
         lines.append("| " + " | ".join(text(cell) if index < names else cell for index, cell in enumerate(cells))
                      + " |")
@@ -155,6 +171,7 @@ def terminal_lines(manifest) -> list:
     for row in runtime_rows(manifest):
         memory = f"; RAM / flash {row.memory} B" if row.memory else ""
         accuracy = "no accuracy (timings only)" if row.accuracy == "—" else f"accuracy {row.accuracy} (n={row.n})"
+        accuracy += row.failed
         lines.append(visible(f"  {row.target} {row.runtime} on {row.artifact}: {accuracy}; {row.speed}{memory}"))
     fit = fit_verdict(manifest)
     if fit:

@@ -23,6 +23,18 @@ class Region:
     def end(self) -> int:
         return self.base + self.size
 
+    def holds(self, start: int, size: int) -> bool:
+        return self.base <= start and start + size <= self.end
+
+
+@dataclass(frozen=True)
+class MemoryMap:
+    """Where a firmware is linked: the reset vector table, code and constants (and .data's load image), RAM."""
+    name: str            # says whose map it is, in a refusal
+    boot: Region
+    code: Region
+    ram: Region
+
 
 @dataclass(frozen=True)
 class Core:
@@ -39,10 +51,16 @@ class Core:
     def hard_float(self) -> bool:
         return "-mfloat-abi=hard" in self.cflags
 
+    @property
+    def memory(self) -> MemoryMap:
+        """QEMU's map for this core (the emulated run's, and --probe's without --board)."""
+        return MemoryMap(f"{self.name} (QEMU {self.machine})", self.boot, self.code, self.ram)
+
 
 _KIB = 1024
 _MIB = 1024 * _KIB
-_VECTORS = 1 * _KIB  # room for the 16 system vectors and then some
+VECTOR_TABLE_BYTES = 1 * _KIB  # room for the 16 system vectors and then some
+_VECTORS = VECTOR_TABLE_BYTES
 
 CORES = {c.name: c for c in (
     Core("cortex-m4", "mps2-an386",

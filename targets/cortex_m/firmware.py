@@ -20,7 +20,7 @@ from mnd.pipeline.errors import MndError
 from mnd.pipeline.process_group import run_group
 from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.base import TargetUnavailable
-from mnd.targets.cortex_m.cores import Core
+from mnd.targets.cortex_m.cores import Core, MemoryMap
 from mnd.targets.toolchain import install_hint
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +60,10 @@ class FirmwareBuildError(MndError):
         self.log = log
 
 
+class FirmwareTooBig(FirmwareBuildError):
+    """The linked firmware overflows the flash or the RAM of the memory map it was linked for."""
+
+
 @dataclass(frozen=True)
 class Sizes:
     text: int = 0     # code (incl. vector table and unwind tables)
@@ -90,6 +94,15 @@ class Firmware:
     marker_address: int = 0      # address of mnd_marker (Thumb bit cleared)
 
 
+def memory_fields(firmware: Firmware, stack_peak_bytes: int) -> dict:
+    """A Measurement's RAM and flash of `firmware` run with that stack peak: totals, and parts as map_parts split
+    them, the stack peak a RAM part of its own."""
+    parts = firmware.parts
+    return {"ram_bytes": firmware.sizes.ram + stack_peak_bytes, "flash_bytes": firmware.sizes.flash,
+            "ram_parts": {**{name: p.ram for name, p in parts.items()}, "stack_peak": stack_peak_bytes},
+            "flash_parts": {name: p.flash for name, p in parts.items()}}
+
+
 def find_tool(name: str, core: str = "cortex-m") -> str:
     path = shutil.which(name)
     if path is None:
@@ -109,10 +122,11 @@ class CxxRuntime:
 
 def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir: Path, opt: str = DEFAULT_OPT,
                    stack_bytes: int = DEFAULT_STACK_BYTES, probe: bool = False,
-                   cxx: CxxRuntime | None = None) -> Firmware:
+                   cxx: CxxRuntime | None = None, memory: MemoryMap | None = None) -> Firmware:
     """Compile harness + model for `core` into out_dir/firmware.elf (built beside out_dir, renamed into place);
     `probe`: the harness's probe build (PROBE_SOURCES, MND_PROBE) instead of the semihosting one; `cxx` adds a
-    C++ runtime's sources (.cc) and libraries."""
+    C++ runtime's sources (.cc) and libraries; `memory`: the map to link for (a board preset's, for the probe
+    build), by default QEMU's for `core`."""
     gcc = find_tool("arm-none-eabi-gcc", core.name)
     find_tool("arm-none-eabi-size", core.name)
     find_tool("arm-none-eabi-nm", core.name)
@@ -131,8 +145,13 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
         cxx_flags = [*core.cflags, opt, *cxx.cxx_flags, PROFILE, *(f"-I{d}" for d in includes)] if cxx else []
         objects = [_compile_source(core, src, _object_name(i, src, part), flags, cxx_flags, staging)
                    for i, (src, part) in enumerate(sources)]
-        (staging / "link.ld").write_text(render_linker_script(core, stack_bytes))
-        _link(gcc, core, opt, objects, staging, [str(Path(lib).resolve()) for lib in cxx.libraries] if cxx else [])
+        memory = memory or core.memory
+        (staging / "link.ld").write_text(render_linker_script(memory, stack_bytes))
+        try:
+            _link(gcc, core, opt, objects, staging,
+                  [str(Path(lib).resolve()) for lib in cxx.libraries] if cxx else [])
+        except FirmwareBuildError as error:
+            raise too_big(error.log, memory, stack_bytes) or error
         sizes = elf_sizes(staging / "firmware.elf", core.name)
         parts = map_parts((staging / "firmware.map").read_text(), cxx.parts if cxx else {})
         marker = marker_address(staging / "firmware.elf", core.name)
@@ -148,12 +167,36 @@ def build_firmware(core: Core, model_sources: list, include_dirs: list, out_dir:
                     sizes=sizes, parts=parts, stack_bytes=stack_bytes, marker_address=marker)
 
 
-def render_linker_script(core: Core, stack_bytes: int) -> str:
+def render_linker_script(memory: MemoryMap, stack_bytes: int) -> str:
     template = string.Template((HARNESS / "link.ld.in").read_text())
     return template.substitute(
-        boot_base=hex(core.boot.base), boot_size=hex(core.boot.size), code_base=hex(core.code.base),
-        code_size=hex(core.code.size), ram_base=hex(core.ram.base), ram_size=hex(core.ram.size),
+        boot_base=hex(memory.boot.base), boot_size=hex(memory.boot.size), code_base=hex(memory.code.base),
+        code_size=hex(memory.code.size), ram_base=hex(memory.ram.base), ram_size=hex(memory.ram.size),
         stack_size=hex(stack_bytes))
+
+
+_OVERFLOW = re.compile(r"region `(CODE|RAM)' overflowed by (\d+) bytes")
+
+
+def too_big(link_log: str, memory: MemoryMap, stack_bytes: int) -> "FirmwareTooBig | None":
+    """The one-line refusal for a link that overflowed the map's flash or RAM (ld names the region and the excess),
+    else None."""
+    over = {}
+    for region, excess in _OVERFLOW.findall(link_log):
+        over[region] = max(over.get(region, 0), int(excess))
+    if not over:
+        return None
+    said = []
+    if "CODE" in over:
+        code = memory.code
+        said.append(f"flash needs {code.size + over['CODE']:,} bytes, {code.size:,} are there (at {code.base:#010x}, "
+                    "after the vector table)")
+    if "RAM" in over:
+        ram = memory.ram
+        said.append(f"RAM needs {ram.size + over['RAM']:,} bytes (its {stack_bytes:,}-byte stack included), "
+                    f"{ram.size:,} are there (at {ram.base:#010x})")
+    return FirmwareTooBig(f"{memory.name}: the firmware does not fit: {'; '.join(said)} — export a smaller model "
+                          "(a lower --alpha or input size) or pick a board with more memory", link_log)
 
 
 def _object_name(index: int, source: Path, part: str) -> str:

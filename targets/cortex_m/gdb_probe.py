@@ -61,6 +61,16 @@ def parse_probe(text: str) -> Probe:
     return Probe(host, int(port))
 
 
+def parse_reset(text: str) -> str:
+    """--probe-reset: one gdb `monitor` command, which gdb passes to the GDB server as it is; UsageError else."""
+    command = " ".join(text.split())
+    if not command.startswith("monitor ") or not command.isprintable() or "\n" in text:
+        raise UsageError(f"--probe-reset {text!r}: expected one gdb monitor command, as the board's GDB server "
+                         "spells its reset-and-halt (OpenOCD and pyOCD: 'monitor reset halt'; J-Link: 'monitor "
+                         "reset')")
+    return command
+
+
 def check_probe(text: str) -> str | None:
     """None when gdb-multiarch is here and something listens at the probe's address, else one line with the fix."""
     missing = problem(("cortex-m-probe",))
@@ -91,9 +101,10 @@ def probe_symbols(elf: Path, core: str) -> dict:
     return found
 
 
-def gdb_script(probe: Probe, symbols: dict, samples: int) -> str:
+def gdb_script(probe: Probe, symbols: dict, samples: int, reset: str | None = None) -> str:
     """The batch script, run in the folder holding input-N.bin; it appends to the FILES there. gdb stops at the
-    first command that fails, so a sample never runs on a half-written input."""
+    first command that fails, so a sample never runs on a half-written input. `reset` (--probe-reset), the GDB
+    server's reset-and-halt, runs before `load`."""
     address = {name: value[0] for name, value in symbols.items()}
 
     def read(name: str, file: str) -> str:
@@ -101,7 +112,7 @@ def gdb_script(probe: Probe, symbols: dict, samples: int) -> str:
         return f"append binary memory {file} {start:#x} {start + size:#x}"
 
     lines = ["set pagination off", "set confirm off", "set width 0", "set remotetimeout 30",
-             f"target extended-remote {probe.host}:{probe.port}", "load",
+             f"target extended-remote {probe.host}:{probe.port}", *([reset] if reset else []), "load",
              f"set $pc = {address['Reset_Handler']:#x}", *THUMB_BIT,
              f"hbreak *{address['mnd_probe_done']:#x}", "continue"]
     for index in range(samples):
@@ -112,8 +123,9 @@ def gdb_script(probe: Probe, symbols: dict, samples: int) -> str:
 
 
 def run_on_probe(core: str, board: str, firmware: Firmware, probe: Probe, workdir: Path, inputs: bytes,
-                 expected: dict, timeout_s: float) -> ProbeRun:
-    """Run the probe build `firmware` on every sample of `inputs` (whole samples of expected["input_bytes"])."""
+                 expected: dict, timeout_s: float, reset: str | None = None) -> ProbeRun:
+    """Run the probe build `firmware` on every sample of `inputs` (whole samples of expected["input_bytes"]);
+    `reset`: gdb_script's."""
     symbols = probe_symbols(firmware.elf, core)
     sizes = {"mnd_probe_state": STATE_BYTES, "mnd_probe_input": expected["input_bytes"],
              "mnd_probe_output": expected["output_bytes"], "mnd_probe_cycles": 4 * (expected["layers"] + 1)}
@@ -128,7 +140,7 @@ def run_on_probe(core: str, board: str, firmware: Firmware, probe: Probe, workdi
         (workdir / f"input-{index}.bin").write_bytes(inputs[index * size:(index + 1) * size])
     for name in FILES:
         (workdir / name).unlink(missing_ok=True)
-    (workdir / "probe.gdb").write_text(gdb_script(probe, symbols, samples))
+    (workdir / "probe.gdb").write_text(gdb_script(probe, symbols, samples, reset))
     command = [find_tool(GDB, core), "-batch", "-nx", "-x", "probe.gdb", str(Path(firmware.elf).resolve())]
     try:
         with phase(f"{board} through {probe.url}: {samples} samples"):

@@ -10,6 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mnd.pipeline.errors import MndError
 from mnd.pipeline.process_group import run_group
 from mnd.pipeline.progress import phase
@@ -65,6 +67,20 @@ class RunResult:
     def inference_cycles(self) -> list:
         """Estimated cycles from the first marker to the last, per sample."""
         return _inference(self.marker_cycles, self.samples, self.layers)
+
+    def layer_rows(self, ops, macs) -> list:
+        """A Measurement's layers: index, op and MACs (one each per layer) with the instructions and estimated
+        cycles, both the mean over the samples."""
+        counts = np.asarray(self.per_sample(), dtype=np.int64).mean(axis=0)
+        cycles = np.asarray(self.per_sample_cycles(), dtype=np.int64).mean(axis=0)
+        return [{"index": i, "op": op, "macs": layer_macs, "instructions": int(round(count)),
+                 "cycles_estimated": int(round(estimate))}
+                for i, (op, layer_macs, count, estimate) in enumerate(zip(ops, macs, counts, cycles))]
+
+    def per_inference(self) -> dict:
+        """A Measurement's instructions and cycles_estimated: the means over the samples."""
+        return {"instructions": int(round(float(np.mean(self.inference_instructions())))),
+                "cycles_estimated": int(round(float(np.mean(self.inference_cycles()))))}
 
 
 def _per_sample(marks: tuple, samples: int, layers: int) -> list:

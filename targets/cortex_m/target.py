@@ -36,7 +36,7 @@ class CortexMTarget(Target):
                           "or portable (plain C99 only)"}
     takes_kernels = True
     needs = ("cortex-m",)  # and PROBE_NEED with --probe (not in `needs`: `make demo` installs every need listed)
-    accepts = ("probe",)
+    accepts = ("probe", "probe_reset")
 
     def check_access(self, board: BoardAccess):
         missing = problem(PROBE_NEED) if board.probe else None
@@ -55,10 +55,12 @@ class CortexMTarget(Target):
     def project_dir(self, run_dir: Path) -> Path:
         return run_dir / self.name
 
-    def build(self, project: Path, run_dir: Path, manifest, kernels: str = "auto", probe: bool = False):
+    def build(self, project: Path, run_dir: Path, manifest, kernels: str = "auto", probe: bool = False,
+              memory=None):
         """Generate the standalone C project into the empty folder `project` (make builds libmnd_model.a) and build
         the harness ELF from the same sources: before any evaluation data is used. `kernels`: "auto" (the core's
-        own kernel set) or an engine.ops.KERNEL_SETS name; `probe`: the harness's probe build, in build-probe/."""
+        own kernel set) or an engine.ops.KERNEL_SETS name; `probe`: the harness's probe build, in build-probe/,
+        linked for `memory` (a board preset's map; by default QEMU's, as for the emulated run)."""
         from mnd.engine.generator import generate
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.firmware import build_firmware
@@ -72,7 +74,7 @@ class CortexMTarget(Target):
         write_project(project, core, generated, tflm_arena,
                       (manifest.model.get("preprocessing") or {}).get("formula"))
         firmware = build_firmware(core, [project / source for source in SOURCES], [project],
-                                  project / ("build-probe" if probe else "build"), probe=probe)
+                                  project / ("build-probe" if probe else "build"), probe=probe, memory=memory)
         return generated, firmware
 
     def measure(self, run_dir: Path, manifest, evaluation, settings):
@@ -96,8 +98,11 @@ class CortexMTarget(Target):
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.qemu import run_firmware
 
+        from mnd.targets.cortex_m.probe_measure import probe_memory
+
         probe = settings.board.probe is not None
-        generated, firmware = self.build(project, run_dir, manifest, settings.kernels, probe=probe)
+        generated, firmware = self.build(project, run_dir, manifest, settings.kernels, probe=probe,
+                                         memory=probe_memory(settings.board_preset) if probe else None)
         int8_path = run_dir / manifest.artifact("tflite_int8").path
         inputs = artifact_inputs(int8_path, evaluation)
         if probe:
@@ -145,24 +150,16 @@ class CortexMTarget(Target):
 
     def _mnd_c_row(self, result, generated, firmware, outputs, evaluation, manifest, samples: int,
                    flash_wait_states: int = 0):
-        per_layer = np.asarray(result.per_sample(), dtype=np.int64).mean(axis=0)
-        per_layer_cycles = np.asarray(result.per_sample_cycles(), dtype=np.int64).mean(axis=0)
-        layers = [{"index": i, "op": op, "macs": macs, "instructions": int(round(count)),
-                   "cycles_estimated": int(round(cycles))}
-                  for i, (op, macs, count, cycles) in enumerate(zip(generated.layers, generated.macs, per_layer,
-                                                                    per_layer_cycles))]
-        parts = {name: sizes for name, sizes in firmware.parts.items()}
+        from mnd.targets.cortex_m.firmware import memory_fields
+
         return Measurement(
             target=self.name, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
             n=samples, latency_ms=None, runs=samples, threads=None, warmup=None, emulated=True,
-            instructions=int(round(float(np.mean(result.inference_instructions())))),
-            cycles_estimated=int(round(float(np.mean(result.inference_cycles())))),
-            flash_wait_states=flash_wait_states,
-            ram_bytes=firmware.sizes.ram + result.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
+            **result.per_inference(), flash_wait_states=flash_wait_states,
             arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
-            tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
-            ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": result.stack_peak_bytes},
-            flash_parts={name: p.flash for name, p in parts.items()})
+            tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"),
+            layers=result.layer_rows(generated.layers, generated.macs),
+            **memory_fields(firmware, result.stack_peak_bytes))
 
     def _check_bit_exact(self, project: Path, int8_path: Path, inputs, outputs, generated, reference) -> None:
         from mnd.engine.diagnose import first_differing_layer

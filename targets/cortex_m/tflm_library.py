@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnd.pipeline.cache_folder import cache_dir
 from mnd.pipeline.progress import phase
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import DEFAULT_OPT, FirmwareBuildError, _run_tool, find_tool
@@ -43,7 +44,7 @@ class TflmLibrary:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd") / "tflm"
+    return cache_dir() / "tflm"
 
 
 def defines(kernels: str) -> tuple:

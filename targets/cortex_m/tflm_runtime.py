@@ -120,24 +120,16 @@ def layer_macs(int8_bytes: bytes, ops: tuple, engine_macs: tuple) -> list:
 
 
 def measurement(core: Core, run: TflmRun, ops: tuple, macs: list, accuracy, samples: int, tflm_arena_bytes):
-    import numpy as np
-
     from mnd.pipeline.manifest import Measurement
 
-    per_layer = np.asarray(run.result.per_sample(), dtype=np.int64).mean(axis=0)
-    per_layer_cycles = np.asarray(run.result.per_sample_cycles(), dtype=np.int64).mean(axis=0)
-    layers = [{"index": i, "op": op, "macs": op_macs, "instructions": int(round(count)),
-               "cycles_estimated": int(round(cycles))}
-              for i, (op, op_macs, count, cycles) in enumerate(zip(ops, macs, per_layer, per_layer_cycles))]
     parts = {name: p.ram for name, p in run.firmware.parts.items()}
     parts["harness"] -= run.arena_static_bytes  # the array is sized generously: count the arena TFLM used
     ram_parts = {**parts, "arena": run.arena_used_bytes, "stack_peak": run.result.stack_peak_bytes}
     return Measurement(
         target=core.name, runtime=RUNTIME, artifact="tflm_c_source", accuracy=accuracy, n=samples, latency_ms=None,
-        runs=samples, threads=None, warmup=None, emulated=True,
-        instructions=int(round(float(np.mean(run.result.inference_instructions())))),
-        cycles_estimated=int(round(float(np.mean(run.result.inference_cycles())))),
+        runs=samples, threads=None, warmup=None, emulated=True, **run.result.per_inference(),
         flash_wait_states=run.flash_wait_states,
         ram_bytes=sum(ram_parts.values()), flash_bytes=run.firmware.sizes.flash,
-        arena_bytes=run.arena_used_bytes, tflm_arena_bytes=tflm_arena_bytes, layers=layers, ram_parts=ram_parts,
+        arena_bytes=run.arena_used_bytes, tflm_arena_bytes=tflm_arena_bytes, layers=run.result.layer_rows(ops, macs),
+        ram_parts=ram_parts,
         flash_parts={name: p.flash for name, p in run.firmware.parts.items()})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from mnd.pipeline.cache_folder import cache_dir
 from mnd.pipeline.progress import phase
 from mnd.targets.base import TargetUnavailable
 from mnd.targets.toolchain import install_hint
@@ -42,10 +43,6 @@ CPUINFO = {
     "cortex-a76": ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop "
                    "asimddp", "0x4", "0xd0b", "1", "Raspberry Pi 5 Model B Rev 1.0"),
 }
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("MND_CACHE") or Path.home() / ".cache" / "mnd")
 
 
 def binfmt_ready() -> str | None:

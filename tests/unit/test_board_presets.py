@@ -22,7 +22,9 @@ def test_presets_carry_the_parts_figures_and_a_source():
         assert (board.core, board.clock_mhz, board.flash_bytes, board.ram_bytes) == \
             (core, mhz, flash_kib * KIB, ram_kib * KIB), name
         assert board.core in CORES and board.source
-        assert set(board.unverified) <= {"clock_mhz", "flash_bytes", "ram_bytes"}
+        assert set(board.unverified) <= {"clock_mhz", "flash_bytes", "ram_bytes", "flash_at", "ram_at"}
+        assert board.ram_at.size <= board.ram_bytes and board.flash_at.size == board.flash_bytes, name
+        assert board.memory_source and board.ram_at.base % (1 << 20) == 0, name  # the stack guard's alignment
     assert "Cortex-M85" in BOARDS["ek-ra8d1"].note and "cortex-m55" in BOARDS["ek-ra8d1"].note
 
 

@@ -51,3 +51,16 @@ def test_an_absent_counter_says_so_and_shows_no_cycles():
     assert "| cortex-m4 (nucleo-l4r5zi via probe) | mnd-c | tflite_int8 | 80.0% [65.2, 89.5] | 40 | no cycle counter " \
            "on the board |" in report
     assert not any("DWT cycles" in caption for _, caption in run_figures(manifest))
+
+
+def test_cycles_without_a_board_have_no_milliseconds():
+    """--probe without --board: a counter's cycles, but no preset clock to turn them into milliseconds."""
+    manifest = with_board_row(clock_mhz=None, latency_ms=None,
+                              probe={**PROBE, "board": "mps2-an386",
+                                     "part": "QEMU's cortex-m4 memory map (no --board)"})
+    assert check(json.loads(manifest.to_json()), MANIFEST_SHAPE) == []
+    report = render(manifest)
+    assert "- cycles per inference (DWT CYCCNT, measured on the board): 983,236 (no --board: no clock, so no " \
+           "milliseconds)" in report
+    assert "| cortex-m4 (mps2-an386 via probe) | mnd-c |" in report and " ms at the preset's" not in report
+    assert any("mps2-an386 via probe" in line for line in terminal_lines(manifest))

@@ -6,7 +6,7 @@ import pytest
 
 from mnd.pipeline.errors import UsageError
 from mnd.targets.board_output import BoardOutputError
-from mnd.targets.cortex_m.gdb_probe import FILES, Probe, gdb_script, parse_probe
+from mnd.targets.cortex_m.gdb_probe import FILES, Probe, gdb_script, parse_probe, parse_reset
 from mnd.targets.cortex_m.probe_state import (COUNTER_ABSENT, COUNTING, FIELDS, MAGIC, NO_CYCCNT, STATE_BYTES,
                                               probe_run)
 from tests.conftest import run_mnd
@@ -85,13 +85,23 @@ def test_short_reads_are_refused():
         probe_run(b"abc", marks(0, 1), state(0), "b", 1, EXPECTED)
 
 
-def test_probe_without_a_board_is_one_line(tmp_path):
-    result = run_mnd("measure", tmp_path / "no-run", "--target", "cortex-m4", "--probe", "gdb://127.0.0.1:3333")
-    errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2 and len(errors) == 1 and "--probe needs --board NAME" in errors[0], result.stderr
-
-
 def test_a_malformed_probe_address_is_a_usage_error(tmp_path):
     result = run_mnd("measure", tmp_path / "no-run", "--board", "nano33-ble", "--target", "cortex-m4",
                      "--probe", "http://x")
     assert result.returncode == 2 and "expected gdb://HOST:PORT" in result.stderr
+
+
+def test_a_reset_command_runs_before_load_and_must_be_a_monitor_command():
+    symbols = {name: (0x400 + 16 * i, 4) for i, name in enumerate(("Reset_Handler", "mnd_probe_done", "mnd_probe_input",
+                                                                     "mnd_probe_output", "mnd_probe_cycles",
+                                                                     "mnd_probe_state"))}
+    lines = gdb_script(Probe("board", 3333), symbols, 1, parse_reset("monitor  reset halt")).splitlines()
+    connect = lines.index("target extended-remote board:3333")
+    assert lines[connect + 1:connect + 3] == ["monitor reset halt", "load"]
+    assert "monitor" not in gdb_script(Probe("board", 3333), symbols, 1)
+    for wrong in ("reset halt", "shell rm -rf x", "monitor reset\nshell true", ""):
+        with pytest.raises(UsageError, match="expected one gdb monitor command"):
+            parse_reset(wrong)
+    result = run_mnd("measure", "no-run", "--target", "cortex-m4", "--probe-reset", "monitor reset halt")
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0 and len(errors) == 1 and "--probe-reset is for a board behind --probe" in errors[0]
