@@ -38,7 +38,7 @@ def measure_on_probe(core: str, firmware, generated, manifest, evaluation, input
         target=core, runtime="mnd-c", artifact="tflite_int8", accuracy=accuracy(outputs, evaluation.labels),
         n=len(inputs), latency_ms=latency, runs=len(inputs), threads=None, warmup=None, emulated=False,
         ram_bytes=firmware.sizes.ram + run.stack_peak_bytes, flash_bytes=firmware.sizes.flash,
-        arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
+        model_flash_bytes=parts["model"].flash, arena_bytes=generated.arena_bytes, arena_floor_bytes=generated.arena_floor_bytes,
         tflm_arena_bytes=manifest.model.get("tflm_arena_bytes"), layers=layers,
         ram_parts={**{name: p.ram for name, p in parts.items()}, "stack_peak": run.stack_peak_bytes},
         flash_parts={name: p.flash for name, p in parts.items()}, clock_mhz=float(board.clock_mhz),

@@ -168,9 +168,14 @@ def test_the_report_sets_mnd_c_beside_the_tflm_row():
 
     def row(runtime, instructions, flash, ram, target="cortex-m4"):
         return Measurement(target=target, runtime=runtime, artifact="a", accuracy=1.0, n=1, latency_ms=None, runs=1,
-                           emulated=True, instructions=instructions, flash_bytes=flash, ram_bytes=ram)
+                           emulated=True, instructions=instructions, flash_bytes=flash, ram_bytes=ram,
+                           model_flash_bytes=flash // 2)
 
     tflm, ours = row("tflm-cmsis-nn", 40_000_000, 800_000, 200_000), row("mnd-c", 20_000_000, 600_000, 150_000)
     assert versus_mnd_c(tflm, [ours, tflm, row("mnd-c", 1, 1, 1, "cortex-m55")]) == [
-        "- mnd-c on the same core and samples: 20,000,000 instructions (0.50x of these), flash 0.75x, RAM 0.75x"]
+        "- mnd-c on the same core and samples: 20,000,000 instructions (0.50x of these), flash 0.75x (model library "
+        "0.75x), RAM 0.75x"]
+    reference = row("tflm-reference", 80_000_000, 700_000, 200_000)
+    assert versus_mnd_c(reference, [ours, reference])[0].startswith(
+        "- mnd-c on the same core and samples: 20,000,000 instructions (0.25x of these)")
     assert versus_mnd_c(ours, [ours, tflm]) == [] and versus_mnd_c(tflm, [tflm]) == []

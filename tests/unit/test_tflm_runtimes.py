@@ -1,0 +1,73 @@
+"""The TFLM runtimes beside mnd-c: --tflm-runtimes parsing and refusals, the model library's flash from the size
+split, the tree's declared commits (PROVENANCE.txt, a checkout's .git) and the library's cache key per kernel set."""
+import argparse
+from pathlib import Path
+
+import pytest
+
+from mnd.pipeline.cli_args import tflm_runtimes
+from mnd.pipeline.errors import UsageError
+from mnd.targets.base import MeasureSettings
+from mnd.targets.cortex_m.cores import CORES
+from mnd.targets.cortex_m.tflm_library import build_key
+from mnd.targets.cortex_m.tflm_runtime import RUNTIMES, model_flash_bytes
+from mnd.targets.cortex_m.tflm_tree import TflmTree, git_head, provenance_commits
+
+COMMIT_A, COMMIT_B = "90b983c2b3f1480642e040bbd2ddb37b998f3424", "99f736a63036613032f9b70de36b493bcd7802d4"
+
+
+def test_runtimes_are_a_comma_list_or_all():
+    assert tflm_runtimes("tflm-reference") == ("tflm-reference",)
+    assert tflm_runtimes("tflm-reference, tflm-cmsis-nn") == ("tflm-reference", "tflm-cmsis-nn")
+    assert tflm_runtimes("all") == tuple(RUNTIMES)
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown TFLM runtime 'tflm-cmsis'"):
+        tflm_runtimes("tflm-cmsis")
+    with pytest.raises(argparse.ArgumentTypeError, match="repeats"):
+        tflm_runtimes("tflm-reference,tflm-reference")
+
+
+def test_runtimes_without_a_tree_or_a_core_are_refused(monkeypatch):
+    from mnd.pipeline.export.run import check_target
+
+    monkeypatch.delenv("MND_TFLM_SOURCE", raising=False)
+    reference = MeasureSettings(tflm_runtimes=("tflm-reference",))
+    with pytest.raises(UsageError, match="--tflm-runtimes applies to the cortex-m targets only"):
+        check_target("host", reference, device=False)
+    with pytest.raises(UsageError, match="add --tflm-source DIR"):
+        check_target("cortex-m4", reference, device=False)
+
+
+def test_the_model_library_leaves_the_harness_and_libc_out():
+    parts = {"model": 300_000, "tflm": 90_000, "harness": 4_000, "runtime": 12_000}
+    assert model_flash_bytes(parts) == 390_000
+    assert model_flash_bytes({"model": 250_000, "harness": 4_000, "runtime": 9_000}) == 250_000
+
+
+def test_declared_commits_from_provenance_lines():
+    text = ("# folder | upstream | commit\n"
+            f"tensorflow/ | https://github.com/tensorflow/tflite-micro | {COMMIT_A} | files | Apache-2.0\n"
+            f"third_party/cmsis_nn/ | https://github.com/ARM-software/CMSIS-NN | {COMMIT_B} (pinned: older) | x\n"
+            "bench/main.cc | written for this comparator | - | project code\n")
+    assert provenance_commits(text) == {"tflite-micro": COMMIT_A, "CMSIS-NN": COMMIT_B}
+
+
+def test_a_checkouts_head_loose_packed_or_detached(tmp_path):
+    git = tmp_path / ".git"
+    (git / "refs/heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "packed-refs").write_text(f"# pack-refs\n{COMMIT_B} refs/heads/main\n")
+    assert git_head(tmp_path) == COMMIT_B
+    (git / "refs/heads/main").write_text(COMMIT_A + "\n")
+    assert git_head(tmp_path) == COMMIT_A
+    (git / "HEAD").write_text(COMMIT_B + "\n")
+    assert git_head(tmp_path) == COMMIT_B
+    assert git_head(tmp_path / "missing") is None
+
+
+def test_each_kernel_set_has_its_own_library_key(tmp_path):
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "a.cc").write_text("int a;\n")
+    tree = TflmTree(tmp_path, "vendored", tmp_path / "nn", tmp_path / "fb", tmp_path / "gl", tmp_path / "ruy", None)
+    keys = {kernels: build_key(tree, CORES["cortex-m4"], kernels, "-O2", "gcc 12") for kernels in RUNTIMES.values()}
+    assert keys["reference"].startswith("cortex-m4-reference-O2-") and keys["cmsis_nn"] != keys["reference"]
+    assert build_key(tree, CORES["cortex-m7"], "reference", "-O2", "gcc 12") != keys["reference"]
