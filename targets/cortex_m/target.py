@@ -10,7 +10,7 @@ from mnd.pipeline.errors import MndError, ModelError
 from mnd.pipeline.manifest import Measurement
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
-from mnd.pipeline.validate import accuracy
+from mnd.pipeline.validate import accuracy, bit_exact
 from mnd.targets.base import BoardAccess, Target, TargetResult
 from mnd.targets.board_output import int8_rows, refuse
 from mnd.targets.registry import register_target
@@ -119,16 +119,16 @@ class CortexMTarget(Target):
         self._check_bit_exact(project, int8_path, inputs, outputs, generated, reference)
         rows = (self._mnd_c_row(result, generated, firmware, outputs, evaluation, manifest, len(inputs),
                                  settings.flash_wait_states),)
+        checks = (bit_exact(f"{self.name} mnd-c vs litert reference", outputs, reference),)  # passed: else raised
         if tree is None:
-            return rows, ()
+            return rows, checks
         measured = [self._tflm(project, run_dir, manifest, evaluation, inputs, generated, tree, reference, settings,
                                runtime) for runtime in settings.tflm_runtimes]
-        return rows + tuple(row for row, _ in measured), tuple(exact for _, exact in measured)
+        return rows + tuple(row for row, _ in measured), checks + tuple(exact for _, exact in measured)
 
     def _tflm(self, project: Path, run_dir: Path, manifest, evaluation, inputs, generated, tree, reference, settings,
               runtime: str):
         from mnd.pipeline.sources.tflite_read import read_tflite
-        from mnd.pipeline.validate import bit_exact
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.tflm_runtime import layer_macs, measurement, run_tflm
 

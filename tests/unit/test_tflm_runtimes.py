@@ -1,7 +1,6 @@
 """The TFLM runtimes beside mnd-c: --tflm-runtimes parsing and refusals, the model library's flash from the size
 split, the tree's declared commits (PROVENANCE.txt, a checkout's .git) and the library's cache key per kernel set."""
 import argparse
-from pathlib import Path
 
 import pytest
 
