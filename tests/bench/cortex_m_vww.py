@@ -35,10 +35,12 @@ def _cores() -> tuple:
     return tuple(core for core in CORES if not chosen or core in chosen)
 
 
-def export(core: str, out: Path, samples: int | None, kernels: str = "auto", tflm: bool = True) -> dict:
-    """`mnd export` of VWW for `core` on vww_dev (its first `samples` images, else all); the manifest."""
+def export(core: str, out: Path, samples: int | None, kernels: str = "auto", tflm: bool = True,
+           model: Path | None = None) -> dict:
+    """`mnd export` of `model` (default VWW) for `core` on vww_dev (`samples` of its images, else all); the
+    manifest."""
     assets = assets_dir()
-    run_mnd("export", "--target", core, "--model", assets / "mlperf_vww" / "vww_96_int8.tflite",
+    run_mnd("export", "--target", core, "--model", model or assets / "mlperf_vww" / "vww_96_int8.tflite",
             "--eval", assets / "vww_dev", *(("--eval-samples", samples) if samples else ()), "--kernels", kernels,
             *(("--tflm-source", VENDOR, "--tflm-runtimes", "all") if tflm else ()), "--out", out,
             timeout=7200, check=0)

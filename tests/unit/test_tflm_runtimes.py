@@ -70,3 +70,26 @@ def test_each_kernel_set_has_its_own_library_key(tmp_path):
     keys = {kernels: build_key(tree, CORES["cortex-m4"], kernels, "-O2", "gcc 12") for kernels in RUNTIMES.values()}
     assert keys["reference"].startswith("cortex-m4-reference-O2-") and keys["cmsis_nn"] != keys["reference"]
     assert build_key(tree, CORES["cortex-m7"], "reference", "-O2", "gcc 12") != keys["reference"]
+
+
+@pytest.mark.assets
+@pytest.mark.parametrize("core", sorted(CORES))
+def test_each_cores_flags_turn_on_the_cmsis_nn_paths_it_has(core):
+    """CMSIS-NN picks its DSP and MVE code from the compiler's feature macros, which the core's -mcpu gives."""
+    import shutil
+    import subprocess
+
+    from mnd.targets.cortex_m.tflm_library import defines
+    from mnd.targets.cortex_m.tflm_tree import find_tree
+    from tests.conftest import REPO
+
+    vendor, gcc = REPO.parent / "shared" / "vendor" / "tflm-cmsis-nn", shutil.which("arm-none-eabi-gcc")
+    if not (vendor / "third_party").is_dir() or gcc is None:
+        pytest.skip("needs the vendored TFLM tree and arm-none-eabi-gcc")
+    tree = find_tree(vendor)
+    done = subprocess.run([gcc, *CORES[core].cflags, *defines("cmsis_nn"), *(f"-I{d}" for d in tree.include_dirs()),
+                           "-dM", "-E", "-x", "c", "-"], input='#include "arm_nn_math_types.h"\n',
+                          capture_output=True, text=True, check=True)
+    macros = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("#define ")}
+    assert "ARM_MATH_DSP" in macros
+    assert ("ARM_MATH_MVEI" in macros) == (core == "cortex-m55")
