@@ -1,5 +1,7 @@
 """The cortex-m-vww benchmark's pure helpers: bit-exact counts read from the manifest's checks, the per-layer sums,
 the table's ratios against TFLM + CMSIS-NN and the bars, all computed from the rows given."""
+import pytest
+
 from tests.bench import cortex_m_vww as bench
 
 
@@ -48,3 +50,13 @@ def test_table_ratios_against_cmsis_nn_of_the_same_run():
     assert "model-library flash B <= 327,680: measured 299,408: **met**" in verdicts
     assert "cortex-m55 mnd-c instructions <= 3,000,000: not measured" in verdicts
     assert "1.69x of it" in verdicts
+
+
+def test_samples_is_refused_for_benchmarks_that_do_not_take_it(capsys):
+    from tests.bench import run
+
+    for argv in (["cortex-m-mobilenets", "--samples", "2"], ["cortex-m-vww", "--samples", "0"]):
+        with pytest.raises(SystemExit) as stopped:
+            run.main(argv)
+        assert stopped.value.code == 2
+    assert "--samples takes N >= 1 and only these benchmarks: cortex-m-vww" in capsys.readouterr().err
