@@ -120,9 +120,12 @@ def test_the_vendored_tree_and_the_files_vww_needs():
     assert f"{KERNELS}/conv.cc" not in kernels and f"{KERNELS}/add_common.cc" not in kernels
     reference = {p.as_posix() for p in kernel_sources(tree, VWW_OPS, "reference")}
     assert f"{KERNELS}/conv.cc" in reference and not any("cmsis_nn" in p for p in reference)
-    folders = {p.parent.name for p in cmsis_nn_sources(tree, sorted(Path(p) for p in kernels))}
+    nn = cmsis_nn_sources(tree, sorted(Path(p) for p in kernels))
+    folders = {p.parent.name for p in nn}
     assert {"ConvolutionFunctions", "NNSupportFunctions", "SoftmaxFunctions"} <= folders
-    assert not {"LSTMFunctions", "BasicMathFunctions"} & folders
+    assert "LSTMFunctions" not in folders and "arm_elementwise_add_s8.c" not in {p.name for p in nn}
+    # called by arm_depthwise_conv_wrapper_s8.c only where MVE is on (cortex-m55): followed file by file
+    assert [p.name for p in nn if p.parent.name == "TransposeFunctions"] == ["arm_transpose_s8.c"]
 
 
 MAP = """Linker script and memory map
