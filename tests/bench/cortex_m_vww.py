@@ -3,7 +3,7 @@ reference kernels and TFLM + CMSIS-NN (`--tflm-source` the pinned tree ../shared
 all`), from one export per core. Every figure comes from the exports' manifests: instructions and estimated cycles
 per inference, the per-layer sums, arena, model-library and firmware flash, and the bit-exact checks.
 
-`python -m tests.bench.run cortex-m-vww` measures all 200 vww_dev images; `--samples N` runs a check on the first N
+`python -m tests.bench.run cortex-m-vww` measures all 200 vww_dev images; `--samples N` runs a check on N of them
 (printed only, never written into docs/BENCHMARKS.md). MND_BENCH_CORES (space-separated) runs fewer cores."""
 import json
 import os
@@ -126,7 +126,7 @@ def verdicts(measured: dict) -> list:
 
 
 def header(samples: int | None, tree: dict | None) -> list:
-    images = f"the first {samples} vww_dev images (a check, not the published run)" if samples else \
+    images = f"{samples} vww_dev images (`--eval-samples {samples}`: a check, not the published run)" if samples else \
         f"all {DEV_IMAGES} vww_dev images"
     where = (f"`{tree['layout']}` tree `shared/vendor/tflm-cmsis-nn` (content key {tree['key']}; declared: "
              + ", ".join(f"{name} {commit[:12]}" for name, commit in sorted(tree.get("declared", {}).items())) + ")"
