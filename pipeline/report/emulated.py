@@ -49,6 +49,7 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = ()) -> list
              *_cycles_line(m),
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
              *_model_flash_line(m),
+             *_tree_line(m),
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
              _arena_line(m)]
     if clock_mhz:
@@ -70,6 +71,15 @@ def _model_flash_line(m) -> list:
         return []
     what = "the TFLM library and the model's C array" if m.runtime.startswith("tflm-") else "model.c and its kernels"
     return [f"- model library flash: {_kib(m.model_flash_bytes)} ({what}; harness, libc and libgcc left out)"]
+
+
+def _tree_line(m) -> list:
+    if not m.tflm_tree:
+        return []
+    tree = m.tflm_tree
+    declared = ", ".join(f"{text(name)} {code(commit[:12])}" for name, commit in sorted(tree.get("declared", {}).items()))
+    return [f"- TFLite-Micro tree: {code(tree['path'])} ({text(tree['layout'])}, content key {code(tree['key'])}"
+            + (f"; declares {declared}" if declared else "") + ")"]
 
 
 def _cycles_line(m) -> list:

@@ -93,3 +93,19 @@ def test_each_cores_flags_turn_on_the_cmsis_nn_paths_it_has(core):
     macros = {line.split()[1] for line in done.stdout.splitlines() if line.startswith("#define ")}
     assert "ARM_MATH_DSP" in macros
     assert ("ARM_MATH_MVEI" in macros) == (core == "cortex-m55")
+
+
+def test_the_report_names_the_tree_and_the_model_library():
+    from mnd.pipeline.manifest import Measurement
+    from mnd.pipeline.report.emulated import render_emulated
+
+    row = Measurement(target="cortex-m4", runtime="tflm-reference", artifact="tflm_c_source", accuracy=1.0, n=1,
+                      latency_ms=None, runs=1, emulated=True, instructions=1000, flash_bytes=5000,
+                      model_flash_bytes=4000, flash_parts={"model": 3000, "tflm": 1000, "harness": 600, "runtime": 400},
+                      tflm_tree={"path": "/t", "layout": "checkout", "key": "0123456789abcdef",
+                                 "declared": {"tflite-micro": COMMIT_A}})
+    lines = render_emulated(row)
+    assert "- model library flash: 4,000 B (3.9 KiB) (the TFLM library and the model's C array; harness, libc and " \
+        "libgcc left out)" in lines
+    assert "- TFLite-Micro tree: `/t` (checkout, content key `0123456789abcdef`; declares tflite-micro " \
+        "`90b983c2b3f1`)" in lines
