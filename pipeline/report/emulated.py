@@ -77,7 +77,8 @@ def _tree_line(m) -> list:
     if not m.tflm_tree:
         return []
     tree = m.tflm_tree
-    declared = ", ".join(f"{text(name)} {code(commit[:12])}" for name, commit in sorted(tree.get("declared", {}).items()))
+    declared = ", ".join(f"{text(name)} {code(commit[:12])}"
+                         for name, commit in sorted(tree.get("declared", {}).items()))
     return [f"- TFLite-Micro tree: {code(tree['path'])} ({text(tree['layout'])}, content key {code(tree['key'])}"
             + (f"; declares {declared}" if declared else "") + ")"]
 
