@@ -80,6 +80,21 @@ def evaluation_count(text: str) -> int:
     return _integer(text, 1, MAX_EVALUATION_SAMPLES, f"give 1 to {MAX_EVALUATION_SAMPLES} evaluation samples")
 
 
+TFLM_RUNTIMES = ("tflm-cmsis-nn", "tflm-reference")  # targets/cortex_m/tflm_runtime.py RUNTIMES
+
+
+def tflm_runtimes(text: str) -> tuple:
+    """'tflm-cmsis-nn,tflm-reference' (or 'all') -> the TFLM runtimes to measure, distinct, in the order given."""
+    names = TFLM_RUNTIMES if text.strip() == "all" else tuple(part.strip() for part in text.split(","))
+    unknown = [name for name in names if name not in TFLM_RUNTIMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown TFLM runtime '{unknown[0]}': give a comma list of "
+                                         f"{', '.join(TFLM_RUNTIMES)}, or all")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"'{text}' repeats a runtime")
+    return names
+
+
 def thread_counts(text: str) -> tuple:
     """'1,2,4' -> (1, 2, 4): distinct counts from 1 to MAX_THREADS, in the order given."""
     counts = tuple(_integer(part.strip(), 1, MAX_THREADS, f"give thread counts from 1 to {MAX_THREADS}")

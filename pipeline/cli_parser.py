@@ -81,6 +81,10 @@ def _add_measure_flags(parser) -> None:
     parser.add_argument("--tflm-source", metavar="DIR", help="Cortex-M targets: a tflite-micro checkout (CMSIS-NN "
                         "beside it as ../CMSIS-NN); also measure the export's TFLite-Micro C arrays with TFLM + "
                         "CMSIS-NN (runtime tflm-cmsis-nn) beside mnd-c (default: $MND_TFLM_SOURCE)")
+    parser.add_argument("--tflm-runtimes", metavar="LIST", type=cli_args.tflm_runtimes, default=("tflm-cmsis-nn",),
+                        help="with --tflm-source: which TFLM builds to measure, a comma list of tflm-cmsis-nn (TFLM + "
+                        "CMSIS-NN) and tflm-reference (TFLM's portable reference kernels), or all (default: "
+                        "tflm-cmsis-nn)")
     probe = parser.add_argument_group("Cortex-M boards (cortex-m4, cortex-m7, cortex-m33, cortex-m55)")
     probe.add_argument("--probe", metavar="gdb://HOST:PORT", type=cli_args.probe_address,
                        help="run the firmware on the --board's board through this GDB server (OpenOCD, pyOCD, "

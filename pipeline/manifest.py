@@ -73,6 +73,11 @@ class Measurement:
     # A Cortex-M board through a GDB server (--probe): {"url", "board", "part", "cycle_counter" ("DWT CYCCNT" or
     # "absent"), "note" (why absent, else None)}; `cycles`: the DWT cycles per inference, None without a counter.
     probe: dict | None = None
+    # Emulated Cortex-M rows: the model library's flash (the model's code and data and its kernels or TFLM library,
+    # harness and libc/libgcc left out; from the linker map by object file, targets/cortex_m/firmware.py map_parts)
+    model_flash_bytes: int | None = None
+    # TFLM rows: the TFLite-Micro tree built: {"path", "layout", "key" (content hash), "declared": {name: commit}}
+    tflm_tree: dict | None = None
     cycles: int | None = None
 
 
@@ -170,6 +175,7 @@ MEASUREMENT_SHAPE = record(
                                {"instructions": int, "cycles": int, "cycles_estimated": int}))),
     probe=Nullable(Obj({"url": str, "board": str, "part": str, "cycle_counter": str}, {"note": str | None})),
     ram_parts=Nullable(MapOf(int)), flash_parts=Nullable(MapOf(int)),
+    tflm_tree=Nullable(Obj({"path": str, "layout": str, "key": str}, {"declared": MapOf(str)})),
     agreement=Nullable(Obj({"reference": str, "n": int, "top1_differing": int, "reference_accuracy": float | None,
                             "note": str | None})),
     benchmark=Nullable(Obj({}, {"inference": Nullable(Obj({"count": int, "avg": float}, closed=False)),

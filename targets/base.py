@@ -65,7 +65,8 @@ class MeasureSettings:
     clock_mhz: float | None = None
     kernels: str = "auto"  # Cortex-M: "auto" (the core's optimized kernels) or "portable" (plain C99 only)
     flash_wait_states: int = 0  # Cortex-M: wait states per 32-bit code fetch in the cycle estimate
-    tflm_source: str | None = None  # Cortex-M: --tflm-source, a TFLite-Micro tree: also measure tflm-cmsis-nn
+    tflm_source: str | None = None  # Cortex-M: --tflm-source, a TFLite-Micro tree: also measure TFLM
+    tflm_runtimes: tuple = ("tflm-cmsis-nn",)  # Cortex-M: --tflm-runtimes, which TFLM kernel sets (tflm_runtime.py)
     board: BoardAccess = BoardAccess()
     board_preset: str | None = None  # --board: the preset a --probe's board is (its memory map and clock)
 

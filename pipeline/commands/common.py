@@ -33,7 +33,8 @@ def measure_settings(args):
                         probe_reset=args.probe_reset)
     return MeasureSettings(warmup=args.warmup, runs=args.runs, threads=args.threads, clock_mhz=args.clock_mhz,
                            kernels=args.kernels, flash_wait_states=args.flash_wait_states,
-                           tflm_source=args.tflm_source, board=board, board_preset=getattr(args, "board", None))
+                           tflm_source=args.tflm_source, tflm_runtimes=args.tflm_runtimes, board=board,
+                           board_preset=getattr(args, "board", None))
 
 
 def check_inputs(args, *datasets) -> None:

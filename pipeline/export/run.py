@@ -58,14 +58,18 @@ def check_target(name: str, settings: MeasureSettings = MeasureSettings(), devic
     if settings.flash_wait_states and not target.takes_kernels:
         raise UsageError(f"{name}: --flash-wait-states applies to the cortex-m targets only (their cycle estimate); "
                          "drop it")
-    if settings.tflm_source and not target.takes_kernels:
-        raise UsageError(f"{name}: --tflm-source applies to the cortex-m targets only (TFLite-Micro on the core)")
+    if (settings.tflm_source or settings.tflm_runtimes != MeasureSettings.tflm_runtimes) and not target.takes_kernels:
+        option = "--tflm-source" if settings.tflm_source else "--tflm-runtimes"
+        raise UsageError(f"{name}: {option} applies to the cortex-m targets only (TFLite-Micro on the core)")
     if target.takes_kernels:
         from mnd.targets.cortex_m.tflm_tree import find_tree, given_source
 
         from mnd.targets.toolchain import problem
 
         source = given_source(settings.tflm_source)
+        if settings.tflm_runtimes != MeasureSettings.tflm_runtimes and not source:
+            raise UsageError(f"{name}: --tflm-runtimes needs a TFLite-Micro tree: add --tflm-source DIR (or set "
+                             "MND_TFLM_SOURCE)")
         if source:
             find_tree(source)  # a tree in neither layout is refused before any work
             missing = problem(("tflm",))

@@ -15,22 +15,23 @@ def _parts(parts: dict | None) -> str:
 def _arena_line(m) -> str:
     host = (f"TFLite-Micro's arena for the same model (host, 64-bit) {_kib(m.tflm_arena_bytes)}"
             if m.tflm_arena_bytes is not None else "TFLite-Micro's arena not searched (no tflm export)")
-    if m.runtime == "tflm-cmsis-nn":
+    if m.runtime.startswith("tflm-"):
         return (f"- tensor arena used on the core: {_kib(m.arena_bytes)} (the interpreter's arena_used_bytes, "
-                f"CMSIS-NN scratch buffers included); {host}")
+                f"the kernels' scratch buffers included); {host}")
     return (f"- activation arena: {_kib(m.arena_bytes)}; floor {_kib(m.arena_floor_bytes)} (the most tensor bytes "
             f"live at once); {host}")
 
 
 def versus_mnd_c(m, measurements) -> list:
-    """For a tflm-cmsis-nn row: mnd-c's figures on the same core beside it, as ratios (mnd-c / TFLM)."""
-    ours = next((o for o in measurements if m.runtime == "tflm-cmsis-nn" and o.target == m.target
+    """For a TFLM row: mnd-c's figures on the same core beside it, as ratios (mnd-c / TFLM)."""
+    ours = next((o for o in measurements if m.runtime.startswith("tflm-") and o.target == m.target
                  and o.runtime == "mnd-c" and o.instructions), None)
     if ours is None or not m.instructions:
         return []
     ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "—"  # noqa: E731
     return [f"- mnd-c on the same core and samples: {ours.instructions:,} instructions "
-            f"({ratio(ours.instructions, m.instructions)} of these), flash {ratio(ours.flash_bytes, m.flash_bytes)}, "
+            f"({ratio(ours.instructions, m.instructions)} of these), flash {ratio(ours.flash_bytes, m.flash_bytes)} "
+            f"(model library {ratio(ours.model_flash_bytes, m.model_flash_bytes)}), "
             f"RAM {ratio(ours.ram_bytes, m.ram_bytes)}"]
 
 
@@ -51,6 +52,8 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = (), failed:
              "these are instruction counts, not cycles",
              *_cycles_line(m),
              f"- flash: {_kib(m.flash_bytes)} = {_parts(m.flash_parts)}",
+             *_model_flash_line(m),
+             *_tree_line(m),
              f"- RAM: {_kib(m.ram_bytes)} = {_parts(m.ram_parts)}",
              _arena_line(m)]
     if clock_mhz:
@@ -65,6 +68,23 @@ def render_emulated(m, clock_mhz: float | None = None, extra: list = (), failed:
                      f"{layer['instructions']:,} | {ratio} |"
                      + ((f" {estimated:,} |" if estimated is not None else " — |") if cycles else ""))
     return lines + [""]
+
+
+def _model_flash_line(m) -> list:
+    if m.model_flash_bytes is None:
+        return []
+    what = "the TFLM library and the model's C array" if m.runtime.startswith("tflm-") else "model.c and its kernels"
+    return [f"- model library flash: {_kib(m.model_flash_bytes)} ({what}; harness, libc and libgcc left out)"]
+
+
+def _tree_line(m) -> list:
+    if not m.tflm_tree:
+        return []
+    tree = m.tflm_tree
+    declared = ", ".join(f"{text(name)} {code(commit[:12])}"
+                         for name, commit in sorted(tree.get("declared", {}).items()))
+    return [f"- TFLite-Micro tree: {code(tree['path'])} ({text(tree['layout'])}, content key {code(tree['key'])}"
+            + (f"; declares {declared}" if declared else "") + ")"]
 
 
 def _cycles_line(m) -> list:

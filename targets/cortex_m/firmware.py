@@ -35,6 +35,7 @@ PROBE = "-DMND_PROBE"
 MARKER_SYMBOL = "mnd_marker"
 DEFAULT_STACK_BYTES = 64 * 1024
 DEFAULT_OPT = "-O2"
+LIBRARY_PARTS = ("model", "tflm")  # the model library in the flash split: the model's code and data, the kernels
 TOOL_TMPDIR = "tmp"  # the compiler's TMPDIR, inside the folder being built
 # The flags every build of the model uses (the harness build here and the generated project's Makefile) after the
 # core's own; the harness build adds PROFILE, which compiles in the layer markers it counts.
@@ -94,13 +95,20 @@ class Firmware:
     marker_address: int = 0      # address of mnd_marker (Thumb bit cleared)
 
 
+def model_flash_bytes(flash_parts: dict) -> int:
+    """The model library's flash: the parts holding the model and its kernels (harness and libc/libgcc left out)."""
+    return sum(flash_parts.get(part, 0) for part in LIBRARY_PARTS)
+
+
 def memory_fields(firmware: Firmware, stack_peak_bytes: int) -> dict:
-    """A Measurement's RAM and flash of `firmware` run with that stack peak: totals, and parts as map_parts split
-    them, the stack peak a RAM part of its own."""
+    """A Measurement's RAM and flash of `firmware` run with that stack peak: totals, the model library's flash, and
+    parts as map_parts split them, the stack peak a RAM part of its own."""
     parts = firmware.parts
+    flash_parts = {name: p.flash for name, p in parts.items()}
     return {"ram_bytes": firmware.sizes.ram + stack_peak_bytes, "flash_bytes": firmware.sizes.flash,
+            "model_flash_bytes": model_flash_bytes(flash_parts),
             "ram_parts": {**{name: p.ram for name, p in parts.items()}, "stack_peak": stack_peak_bytes},
-            "flash_parts": {name: p.flash for name, p in parts.items()}}
+            "flash_parts": flash_parts}
 
 
 def find_tool(name: str, core: str = "cortex-m") -> str:

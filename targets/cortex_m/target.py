@@ -10,7 +10,7 @@ from mnd.pipeline.errors import MndError, ModelError
 from mnd.pipeline.manifest import Measurement
 from mnd.pipeline.runtimes.inputs import artifact_inputs
 from mnd.pipeline.runtimes.sandbox import run_model
-from mnd.pipeline.validate import accuracy
+from mnd.pipeline.validate import accuracy, bit_exact
 from mnd.targets.base import BoardAccess, Target, TargetResult
 from mnd.targets.board_output import int8_rows, refuse
 from mnd.targets.registry import register_target
@@ -87,7 +87,7 @@ class CortexMTarget(Target):
         source = given_source(settings.tflm_source)
         tree = find_tree(source) if source else None
         if tree and manifest.artifact("tflm_c_source") is None:
-            raise ModelError(f"{self.name}: the tflm-cmsis-nn runtime (--tflm-source) runs the export's TFLite-Micro "
+            raise ModelError(f"{self.name}: the TFLM runtimes (--tflm-source) run the export's TFLite-Micro "
                              "C arrays, and this run has none; export again with tflm among --formats")
         measurements, validations = build_in_run(
             run_dir, self.name, lambda project: self._measure_in(project, run_dir, manifest, evaluation,
@@ -124,29 +124,31 @@ class CortexMTarget(Target):
         self._check_bit_exact(project, int8_path, inputs, outputs, generated, reference)
         rows = (self._mnd_c_row(result, generated, firmware, outputs, evaluation, manifest, len(inputs),
                                  settings.flash_wait_states),)
+        checks = (bit_exact(f"{self.name} mnd-c vs litert reference", outputs, reference),)  # passed: else raised
         if tree is None:
-            return rows, ()
-        tflm_row, exact = self._tflm(project, run_dir, manifest, evaluation, inputs, generated, tree, reference,
-                                     settings)
-        return rows + (tflm_row,), (exact,)
+            return rows, checks
+        measured = [self._tflm(project, run_dir, manifest, evaluation, inputs, generated, tree, reference, settings,
+                               runtime) for runtime in settings.tflm_runtimes]
+        return rows + tuple(row for row, _ in measured), checks + tuple(exact for _, exact in measured)
 
-    def _tflm(self, project: Path, run_dir: Path, manifest, evaluation, inputs, generated, tree, reference, settings):
+    def _tflm(self, project: Path, run_dir: Path, manifest, evaluation, inputs, generated, tree, reference, settings,
+              runtime: str):
         from mnd.pipeline.sources.tflite_read import read_tflite
-        from mnd.pipeline.validate import bit_exact
         from mnd.targets.cortex_m.cores import CORES
-        from mnd.targets.cortex_m.tflm_runtime import RUNTIME, layer_macs, measurement, run_tflm
+        from mnd.targets.cortex_m.tflm_runtime import layer_macs, measurement, run_tflm
 
         int8_bytes = (run_dir / manifest.artifact("tflite_int8").path).read_bytes()
         model = read_tflite(int8_bytes, manifest.artifact("tflite_int8").path)
         core = CORES[self.name]
-        run = run_tflm(core, tree, run_dir / manifest.artifact("tflm_c_source").path, model, project / RUNTIME,
+        run = run_tflm(core, tree, run_dir / manifest.artifact("tflm_c_source").path, model, project / runtime,
                        inputs.tobytes(), _timeout(len(inputs)), manifest.model.get("tflm_arena_bytes"),
-                       settings.flash_wait_states)
-        outputs = int8_rows(run.result.outputs, self.name, f"{RUNTIME}'s outputs.bin", len(inputs),
+                       settings.flash_wait_states, runtime)
+        outputs = int8_rows(run.result.outputs, self.name, f"{runtime}'s outputs.bin", len(inputs),
                             manifest.model["classes"])
         row = measurement(core, run, model.ops, layer_macs(int8_bytes, model.ops, generated.macs),
-                          accuracy(outputs, evaluation.labels), len(inputs), manifest.model.get("tflm_arena_bytes"))
-        return row, bit_exact(f"{self.name} {RUNTIME} vs litert reference", outputs, reference)
+                          accuracy(outputs, evaluation.labels), len(inputs), manifest.model.get("tflm_arena_bytes"),
+                          tree.record())
+        return row, bit_exact(f"{self.name} {runtime} vs litert reference", outputs, reference)
 
     def _mnd_c_row(self, result, generated, firmware, outputs, evaluation, manifest, samples: int,
                    flash_wait_states: int = 0):

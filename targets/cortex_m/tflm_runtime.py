@@ -1,7 +1,8 @@
-"""The runtime `tflm-cmsis-nn`: the export's TFLite-Micro C arrays (tflm/<name>_model_data.cc, its header and op
-resolver) linked with TFLM + CMSIS-NN (tflm_library.py) under mnd's harness, run under QEMU with the counting
-plugin like mnd-c: instructions per operator (harness/tflm_model.cc), the arena TFLM's interpreter reports using,
-flash and RAM split into model (the array), tflm (the library), harness and runtime (libc, libgcc)."""
+"""The TFLite-Micro runtimes: the export's TFLite-Micro C arrays (tflm/<name>_model_data.cc, its header and op
+resolver) linked with TFLM (tflm_library.py) under mnd's harness, run under QEMU with the counting plugin like
+mnd-c: instructions per operator (harness/tflm_model.cc), the arena TFLM's interpreter reports using, flash and RAM
+split into model (the array), tflm (the library), harness and runtime (libc, libgcc). One code path, two kernel
+sets: `tflm-cmsis-nn` (TFLM's CMSIS-NN kernels) and `tflm-reference` (its portable reference kernels)."""
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,12 +10,13 @@ from pathlib import Path
 from mnd.pipeline.errors import ModelError
 from mnd.pipeline.formats.c_array import camel
 from mnd.targets.cortex_m.cores import Core
-from mnd.targets.cortex_m.firmware import CxxRuntime, Firmware, FirmwareBuildError, build_firmware
+from mnd.targets.cortex_m.firmware import CxxRuntime, Firmware, FirmwareBuildError, build_firmware, model_flash_bytes
 from mnd.targets.cortex_m.qemu import FirmwareRunError, RunResult, run_firmware
 from mnd.targets.cortex_m.tflm_library import TflmLibrary, build_library
 from mnd.targets.cortex_m.tflm_tree import TflmTree
 
-RUNTIME = "tflm-cmsis-nn"
+RUNTIMES = {"tflm-cmsis-nn": "cmsis_nn", "tflm-reference": "reference"}  # runtime -> tflm_sources kernel set
+DEFAULT_RUNTIMES = ("tflm-cmsis-nn",)
 HARNESS_SOURCES = ("tflm_model.cc", "tflm_support.cc")
 _SOURCE_SUFFIX = "_model_data.cc"
 _ARENA_LINE = re.compile(r"mnd-tflm arena_used=(\d+)")
@@ -28,6 +30,7 @@ class TflmRun:
     arena_used_bytes: int   # the interpreter's arena_used_bytes()
     arena_static_bytes: int  # the harness's arena array, of which that much was used
     flash_wait_states: int = 0  # in the cycle estimate
+    runtime: str = "tflm-cmsis-nn"
 
 
 def model_header(input_bytes: int, output_bytes: int, operators: int) -> str:
@@ -69,11 +72,13 @@ def c_array_ident(source: Path) -> str:
     return source.name.removesuffix(_SOURCE_SUFFIX)
 
 
-def build_tflm_firmware(core: Core, tree: TflmTree, c_source: Path, model, work: Path, arena_bytes: int) -> tuple:
+def build_tflm_firmware(core: Core, tree: TflmTree, c_source: Path, model, work: Path, arena_bytes: int,
+                        runtime: str = "tflm-cmsis-nn") -> tuple:
     """(Firmware, TflmLibrary) for the export's C array `c_source` (its header and resolver beside it); `model`:
-    the .tflite as read_tflite describes it (operators, input and output); `arena_bytes`: the static arena."""
+    the .tflite as read_tflite describes it (operators, input and output); `arena_bytes`: the static arena;
+    `runtime`: a RUNTIMES name, the kernel set linked."""
     ident = c_array_ident(c_source)
-    library = build_library(tree, core, list(model.ops))
+    library = build_library(tree, core, list(model.ops), RUNTIMES[runtime])
     work.mkdir(parents=True, exist_ok=True)
     (work / "model.h").write_text(model_header(_bytes(model.inputs[0]), _bytes(model.outputs[0]), len(model.ops)))
     (work / "tflm_binding.h").write_text(binding_header(ident, arena_bytes))
@@ -85,7 +90,7 @@ def build_tflm_firmware(core: Core, tree: TflmTree, c_source: Path, model, work:
 
 def _bytes(tensor) -> int:
     if tensor.dtype != "int8":
-        raise FirmwareBuildError(f"{RUNTIME} runs int8 models; this tensor is {tensor.dtype}")
+        raise FirmwareBuildError(f"the TFLM runtimes run int8 models; this tensor is {tensor.dtype}")
     count = 1
     for side in tensor.shape:
         count *= int(side)
@@ -93,12 +98,12 @@ def _bytes(tensor) -> int:
 
 
 def run_tflm(core: Core, tree: TflmTree, c_source: Path, model, work: Path, inputs: bytes, timeout_s: float,
-             header_arena_bytes: int | None, flash_wait_states: int = 0) -> TflmRun:
+             header_arena_bytes: int | None, flash_wait_states: int = 0, runtime: str = "tflm-cmsis-nn") -> TflmRun:
     arena = harness_arena_bytes(header_arena_bytes, core.ram.size)
-    firmware, library = build_tflm_firmware(core, tree, c_source, model, work, arena)
+    firmware, library = build_tflm_firmware(core, tree, c_source, model, work, arena, runtime)
     result = run_firmware(core, firmware, work / "run", inputs, timeout_s=timeout_s,
                           flash_wait_states=flash_wait_states)
-    return TflmRun(firmware, library, result, arena_used(result.stdout, core), arena, flash_wait_states)
+    return TflmRun(firmware, library, result, arena_used(result.stdout, core), arena, flash_wait_states, runtime)
 
 
 def arena_used(text: str, core: Core) -> int:
@@ -119,17 +124,19 @@ def layer_macs(int8_bytes: bytes, ops: tuple, engine_macs: tuple) -> list:
     return [0 if index in dropped else int(next(kept, 0)) for index in range(len(ops))]
 
 
-def measurement(core: Core, run: TflmRun, ops: tuple, macs: list, accuracy, samples: int, tflm_arena_bytes):
+def measurement(core: Core, run: TflmRun, ops: tuple, macs: list, accuracy, samples: int, tflm_arena_bytes,
+                tree_record: dict | None = None):
     from mnd.pipeline.manifest import Measurement
 
     parts = {name: p.ram for name, p in run.firmware.parts.items()}
     parts["harness"] -= run.arena_static_bytes  # the array is sized generously: count the arena TFLM used
     ram_parts = {**parts, "arena": run.arena_used_bytes, "stack_peak": run.result.stack_peak_bytes}
+    flash_parts = {name: p.flash for name, p in run.firmware.parts.items()}
     return Measurement(
-        target=core.name, runtime=RUNTIME, artifact="tflm_c_source", accuracy=accuracy, n=samples, latency_ms=None,
+        target=core.name, runtime=run.runtime, artifact="tflm_c_source", accuracy=accuracy, n=samples, latency_ms=None,
         runs=samples, threads=None, warmup=None, emulated=True, **run.result.per_inference(),
         flash_wait_states=run.flash_wait_states,
         ram_bytes=sum(ram_parts.values()), flash_bytes=run.firmware.sizes.flash,
-        arena_bytes=run.arena_used_bytes, tflm_arena_bytes=tflm_arena_bytes, layers=run.result.layer_rows(ops, macs),
-        ram_parts=ram_parts,
-        flash_parts={name: p.flash for name, p in run.firmware.parts.items()})
+        model_flash_bytes=model_flash_bytes(flash_parts), arena_bytes=run.arena_used_bytes,
+        tflm_arena_bytes=tflm_arena_bytes, layers=run.result.layer_rows(ops, macs), ram_parts=ram_parts,
+        flash_parts=flash_parts, tflm_tree=tree_record)

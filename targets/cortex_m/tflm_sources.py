@@ -7,7 +7,8 @@ of file names per TFLM version):
 - a kernel including kernels/NAME.h needs kernels/NAME_common.cc, and kernels/NAME.cc when that file registers no
   operator (a helper such as kernel_util.cc), followed through the headers it includes in turn;
 - a CMSIS-NN kernel calling arm_FUNCTION needs the CMSIS-NN Source folder holding arm_FUNCTION.c, and every kernel
-  needs NNSupportFunctions.
+  needs NNSupportFunctions; a CMSIS-NN file calling arm_OTHER (under any #if: cortex-m55's MVE paths call functions
+  the others do not) needs arm_OTHER.c, followed file by file.
 """
 import re
 from pathlib import Path
@@ -86,16 +87,26 @@ def _helpers(tree: TflmTree, stem: str) -> list:
 
 
 def cmsis_nn_sources(tree: TflmTree, kernel_files: list) -> list:
-    """Absolute paths of the CMSIS-NN C files the CMSIS-NN kernels among `kernel_files` need (whole folders)."""
+    """Absolute paths of the CMSIS-NN C files the CMSIS-NN kernels among `kernel_files` need (whole folders), and
+    the files of other folders those call in turn (on any core: a call under #if ARM_MATH_MVEI counts too)."""
     source = tree.cmsis_nn / "Source"
-    defined = {path.stem: path.parent.name for path in source.glob("*/*.c")}
+    defined = {path.stem: path for path in source.glob("*/*.c") if not FLOAT_ONLY.search(path.name)}
     folders = {ALWAYS_NN}
     for kernel in kernel_files:
         if kernel.parent.name == "cmsis_nn":
-            text = (tree.root / kernel).read_text(errors="replace")
-            folders |= {defined[name] for name in _CALL.findall(text) if name in defined}
-    return sorted(path for folder in folders for path in (source / folder).glob("*.c")
-                  if not FLOAT_ONLY.search(path.name))
+            folders |= {path.parent.name for path in _called(tree.root / kernel, defined)}
+    chosen = {path for folder in folders for path in defined.values() if path.parent.name == folder}
+    pending = list(chosen)
+    while pending:
+        for path in _called(pending.pop(), defined) - chosen:
+            chosen.add(path)
+            pending.append(path)
+    return sorted(chosen)
+
+
+def _called(path: Path, defined: dict) -> set:
+    """The CMSIS-NN files defining the arm_* functions `path` calls."""
+    return {defined[name] for name in _CALL.findall(path.read_text(errors="replace")) if name in defined}
 
 
 def library_sources(tree: TflmTree, ops: list, kernels: str = "cmsis_nn") -> list:

@@ -11,6 +11,7 @@ changed tree never reuses a cached library built from another.
 """
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ ENVIRONMENT = "MND_TFLM_SOURCE"
 INTERPRETER = Path("tensorflow/lite/micro/micro_interpreter.h")
 DOWNLOADS = Path("tensorflow/lite/micro/tools/make/downloads")
 CMSIS_NN_HEADER = Path("Include/arm_nnfunctions.h")
+PROVENANCE = "PROVENANCE.txt"  # a vendored tree's record of its upstream commits
+_COMMIT = re.compile(r"\b[0-9a-f]{40}\b")
 SOURCE_SUFFIXES = (".h", ".hpp", ".c", ".cc", ".inc")
 # Folders of a checkout that no library file includes: skipped when hashing the tree.
 UNUSED_FOLDERS = frozenset(("tools", "examples", "python", "integration_tests", "benchmarks", "docs", "testing",
@@ -52,6 +55,55 @@ class TflmTree:
                 digest.update(f"{label}/{path.relative_to(folder).as_posix()}\0".encode())
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
         return digest.hexdigest()[:16]
+
+    def record(self) -> dict:
+        """The manifest's note of this tree: where, which layout, its content key and the commits it declares."""
+        return {"path": str(self.root), "layout": self.layout, "key": self.key(), "declared": self.declared()}
+
+    def declared(self) -> dict:
+        """Upstream commits the tree states: a vendored tree's PROVENANCE.txt lines (`folder | repository | commit
+        ...`), a checkout's git HEAD and CMSIS-NN's; {} where it states none."""
+        if self.layout == "vendored":
+            return provenance_commits(_text(self.root / PROVENANCE))
+        heads = {"tflite-micro": git_head(self.root), "CMSIS-NN": git_head(self.cmsis_nn)}
+        return {name: head for name, head in heads.items() if head}
+
+
+def provenance_commits(text: str) -> dict:
+    """{repository name: first 40-hex commit} from `folder | https://github.com/OWNER/NAME | commit ...` lines."""
+    found = {}
+    for line in text.splitlines():
+        fields = [field.strip() for field in line.split("|")]
+        if line.startswith("#") or len(fields) < 3 or "://" not in fields[1]:
+            continue
+        commit = _COMMIT.search(fields[2])
+        if commit:
+            found.setdefault(fields[1].rstrip("/").rsplit("/", 1)[-1], commit.group(0))
+    return found
+
+
+def git_head(folder: Path) -> str | None:
+    """The commit a git checkout's HEAD names (a loose or packed ref, or a detached HEAD), read from .git itself."""
+    git = folder / ".git"
+    head = _text(git / "HEAD").strip()
+    if not head.startswith("ref: "):
+        return head if _COMMIT.fullmatch(head) else None
+    ref = head.removeprefix("ref: ").strip()
+    loose = _text(git / ref).strip()
+    if _COMMIT.fullmatch(loose):
+        return loose
+    for line in _text(git / "packed-refs").splitlines():
+        commit, _, name = line.partition(" ")
+        if name.strip() == ref and _COMMIT.fullmatch(commit):
+            return commit
+    return None
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _source_files(folder: Path) -> list:

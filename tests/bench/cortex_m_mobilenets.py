@@ -1,23 +1,25 @@
 """mnd-c against TFLM (reference kernels, and CMSIS-NN) on the same .tflite, the same input and the same QEMU: the
 MLPerf Tiny VWW model (MobileNetV1 0.25-96), MobileNetV2 0.35-96 and MobileNetV3-Small 0.75-96 on each core.
 
-TFLM + CMSIS-NN comes from the pinned, read-only tree ../shared/vendor/tflm-cmsis-nn (built into a cache outside
-the repository; see tflm_cmsis_nn.py). Set MND_BENCH_CORES (space-separated) to run fewer cores."""
+Through the CLI and the runtimes, like cortex_m_vww.py: one `mnd export --target <core> --eval-samples 1
+--tflm-source shared/vendor/tflm-cmsis-nn --tflm-runtimes all` per model and core (the TFLM libraries are cached per
+core and kernel set in MND_CACHE/tflm, outside the repository). Set MND_BENCH_CORES (space-separated) to run fewer
+cores."""
 import os
+import platform
+import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from tests.bench import tflm_cmsis_nn as tflm
+from tests.bench.cortex_m_vww import VENDOR, core_rows, export
 
 CORES = ("cortex-m4", "cortex-m55", "cortex-m7", "cortex-m33")
 MODELS = (("VWW (MobileNetV1 0.25-96)", "vww_96_int8"),
           ("MobileNetV2 0.35-96", "mobilenet_v2_035_96_int8"),
           ("MobileNetV3-Small 0.75-96", "mobilenet_v3s_075_96_int8"))
-IMAGE = "000000000724"  # vww_dev image the tree's bench/make_input.py quantized into each model's input
 GOALS = {"mobilenet_v2_035_96_int8": 0.6, "mobilenet_v3s_075_96_int8": 0.5}  # mnd-c / (TFLM + CMSIS-NN)
 GOAL_CORES = ("cortex-m4", "cortex-m55")
+ROW_KEYS = {"reference": "tflm-reference", "cmsis_nn": "tflm-cmsis-nn", "mnd-c": "mnd-c"}
 
 
 def _cores() -> tuple:
@@ -25,46 +27,31 @@ def _cores() -> tuple:
     return tuple(core for core in CORES if not chosen or core in chosen)
 
 
-def _litert_reference(model: Path, inputs: bytes) -> bytes:
-    """LiteRT's reference kernels (BUILTIN_REF) on the same input bytes, through mnd's own sandboxed runner."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from mnd.pipeline.runtimes.sandbox import run_model
-
-    shape = Interpreter(model_path=str(model)).get_input_details()[0]["shape"]
-    sample = np.frombuffer(inputs, np.int8).reshape(shape)
-    return run_model("litert-ref", model, sample).outputs.astype(np.int8).tobytes()
-
-
-def mndc(core_name: str, model: Path, inputs: bytes, work: Path) -> tuple:
-    """(instructions of one inference, output bytes, kernel set) of mnd-c for `model` on `inputs`: the project
-    `mnd export --target <core>` generates (kernels auto), built into the harness firmware and run once."""
-    from mnd.engine.generator import generate
+def measure(core: str, model: Path, out: Path) -> dict:
+    """{"reference" | "cmsis_nn" | "mnd-c": (instructions per inference, bit-exact per the manifest's check),
+    "kernel_set": mnd-c's kernels} for `model` on one vww_dev image."""
     from mnd.targets.cortex_m.cores import CORES as CORE_SPECS
-    from mnd.targets.cortex_m.firmware import build_firmware
-    from mnd.targets.cortex_m.project import SOURCES, write_project
-    from mnd.targets.cortex_m.qemu import run_firmware
 
-    core = CORE_SPECS[core_name]
-    project = work / f"{model.stem}-{core_name}"
-    generated = generate(model.read_bytes(), project, str(model), None, core.kernels)
-    write_project(project, core, generated)
-    firmware = build_firmware(core, [project / source for source in SOURCES], [project], project / "build")
-    result = run_firmware(core, firmware, project / "run", inputs, timeout_s=600)
-    return result.inference_instructions()[0], result.outputs, core.kernels
+    rows = core_rows(export(core, out, 1, model=model), core)
+    row = {key: (rows[runtime]["instructions"], rows[runtime]["exact_n"] == rows[runtime]["n"])
+           for key, runtime in ROW_KEYS.items()}
+    return {**row, "kernel_set": CORE_SPECS[core].kernels}
 
 
-def measure(vendor: Path, out: Path, core: str, model: Path, inputs: Path, work: Path) -> dict:
-    reference = _litert_reference(model, inputs.read_bytes())
-    row = {}
-    for kernels in ("reference", "cmsis_nn"):
-        elf = tflm.build(vendor, out, core, kernels, model)
-        count, outputs = tflm.run(vendor, out, core, elf, inputs)
-        row[kernels] = (count, outputs == reference)
-    count, outputs, kernel_set = mndc(core, model, inputs.read_bytes(), work)
-    row["mnd-c"] = (count, outputs == reference)
-    row["kernel_set"] = kernel_set
-    return row
+def cpu_name() -> str:
+    """The host CPU's model name (QEMU's instruction counts do not depend on it; its speed only sets run time)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def qemu_version() -> str:
+    done = subprocess.run(["qemu-system-arm", "--version"], capture_output=True, text=True)
+    return done.stdout.splitlines()[0] if done.stdout else "qemu-system-arm (version unknown)"
 
 
 def _m(count: int) -> str:
@@ -109,34 +96,30 @@ def goals(rows: dict) -> list:
 
 
 def run() -> str:
-    vendor = tflm.vendor_dir()
-    if not (vendor / "Makefile").exists():
+    if not (VENDOR / "tensorflow").is_dir():
         return ("## Cortex-M: mnd-c vs TFLM + CMSIS-NN on MobileNets (`make bench`)\n\n"
-                f"Not run: the TFLM + CMSIS-NN tree is not at {vendor} (set MND_TFLM_CMSIS_NN).")
-    out = tflm.cache_dir(vendor)
+                f"Not run: the TFLM + CMSIS-NN tree is not at {VENDOR}.")
     cores = _cores()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for core in cores:  # core by core: one core's TFLM library is built once and serves all three models
+        for core in cores:  # core by core: one core's TFLM libraries serve all three models
             for _, name in MODELS:
-                model = vendor / "bench" / "models" / f"{name}.tflite"
-                inputs = vendor / "bench" / "models" / f"{name}_input_{IMAGE}.bin"
-                rows[name, core] = measure(vendor, out, core, model, inputs, Path(tmp))
+                model = VENDOR / "bench" / "models" / f"{name}.tflite"
+                rows[name, core] = measure(core, model, Path(tmp) / f"{name}-{core}")
     skipped = [core for core in CORES if core not in cores]
     lines = ["## Cortex-M: mnd-c vs TFLM + CMSIS-NN on MobileNets (`make bench`)", "",
-             "Instructions per inference (one inference each), counted by a QEMU TCG plugin between markers around "
-             "the inference (QEMU has no timing model: instructions, not cycles), for the same int8 .tflite "
-             "and the same input on the same emulated cores. TFLM and CMSIS-NN from the pinned tree "
-             f"`shared/vendor/tflm-cmsis-nn` (built with its own Makefile at -O2 into `{out.name}`, outside the "
-             "repository): `reference` = TFLM's portable kernels, `CMSIS-NN` = TFLM with CMSIS-NN kernels "
-             "(ops without one, e.g. MEAN and HARD_SWISH, fall back to TFLM's reference code). mnd-c: the C project "
-             "`mnd export --target <core>` generates (kernels auto: DSP on m4/m7/m33, Helium on m55), -O2, in "
-             "mnd's harness. Models: the tree's `bench/models/` (MLPerf Tiny VWW; untrained Keras-Applications "
-             "MobileNetV2 0.35-96 and MobileNetV3-Small 0.75-96 with PTQ, op mix and cost only). "
-             f"Input for every engine: vww_dev image {IMAGE} quantized with each model's input parameters "
-             f"(`bench/models/<model>_input_{IMAGE}.bin`); every output is compared byte for byte with LiteRT's "
-             "reference kernels (BUILTIN_REF) on that input.", "",
-             f"Host CPU: {tflm.cpu_name()}, {os.cpu_count()} logical CPUs ({tflm.qemu_version()}; the counts do "
+             "Instructions per inference (one vww_dev image, `--eval-samples 1`), counted by a QEMU TCG plugin "
+             "between markers around the inference (QEMU has no timing model: instructions, not cycles), for the "
+             "same int8 .tflite and the same input on the same emulated cores, each from one `mnd export --target "
+             "<core> --tflm-source shared/vendor/tflm-cmsis-nn --tflm-runtimes all`: `reference` = the runtime "
+             "tflm-reference (TFLM's portable kernels), `CMSIS-NN` = tflm-cmsis-nn (ops without a CMSIS-NN kernel, "
+             "e.g. MEAN and HARD_SWISH, fall back to TFLM's reference code), both the export's TFLite-Micro C arrays "
+             "in mnd's harness at -O2; mnd-c: the C project the export generates (kernels auto: DSP on m4/m7/m33, "
+             "Helium on m55), -O2, in the same harness. Models: the tree's `bench/models/` (MLPerf Tiny VWW; "
+             "untrained Keras-Applications MobileNetV2 0.35-96 and MobileNetV3-Small 0.75-96 with PTQ, op mix and "
+             "cost only). Every output is compared byte for byte with LiteRT's reference kernels (BUILTIN_REF) on "
+             "that input: the manifests' checks.", "",
+             f"Host CPU: {cpu_name()}, {os.cpu_count()} logical CPUs ({qemu_version()}; the counts do "
              "not depend on the host). The V3 file's Flatten keeps Keras's dynamic-batch SHAPE/STRIDED_SLICE/PACK "
              "chain: TFLM runs it, mnd-c drops it (shapes are static).", "",
              *table(rows), "", "Goals (mnd-c / (TFLM + CMSIS-NN), measured in this run, outputs bit-exact):",

@@ -12,6 +12,7 @@ BENCHMARKS = {"train-digits": "train_digits", "export-speed": "export_speed", "h
               "coral-v2-rpi4": "coral_v2_rpi4", "cortex-m-trained": "cortex_m_trained",
               "input-pipeline": "input_pipeline", "transfer-vww": "transfer_vww",
               "train-workers": "train_workers"}
+SAMPLED = ("cortex-m-vww",)  # benchmarks whose run() takes a number of images for a quick check
 DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 
 
@@ -25,10 +26,17 @@ def replace_section(text: str, name: str, body: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", default=list(BENCHMARKS), help=f"any of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--samples", type=int, metavar="N", help=f"a check on N images, printed and not written "
+                        f"to {DOC.name} (benchmarks that take it: {', '.join(SAMPLED)})")
     args = parser.parse_args(argv)
+    if args.samples is not None and (args.samples < 1 or set(args.names) - set(SAMPLED)):
+        parser.error(f"--samples takes N >= 1 and only these benchmarks: {', '.join(SAMPLED)}")
     for name in args.names:
-        body = importlib.import_module(f"tests.bench.{BENCHMARKS[name]}").run()
+        module = importlib.import_module(f"tests.bench.{BENCHMARKS[name]}")
+        body = module.run(args.samples) if args.samples else module.run()
         print(body)
+        if args.samples:
+            continue
         text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"  # read late: benchmarks may run side by side
         DOC.write_text(replace_section(text, name, body))
     return 0

@@ -1,19 +1,5 @@
-"""The cortex-m-mobilenets benchmark's pure helpers: the vendor-tree cache key, run.sh's count, the table."""
-import hashlib
-
+"""The cortex-m-mobilenets benchmark's pure helpers: the table and the goals from the measured counts."""
 from tests.bench import cortex_m_mobilenets as bench
-from tests.bench import tflm_cmsis_nn as tflm
-
-
-def test_cache_key_is_the_manifest_digest_prefix():
-    text = b"abc  file\n"
-    assert tflm.cache_key(text) == hashlib.sha256(text).hexdigest()[:12]
-    assert tflm.cache_key(text) != tflm.cache_key(text + b"x")
-
-
-def test_parse_invoke_reads_run_sh_last_line():
-    out = "bench-output: 1 2\ninvoke_instructions=24102320 markers=2 total_instructions=25000000\n"
-    assert tflm.parse_invoke(out) == 24102320
 
 
 def test_table_and_goals_use_the_measured_counts():
