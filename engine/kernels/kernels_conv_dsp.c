@@ -7,81 +7,67 @@
 #include "kernels_dsp.h"
 #include "kernels_dsp_requant.h"
 
-/* ---- convolutions as a GEMM over pixel pairs x output channel pairs ----
+/* ---- convolutions as a GEMM over pixel triples x output channel pairs ----
  * Each pixel's depth (its in_c values for a 1x1 convolution; its k_h x k_w window, gathered into scratch, for any
- * other) is split four bytes at a time into even and odd int16 lanes (sxtb16), the two pixels' lanes side by
- * side, so that the inner loop loads them ready for SMLAD. Weights (layouts.pointwise_dsp): channel pairs, each
- * as one word per channel per 4-byte group, in groups of ceil(depth / 4) zero-padded; an odd last channel is
- * paired with zeros. */
+ * other) is split four bytes at a time into even and odd int16 lanes (sxtb16), the three pixels' lanes side by
+ * side, so that the inner loop loads them ready for SMLAD: six sums (three pixels x two channels) per pass, each
+ * weight word widened once for three pixels. Weights (layouts.pointwise_dsp): channel pairs, each as one word per
+ * channel per 4-byte group, in groups of ceil(depth / 4) zero-padded; an odd last channel is paired with zeros. */
 
-static void split_pixel_pair(const int8_t* a, const int8_t* b, int32_t depth, int32_t* lanes) {
+#define TILE_PIXELS 3
+
+static void split_word(int32_t word, int32_t* lanes) {
+  lanes[0] = sxtb16_even(word);
+  lanes[1] = sxtb16_odd(word);
+}
+
+/* The lanes of three pixels (a lone or paired last pixel repeated by the caller). */
+static void split_pixel_triple(const int8_t* a, const int8_t* b, const int8_t* c, int32_t depth, int32_t* lanes) {
   const int32_t whole = depth & ~3;
   int32_t k;
-  for (k = 0; k < whole; k += 4, lanes += 4) {
-    const int32_t wa = load_word(a + k), wb = load_word(b + k);
-    lanes[0] = sxtb16_even(wa);
-    lanes[1] = sxtb16_odd(wa);
-    lanes[2] = sxtb16_even(wb);
-    lanes[3] = sxtb16_odd(wb);
+  for (k = 0; k < whole; k += 4, lanes += 6) {
+    const int32_t wa = load_word(a + k), wb = load_word(b + k), wc = load_word(c + k);
+    split_word(wa, lanes);
+    split_word(wb, lanes + 2);
+    split_word(wc, lanes + 4);
   }
   if (whole < depth) {
-    int8_t ta[4] = {0, 0, 0, 0}, tb[4] = {0, 0, 0, 0};
+    int8_t ta[4] = {0, 0, 0, 0}, tb[4] = {0, 0, 0, 0}, tc[4] = {0, 0, 0, 0};
     memcpy(ta, a + whole, (size_t)(depth - whole));
     memcpy(tb, b + whole, (size_t)(depth - whole));
-    split_pixel_pair(ta, tb, 4, lanes);
+    memcpy(tc, c + whole, (size_t)(depth - whole));
+    split_pixel_triple(ta, tb, tc, 4, lanes);
   }
 }
 
 typedef struct {
-  int32_t p0c0, p0c1, p1c0, p1c1;
-} sums_2x2;
-
-/* One 4-byte group: two pixels' lanes (four words) times two channels' weights (two words). */
-static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* x, const int32_t* w, sums_2x2 s) {
-  const int32_t w0 = w[0], w1 = w[1];
-  int32_t even = sxtb16_even(w0), odd = sxtb16_odd(w0);
-  s.p0c0 = smlad(x[1], odd, smlad(x[0], even, s.p0c0));
-  s.p1c0 = smlad(x[3], odd, smlad(x[2], even, s.p1c0));
-  even = sxtb16_even(w1);
-  odd = sxtb16_odd(w1);
-  s.p0c1 = smlad(x[1], odd, smlad(x[0], even, s.p0c1));
-  s.p1c1 = smlad(x[3], odd, smlad(x[2], even, s.p1c1));
-  return s;
-}
-
-/* The same with weights widened ahead of time (w16): per channel its even and odd lanes, two words. */
-static inline __attribute__((always_inline)) sums_2x2 group_2x2_w16(const int32_t* x, const int32_t* w, sums_2x2 s) {
-  s.p0c0 = smlad(x[1], w[1], smlad(x[0], w[0], s.p0c0));
-  s.p1c0 = smlad(x[3], w[1], smlad(x[2], w[0], s.p1c0));
-  s.p0c1 = smlad(x[1], w[3], smlad(x[0], w[2], s.p0c1));
-  s.p1c1 = smlad(x[3], w[3], smlad(x[2], w[2], s.p1c1));
-  return s;
-}
+  int32_t p0c0, p0c1, p1c0, p1c1, p2c0, p2c1;
+} sums_3x2;
 
 #if defined(__ARM_FEATURE_DSP)
-/* One group, the loads post-incrementing x and w: fifteen instructions (GCC's own allocation spills); twelve with
- * widened weights. */
-#define GROUP_2X2_ASM                                        \
-  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                       \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+/* One group, the loads post-incrementing x and w. The first loads run back to back (each pipelined behind the one
+ * before); 27 cycles on a Cortex-M4 for 24 multiply-accumulates, 25 with weights widened ahead of time. */
+#define GROUP_3X2_ASM                                        \
+  "ldr %[w0], [%[w]], #4\n\t"                               \
+  "ldr %[w1], [%[w]], #4\n\t"                               \
+  "ldr %[xe], [%[x]], #4\n\t"                               \
+  "ldr %[xo], [%[x]], #4\n\t"                               \
   "sxtb16 %[e0], %[w0]\n\t"                                 \
   "sxtb16 %[w0], %[w0], ror #8\n\t"                         \
-  "smlad %[p0c0], %[xe], %[e0], %[p0c0]\n\t"                \
-  "smlad %[p0c0], %[xo], %[w0], %[p0c0]\n\t"                \
   "sxtb16 %[e1], %[w1]\n\t"                                 \
   "sxtb16 %[w1], %[w1], ror #8\n\t"                         \
-  "smlad %[p0c1], %[xe], %[e1], %[p0c1]\n\t"                \
-  "smlad %[p0c1], %[xo], %[w1], %[p0c1]\n\t"                \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
-  "smlad %[p1c0], %[xe], %[e0], %[p1c0]\n\t"                \
-  "smlad %[p1c0], %[xo], %[w0], %[p1c0]\n\t"                \
-  "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
-  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
+  GROUP_3X2_SUMS
 
-#define GROUP_2X2_W16_ASM                                    \
-  "ldrd %[e0], %[w0], [%[w]], #8\n\t"                       \
-  "ldrd %[e1], %[w1], [%[w]], #8\n\t"                       \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+#define GROUP_3X2_W16_ASM                                    \
+  "ldr %[e0], [%[w]], #4\n\t"                               \
+  "ldr %[w0], [%[w]], #4\n\t"                               \
+  "ldr %[e1], [%[w]], #4\n\t"                               \
+  "ldr %[w1], [%[w]], #4\n\t"                               \
+  "ldr %[xe], [%[x]], #4\n\t"                               \
+  "ldr %[xo], [%[x]], #4\n\t"                               \
+  GROUP_3X2_SUMS
+
+#define GROUP_3X2_SUMS                                       \
   "smlad %[p0c0], %[xe], %[e0], %[p0c0]\n\t"                \
   "smlad %[p0c0], %[xo], %[w0], %[p0c0]\n\t"                \
   "smlad %[p0c1], %[xe], %[e1], %[p0c1]\n\t"                \
@@ -90,84 +76,111 @@ static inline __attribute__((always_inline)) sums_2x2 group_2x2_w16(const int32_
   "smlad %[p1c0], %[xe], %[e0], %[p1c0]\n\t"                \
   "smlad %[p1c0], %[xo], %[w0], %[p1c0]\n\t"                \
   "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
-  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
+  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"                \
+  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
+  "smlad %[p2c0], %[xe], %[e0], %[p2c0]\n\t"                \
+  "smlad %[p2c0], %[xo], %[w0], %[p2c0]\n\t"                \
+  "smlad %[p2c1], %[xe], %[e1], %[p2c1]\n\t"                \
+  "smlad %[p2c1], %[xo], %[w1], %[p2c1]\n\t"
 
-#define GROUPS_2X2_OPERANDS                                                                                     \
-  : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1), [x] "+r"(*x), [w] "+r"(*w), \
-    [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo), [e0] "=&r"(e0), [e1] "=&r"(e1)             \
-  :                                                                                                             \
+#define GROUPS_3X2_OPERANDS                                                                                       \
+  : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1), [p2c0] "+r"(s.p2c0),     \
+    [p2c1] "+r"(s.p2c1), [x] "+r"(*x), [w] "+r"(*w), [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe),             \
+    [xo] "=&r"(xo), [e0] "=&r"(e0), [e1] "=&r"(e1)                                                              \
+  :                                                                                                               \
   : "memory"
 
 /* count: 1, 2 or 4 groups. */
-static inline __attribute__((always_inline)) sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s,
+static inline __attribute__((always_inline)) sums_3x2 groups_3x2(const int32_t** x, const int32_t** w, sums_3x2 s,
                                                                  int count, int w16) {
   int32_t w0, w1, xe, xo, e0, e1;
   if (w16 && count == 4)
-    __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
+    __asm__ volatile(GROUP_3X2_W16_ASM GROUP_3X2_W16_ASM GROUP_3X2_W16_ASM GROUP_3X2_W16_ASM GROUPS_3X2_OPERANDS);
   else if (count == 4)
-    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM GROUP_2X2_ASM GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
+    __asm__ volatile(GROUP_3X2_ASM GROUP_3X2_ASM GROUP_3X2_ASM GROUP_3X2_ASM GROUPS_3X2_OPERANDS);
   else if (w16 && count == 2)
-    __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
+    __asm__ volatile(GROUP_3X2_W16_ASM GROUP_3X2_W16_ASM GROUPS_3X2_OPERANDS);
   else if (w16)
-    __asm__ volatile(GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
+    __asm__ volatile(GROUP_3X2_W16_ASM GROUPS_3X2_OPERANDS);
   else if (count == 2)
-    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
+    __asm__ volatile(GROUP_3X2_ASM GROUP_3X2_ASM GROUPS_3X2_OPERANDS);
   else
-    __asm__ volatile(GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
+    __asm__ volatile(GROUP_3X2_ASM GROUPS_3X2_OPERANDS);
   return s;
 }
 #else
-static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int count, int w16) {
+/* One group: three pixels' lanes (six words) times two channels' weights (two words, or four widened: per
+ * channel its even and odd lanes). */
+static inline sums_3x2 group_3x2(const int32_t* x, const int32_t* w, sums_3x2 s, int w16) {
+  const int32_t e0 = w16 ? w[0] : sxtb16_even(w[0]), o0 = w16 ? w[1] : sxtb16_odd(w[0]);
+  const int32_t e1 = w16 ? w[2] : sxtb16_even(w[1]), o1 = w16 ? w[3] : sxtb16_odd(w[1]);
+  s.p0c0 = smlad(x[1], o0, smlad(x[0], e0, s.p0c0));
+  s.p0c1 = smlad(x[1], o1, smlad(x[0], e1, s.p0c1));
+  s.p1c0 = smlad(x[3], o0, smlad(x[2], e0, s.p1c0));
+  s.p1c1 = smlad(x[3], o1, smlad(x[2], e1, s.p1c1));
+  s.p2c0 = smlad(x[5], o0, smlad(x[4], e0, s.p2c0));
+  s.p2c1 = smlad(x[5], o1, smlad(x[4], e1, s.p2c1));
+  return s;
+}
+
+static inline sums_3x2 groups_3x2(const int32_t** x, const int32_t** w, sums_3x2 s, int count, int w16) {
   int32_t g;
-  for (g = 0; g < count; ++g, *x += 4, *w += w16 ? 4 : 2)
-    s = w16 ? group_2x2_w16(*x, *w, s) : group_2x2(*x, *w, s);
+  for (g = 0; g < count; ++g, *x += 6, *w += w16 ? 4 : 2) s = group_3x2(*x, *w, s, w16);
   return s;
 }
 #endif
 
 /* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes. */
-static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x, const int32_t** w,
+static inline __attribute__((always_inline)) sums_3x2 gemm_3x2(const int32_t* x, const int32_t** w,
                                                                int32_t groups, const requant* t, int w16,
                                                                int whole4) {
-  const int32_t* const end = x + 4 * groups;
-  sums_2x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias};
-  if (!whole4 && (groups & 1)) s = groups_2x2(&x, w, s, 1, w16);
-  if (!whole4 && (groups & 2)) s = groups_2x2(&x, w, s, 2, w16);
-  while (x != end) s = groups_2x2(&x, w, s, 4, w16);
+  const int32_t* const end = x + 6 * groups;
+  sums_3x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias, t[0].bias, t[1].bias};
+  if (!whole4 && (groups & 1)) s = groups_3x2(&x, w, s, 1, w16);
+  if (!whole4 && (groups & 2)) s = groups_3x2(&x, w, s, 2, w16);
+  while (x != end) s = groups_3x2(&x, w, s, 4, w16);
   return s;
 }
 
-/* All output channels of a pixel pair (out0, out1: the two pixels' outputs; the same for a lone last pixel). */
-/* kind: the layer's REQUANT_ kind (a constant where inlined). */
-static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
-                                                                  const int32_t* w, const requant* t,
-                                                                  int32_t out_c, output_range range, int8_t* out0,
-                                                                  int8_t* out1, int full, int kind, int w16,
-                                                                  int whole4) {
-  const requant* const pairs_end = t + (out_c & ~1);
-  for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16, whole4);
-    if (kind != REQUANT_ANY) { /* the fields loaded first: the int8 stores below may alias the table */
-      const int wide = kind == REQUANT_WIDE;
-      const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
-      const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
-      const int32_t extra0 = kind == REQUANT_FOLDED ? 0 : t[0].extra;
-      const int32_t extra1 = kind == REQUANT_FOLDED ? 0 : t[1].extra;
-      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, extra0, range, full, wide);
-      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, extra0, range, full, wide);
-      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, extra1, range, full, wide);
-      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, extra1, range, full, wide);
-    } else {
-      out0[0] = requantize(&t[0], s.p0c0, range, full);
-      out0[1] = requantize(&t[1], s.p0c1, range, full);
-      out1[0] = requantize(&t[0], s.p1c0, range, full);
-      out1[1] = requantize(&t[1], s.p1c1, range, full);
-    }
+/* out[0..2]: the three pixels' outputs (a repeated pixel's twice). */
+typedef struct {
+  int8_t *p0, *p1, *p2;
+} pixel_outputs;
+
+/* One channel of three pixels, the channel's fields loaded first: the int8 stores may alias the table. */
+static inline __attribute__((always_inline)) void requantize_three(const requant* r, int32_t s0, int32_t s1,
+                                                                   int32_t s2, output_range range, int full,
+                                                                   int kind, pixel_outputs out, int32_t c) {
+  if (kind != REQUANT_ANY) {
+    const int wide = kind == REQUANT_WIDE;
+    const int32_t m = r->multiplier, offset = r->offset, right = r->right;
+    const int32_t extra = kind == REQUANT_FOLDED ? 0 : r->extra;
+    out.p0[c] = requantize_fast(s0, m, offset, right, extra, range, full, wide);
+    out.p1[c] = requantize_fast(s1, m, offset, right, extra, range, full, wide);
+    out.p2[c] = requantize_fast(s2, m, offset, right, extra, range, full, wide);
+  } else {
+    out.p0[c] = requantize(r, s0, range, full);
+    out.p1[c] = requantize(r, s1, range, full);
+    out.p2[c] = requantize(r, s2, range, full);
+  }
+}
+
+/* All output channels of a pixel triple. kind: the layer's REQUANT_ kind (a constant where inlined). */
+static inline __attribute__((always_inline)) void gemm_pixel_triple(const int32_t* lanes, int32_t groups,
+                                                                    const int32_t* w, const requant* t,
+                                                                    int32_t out_c, output_range range,
+                                                                    pixel_outputs out, int full, int kind, int w16,
+                                                                    int whole4) {
+  const int32_t pairs = out_c & ~1;
+  int32_t c;
+  for (c = 0; c < pairs; c += 2) {
+    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
+    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, kind, out, c);
+    requantize_three(&t[c + 1], s.p0c1, s.p1c1, s.p2c1, range, full, kind, out, c + 1);
   }
   if (out_c & 1) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16, whole4);
-    out0[0] = requantize(&t[0], s.p0c0, range, full);
-    out1[0] = requantize(&t[0], s.p1c0, range, full);
+    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
+    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, REQUANT_ANY, out, c);
   }
 }
 
@@ -176,28 +189,29 @@ typedef struct {
   int kind;
 } conv_requant;
 
-/* How a layer's pixel pairs get their lanes: split from the input (a 1x1 convolution; walk NULL) or from each
- * window in turn (conv_pair_lanes). */
+/* How a layer's pixel triples get their lanes: split from the input (a 1x1 convolution; walk NULL) or from each
+ * window in turn (conv_triple_lanes). */
 typedef struct conv_walk conv_walk;
-static void conv_pair_lanes(const mnd_conv_params* p, conv_walk* walk, int pair, int32_t* lanes);
+static void conv_triple_lanes(const mnd_conv_params* p, conv_walk* walk, int32_t count, int32_t* lanes);
 
-/* Every pixel pair of the layer. */
-static inline __attribute__((always_inline)) void gemm_pairs(const mnd_conv_params* p, const int8_t* input,
-                                                             int8_t* output, int32_t* lanes, int32_t groups,
-                                                             const requant* t, conv_walk* walk, int full, int kind,
-                                                             int w16, int whole4) {
+/* Every pixel triple of the layer; the last one repeats its last pixel where fewer than three are left. */
+static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_params* p, const int8_t* input,
+                                                               int8_t* output, int32_t* lanes, int32_t groups,
+                                                               const requant* t, conv_walk* walk, int full,
+                                                               int kind, int w16, int whole4) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
   int32_t pixel;
-  for (pixel = 0; pixel < pixels; pixel += 2) {
+  for (pixel = 0; pixel < pixels; pixel += TILE_PIXELS) {
     const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
+    const int32_t third = pixel + 2 < pixels ? pixel + 2 : second;
+    const pixel_outputs out = {output + pixel * out_c, output + second * out_c, output + third * out_c};
     if (walk)
-      conv_pair_lanes(p, walk, second != pixel, lanes);
+      conv_triple_lanes(p, walk, third - pixel + 1, lanes);
     else
-      split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
-    gemm_pixel_pair(lanes, groups, w, t, out_c, range, output + pixel * out_c, output + second * out_c, full, kind,
-                    w16, whole4);
+      split_pixel_triple(input + pixel * in_c, input + second * in_c, input + third * in_c, in_c, lanes);
+    gemm_pixel_triple(lanes, groups, w, t, out_c, range, out, full, kind, w16, whole4);
   }
 }
 
@@ -209,19 +223,19 @@ static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_con
   const requant* t = rq.table;
   const int whole4 = (groups & 3) == 0;
   if (!full_range(p->act_min, p->act_max))
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 0, REQUANT_ANY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 0, REQUANT_ANY, w16, 0);
   else if (rq.kind == REQUANT_FOLDED && whole4)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 1);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 1);
   else if (rq.kind == REQUANT_FOLDED)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 0);
   else if (rq.kind == REQUANT_ONE_MULTIPLY)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
   else if (rq.kind == REQUANT_WIDE && whole4)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 1);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 1);
   else if (rq.kind == REQUANT_WIDE)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 0);
   else
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_ANY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_ANY, w16, 0);
 }
 
 static void gemm_layer(const mnd_conv_params* p, const int8_t* input, int8_t* output, int32_t* lanes,
@@ -325,25 +339,29 @@ static inline __attribute__((always_inline)) void window_bytes(const mnd_conv_pa
 struct conv_walk {
   const int8_t* input;
   inside_windows in;
-  int8_t* patch; /* two windows, 4 * groups bytes each */
+  int8_t* patch; /* three windows, 4 * groups bytes each */
   int32_t groups, oy, ox; /* the next window's pixel */
 };
 
-static void conv_pair_lanes(const mnd_conv_params* p, conv_walk* walk, int pair, int32_t* lanes) {
-  int8_t* second = walk->patch + 4 * walk->groups;
-  window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, walk->patch);
-  if (pair && ++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
-  window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, second);
-  if (++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
-  split_pixel_pair(walk->patch, second, 4 * walk->groups, lanes);
+/* The next `count` (1 to 3) windows' lanes, the last one repeated to three. */
+static void conv_triple_lanes(const mnd_conv_params* p, conv_walk* walk, int32_t count, int32_t* lanes) {
+  const int32_t bytes = 4 * walk->groups;
+  int32_t i;
+  for (i = 0; i < TILE_PIXELS; ++i) {
+    window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, walk->patch + i * bytes);
+    if (i < count - 1 || i == TILE_PIXELS - 1) {
+      if (++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
+    }
+  }
+  split_pixel_triple(walk->patch, walk->patch + bytes, walk->patch + 2 * bytes, bytes, lanes);
 }
 
 static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
   const conv_requant rq = conv_table(p, scratch);
   const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4;
   int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
-  conv_walk walk = {input, inside(p), (int8_t*)(lanes + 4 * groups), groups, 0, 0};
-  memset(walk.patch, 0, (size_t)(8 * groups)); /* the bytes past the depth meet zero weights */
+  conv_walk walk = {input, inside(p), (int8_t*)(lanes + 2 * TILE_PIXELS * groups), groups, 0, 0};
+  memset(walk.patch, 0, (size_t)(TILE_PIXELS * 4 * groups)); /* the bytes past the depth meet zero weights */
   gemm_layer(p, input, output, lanes, groups, rq, &walk, w16);
 }
 
