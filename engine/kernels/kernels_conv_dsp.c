@@ -165,29 +165,43 @@ static inline __attribute__((always_inline)) void requantize_three(const requant
   }
 }
 
-/* All output channels of a pixel triple. kind: the layer's REQUANT_ kind (a constant where inlined). */
-static inline __attribute__((always_inline)) void gemm_pixel_triple(const int32_t* lanes, int32_t groups,
-                                                                    const int32_t* w, const requant* t,
-                                                                    int32_t out_c, output_range range,
-                                                                    pixel_outputs out, int full, int kind, int w16,
-                                                                    int whole4) {
-  const int32_t pairs = out_c & ~1;
-  int32_t c;
-  for (c = 0; c < pairs; c += 2) {
-    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
-    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, kind, out, c);
-    requantize_three(&t[c + 1], s.p0c1, s.p1c1, s.p2c1, range, full, kind, out, c + 1);
-  }
-  if (out_c & 1) {
-    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
-    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, REQUANT_ANY, out, c);
-  }
-}
-
+/* A layer's requantization table and kind, and its channels (kernels.h): live_c summed, then the constant ones;
+ * order: their output indices (the identity in scratch where the layer has no constant channel). */
 typedef struct {
   const requant* table;
   int kind;
+  int32_t live_c, constant_c;
+  const uint16_t* order;
+  const int8_t* constant_value;
 } conv_requant;
+
+/* All output channels of a pixel triple. kind: the layer's REQUANT_ kind (a constant where inlined). */
+static inline __attribute__((always_inline)) void gemm_pixel_triple(const int32_t* lanes, int32_t groups,
+                                                                    const int32_t* w, const conv_requant* rq,
+                                                                    output_range range, pixel_outputs out, int full,
+                                                                    int kind, int w16, int whole4) {
+  const requant* const t = rq->table;
+  const uint16_t* const order = rq->order;
+  const int32_t pairs = rq->live_c & ~1;
+  int32_t c;
+  for (c = 0; c < pairs; c += 2) {
+    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
+    const int32_t first = order[c], second = order[c + 1];
+    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, kind, out, first);
+    requantize_three(&t[c + 1], s.p0c1, s.p1c1, s.p2c1, range, full, kind, out, second);
+  }
+  if (rq->live_c & 1) {
+    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
+    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, REQUANT_ANY, out, order[c]);
+  }
+  for (c = 0; c < rq->constant_c; ++c) {
+    const int32_t index = order[rq->live_c + c];
+    const int8_t value = rq->constant_value[c];
+    out.p0[index] = value;
+    out.p1[index] = value;
+    out.p2[index] = value;
+  }
+}
 
 /* How a layer's pixel triples get their lanes: split from the input (a 1x1 convolution; walk NULL) or from each
  * window in turn (conv_triple_lanes). */
@@ -197,8 +211,8 @@ static void conv_triple_lanes(const mnd_conv_params* p, conv_walk* walk, int32_t
 /* Every pixel triple of the layer; the last one repeats its last pixel where fewer than three are left. */
 static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_params* p, const int8_t* input,
                                                                int8_t* output, int32_t* lanes, int32_t groups,
-                                                               const requant* t, conv_walk* walk, int full,
-                                                               int kind, int w16, int whole4) {
+                                                               const conv_requant* rq, conv_walk* walk,
+                                                               int full, int kind, int w16, int whole4) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
@@ -211,7 +225,7 @@ static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_pa
       conv_triple_lanes(p, walk, third - pixel + 1, lanes);
     else
       split_pixel_triple(input + pixel * in_c, input + second * in_c, input + third * in_c, in_c, lanes);
-    gemm_pixel_triple(lanes, groups, w, t, out_c, range, out, full, kind, w16, whole4);
+    gemm_pixel_triple(lanes, groups, w, rq, range, out, full, kind, w16, whole4);
   }
 }
 
@@ -220,22 +234,21 @@ static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_pa
 static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_conv_params* p, const int8_t* input,
                                                                    int8_t* output, int32_t* lanes, int32_t groups,
                                                                    conv_requant rq, conv_walk* walk, int w16) {
-  const requant* t = rq.table;
   const int whole4 = (groups & 3) == 0;
   if (!full_range(p->act_min, p->act_max))
-    gemm_triples(p, input, output, lanes, groups, t, walk, 0, REQUANT_ANY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 0, REQUANT_ANY, w16, 0);
   else if (rq.kind == REQUANT_FOLDED && whole4)
-    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 1);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_FOLDED, w16, 1);
   else if (rq.kind == REQUANT_FOLDED)
-    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_FOLDED, w16, 0);
   else if (rq.kind == REQUANT_ONE_MULTIPLY)
-    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
   else if (rq.kind == REQUANT_WIDE && whole4)
-    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 1);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_WIDE, w16, 1);
   else if (rq.kind == REQUANT_WIDE)
-    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_WIDE, w16, 0);
   else
-    gemm_triples(p, input, output, lanes, groups, t, walk, 1, REQUANT_ANY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_ANY, w16, 0);
 }
 
 static void gemm_layer(const mnd_conv_params* p, const int8_t* input, int8_t* output, int32_t* lanes,
@@ -246,17 +259,23 @@ static void gemm_layer(const mnd_conv_params* p, const int8_t* input, int8_t* ou
     gemm_layer_kinds(p, input, output, lanes, groups, rq, walk, 0);
 }
 
-static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
+/* The table (room for every channel) and the identity order, at the start of scratch; *lanes: past them. */
+static conv_requant conv_table(const mnd_conv_params* p, void* scratch, int32_t** lanes) {
   requant* table = (requant*)scratch;
-  const int32_t depth = p->k_h * p->k_w * p->in_c;
-  const int kind = requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1,
+  uint16_t* identity = (uint16_t*)(table + ((p->out_c + 1) & ~1));
+  const int32_t depth = p->k_h * p->k_w * p->in_c, live_c = p->out_c - p->constant_c;
+  const int kind = requant_table(p->multiplier, p->shift, p->bias, depth, live_c, (live_c + 1) & ~1,
                                  p->output_zero_point, table);
-  return (conv_requant){table, kind};
+  int32_t c;
+  *lanes = (int32_t*)(void*)(identity + ((p->out_c + 1) & ~1));
+  if (p->channel_index) return (conv_requant){table, kind, live_c, p->constant_c, p->channel_index, p->constant_value};
+  for (c = 0; c < p->out_c; ++c) identity[c] = (uint16_t)c;
+  return (conv_requant){table, kind, live_c, 0, identity, 0};
 }
 
 static void pointwise(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
-  const conv_requant rq = conv_table(p, scratch);
-  int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
+  int32_t* lanes;
+  const conv_requant rq = conv_table(p, scratch, &lanes);
   gemm_layer(p, input, output, lanes, (p->in_c + 3) / 4, rq, 0, w16);
 }
 
@@ -357,9 +376,9 @@ static void conv_triple_lanes(const mnd_conv_params* p, conv_walk* walk, int32_t
 }
 
 static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
-  const conv_requant rq = conv_table(p, scratch);
+  int32_t* lanes;
+  const conv_requant rq = conv_table(p, scratch, &lanes);
   const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4;
-  int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
   conv_walk walk = {input, inside(p), (int8_t*)(lanes + 2 * TILE_PIXELS * groups), groups, 0, 0};
   memset(walk.patch, 0, (size_t)(TILE_PIXELS * 4 * groups)); /* the bytes past the depth meet zero weights */
   gemm_layer(p, input, output, lanes, groups, rq, &walk, w16);
@@ -404,7 +423,7 @@ static void widen_weights(const int8_t* weights, int32_t words, int32_t* lanes) 
 }
 
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  const int32_t words = ((p->out_c + 1) & ~1) * ((p->in_c + 3) / 4);
+  const int32_t live_c = p->out_c - p->constant_c, words = ((live_c + 1) & ~1) * ((p->in_c + 3) / 4);
   int32_t* lanes = (int32_t*)scratch;
   mnd_conv_params widened = *p;
   widen_weights(p->weights, words, lanes);
