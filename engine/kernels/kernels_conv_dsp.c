@@ -130,15 +130,24 @@ static inline sums_3x2 groups_3x2(const int32_t** x, const int32_t** w, sums_3x2
 }
 #endif
 
-/* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes. */
+/* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes; a constant
+ * `groups` (a shallow layer's) unrolls whole. */
+#define MAX_UNROLLED_BLOCKS 4
+
 static inline __attribute__((always_inline)) sums_3x2 gemm_3x2(const int32_t* x, const int32_t** w,
                                                                int32_t groups, const requant* t, int w16,
                                                                int whole4) {
   const int32_t* const end = x + 6 * groups;
   sums_3x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias, t[0].bias, t[1].bias};
+  int32_t block;
   if (!whole4 && (groups & 1)) s = groups_3x2(&x, w, s, 1, w16);
   if (!whole4 && (groups & 2)) s = groups_3x2(&x, w, s, 2, w16);
-  while (x != end) s = groups_3x2(&x, w, s, 4, w16);
+  if (__builtin_constant_p(groups) && groups <= 4 * MAX_UNROLLED_BLOCKS) {
+#pragma GCC unroll 4
+    for (block = 0; block < groups >> 2; ++block) s = groups_3x2(&x, w, s, 4, w16);
+  } else {
+    while (x != end) s = groups_3x2(&x, w, s, 4, w16);
+  }
   return s;
 }
 
@@ -229,6 +238,22 @@ static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_pa
   }
 }
 
+/* A shallow layer's depth as a constant (its loops unrolled), for the common folded requantization. */
+#define SHALLOW_GROUPS 8
+#define SHALLOW_CASE(n) \
+  case n:               \
+    gemm_triples(p, input, output, lanes, n, rq, walk, 1, REQUANT_FOLDED, w16, (n & 3) == 0); \
+    break;
+
+static inline __attribute__((always_inline)) void shallow_folded(const mnd_conv_params* p, const int8_t* input,
+                                                                 int8_t* output, int32_t* lanes, int32_t groups,
+                                                                 const conv_requant* rq, conv_walk* walk, int w16) {
+  switch (groups) {
+    SHALLOW_CASE(1) SHALLOW_CASE(2) SHALLOW_CASE(3) SHALLOW_CASE(4)
+    SHALLOW_CASE(5) SHALLOW_CASE(6) SHALLOW_CASE(7) SHALLOW_CASE(8)
+  }
+}
+
 /* A narrower output range always takes the general requantization (fewer copies of the loop); whole4: a depth of
  * whole four-group blocks, the common case, spares each tile two tests. */
 static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_conv_params* p, const int8_t* input,
@@ -237,6 +262,8 @@ static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_con
   const int whole4 = (groups & 3) == 0;
   if (!full_range(p->act_min, p->act_max))
     gemm_triples(p, input, output, lanes, groups, &rq, walk, 0, REQUANT_ANY, w16, 0);
+  else if (rq.kind == REQUANT_FOLDED && groups <= SHALLOW_GROUPS)
+    shallow_folded(p, input, output, lanes, groups, &rq, walk, w16);
   else if (rq.kind == REQUANT_FOLDED && whole4)
     gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_FOLDED, w16, 1);
   else if (rq.kind == REQUANT_FOLDED)
@@ -349,7 +376,11 @@ static inline __attribute__((always_inline)) void window_bytes(const mnd_conv_pa
                                                                int8_t* patch) {
   if (ox >= in.first_x && ox <= in.last_x && oy >= in.first_y && oy <= in.last_y) {
     const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
-    copy_window(input + (y0 * p->in_w + x0) * p->in_c, in.row_stride, p->k_h, in.row_bytes, patch);
+    const int8_t* from = input + (y0 * p->in_w + x0) * p->in_c;
+    if (p->k_h == 3 && in.row_bytes == 9) /* a 3x3 window on three channels (RGB): its copy unrolled */
+      copy_window(from, in.row_stride, 3, 9, patch);
+    else
+      copy_window(from, in.row_stride, p->k_h, in.row_bytes, patch);
   } else {
     gather_window(p, input, oy, ox, patch);
   }
