@@ -238,7 +238,8 @@ static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_pa
   }
 }
 
-/* A shallow layer's depth as a constant (its loops unrolled), for the common folded requantization. */
+/* A shallow layer's depth as a constant (its loops unrolled), for the common folded requantization and weights
+ * widened ahead of time (a shallow layer's are small enough). */
 #define SHALLOW_GROUPS 8
 #define SHALLOW_CASE(n) \
   case n:               \
@@ -262,7 +263,7 @@ static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_con
   const int whole4 = (groups & 3) == 0;
   if (!full_range(p->act_min, p->act_max))
     gemm_triples(p, input, output, lanes, groups, &rq, walk, 0, REQUANT_ANY, w16, 0);
-  else if (rq.kind == REQUANT_FOLDED && groups <= SHALLOW_GROUPS)
+  else if (rq.kind == REQUANT_FOLDED && w16 && groups <= SHALLOW_GROUPS)
     shallow_folded(p, input, output, lanes, groups, &rq, walk, w16);
   else if (rq.kind == REQUANT_FOLDED && whole4)
     gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_FOLDED, w16, 1);
