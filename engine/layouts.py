@@ -33,8 +33,16 @@ def _channel_pairs(out_c: int) -> int:
     return (out_c + 1) // 2 * 2
 
 
+GEMM_TILE_PIXELS = 3  # the pixels whose int16 lanes (8 bytes per 4-byte group) the GEMM kernels hold at once
+
+
+def _table_bytes(out_c: int) -> int:
+    """The GEMM kernels' requantization table and channel order (uint16)."""
+    return (REQUANT_ENTRY_BYTES + 2) * _channel_pairs(out_c)
+
+
 def pointwise_dsp_scratch(in_c: int, out_c: int) -> int:
-    return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * ((in_c + 3) // 4)
+    return _table_bytes(out_c) + 8 * GEMM_TILE_PIXELS * ((in_c + 3) // 4)
 
 
 def widened_bytes(in_c: int, out_c: int) -> int:
@@ -43,9 +51,9 @@ def widened_bytes(in_c: int, out_c: int) -> int:
 
 
 def conv_dsp_scratch(depth: int, out_c: int) -> int:
-    """mnd_conv_dsp_s8 on `depth` = k_h * k_w * in_c: the table, the lanes and two gathered windows."""
+    """mnd_conv_dsp_s8 on `depth` = k_h * k_w * in_c: the table, the lanes and GEMM_TILE_PIXELS gathered windows."""
     groups = (depth + 3) // 4
-    return REQUANT_ENTRY_BYTES * _channel_pairs(out_c) + 16 * groups + 8 * groups
+    return _table_bytes(out_c) + 8 * GEMM_TILE_PIXELS * groups + 4 * GEMM_TILE_PIXELS * groups
 
 
 def depthwise_dsp(weights: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnd.engine import layouts, layouts_mve, ops_elementwise, quant
+from mnd.engine import constant_channels, layouts, layouts_mve, ops_elementwise, quant
 from mnd.engine.op_base import (KERNEL_SETS, OpEmission, UnsupportedOp, _array, _call, _nhwc, _Op,  # noqa: F401
                                 _struct)
 
@@ -156,8 +156,17 @@ def _conv(o: _Op) -> OpEmission:
         fields["depth_multiplier"] = multiplier
     fields.update({"k_h": k_h, "k_w": k_w, **_window(o, (in_h, in_w), (k_h, k_w), (out_h, out_w)),
                    "input_zero_point": in_zp, "output_zero_point": out_zp, "act_min": act_min, "act_max": act_max})
-    kernel = _conv_kernel(o, fields, depthwise, per_channel)
+    live, dead = list(range(out_c)), {}
+    if o.kernels == "dsp" and not depthwise:  # channels whose output is one value: stored, never summed
+        live, dead = constant_channels.split_channels(per_channel, bias, multipliers, shifts, out_zp, act_min,
+                                                      act_max)
+        multipliers, shifts = [multipliers[c] for c in live], [shifts[c] for c in live]
+        bias = None if bias is None else bias[live]
+    kernel = _conv_kernel(o, fields, depthwise, per_channel[live])
     constants, refs = _requant_arrays(o, multipliers, shifts, kernel.weights, bias, 4 if kernel.scratch_bytes else 0)
+    dead_arrays, dead_fields = constant_channels.params_arrays(o.prefix, live, dead)
+    constants += dead_arrays
+    refs.update(dead_fields)
     ctype = "mnd_depthwise_params" if depthwise else "mnd_conv_params"
     constants.append(_struct(f"{o.prefix}params", ctype, {**fields, **refs}))
     macs = out_h * out_w * out_c * k_h * k_w * (1 if depthwise else in_c)

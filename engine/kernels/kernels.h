@@ -49,7 +49,10 @@ static inline int32_t mnd_clamp(int32_t x, int32_t low, int32_t high) {
  * QuantizeMultiplier makes it). bias: out_c values with the input zero point folded in,
  * bias[c] - input_zero_point * sum(weights[c]) (see quant.fold_input_zero_point), or NULL for zeros; padding
  * reads as input_zero_point, so the fold holds at the borders. pad_top/pad_left: the padding before the first
- * row/column (SAME pads the extra one at the end). */
+ * row/column (SAME pads the extra one at the end). The DSP kernels also take constant_c channels whose output is
+ * one value for every input (engine/constant_channels.py): then weights, bias, multiplier and shift cover the
+ * other out_c - constant_c channels only, channel_index lists those channels' output indices and then the
+ * constant ones', and constant_value their values (constant_c 0 and NULLs: none; the other kernels ignore them). */
 typedef struct {
   int32_t in_h, in_w, in_c, out_h, out_w, out_c;
   int32_t k_h, k_w, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
@@ -58,6 +61,9 @@ typedef struct {
   const int32_t* bias;
   const int32_t* multiplier;
   const int32_t* shift;
+  int32_t constant_c;
+  const uint16_t* channel_index;
+  const int8_t* constant_value;
 } mnd_conv_params;
 
 /* DEPTHWISE_CONV_2D. weights: [out_c][k_h][k_w] (the TFLite [k_h][k_w][out_c] filter transposed so that a

@@ -6,198 +6,130 @@
 #include "kernels.h"
 #include "kernels_dsp.h"
 #include "kernels_dsp_requant.h"
+#include "kernels_gemm_dsp.h"
 
-/* ---- convolutions as a GEMM over pixel pairs x output channel pairs ----
- * Each pixel's depth (its in_c values for a 1x1 convolution; its k_h x k_w window, gathered into scratch, for any
- * other) is split four bytes at a time into even and odd int16 lanes (sxtb16), the two pixels' lanes side by
- * side, so that the inner loop loads them ready for SMLAD. Weights (layouts.pointwise_dsp): channel pairs, each
- * as one word per channel per 4-byte group, in groups of ceil(depth / 4) zero-padded; an odd last channel is
- * paired with zeros. */
+/* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes; a constant
+ * `groups` (a shallow layer's) unrolls whole. */
+#define MAX_UNROLLED_BLOCKS 4
 
-static void split_pixel_pair(const int8_t* a, const int8_t* b, int32_t depth, int32_t* lanes) {
-  const int32_t whole = depth & ~3;
-  int32_t k;
-  for (k = 0; k < whole; k += 4, lanes += 4) {
-    const int32_t wa = load_word(a + k), wb = load_word(b + k);
-    lanes[0] = sxtb16_even(wa);
-    lanes[1] = sxtb16_odd(wa);
-    lanes[2] = sxtb16_even(wb);
-    lanes[3] = sxtb16_odd(wb);
-  }
-  if (whole < depth) {
-    int8_t ta[4] = {0, 0, 0, 0}, tb[4] = {0, 0, 0, 0};
-    memcpy(ta, a + whole, (size_t)(depth - whole));
-    memcpy(tb, b + whole, (size_t)(depth - whole));
-    split_pixel_pair(ta, tb, 4, lanes);
-  }
-}
-
-typedef struct {
-  int32_t p0c0, p0c1, p1c0, p1c1;
-} sums_2x2;
-
-/* One 4-byte group: two pixels' lanes (four words) times two channels' weights (two words). */
-static inline __attribute__((always_inline)) sums_2x2 group_2x2(const int32_t* x, const int32_t* w, sums_2x2 s) {
-  const int32_t w0 = w[0], w1 = w[1];
-  int32_t even = sxtb16_even(w0), odd = sxtb16_odd(w0);
-  s.p0c0 = smlad(x[1], odd, smlad(x[0], even, s.p0c0));
-  s.p1c0 = smlad(x[3], odd, smlad(x[2], even, s.p1c0));
-  even = sxtb16_even(w1);
-  odd = sxtb16_odd(w1);
-  s.p0c1 = smlad(x[1], odd, smlad(x[0], even, s.p0c1));
-  s.p1c1 = smlad(x[3], odd, smlad(x[2], even, s.p1c1));
-  return s;
-}
-
-/* The same with weights widened ahead of time (w16): per channel its even and odd lanes, two words. */
-static inline __attribute__((always_inline)) sums_2x2 group_2x2_w16(const int32_t* x, const int32_t* w, sums_2x2 s) {
-  s.p0c0 = smlad(x[1], w[1], smlad(x[0], w[0], s.p0c0));
-  s.p1c0 = smlad(x[3], w[1], smlad(x[2], w[0], s.p1c0));
-  s.p0c1 = smlad(x[1], w[3], smlad(x[0], w[2], s.p0c1));
-  s.p1c1 = smlad(x[3], w[3], smlad(x[2], w[2], s.p1c1));
-  return s;
-}
-
-#if defined(__ARM_FEATURE_DSP)
-/* One group, the loads post-incrementing x and w: fifteen instructions (GCC's own allocation spills); twelve with
- * widened weights. */
-#define GROUP_2X2_ASM                                        \
-  "ldrd %[w0], %[w1], [%[w]], #8\n\t"                       \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
-  "sxtb16 %[e0], %[w0]\n\t"                                 \
-  "sxtb16 %[w0], %[w0], ror #8\n\t"                         \
-  "smlad %[p0c0], %[xe], %[e0], %[p0c0]\n\t"                \
-  "smlad %[p0c0], %[xo], %[w0], %[p0c0]\n\t"                \
-  "sxtb16 %[e1], %[w1]\n\t"                                 \
-  "sxtb16 %[w1], %[w1], ror #8\n\t"                         \
-  "smlad %[p0c1], %[xe], %[e1], %[p0c1]\n\t"                \
-  "smlad %[p0c1], %[xo], %[w1], %[p0c1]\n\t"                \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
-  "smlad %[p1c0], %[xe], %[e0], %[p1c0]\n\t"                \
-  "smlad %[p1c0], %[xo], %[w0], %[p1c0]\n\t"                \
-  "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
-  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
-
-#define GROUP_2X2_W16_ASM                                    \
-  "ldrd %[e0], %[w0], [%[w]], #8\n\t"                       \
-  "ldrd %[e1], %[w1], [%[w]], #8\n\t"                       \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
-  "smlad %[p0c0], %[xe], %[e0], %[p0c0]\n\t"                \
-  "smlad %[p0c0], %[xo], %[w0], %[p0c0]\n\t"                \
-  "smlad %[p0c1], %[xe], %[e1], %[p0c1]\n\t"                \
-  "smlad %[p0c1], %[xo], %[w1], %[p0c1]\n\t"                \
-  "ldrd %[xe], %[xo], [%[x]], #8\n\t"                       \
-  "smlad %[p1c0], %[xe], %[e0], %[p1c0]\n\t"                \
-  "smlad %[p1c0], %[xo], %[w0], %[p1c0]\n\t"                \
-  "smlad %[p1c1], %[xe], %[e1], %[p1c1]\n\t"                \
-  "smlad %[p1c1], %[xo], %[w1], %[p1c1]\n\t"
-
-#define GROUPS_2X2_OPERANDS                                                                                     \
-  : [p0c0] "+r"(s.p0c0), [p0c1] "+r"(s.p0c1), [p1c0] "+r"(s.p1c0), [p1c1] "+r"(s.p1c1), [x] "+r"(*x), [w] "+r"(*w), \
-    [w0] "=&r"(w0), [w1] "=&r"(w1), [xe] "=&r"(xe), [xo] "=&r"(xo), [e0] "=&r"(e0), [e1] "=&r"(e1)             \
-  :                                                                                                             \
-  : "memory"
-
-/* count: 1, 2 or 4 groups. */
-static inline __attribute__((always_inline)) sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s,
-                                                                 int count, int w16) {
-  int32_t w0, w1, xe, xo, e0, e1;
-  if (w16 && count == 4)
-    __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
-  else if (count == 4)
-    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM GROUP_2X2_ASM GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
-  else if (w16 && count == 2)
-    __asm__ volatile(GROUP_2X2_W16_ASM GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
-  else if (w16)
-    __asm__ volatile(GROUP_2X2_W16_ASM GROUPS_2X2_OPERANDS);
-  else if (count == 2)
-    __asm__ volatile(GROUP_2X2_ASM GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
-  else
-    __asm__ volatile(GROUP_2X2_ASM GROUPS_2X2_OPERANDS);
-  return s;
-}
-#else
-static inline sums_2x2 groups_2x2(const int32_t** x, const int32_t** w, sums_2x2 s, int count, int w16) {
-  int32_t g;
-  for (g = 0; g < count; ++g, *x += 4, *w += w16 ? 4 : 2)
-    s = w16 ? group_2x2_w16(*x, *w, s) : group_2x2(*x, *w, s);
-  return s;
-}
-#endif
-
-/* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of lanes. */
-static inline __attribute__((always_inline)) sums_2x2 gemm_2x2(const int32_t* x, const int32_t** w,
+static inline __attribute__((always_inline)) sums_3x2 gemm_3x2(const int32_t* x, const int32_t** w,
                                                                int32_t groups, const requant* t, int w16,
                                                                int whole4) {
-  const int32_t* const end = x + 4 * groups;
-  sums_2x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias};
-  if (!whole4 && (groups & 1)) s = groups_2x2(&x, w, s, 1, w16);
-  if (!whole4 && (groups & 2)) s = groups_2x2(&x, w, s, 2, w16);
-  while (x != end) s = groups_2x2(&x, w, s, 4, w16);
+  const int32_t* const end = x + 6 * groups;
+  sums_3x2 s = {t[0].bias, t[1].bias, t[0].bias, t[1].bias, t[0].bias, t[1].bias};
+  int32_t block;
+  if (!whole4 && (groups & 1)) s = groups_3x2(&x, w, s, 1, w16);
+  if (!whole4 && (groups & 2)) s = groups_3x2(&x, w, s, 2, w16);
+  if (__builtin_constant_p(groups) && groups <= 4 * MAX_UNROLLED_BLOCKS) {
+#pragma GCC unroll 4
+    for (block = 0; block < groups >> 2; ++block) s = groups_3x2(&x, w, s, 4, w16);
+  } else {
+    while (x != end) s = groups_3x2(&x, w, s, 4, w16);
+  }
   return s;
 }
 
-/* All output channels of a pixel pair (out0, out1: the two pixels' outputs; the same for a lone last pixel). */
-/* kind: the layer's REQUANT_ kind (a constant where inlined). */
-static inline __attribute__((always_inline)) void gemm_pixel_pair(const int32_t* lanes, int32_t groups,
-                                                                  const int32_t* w, const requant* t,
-                                                                  int32_t out_c, output_range range, int8_t* out0,
-                                                                  int8_t* out1, int full, int kind, int w16,
-                                                                  int whole4) {
-  const requant* const pairs_end = t + (out_c & ~1);
-  for (; t != pairs_end; t += 2, out0 += 2, out1 += 2) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16, whole4);
-    if (kind != REQUANT_ANY) { /* the fields loaded first: the int8 stores below may alias the table */
-      const int wide = kind == REQUANT_WIDE;
-      const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
-      const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
-      const int32_t extra0 = kind == REQUANT_FOLDED ? 0 : t[0].extra;
-      const int32_t extra1 = kind == REQUANT_FOLDED ? 0 : t[1].extra;
-      out0[0] = requantize_fast(s.p0c0, m0, offset0, right0, extra0, range, full, wide);
-      out1[0] = requantize_fast(s.p1c0, m0, offset0, right0, extra0, range, full, wide);
-      out0[1] = requantize_fast(s.p0c1, m1, offset1, right1, extra1, range, full, wide);
-      out1[1] = requantize_fast(s.p1c1, m1, offset1, right1, extra1, range, full, wide);
-    } else {
-      out0[0] = requantize(&t[0], s.p0c0, range, full);
-      out0[1] = requantize(&t[1], s.p0c1, range, full);
-      out1[0] = requantize(&t[0], s.p1c0, range, full);
-      out1[1] = requantize(&t[1], s.p1c1, range, full);
-    }
-  }
-  if (out_c & 1) {
-    const sums_2x2 s = gemm_2x2(lanes, &w, groups, t, w16, whole4);
-    out0[0] = requantize(&t[0], s.p0c0, range, full);
-    out1[0] = requantize(&t[0], s.p1c0, range, full);
+/* out[0..2]: the three pixels' outputs (a repeated pixel's twice). */
+typedef struct {
+  int8_t *p0, *p1, *p2;
+} pixel_outputs;
+
+/* One channel of three pixels, the channel's fields loaded first: the int8 stores may alias the table. */
+static inline __attribute__((always_inline)) void requantize_three(const requant* r, int32_t s0, int32_t s1,
+                                                                   int32_t s2, output_range range, int full,
+                                                                   int kind, pixel_outputs out, int32_t c) {
+  if (kind != REQUANT_ANY) {
+    const int wide = kind == REQUANT_WIDE;
+    const int32_t m = r->multiplier, offset = r->offset, right = r->right;
+    const int32_t extra = kind == REQUANT_FOLDED ? 0 : r->extra;
+    out.p0[c] = requantize_fast(s0, m, offset, right, extra, range, full, wide);
+    out.p1[c] = requantize_fast(s1, m, offset, right, extra, range, full, wide);
+    out.p2[c] = requantize_fast(s2, m, offset, right, extra, range, full, wide);
+  } else {
+    out.p0[c] = requantize(r, s0, range, full);
+    out.p1[c] = requantize(r, s1, range, full);
+    out.p2[c] = requantize(r, s2, range, full);
   }
 }
 
+/* A layer's requantization table and kind, and its channels (kernels.h): live_c summed, then the constant ones;
+ * order: their output indices (the identity in scratch where the layer has no constant channel). */
 typedef struct {
   const requant* table;
   int kind;
+  int32_t live_c, constant_c;
+  const uint16_t* order;
+  const int8_t* constant_value;
 } conv_requant;
 
-/* How a layer's pixel pairs get their lanes: split from the input (a 1x1 convolution; walk NULL) or from each
- * window in turn (conv_pair_lanes). */
-typedef struct conv_walk conv_walk;
-static void conv_pair_lanes(const mnd_conv_params* p, conv_walk* walk, int pair, int32_t* lanes);
+/* All output channels of a pixel triple. kind: the layer's REQUANT_ kind (a constant where inlined). */
+static inline __attribute__((always_inline)) void gemm_pixel_triple(const int32_t* lanes, int32_t groups,
+                                                                    const int32_t* w, const conv_requant* rq,
+                                                                    output_range range, pixel_outputs out, int full,
+                                                                    int kind, int w16, int whole4) {
+  const requant* const t = rq->table;
+  const uint16_t* const order = rq->order;
+  const int32_t pairs = rq->live_c & ~1;
+  int32_t c;
+  for (c = 0; c < pairs; c += 2) {
+    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
+    const int32_t first = order[c], second = order[c + 1];
+    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, kind, out, first);
+    requantize_three(&t[c + 1], s.p0c1, s.p1c1, s.p2c1, range, full, kind, out, second);
+  }
+  if (rq->live_c & 1) {
+    const sums_3x2 s = gemm_3x2(lanes, &w, groups, t + c, w16, whole4);
+    requantize_three(&t[c], s.p0c0, s.p1c0, s.p2c0, range, full, REQUANT_ANY, out, order[c]);
+  }
+  for (c = 0; c < rq->constant_c; ++c) {
+    const int32_t index = order[rq->live_c + c];
+    const int8_t value = rq->constant_value[c];
+    out.p0[index] = value;
+    out.p1[index] = value;
+    out.p2[index] = value;
+  }
+}
 
-/* Every pixel pair of the layer. */
-static inline __attribute__((always_inline)) void gemm_pairs(const mnd_conv_params* p, const int8_t* input,
-                                                             int8_t* output, int32_t* lanes, int32_t groups,
-                                                             const requant* t, conv_walk* walk, int full, int kind,
-                                                             int w16, int whole4) {
+/* How a layer's pixel triples get their lanes: split from the input (a 1x1 convolution; walk NULL) or from each
+ * window in turn (conv_triple_lanes). */
+typedef struct conv_walk conv_walk;
+static void conv_triple_lanes(const mnd_conv_params* p, conv_walk* walk, int32_t count, int32_t* lanes);
+
+/* Every pixel triple of the layer; the last one repeats its last pixel where fewer than three are left. */
+static inline __attribute__((always_inline)) void gemm_triples(const mnd_conv_params* p, const int8_t* input,
+                                                               int8_t* output, int32_t* lanes, int32_t groups,
+                                                               const conv_requant* rq, conv_walk* walk,
+                                                               int full, int kind, int w16, int whole4) {
   const output_range range = {p->act_min, p->act_max};
   const int32_t* w = (const int32_t*)(const void*)p->weights;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, out_c = p->out_c;
   int32_t pixel;
-  for (pixel = 0; pixel < pixels; pixel += 2) {
+  for (pixel = 0; pixel < pixels; pixel += TILE_PIXELS) {
     const int32_t second = pixel + 1 < pixels ? pixel + 1 : pixel;
+    const int32_t third = pixel + 2 < pixels ? pixel + 2 : second;
+    const pixel_outputs out = {output + pixel * out_c, output + second * out_c, output + third * out_c};
     if (walk)
-      conv_pair_lanes(p, walk, second != pixel, lanes);
+      conv_triple_lanes(p, walk, third - pixel + 1, lanes);
     else
-      split_pixel_pair(input + pixel * in_c, input + second * in_c, in_c, lanes);
-    gemm_pixel_pair(lanes, groups, w, t, out_c, range, output + pixel * out_c, output + second * out_c, full, kind,
-                    w16, whole4);
+      split_pixel_triple(input + pixel * in_c, input + second * in_c, input + third * in_c, in_c, lanes);
+    gemm_pixel_triple(lanes, groups, w, rq, range, out, full, kind, w16, whole4);
+  }
+}
+
+/* A shallow layer's depth as a constant (its loops unrolled), for the common folded requantization and weights
+ * widened ahead of time (a shallow layer's are small enough). */
+#define SHALLOW_GROUPS 8
+#define SHALLOW_CASE(n) \
+  case n:               \
+    gemm_triples(p, input, output, lanes, n, rq, walk, 1, REQUANT_FOLDED, w16, (n & 3) == 0); \
+    break;
+
+static inline __attribute__((always_inline)) void shallow_folded(const mnd_conv_params* p, const int8_t* input,
+                                                                 int8_t* output, int32_t* lanes, int32_t groups,
+                                                                 const conv_requant* rq, conv_walk* walk, int w16) {
+  switch (groups) {
+    SHALLOW_CASE(1) SHALLOW_CASE(2) SHALLOW_CASE(3) SHALLOW_CASE(4)
+    SHALLOW_CASE(5) SHALLOW_CASE(6) SHALLOW_CASE(7) SHALLOW_CASE(8)
   }
 }
 
@@ -206,22 +138,23 @@ static inline __attribute__((always_inline)) void gemm_pairs(const mnd_conv_para
 static inline __attribute__((always_inline)) void gemm_layer_kinds(const mnd_conv_params* p, const int8_t* input,
                                                                    int8_t* output, int32_t* lanes, int32_t groups,
                                                                    conv_requant rq, conv_walk* walk, int w16) {
-  const requant* t = rq.table;
   const int whole4 = (groups & 3) == 0;
   if (!full_range(p->act_min, p->act_max))
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 0, REQUANT_ANY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 0, REQUANT_ANY, w16, 0);
+  else if (rq.kind == REQUANT_FOLDED && w16 && groups <= SHALLOW_GROUPS)
+    shallow_folded(p, input, output, lanes, groups, &rq, walk, w16);
   else if (rq.kind == REQUANT_FOLDED && whole4)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 1);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_FOLDED, w16, 1);
   else if (rq.kind == REQUANT_FOLDED)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_FOLDED, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_FOLDED, w16, 0);
   else if (rq.kind == REQUANT_ONE_MULTIPLY)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_ONE_MULTIPLY, w16, 0);
   else if (rq.kind == REQUANT_WIDE && whole4)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 1);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_WIDE, w16, 1);
   else if (rq.kind == REQUANT_WIDE)
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_WIDE, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_WIDE, w16, 0);
   else
-    gemm_pairs(p, input, output, lanes, groups, t, walk, 1, REQUANT_ANY, w16, 0);
+    gemm_triples(p, input, output, lanes, groups, &rq, walk, 1, REQUANT_ANY, w16, 0);
 }
 
 static void gemm_layer(const mnd_conv_params* p, const int8_t* input, int8_t* output, int32_t* lanes,
@@ -232,17 +165,23 @@ static void gemm_layer(const mnd_conv_params* p, const int8_t* input, int8_t* ou
     gemm_layer_kinds(p, input, output, lanes, groups, rq, walk, 0);
 }
 
-static conv_requant conv_table(const mnd_conv_params* p, void* scratch) {
+/* The table (room for every channel) and the identity order, at the start of scratch; *lanes: past them. */
+static conv_requant conv_table(const mnd_conv_params* p, void* scratch, int32_t** lanes) {
   requant* table = (requant*)scratch;
-  const int32_t depth = p->k_h * p->k_w * p->in_c;
-  const int kind = requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, (p->out_c + 1) & ~1,
+  uint16_t* identity = (uint16_t*)(table + ((p->out_c + 1) & ~1));
+  const int32_t depth = p->k_h * p->k_w * p->in_c, live_c = p->out_c - p->constant_c;
+  const int kind = requant_table(p->multiplier, p->shift, p->bias, depth, live_c, (live_c + 1) & ~1,
                                  p->output_zero_point, table);
-  return (conv_requant){table, kind};
+  int32_t c;
+  *lanes = (int32_t*)(void*)(identity + ((p->out_c + 1) & ~1));
+  if (p->channel_index) return (conv_requant){table, kind, live_c, p->constant_c, p->channel_index, p->constant_value};
+  for (c = 0; c < p->out_c; ++c) identity[c] = (uint16_t)c;
+  return (conv_requant){table, kind, live_c, 0, identity, 0};
 }
 
 static void pointwise(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
-  const conv_requant rq = conv_table(p, scratch);
-  int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
+  int32_t* lanes;
+  const conv_requant rq = conv_table(p, scratch, &lanes);
   gemm_layer(p, input, output, lanes, (p->in_c + 3) / 4, rq, 0, w16);
 }
 
@@ -316,7 +255,11 @@ static inline __attribute__((always_inline)) void window_bytes(const mnd_conv_pa
                                                                int8_t* patch) {
   if (ox >= in.first_x && ox <= in.last_x && oy >= in.first_y && oy <= in.last_y) {
     const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
-    copy_window(input + (y0 * p->in_w + x0) * p->in_c, in.row_stride, p->k_h, in.row_bytes, patch);
+    const int8_t* from = input + (y0 * p->in_w + x0) * p->in_c;
+    if (p->k_h == 3 && in.row_bytes == 9) /* a 3x3 window on three channels (RGB): its copy unrolled */
+      copy_window(from, in.row_stride, 3, 9, patch);
+    else
+      copy_window(from, in.row_stride, p->k_h, in.row_bytes, patch);
   } else {
     gather_window(p, input, oy, ox, patch);
   }
@@ -325,25 +268,29 @@ static inline __attribute__((always_inline)) void window_bytes(const mnd_conv_pa
 struct conv_walk {
   const int8_t* input;
   inside_windows in;
-  int8_t* patch; /* two windows, 4 * groups bytes each */
+  int8_t* patch; /* three windows, 4 * groups bytes each */
   int32_t groups, oy, ox; /* the next window's pixel */
 };
 
-static void conv_pair_lanes(const mnd_conv_params* p, conv_walk* walk, int pair, int32_t* lanes) {
-  int8_t* second = walk->patch + 4 * walk->groups;
-  window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, walk->patch);
-  if (pair && ++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
-  window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, second);
-  if (++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
-  split_pixel_pair(walk->patch, second, 4 * walk->groups, lanes);
+/* The next `count` (1 to 3) windows' lanes, the last one repeated to three. */
+static void conv_triple_lanes(const mnd_conv_params* p, conv_walk* walk, int32_t count, int32_t* lanes) {
+  const int32_t bytes = 4 * walk->groups;
+  int32_t i;
+  for (i = 0; i < TILE_PIXELS; ++i) {
+    window_bytes(p, walk->input, walk->in, walk->oy, walk->ox, walk->patch + i * bytes);
+    if (i < count - 1 || i == TILE_PIXELS - 1) {
+      if (++walk->ox == p->out_w) walk->ox = 0, ++walk->oy;
+    }
+  }
+  split_pixel_triple(walk->patch, walk->patch + bytes, walk->patch + 2 * bytes, bytes, lanes);
 }
 
 static void convolution(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch, int w16) {
-  const conv_requant rq = conv_table(p, scratch);
+  int32_t* lanes;
+  const conv_requant rq = conv_table(p, scratch, &lanes);
   const int32_t depth = p->k_h * p->k_w * p->in_c, groups = (depth + 3) / 4;
-  int32_t* lanes = (int32_t*)(rq.table + ((p->out_c + 1) & ~1));
-  conv_walk walk = {input, inside(p), (int8_t*)(lanes + 4 * groups), groups, 0, 0};
-  memset(walk.patch, 0, (size_t)(8 * groups)); /* the bytes past the depth meet zero weights */
+  conv_walk walk = {input, inside(p), (int8_t*)(lanes + 2 * TILE_PIXELS * groups), groups, 0, 0};
+  memset(walk.patch, 0, (size_t)(TILE_PIXELS * 4 * groups)); /* the bytes past the depth meet zero weights */
   gemm_layer(p, input, output, lanes, groups, rq, &walk, w16);
 }
 
@@ -386,7 +333,7 @@ static void widen_weights(const int8_t* weights, int32_t words, int32_t* lanes) 
 }
 
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  const int32_t words = ((p->out_c + 1) & ~1) * ((p->in_c + 3) / 4);
+  const int32_t live_c = p->out_c - p->constant_c, words = ((live_c + 1) & ~1) * ((p->in_c + 3) / 4);
   int32_t* lanes = (int32_t*)scratch;
   mnd_conv_params widened = *p;
   widen_weights(p->weights, words, lanes);

@@ -5,11 +5,11 @@ kernel on the same weights rearranged by engine.layouts, each on the same random
 Cases cover odd channel counts, odd pixel counts, padding, strides 1 and 2, kernel sizes 1, 3 and 5 (the im2col
 convolution; 3x3 and 5x5 depthwise), zero points, narrow activation ranges, positive shifts, right shifts of 22, 23
 and up to 31, a zero multiplier and a huge bias (the 64-bit requantization path), each kind of layer the kernels
-tell apart."""
+tell apart, and output channels that are one value for every input (which the DSP kernels store, not sum)."""
 import numpy as np
 import pytest
 
-from mnd.engine import DSP_SOURCES, layouts
+from mnd.engine import DSP_SOURCES, constant_channels, layouts
 from mnd.engine.ops import _array, _struct
 from tests.emulator.kernel_pairs import informative, require_toolchain, run_pairs
 
@@ -63,18 +63,35 @@ def _bias(rng, channels: int, depth: int, style: int) -> np.ndarray:
     return bias
 
 
+def _constant_channels(case: dict, index: int) -> dict:
+    """Every other case tells the DSP kernel of its channels whose output is one value (engine.constant_channels;
+    biases far beyond the sums on two channels, weights of zero on a third): it then sums only the others. The
+    rest sum every channel, dead or not (as for a DSP kernel the generator never gave them to), which keeps each
+    requantization path of the kernels under test."""
+    weights, bias, rq = case["weights"], case["bias"], case["requant"]
+    out_c = len(weights)
+    live, constant = list(range(out_c)), {}
+    if index % 2 and out_c >= 4:
+        bias[1], bias[out_c // 2] = -(1 << 28), 1 << 28
+        weights[-1] = 0
+        live, constant = constant_channels.split_channels(weights, bias, rq["multiplier"], rq["shift"],
+                                                          rq["output_zero_point"], rq["act_min"], rq["act_max"])
+    return {"live": live, "constant": constant, "live_requant": {
+        "bias": bias[live], "multiplier": rq["multiplier"][live], "shift": rq["shift"][live]}}
+
+
 def _pointwise_case(rng, index: int, shape: tuple) -> dict:
     in_c, out_c, h, w = shape
     weights = rng.integers(-128, 128, (out_c, in_c))
     fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": h, "out_w": w, "out_c": out_c, "k_h": 1, "k_w": 1,
               "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
               "input_zero_point": int(rng.integers(-128, 128))}
-    gemm = _gemm_weights(weights, index % 3, "pointwise")
-    return {"kind": "conv", "fields": fields, "weights": weights, **gemm,
-            "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, in_c, index % 4),
-            "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
-            "scratch": layouts.pointwise_dsp_scratch(in_c, out_c) + gemm.get("extra_scratch", 0),
+    case = {"kind": "conv", "fields": fields, "weights": weights, "requant": _requant(rng, out_c, index % 4),
+            "bias": _bias(rng, out_c, in_c, index % 4), "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
             "portable": "mnd_conv2d_s8"}
+    case.update(_constant_channels(case, index))
+    gemm = _gemm_weights(weights[case["live"]], index % 3, "pointwise")
+    return {**case, **gemm, "scratch": layouts.pointwise_dsp_scratch(in_c, out_c) + gemm.get("extra_scratch", 0)}
 
 
 def _gemm_weights(weights: np.ndarray, variant: int, kernel: str) -> dict:
@@ -102,10 +119,12 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
     fields = {"in_h": h, "in_w": w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c, "k_h": k, "k_w": k,
               "stride_h": stride, "stride_w": stride, "dilation_h": 1, "dilation_w": 1, "pad_top": pad_h,
               "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
-    return {"kind": "conv", "fields": fields, "weights": weights, **_gemm_weights(weights, (index + 1) % 2, "conv"),
-            "requant": _requant(rng, out_c, index % 4), "bias": _bias(rng, out_c, k * k * in_c, index % 4),
-            "input_bytes": h * w * in_c, "output_bytes": out_h * out_w * out_c,
-            "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c), "portable": "mnd_conv2d_s8"}
+    case = {"kind": "conv", "fields": fields, "weights": weights, "requant": _requant(rng, out_c, index % 4),
+            "bias": _bias(rng, out_c, k * k * in_c, index % 4), "input_bytes": h * w * in_c,
+            "output_bytes": out_h * out_w * out_c, "scratch": layouts.conv_dsp_scratch(k * k * in_c, out_c),
+            "portable": "mnd_conv2d_s8"}
+    case.update(_constant_channels(case, index))
+    return {**case, **_gemm_weights(weights[case["live"]], (index + 1) % 2, "conv")}
 
 
 def _depthwise_case(rng, index: int, shape: tuple, k: int) -> dict:
@@ -144,14 +163,23 @@ def _case_c(index: int, case: dict) -> tuple:
     ctype = "mnd_conv_params" if case["kind"] == "conv" else "mnd_depthwise_params"
     common = {**case["fields"], "output_zero_point": rq["output_zero_point"], "act_min": rq["act_min"],
               "act_max": rq["act_max"], "bias": f"{p}bias", "multiplier": f"{p}mult", "shift": f"{p}shift"}
-    constants += [_struct(f"{p}portable", ctype, {**common, "weights": f"{p}w"}),
-                  _struct(f"{p}dsp", ctype, {**common, "weights": f"{p}wd"})]
+    dsp = {**common, "weights": f"{p}wd"}
+    if case.get("constant"):
+        live = case["live_requant"]
+        constants += [_array(f"{p}live_bias", "int32_t", live["bias"]),
+                      _array(f"{p}live_mult", "int32_t", live["multiplier"]),
+                      _array(f"{p}live_shift", "int32_t", live["shift"])]
+        arrays, fields = constant_channels.params_arrays(p, case["live"], case["constant"])
+        constants += arrays
+        dsp.update({"bias": f"{p}live_bias", "multiplier": f"{p}live_mult", "shift": f"{p}live_shift", **fields})
+    constants += [_struct(f"{p}portable", ctype, {**common, "weights": f"{p}w"}), _struct(f"{p}dsp", ctype, dsp)]
     return constants, case
 
 
 @pytest.mark.parametrize("core", DSP_CORES)
 def test_dsp_kernels_match_portable(core, tmp_path):
     all_cases = cases()
+    assert sum(len(case.get("constant", ())) >= 2 for case in all_cases) >= 4, "too few cases skip channels"
     constants = [line for index, case in enumerate(all_cases) for line in _case_c(index, case)[0]]
     pairs = run_pairs(core, all_cases, constants, "dsp", DSP_SOURCES, tmp_path)
     for index, (case, portable, dsp) in enumerate(pairs):
