@@ -17,6 +17,9 @@ pytestmark = pytest.mark.emulator
 CORE = "cortex-m55"
 # (in_c, out_c, height, width)
 POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4, 1, 3), (16, 1, 2, 2), (5, 17, 3, 1)]
+# no channel shifting left (channel 0's shift is 0 instead): the pointwise fast path (depth a multiple of 16 from 32,
+# out_c a multiple of 4), with whole and partial blocks of four pixels
+POINTWISE_NO_LEFT = [(32, 8, 3, 3), (48, 12, 1, 6), (256, 4, 1, 5)]
 # (in_c, out_c, height, width, kernel, stride, same_padding)
 CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
         (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
@@ -33,13 +36,13 @@ def toolchain():
     require_toolchain()
 
 
-def _requant(rng, channels: int, depth: int, narrow: bool) -> dict:
+def _requant(rng, channels: int, depth: int, narrow: bool, left: bool = True) -> dict:
     """Right shifts that bring sums of `depth` products near the int8 range; in channel 0 of several, a left
-    shift."""
+    shift (a shift of 0 without `left`)."""
     typical = 8 + int(np.log2(depth))
     shifts = rng.integers(-typical - 2, -typical + 3, channels)
     if channels > 1:
-        shifts[0] = 1
+        shifts[0] = 1 if left else 0
     if channels > 3:
         shifts[1], shifts[2] = -22, -31
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
@@ -69,21 +72,21 @@ def _conv_fields(in_c: int, out_c: int, h: int, w: int, kernel: int, stride: int
             "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
 
 
-def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int) -> dict:
+def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int, left: bool = True) -> dict:
     in_c, out_c, kernel = fields["in_c"], fields["out_c"], fields["k_h"]
     weights = rng.integers(-128, 128, (out_c, kernel * kernel * in_c))
     return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layouts_mve.gemm_mve(weights),
-            "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1),
+            "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1, left),
             "bias": _bias(rng, out_c, weights.shape[1]),
             "input_bytes": fields["in_h"] * fields["in_w"] * in_c,
             "output_bytes": fields["out_h"] * fields["out_w"] * out_c, "scratch": scratch, "mve": function,
             "portable": "mnd_conv2d_s8"}
 
 
-def _pointwise_case(rng, index: int, shape: tuple) -> dict:
+def _pointwise_case(rng, index: int, shape: tuple, left: bool = True) -> dict:
     in_c, out_c, h, w = shape
     return _gemm_case(rng, index, _conv_fields(in_c, out_c, h, w, 1, 1, False, rng), "mnd_pointwise_mve_s8",
-                      layouts_mve.pointwise_mve_scratch(out_c))
+                      layouts_mve.pointwise_mve_scratch(out_c), left)
 
 
 def _conv_case(rng, index: int, shape: tuple) -> dict:
@@ -130,6 +133,7 @@ def _pool_case(rng, index: int, shape: tuple) -> dict:
 def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
+        [_pointwise_case(rng, i, s, left=False) for i, s in enumerate(POINTWISE_NO_LEFT)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
         [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)
          if "5x5" not in f or s[4] or min(s[1:3]) >= 5] + \
