@@ -19,6 +19,17 @@ def gemm_mve(weights: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(weights, np.int8).reshape(-1), np.zeros(VECTOR_BYTES, np.int8)])
 
 
+def im2col_mve(weights: np.ndarray) -> np.ndarray:
+    """gemm_mve, but beyond 16 deep each filter padded with zeros to whole vectors, as the im2col rows are."""
+    weights = np.asarray(weights, np.int8)
+    out_c, depth = weights.shape
+    if depth <= VECTOR_BYTES:
+        return gemm_mve(weights)
+    padded = np.zeros((out_c, _round_up(depth)), np.int8)
+    padded[:, :depth] = weights
+    return gemm_mve(padded)
+
+
 def pointwise_mve_scratch(out_c: int) -> int:
     return _round_up(CHANNEL_REQUANT_BYTES * out_c)
 

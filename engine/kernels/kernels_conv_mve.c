@@ -17,6 +17,7 @@ typedef struct {
   const int8_t* rows[4];
   int8_t* out;      /* the first pixel's output */
   int32_t count;    /* pixels in this block, 1..4; rows past it repeat the last one */
+  int32_t w_step;   /* from one filter to the next (beyond 16 deep, im2col filters are padded to whole vectors) */
 } row_block;
 
 
@@ -85,7 +86,7 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
   const channel_requant* const end = table + p->out_c;
   const int8_t* w = p->weights;
   int8_t* out = b->out;
-  for (; table != end; ++table, ++out, w += depth)
+  for (; table != end; ++table, ++out, w += b->w_step)
     store_channel(out, dot_four_rows(b, w, depth, table->bias), table, range, offsets, lanes, full, left);
 }
 
@@ -238,28 +239,42 @@ static int fill_fast_table(const mnd_conv_params* p, fast_requant* table) {
  * (rows in registers) is faster. */
 static inline int pointwise_fast_fits(const mnd_conv_params* p) { return p->in_c % 16 == 0 && p->in_c >= 32 && p->out_c % 4 == 0; }
 
+/* A fast_block for the layer, `depth` bytes apart in its filters and rows, but for the block's rows, out and lanes. */
+static void fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const fast_requant* table) {
+  int32_t i;
+  b->weights = p->weights;
+  b->table = table;
+  b->filters = p->out_c;
+  b->depth = depth;
+  b->rest = depth / 16 - 1;
+  for (i = 0; i < 4; ++i) b->offsets[i] = (uint32_t)(i * p->out_c);
+  b->zero_point = p->output_zero_point;
+  b->act_min = p->act_min;
+  b->act_max = p->act_max;
+}
+
+/* All out_c channels of a block of `count` pixels (rows past it repeat the last one). */
+static void fast_block_run(fast_block* b, const int8_t* const rows[4], int8_t* out, int32_t count) {
+  int32_t i;
+  for (i = 0; i < 4; ++i) b->rows[i] = rows[i];
+  b->out = out;
+  b->lanes = vctp32q((uint32_t)count);
+  if (count == 4)
+    pointwise_fast_full(b);
+  else
+    pointwise_fast_partial(b);
+}
+
 static void pointwise_fast(const mnd_conv_params* p, const int8_t* input, int8_t* output, fast_requant* table) {
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   fast_block b;
   int32_t pixel, i;
-  b.weights = p->weights;
-  b.table = table;
-  b.filters = p->out_c;
-  b.depth = in_c;
-  b.rest = in_c / 16 - 1;
-  for (i = 0; i < 4; ++i) b.offsets[i] = (uint32_t)(i * p->out_c);
-  b.zero_point = p->output_zero_point;
-  b.act_min = p->act_min;
-  b.act_max = p->act_max;
+  fast_block_init(&b, p, in_c, table);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     const int32_t count = pixels - pixel < 4 ? pixels - pixel : 4;
-    for (i = 0; i < 4; ++i) b.rows[i] = input + (pixel + (i < count ? i : count - 1)) * in_c;
-    b.out = output + pixel * p->out_c;
-    b.lanes = vctp32q((uint32_t)count);
-    if (count == 4)
-      pointwise_fast_full(&b);
-    else
-      pointwise_fast_partial(&b);
+    const int8_t* rows[4];
+    for (i = 0; i < 4; ++i) rows[i] = input + (pixel + (i < count ? i : count - 1)) * in_c;
+    fast_block_run(&b, rows, output + pixel * p->out_c, count);
   }
 }
 
@@ -277,6 +292,7 @@ void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
     b.out = output + pixel * p->out_c;
+    b.w_step = in_c;
     for (i = 0; i < 4; ++i) b.rows[i] = input + (pixel + (i < b.count ? i : b.count - 1)) * in_c;
     gemm_block(p, table, &b, left);
   }
@@ -339,16 +355,22 @@ static int im2col_four(const mnd_conv_params* p, const int8_t* input, int32_t oy
   return 1;
 }
 
+/* Beyond 16 deep, the filters (layouts_mve.im2col_mve) and the rows are padded to whole vectors, the filters with
+ * zeros: then, without left shifts, the pointwise fast path multiplies the rows. */
 void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   channel_requant* table = (channel_requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
   int8_t* rows = (int8_t*)(table + p->out_c);
+  const int fast = depth > 16 && p->out_c % 4 == 0 && fill_fast_table(p, (fast_requant*)scratch);
+  const int left = fast ? 0 : fill_requant_table(p, table);
+  fast_block fb;
   int32_t pixel, i, oy = 0, ox = 0;
-  const int left = fill_requant_table(p, table);
+  if (fast) fast_block_init(&fb, p, stride, (fast_requant*)scratch);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
     b.out = output + pixel * p->out_c;
+    b.w_step = depth > 16 ? stride : depth;
     for (i = 0; i < 4; ++i) b.rows[i] = rows + (i < b.count ? i : b.count - 1) * stride;
     if (b.count == 4 && im2col_four(p, input, oy, ox, rows, stride)) {
       ox += 4;
@@ -359,7 +381,10 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
         if (++ox == p->out_w) ox = 0, ++oy;
       }
     }
-    gemm_block(p, table, &b, left);
+    if (fast)
+      fast_block_run(&fb, b.rows, b.out, b.count);
+    else
+      gemm_block(p, table, &b, left);
   }
 }
 

@@ -36,12 +36,21 @@ static plane_shape plane_shape_of(const mnd_depthwise_params* p) {
   return s;
 }
 
-/* Copies `count` bytes `step` apart to dst, eight at a time. */
+/* Copies `count` bytes `step` apart to dst, eight at a time (a tail-predicated loop: the last gather and store
+ * only touch the lanes left). */
 static inline void gather_span(const int8_t* src, int8_t* dst, int32_t count, int32_t step, uint16x8_t offsets) {
-  for (; count > 0; count -= 8, dst += 8, src += 8 * step) {
-    const mve_pred16_t lanes = vctp16q((uint32_t)count);
-    vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(src, offsets, lanes), lanes);
-  }
+  const int32_t advance = 8 * step;
+  if (count <= 0) return;
+  __asm__ volatile("wlstp.16 lr, %[n], 2f\n"
+                   "1:\n\t"
+                   "vldrb.u16 q0, [%[src], %q[offsets]]\n\t"
+                   "add %[src], %[src], %[advance]\n\t"
+                   "vstrb.16 q0, [%[dst]], #8\n\t"
+                   "letp lr, 1b\n"
+                   "2:"
+                   : [src] "+r"(src), [dst] "+l"(dst) /* a narrowing store takes a low base register */
+                   : [n] "r"(count), [offsets] "w"(offsets), [advance] "r"(advance)
+                   : "q0", "lr", "memory");
 }
 
 /* The first index >= 0 of a phase (stride, offset) whose position index * stride + offset is >= 0, and the end of

@@ -23,6 +23,8 @@ POINTWISE_NO_LEFT = [(32, 8, 3, 3), (48, 12, 1, 6), (256, 4, 1, 5)]
 # (in_c, out_c, height, width, kernel, stride, same_padding)
 CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
         (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
+# no left shifts, more than 16 deep, out_c a multiple of 4: the im2col rows through the pointwise fast path
+CONV_NO_LEFT = [(3, 8, 7, 7, 3, 2, True), (33, 4, 4, 4, 3, 1, True), (2, 12, 5, 6, 3, 1, False)]
 # (channels, height, width, kernel, stride, same_padding)
 POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False), (3, 4, 4, 3, 1, True)]
 # (channels, height, width, stride, same_padding)
@@ -74,8 +76,9 @@ def _conv_fields(in_c: int, out_c: int, h: int, w: int, kernel: int, stride: int
 
 def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int, left: bool = True) -> dict:
     in_c, out_c, kernel = fields["in_c"], fields["out_c"], fields["k_h"]
+    layout = layouts_mve.gemm_mve if function == "mnd_pointwise_mve_s8" else layouts_mve.im2col_mve
     weights = rng.integers(-128, 128, (out_c, kernel * kernel * in_c))
-    return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layouts_mve.gemm_mve(weights),
+    return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layout(weights),
             "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1, left),
             "bias": _bias(rng, out_c, weights.shape[1]),
             "input_bytes": fields["in_h"] * fields["in_w"] * in_c,
@@ -89,10 +92,10 @@ def _pointwise_case(rng, index: int, shape: tuple, left: bool = True) -> dict:
                       layouts_mve.pointwise_mve_scratch(out_c), left)
 
 
-def _conv_case(rng, index: int, shape: tuple) -> dict:
+def _conv_case(rng, index: int, shape: tuple, left: bool = True) -> dict:
     in_c, out_c, h, w, kernel, stride, same = shape
     return _gemm_case(rng, index, _conv_fields(in_c, out_c, h, w, kernel, stride, same, rng),
-                      "mnd_conv_im2col_mve_s8", layouts_mve.im2col_mve_scratch(kernel * kernel * in_c, out_c))
+                      "mnd_conv_im2col_mve_s8", layouts_mve.im2col_mve_scratch(kernel * kernel * in_c, out_c), left)
 
 
 DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields)
@@ -135,6 +138,7 @@ def cases(seed: int = 15) -> list:
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
         [_pointwise_case(rng, i, s, left=False) for i, s in enumerate(POINTWISE_NO_LEFT)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
+        [_conv_case(rng, i, s, left=False) for i, s in enumerate(CONV_NO_LEFT)] + \
         [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)
          if "5x5" not in f or s[4] or min(s[1:3]) >= 5] + \
         [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
