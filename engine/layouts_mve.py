@@ -19,15 +19,34 @@ def gemm_mve(weights: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(weights, np.int8).reshape(-1), np.zeros(VECTOR_BYTES, np.int8)])
 
 
+def pairs_fit(depth: int, out_c: int) -> bool:
+    """Whether the GEMM kernels' fast path takes filters of this (padded) depth, its weights in pairs: whole vectors
+    from 32 deep and an even out_c (kernels_conv_mve.c: pointwise_pairs_fit, and im2col beyond 16 deep)."""
+    return depth % VECTOR_BYTES == 0 and depth >= 2 * VECTOR_BYTES and out_c % 2 == 0
+
+
+def _in_pairs(weights: np.ndarray) -> np.ndarray:
+    """[out_c][depth] -> per pair of filters, their 16-byte pieces alternating: [out_c / 2][depth / 16][2][16]."""
+    out_c, depth = weights.shape
+    return weights.reshape(out_c // 2, 2, depth // VECTOR_BYTES, VECTOR_BYTES).transpose(0, 2, 1, 3)
+
+
+def pointwise_mve(weights: np.ndarray) -> np.ndarray:
+    """gemm_mve, or where pairs_fit, the filters in pairs (then one vector of zeros all the same)."""
+    weights = np.asarray(weights, np.int8)
+    return gemm_mve(_in_pairs(weights) if pairs_fit(*weights.shape[::-1]) else weights)
+
+
 def im2col_mve(weights: np.ndarray) -> np.ndarray:
-    """gemm_mve, but beyond 16 deep each filter padded with zeros to whole vectors, as the im2col rows are."""
+    """gemm_mve, but beyond 16 deep each filter padded with zeros to whole vectors, as the im2col rows are, and then
+    in pairs where pairs_fit."""
     weights = np.asarray(weights, np.int8)
     out_c, depth = weights.shape
     if depth <= VECTOR_BYTES:
         return gemm_mve(weights)
     padded = np.zeros((out_c, _round_up(depth)), np.int8)
     padded[:, :depth] = weights
-    return gemm_mve(padded)
+    return pointwise_mve(padded)
 
 
 def pointwise_mve_scratch(out_c: int) -> int:

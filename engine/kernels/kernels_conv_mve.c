@@ -129,122 +129,105 @@ static int fill_requant_table(const mnd_conv_params* p, channel_requant* table) 
   return vmaxvq_s32(0, any_left) != 0;
 }
 
-/* ---- Pointwise fast path: whole blocks of four pixels, depth a multiple of 16, no channel shifting left ----
- * One assembly loop over the filters keeps everything in registers: the four sums in r0, r2, r4, r6 (VMLADAV
- * needs even registers), the rows in r1, r3, r5, r7, the filter in r8; the first 16 depth values start the sums
- * (VMLADAV), the rest accumulate in a low-overhead loop. A channel's requantization comes from a 16-byte record
- * loaded with one LDM into the sums' registers once they are moved to q2. */
+/* ---- GEMM fast path: filters in pairs, whole 16-byte depths from 32, blocks of four rows ----
+ * The weights of each pair of filters interleave 16 bytes at a time (layouts_mve.pointwise_mve / im2col_mve). One
+ * assembly loop over the pairs keeps the eight sums in the even registers (VMLADAV's), r0-r6 for the first filter
+ * and r8-lr for the second, the rows in r1, r3, r5, r7 and the filters in r9: each 16 depth values cost two filter
+ * loads, four row loads and eight VMLADAVA. A channel's requantization is one LDM of its channel_requant record
+ * into the freed sum registers. The stack frame holds the table, out, the pairs left, the loop count, the depth and
+ * the zero point. */
 
 typedef struct {
-  int32_t multiplier, right, bias, round_fix; /* as channel_requant, in the order LDM loads them */
-} fast_requant;
-
-typedef struct {
-  const int8_t* rows[4];     /* 0: the block's four rows */
-  const int8_t* weights;     /* 16 */
-  const fast_requant* table; /* 20 */
-  int8_t* out;               /* 24: the first pixel's output */
-  int32_t filters;           /* 28: out_c */
-  int32_t depth;             /* 32 */
-  int32_t rest;              /* 36: depth / 16 - 1, the loop's iterations */
-  uint32_t offsets[4];       /* 40: the pixels' output offsets, 0, out_c, 2 out_c, 3 out_c */
+  const int8_t* rows[4];        /* 0: the block's four rows */
+  const int8_t* weights;        /* 16 */
+  const channel_requant* table; /* 20 */
+  int8_t* out;                  /* 24: the first pixel's output */
+  int32_t pairs;                /* 28: out_c / 2 */
+  int32_t depth;                /* 32 */
+  int32_t rest;                 /* 36: depth / 16 - 1, at least 1: the steps after the first */
+  uint32_t offsets[4];          /* 40: the pixels' output offsets, 0, out_c, 2 out_c, 3 out_c */
   int32_t zero_point, act_min, act_max; /* 56, 60, 64 */
-  uint32_t lanes;            /* 68: the predicate of the pixels in the block */
+  uint32_t lanes;               /* 68: the predicate of the pixels in the block */
 } fast_block;
 
 _Static_assert(__builtin_offsetof(fast_block, weights) == 16 && __builtin_offsetof(fast_block, rest) == 36 &&
-                   __builtin_offsetof(fast_block, offsets) == 40 && __builtin_offsetof(fast_block, lanes) == 68,
-               "pointwise_fast's assembly reads fast_block at these offsets");
+                   __builtin_offsetof(fast_block, offsets) == 40 && __builtin_offsetof(fast_block, lanes) == 68 &&
+                   sizeof(channel_requant) == 20,
+               "the GEMM fast path's assembly reads fast_block and channel_requant at these offsets");
 
-#define POINTWISE_FAST_BODY(STORE)                                                                                   \
+/* Loads and multiply-accumulates alternate where they can (a beat overlap on the M55); q3 and q4 are free here. */
+#define MAC_ROWS(OP)                                                                                                 \
+  "vldrb.8 q0, [r9], #32\n\tvldrb.8 q2, [r1], #16\n\t" OP " r0, q2, q0\n\t"                                      \
+  "vldrb.8 q1, [r9, #-16]\n\t" OP " r8, q2, q1\n\t"                                                                \
+  "vldrb.8 q3, [r3], #16\n\t" OP " r2, q3, q0\n\t"                                                                 \
+  "vldrb.8 q4, [r5], #16\n\t" OP " r10, q3, q1\n\t"                                                                \
+  "vldrb.8 q2, [r7], #16\n\t" OP " r4, q4, q0\n\t" OP " r12, q4, q1\n\t" OP " r6, q2, q0\n\t" OP " lr, q2, q1\n\t"
+
+/* q: the channel's four sums; r11: its output; r10: its record, then the next one */
+#define REQUANTIZE_STORE(Q, STORE)                                                                                   \
+  "ldm r10!, {r0, r2, r4, r6, r8}\n\t" /* multiplier, left, right, round_fix, bias */                              \
+  "vadd.i32 " Q ", " Q ", r8\n\tvshl.s32 " Q ", r2\n\tvqrdmulh.s32 " Q ", " Q ", r0\n\t"                           \
+  "vshr.s32 q0, " Q ", #31\n\tvmla.s32 " Q ", q0, r6\n\tvrshl.s32 " Q ", r4\n\t"                                   \
+  "vadd.i32 " Q ", " Q ", r12\n\tvmax.s32 " Q ", " Q ", q6\n\tvmin.s32 " Q ", " Q ", q7\n\t"                       \
+  STORE(Q) "add r11, r11, #1\n\t"
+
+#define STORE_ALL(Q) "vstrb.32 " Q ", [r11, q5]\n\t"
+#define STORE_LANES(Q) "vpst\n\tvstrbt.32 " Q ", [r11, q5]\n\t"
+
+#define GEMM_PAIRS_BODY(STORE)                                                                                       \
   __asm__("push {r4-r11, lr}\n\t"                                                                                    \
           "vpush {d8-d15}\n\t"                                                                                       \
-          "vldrw.u32 q4, [r0, #40]\n\t"                                                                              \
-          "ldr r1, [r0, #56]\n\tvdup.32 q5, r1\n\t"                                                                  \
+          "sub sp, #24\n\t"                                                                                          \
+          "vldrw.u32 q5, [r0, #40]\n\t"                                                                              \
           "ldr r1, [r0, #60]\n\tvdup.32 q6, r1\n\t"                                                                  \
           "ldr r1, [r0, #64]\n\tvdup.32 q7, r1\n\t"                                                                  \
           "ldr r1, [r0, #68]\n\tvmsr p0, r1\n\t"                                                                     \
-          "ldr r1, [r0, #36]\n\tstr r1, [sp, #-8]!\n\t"                                                              \
-          "ldrd r8, r9, [r0, #16]\n\t"                                                                               \
-          "ldrd r10, r11, [r0, #24]\n\t"                                                                             \
-          "ldr r12, [r0, #32]\n\t"                                                                                   \
+          "ldrd r1, r2, [r0, #20]\n\tstrd r1, r2, [sp, #0]\n\t"                                                      \
+          "ldrd r1, r2, [r0, #28]\n\tstrd r1, r2, [sp, #8]\n\t"                                                      \
+          "ldr r1, [r0, #36]\n\tstr r1, [sp, #16]\n\t"                                                               \
+          "ldr r1, [r0, #56]\n\tstr r1, [sp, #20]\n\t"                                                               \
+          "ldr r9, [r0, #16]\n\t"                                                                                    \
           "ldrd r1, r3, [r0, #0]\n\t"                                                                                \
           "ldrd r5, r7, [r0, #8]\n"                                                                                  \
-          "1:\n\t"                                                                                                   \
-          "vldrb.8 q0, [r8], #16\n\t"                                                                                \
-          "vldrb.8 q1, [r1], #16\n\tvmladav.s8 r0, q1, q0\n\t"                                                       \
-          "vldrb.8 q1, [r3], #16\n\tvmladav.s8 r2, q1, q0\n\t"                                                       \
-          "vldrb.8 q1, [r5], #16\n\tvmladav.s8 r4, q1, q0\n\t"                                                       \
-          "vldrb.8 q1, [r7], #16\n\tvmladav.s8 r6, q1, q0\n\t"                                                       \
-          "ldr lr, [sp]\n\t"                                                                                         \
-          "wls lr, lr, 3f\n"                                                                                         \
-          "2:\n\t"                                                                                                   \
-          "vldrb.8 q0, [r8], #16\n\t"                                                                                \
-          "vldrb.8 q1, [r1], #16\n\tvmladava.s8 r0, q1, q0\n\t"                                                      \
-          "vldrb.8 q1, [r3], #16\n\tvmladava.s8 r2, q1, q0\n\t"                                                      \
-          "vldrb.8 q1, [r5], #16\n\tvmladava.s8 r4, q1, q0\n\t"                                                      \
-          "vldrb.8 q1, [r7], #16\n\tvmladava.s8 r6, q1, q0\n\t"                                                      \
-          "le lr, 2b\n"                                                                                              \
-          "3:\n\t"                                                                                                   \
-          "vmov q2[2], q2[0], r0, r4\n\t"                                                                            \
-          "vmov q2[3], q2[1], r2, r6\n\t"                                                                            \
-          "ldm r9!, {r0, r2, r4, r6}\n\t"                                                                            \
-          "vadd.i32 q2, q2, r4\n\t"                                                                                  \
-          "vqrdmulh.s32 q2, q2, r0\n\t"                                                                              \
-          "vshr.s32 q3, q2, #31\n\t"                                                                                 \
-          "vmla.s32 q2, q3, r6\n\t"                                                                                  \
-          "vrshl.s32 q2, r2\n\t"                                                                                     \
-          "vadd.i32 q2, q2, q5\n\t"                                                                                  \
-          "vmax.s32 q2, q2, q6\n\t"                                                                                  \
-          "vmin.s32 q2, q2, q7\n\t"                                                                                  \
-          STORE                                                                                                      \
-          "add r10, r10, #1\n\t"                                                                                         \
-          "subs r1, r1, r12\n\tsubs r3, r3, r12\n\tsubs r5, r5, r12\n\tsubs r7, r7, r12\n\t"                         \
-          "subs r11, #1\n\t"                                                                                         \
+          "1:\n\t" MAC_ROWS("vmladav.s8")                                                                           \
+          "ldr r11, [sp, #16]\n\tlsrs r11, r11, #1\n\tbcc 3f\n\t" /* an odd count: one step, then two a time */       \
+          MAC_ROWS("vmladava.s8") "3:\n\tbeq 4f\n"                                                                  \
+          "2:\n\t" MAC_ROWS("vmladava.s8") MAC_ROWS("vmladava.s8") "subs r11, r11, #1\n\tbne 2b\n"                   \
+          "4:\n\t"                                                                                                   \
+          "vmov q3[2], q3[0], r0, r4\n\tvmov q3[3], q3[1], r2, r6\n\t"                                               \
+          "vmov q4[2], q4[0], r8, r12\n\tvmov q4[3], q4[1], r10, lr\n\t"                                             \
+          "ldr r10, [sp, #0]\n\tldr r11, [sp, #4]\n\tldr r12, [sp, #20]\n\t"                                         \
+          REQUANTIZE_STORE("q3", STORE) REQUANTIZE_STORE("q4", STORE)                                                \
+          "str r10, [sp, #0]\n\tstr r11, [sp, #4]\n\t"                                                               \
+          "ldr r0, [sp, #12]\n\t"                                                                                    \
+          "subs r1, r1, r0\n\tsubs r3, r3, r0\n\tsubs r5, r5, r0\n\tsubs r7, r7, r0\n\t"                             \
+          "ldr r0, [sp, #8]\n\tsubs r0, r0, #1\n\tstr r0, [sp, #8]\n\t"                                              \
           "bne 1b\n\t"                                                                                               \
-          "add sp, #8\n\t"                                                                                           \
+          "add sp, #24\n\t"                                                                                          \
           "vpop {d8-d15}\n\t"                                                                                        \
           "pop {r4-r11, pc}")
 
-static __attribute__((naked, noinline)) void pointwise_fast_full(const fast_block* b) {
-  POINTWISE_FAST_BODY("vstrb.32 q2, [r10, q4]\n\t");
+static __attribute__((naked, noinline)) void gemm_pairs_full(const fast_block* b) {
+  GEMM_PAIRS_BODY(STORE_ALL);
 }
 
 /* The last block, fewer than four pixels: stores only the block's lanes (p0, which nothing else here changes). */
-static __attribute__((naked, noinline)) void pointwise_fast_partial(const fast_block* b) {
-  POINTWISE_FAST_BODY("vpst\n\tvstrbt.32 q2, [r10, q4]\n\t");
+static __attribute__((naked, noinline)) void gemm_pairs_partial(const fast_block* b) {
+  GEMM_PAIRS_BODY(STORE_LANES);
 }
 
-/* The fast path's table, four channels at a time (VST4 interleaves their four fields into four records); returns
- * whether every channel's shift is at most 0. */
-static int fill_fast_table(const mnd_conv_params* p, fast_requant* table) {
-  const int32x4_t zero = vdupq_n_s32(0);
-  int32x4_t any_left = zero;
-  int32_t c;
-  for (c = 0; c < p->out_c; c += 4, table += 4) {
-    const mve_pred16_t lanes = vctp32q((uint32_t)(p->out_c - c));
-    const int32x4_t shift = vldrwq_z_s32(p->shift + c, lanes);
-    int32x4x4_t fields;
-    fields.val[0] = vldrwq_z_s32(p->multiplier + c, lanes);
-    fields.val[1] = vminq_s32(shift, zero);
-    fields.val[2] = p->bias ? vldrwq_z_s32(p->bias + c, lanes) : zero;
-    fields.val[3] = vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(shift), 31));
-    vst4q_s32((int32_t*)(void*)table, fields);
-    any_left = vorrq_s32(any_left, vmaxq_s32(shift, zero));
-  }
-  return vmaxvq_s32(0, any_left) == 0;
+/* Whether pointwise weights come in pairs (layouts_mve.pairs_fit); up to 16 deep, the short path (rows in
+ * registers) is faster. */
+static inline int pointwise_pairs_fit(const mnd_conv_params* p) {
+  return p->in_c % 16 == 0 && p->in_c >= 32 && p->out_c % 2 == 0;
 }
-
-/* Whether the pointwise fast path takes this layer (before looking at its shifts); up to 16 deep, the short path
- * (rows in registers) is faster. */
-static inline int pointwise_fast_fits(const mnd_conv_params* p) { return p->in_c % 16 == 0 && p->in_c >= 32 && p->out_c % 4 == 0; }
 
 /* A fast_block for the layer, `depth` bytes apart in its filters and rows, but for the block's rows, out and lanes. */
-static void fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const fast_requant* table) {
+static void fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table) {
   int32_t i;
   b->weights = p->weights;
   b->table = table;
-  b->filters = p->out_c;
+  b->pairs = p->out_c / 2;
   b->depth = depth;
   b->rest = depth / 16 - 1;
   for (i = 0; i < 4; ++i) b->offsets[i] = (uint32_t)(i * p->out_c);
@@ -260,12 +243,12 @@ static void fast_block_run(fast_block* b, const int8_t* const rows[4], int8_t* o
   b->out = out;
   b->lanes = vctp32q((uint32_t)count);
   if (count == 4)
-    pointwise_fast_full(b);
+    gemm_pairs_full(b);
   else
-    pointwise_fast_partial(b);
+    gemm_pairs_partial(b);
 }
 
-static void pointwise_fast(const mnd_conv_params* p, const int8_t* input, int8_t* output, fast_requant* table) {
+static void pointwise_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* output, const channel_requant* table) {
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   fast_block b;
   int32_t pixel, i;
@@ -282,12 +265,11 @@ void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
   channel_requant* table = (channel_requant*)scratch;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   int32_t pixel, i;
-  int left;
-  if (pointwise_fast_fits(p) && fill_fast_table(p, (fast_requant*)scratch)) {
-    pointwise_fast(p, input, output, (fast_requant*)scratch);
+  const int left = fill_requant_table(p, table);
+  if (pointwise_pairs_fit(p)) {
+    pointwise_pairs(p, input, output, table);
     return;
   }
-  left = fill_requant_table(p, table);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
@@ -356,16 +338,15 @@ static int im2col_four(const mnd_conv_params* p, const int8_t* input, int32_t oy
 }
 
 /* Beyond 16 deep, the filters (layouts_mve.im2col_mve) and the rows are padded to whole vectors, the filters with
- * zeros: then, without left shifts, the pointwise fast path multiplies the rows. */
+ * zeros: then, with an even out_c, the filters come in pairs for the GEMM fast path. */
 void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   channel_requant* table = (channel_requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
   int8_t* rows = (int8_t*)(table + p->out_c);
-  const int fast = depth > 16 && p->out_c % 4 == 0 && fill_fast_table(p, (fast_requant*)scratch);
-  const int left = fast ? 0 : fill_requant_table(p, table);
+  const int fast = depth > 16 && p->out_c % 2 == 0, left = fill_requant_table(p, table);
   fast_block fb;
   int32_t pixel, i, oy = 0, ox = 0;
-  if (fast) fast_block_init(&fb, p, stride, (fast_requant*)scratch);
+  if (fast) fast_block_init(&fb, p, stride, table);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;

@@ -76,7 +76,7 @@ def _conv_fields(in_c: int, out_c: int, h: int, w: int, kernel: int, stride: int
 
 def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int, left: bool = True) -> dict:
     in_c, out_c, kernel = fields["in_c"], fields["out_c"], fields["k_h"]
-    layout = layouts_mve.gemm_mve if function == "mnd_pointwise_mve_s8" else layouts_mve.im2col_mve
+    layout = layouts_mve.pointwise_mve if function == "mnd_pointwise_mve_s8" else layouts_mve.im2col_mve
     weights = rng.integers(-128, 128, (out_c, kernel * kernel * in_c))
     return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layout(weights),
             "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1, left),
