@@ -337,16 +337,86 @@ static int im2col_four(const mnd_conv_params* p, const int8_t* input, int32_t oy
   return 1;
 }
 
+/* Output rows [first_oy, end_oy) and columns [first_ox, end_ox) whose windows lie inside the image. */
+typedef struct {
+  int32_t first_oy, end_oy, first_ox, end_ox;
+} inside_windows;
+
+static int32_t first_inside(int32_t stride, int32_t pad) { return (pad + stride - 1) / stride; }
+
+/* The end of the outputs whose window, `extent` long from o * stride - pad, ends within `size`. */
+static int32_t end_inside(int32_t stride, int32_t pad, int32_t extent, int32_t size, int32_t outputs) {
+  const int32_t end = size + pad >= extent ? (size + pad - extent) / stride + 1 : 0;
+  return end < outputs ? end : outputs;
+}
+
+static inside_windows inside_windows_of(const mnd_conv_params* p) {
+  inside_windows w;
+  w.first_oy = first_inside(p->stride_h, p->pad_top);
+  w.end_oy = end_inside(p->stride_h, p->pad_top, (p->k_h - 1) * p->dilation_h + 1, p->in_h, p->out_h);
+  w.first_ox = first_inside(p->stride_w, p->pad_left);
+  w.end_ox = end_inside(p->stride_w, p->pad_left, p->k_w, p->in_w, p->out_w);
+  return w;
+}
+
+/* Copies the k_h rows of a window starting at src, `step` apart, to dst, one vector each, in order: a row's copy
+ * spills up to 16 bytes into the next row, written after it. */
+static inline void copy_window(const mnd_conv_params* p, const int8_t* src, int8_t* dst, int32_t span, int32_t step) {
+  int32_t ky;
+  if (p->k_h == 3) {
+    vstrbq_s8(dst, vldrbq_s8(src));
+    vstrbq_s8(dst + span, vldrbq_s8(src + step));
+    vstrbq_s8(dst + 2 * span, vldrbq_s8(src + 2 * step));
+    return;
+  }
+  for (ky = 0; ky < p->k_h; ++ky) vstrbq_s8(dst + ky * span, vldrbq_s8(src + ky * step));
+}
+
+/* The GEMM fast path on im2col rows. Four outputs of one row whose windows lie inside the image, their rows at most
+ * 16 bytes (and a 16-byte load from the last staying inside the input), copy each window row with one vector; the
+ * others go through im2col_row. */
+static void im2col_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* output, const channel_requant* table,
+                         int8_t* rows, int32_t stride) {
+  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, span = p->k_w * in_c;
+  const int32_t step = p->dilation_h * p->in_w * in_c, next = p->stride_w * in_c;
+  const int8_t* const input_end = input + p->in_h * p->in_w * in_c;
+  const inside_windows inside = inside_windows_of(p);
+  const int quick = p->dilation_w == 1 && span <= 16;
+  const int8_t* block_rows[4];
+  fast_block fb;
+  int32_t pixel, i, oy = 0, ox = 0;
+  fast_block_init(&fb, p, stride, table);
+  for (pixel = 0; pixel < pixels; pixel += 4) {
+    const int32_t count = pixels - pixel < 4 ? pixels - pixel : 4;
+    const int8_t* src = input + ((oy * p->stride_h - p->pad_top) * p->in_w + ox * p->stride_w - p->pad_left) * in_c;
+    for (i = 0; i < 4; ++i) block_rows[i] = rows + (i < count ? i : count - 1) * stride;
+    if (quick && count == 4 && oy >= inside.first_oy && oy < inside.end_oy && ox >= inside.first_ox &&
+        ox + 4 <= inside.end_ox && src + 3 * next + (p->k_h - 1) * step + 16 <= input_end) {
+      for (i = 0; i < 4; ++i, src += next) copy_window(p, src, rows + i * stride, span, step);
+      ox += 4;
+      if (ox == p->out_w) ox = 0, ++oy;
+    } else {
+      for (i = 0; i < count; ++i) {
+        im2col_row(p, input, oy, ox, rows + i * stride);
+        if (++ox == p->out_w) ox = 0, ++oy;
+      }
+    }
+    fast_block_run(&fb, block_rows, output + pixel * p->out_c, count);
+  }
+}
+
 /* Beyond 16 deep, the filters (layouts_mve.im2col_mve) and the rows are padded to whole vectors, the filters with
  * zeros: then, with an even out_c, the filters come in pairs for the GEMM fast path. */
 void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   channel_requant* table = (channel_requant*)scratch;
   const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
   int8_t* rows = (int8_t*)(table + p->out_c);
-  const int fast = depth > 16 && p->out_c % 2 == 0, left = fill_requant_table(p, table);
-  fast_block fb;
+  const int left = fill_requant_table(p, table);
   int32_t pixel, i, oy = 0, ox = 0;
-  if (fast) fast_block_init(&fb, p, stride, table);
+  if (depth > 16 && p->out_c % 2 == 0) {
+    im2col_pairs(p, input, output, table, rows, stride);
+    return;
+  }
   for (pixel = 0; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
@@ -362,10 +432,7 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
         if (++ox == p->out_w) ox = 0, ++oy;
       }
     }
-    if (fast)
-      fast_block_run(&fb, b.rows, b.out, b.count);
-    else
-      gemm_block(p, table, &b, left);
+    gemm_block(p, table, &b, left);
   }
 }
 

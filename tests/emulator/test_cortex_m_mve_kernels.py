@@ -17,14 +17,15 @@ pytestmark = pytest.mark.emulator
 CORE = "cortex-m55"
 # (in_c, out_c, height, width)
 POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4, 1, 3), (16, 1, 2, 2), (5, 17, 3, 1)]
-# no channel shifting left (channel 0's shift is 0 instead): the pointwise fast path (depth a multiple of 16 from 32,
-# out_c a multiple of 4), with whole and partial blocks of four pixels
+# channel 0 shifting by 0 rather than left, on the GEMM fast path (depth a multiple of 16 from 32, even out_c),
+# whole and partial blocks of four pixels
 POINTWISE_NO_LEFT = [(32, 8, 3, 3), (48, 12, 1, 6), (256, 4, 1, 5)]
 # (in_c, out_c, height, width, kernel, stride, same_padding)
 CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
         (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
-# no left shifts, more than 16 deep, out_c a multiple of 4: the im2col rows through the pointwise fast path
-CONV_NO_LEFT = [(3, 8, 7, 7, 3, 2, True), (33, 4, 4, 4, 3, 1, True), (2, 12, 5, 6, 3, 1, False)]
+# the same for im2col beyond 16 deep (5x5: window copies of five rows)
+CONV_NO_LEFT = [(3, 8, 7, 7, 3, 2, True), (33, 4, 4, 4, 3, 1, True), (2, 12, 5, 6, 3, 1, False),
+                (2, 4, 9, 13, 5, 1, True)]
 # (channels, height, width, kernel, stride, same_padding)
 POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False), (3, 4, 4, 3, 1, True)]
 # (channels, height, width, stride, same_padding)
