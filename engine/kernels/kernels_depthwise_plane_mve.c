@@ -172,7 +172,7 @@ static __attribute__((noinline)) void channel_sums_unit(const int8_t* r0, const 
 }
 
 /* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
-static void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
+static inline __attribute__((always_inline)) void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
                            int8_t* out, uint32x4_t offsets, int32_t block_step, int left) {
   for (; count >= 4; count -= 4, sums += 4, out += block_step)
     vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left));
@@ -206,15 +206,18 @@ static void fill_band_table(const mnd_depthwise_params* p, const plane_shape* s,
   }
 }
 
-static void requantize_band(const int32_t* sums, const band_block* table, int32_t blocks, const channel_requant* r,
+static inline __attribute__((always_inline)) void requantize_band(const int32_t* sums, const band_block* table, int32_t blocks, const channel_requant* r,
                             output_range range, int8_t* out, int left) {
   for (; blocks > 0; --blocks, sums += 4, ++table)
     vstrbq_scatter_offset_p_s32(out, vldrwq_u32(table->offsets),
                                 requantize_channel(vldrwq_s32(sums), r, range, left), (mve_pred16_t)table->lanes);
 }
 
-static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
-                              int32_t* sums, const band_block* band, int8_t* output) {
+/* `left`: whether any channel of the layer shifts left (a constant where inlined: most layers have none). */
+static inline __attribute__((always_inline)) void channel_body(const mnd_depthwise_params* p, int32_t c,
+                                                               const plane_shape* s, const int8_t* plane,
+                                                               int32_t* sums, const band_block* band, int8_t* output,
+                                                               int left) {
   const channel_requant r = channel_requant_of(p->multiplier, p->shift, p->bias, c);
   const output_range range = {p->output_zero_point, p->act_min, p->act_max};
   const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
@@ -223,20 +226,37 @@ static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const pl
   int32_t oy, row, k;
   output += c;
   for (oy = 0; oy < p->out_h; oy += s->band) {
-    const int32_t rows = p->out_h - oy < s->band ? p->out_h - oy : s->band;
-    for (k = 0; k < 9; ++k) taps[k] = plane + s->taps[k] + oy * s->pitch;
-    if (p->stride_w == 1)
-      channel_sums_unit(taps[0], taps[3], taps[6], p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
-    else
+    const int32_t rows = p->out_h - oy < s->band ? p->out_h - oy : s->band, at = oy * s->pitch;
+    if (p->stride_w == 1) {
+      channel_sums_unit(plane + s->taps[0] + at, plane + s->taps[3] + at, plane + s->taps[6] + at,
+                        p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    } else {
+      for (k = 0; k < 9; ++k) taps[k] = plane + s->taps[k] + at;
       channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    }
     if (rows == s->band && band_table_pays(p)) {
-      requantize_band(sums, band, band_blocks(s), &r, range, output, 1);
+      requantize_band(sums, band, band_blocks(s), &r, range, output, left);
       output += rows * row_bytes;
       continue;
     }
     for (row = 0; row < rows; ++row, output += row_bytes)
-      requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c, 1);
+      requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c, left);
   }
+}
+
+static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
+                              int32_t* sums, const band_block* band, int8_t* output, int left) {
+  if (left)
+    channel_body(p, c, s, plane, sums, band, output, 1);
+  else
+    channel_body(p, c, s, plane, sums, band, output, 0);
+}
+
+static int any_shifts_left(const mnd_depthwise_params* p) {
+  int32_t c;
+  for (c = 0; c < p->out_c; ++c)
+    if (p->shift[c] > 0) return 1;
+  return 0;
 }
 
 void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
@@ -248,7 +268,7 @@ void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input,
   int32_t* sums = (int32_t*)(void*)(plane + plane_bytes);
   uint16_t* table = (uint16_t*)(void*)(sums + ((s.band * s.pitch + 3) & ~3));
   band_block* band = (band_block*)(void*)(table + ((p->in_h * p->in_w + 1) & ~1));
-  const int by_table = table_gather_pays(p);
+  const int by_table = table_gather_pays(p), left = any_shifts_left(p);
   int32_t c;
   fill_bytes(plane, (int8_t)p->input_zero_point, plane_bytes);
   if (band_table_pays(p)) fill_band_table(p, &s, band);
@@ -258,7 +278,7 @@ void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input,
       scatter_channel(p, input, c, table, plane);
     else
       gather_channel(p, input, c, &s, plane);
-    depthwise_channel(p, c, &s, plane, sums, band, output);
+    depthwise_channel(p, c, &s, plane, sums, band, output, left);
   }
 }
 
