@@ -99,7 +99,10 @@ def depthwise_small_mve_scratch(channels: int, taps: int = 9) -> int:
     return 4 * CHANNEL_REQUANT_BYTES * ((channels + 3) // 4) + 4 * _round_up(taps * channels)
 
 
-def depthwise_plane_pays(out_w: int, stride_w: int) -> bool:
-    """Whether the plane kernel beats the small-image one: rows long enough to spread its per-channel costs
-    (measured on MobileNetV1 layers under QEMU)."""
+def depthwise_plane_pays(out_w: int, stride_w: int, channels: int) -> bool:
+    """Whether the plane kernel beats the small-image one (instructions measured on MobileNetV1 and VWW layers under
+    QEMU): rows of 6 or more, but where the small kernel runs its per-pixel loop over groups of four channels (a
+    multiple of 4, from 32), only stride 1 and rows of 7 or more."""
+    if channels % 4 == 0 and channels >= 32:
+        return stride_w == 1 and out_w >= 7
     return out_w >= 6

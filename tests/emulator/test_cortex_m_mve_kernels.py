@@ -32,6 +32,8 @@ POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False)
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
              (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
              (40, 6, 6, 1, True), (37, 7, 5, 2, True), (29, 8, 7, 3, False)]
+# channel 0 shifting by 0 rather than left: the small 3x3 kernel's per-pixel loop without the left shift
+DEPTHWISE_NO_LEFT = [(32, 6, 6, 2, True), (8, 3, 4, 1, True)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -108,7 +110,7 @@ DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields
                                 lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"], 25))}
 
 
-def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
+def _depthwise_case(rng, index: int, shape: tuple, function: str, left: bool = True) -> dict:
     channels, h, w, stride, same = shape
     kernel = 5 if "5x5" in function else 3
     fields = _conv_fields(channels, channels, h, w, kernel, stride, same, rng)
@@ -116,7 +118,7 @@ def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
     weights = rng.integers(-128, 128, (channels, kernel * kernel))
     layout, scratch = DEPTHWISE_KERNELS[function]
     return {"kind": "depthwise", "fields": fields, "weights": weights, "mve_weights": layout(weights),
-            "requant": _requant(rng, channels, kernel * kernel, index % 2 == 0),
+            "requant": _requant(rng, channels, kernel * kernel, index % 2 == 0, left),
             "bias": _bias(rng, channels, kernel * kernel),
             "input_bytes": h * w * channels, "output_bytes": fields["out_h"] * fields["out_w"] * channels,
             "scratch": scratch(fields), "mve": function, "portable": "mnd_depthwise_conv2d_s8"}
@@ -142,6 +144,8 @@ def cases(seed: int = 15) -> list:
         [_conv_case(rng, i, s, left=False) for i, s in enumerate(CONV_NO_LEFT)] + \
         [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)
          if "5x5" not in f or s[4] or min(s[1:3]) >= 5] + \
+        [_depthwise_case(rng, i, s, "mnd_depthwise3x3_small_mve_s8", left=False)
+         for i, s in enumerate(DEPTHWISE_NO_LEFT)] + \
         [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
 
 
