@@ -1,11 +1,11 @@
-/* CONV_2D (pointwise, and KxK through im2col) for cores with the M-profile Vector Extension (Helium: Cortex-M55,
- * M85), bit-exact with the portable kernels in kernels.c. Weights come rearranged ahead of time
- * (engine/layouts_mve.py); each call gets a 16-byte aligned scratch area planned in the arena. See kernels.h.
- * Without MVE this file compiles to nothing. */
+/* CONV_2D as a GEMM (pointwise here; kernels_im2col_mve.c builds the rows of KxK windows) for cores with the
+ * M-profile Vector Extension (Helium: Cortex-M55, M85), bit-exact with the portable kernels in kernels.c. Weights
+ * come rearranged ahead of time (engine/layouts_mve.py); each call gets a 16-byte aligned scratch area planned in
+ * the arena. See kernels.h. Without MVE this file compiles to nothing. */
 #include "kernels.h"
 
 #if defined(__ARM_FEATURE_MVE)
-#include "kernels_mve_common.h"
+#include "kernels_gemm_mve.h"
 
 /* ---- CONV_2D as a GEMM: four rows of `depth` int8 (pixels, or im2col rows) times one filter at a time ----
  * Weights (layouts_mve.gemm_mve): [out_c][depth] as TFLite stores them, then 16 zero bytes, so that a 16-byte load
@@ -13,12 +13,6 @@
  * VMLADAVA in a tail-predicated loop; the four sums of a channel are requantized together and scattered to the four
  * pixels' outputs. Up to 16 deep, the four rows stay in registers for every filter. */
 
-typedef struct {
-  const int8_t* rows[4];
-  int8_t* out;      /* the first pixel's output */
-  int32_t count;    /* pixels in this block, 1..4; rows past it repeat the last one */
-  int32_t w_step;   /* from one filter to the next (beyond 16 deep, im2col filters are padded to whole vectors) */
-} row_block;
 
 
 /* bias + the dot products of four rows with one filter, over `depth` >= 1 values. VMLADAVA accumulates in even
@@ -91,7 +85,7 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
 }
 
 /* One variant per depth class, whole or partial block, and left shifts or none. */
-static void gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
+void mnd_mve_gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
   const int short_depth = p->k_h * p->k_w * p->in_c <= 16, full = b->count == 4;
   if (short_depth) {
     if (full && left) gemm_block_short(p, table, b, 1, 1);
@@ -108,7 +102,7 @@ static void gemm_block(const mnd_conv_params* p, const channel_requant* table, c
 
 /* Fills the table (as channel_requant_of, four channels at a time, each field scattered to its place in the four
  * records); returns whether any channel shifts left. */
-static int fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
+int mnd_mve_fill_requant_table(const mnd_conv_params* p, channel_requant* table) {
   const uint32x4_t records = vmulq_n_u32(vidupq_n_u32(0, 1), sizeof(channel_requant));
   const int32x4_t zero = vdupq_n_s32(0);
   int32x4_t any_left = zero;
@@ -137,23 +131,6 @@ static int fill_requant_table(const mnd_conv_params* p, channel_requant* table) 
  * into the freed sum registers. The stack frame holds the table, out, the pairs left, the loop count, the depth and
  * the zero point. */
 
-typedef struct {
-  const int8_t* rows[4];        /* 0: the block's four rows */
-  const int8_t* weights;        /* 16 */
-  const channel_requant* table; /* 20 */
-  int8_t* out;                  /* 24: the first pixel's output */
-  int32_t pairs;                /* 28: out_c / 2 */
-  int32_t depth;                /* 32 */
-  int32_t rest;                 /* 36: depth / 16 - 1, at least 1: the steps after the first */
-  uint32_t offsets[4];          /* 40: the pixels' output offsets, 0, out_c, 2 out_c, 3 out_c */
-  int32_t zero_point, act_min, act_max; /* 56, 60, 64 */
-  uint32_t lanes;               /* 68: the predicate of the pixels in the block */
-} fast_block;
-
-_Static_assert(__builtin_offsetof(fast_block, weights) == 16 && __builtin_offsetof(fast_block, rest) == 36 &&
-                   __builtin_offsetof(fast_block, offsets) == 40 && __builtin_offsetof(fast_block, lanes) == 68 &&
-                   sizeof(channel_requant) == 20,
-               "the GEMM fast path's assembly reads fast_block and channel_requant at these offsets");
 
 /* Loads and multiply-accumulates alternate where they can (a beat overlap on the M55); q3 and q4 are free here. */
 #define MAC_ROWS(OP)                                                                                                 \
@@ -223,7 +200,7 @@ static inline int pointwise_pairs_fit(const mnd_conv_params* p) {
 }
 
 /* A fast_block for the layer, `depth` bytes apart in its filters and rows, but for the block's rows, out and lanes. */
-static void fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table) {
+void mnd_mve_fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table) {
   int32_t i;
   b->weights = p->weights;
   b->table = table;
@@ -237,7 +214,7 @@ static void fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t dep
 }
 
 /* All out_c channels of a block of `count` pixels (rows past it repeat the last one). */
-static void fast_block_run(fast_block* b, const int8_t* const rows[4], int8_t* out, int32_t count) {
+void mnd_mve_fast_block_run(fast_block* b, const int8_t* const rows[4], int8_t* out, int32_t count) {
   int32_t i;
   for (i = 0; i < 4; ++i) b->rows[i] = rows[i];
   b->out = out;
@@ -252,12 +229,12 @@ static void pointwise_pairs(const mnd_conv_params* p, const int8_t* input, int8_
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   fast_block b;
   int32_t pixel, i;
-  fast_block_init(&b, p, in_c, table);
+  mnd_mve_fast_block_init(&b, p, in_c, table);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     const int32_t count = pixels - pixel < 4 ? pixels - pixel : 4;
     const int8_t* rows[4];
     for (i = 0; i < 4; ++i) rows[i] = input + (pixel + (i < count ? i : count - 1)) * in_c;
-    fast_block_run(&b, rows, output + pixel * p->out_c, count);
+    mnd_mve_fast_block_run(&b, rows, output + pixel * p->out_c, count);
   }
 }
 
@@ -265,7 +242,7 @@ void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
   channel_requant* table = (channel_requant*)scratch;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   int32_t pixel, i;
-  const int left = fill_requant_table(p, table);
+  const int left = mnd_mve_fill_requant_table(p, table);
   if (pointwise_pairs_fit(p)) {
     pointwise_pairs(p, input, output, table);
     return;
@@ -276,163 +253,7 @@ void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
     b.out = output + pixel * p->out_c;
     b.w_step = in_c;
     for (i = 0; i < 4; ++i) b.rows[i] = input + (pixel + (i < b.count ? i : b.count - 1)) * in_c;
-    gemm_block(p, table, &b, left);
-  }
-}
-
-
-/* Whether output pixel (oy, ox)'s window lies inside the image, its rows of at most 16 bytes, and a 16-byte load
- * from its last row stays inside the input: then each row is one unpredicated vector copy. */
-static inline int window_copies_whole(const mnd_conv_params* p, int32_t y0, int32_t x0) {
-  const int32_t span = p->k_w * p->in_c, last_y = y0 + (p->k_h - 1) * p->dilation_h;
-  return p->dilation_w == 1 && span <= 16 && y0 >= 0 && x0 >= 0 && last_y < p->in_h && x0 + p->k_w <= p->in_w &&
-         (last_y * p->in_w + x0) * p->in_c + 16 <= p->in_h * p->in_w * p->in_c;
-}
-
-/* One im2col row: output pixel (oy, ox)'s window, [k_h][k_w][in_c], the input zero point outside the image. It may
- * write up to 16 bytes past the row (the scratch has room; a later row overwrites them). */
-static void im2col_row(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* row) {
-  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left, in_c = p->in_c;
-  const int8_t zero_point = (int8_t)p->input_zero_point;
-  int32_t ky, kx;
-  if (window_copies_whole(p, y0, x0)) {
-    const int32_t span = p->k_w * in_c, step = p->dilation_h * p->in_w * in_c;
-    const int8_t* src = input + (y0 * p->in_w + x0) * in_c;
-    for (ky = 0; ky < p->k_h; ++ky, src += step, row += span) vstrbq_s8(row, vldrbq_s8(src));
-    return;
-  }
-  for (ky = 0; ky < p->k_h; ++ky) {
-    const int32_t y = y0 + ky * p->dilation_h;
-    const int32_t span = p->k_w * in_c;
-    int8_t* dst = row + ky * span;
-    if (y < 0 || y >= p->in_h) {
-      fill_bytes(dst, zero_point, span);
-    } else if (p->dilation_w == 1 && x0 >= 0 && x0 + p->k_w <= p->in_w) {
-      copy_bytes(dst, input + (y * p->in_w + x0) * in_c, span);
-    } else {
-      for (kx = 0; kx < p->k_w; ++kx, dst += in_c) {
-        const int32_t x = x0 + kx * p->dilation_w;
-        if (x < 0 || x >= p->in_w)
-          fill_bytes(dst, zero_point, in_c);
-        else
-          copy_bytes(dst, input + (y * p->in_w + x) * in_c, in_c);
-      }
-    }
-  }
-}
-
-/* Four outputs of one row whose windows all copy whole (window_copies_whole holds for the first and the last): each
- * window row of each pixel is one vector copy, with no per-pixel checks. Returns 0, doing nothing, otherwise. */
-static int im2col_four(const mnd_conv_params* p, const int8_t* input, int32_t oy, int32_t ox, int8_t* rows,
-                       int32_t stride) {
-  const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
-  const int32_t span = p->k_w * p->in_c, step = p->dilation_h * p->in_w * p->in_c, next = p->stride_w * p->in_c;
-  const int8_t* src = input + (y0 * p->in_w + x0) * p->in_c;
-  int32_t i, ky;
-  if (ox + 4 > p->out_w || !window_copies_whole(p, y0, x0) || !window_copies_whole(p, y0, x0 + 3 * p->stride_w))
-    return 0;
-  /* pixel by pixel: a row's copies spill up to 16 bytes into the next row, written after them */
-  for (i = 0; i < 4; ++i, src += next, rows += stride)
-    for (ky = 0; ky < p->k_h; ++ky) vstrbq_s8(rows + ky * span, vldrbq_s8(src + ky * step));
-  return 1;
-}
-
-/* Output rows [first_oy, end_oy) and columns [first_ox, end_ox) whose windows lie inside the image. */
-typedef struct {
-  int32_t first_oy, end_oy, first_ox, end_ox;
-} inside_windows;
-
-static int32_t first_inside(int32_t stride, int32_t pad) { return (pad + stride - 1) / stride; }
-
-/* The end of the outputs whose window, `extent` long from o * stride - pad, ends within `size`. */
-static int32_t end_inside(int32_t stride, int32_t pad, int32_t extent, int32_t size, int32_t outputs) {
-  const int32_t end = size + pad >= extent ? (size + pad - extent) / stride + 1 : 0;
-  return end < outputs ? end : outputs;
-}
-
-static inside_windows inside_windows_of(const mnd_conv_params* p) {
-  inside_windows w;
-  w.first_oy = first_inside(p->stride_h, p->pad_top);
-  w.end_oy = end_inside(p->stride_h, p->pad_top, (p->k_h - 1) * p->dilation_h + 1, p->in_h, p->out_h);
-  w.first_ox = first_inside(p->stride_w, p->pad_left);
-  w.end_ox = end_inside(p->stride_w, p->pad_left, p->k_w, p->in_w, p->out_w);
-  return w;
-}
-
-/* Copies the k_h rows of a window starting at src, `step` apart, to dst, one vector each, in order: a row's copy
- * spills up to 16 bytes into the next row, written after it. */
-static inline void copy_window(const mnd_conv_params* p, const int8_t* src, int8_t* dst, int32_t span, int32_t step) {
-  int32_t ky;
-  if (p->k_h == 3) {
-    vstrbq_s8(dst, vldrbq_s8(src));
-    vstrbq_s8(dst + span, vldrbq_s8(src + step));
-    vstrbq_s8(dst + 2 * span, vldrbq_s8(src + 2 * step));
-    return;
-  }
-  for (ky = 0; ky < p->k_h; ++ky) vstrbq_s8(dst + ky * span, vldrbq_s8(src + ky * step));
-}
-
-/* The GEMM fast path on im2col rows. Four outputs of one row whose windows lie inside the image, their rows at most
- * 16 bytes (and a 16-byte load from the last staying inside the input), copy each window row with one vector; the
- * others go through im2col_row. */
-static void im2col_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* output, const channel_requant* table,
-                         int8_t* rows, int32_t stride) {
-  const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, span = p->k_w * in_c;
-  const int32_t step = p->dilation_h * p->in_w * in_c, next = p->stride_w * in_c;
-  const int8_t* const input_end = input + p->in_h * p->in_w * in_c;
-  const inside_windows inside = inside_windows_of(p);
-  const int quick = p->dilation_w == 1 && span <= 16;
-  const int8_t* block_rows[4];
-  fast_block fb;
-  int32_t pixel, i, oy = 0, ox = 0;
-  fast_block_init(&fb, p, stride, table);
-  for (pixel = 0; pixel < pixels; pixel += 4) {
-    const int32_t count = pixels - pixel < 4 ? pixels - pixel : 4;
-    const int8_t* src = input + ((oy * p->stride_h - p->pad_top) * p->in_w + ox * p->stride_w - p->pad_left) * in_c;
-    for (i = 0; i < 4; ++i) block_rows[i] = rows + (i < count ? i : count - 1) * stride;
-    if (quick && count == 4 && oy >= inside.first_oy && oy < inside.end_oy && ox >= inside.first_ox &&
-        ox + 4 <= inside.end_ox && src + 3 * next + (p->k_h - 1) * step + 16 <= input_end) {
-      for (i = 0; i < 4; ++i, src += next) copy_window(p, src, rows + i * stride, span, step);
-      ox += 4;
-      if (ox == p->out_w) ox = 0, ++oy;
-    } else {
-      for (i = 0; i < count; ++i) {
-        im2col_row(p, input, oy, ox, rows + i * stride);
-        if (++ox == p->out_w) ox = 0, ++oy;
-      }
-    }
-    fast_block_run(&fb, block_rows, output + pixel * p->out_c, count);
-  }
-}
-
-/* Beyond 16 deep, the filters (layouts_mve.im2col_mve) and the rows are padded to whole vectors, the filters with
- * zeros: then, with an even out_c, the filters come in pairs for the GEMM fast path. */
-void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  channel_requant* table = (channel_requant*)scratch;
-  const int32_t depth = p->k_h * p->k_w * p->in_c, stride = (depth + 15) & ~15, pixels = p->out_h * p->out_w;
-  int8_t* rows = (int8_t*)(table + p->out_c);
-  const int left = fill_requant_table(p, table);
-  int32_t pixel, i, oy = 0, ox = 0;
-  if (depth > 16 && p->out_c % 2 == 0) {
-    im2col_pairs(p, input, output, table, rows, stride);
-    return;
-  }
-  for (pixel = 0; pixel < pixels; pixel += 4) {
-    row_block b;
-    b.count = pixels - pixel < 4 ? pixels - pixel : 4;
-    b.out = output + pixel * p->out_c;
-    b.w_step = depth > 16 ? stride : depth;
-    for (i = 0; i < 4; ++i) b.rows[i] = rows + (i < b.count ? i : b.count - 1) * stride;
-    if (b.count == 4 && im2col_four(p, input, oy, ox, rows, stride)) {
-      ox += 4;
-      if (ox == p->out_w) ox = 0, ++oy;
-    } else {
-      for (i = 0; i < b.count; ++i) {
-        im2col_row(p, input, oy, ox, rows + i * stride);
-        if (++ox == p->out_w) ox = 0, ++oy;
-      }
-    }
-    gemm_block(p, table, &b, left);
+    mnd_mve_gemm_block(p, table, &b, left);
   }
 }
 
