@@ -84,12 +84,65 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
     store_channel(out, dot_four_rows(b, w, depth, table->bias), table, range, offsets, lanes, full, left);
 }
 
+/* ---- Up to 16 deep, whole blocks: the four rows stay in q0-q3 for every filter ----
+ * An assembly loop over the filters: one filter load, four VMLADAV, the channel's requantization from one LDM of its
+ * channel_requant into the freed sum registers; the rounding fix of negative values is a VPT block, so that no
+ * temporary vector is needed (q4-q7: the sums, the output offsets, the clamp). Partial blocks, which store under a
+ * predicate, take gemm_block_short. */
+#define SHORT_SHIFT_LEFT "vshl.s32 q4, r2\n\t"
+#define GEMM_SHORT_BODY(LEFT)                                                                                        \
+  __asm__("push {r4-r11, lr}\n\t"                                                                                    \
+          "vpush {d8-d15}\n\t"                                                                                       \
+          "vldrw.u32 q5, [r0, #40]\n\t"                                                                              \
+          "ldr r1, [r0, #60]\n\tvdup.32 q6, r1\n\t"                                                                  \
+          "ldr r1, [r0, #64]\n\tvdup.32 q7, r1\n\t"                                                                  \
+          "ldr r12, [r0, #32]\n\tvctp.8 r12\n\t"                                                                     \
+          "ldrd r1, r2, [r0, #0]\n\tldrd r3, r4, [r0, #8]\n\t"                                                       \
+          "vpstttt\n\tvldrbt.8 q0, [r1]\n\tvldrbt.8 q1, [r2]\n\tvldrbt.8 q2, [r3]\n\tvldrbt.8 q3, [r4]\n\t"          \
+          "ldr r5, [r0, #56]\n\tldrd r10, r9, [r0, #16]\n\tldr r7, [r0, #24]\n\tldr lr, [r0, #28]\n\t"               \
+          "dls lr, lr\n"                                                                                             \
+          "1:\n\t"                                                                                                   \
+          "vldrb.u8 q4, [r10]\n\tadd r10, r10, r12\n\t"                                                              \
+          "vmladav.s8 r0, q0, q4\n\tvmladav.s8 r2, q1, q4\n\tvmladav.s8 r4, q2, q4\n\tvmladav.s8 r6, q3, q4\n\t"     \
+          "vmov q4[2], q4[0], r0, r4\n\tvmov q4[3], q4[1], r2, r6\n\t"                                               \
+          "ldm r9!, {r0, r2, r4, r6, r8}\n\t" /* multiplier, left, right, round_fix, bias */                        \
+          "vadd.i32 q4, q4, r8\n\t" LEFT "vqrdmulh.s32 q4, q4, r0\n\t"                                               \
+          "vpt.s32 lt, q4, zr\n\tvsubt.i32 q4, q4, r6\n\t"                                                           \
+          "vrshl.s32 q4, r4\n\t"                                                                                     \
+          "vadd.i32 q4, q4, r5\n\tvmax.s32 q4, q4, q6\n\tvmin.s32 q4, q4, q7\n\t"                                    \
+          "vstrb.32 q4, [r7, q5]\n\t"                                                                                \
+          "adds r7, #1\n\t"                                                                                          \
+          "le lr, 1b\n\t"                                                                                            \
+          "vpop {d8-d15}\n\t"                                                                                        \
+          "pop {r4-r11, pc}")
+
+static __attribute__((naked, noinline)) void gemm_short_left(const fast_block* b) { GEMM_SHORT_BODY(SHORT_SHIFT_LEFT); }
+
+static __attribute__((naked, noinline)) void gemm_short_plain(const fast_block* b) { GEMM_SHORT_BODY(""); }
+
+static void gemm_short_full(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
+  fast_block f;
+  int32_t i;
+  for (i = 0; i < 4; ++i) f.rows[i] = b->rows[i], f.offsets[i] = (uint32_t)(i * p->out_c);
+  f.weights = p->weights;
+  f.table = table;
+  f.out = b->out;
+  f.loops = p->out_c;
+  f.depth = p->k_h * p->k_w * p->in_c;
+  f.zero_point = p->output_zero_point;
+  f.act_min = p->act_min;
+  f.act_max = p->act_max;
+  if (left)
+    gemm_short_left(&f);
+  else
+    gemm_short_plain(&f);
+}
+
 /* One variant per depth class, whole or partial block, and left shifts or none. */
 void mnd_mve_gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
   const int short_depth = p->k_h * p->k_w * p->in_c <= 16, full = b->count == 4;
   if (short_depth) {
-    if (full && left) gemm_block_short(p, table, b, 1, 1);
-    if (full && !left) gemm_block_short(p, table, b, 1, 0);
+    if (full) gemm_short_full(p, table, b, left);
     if (!full && left) gemm_block_short(p, table, b, 0, 1);
     if (!full && !left) gemm_block_short(p, table, b, 0, 0);
     return;
@@ -204,7 +257,7 @@ void mnd_mve_fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t de
   int32_t i;
   b->weights = p->weights;
   b->table = table;
-  b->pairs = p->out_c / 2;
+  b->loops = p->out_c / 2;
   b->depth = depth;
   b->rest = depth / 16 - 1;
   for (i = 0; i < 4; ++i) b->offsets[i] = (uint32_t)(i * p->out_c);

@@ -18,7 +18,7 @@ typedef struct {
   const int8_t* weights;        /* 16 */
   const channel_requant* table; /* 20 */
   int8_t* out;                  /* 24: the first pixel's output */
-  int32_t pairs;                /* 28: out_c / 2 */
+  int32_t loops;                /* 28: the pairs of filters (out_c / 2), or the filters up to 16 deep */
   int32_t depth;                /* 32 */
   int32_t rest;                 /* 36: depth / 16 - 1, at least 1: the steps after the first */
   uint32_t offsets[4];          /* 40: the pixels' output offsets, 0, out_c, 2 out_c, 3 out_c */
