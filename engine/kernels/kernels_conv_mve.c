@@ -116,7 +116,9 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
           "vpop {d8-d15}\n\t"                                                                                        \
           "pop {r4-r11, pc}")
 
-static __attribute__((naked, noinline)) void gemm_short_left(const fast_block* b) { GEMM_SHORT_BODY(SHORT_SHIFT_LEFT); }
+static __attribute__((naked, noinline)) void gemm_short_left(const fast_block* b) {
+  GEMM_SHORT_BODY(SHORT_SHIFT_LEFT);
+}
 
 static __attribute__((naked, noinline)) void gemm_short_plain(const fast_block* b) { GEMM_SHORT_BODY(""); }
 
@@ -194,9 +196,9 @@ int mnd_mve_fill_requant_table(const mnd_conv_params* p, channel_requant* table)
   "vldrb.8 q2, [r7], #16\n\t" OP " r4, q4, q0\n\t" OP " r12, q4, q1\n\t" OP " r6, q2, q0\n\t" OP " lr, q2, q1\n\t"
 
 /* q: the channel's four sums; r11: its output; r10: its record, then the next one */
-#define REQUANTIZE_STORE(Q, STORE)                                                                                   \
+#define REQUANTIZE_STORE(Q, STORE, LEFT)                                                                             \
   "ldm r10!, {r0, r2, r4, r6, r8}\n\t" /* multiplier, left, right, round_fix, bias */                              \
-  "vadd.i32 " Q ", " Q ", r8\n\tvshl.s32 " Q ", r2\n\tvqrdmulh.s32 " Q ", " Q ", r0\n\t"                           \
+  "vadd.i32 " Q ", " Q ", r8\n\t" LEFT(Q) "vqrdmulh.s32 " Q ", " Q ", r0\n\t"                                  \
   "vshr.s32 q0, " Q ", #31\n\tvmla.s32 " Q ", q0, r6\n\tvrshl.s32 " Q ", r4\n\t"                                   \
   "vadd.i32 " Q ", " Q ", r12\n\tvmax.s32 " Q ", " Q ", q6\n\tvmin.s32 " Q ", " Q ", q7\n\t"                       \
   STORE(Q) "add r11, r11, #1\n\t"
@@ -204,7 +206,11 @@ int mnd_mve_fill_requant_table(const mnd_conv_params* p, channel_requant* table)
 #define STORE_ALL(Q) "vstrb.32 " Q ", [r11, q5]\n\t"
 #define STORE_LANES(Q) "vpst\n\tvstrbt.32 " Q ", [r11, q5]\n\t"
 
-#define GEMM_PAIRS_BODY(STORE)                                                                                       \
+#define SHIFT_LEFT(Q) "vshl.s32 " Q ", r2\n\t"
+#define NO_SHIFT(Q) ""
+
+/* The stack frame: [0] table, [4] out, [8] the table's end, [12] depth, [16] the loop count, [20] the zero point. */
+#define GEMM_PAIRS_BODY(STORE, LEFT)                                                                                 \
   __asm__("push {r4-r11, lr}\n\t"                                                                                    \
           "vpush {d8-d15}\n\t"                                                                                       \
           "sub sp, #24\n\t"                                                                                          \
@@ -214,6 +220,7 @@ int mnd_mve_fill_requant_table(const mnd_conv_params* p, channel_requant* table)
           "ldr r1, [r0, #68]\n\tvmsr p0, r1\n\t"                                                                     \
           "ldrd r1, r2, [r0, #20]\n\tstrd r1, r2, [sp, #0]\n\t"                                                      \
           "ldrd r1, r2, [r0, #28]\n\tstrd r1, r2, [sp, #8]\n\t"                                                      \
+          "add r1, r1, r1, lsl #2\n\tldr r2, [r0, #20]\n\tadd r1, r2, r1, lsl #3\n\tstr r1, [sp, #8]\n\t"             \
           "ldr r1, [r0, #36]\n\tstr r1, [sp, #16]\n\t"                                                               \
           "ldr r1, [r0, #56]\n\tstr r1, [sp, #20]\n\t"                                                               \
           "ldr r9, [r0, #16]\n\t"                                                                                    \
@@ -227,23 +234,31 @@ int mnd_mve_fill_requant_table(const mnd_conv_params* p, channel_requant* table)
           "vmov q3[2], q3[0], r0, r4\n\tvmov q3[3], q3[1], r2, r6\n\t"                                               \
           "vmov q4[2], q4[0], r8, r12\n\tvmov q4[3], q4[1], r10, lr\n\t"                                             \
           "ldr r10, [sp, #0]\n\tldr r11, [sp, #4]\n\tldr r12, [sp, #20]\n\t"                                         \
-          REQUANTIZE_STORE("q3", STORE) REQUANTIZE_STORE("q4", STORE)                                                \
+          REQUANTIZE_STORE("q3", STORE, LEFT) REQUANTIZE_STORE("q4", STORE, LEFT)                                    \
           "str r10, [sp, #0]\n\tstr r11, [sp, #4]\n\t"                                                               \
           "ldr r0, [sp, #12]\n\t"                                                                                    \
           "subs r1, r1, r0\n\tsubs r3, r3, r0\n\tsubs r5, r5, r0\n\tsubs r7, r7, r0\n\t"                             \
-          "ldr r0, [sp, #8]\n\tsubs r0, r0, #1\n\tstr r0, [sp, #8]\n\t"                                              \
+          "ldr r0, [sp, #8]\n\tcmp r10, r0\n\t"                                                                      \
           "bne 1b\n\t"                                                                                               \
           "add sp, #24\n\t"                                                                                          \
           "vpop {d8-d15}\n\t"                                                                                        \
           "pop {r4-r11, pc}")
 
 static __attribute__((naked, noinline)) void gemm_pairs_full(const fast_block* b) {
-  GEMM_PAIRS_BODY(STORE_ALL);
+  GEMM_PAIRS_BODY(STORE_ALL, NO_SHIFT);
+}
+
+static __attribute__((naked, noinline)) void gemm_pairs_full_left(const fast_block* b) {
+  GEMM_PAIRS_BODY(STORE_ALL, SHIFT_LEFT);
 }
 
 /* The last block, fewer than four pixels: stores only the block's lanes (p0, which nothing else here changes). */
 static __attribute__((naked, noinline)) void gemm_pairs_partial(const fast_block* b) {
-  GEMM_PAIRS_BODY(STORE_LANES);
+  GEMM_PAIRS_BODY(STORE_LANES, NO_SHIFT);
+}
+
+static __attribute__((naked, noinline)) void gemm_pairs_partial_left(const fast_block* b) {
+  GEMM_PAIRS_BODY(STORE_LANES, SHIFT_LEFT);
 }
 
 /* Whether pointwise weights come in pairs (layouts_mve.pairs_fit); up to 16 deep, the short path (rows in
@@ -253,8 +268,10 @@ static inline int pointwise_pairs_fit(const mnd_conv_params* p) {
 }
 
 /* A fast_block for the layer, `depth` bytes apart in its filters and rows, but for the block's rows, out and lanes. */
-void mnd_mve_fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table) {
+void mnd_mve_fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table,
+                             int left) {
   int32_t i;
+  b->left = left;
   b->weights = p->weights;
   b->table = table;
   b->loops = p->out_c / 2;
@@ -273,16 +290,17 @@ void mnd_mve_fast_block_run(fast_block* b, const int8_t* const rows[4], int8_t* 
   b->out = out;
   b->lanes = vctp32q((uint32_t)count);
   if (count == 4)
-    gemm_pairs_full(b);
+    (b->left ? gemm_pairs_full_left : gemm_pairs_full)(b);
   else
-    gemm_pairs_partial(b);
+    (b->left ? gemm_pairs_partial_left : gemm_pairs_partial)(b);
 }
 
-static void pointwise_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* output, const channel_requant* table) {
+static void pointwise_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* output, const channel_requant* table,
+                            int left) {
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
   fast_block b;
   int32_t pixel, i;
-  mnd_mve_fast_block_init(&b, p, in_c, table);
+  mnd_mve_fast_block_init(&b, p, in_c, table, left);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     const int32_t count = pixels - pixel < 4 ? pixels - pixel : 4;
     const int8_t* rows[4];
@@ -297,7 +315,7 @@ void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t*
   int32_t pixel, i;
   const int left = mnd_mve_fill_requant_table(p, table);
   if (pointwise_pairs_fit(p)) {
-    pointwise_pairs(p, input, output, table);
+    pointwise_pairs(p, input, output, table, left);
     return;
   }
   for (pixel = 0; pixel < pixels; pixel += 4) {

@@ -172,8 +172,10 @@ static __attribute__((noinline)) void channel_sums_unit(const int8_t* r0, const 
 }
 
 /* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
-static inline __attribute__((always_inline)) void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
-                           int8_t* out, uint32x4_t offsets, int32_t block_step, int left) {
+static inline __attribute__((always_inline)) void requantize_row(const int32_t* sums, int32_t count,
+                                                                 const channel_requant* r, output_range range,
+                                                                 int8_t* out, uint32x4_t offsets, int32_t block_step,
+                                                                 int left) {
   for (; count >= 4; count -= 4, sums += 4, out += block_step)
     vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left));
   if (count > 0)
@@ -206,8 +208,9 @@ static void fill_band_table(const mnd_depthwise_params* p, const plane_shape* s,
   }
 }
 
-static inline __attribute__((always_inline)) void requantize_band(const int32_t* sums, const band_block* table, int32_t blocks, const channel_requant* r,
-                            output_range range, int8_t* out, int left) {
+static inline __attribute__((always_inline)) void requantize_band(const int32_t* sums, const band_block* table,
+                                                                  int32_t blocks, const channel_requant* r,
+                                                                  output_range range, int8_t* out, int left) {
   for (; blocks > 0; --blocks, sums += 4, ++table)
     vstrbq_scatter_offset_p_s32(out, vldrwq_u32(table->offsets),
                                 requantize_channel(vldrwq_s32(sums), r, range, left), (mve_pred16_t)table->lanes);

@@ -24,6 +24,7 @@ typedef struct {
   uint32_t offsets[4];          /* 40: the pixels' output offsets, 0, out_c, 2 out_c, 3 out_c */
   int32_t zero_point, act_min, act_max; /* 56, 60, 64 */
   uint32_t lanes;               /* 68: the predicate of the pixels in the block */
+  int32_t left;                 /* whether any channel shifts left */
 } fast_block;
 
 _Static_assert(__builtin_offsetof(fast_block, weights) == 16 && __builtin_offsetof(fast_block, rest) == 36 &&
@@ -39,7 +40,8 @@ void mnd_mve_gemm_block(const mnd_conv_params* p, const channel_requant* table, 
 
 /* The fast path (filters in pairs): a fast_block for the layer, `depth` bytes apart in its filters and rows; then
  * all out_c channels of a block of `count` pixels (rows past it repeat the last one). */
-void mnd_mve_fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table);
+void mnd_mve_fast_block_init(fast_block* b, const mnd_conv_params* p, int32_t depth, const channel_requant* table,
+                             int left);
 void mnd_mve_fast_block_run(fast_block* b, const int8_t* const rows[4], int8_t* out, int32_t count);
 
 #endif

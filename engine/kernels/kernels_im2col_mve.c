@@ -102,7 +102,7 @@ static inline void copy_window(const mnd_conv_params* p, const int8_t* src, int8
  * 16 bytes (and a 16-byte load from the last staying inside the input), copy each window row with one vector; the
  * others go through im2col_row. */
 static void im2col_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* output, const channel_requant* table,
-                         int8_t* rows, int32_t stride) {
+                         int8_t* rows, int32_t stride, int left) {
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c, span = p->k_w * in_c;
   const int32_t step = p->dilation_h * p->in_w * in_c, next = p->stride_w * in_c;
   const int8_t* const input_end = input + p->in_h * p->in_w * in_c;
@@ -111,7 +111,7 @@ static void im2col_pairs(const mnd_conv_params* p, const int8_t* input, int8_t* 
   const int8_t* block_rows[4];
   fast_block fb;
   int32_t pixel, i, oy = 0, ox = 0;
-  mnd_mve_fast_block_init(&fb, p, stride, table);
+  mnd_mve_fast_block_init(&fb, p, stride, table, left);
   for (pixel = 0; pixel < pixels; pixel += 4) {
     const int32_t count = pixels - pixel < 4 ? pixels - pixel : 4;
     const int8_t* src = input + ((oy * p->stride_h - p->pad_top) * p->in_w + ox * p->stride_w - p->pad_left) * in_c;
@@ -140,7 +140,7 @@ void mnd_conv_im2col_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_
   const int left = mnd_mve_fill_requant_table(p, table);
   int32_t pixel, i, oy = 0, ox = 0;
   if (depth > 16 && p->out_c % 2 == 0) {
-    im2col_pairs(p, input, output, table, rows, stride);
+    im2col_pairs(p, input, output, table, rows, stride, left);
     return;
   }
   for (pixel = 0; pixel < pixels; pixel += 4) {
