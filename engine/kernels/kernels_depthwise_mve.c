@@ -158,7 +158,8 @@ static inline __attribute__((always_inline)) void depthwise_small(const mnd_dept
  * An assembly loop over the groups of four channels: each tap is a gather of the four channels from the window's
  * row pointer at the tap's column offset (q3-q5: 0, channels, 2 channels, plus 0..3), times the tap's four weights,
  * so that three row pointers serve the nine taps; then the group's requantization from its group_requant and one
- * store. A window that overlaps the padding is read from a 3x3 patch in scratch, as depthwise_small's. */
+ * store. Window rows that overlap the padding are read from patches in scratch (depthwise_small_mve_scratch's
+ * four KxK patches hold the three rows and a row of zero points). */
 
 typedef struct {
   const int8_t* rows[3];       /* 0: the window's rows, channel 0 of their first tap */
@@ -216,13 +217,33 @@ static __attribute__((naked, noinline)) void lanes_pixel_left(const lanes_pixel*
 
 static __attribute__((naked, noinline)) void lanes_pixel_plain(const lanes_pixel* a) { LANES_BODY(""); }
 
+/* The window row y of the pixel whose window starts at column x0: inside the image, the input itself; all above or
+ * below it, a row of zero points; else `patch`, filled tap by tap. */
+static const int8_t* window_row(const mnd_depthwise_params* p, const int8_t* input, int32_t y, int32_t x0,
+                                const int8_t* padding_row, int8_t* patch) {
+  const int32_t channels = p->in_c;
+  int32_t kx;
+  if (y < 0 || y >= p->in_h) return padding_row;
+  if (x0 >= 0 && x0 + 3 <= p->in_w) return input + (y * p->in_w + x0) * channels;
+  for (kx = 0; kx < 3; ++kx) {
+    const int32_t x = x0 + kx;
+    if (x < 0 || x >= p->in_w)
+      fill_bytes(patch + kx * channels, (int8_t)p->input_zero_point, channels);
+    else
+      copy_bytes(patch + kx * channels, input + (y * p->in_w + x) * channels, channels);
+  }
+  return patch;
+}
+
 static void depthwise3x3_lanes(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  const int32_t channels = p->in_c, groups = p->out_c / 4;
+  const int32_t channels = p->in_c, groups = p->out_c / 4, row_bytes = (3 * channels + 15) & ~15;
   group_requant* table = (group_requant*)scratch;
-  int8_t* patch = (int8_t*)(table + groups);
+  int8_t* patch = (int8_t*)(table + groups); /* three patch rows, then the row of zero points */
+  int8_t* padding_row = patch + 3 * row_bytes;
   lanes_pixel a;
   int32_t oy, ox, ky, kx, i, left = 0;
   fill_group_table(p->multiplier, p->shift, p->bias, p->out_c, table);
+  fill_bytes(padding_row, (int8_t)p->input_zero_point, 3 * channels);
   for (i = 0; i < p->out_c; ++i) left |= p->shift[i] > 0;
   a.weights = p->weights;
   a.table = table;
@@ -235,12 +256,8 @@ static void depthwise3x3_lanes(const mnd_depthwise_params* p, const int8_t* inpu
   for (oy = 0; oy < p->out_h; ++oy)
     for (ox = 0; ox < p->out_w; ++ox) {
       const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
-      if (y0 >= 0 && x0 >= 0 && y0 + 3 <= p->in_h && x0 + 3 <= p->in_w) {
-        for (ky = 0; ky < 3; ++ky) a.rows[ky] = input + ((y0 + ky) * p->in_w + x0) * channels;
-      } else {
-        fill_patch(p, input, y0, x0, patch, 3);
-        for (ky = 0; ky < 3; ++ky) a.rows[ky] = patch + 3 * ky * channels;
-      }
+      for (ky = 0; ky < 3; ++ky)
+        a.rows[ky] = window_row(p, input, y0 + ky, x0, padding_row, patch + ky * row_bytes);
       a.out = output + (oy * p->out_w + ox) * p->out_c;
       if (left)
         lanes_pixel_left(&a);
