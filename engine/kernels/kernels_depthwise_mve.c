@@ -217,53 +217,76 @@ static __attribute__((naked, noinline)) void lanes_pixel_left(const lanes_pixel*
 
 static __attribute__((naked, noinline)) void lanes_pixel_plain(const lanes_pixel* a) { LANES_BODY(""); }
 
-/* The window row y of the pixel whose window starts at column x0: inside the image, the input itself; all above or
- * below it, a row of zero points; else `patch`, filled tap by tap. */
-static const int8_t* window_row(const mnd_depthwise_params* p, const int8_t* input, int32_t y, int32_t x0,
-                                const int8_t* padding_row, int8_t* patch) {
+/* Whether any channel shifts left. */
+static int any_shifts_left(const mnd_depthwise_params* p) {
+  int32_t c;
+  for (c = 0; c < p->out_c; ++c)
+    if (p->shift[c] > 0) return 1;
+  return 0;
+}
+
+/* The rows of a window that overlaps the padding: rows above or below the image, a row of zero points; rows that
+ * overlap the side padding, patches filled tap by tap; other rows, the input itself. */
+static __attribute__((noinline)) void border_rows(const mnd_depthwise_params* p, const int8_t* input, int32_t y0,
+                                                  int32_t x0, const int8_t* padding_row, int8_t* patches,
+                                                  int32_t patch_bytes, const int8_t* rows[3]) {
   const int32_t channels = p->in_c;
-  int32_t kx;
-  if (y < 0 || y >= p->in_h) return padding_row;
-  if (x0 >= 0 && x0 + 3 <= p->in_w) return input + (y * p->in_w + x0) * channels;
-  for (kx = 0; kx < 3; ++kx) {
-    const int32_t x = x0 + kx;
-    if (x < 0 || x >= p->in_w)
-      fill_bytes(patch + kx * channels, (int8_t)p->input_zero_point, channels);
-    else
-      copy_bytes(patch + kx * channels, input + (y * p->in_w + x) * channels, channels);
+  int32_t ky, kx;
+  for (ky = 0; ky < 3; ++ky) {
+    const int32_t y = y0 + ky;
+    int8_t* patch = patches + ky * patch_bytes;
+    if (y < 0 || y >= p->in_h) {
+      rows[ky] = padding_row;
+    } else if (x0 >= 0 && x0 + 3 <= p->in_w) {
+      rows[ky] = input + (y * p->in_w + x0) * channels;
+    } else {
+      for (kx = 0; kx < 3; ++kx) {
+        const int32_t x = x0 + kx;
+        if (x < 0 || x >= p->in_w)
+          fill_bytes(patch + kx * channels, (int8_t)p->input_zero_point, channels);
+        else
+          copy_bytes(patch + kx * channels, input + (y * p->in_w + x) * channels, channels);
+      }
+      rows[ky] = patch;
+    }
   }
-  return patch;
 }
 
 static void depthwise3x3_lanes(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
-  const int32_t channels = p->in_c, groups = p->out_c / 4, row_bytes = (3 * channels + 15) & ~15;
+  const int32_t channels = p->in_c, groups = p->out_c / 4, patch_bytes = (3 * channels + 15) & ~15;
+  const int32_t row_step = p->in_w * channels, column_step = p->stride_w * channels;
   group_requant* table = (group_requant*)scratch;
-  int8_t* patch = (int8_t*)(table + groups); /* three patch rows, then the row of zero points */
-  int8_t* padding_row = patch + 3 * row_bytes;
+  int8_t* patches = (int8_t*)(table + groups); /* three patch rows, then the row of zero points */
+  int8_t* padding_row = patches + 3 * patch_bytes;
+  void (*const run)(const lanes_pixel*) = any_shifts_left(p) ? lanes_pixel_left : lanes_pixel_plain;
   lanes_pixel a;
-  int32_t oy, ox, ky, kx, i, left = 0;
+  int32_t oy, ox, kx, i;
   fill_group_table(p->multiplier, p->shift, p->bias, p->out_c, table);
   fill_bytes(padding_row, (int8_t)p->input_zero_point, 3 * channels);
-  for (i = 0; i < p->out_c; ++i) left |= p->shift[i] > 0;
   a.weights = p->weights;
   a.table = table;
   a.groups = groups;
   a.zero_point = p->output_zero_point;
   a.act_min = p->act_min;
   a.act_max = p->act_max;
+  a.out = output;
   for (kx = 0; kx < 3; ++kx)
     for (i = 0; i < 4; ++i) a.columns[kx][i] = (uint32_t)(kx * channels + i);
-  for (oy = 0; oy < p->out_h; ++oy)
-    for (ox = 0; ox < p->out_w; ++ox) {
-      const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
-      for (ky = 0; ky < 3; ++ky)
-        a.rows[ky] = window_row(p, input, y0 + ky, x0, padding_row, patch + ky * row_bytes);
-      a.out = output + (oy * p->out_w + ox) * p->out_c;
-      if (left)
-        lanes_pixel_left(&a);
-      else
-        lanes_pixel_plain(&a);
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const int32_t y0 = oy * p->stride_h - p->pad_top, x_first = -p->pad_left;
+    const int rows_inside = y0 >= 0 && y0 + 3 <= p->in_h;
+    int32_t at = y0 * row_step + x_first * channels; /* the window's first tap, where it lies inside */
+    for (ox = 0, i = x_first; ox < p->out_w; ++ox, i += p->stride_w, at += column_step, a.out += p->out_c) {
+      if (rows_inside && i >= 0 && i + 3 <= p->in_w) {
+        a.rows[0] = input + at;
+        a.rows[1] = input + at + row_step;
+        a.rows[2] = input + at + 2 * row_step;
+      } else {
+        border_rows(p, input, y0, i, padding_row, patches, patch_bytes, a.rows);
+      }
+      run(&a);
     }
+  }
 }
 
 void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
