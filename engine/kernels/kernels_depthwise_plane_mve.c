@@ -171,16 +171,34 @@ static __attribute__((noinline)) void channel_sums_unit(const int8_t* r0, const 
           : "q0", "q1", "memory");
 }
 
-/* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
+/* One output row's `count` >= 1 sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels), as
+ * requantize_channel, in a tail-predicated loop (the last block's loads and stores only touch the lanes left). */
+#define REQUANTIZE_ROW_LOOP(LEFT)                                                                                    \
+  __asm__ volatile("dlstp.32 lr, %[n]\n"                                                                            \
+                   "1:\n\t"                                                                                         \
+                   "vldrw.u32 q0, [%[sums]], #16\n\t" LEFT                                                          \
+                   "vqrdmulh.s32 q0, q0, %[multiplier]\n\t"                                                         \
+                   "vshr.s32 q1, q0, #31\n\tvmla.s32 q0, q1, %[round_fix]\n\t"                                     \
+                   "vrshl.s32 q0, %[right]\n\t"                                                                     \
+                   "vadd.i32 q0, q0, %[zero_point]\n\tvmax.s32 q0, q0, %q[low]\n\tvmin.s32 q0, q0, %q[high]\n\t"    \
+                   "vstrb.32 q0, [%[out], %q[offsets]]\n\t"                                                         \
+                   "add %[out], %[out], %[step]\n\t"                                                                \
+                   "letp lr, 1b"                                                                                   \
+                   : [sums] "+r"(sums), [out] "+r"(out)                                                            \
+                   : [n] "r"(count), [multiplier] "r"(r->multiplier), [round_fix] "r"(r->round_fix),                \
+                     [right] "r"(r->right), [left] "r"(r->left), [zero_point] "r"(range.zero_point),               \
+                     [low] "w"(low), [high] "w"(high), [offsets] "w"(offsets), [step] "r"(block_step)               \
+                   : "q0", "q1", "lr", "memory")
+
 static inline __attribute__((always_inline)) void requantize_row(const int32_t* sums, int32_t count,
                                                                  const channel_requant* r, output_range range,
                                                                  int8_t* out, uint32x4_t offsets, int32_t block_step,
                                                                  int left) {
-  for (; count >= 4; count -= 4, sums += 4, out += block_step)
-    vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left));
-  if (count > 0)
-    vstrbq_scatter_offset_p_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left),
-                                vctp32q((uint32_t)count));
+  const int32x4_t low = vdupq_n_s32(range.act_min), high = vdupq_n_s32(range.act_max);
+  if (left)
+    REQUANTIZE_ROW_LOOP("vshl.s32 q0, %[left]\n\t");
+  else
+    REQUANTIZE_ROW_LOOP("");
 }
 
 /* Where each flat output of a whole band goes, four at a time: offsets from the band's first output (channel 0)

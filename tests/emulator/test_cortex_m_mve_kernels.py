@@ -32,8 +32,8 @@ POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False)
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
              (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
              (40, 6, 6, 1, True), (37, 7, 5, 2, True), (29, 8, 7, 3, False)]
-# channel 0 shifting by 0 rather than left: the small 3x3 kernel's per-pixel loop without the left shift
-DEPTHWISE_NO_LEFT = [(32, 6, 6, 2, True), (8, 3, 4, 1, True)]
+# channel 0 shifting by 0 rather than left: the 3x3 kernels' loops without the left shift
+DEPTHWISE_NO_LEFT = [(32, 6, 6, 2, True), (8, 3, 4, 1, True), (8, 5, 7, 1, True)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -144,7 +144,7 @@ def cases(seed: int = 15) -> list:
         [_conv_case(rng, i, s, left=False) for i, s in enumerate(CONV_NO_LEFT)] + \
         [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)
          if "5x5" not in f or s[4] or min(s[1:3]) >= 5] + \
-        [_depthwise_case(rng, i, s, "mnd_depthwise3x3_small_mve_s8", left=False)
+        [_depthwise_case(rng, i, s, f, left=False) for f in ("mnd_depthwise3x3_mve_s8", "mnd_depthwise3x3_small_mve_s8")
          for i, s in enumerate(DEPTHWISE_NO_LEFT)] + \
         [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
 
