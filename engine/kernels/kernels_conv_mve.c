@@ -85,21 +85,25 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
 }
 
 /* ---- Up to 16 deep, whole blocks: the four rows stay in q0-q3 for every filter ----
- * An assembly loop over the filters: one filter load, four VMLADAV, the channel's requantization from one LDM of its
+ * An assembly loop over `blocks` blocks of four rows, row_step apart (pixels or im2col rows, one after the other),
+ * and in each over the filters: one filter load, four VMLADAV, the channel's requantization from one LDM of its
  * channel_requant into the freed sum registers; the rounding fix of negative values is a VPT block, so that no
  * temporary vector is needed (q4-q7: the sums, the output offsets, the clamp). Partial blocks, which store under a
- * predicate, take gemm_block_short. */
+ * predicate, take gemm_block_short. The stack frame: [0] the fast_block, [4] the blocks left. */
 #define SHORT_SHIFT_LEFT "vshl.s32 q4, r2\n\t"
 #define GEMM_SHORT_BODY(LEFT)                                                                                        \
   __asm__("push {r4-r11, lr}\n\t"                                                                                    \
           "vpush {d8-d15}\n\t"                                                                                       \
+          "sub sp, #8\n\tstr r0, [sp, #0]\n\tldr r1, [r0, #76]\n\tstr r1, [sp, #4]\n\t"                              \
           "vldrw.u32 q5, [r0, #40]\n\t"                                                                              \
           "ldr r1, [r0, #60]\n\tvdup.32 q6, r1\n\t"                                                                  \
           "ldr r1, [r0, #64]\n\tvdup.32 q7, r1\n\t"                                                                  \
-          "ldr r12, [r0, #32]\n\tvctp.8 r12\n\t"                                                                     \
-          "ldrd r1, r2, [r0, #0]\n\tldrd r3, r4, [r0, #8]\n\t"                                                       \
-          "vpstttt\n\tvldrbt.8 q0, [r1]\n\tvldrbt.8 q1, [r2]\n\tvldrbt.8 q2, [r3]\n\tvldrbt.8 q3, [r4]\n\t"          \
-          "ldr r5, [r0, #56]\n\tldrd r10, r9, [r0, #16]\n\tldr r7, [r0, #24]\n\tldr lr, [r0, #28]\n\t"               \
+          "ldr r12, [r0, #32]\n\tldr r5, [r0, #56]\n\tldr r11, [r0, #0]\n\tldr r7, [r0, #24]\n"                      \
+          "2:\n\t"                                                                                                   \
+          "ldr r0, [sp, #0]\n\tldr r6, [r0, #80]\n\t"                                                                \
+          "add r1, r11, r6\n\tadd r3, r1, r6\n\tadd r8, r3, r6\n\tvctp.8 r12\n\t"                                    \
+          "vpstttt\n\tvldrbt.8 q0, [r11]\n\tvldrbt.8 q1, [r1]\n\tvldrbt.8 q2, [r3]\n\tvldrbt.8 q3, [r8]\n\t"         \
+          "ldrd r10, r9, [r0, #16]\n\tldr lr, [r0, #28]\n\t"                                                         \
           "dls lr, lr\n"                                                                                             \
           "1:\n\t"                                                                                                   \
           "vldrb.u8 q4, [r10]\n\tadd r10, r10, r12\n\t"                                                              \
@@ -113,6 +117,10 @@ static inline __attribute__((always_inline)) void gemm_block_long(const mnd_conv
           "vstrb.32 q4, [r7, q5]\n\t"                                                                                \
           "adds r7, #1\n\t"                                                                                          \
           "le lr, 1b\n\t"                                                                                            \
+          "ldr r0, [sp, #0]\n\tldr r6, [r0, #80]\n\tadd r11, r11, r6, lsl #2\n\t"                                    \
+          "ldr r1, [r0, #28]\n\tadd r1, r1, r1, lsl #1\n\tadd r7, r7, r1\n\t" /* past the block's other pixels */    \
+          "ldr r1, [sp, #4]\n\tsubs r1, r1, #1\n\tstr r1, [sp, #4]\n\tbne 2b\n\t"                                    \
+          "add sp, #8\n\t"                                                                                           \
           "vpop {d8-d15}\n\t"                                                                                        \
           "pop {r4-r11, pc}")
 
@@ -122,13 +130,18 @@ static __attribute__((naked, noinline)) void gemm_short_left(const fast_block* b
 
 static __attribute__((naked, noinline)) void gemm_short_plain(const fast_block* b) { GEMM_SHORT_BODY(""); }
 
-static void gemm_short_full(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
+/* `blocks` >= 1 whole blocks from `rows` on, row_step apart, to `out` on. */
+static void gemm_short_blocks(const mnd_conv_params* p, const channel_requant* table, const int8_t* rows,
+                              int32_t row_step, int8_t* out, int32_t blocks, int left) {
   fast_block f;
   int32_t i;
-  for (i = 0; i < 4; ++i) f.rows[i] = b->rows[i], f.offsets[i] = (uint32_t)(i * p->out_c);
+  for (i = 0; i < 4; ++i) f.offsets[i] = (uint32_t)(i * p->out_c);
+  f.rows[0] = rows;
+  f.row_step = row_step;
+  f.blocks = blocks;
   f.weights = p->weights;
   f.table = table;
-  f.out = b->out;
+  f.out = out;
   f.loops = p->out_c;
   f.depth = p->k_h * p->k_w * p->in_c;
   f.zero_point = p->output_zero_point;
@@ -144,7 +157,7 @@ static void gemm_short_full(const mnd_conv_params* p, const channel_requant* tab
 void mnd_mve_gemm_block(const mnd_conv_params* p, const channel_requant* table, const row_block* b, int left) {
   const int short_depth = p->k_h * p->k_w * p->in_c <= 16, full = b->count == 4;
   if (short_depth) {
-    if (full) gemm_short_full(p, table, b, left);
+    if (full) gemm_short_blocks(p, table, b->rows[0], (int32_t)(b->rows[1] - b->rows[0]), b->out, 1, left);
     if (!full && left) gemm_block_short(p, table, b, 0, 1);
     if (!full && !left) gemm_block_short(p, table, b, 0, 0);
     return;
@@ -312,13 +325,17 @@ static void pointwise_pairs(const mnd_conv_params* p, const int8_t* input, int8_
 void mnd_pointwise_mve_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   channel_requant* table = (channel_requant*)scratch;
   const int32_t pixels = p->out_h * p->out_w, in_c = p->in_c;
-  int32_t pixel, i;
+  int32_t pixel = 0, i;
   const int left = mnd_mve_fill_requant_table(p, table);
   if (pointwise_pairs_fit(p)) {
     pointwise_pairs(p, input, output, table, left);
     return;
   }
-  for (pixel = 0; pixel < pixels; pixel += 4) {
+  if (in_c <= 16 && pixels >= 4) { /* the whole blocks in one call, then the last pixels */
+    gemm_short_blocks(p, table, input, in_c, output, pixels / 4, left);
+    pixel = pixels & ~3;
+  }
+  for (; pixel < pixels; pixel += 4) {
     row_block b;
     b.count = pixels - pixel < 4 ? pixels - pixel : 4;
     b.out = output + pixel * p->out_c;

@@ -24,10 +24,13 @@ typedef struct {
   uint32_t offsets[4];          /* 40: the pixels' output offsets, 0, out_c, 2 out_c, 3 out_c */
   int32_t zero_point, act_min, act_max; /* 56, 60, 64 */
   uint32_t lanes;               /* 68: the predicate of the pixels in the block */
-  int32_t left;                 /* whether any channel shifts left */
+  int32_t left;                 /* 72: whether any channel shifts left */
+  int32_t blocks;               /* 76: up to 16 deep, the whole blocks from rows[0] on */
+  int32_t row_step;             /* 80: up to 16 deep, from one row to the next */
 } fast_block;
 
 _Static_assert(__builtin_offsetof(fast_block, weights) == 16 && __builtin_offsetof(fast_block, rest) == 36 &&
+                   __builtin_offsetof(fast_block, blocks) == 76 && __builtin_offsetof(fast_block, row_step) == 80 &&
                    __builtin_offsetof(fast_block, offsets) == 40 && __builtin_offsetof(fast_block, lanes) == 68 &&
                    sizeof(channel_requant) == 20,
                "the GEMM fast path's assembly reads fast_block and channel_requant at these offsets");
