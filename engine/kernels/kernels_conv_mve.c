@@ -196,8 +196,7 @@ int mnd_mve_fill_requant_table(const mnd_conv_params* p, channel_requant* table)
  * assembly loop over the pairs keeps the eight sums in the even registers (VMLADAV's), r0-r6 for the first filter
  * and r8-lr for the second, the rows in r1, r3, r5, r7 and the filters in r9: each 16 depth values cost two filter
  * loads, four row loads and eight VMLADAVA. A channel's requantization is one LDM of its channel_requant record
- * into the freed sum registers. The stack frame holds the table, out, the pairs left, the loop count, the depth and
- * the zero point. */
+ * into the freed sum registers; the rest of the state lives in a stack frame (below). */
 
 
 /* Loads and multiply-accumulates alternate where they can (a beat overlap on the M55); q3 and q4 are free here. */
