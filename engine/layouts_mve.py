@@ -19,6 +19,36 @@ def gemm_mve(weights: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(weights, np.int8).reshape(-1), np.zeros(VECTOR_BYTES, np.int8)])
 
 
+def pairs_fit(depth: int, out_c: int) -> bool:
+    """Whether the GEMM kernels' fast path takes filters of this (padded) depth, its weights in pairs: whole vectors
+    from 32 deep and an even out_c (kernels_conv_mve.c: pointwise_pairs_fit, and im2col beyond 16 deep)."""
+    return depth % VECTOR_BYTES == 0 and depth >= 2 * VECTOR_BYTES and out_c % 2 == 0
+
+
+def _in_pairs(weights: np.ndarray) -> np.ndarray:
+    """[out_c][depth] -> per pair of filters, their 16-byte pieces alternating: [out_c / 2][depth / 16][2][16]."""
+    out_c, depth = weights.shape
+    return weights.reshape(out_c // 2, 2, depth // VECTOR_BYTES, VECTOR_BYTES).transpose(0, 2, 1, 3)
+
+
+def pointwise_mve(weights: np.ndarray) -> np.ndarray:
+    """gemm_mve, or where pairs_fit, the filters in pairs (then one vector of zeros all the same)."""
+    weights = np.asarray(weights, np.int8)
+    return gemm_mve(_in_pairs(weights) if pairs_fit(*weights.shape[::-1]) else weights)
+
+
+def im2col_mve(weights: np.ndarray) -> np.ndarray:
+    """gemm_mve, but beyond 16 deep each filter padded with zeros to whole vectors, as the im2col rows are, and then
+    in pairs where pairs_fit."""
+    weights = np.asarray(weights, np.int8)
+    out_c, depth = weights.shape
+    if depth <= VECTOR_BYTES:
+        return gemm_mve(weights)
+    padded = np.zeros((out_c, _round_up(depth)), np.int8)
+    padded[:, :depth] = weights
+    return pointwise_mve(padded)
+
+
 def pointwise_mve_scratch(out_c: int) -> int:
     return _round_up(CHANNEL_REQUANT_BYTES * out_c)
 
@@ -69,7 +99,10 @@ def depthwise_small_mve_scratch(channels: int, taps: int = 9) -> int:
     return 4 * CHANNEL_REQUANT_BYTES * ((channels + 3) // 4) + 4 * _round_up(taps * channels)
 
 
-def depthwise_plane_pays(out_w: int, stride_w: int) -> bool:
-    """Whether the plane kernel beats the small-image one: rows long enough to spread its per-channel costs
-    (measured on MobileNetV1 layers under QEMU)."""
+def depthwise_plane_pays(out_w: int, stride_w: int, channels: int) -> bool:
+    """Whether the plane kernel beats the small-image one (instructions measured on MobileNetV1 and VWW layers under
+    QEMU): rows of 6 or more, but where the small kernel runs its per-pixel loop over groups of four channels (a
+    multiple of 4, from 32), only stride 1 and rows of 7 or more."""
+    if channels % 4 == 0 and channels >= 32:
+        return stride_w == 1 and out_w >= 7
     return out_w >= 6

@@ -102,7 +102,7 @@ def _mve_kernel(fields: dict, depthwise: bool, per_channel):
                            layouts_mve.depthwise_small_mve_scratch(fields["out_c"], 25))
         plane_scratch = layouts_mve.depthwise_mve_scratch(*(fields[k] for k in ("in_h", "in_w", "out_h", "out_w",
                                                                                  "stride_h", "stride_w")))
-        if not layouts_mve.depthwise_plane_pays(fields["out_w"], fields["stride_w"]) \
+        if not layouts_mve.depthwise_plane_pays(fields["out_w"], fields["stride_w"], fields["out_c"]) \
                 or not layouts_mve.depthwise_mve_fits(fields["in_c"], fields["stride_w"], plane_scratch):
             return _Kernel("mnd_depthwise3x3_small_mve_s8", layouts_mve.depthwise_small_mve(per_channel),
                            layouts_mve.depthwise_small_mve_scratch(fields["out_c"]))
@@ -110,9 +110,9 @@ def _mve_kernel(fields: dict, depthwise: bool, per_channel):
     dense_1x1 = (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
         and all(fields[k] == 1 for k in ("stride_h", "stride_w"))
     if dense_1x1:
-        return _Kernel("mnd_pointwise_mve_s8", layouts_mve.gemm_mve(per_channel),
+        return _Kernel("mnd_pointwise_mve_s8", layouts_mve.pointwise_mve(per_channel),
                        layouts_mve.pointwise_mve_scratch(fields["out_c"]))
-    return _Kernel("mnd_conv_im2col_mve_s8", layouts_mve.gemm_mve(per_channel),
+    return _Kernel("mnd_conv_im2col_mve_s8", layouts_mve.im2col_mve(per_channel),
                    layouts_mve.im2col_mve_scratch(per_channel.shape[1], fields["out_c"]))
 
 

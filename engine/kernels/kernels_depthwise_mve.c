@@ -154,9 +154,147 @@ static inline __attribute__((always_inline)) void depthwise_small(const mnd_dept
     }
 }
 
+/* ---- 3x3, channels a multiple of 4: one output pixel at a time, all its channels four a vector ----
+ * An assembly loop over the groups of four channels: each tap is a gather of the four channels from the window's
+ * row pointer at the tap's column offset (q3-q5: 0, channels, 2 channels, plus 0..3), times the tap's four weights,
+ * so that three row pointers serve the nine taps; then the group's requantization from its group_requant and one
+ * store. Window rows that overlap the padding are read from patches in scratch (depthwise_small_mve_scratch's
+ * four KxK patches hold the three rows and a row of zero points). */
+
+typedef struct {
+  const int8_t* rows[3];       /* 0: the window's rows, channel 0 of their first tap */
+  const int8_t* weights;       /* 12 */
+  const group_requant* table;  /* 16 */
+  int8_t* out;                 /* 20: the pixel's output, channel 0 */
+  int32_t groups;              /* 24 */
+  int32_t zero_point, act_min, act_max; /* 28, 32, 36 */
+  int32_t unused[2];
+  uint32_t columns[3][4];      /* 48: kx * channels + 0..3 */
+} lanes_pixel;
+
+_Static_assert(__builtin_offsetof(lanes_pixel, groups) == 24 && __builtin_offsetof(lanes_pixel, columns) == 48 &&
+                   sizeof(group_requant) == 80,
+               "the lanes kernel's assembly reads lanes_pixel and group_requant at these offsets");
+
+/* Software-pipelined: the multiply of one tap, the next tap's weight load, the add, the next tap's gather (loads
+ * and arithmetic alternate, a beat overlap on the M55). */
+#define LANES_TAP(NEXT_ROW, NEXT_COLUMN)                                                                             \
+  "vmul.i32 q2, q2, q1\n\tvldrb.s32 q1, [r4], #4\n\tvadd.i32 q0, q0, q2\n\t"                                       \
+  "vldrb.s32 q2, [" NEXT_ROW ", " NEXT_COLUMN "]\n\t"
+
+#define LANES_SHIFT_LEFT "vldrw.u32 q1, [r6, #16]\n\tvshl.s32 q0, q0, q1\n\t"
+
+/* Weights (layouts_mve.depthwise_small_mve): per group, [9 taps][4 channels], read in order. Registers: rows r1-r3,
+ * weights r4, out r5 (the widening loads and the narrowing store take low registers), table r6, zero point r12. */
+#define LANES_BODY(LEFT)                                                                                             \
+  __asm__("push {r4-r11, lr}\n\t"                                                                                    \
+          "vpush {d8-d15}\n\t"                                                                                       \
+          "vldrw.u32 q3, [r0, #48]\n\tvldrw.u32 q4, [r0, #64]\n\tvldrw.u32 q5, [r0, #80]\n\t"                        \
+          "ldr r1, [r0, #32]\n\tvdup.32 q6, r1\n\t"                                                                  \
+          "ldr r1, [r0, #36]\n\tvdup.32 q7, r1\n\t"                                                                  \
+          "ldr r12, [r0, #28]\n\tldr lr, [r0, #24]\n\t"                                                              \
+          "ldrd r4, r6, [r0, #12]\n\tldr r5, [r0, #20]\n\t"                                                         \
+          "ldr r3, [r0, #8]\n\tldr r2, [r0, #4]\n\tldr r1, [r0, #0]\n\t"                                             \
+          "dls lr, lr\n"                                                                                             \
+          "1:\n\t"                                                                                                   \
+          "vldrw.u32 q0, [r6, #64]\n\tvldrb.s32 q1, [r4], #4\n\tvldrb.s32 q2, [r1, q3]\n\t"                         \
+          LANES_TAP("r1", "q4") LANES_TAP("r1", "q5") LANES_TAP("r2", "q3") LANES_TAP("r2", "q4")                    \
+          LANES_TAP("r2", "q5") LANES_TAP("r3", "q3") LANES_TAP("r3", "q4") LANES_TAP("r3", "q5")                    \
+          "vmul.i32 q2, q2, q1\n\tvadd.i32 q0, q0, q2\n\t"                                                           \
+          "adds r1, #4\n\tadds r2, #4\n\tadds r3, #4\n\t"                                                            \
+          LEFT                                                                                                       \
+          "vldrw.u32 q1, [r6, #0]\n\tvqrdmulh.s32 q0, q0, q1\n\t"                                                    \
+          "vshr.s32 q2, q0, #31\n\tvldrw.u32 q1, [r6, #48]\n\tvand q2, q2, q1\n\tvadd.i32 q0, q0, q2\n\t"            \
+          "vldrw.u32 q1, [r6, #32]\n\tvrshl.s32 q0, q0, q1\n\t"                                                      \
+          "adds r6, #80\n\t"                                                                                         \
+          "vadd.i32 q0, q0, r12\n\tvmax.s32 q0, q0, q6\n\tvmin.s32 q0, q0, q7\n\t"                                   \
+          "vstrb.32 q0, [r5], #4\n\t"                                                                                \
+          "le lr, 1b\n\t"                                                                                            \
+          "vpop {d8-d15}\n\t"                                                                                        \
+          "pop {r4-r11, pc}")
+
+static __attribute__((naked, noinline)) void lanes_pixel_left(const lanes_pixel* a) { LANES_BODY(LANES_SHIFT_LEFT); }
+
+static __attribute__((naked, noinline)) void lanes_pixel_plain(const lanes_pixel* a) { LANES_BODY(""); }
+
+/* Whether any channel shifts left. */
+static int any_shifts_left(const mnd_depthwise_params* p) {
+  int32_t c;
+  for (c = 0; c < p->out_c; ++c)
+    if (p->shift[c] > 0) return 1;
+  return 0;
+}
+
+/* The rows of a window that overlaps the padding: rows above or below the image, a row of zero points; rows that
+ * overlap the side padding, patches filled tap by tap; other rows, the input itself. */
+static __attribute__((noinline)) void border_rows(const mnd_depthwise_params* p, const int8_t* input, int32_t y0,
+                                                  int32_t x0, const int8_t* padding_row, int8_t* patches,
+                                                  int32_t patch_bytes, const int8_t* rows[3]) {
+  const int32_t channels = p->in_c;
+  int32_t ky, kx;
+  for (ky = 0; ky < 3; ++ky) {
+    const int32_t y = y0 + ky;
+    int8_t* patch = patches + ky * patch_bytes;
+    if (y < 0 || y >= p->in_h) {
+      rows[ky] = padding_row;
+    } else if (x0 >= 0 && x0 + 3 <= p->in_w) {
+      rows[ky] = input + (y * p->in_w + x0) * channels;
+    } else {
+      for (kx = 0; kx < 3; ++kx) {
+        const int32_t x = x0 + kx;
+        if (x < 0 || x >= p->in_w)
+          fill_bytes(patch + kx * channels, (int8_t)p->input_zero_point, channels);
+        else
+          copy_bytes(patch + kx * channels, input + (y * p->in_w + x) * channels, channels);
+      }
+      rows[ky] = patch;
+    }
+  }
+}
+
+static void depthwise3x3_lanes(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  const int32_t channels = p->in_c, groups = p->out_c / 4, patch_bytes = (3 * channels + 15) & ~15;
+  const int32_t row_step = p->in_w * channels, column_step = p->stride_w * channels;
+  group_requant* table = (group_requant*)scratch;
+  int8_t* patches = (int8_t*)(table + groups); /* three patch rows, then the row of zero points */
+  int8_t* padding_row = patches + 3 * patch_bytes;
+  void (*const run)(const lanes_pixel*) = any_shifts_left(p) ? lanes_pixel_left : lanes_pixel_plain;
+  lanes_pixel a;
+  int32_t oy, ox, kx, i;
+  fill_group_table(p->multiplier, p->shift, p->bias, p->out_c, table);
+  fill_bytes(padding_row, (int8_t)p->input_zero_point, 3 * channels);
+  a.weights = p->weights;
+  a.table = table;
+  a.groups = groups;
+  a.zero_point = p->output_zero_point;
+  a.act_min = p->act_min;
+  a.act_max = p->act_max;
+  a.out = output;
+  for (kx = 0; kx < 3; ++kx)
+    for (i = 0; i < 4; ++i) a.columns[kx][i] = (uint32_t)(kx * channels + i);
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const int32_t y0 = oy * p->stride_h - p->pad_top, x_first = -p->pad_left;
+    const int rows_inside = y0 >= 0 && y0 + 3 <= p->in_h;
+    int32_t at = y0 * row_step + x_first * channels; /* the window's first tap, where it lies inside */
+    for (ox = 0, i = x_first; ox < p->out_w; ++ox, i += p->stride_w, at += column_step, a.out += p->out_c) {
+      if (rows_inside && i >= 0 && i + 3 <= p->in_w) {
+        a.rows[0] = input + at;
+        a.rows[1] = input + at + row_step;
+        a.rows[2] = input + at + 2 * row_step;
+      } else {
+        border_rows(p, input, y0, i, padding_row, patches, patch_bytes, a.rows);
+      }
+      run(&a);
+    }
+  }
+}
+
 void mnd_depthwise3x3_small_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output,
                                    void* scratch) {
-  depthwise_small(p, input, output, scratch, 3);
+  if (p->out_c % 4 == 0)
+    depthwise3x3_lanes(p, input, output, scratch);
+  else
+    depthwise_small(p, input, output, scratch, 3);
 }
 
 void mnd_depthwise5x5_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {

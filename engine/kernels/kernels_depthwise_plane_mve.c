@@ -36,12 +36,21 @@ static plane_shape plane_shape_of(const mnd_depthwise_params* p) {
   return s;
 }
 
-/* Copies `count` bytes `step` apart to dst, eight at a time. */
+/* Copies `count` bytes `step` apart to dst, eight at a time (a tail-predicated loop: the last gather and store
+ * only touch the lanes left). */
 static inline void gather_span(const int8_t* src, int8_t* dst, int32_t count, int32_t step, uint16x8_t offsets) {
-  for (; count > 0; count -= 8, dst += 8, src += 8 * step) {
-    const mve_pred16_t lanes = vctp16q((uint32_t)count);
-    vstrbq_p_s16(dst, vldrbq_gather_offset_z_s16(src, offsets, lanes), lanes);
-  }
+  const int32_t advance = 8 * step;
+  if (count <= 0) return;
+  __asm__ volatile("wlstp.16 lr, %[n], 2f\n"
+                   "1:\n\t"
+                   "vldrb.u16 q0, [%[src], %q[offsets]]\n\t"
+                   "add %[src], %[src], %[advance]\n\t"
+                   "vstrb.16 q0, [%[dst]], #8\n\t"
+                   "letp lr, 1b\n"
+                   "2:"
+                   : [src] "+r"(src), [dst] "+l"(dst) /* a narrowing store takes a low base register */
+                   : [n] "r"(count), [offsets] "w"(offsets), [advance] "r"(advance)
+                   : "q0", "lr", "memory");
 }
 
 /* The first index >= 0 of a phase (stride, offset) whose position index * stride + offset is >= 0, and the end of
@@ -162,14 +171,34 @@ static __attribute__((noinline)) void channel_sums_unit(const int8_t* r0, const 
           : "q0", "q1", "memory");
 }
 
-/* One output row's `count` sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels). */
-static void requantize_row(const int32_t* sums, int32_t count, const channel_requant* r, output_range range,
-                           int8_t* out, uint32x4_t offsets, int32_t block_step, int left) {
-  for (; count >= 4; count -= 4, sums += 4, out += block_step)
-    vstrbq_scatter_offset_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left));
-  if (count > 0)
-    vstrbq_scatter_offset_p_s32(out, offsets, requantize_channel(vldrwq_s32(sums), r, range, left),
-                                vctp32q((uint32_t)count));
+/* One output row's `count` >= 1 sums requantized to out, out + channels, ... (offsets: 0, 1, 2, 3 channels), as
+ * requantize_channel, in a tail-predicated loop (the last block's loads and stores only touch the lanes left). */
+#define REQUANTIZE_ROW_LOOP(LEFT)                                                                                    \
+  __asm__ volatile("dlstp.32 lr, %[n]\n"                                                                            \
+                   "1:\n\t"                                                                                         \
+                   "vldrw.u32 q0, [%[sums]], #16\n\t" LEFT                                                          \
+                   "vqrdmulh.s32 q0, q0, %[multiplier]\n\t"                                                         \
+                   "vshr.s32 q1, q0, #31\n\tvmla.s32 q0, q1, %[round_fix]\n\t"                                     \
+                   "vrshl.s32 q0, %[right]\n\t"                                                                     \
+                   "vadd.i32 q0, q0, %[zero_point]\n\tvmax.s32 q0, q0, %q[low]\n\tvmin.s32 q0, q0, %q[high]\n\t"    \
+                   "vstrb.32 q0, [%[out], %q[offsets]]\n\t"                                                         \
+                   "add %[out], %[out], %[step]\n\t"                                                                \
+                   "letp lr, 1b"                                                                                   \
+                   : [sums] "+r"(sums), [out] "+r"(out)                                                            \
+                   : [n] "r"(count), [multiplier] "r"(r->multiplier), [round_fix] "r"(r->round_fix),                \
+                     [right] "r"(r->right), [left] "r"(r->left), [zero_point] "r"(range.zero_point),               \
+                     [low] "w"(low), [high] "w"(high), [offsets] "w"(offsets), [step] "r"(block_step)               \
+                   : "q0", "q1", "lr", "memory")
+
+static inline __attribute__((always_inline)) void requantize_row(const int32_t* sums, int32_t count,
+                                                                 const channel_requant* r, output_range range,
+                                                                 int8_t* out, uint32x4_t offsets, int32_t block_step,
+                                                                 int left) {
+  const int32x4_t low = vdupq_n_s32(range.act_min), high = vdupq_n_s32(range.act_max);
+  if (left)
+    REQUANTIZE_ROW_LOOP("vshl.s32 q0, %[left]\n\t");
+  else
+    REQUANTIZE_ROW_LOOP("");
 }
 
 /* Where each flat output of a whole band goes, four at a time: offsets from the band's first output (channel 0)
@@ -197,15 +226,19 @@ static void fill_band_table(const mnd_depthwise_params* p, const plane_shape* s,
   }
 }
 
-static void requantize_band(const int32_t* sums, const band_block* table, int32_t blocks, const channel_requant* r,
-                            output_range range, int8_t* out, int left) {
+static inline __attribute__((always_inline)) void requantize_band(const int32_t* sums, const band_block* table,
+                                                                  int32_t blocks, const channel_requant* r,
+                                                                  output_range range, int8_t* out, int left) {
   for (; blocks > 0; --blocks, sums += 4, ++table)
     vstrbq_scatter_offset_p_s32(out, vldrwq_u32(table->offsets),
                                 requantize_channel(vldrwq_s32(sums), r, range, left), (mve_pred16_t)table->lanes);
 }
 
-static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
-                              int32_t* sums, const band_block* band, int8_t* output) {
+/* `left`: whether any channel of the layer shifts left (a constant where inlined: most layers have none). */
+static inline __attribute__((always_inline)) void channel_body(const mnd_depthwise_params* p, int32_t c,
+                                                               const plane_shape* s, const int8_t* plane,
+                                                               int32_t* sums, const band_block* band, int8_t* output,
+                                                               int left) {
   const channel_requant r = channel_requant_of(p->multiplier, p->shift, p->bias, c);
   const output_range range = {p->output_zero_point, p->act_min, p->act_max};
   const uint32x4_t offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)p->out_c);
@@ -214,20 +247,37 @@ static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const pl
   int32_t oy, row, k;
   output += c;
   for (oy = 0; oy < p->out_h; oy += s->band) {
-    const int32_t rows = p->out_h - oy < s->band ? p->out_h - oy : s->band;
-    for (k = 0; k < 9; ++k) taps[k] = plane + s->taps[k] + oy * s->pitch;
-    if (p->stride_w == 1)
-      channel_sums_unit(taps[0], taps[3], taps[6], p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
-    else
+    const int32_t rows = p->out_h - oy < s->band ? p->out_h - oy : s->band, at = oy * s->pitch;
+    if (p->stride_w == 1) {
+      channel_sums_unit(plane + s->taps[0] + at, plane + s->taps[3] + at, plane + s->taps[6] + at,
+                        p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    } else {
+      for (k = 0; k < 9; ++k) taps[k] = plane + s->taps[k] + at;
       channel_sums(taps, p->weights + 9 * c, r.bias, (rows * s->pitch + 3) / 4, sums);
+    }
     if (rows == s->band && band_table_pays(p)) {
-      requantize_band(sums, band, band_blocks(s), &r, range, output, 1);
+      requantize_band(sums, band, band_blocks(s), &r, range, output, left);
       output += rows * row_bytes;
       continue;
     }
     for (row = 0; row < rows; ++row, output += row_bytes)
-      requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c, 1);
+      requantize_row(sums + row * s->pitch, p->out_w, &r, range, output, offsets, 4 * p->out_c, left);
   }
+}
+
+static void depthwise_channel(const mnd_depthwise_params* p, int32_t c, const plane_shape* s, const int8_t* plane,
+                              int32_t* sums, const band_block* band, int8_t* output, int left) {
+  if (left)
+    channel_body(p, c, s, plane, sums, band, output, 1);
+  else
+    channel_body(p, c, s, plane, sums, band, output, 0);
+}
+
+static int any_shifts_left(const mnd_depthwise_params* p) {
+  int32_t c;
+  for (c = 0; c < p->out_c; ++c)
+    if (p->shift[c] > 0) return 1;
+  return 0;
 }
 
 void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch) {
@@ -239,7 +289,7 @@ void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input,
   int32_t* sums = (int32_t*)(void*)(plane + plane_bytes);
   uint16_t* table = (uint16_t*)(void*)(sums + ((s.band * s.pitch + 3) & ~3));
   band_block* band = (band_block*)(void*)(table + ((p->in_h * p->in_w + 1) & ~1));
-  const int by_table = table_gather_pays(p);
+  const int by_table = table_gather_pays(p), left = any_shifts_left(p);
   int32_t c;
   fill_bytes(plane, (int8_t)p->input_zero_point, plane_bytes);
   if (band_table_pays(p)) fill_band_table(p, &s, band);
@@ -249,7 +299,7 @@ void mnd_depthwise3x3_mve_s8(const mnd_depthwise_params* p, const int8_t* input,
       scatter_channel(p, input, c, table, plane);
     else
       gather_channel(p, input, c, &s, plane);
-    depthwise_channel(p, c, &s, plane, sums, band, output);
+    depthwise_channel(p, c, &s, plane, sums, band, output, left);
   }
 }
 

@@ -17,15 +17,23 @@ pytestmark = pytest.mark.emulator
 CORE = "cortex-m55"
 # (in_c, out_c, height, width)
 POINTWISE = [(8, 16, 4, 4), (3, 5, 3, 3), (17, 7, 1, 5), (33, 33, 2, 3), (64, 4, 1, 3), (16, 1, 2, 2), (5, 17, 3, 1)]
+# channel 0 shifting by 0 rather than left, on the GEMM fast paths (depth a multiple of 16 from 32 and an even out_c;
+# up to 16 deep), whole and partial blocks of four pixels
+POINTWISE_NO_LEFT = [(32, 8, 3, 3), (48, 12, 1, 6), (256, 4, 1, 5), (16, 6, 2, 2), (8, 4, 1, 5)]
 # (in_c, out_c, height, width, kernel, stride, same_padding)
 CONV = [(3, 8, 7, 7, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 2, False), (3, 17, 9, 9, 3, 2, True),
         (2, 4, 4, 5, 1, 2, False), (33, 6, 4, 4, 3, 1, True), (3, 8, 12, 12, 3, 2, True), (2, 5, 9, 11, 3, 1, False)]
+# the same for im2col beyond 16 deep (5x5: window copies of five rows)
+CONV_NO_LEFT = [(3, 8, 7, 7, 3, 2, True), (33, 4, 4, 4, 3, 1, True), (2, 12, 5, 6, 3, 1, False),
+                (2, 4, 9, 13, 5, 1, True)]
 # (channels, height, width, kernel, stride, same_padding)
 POOL = [(256, 3, 3, 3, 1, False), (5, 7, 6, 3, 2, True), (17, 5, 5, 2, 2, False), (3, 4, 4, 3, 1, True)]
 # (channels, height, width, stride, same_padding)
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False), (16, 6, 6, 2, True),
              (1, 4, 4, 1, True), (24, 2, 3, 1, True), (33, 5, 7, 1, True), (17, 6, 9, 2, True), (3, 5, 5, 1, True),
              (40, 6, 6, 1, True), (37, 7, 5, 2, True), (29, 8, 7, 3, False)]
+# channel 0 shifting by 0 rather than left: the 3x3 kernels' loops without the left shift
+DEPTHWISE_NO_LEFT = [(32, 6, 6, 2, True), (8, 3, 4, 1, True), (8, 5, 7, 1, True)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,13 +41,13 @@ def toolchain():
     require_toolchain()
 
 
-def _requant(rng, channels: int, depth: int, narrow: bool) -> dict:
+def _requant(rng, channels: int, depth: int, narrow: bool, left: bool = True) -> dict:
     """Right shifts that bring sums of `depth` products near the int8 range; in channel 0 of several, a left
-    shift."""
+    shift (a shift of 0 without `left`)."""
     typical = 8 + int(np.log2(depth))
     shifts = rng.integers(-typical - 2, -typical + 3, channels)
     if channels > 1:
-        shifts[0] = 1
+        shifts[0] = 1 if left else 0
     if channels > 3:
         shifts[1], shifts[2] = -22, -31
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
@@ -69,27 +77,28 @@ def _conv_fields(in_c: int, out_c: int, h: int, w: int, kernel: int, stride: int
             "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
 
 
-def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int) -> dict:
+def _gemm_case(rng, index: int, fields: dict, function: str, scratch: int, left: bool = True) -> dict:
     in_c, out_c, kernel = fields["in_c"], fields["out_c"], fields["k_h"]
+    layout = layouts_mve.pointwise_mve if function == "mnd_pointwise_mve_s8" else layouts_mve.im2col_mve
     weights = rng.integers(-128, 128, (out_c, kernel * kernel * in_c))
-    return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layouts_mve.gemm_mve(weights),
-            "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1),
+    return {"kind": "conv", "fields": fields, "weights": weights, "mve_weights": layout(weights),
+            "requant": _requant(rng, out_c, weights.shape[1], index % 2 == 1, left),
             "bias": _bias(rng, out_c, weights.shape[1]),
             "input_bytes": fields["in_h"] * fields["in_w"] * in_c,
             "output_bytes": fields["out_h"] * fields["out_w"] * out_c, "scratch": scratch, "mve": function,
             "portable": "mnd_conv2d_s8"}
 
 
-def _pointwise_case(rng, index: int, shape: tuple) -> dict:
+def _pointwise_case(rng, index: int, shape: tuple, left: bool = True) -> dict:
     in_c, out_c, h, w = shape
     return _gemm_case(rng, index, _conv_fields(in_c, out_c, h, w, 1, 1, False, rng), "mnd_pointwise_mve_s8",
-                      layouts_mve.pointwise_mve_scratch(out_c))
+                      layouts_mve.pointwise_mve_scratch(out_c), left)
 
 
-def _conv_case(rng, index: int, shape: tuple) -> dict:
+def _conv_case(rng, index: int, shape: tuple, left: bool = True) -> dict:
     in_c, out_c, h, w, kernel, stride, same = shape
     return _gemm_case(rng, index, _conv_fields(in_c, out_c, h, w, kernel, stride, same, rng),
-                      "mnd_conv_im2col_mve_s8", layouts_mve.im2col_mve_scratch(kernel * kernel * in_c, out_c))
+                      "mnd_conv_im2col_mve_s8", layouts_mve.im2col_mve_scratch(kernel * kernel * in_c, out_c), left)
 
 
 DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields)
@@ -101,7 +110,7 @@ DEPTHWISE_KERNELS = {  # function: (weight layout, scratch bytes from the fields
                                 lambda f: layouts_mve.depthwise_small_mve_scratch(f["out_c"], 25))}
 
 
-def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
+def _depthwise_case(rng, index: int, shape: tuple, function: str, left: bool = True) -> dict:
     channels, h, w, stride, same = shape
     kernel = 5 if "5x5" in function else 3
     fields = _conv_fields(channels, channels, h, w, kernel, stride, same, rng)
@@ -109,7 +118,7 @@ def _depthwise_case(rng, index: int, shape: tuple, function: str) -> dict:
     weights = rng.integers(-128, 128, (channels, kernel * kernel))
     layout, scratch = DEPTHWISE_KERNELS[function]
     return {"kind": "depthwise", "fields": fields, "weights": weights, "mve_weights": layout(weights),
-            "requant": _requant(rng, channels, kernel * kernel, index % 2 == 0),
+            "requant": _requant(rng, channels, kernel * kernel, index % 2 == 0, left),
             "bias": _bias(rng, channels, kernel * kernel),
             "input_bytes": h * w * channels, "output_bytes": fields["out_h"] * fields["out_w"] * channels,
             "scratch": scratch(fields), "mve": function, "portable": "mnd_depthwise_conv2d_s8"}
@@ -130,9 +139,13 @@ def _pool_case(rng, index: int, shape: tuple) -> dict:
 def cases(seed: int = 15) -> list:
     rng = np.random.default_rng(seed)
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
+        [_pointwise_case(rng, i, s, left=False) for i, s in enumerate(POINTWISE_NO_LEFT)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
+        [_conv_case(rng, i, s, left=False) for i, s in enumerate(CONV_NO_LEFT)] + \
         [_depthwise_case(rng, i, s, f) for f in DEPTHWISE_KERNELS for i, s in enumerate(DEPTHWISE)
          if "5x5" not in f or s[4] or min(s[1:3]) >= 5] + \
+        [_depthwise_case(rng, i, s, f, left=False) for f in ("mnd_depthwise3x3_mve_s8", "mnd_depthwise3x3_small_mve_s8")
+         for i, s in enumerate(DEPTHWISE_NO_LEFT)] + \
         [_pool_case(rng, i, s) for i, s in enumerate(POOL)]
 
 

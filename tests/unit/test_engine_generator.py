@@ -123,7 +123,7 @@ def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     dry = subprocess.run(["make", "-n", "-C", str(tmp_path)], capture_output=True, text=True, env=env, check=True)
     assert f"arm-none-eabi-gcc  {' '.join(CORES[core].cflags)} -O2 " in dry.stdout
     assert "arm-none-eabi-ar rcs libmnd_model.a model.o kernels.o kernels_elementwise.o kernels_softmax.o " \
-        "kernels_conv_dsp.o kernels_depthwise_dsp.o kernels_elementwise_dsp.o kernels_conv_mve.o " \
+        "kernels_conv_dsp.o kernels_depthwise_dsp.o kernels_elementwise_dsp.o kernels_conv_mve.o kernels_im2col_mve.o " \
         "kernels_depthwise_plane_mve.o kernels_depthwise_mve.o kernels_pool_mve.o kernels_elementwise_mve.o" in dry.stdout
     other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
                            check=True)
