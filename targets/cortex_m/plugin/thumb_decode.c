@@ -89,8 +89,13 @@ static void decode16(unsigned h, struct decoded* d)
 
 static void decode_coprocessor(unsigned a, unsigned b, struct decoded* d)
 {
-    if ((b & 0x0E00) != 0x0A00) {                         /* not cp10/cp11: MVE on Armv8.1-M */
+    if ((b & 0x0E00) != 0x0A00 || (a & 0x0F00) == 0x0F00) {  /* not cp10/cp11, or the Advanced SIMD space
+                                                                  * (EF/FF, e.g. VQRDMULH): MVE on Armv8.1-M */
         d->kind = (a & 0xEE00) == 0xEC00 ? K_VECTOR_MEM : K_VECTOR;
+        return;
+    }
+    if ((a & 0xF000) == 0xF000) {                         /* unconditional: VSEL, VMAXNM, VRINTx, VCVTx */
+        d->kind = K_FP;
         return;
     }
     if ((a & 0xEF00) == 0xEE00) {
