@@ -2,6 +2,7 @@
  * multiply-accumulate the int16 lanes SXTB16 widens, four channels per word. Bit-exact with the portable kernels
  * in kernels.c; weights rearranged ahead of time by engine/layouts.py. C versions of the instructions where the
  * DSP extension is missing (a host build, for diagnosis). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -57,26 +58,33 @@ typedef struct {
   int32_t c0, c1, c2, c3;
 } sums_4;
 
+typedef struct {
+  int32_t low, high; /* the sums of a word's bottom and top lanes */
+} lane_sums;
+
 #if defined(__ARM_FEATURE_DSP)
-/* One tap: two words of x's lanes at byte `at` from x, two of w's (w advanced past them). */
-#define TAP_4_ASM(x, at)                                  \
-  "ldrd %[xe], %[xo], [%[" x "], #" at "]\n\t"            \
-  "ldrd %[we], %[wo], [%[w]], #8\n\t"                     \
-  "smlabb %[c0], %[xe], %[we], %[c0]\n\t"                 \
-  "smlatt %[c2], %[xe], %[we], %[c2]\n\t"                 \
-  "smlabb %[c1], %[xo], %[wo], %[c1]\n\t"                 \
+/* One tap: two words of x's lanes at byte `at` from x, then two of w's at byte `wat` from w, back to back so that
+ * each load after the first pipelines (LDRD would cost 3 cycles for 2 words, pipelined LDRs 2 + 1). */
+#define TAP_4_ASM(x, at, wat)                               \
+  "ldr %[xe], [%[" x "], #" at "]\n\t"                      \
+  "ldr %[xo], [%[" x "], #" at " + 4]\n\t"                  \
+  "ldr %[we], [%[w], #" wat "]\n\t"                         \
+  "ldr %[wo], [%[w], #" wat " + 4]\n\t"                     \
+  "smlabb %[c0], %[xe], %[we], %[c0]\n\t"                   \
+  "smlatt %[c2], %[xe], %[we], %[c2]\n\t"                   \
+  "smlabb %[c1], %[xo], %[wo], %[c1]\n\t"                   \
   "smlatt %[c3], %[xo], %[wo], %[c3]\n\t"
 
-/* The nine taps; GCC's own code loads a word at a time. */
+/* The nine taps (w: the group's 18 weight words). */
 static inline __attribute__((always_inline)) sums_4 window_4(const int32_t* r0, const int32_t* r1, const int32_t* r2,
                                                              const int32_t* w, sums_4 s) {
   int32_t xe, xo, we, wo;
-  __asm__ volatile(TAP_4_ASM("r0", "0") TAP_4_ASM("r0", "8") TAP_4_ASM("r0", "16")
-                   TAP_4_ASM("r1", "0") TAP_4_ASM("r1", "8") TAP_4_ASM("r1", "16")
-                   TAP_4_ASM("r2", "0") TAP_4_ASM("r2", "8") TAP_4_ASM("r2", "16")
-                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3), [w] "+r"(w),
+  __asm__ volatile(TAP_4_ASM("r0", "0", "0") TAP_4_ASM("r0", "8", "8") TAP_4_ASM("r0", "16", "16")
+                   TAP_4_ASM("r1", "0", "24") TAP_4_ASM("r1", "8", "32") TAP_4_ASM("r1", "16", "40")
+                   TAP_4_ASM("r2", "0", "48") TAP_4_ASM("r2", "8", "56") TAP_4_ASM("r2", "16", "64")
+                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3),
                      [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
-                   : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2)
+                   : [r0] "r"(r0), [r1] "r"(r1), [r2] "r"(r2), [w] "r"(w)
                    : "memory");
   return s;
 }
@@ -84,14 +92,48 @@ static inline __attribute__((always_inline)) sums_4 window_4(const int32_t* r0, 
 /* One filter row of five taps (w: its first). */
 static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
   int32_t xe, xo, we, wo;
-  __asm__ volatile(TAP_4_ASM("r0", "0") TAP_4_ASM("r0", "8") TAP_4_ASM("r0", "16") TAP_4_ASM("r0", "24")
-                   TAP_4_ASM("r0", "32")
-                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3), [w] "+r"(w),
+  __asm__ volatile(TAP_4_ASM("r0", "0", "0") TAP_4_ASM("r0", "8", "8") TAP_4_ASM("r0", "16", "16")
+                   TAP_4_ASM("r0", "24", "24") TAP_4_ASM("r0", "32", "32")
+                   : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [c2] "+r"(s.c2), [c3] "+r"(s.c3),
                      [xe] "=&r"(xe), [xo] "=&r"(xo), [we] "=&r"(we), [wo] "=&r"(wo)
-                   : [r0] "r"(r0)
+                   : [r0] "r"(r0), [w] "r"(w)
                    : "memory");
   return s;
 }
+/* ---- stride 1, 3x3: two neighbouring output columns at once, one channel pair (the lanes of one word) ----
+ * Per filter row the two windows read four columns; the second window's taps are the first's shifted by one, so
+ * the three weight words and four input words are loaded once for both: 7 loads and 12 multiply-accumulates. */
+#define ROW_PAIR_ASM(x_at, w_at)                        \
+  "ldr %[w0], [%[w], #" w_at "]\n\t"                    \
+  "ldr %[w1], [%[w], #" w_at " + 8]\n\t"                \
+  "ldr %[w2], [%[w], #" w_at " + 16]\n\t"               \
+  "ldr %[x0], [%[x], #" x_at "]\n\t"                    \
+  "ldr %[x1], [%[x], #" x_at " + 8]\n\t"                \
+  "smlabb %[a0], %[x0], %[w0], %[a0]\n\t"             \
+  "smlatt %[a1], %[x0], %[w0], %[a1]\n\t"             \
+  "smlabb %[a0], %[x1], %[w1], %[a0]\n\t"             \
+  "smlatt %[a1], %[x1], %[w1], %[a1]\n\t"             \
+  "smlabb %[b0], %[x1], %[w0], %[b0]\n\t"             \
+  "smlatt %[b1], %[x1], %[w0], %[b1]\n\t"             \
+  "ldr %[x0], [%[x], #" x_at " + 16]\n\t"               \
+  "ldr %[x1], [%[x], #" x_at " + 24]\n\t"               \
+  "smlabb %[a0], %[x0], %[w2], %[a0]\n\t"             \
+  "smlatt %[a1], %[x0], %[w2], %[a1]\n\t"             \
+  "smlabb %[b0], %[x0], %[w1], %[b0]\n\t"             \
+  "smlatt %[b1], %[x0], %[w1], %[b1]\n\t"             \
+  "smlabb %[b0], %[x1], %[w2], %[b0]\n\t"             \
+  "smlatt %[b1], %[x1], %[w2], %[b1]\n\t"
+
+/* x_at, w_at: byte offsets from x and w (the odd lanes of a group: 4 more) */
+#define ROW_PAIR(xp, wp, a, b, x_at, w_at)                                                                           \
+  do {                                                                                                               \
+    int32_t w0, w1, w2, x0, x1;                                                                                      \
+    __asm__(ROW_PAIR_ASM(x_at, w_at)                                                                                 \
+          : [a0] "+r"((a).low), [a1] "+r"((a).high), [b0] "+r"((b).low), [b1] "+r"((b).high), [w0] "=&r"(w0),  \
+            [w1] "=&r"(w1), [w2] "=&r"(w2), [x0] "=&r"(x0), [x1] "=&r"(x1)                                          \
+          : [x] "r"(xp), [w] "r"(wp)                                                                                 \
+          : "memory");                                                                                               \
+  } while (0)
 #else
 static inline sums_4 tap_4(const int32_t* x, const int32_t* w, sums_4 s) {
   s.c0 = smlabb(x[0], w[0], s.c0);
@@ -112,6 +154,19 @@ static inline sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
   int32_t k;
   for (k = 0; k < 5; ++k) s = tap_4(r0 + 2 * k, w + 2 * k, s);
   return s;
+}
+#define ROW_PAIR(x, w, a, b, x_at, w_at) row_pair(x, w, &(a), &(b), x_at, w_at)
+static inline void row_pair(const int32_t* x_base, const int32_t* w_base, lane_sums* a, lane_sums* b, const char* x_at,
+                            const char* w_at) {
+  const int32_t* x = (const int32_t*)(const void*)((const char*)x_base + atoi(x_at));
+  const int32_t* w = (const int32_t*)(const void*)((const char*)w_base + atoi(w_at));
+  int32_t kx;
+  for (kx = 0; kx < 3; ++kx) {
+    a->low = smlabb(x[2 * kx], w[2 * kx], a->low);
+    a->high = smlatt(x[2 * kx], w[2 * kx], a->high);
+    b->low = smlabb(x[2 * kx + 2], w[2 * kx], b->low);
+    b->high = smlatt(x[2 * kx + 2], w[2 * kx], b->high);
+  }
 }
 #endif
 
@@ -141,17 +196,36 @@ static inline __attribute__((always_inline)) sums_4 window_k(window_rows r, cons
   return row5_4(r.r4, w + 40, s);
 }
 
+/* The four sums of a group requantized. Folded (every channel's zero point folded into its rounding offset): one
+ * SSAT each, the four bytes packed into one word (clamped four bytes at once for a narrower activation range) and
+ * stored with one STR. */
+/* The 3x3 windows at two neighbouring columns (stride 1) of four channels: a, b start as the biases. */
+static inline __attribute__((always_inline)) void window_pair(window_rows r, const int32_t* w, sums_4* a, sums_4* b) {
+  lane_sums even_a = {a->c0, a->c2}, even_b = {b->c0, b->c2}, odd_a = {a->c1, a->c3}, odd_b = {b->c1, b->c3};
+  ROW_PAIR(r.r0, w, even_a, even_b, "0", "0");
+  ROW_PAIR(r.r1, w, even_a, even_b, "0", "24");
+  ROW_PAIR(r.r2, w, even_a, even_b, "0", "48");
+  ROW_PAIR(r.r0, w, odd_a, odd_b, "4", "4");
+  ROW_PAIR(r.r1, w, odd_a, odd_b, "4", "28");
+  ROW_PAIR(r.r2, w, odd_a, odd_b, "4", "52");
+  a->c0 = even_a.low, a->c2 = even_a.high, a->c1 = odd_a.low, a->c3 = odd_a.high;
+  b->c0 = even_b.low, b->c2 = even_b.high, b->c1 = odd_b.low, b->c3 = odd_b.high;
+}
+
 static inline __attribute__((always_inline)) void store_4(sums_4 s, const requant* t, int8_t* out, int32_t count,
-                                                          output_range range, int full, int folded) {
-  if (count == 4 && folded) { /* the fields loaded first: the int8 stores below may alias the table */
+                                                          output_range range, byte_bounds bounds, int full,
+                                                          int folded) {
+  if (count == 4 && folded) { /* the fields loaded first: the store below may alias the table */
     const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
     const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
     const int32_t m2 = t[2].multiplier, offset2 = t[2].offset, right2 = t[2].right;
     const int32_t m3 = t[3].multiplier, offset3 = t[3].offset, right3 = t[3].right;
-    out[0] = requantize_fast(s.c0, m0, offset0, right0, 0, range, full, 0);
-    out[1] = requantize_fast(s.c1, m1, offset1, right1, 0, range, full, 0);
-    out[2] = requantize_fast(s.c2, m2, offset2, right2, 0, range, full, 0);
-    out[3] = requantize_fast(s.c3, m3, offset3, right3, 0, range, full, 0);
+    const int32_t v0 = requantize_folded(s.c0, m0, offset0, right0);
+    const int32_t v1 = requantize_folded(s.c1, m1, offset1, right1);
+    const int32_t v2 = requantize_folded(s.c2, m2, offset2, right2);
+    const int32_t v3 = requantize_folded(s.c3, m3, offset3, right3);
+    const uint32_t packed = pack_4(v0, v1, v2, v3); /* GCC's own merging of four byte stores spills */
+    store_word(out, full ? packed : clamp_4(packed, bounds));
   } else {
     const int32_t sums[4] = {s.c0, s.c1, s.c2, s.c3};
     int32_t k;
@@ -165,21 +239,43 @@ static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthw
                                                                 const requant* t, int8_t* out, int full, int folded,
                                                                 int32_t k) {
   const output_range range = {p->act_min, p->act_max};
+  const byte_bounds bounds = bounds_4(range);
   const int32_t channels = p->out_c, whole = channels & ~3, step = 2 * p->stride_w;
   const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
   int8_t* const end = out + p->out_w * channels;
   window_rows r = {rows[0], rows[1], rows[2], k == 5 ? rows[3] : 0, k == 5 ? rows[4] : 0};
+  if (k == 3 && p->stride_w == 1) { /* column pairs; an odd last column below */
+    int8_t* const pairs_end = out + (p->out_w & ~1) * channels;
+    for (; out != pairs_end; out += channels, r = advance(r, 2 * step - skip, k)) {
+      const int32_t* w = (const int32_t*)(const void*)p->weights;
+      const requant* g = t;
+      int8_t* const group_end = out + whole;
+      for (; out != group_end; out += 4, g += 4, w += 18, r = advance(r, group_words, k)) {
+        sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
+        window_pair(r, w, &a, &b);
+        store_4(a, g, out, 4, range, bounds, full, folded);
+        store_4(b, g, out + channels, 4, range, bounds, full, folded);
+      }
+      if (whole < channels) {
+        sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
+        window_pair(r, w, &a, &b);
+        store_4(a, g, out, channels - whole, range, bounds, full, 0);
+        store_4(b, g, out + channels, channels - whole, range, bounds, full, 0);
+        out += channels - whole;
+      }
+    }
+  }
   for (; out != end; r = advance(r, step - skip, k)) {
     const int32_t* w = (const int32_t*)(const void*)p->weights;
     const requant* g = t;
     int8_t* const group_end = out + whole;
     for (; out != group_end; out += 4, g += 4, w += 2 * k * k, r = advance(r, group_words, k)) {
       const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
-      store_4(window_k(r, w, s, k), g, out, 4, range, full, folded);
+      store_4(window_k(r, w, s, k), g, out, 4, range, bounds, full, folded);
     }
     if (whole < channels) {
       const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
-      store_4(window_k(r, w, s, k), g, out, channels - whole, range, full, 0);
+      store_4(window_k(r, w, s, k), g, out, channels - whole, range, bounds, full, 0);
       out += channels - whole;
     }
   }
@@ -189,12 +285,15 @@ static inline __attribute__((always_inline)) void depthwise_row_any(const mnd_de
                                                                     const int32_t* const* rows, lane_rows shape,
                                                                     const requant* t, int folded, int8_t* out,
                                                                     int32_t k) {
-  if (!full_range(p->act_min, p->act_max))
-    depthwise_row(p, rows, shape, t, out, 0, 0, k);
-  else if (folded)
+  const int full = full_range(p->act_min, p->act_max);
+  if (folded && full)
     depthwise_row(p, rows, shape, t, out, 1, 1, k);
-  else
+  else if (folded)
+    depthwise_row(p, rows, shape, t, out, 0, 1, k);
+  else if (full)
     depthwise_row(p, rows, shape, t, out, 1, 0, k);
+  else
+    depthwise_row(p, rows, shape, t, out, 0, 0, k);
 }
 
 static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthwise_params* p, const int8_t* input,
