@@ -29,25 +29,51 @@ static int32_t last_group_word(const int8_t* pixel, int32_t from, int32_t channe
   return load_word(bytes);
 }
 
-/* Padded input row `y` (outside the image: all zero point) into `row`, [groups][width][2] words. */
+static inline void fill_zero(int32_t* lanes, int32_t columns, int32_t zero_lanes) {
+  for (; columns > 0; --columns, lanes += 2) lanes[0] = lanes[1] = zero_lanes;
+}
+
+/* One group's lane row: `first` padding columns, the `count` pixels from `pixel` on (`channels` bytes apart; two a
+ * turn, their loads back to back), padding up to `width`. */
+static inline __attribute__((always_inline)) void widen_group(const int8_t* pixel, int32_t channels, int32_t first,
+                                                              int32_t count, lane_rows shape, int32_t* lanes) {
+  int32_t* const pairs_end = lanes + 2 * (first + (count & ~1));
+  fill_zero(lanes, first, shape.zero_lanes);
+  for (lanes += 2 * first; lanes != pairs_end; lanes += 4, pixel += 2 * channels) {
+    const int32_t word = load_word(pixel), next = load_word(pixel + channels);
+    lanes[0] = sxtb16_even(word);
+    lanes[1] = sxtb16_odd(word);
+    lanes[2] = sxtb16_even(next);
+    lanes[3] = sxtb16_odd(next);
+  }
+  if (count & 1) {
+    const int32_t word = load_word(pixel);
+    lanes[0] = sxtb16_even(word);
+    lanes[1] = sxtb16_odd(word);
+    lanes += 2;
+  }
+  fill_zero(lanes, shape.width - first - count, shape.zero_lanes);
+}
+
+/* Padded input row `y` (outside the image: all zero point) into `row`, [groups][width][2] words, group by group. */
 static void widen_row(const mnd_depthwise_params* p, const int8_t* input, int32_t y, lane_rows shape, int32_t* row) {
   const int32_t channels = p->in_c, width = shape.width, whole = channels & ~3;
-  int32_t column, g;
-  for (column = 0; column < width; ++column) {
-    const int32_t x = column - p->pad_left;
-    const int8_t* pixel = input + (y * p->in_w + x) * channels;
-    int32_t* lanes = row + 2 * column;
-    if (y < 0 || y >= p->in_h || x < 0 || x >= p->in_w) {
-      for (g = 0; g < shape.groups; ++g, lanes += 2 * width) lanes[0] = lanes[1] = shape.zero_lanes;
-      continue;
-    }
-    for (g = 0; g < whole; g += 4, lanes += 2 * width) {
-      const int32_t word = load_word(pixel + g);
-      lanes[0] = sxtb16_even(word);
-      lanes[1] = sxtb16_odd(word);
-    }
-    if (whole < channels) {
-      const int32_t word = last_group_word(pixel, whole, channels);
+  const int32_t first = p->pad_left < width ? p->pad_left : width;
+  const int32_t last = p->pad_left + p->in_w < width ? p->pad_left + p->in_w : width;
+  const int8_t* const pixel = input + (y * p->in_w + first - p->pad_left) * channels;
+  int32_t g, column;
+  if (y < 0 || y >= p->in_h) {
+    fill_zero(row, shape.groups * width, shape.zero_lanes);
+    return;
+  }
+  for (g = 0; g < whole; g += 4, row += 2 * width) widen_group(pixel + g, channels, first, last - first, shape, row);
+  if (whole < channels) {
+    int32_t* lanes = row + 2 * first;
+    const int8_t* tail = pixel;
+    fill_zero(row, first, shape.zero_lanes);
+    fill_zero(row + 2 * last, width - last, shape.zero_lanes);
+    for (column = first; column < last; ++column, tail += channels, lanes += 2) {
+      const int32_t word = last_group_word(tail, whole, channels);
       lanes[0] = sxtb16_even(word);
       lanes[1] = sxtb16_odd(word);
     }
@@ -62,17 +88,33 @@ typedef struct {
   int32_t low, high; /* the sums of a word's bottom and top lanes */
 } lane_sums;
 
+/* Cortex-M7, the one core with these kernels and a double-precision FPU (a heuristic: an M7 built for another FPU
+ * runs the M4's code, as exact, a little slower): dual issue pairs a load with a multiply, and LDRD loads two
+ * words in a cycle; the M4 and M33 pipeline back-to-back LDRs instead (2 cycles, then 1 each). */
+#if defined(__ARM_FP) && (__ARM_FP & 8)
+#define DUAL_ISSUE 1
+#else
+#define DUAL_ISSUE 0
+#endif
+
 #if defined(__ARM_FEATURE_DSP)
-/* One tap: two words of x's lanes at byte `at` from x, then two of w's at byte `wat` from w, back to back so that
- * each load after the first pipelines (LDRD would cost 3 cycles for 2 words, pipelined LDRs 2 + 1). */
-#define TAP_4_ASM(x, at, wat)                               \
-  "ldr %[xe], [%[" x "], #" at "]\n\t"                      \
-  "ldr %[xo], [%[" x "], #" at " + 4]\n\t"                  \
-  "ldr %[we], [%[w], #" wat "]\n\t"                         \
-  "ldr %[wo], [%[w], #" wat " + 4]\n\t"                     \
-  "smlabb %[c0], %[xe], %[we], %[c0]\n\t"                   \
-  "smlatt %[c2], %[xe], %[we], %[c2]\n\t"                   \
-  "smlabb %[c1], %[xo], %[wo], %[c1]\n\t"                   \
+/* One tap: two words of x's lanes at byte `at` from x, then two of w's at byte `wat` from w. */
+#if DUAL_ISSUE
+#define TAP_4_LOADS(x, at, wat)                           \
+  "ldrd %[xe], %[xo], [%[" x "], #" at "]\n\t"            \
+  "ldrd %[we], %[wo], [%[w], #" wat "]\n\t"
+#else
+#define TAP_4_LOADS(x, at, wat)                           \
+  "ldr %[xe], [%[" x "], #" at "]\n\t"                    \
+  "ldr %[xo], [%[" x "], #" at " + 4]\n\t"                \
+  "ldr %[we], [%[w], #" wat "]\n\t"                       \
+  "ldr %[wo], [%[w], #" wat " + 4]\n\t"
+#endif
+#define TAP_4_ASM(x, at, wat)                             \
+  TAP_4_LOADS(x, at, wat)                                 \
+  "smlabb %[c0], %[xe], %[we], %[c0]\n\t"                 \
+  "smlatt %[c2], %[xe], %[we], %[c2]\n\t"                 \
+  "smlabb %[c1], %[xo], %[wo], %[c1]\n\t"                 \
   "smlatt %[c3], %[xo], %[wo], %[c3]\n\t"
 
 /* The nine taps (w: the group's 18 weight words). */
@@ -233,6 +275,29 @@ static inline __attribute__((always_inline)) void store_4(sums_4 s, const requan
   }
 }
 
+/* store_4 of two columns' sums of the same four channels, `apart` bytes apart: in the folded case each channel's
+ * fields are loaded once for both. */
+static inline __attribute__((always_inline)) void store_4_pair(sums_4 a, sums_4 b, const requant* t, int8_t* out,
+                                                               int32_t apart, output_range range, byte_bounds bounds,
+                                                               int full, int folded) {
+  if (folded) {
+    const int32_t m0 = t[0].multiplier, offset0 = t[0].offset, right0 = t[0].right;
+    const int32_t a0 = requantize_folded(a.c0, m0, offset0, right0), b0 = requantize_folded(b.c0, m0, offset0, right0);
+    const int32_t m1 = t[1].multiplier, offset1 = t[1].offset, right1 = t[1].right;
+    const int32_t a1 = requantize_folded(a.c1, m1, offset1, right1), b1 = requantize_folded(b.c1, m1, offset1, right1);
+    const int32_t m2 = t[2].multiplier, offset2 = t[2].offset, right2 = t[2].right;
+    const int32_t a2 = requantize_folded(a.c2, m2, offset2, right2), b2 = requantize_folded(b.c2, m2, offset2, right2);
+    const int32_t m3 = t[3].multiplier, offset3 = t[3].offset, right3 = t[3].right;
+    const int32_t a3 = requantize_folded(a.c3, m3, offset3, right3), b3 = requantize_folded(b.c3, m3, offset3, right3);
+    const uint32_t packed_a = pack_4(a0, a1, a2, a3), packed_b = pack_4(b0, b1, b2, b3);
+    store_word(out, full ? packed_a : clamp_4(packed_a, bounds));
+    store_word(out + apart, full ? packed_b : clamp_4(packed_b, bounds));
+  } else {
+    store_4(a, t, out, 4, range, bounds, full, 0);
+    store_4(b, t, out + apart, 4, range, bounds, full, 0);
+  }
+}
+
 /* One output row: rows[ky] points at the first window's first column in lane row ky, group 0. */
 static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthwise_params* p,
                                                                 const int32_t* const* rows, lane_rows shape,
@@ -244,7 +309,7 @@ static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthw
   const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
   int8_t* const end = out + p->out_w * channels;
   window_rows r = {rows[0], rows[1], rows[2], k == 5 ? rows[3] : 0, k == 5 ? rows[4] : 0};
-  if (k == 3 && p->stride_w == 1) { /* column pairs; an odd last column below */
+  if (k == 3 && p->stride_w == 1 && !DUAL_ISSUE) { /* column pairs; an odd last column below */
     int8_t* const pairs_end = out + (p->out_w & ~1) * channels;
     for (; out != pairs_end; out += channels, r = advance(r, 2 * step - skip, k)) {
       const int32_t* w = (const int32_t*)(const void*)p->weights;
@@ -253,8 +318,7 @@ static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthw
       for (; out != group_end; out += 4, g += 4, w += 18, r = advance(r, group_words, k)) {
         sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
         window_pair(r, w, &a, &b);
-        store_4(a, g, out, 4, range, bounds, full, folded);
-        store_4(b, g, out + channels, 4, range, bounds, full, folded);
+        store_4_pair(a, b, g, out, channels, range, bounds, full, folded);
       }
       if (whole < channels) {
         sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
