@@ -145,7 +145,7 @@ static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, co
 /* ---- stride 1, 3x3: two neighbouring output columns at once, one channel pair (the lanes of one word) ----
  * Per filter row the two windows read four columns; the second window's taps are the first's shifted by one, so
  * the three weight words and four input words are loaded once for both: 7 loads and 12 multiply-accumulates. */
-#define ROW_PAIR_ASM(x_at, w_at)                        \
+#define ROW_PAIR_S1_ASM(x_at, w_at)                       \
   "ldr %[w0], [%[w], #" w_at "]\n\t"                    \
   "ldr %[w1], [%[w], #" w_at " + 8]\n\t"                \
   "ldr %[w2], [%[w], #" w_at " + 16]\n\t"               \
@@ -166,11 +166,34 @@ static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, co
   "smlabb %[b0], %[x1], %[w2], %[b0]\n\t"             \
   "smlatt %[b1], %[x1], %[w2], %[b1]\n\t"
 
+/* Stride 2: the second window starts two columns on; the two share one column, five input words a row. */
+#define ROW_PAIR_S2_ASM(x_at, w_at)                     \
+  "ldr %[w0], [%[w], #" w_at "]\n\t"                    \
+  "ldr %[w1], [%[w], #" w_at " + 8]\n\t"                \
+  "ldr %[w2], [%[w], #" w_at " + 16]\n\t"               \
+  "ldr %[x0], [%[x], #" x_at "]\n\t"                    \
+  "ldr %[x1], [%[x], #" x_at " + 8]\n\t"                \
+  "smlabb %[a0], %[x0], %[w0], %[a0]\n\t"             \
+  "smlatt %[a1], %[x0], %[w0], %[a1]\n\t"             \
+  "smlabb %[a0], %[x1], %[w1], %[a0]\n\t"             \
+  "smlatt %[a1], %[x1], %[w1], %[a1]\n\t"             \
+  "ldr %[x0], [%[x], #" x_at " + 16]\n\t"               \
+  "ldr %[x1], [%[x], #" x_at " + 24]\n\t"               \
+  "smlabb %[a0], %[x0], %[w2], %[a0]\n\t"             \
+  "smlatt %[a1], %[x0], %[w2], %[a1]\n\t"             \
+  "smlabb %[b0], %[x0], %[w0], %[b0]\n\t"             \
+  "smlatt %[b1], %[x0], %[w0], %[b1]\n\t"             \
+  "smlabb %[b0], %[x1], %[w1], %[b0]\n\t"             \
+  "smlatt %[b1], %[x1], %[w1], %[b1]\n\t"             \
+  "ldr %[x0], [%[x], #" x_at " + 32]\n\t"               \
+  "smlabb %[b0], %[x0], %[w2], %[b0]\n\t"             \
+  "smlatt %[b1], %[x0], %[w2], %[b1]\n\t"
+
 /* x_at, w_at: byte offsets from x and w (the odd lanes of a group: 4 more) */
-#define ROW_PAIR(xp, wp, a, b, x_at, w_at)                                                                           \
+#define ROW_PAIR(xp, wp, a, b, x_at, w_at, stride)                                                                   \
   do {                                                                                                               \
     int32_t w0, w1, w2, x0, x1;                                                                                      \
-    __asm__(ROW_PAIR_ASM(x_at, w_at)                                                                                 \
+    __asm__(ROW_PAIR##stride##_ASM(x_at, w_at)                                                                       \
           : [a0] "+r"((a).low), [a1] "+r"((a).high), [b0] "+r"((b).low), [b1] "+r"((b).high), [w0] "=&r"(w0),  \
             [w1] "=&r"(w1), [w2] "=&r"(w2), [x0] "=&r"(x0), [x1] "=&r"(x1)                                          \
           : [x] "r"(xp), [w] "r"(wp)                                                                                 \
@@ -197,17 +220,17 @@ static inline sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
   for (k = 0; k < 5; ++k) s = tap_4(r0 + 2 * k, w + 2 * k, s);
   return s;
 }
-#define ROW_PAIR(x, w, a, b, x_at, w_at) row_pair(x, w, &(a), &(b), x_at, w_at)
+#define ROW_PAIR(x, w, a, b, x_at, w_at, stride) row_pair(x, w, &(a), &(b), x_at, w_at, (#stride)[1] - '0')
 static inline void row_pair(const int32_t* x_base, const int32_t* w_base, lane_sums* a, lane_sums* b, const char* x_at,
-                            const char* w_at) {
+                            const char* w_at, int32_t stride) {
   const int32_t* x = (const int32_t*)(const void*)((const char*)x_base + atoi(x_at));
   const int32_t* w = (const int32_t*)(const void*)((const char*)w_base + atoi(w_at));
   int32_t kx;
   for (kx = 0; kx < 3; ++kx) {
     a->low = smlabb(x[2 * kx], w[2 * kx], a->low);
     a->high = smlatt(x[2 * kx], w[2 * kx], a->high);
-    b->low = smlabb(x[2 * kx + 2], w[2 * kx], b->low);
-    b->high = smlatt(x[2 * kx + 2], w[2 * kx], b->high);
+    b->low = smlabb(x[2 * kx + 2 * stride], w[2 * kx], b->low);
+    b->high = smlatt(x[2 * kx + 2 * stride], w[2 * kx], b->high);
   }
 }
 #endif
@@ -238,22 +261,40 @@ static inline __attribute__((always_inline)) sums_4 window_k(window_rows r, cons
   return row5_4(r.r4, w + 40, s);
 }
 
-/* The four sums of a group requantized. Folded (every channel's zero point folded into its rounding offset): one
- * SSAT each, the four bytes packed into one word (clamped four bytes at once for a narrower activation range) and
- * stored with one STR. */
-/* The 3x3 windows at two neighbouring columns (stride 1) of four channels: a, b start as the biases. */
-static inline __attribute__((always_inline)) void window_pair(window_rows r, const int32_t* w, sums_4* a, sums_4* b) {
+/* The 3x3 windows at two output columns (stride 1 or 2, a constant) of four channels: a, b start as the biases. */
+static inline __attribute__((always_inline)) void window_pair(window_rows r, const int32_t* w, sums_4* a, sums_4* b,
+                                                              int32_t stride) {
   lane_sums even_a = {a->c0, a->c2}, even_b = {b->c0, b->c2}, odd_a = {a->c1, a->c3}, odd_b = {b->c1, b->c3};
-  ROW_PAIR(r.r0, w, even_a, even_b, "0", "0");
-  ROW_PAIR(r.r1, w, even_a, even_b, "0", "24");
-  ROW_PAIR(r.r2, w, even_a, even_b, "0", "48");
-  ROW_PAIR(r.r0, w, odd_a, odd_b, "4", "4");
-  ROW_PAIR(r.r1, w, odd_a, odd_b, "4", "28");
-  ROW_PAIR(r.r2, w, odd_a, odd_b, "4", "52");
+  if (stride == 1) {
+    ROW_PAIR(r.r0, w, even_a, even_b, "0", "0", _S1);
+    ROW_PAIR(r.r1, w, even_a, even_b, "0", "24", _S1);
+    ROW_PAIR(r.r2, w, even_a, even_b, "0", "48", _S1);
+    ROW_PAIR(r.r0, w, odd_a, odd_b, "4", "4", _S1);
+    ROW_PAIR(r.r1, w, odd_a, odd_b, "4", "28", _S1);
+    ROW_PAIR(r.r2, w, odd_a, odd_b, "4", "52", _S1);
+  } else {
+    ROW_PAIR(r.r0, w, even_a, even_b, "0", "0", _S2);
+    ROW_PAIR(r.r1, w, even_a, even_b, "0", "24", _S2);
+    ROW_PAIR(r.r2, w, even_a, even_b, "0", "48", _S2);
+    ROW_PAIR(r.r0, w, odd_a, odd_b, "4", "4", _S2);
+    ROW_PAIR(r.r1, w, odd_a, odd_b, "4", "28", _S2);
+    ROW_PAIR(r.r2, w, odd_a, odd_b, "4", "52", _S2);
+  }
   a->c0 = even_a.low, a->c2 = even_a.high, a->c1 = odd_a.low, a->c3 = odd_a.high;
   b->c0 = even_b.low, b->c2 = even_b.high, b->c1 = odd_b.low, b->c3 = odd_b.high;
 }
 
+/* The weights are doubled (layouts.depthwise_dsp), so a sum is the bias plus twice the products: a folded layer's
+ * table holds doubled biases (the whole sum doubled, what the rounding multiply takes), any other layer's its
+ * biases as they are. The sum as the reference kernels have it (wrapping int32, as theirs). */
+static inline __attribute__((always_inline)) int32_t undoubled(int32_t sum, int32_t bias, int folded) {
+  if (folded) return sum >> 1;
+  return (int32_t)((uint32_t)bias + (uint32_t)((int32_t)((uint32_t)sum - (uint32_t)bias) >> 1));
+}
+
+/* The four sums of a group requantized. Folded (every channel's zero point folded into its rounding offset): one
+ * SSAT each, the four bytes packed into one word (clamped four bytes at once for a narrower activation range) and
+ * stored with one STR. */
 static inline __attribute__((always_inline)) void store_4(sums_4 s, const requant* t, int8_t* out, int32_t count,
                                                           output_range range, byte_bounds bounds, int full,
                                                           int folded) {
@@ -271,7 +312,7 @@ static inline __attribute__((always_inline)) void store_4(sums_4 s, const requan
   } else {
     const int32_t sums[4] = {s.c0, s.c1, s.c2, s.c3};
     int32_t k;
-    for (k = 0; k < count; ++k) out[k] = requantize(&t[k], sums[k], range, full);
+    for (k = 0; k < count; ++k) out[k] = requantize(&t[k], undoubled(sums[k], t[k].bias, folded), range, full);
   }
 }
 
@@ -294,8 +335,39 @@ static inline __attribute__((always_inline)) void store_4_pair(sums_4 a, sums_4 
     store_word(out + apart, full ? packed_b : clamp_4(packed_b, bounds));
   } else {
     store_4(a, t, out, 4, range, bounds, full, 0);
-    store_4(b, t, out + apart, 4, range, bounds, full, 0);
+    store_4(b, t, out + apart, 4, range, bounds, full, 0);  /* a folded layer's pairs take the branch above */
   }
+}
+
+/* The output row's column pairs (of a folded layer, 3x3, stride 1 or 2: a constant); r advanced past them. Returns
+ * where the row's odd last column goes. */
+static inline __attribute__((always_inline)) int8_t* column_pairs(const mnd_depthwise_params* p, window_rows* rows,
+                                                                  lane_rows shape, const requant* t, int8_t* out,
+                                                                  output_range range, byte_bounds bounds, int full,
+                                                                  int32_t stride) {
+  const int32_t channels = p->out_c, whole = channels & ~3;
+  const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
+  int8_t* const pairs_end = out + (p->out_w & ~1) * channels;
+  window_rows r = *rows;
+  for (; out != pairs_end; out += channels, r = advance(r, 4 * stride - skip, 3)) {
+    const int32_t* w = (const int32_t*)(const void*)p->weights;
+    const requant* g = t;
+    int8_t* const group_end = out + whole;
+    for (; out != group_end; out += 4, g += 4, w += 18, r = advance(r, group_words, 3)) {
+      sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
+      window_pair(r, w, &a, &b, stride);
+      store_4_pair(a, b, g, out, channels, range, bounds, full, 1);
+    }
+    if (whole < channels) {
+      sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
+      window_pair(r, w, &a, &b, stride);
+      store_4(a, g, out, channels - whole, range, bounds, full, 1);
+      store_4(b, g, out + channels, channels - whole, range, bounds, full, 1);
+      out += channels - whole;
+    }
+  }
+  *rows = r;
+  return out;
 }
 
 /* One output row: rows[ky] points at the first window's first column in lane row ky, group 0. */
@@ -309,25 +381,11 @@ static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthw
   const int32_t group_words = 2 * shape.width, skip = group_words * (whole / 4);
   int8_t* const end = out + p->out_w * channels;
   window_rows r = {rows[0], rows[1], rows[2], k == 5 ? rows[3] : 0, k == 5 ? rows[4] : 0};
-  if (k == 3 && p->stride_w == 1 && !DUAL_ISSUE) { /* column pairs; an odd last column below */
-    int8_t* const pairs_end = out + (p->out_w & ~1) * channels;
-    for (; out != pairs_end; out += channels, r = advance(r, 2 * step - skip, k)) {
-      const int32_t* w = (const int32_t*)(const void*)p->weights;
-      const requant* g = t;
-      int8_t* const group_end = out + whole;
-      for (; out != group_end; out += 4, g += 4, w += 18, r = advance(r, group_words, k)) {
-        sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
-        window_pair(r, w, &a, &b);
-        store_4_pair(a, b, g, out, channels, range, bounds, full, folded);
-      }
-      if (whole < channels) {
-        sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
-        window_pair(r, w, &a, &b);
-        store_4(a, g, out, channels - whole, range, bounds, full, 0);
-        store_4(b, g, out + channels, channels - whole, range, bounds, full, 0);
-        out += channels - whole;
-      }
-    }
+  if (k == 3 && folded && !DUAL_ISSUE && p->stride_w <= 2) { /* column pairs; an odd last column below */
+    if (p->stride_w == 1)
+      out = column_pairs(p, &r, shape, t, out, range, bounds, full, 1);
+    else
+      out = column_pairs(p, &r, shape, t, out, range, bounds, full, 2);
   }
   for (; out != end; r = advance(r, step - skip, k)) {
     const int32_t* w = (const int32_t*)(const void*)p->weights;
@@ -339,7 +397,7 @@ static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthw
     }
     if (whole < channels) {
       const sums_4 s = {g[0].bias, g[1].bias, g[2].bias, g[3].bias};
-      store_4(window_k(r, w, s, k), g, out, channels - whole, range, bounds, full, 0);
+      store_4(window_k(r, w, s, k), g, out, channels - whole, range, bounds, full, folded);
       out += channels - whole;
     }
   }
@@ -372,6 +430,8 @@ static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthw
   int32_t oy, ky;
   const int folded = requant_table(p->multiplier, p->shift, p->bias, k * k, p->out_c, 4 * groups,
                                    p->output_zero_point, table) == REQUANT_FOLDED;
+  if (folded) /* |bias| < 2^30 on the one-multiply path: doubled, it fits */
+    for (oy = 0; oy < 4 * groups; ++oy) table[oy].bias *= 2;
   for (oy = 0; oy < p->out_h; ++oy) {
     const int32_t* rows[MAX_K];
     for (ky = 0; ky < k; ++ky) {

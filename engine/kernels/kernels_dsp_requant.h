@@ -139,11 +139,11 @@ static inline __attribute__((always_inline)) int8_t requantize_fast(int32_t acc,
   return clamp(((high + offset + (high >> 31)) >> right) + extra, out, full);
 }
 
-/* requantize_fast of a folded channel (extra 0, narrow) saturated to [-128, 127], as an int32 (no sign extension
- * to pay where the value is packed next). */
-static inline __attribute__((always_inline)) int32_t requantize_folded(int32_t acc, int32_t multiplier, int32_t offset,
-                                                                       int32_t right) {
-  const int32_t high = high_half(acc, multiplier, 0);
+/* A folded channel's output saturated to [-128, 127], as an int32 (no sign extension to pay where the value is
+ * packed next), from the sum doubled (two_acc: requantize_fast's high half without its shift). */
+static inline __attribute__((always_inline)) int32_t requantize_folded(int32_t two_acc, int32_t multiplier,
+                                                                       int32_t offset, int32_t right) {
+  const int32_t high = smmulr(two_acc, multiplier);
   return ssat8((high + offset + (high >> 31)) >> right);
 }
 
