@@ -33,49 +33,71 @@ static inline void fill_zero(int32_t* lanes, int32_t columns, int32_t zero_lanes
   for (; columns > 0; --columns, lanes += 2) lanes[0] = lanes[1] = zero_lanes;
 }
 
-/* One group's lane row: `first` padding columns, the `count` pixels from `pixel` on (`channels` bytes apart; two a
- * turn, their loads back to back), padding up to `width`. */
-static inline __attribute__((always_inline)) void widen_group(const int8_t* pixel, int32_t channels, int32_t first,
-                                                              int32_t count, lane_rows shape, int32_t* lanes) {
-  int32_t* const pairs_end = lanes + 2 * (first + (count & ~1));
-  fill_zero(lanes, first, shape.zero_lanes);
-  for (lanes += 2 * first; lanes != pairs_end; lanes += 4, pixel += 2 * channels) {
+/* One group's `count` pixels from `pixel` on (`channels` bytes apart; four a turn, their loads back to back) into
+ * consecutive columns of lanes. */
+static inline __attribute__((always_inline)) void widen_group(const int8_t* pixel, int32_t channels, int32_t count,
+                                                              int32_t* lanes) {
+  int32_t* const quads_end = lanes + 2 * (count & ~3);
+  int32_t* const pairs_end = lanes + 2 * (count & ~1);
+  for (; lanes != quads_end; lanes += 8, pixel += 4 * channels) {
+    const int32_t w0 = load_word(pixel), w1 = load_word(pixel + channels);
+    const int32_t w2 = load_word(pixel + 2 * channels), w3 = load_word(pixel + 3 * channels);
+    lanes[0] = sxtb16_even(w0);
+    lanes[1] = sxtb16_odd(w0);
+    lanes[2] = sxtb16_even(w1);
+    lanes[3] = sxtb16_odd(w1);
+    lanes[4] = sxtb16_even(w2);
+    lanes[5] = sxtb16_odd(w2);
+    lanes[6] = sxtb16_even(w3);
+    lanes[7] = sxtb16_odd(w3);
+  }
+  if (lanes != pairs_end) {
     const int32_t word = load_word(pixel), next = load_word(pixel + channels);
     lanes[0] = sxtb16_even(word);
     lanes[1] = sxtb16_odd(word);
     lanes[2] = sxtb16_even(next);
     lanes[3] = sxtb16_odd(next);
+    lanes += 4;
+    pixel += 2 * channels;
   }
   if (count & 1) {
     const int32_t word = load_word(pixel);
     lanes[0] = sxtb16_even(word);
     lanes[1] = sxtb16_odd(word);
-    lanes += 2;
   }
-  fill_zero(lanes, shape.width - first - count, shape.zero_lanes);
 }
 
-/* Padded input row `y` (outside the image: all zero point) into `row`, [groups][width][2] words, group by group. */
+/* The padding columns (left and right of the image) of `rows` lane rows set to the zero point. */
+static void fill_padding(const mnd_depthwise_params* p, lane_rows shape, int32_t* lanes, int32_t rows) {
+  const int32_t width = shape.width, first = p->pad_left < width ? p->pad_left : width;
+  const int32_t last = p->pad_left + p->in_w < width ? p->pad_left + p->in_w : width;
+  for (; rows > 0; --rows, lanes += 2 * width) {
+    fill_zero(lanes, first, shape.zero_lanes);
+    fill_zero(lanes + 2 * last, width - last, shape.zero_lanes);
+  }
+}
+
+/* Padded input row `y` into `row`, [groups][width][2] words, group by group: the columns inside the image only (the
+ * padding columns of every slot hold the zero point from the start: fill_padding, once a call); a row outside
+ * the image is the zero point there too. */
 static void widen_row(const mnd_depthwise_params* p, const int8_t* input, int32_t y, lane_rows shape, int32_t* row) {
   const int32_t channels = p->in_c, width = shape.width, whole = channels & ~3;
   const int32_t first = p->pad_left < width ? p->pad_left : width;
   const int32_t last = p->pad_left + p->in_w < width ? p->pad_left + p->in_w : width;
   const int8_t* const pixel = input + (y * p->in_w + first - p->pad_left) * channels;
   int32_t g, column;
+  row += 2 * first;
   if (y < 0 || y >= p->in_h) {
-    fill_zero(row, shape.groups * width, shape.zero_lanes);
+    for (g = 0; g < shape.groups; ++g, row += 2 * width) fill_zero(row, last - first, shape.zero_lanes);
     return;
   }
-  for (g = 0; g < whole; g += 4, row += 2 * width) widen_group(pixel + g, channels, first, last - first, shape, row);
+  for (g = 0; g < whole; g += 4, row += 2 * width) widen_group(pixel + g, channels, last - first, row);
   if (whole < channels) {
-    int32_t* lanes = row + 2 * first;
     const int8_t* tail = pixel;
-    fill_zero(row, first, shape.zero_lanes);
-    fill_zero(row + 2 * last, width - last, shape.zero_lanes);
-    for (column = first; column < last; ++column, tail += channels, lanes += 2) {
+    for (column = first; column < last; ++column, tail += channels, row += 2) {
       const int32_t word = last_group_word(tail, whole, channels);
-      lanes[0] = sxtb16_even(word);
-      lanes[1] = sxtb16_odd(word);
+      row[0] = sxtb16_even(word);
+      row[1] = sxtb16_odd(word);
     }
   }
 }
@@ -432,6 +454,7 @@ static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthw
                                    p->output_zero_point, table) == REQUANT_FOLDED;
   if (folded) /* |bias| < 2^30 on the one-multiply path: doubled, it fits */
     for (oy = 0; oy < 4 * groups; ++oy) table[oy].bias *= 2;
+  fill_padding(p, shape, slots, k * groups);
   for (oy = 0; oy < p->out_h; ++oy) {
     const int32_t* rows[MAX_K];
     for (ky = 0; ky < k; ++ky) {

@@ -139,12 +139,25 @@ static inline __attribute__((always_inline)) int8_t requantize_fast(int32_t acc,
   return clamp(((high + offset + (high >> 31)) >> right) + extra, out, full);
 }
 
+/* (a * b + 2^31) >> 32 plus c: SMMLAR (exact: c joins above the product's low word). */
+static inline int32_t smmlar(int32_t a, int32_t b, int32_t c) {
+#if defined(__ARM_FEATURE_DSP)
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+#else
+  return (int32_t)(uint32_t)((uint64_t)(((int64_t)c << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
 /* A folded channel's output saturated to [-128, 127], as an int32 (no sign extension to pay where the value is
- * packed next), from the sum doubled (two_acc: requantize_fast's high half without its shift). */
+ * packed next), from the sum doubled (two_acc: requantize_fast's high half without its shift). SMMLAR adds the
+ * offset; the sign of two_acc stands in for the high half's: they differ only where the high half rounds to 0 from
+ * a negative sum, and there (offset - 1) >> right == offset >> right (offset is 2^(right - 1) above a multiple of
+ * 2^right). */
 static inline __attribute__((always_inline)) int32_t requantize_folded(int32_t two_acc, int32_t multiplier,
                                                                        int32_t offset, int32_t right) {
-  const int32_t high = smmulr(two_acc, multiplier);
-  return ssat8((high + offset + (high >> 31)) >> right);
+  return ssat8((smmlar(two_acc, multiplier, offset) + (two_acc >> 31)) >> right);
 }
 
 static inline int full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
