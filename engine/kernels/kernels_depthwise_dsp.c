@@ -361,6 +361,40 @@ static inline __attribute__((always_inline)) void store_4_pair(sums_4 a, sums_4 
   }
 }
 
+/* A full-range folded group's lanes `lane` (0: channels 0 and 2, 1: channels 1 and 3) of both columns: the three
+ * filter rows, requantized and stored byte by byte before the other lanes' asm runs (nothing stays live across it,
+ * and the asm's memory clobber keeps GCC from merging the byte stores through the stack). */
+static inline __attribute__((always_inline)) void lanes_pair_stored(window_rows r, const int32_t* w, const requant* t,
+                                                                    int8_t* out, int32_t apart, int32_t stride,
+                                                                    int32_t lane) {
+  lane_sums a = {t[lane].bias, t[lane + 2].bias}, b = a;
+  if (stride == 1 && lane == 0) {
+    ROW_PAIR(r.r0, w, a, b, "0", "0", _S1);
+    ROW_PAIR(r.r1, w, a, b, "0", "24", _S1);
+    ROW_PAIR(r.r2, w, a, b, "0", "48", _S1);
+  } else if (stride == 1) {
+    ROW_PAIR(r.r0, w, a, b, "4", "4", _S1);
+    ROW_PAIR(r.r1, w, a, b, "4", "28", _S1);
+    ROW_PAIR(r.r2, w, a, b, "4", "52", _S1);
+  } else if (lane == 0) {
+    ROW_PAIR(r.r0, w, a, b, "0", "0", _S2);
+    ROW_PAIR(r.r1, w, a, b, "0", "24", _S2);
+    ROW_PAIR(r.r2, w, a, b, "0", "48", _S2);
+  } else {
+    ROW_PAIR(r.r0, w, a, b, "4", "4", _S2);
+    ROW_PAIR(r.r1, w, a, b, "4", "28", _S2);
+    ROW_PAIR(r.r2, w, a, b, "4", "52", _S2);
+  }
+  {
+    const int32_t m_low = t[lane].multiplier, offset_low = t[lane].offset, right_low = t[lane].right;
+    const int32_t m_high = t[lane + 2].multiplier, offset_high = t[lane + 2].offset, right_high = t[lane + 2].right;
+    out[lane] = (int8_t)requantize_folded(a.low, m_low, offset_low, right_low);
+    out[apart + lane] = (int8_t)requantize_folded(b.low, m_low, offset_low, right_low);
+    out[lane + 2] = (int8_t)requantize_folded(a.high, m_high, offset_high, right_high);
+    out[apart + lane + 2] = (int8_t)requantize_folded(b.high, m_high, offset_high, right_high);
+  }
+}
+
 /* The output row's column pairs (of a folded layer, 3x3, stride 1 or 2: a constant); r advanced past them. Returns
  * where the row's odd last column goes. */
 static inline __attribute__((always_inline)) int8_t* column_pairs(const mnd_depthwise_params* p, window_rows* rows,
@@ -376,9 +410,14 @@ static inline __attribute__((always_inline)) int8_t* column_pairs(const mnd_dept
     const requant* g = t;
     int8_t* const group_end = out + whole;
     for (; out != group_end; out += 4, g += 4, w += 18, r = advance(r, group_words, 3)) {
-      sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
-      window_pair(r, w, &a, &b, stride);
-      store_4_pair(a, b, g, out, channels, range, bounds, full, 1);
+      if (full) {
+        lanes_pair_stored(r, w, g, out, channels, stride, 0);
+        lanes_pair_stored(r, w, g, out, channels, stride, 1);
+      } else {
+        sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;
+        window_pair(r, w, &a, &b, stride);
+        store_4_pair(a, b, g, out, channels, range, bounds, full, 1);
+      }
     }
     if (whole < channels) {
       sums_4 a = {g[0].bias, g[1].bias, g[2].bias, g[3].bias}, b = a;

@@ -24,9 +24,9 @@ CONV = [(3, 8, 9, 9, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 1, F
         (7, 6, 5, 5, 1, 2, True), (2, 3, 6, 6, 5, 1, True)]
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False),
              (16, 6, 6, 2, True), (1, 4, 4, 1, True), (24, 2, 3, 1, True)]
-# As DEPTHWISE, with the requantization style (_requant) forced: the folded path of the stride-1 column pairs with
-# a channel tail and an odd last column, full range and narrow (the four-byte clamp).
-DEPTHWISE_FOLDED = [((14, 5, 7, 1, True), 1), ((8, 6, 5, 1, False), 4)]
+# As DEPTHWISE, with the requantization style (_requant) forced: the folded path of the column pairs (stride 1 and
+# 2) with a channel tail and an odd last column, full range and narrow (the four-byte clamp).
+DEPTHWISE_FOLDED = [((14, 5, 7, 1, True), 1), ((8, 6, 5, 1, False), 4), ((12, 7, 7, 2, True), 4)]
 
 
 @pytest.fixture(scope="module", autouse=True)
