@@ -479,6 +479,44 @@ static inline __attribute__((always_inline)) void depthwise_row_any(const mnd_de
     depthwise_row(p, rows, shape, t, out, 0, 0, k);
 }
 
+/* requant_table's table for a layer whose every channel takes the folded path (a positive multiplier, a right shift
+ * of 1 to MAX_FOLDED_RIGHT, a bias that fits one multiply), built in one pass, with the biases doubled (the sums
+ * come out doubled: layouts.depthwise_dsp). Returns 0, the table unfinished, at the first other channel: the caller
+ * builds the general table. */
+static int folded_table(const mnd_depthwise_params* p, int32_t depth, int32_t entries, requant* table) {
+  const uint32_t limit = (1u << 30) - ((uint32_t)depth << 14);
+  const int32_t zero_point = p->output_zero_point;
+  int32_t c;
+  for (c = 0; c < p->out_c; ++c) {
+    const int32_t multiplier = p->multiplier[c], right = -p->shift[c], bias = p->bias ? p->bias[c] : 0;
+    const uint32_t magnitude = bias < 0 ? 0u - (uint32_t)bias : (uint32_t)bias;
+    requant* r = &table[c];
+    if (multiplier <= 0 || right < 1 || right > MAX_FOLDED_RIGHT || magnitude >= limit) return 0;
+    r->bias = 2 * bias;
+    r->multiplier = multiplier;
+    r->offset = ((int32_t)1 << (right - 1)) + zero_point * ((int32_t)1 << right);
+    r->right = right;
+    r->extra = r->wide = 0;
+  }
+  for (; c < entries; ++c) { /* requant_entry's padding: multiplier 0, right 1 */
+    requant* r = &table[c];
+    r->bias = r->multiplier = r->extra = r->wide = 0;
+    r->offset = 1 + 2 * zero_point;
+    r->right = 1;
+  }
+  return 1;
+}
+
+/* requant_table for a layer with some other channel; a folded layer's biases doubled as folded_table's. */
+static int general_table(const mnd_depthwise_params* p, int32_t depth, int32_t entries, requant* table) {
+  const int folded = requant_table(p->multiplier, p->shift, p->bias, depth, p->out_c, entries, p->output_zero_point,
+                                   table) == REQUANT_FOLDED;
+  int32_t c;
+  if (folded) /* |bias| < 2^30 on the one-multiply path: doubled, it fits */
+    for (c = 0; c < entries; ++c) table[c].bias *= 2;
+  return folded;
+}
+
 static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthwise_params* p, const int8_t* input,
                                                                 int8_t* output, void* scratch, int32_t k) {
   const int32_t groups = (p->out_c + 3) / 4;
@@ -489,10 +527,7 @@ static inline __attribute__((always_inline)) void depthwise_dsp(const mnd_depthw
   const int32_t slot_words = 2 * groups * shape.width;
   int32_t held[MAX_K] = {-1, -1, -1, -1, -1}; /* the padded row each slot holds */
   int32_t oy, ky;
-  const int folded = requant_table(p->multiplier, p->shift, p->bias, k * k, p->out_c, 4 * groups,
-                                   p->output_zero_point, table) == REQUANT_FOLDED;
-  if (folded) /* |bias| < 2^30 on the one-multiply path: doubled, it fits */
-    for (oy = 0; oy < 4 * groups; ++oy) table[oy].bias *= 2;
+  const int folded = folded_table(p, k * k, 4 * groups, table) || general_table(p, k * k, 4 * groups, table);
   fill_padding(p, shape, slots, k * groups);
   for (oy = 0; oy < p->out_h; ++oy) {
     const int32_t* rows[MAX_K];
