@@ -464,19 +464,29 @@ static inline __attribute__((always_inline)) void depthwise_row(const mnd_depthw
   }
 }
 
+/* A layer with some channel off the folded path (rare): one copy a kernel size, the range at run time. */
+static __attribute__((noinline)) void depthwise_row_other3(const mnd_depthwise_params* p, const int32_t* const* rows,
+                                                           lane_rows shape, const requant* t, int8_t* out) {
+  depthwise_row(p, rows, shape, t, out, full_range(p->act_min, p->act_max), 0, 3);
+}
+
+static __attribute__((noinline)) void depthwise_row_other5(const mnd_depthwise_params* p, const int32_t* const* rows,
+                                                           lane_rows shape, const requant* t, int8_t* out) {
+  depthwise_row(p, rows, shape, t, out, full_range(p->act_min, p->act_max), 0, 5);
+}
+
 static inline __attribute__((always_inline)) void depthwise_row_any(const mnd_depthwise_params* p,
                                                                     const int32_t* const* rows, lane_rows shape,
                                                                     const requant* t, int folded, int8_t* out,
                                                                     int32_t k) {
-  const int full = full_range(p->act_min, p->act_max);
-  if (folded && full)
+  if (!folded && k == 3)
+    depthwise_row_other3(p, rows, shape, t, out);
+  else if (!folded)
+    depthwise_row_other5(p, rows, shape, t, out);
+  else if (full_range(p->act_min, p->act_max))
     depthwise_row(p, rows, shape, t, out, 1, 1, k);
-  else if (folded)
-    depthwise_row(p, rows, shape, t, out, 0, 1, k);
-  else if (full)
-    depthwise_row(p, rows, shape, t, out, 1, 0, k);
   else
-    depthwise_row(p, rows, shape, t, out, 0, 0, k);
+    depthwise_row(p, rows, shape, t, out, 0, 1, k);
 }
 
 /* requant_table's table for a layer whose every channel takes the folded path (a positive multiplier, a right shift
