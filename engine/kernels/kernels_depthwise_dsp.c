@@ -2,7 +2,6 @@
  * multiply-accumulate the int16 lanes SXTB16 widens, four channels per word. Bit-exact with the portable kernels
  * in kernels.c; weights rearranged ahead of time by engine/layouts.py. C versions of the instructions where the
  * DSP extension is missing (a host build, for diagnosis). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -168,19 +167,19 @@ static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, co
  * Per filter row the two windows read four columns; the second window's taps are the first's shifted by one, so
  * the three weight words and four input words are loaded once for both: 7 loads and 12 multiply-accumulates. */
 #define ROW_PAIR_S1_ASM(x_at, w_at)                       \
-  "ldr %[w0], [%[w], #" w_at "]\n\t"                    \
-  "ldr %[w1], [%[w], #" w_at " + 8]\n\t"                \
-  "ldr %[w2], [%[w], #" w_at " + 16]\n\t"               \
-  "ldr %[x0], [%[x], #" x_at "]\n\t"                    \
-  "ldr %[x1], [%[x], #" x_at " + 8]\n\t"                \
+  "ldr %[w0], [%[w], #" #w_at "]\n\t"                    \
+  "ldr %[w1], [%[w], #" #w_at " + 8]\n\t"                \
+  "ldr %[w2], [%[w], #" #w_at " + 16]\n\t"               \
+  "ldr %[x0], [%[x], #" #x_at "]\n\t"                    \
+  "ldr %[x1], [%[x], #" #x_at " + 8]\n\t"                \
   "smlabb %[a0], %[x0], %[w0], %[a0]\n\t"             \
   "smlatt %[a1], %[x0], %[w0], %[a1]\n\t"             \
   "smlabb %[a0], %[x1], %[w1], %[a0]\n\t"             \
   "smlatt %[a1], %[x1], %[w1], %[a1]\n\t"             \
   "smlabb %[b0], %[x1], %[w0], %[b0]\n\t"             \
   "smlatt %[b1], %[x1], %[w0], %[b1]\n\t"             \
-  "ldr %[x0], [%[x], #" x_at " + 16]\n\t"               \
-  "ldr %[x1], [%[x], #" x_at " + 24]\n\t"               \
+  "ldr %[x0], [%[x], #" #x_at " + 16]\n\t"               \
+  "ldr %[x1], [%[x], #" #x_at " + 24]\n\t"               \
   "smlabb %[a0], %[x0], %[w2], %[a0]\n\t"             \
   "smlatt %[a1], %[x0], %[w2], %[a1]\n\t"             \
   "smlabb %[b0], %[x0], %[w1], %[b0]\n\t"             \
@@ -190,24 +189,24 @@ static inline __attribute__((always_inline)) sums_4 row5_4(const int32_t* r0, co
 
 /* Stride 2: the second window starts two columns on; the two share one column, five input words a row. */
 #define ROW_PAIR_S2_ASM(x_at, w_at)                     \
-  "ldr %[w0], [%[w], #" w_at "]\n\t"                    \
-  "ldr %[w1], [%[w], #" w_at " + 8]\n\t"                \
-  "ldr %[w2], [%[w], #" w_at " + 16]\n\t"               \
-  "ldr %[x0], [%[x], #" x_at "]\n\t"                    \
-  "ldr %[x1], [%[x], #" x_at " + 8]\n\t"                \
+  "ldr %[w0], [%[w], #" #w_at "]\n\t"                    \
+  "ldr %[w1], [%[w], #" #w_at " + 8]\n\t"                \
+  "ldr %[w2], [%[w], #" #w_at " + 16]\n\t"               \
+  "ldr %[x0], [%[x], #" #x_at "]\n\t"                    \
+  "ldr %[x1], [%[x], #" #x_at " + 8]\n\t"                \
   "smlabb %[a0], %[x0], %[w0], %[a0]\n\t"             \
   "smlatt %[a1], %[x0], %[w0], %[a1]\n\t"             \
   "smlabb %[a0], %[x1], %[w1], %[a0]\n\t"             \
   "smlatt %[a1], %[x1], %[w1], %[a1]\n\t"             \
-  "ldr %[x0], [%[x], #" x_at " + 16]\n\t"               \
-  "ldr %[x1], [%[x], #" x_at " + 24]\n\t"               \
+  "ldr %[x0], [%[x], #" #x_at " + 16]\n\t"               \
+  "ldr %[x1], [%[x], #" #x_at " + 24]\n\t"               \
   "smlabb %[a0], %[x0], %[w2], %[a0]\n\t"             \
   "smlatt %[a1], %[x0], %[w2], %[a1]\n\t"             \
   "smlabb %[b0], %[x0], %[w0], %[b0]\n\t"             \
   "smlatt %[b1], %[x0], %[w0], %[b1]\n\t"             \
   "smlabb %[b0], %[x1], %[w1], %[b0]\n\t"             \
   "smlatt %[b1], %[x1], %[w1], %[b1]\n\t"             \
-  "ldr %[x0], [%[x], #" x_at " + 32]\n\t"               \
+  "ldr %[x0], [%[x], #" #x_at " + 32]\n\t"               \
   "smlabb %[b0], %[x0], %[w2], %[b0]\n\t"             \
   "smlatt %[b1], %[x0], %[w2], %[b1]\n\t"
 
@@ -242,11 +241,13 @@ static inline sums_4 row5_4(const int32_t* r0, const int32_t* w, sums_4 s) {
   for (k = 0; k < 5; ++k) s = tap_4(r0 + 2 * k, w + 2 * k, s);
   return s;
 }
-#define ROW_PAIR(x, w, a, b, x_at, w_at, stride) row_pair(x, w, &(a), &(b), x_at, w_at, (#stride)[1] - '0')
-static inline void row_pair(const int32_t* x_base, const int32_t* w_base, lane_sums* a, lane_sums* b, const char* x_at,
-                            const char* w_at, int32_t stride) {
-  const int32_t* x = (const int32_t*)(const void*)((const char*)x_base + atoi(x_at));
-  const int32_t* w = (const int32_t*)(const void*)((const char*)w_base + atoi(w_at));
+#define ROW_PAIR_STRIDE_S1 1
+#define ROW_PAIR_STRIDE_S2 2
+#define ROW_PAIR(x, w, a, b, x_at, w_at, stride) row_pair(x, w, &(a), &(b), x_at, w_at, ROW_PAIR_STRIDE##stride)
+static inline void row_pair(const int32_t* x_base, const int32_t* w_base, lane_sums* a, lane_sums* b, int32_t x_at,
+                            int32_t w_at, int32_t stride) {
+  const int32_t* x = x_base + x_at / 4;
+  const int32_t* w = w_base + w_at / 4;
   int32_t kx;
   for (kx = 0; kx < 3; ++kx) {
     a->low = smlabb(x[2 * kx], w[2 * kx], a->low);
@@ -288,19 +289,19 @@ static inline __attribute__((always_inline)) void window_pair(window_rows r, con
                                                               int32_t stride) {
   lane_sums even_a = {a->c0, a->c2}, even_b = {b->c0, b->c2}, odd_a = {a->c1, a->c3}, odd_b = {b->c1, b->c3};
   if (stride == 1) {
-    ROW_PAIR(r.r0, w, even_a, even_b, "0", "0", _S1);
-    ROW_PAIR(r.r1, w, even_a, even_b, "0", "24", _S1);
-    ROW_PAIR(r.r2, w, even_a, even_b, "0", "48", _S1);
-    ROW_PAIR(r.r0, w, odd_a, odd_b, "4", "4", _S1);
-    ROW_PAIR(r.r1, w, odd_a, odd_b, "4", "28", _S1);
-    ROW_PAIR(r.r2, w, odd_a, odd_b, "4", "52", _S1);
+    ROW_PAIR(r.r0, w, even_a, even_b, 0, 0, _S1);
+    ROW_PAIR(r.r1, w, even_a, even_b, 0, 24, _S1);
+    ROW_PAIR(r.r2, w, even_a, even_b, 0, 48, _S1);
+    ROW_PAIR(r.r0, w, odd_a, odd_b, 4, 4, _S1);
+    ROW_PAIR(r.r1, w, odd_a, odd_b, 4, 28, _S1);
+    ROW_PAIR(r.r2, w, odd_a, odd_b, 4, 52, _S1);
   } else {
-    ROW_PAIR(r.r0, w, even_a, even_b, "0", "0", _S2);
-    ROW_PAIR(r.r1, w, even_a, even_b, "0", "24", _S2);
-    ROW_PAIR(r.r2, w, even_a, even_b, "0", "48", _S2);
-    ROW_PAIR(r.r0, w, odd_a, odd_b, "4", "4", _S2);
-    ROW_PAIR(r.r1, w, odd_a, odd_b, "4", "28", _S2);
-    ROW_PAIR(r.r2, w, odd_a, odd_b, "4", "52", _S2);
+    ROW_PAIR(r.r0, w, even_a, even_b, 0, 0, _S2);
+    ROW_PAIR(r.r1, w, even_a, even_b, 0, 24, _S2);
+    ROW_PAIR(r.r2, w, even_a, even_b, 0, 48, _S2);
+    ROW_PAIR(r.r0, w, odd_a, odd_b, 4, 4, _S2);
+    ROW_PAIR(r.r1, w, odd_a, odd_b, 4, 28, _S2);
+    ROW_PAIR(r.r2, w, odd_a, odd_b, 4, 52, _S2);
   }
   a->c0 = even_a.low, a->c2 = even_a.high, a->c1 = odd_a.low, a->c3 = odd_a.high;
   b->c0 = even_b.low, b->c2 = even_b.high, b->c1 = odd_b.low, b->c3 = odd_b.high;
@@ -369,21 +370,21 @@ static inline __attribute__((always_inline)) void lanes_pair_stored(window_rows 
                                                                     int32_t lane) {
   lane_sums a = {t[lane].bias, t[lane + 2].bias}, b = a;
   if (stride == 1 && lane == 0) {
-    ROW_PAIR(r.r0, w, a, b, "0", "0", _S1);
-    ROW_PAIR(r.r1, w, a, b, "0", "24", _S1);
-    ROW_PAIR(r.r2, w, a, b, "0", "48", _S1);
+    ROW_PAIR(r.r0, w, a, b, 0, 0, _S1);
+    ROW_PAIR(r.r1, w, a, b, 0, 24, _S1);
+    ROW_PAIR(r.r2, w, a, b, 0, 48, _S1);
   } else if (stride == 1) {
-    ROW_PAIR(r.r0, w, a, b, "4", "4", _S1);
-    ROW_PAIR(r.r1, w, a, b, "4", "28", _S1);
-    ROW_PAIR(r.r2, w, a, b, "4", "52", _S1);
+    ROW_PAIR(r.r0, w, a, b, 4, 4, _S1);
+    ROW_PAIR(r.r1, w, a, b, 4, 28, _S1);
+    ROW_PAIR(r.r2, w, a, b, 4, 52, _S1);
   } else if (lane == 0) {
-    ROW_PAIR(r.r0, w, a, b, "0", "0", _S2);
-    ROW_PAIR(r.r1, w, a, b, "0", "24", _S2);
-    ROW_PAIR(r.r2, w, a, b, "0", "48", _S2);
+    ROW_PAIR(r.r0, w, a, b, 0, 0, _S2);
+    ROW_PAIR(r.r1, w, a, b, 0, 24, _S2);
+    ROW_PAIR(r.r2, w, a, b, 0, 48, _S2);
   } else {
-    ROW_PAIR(r.r0, w, a, b, "4", "4", _S2);
-    ROW_PAIR(r.r1, w, a, b, "4", "28", _S2);
-    ROW_PAIR(r.r2, w, a, b, "4", "52", _S2);
+    ROW_PAIR(r.r0, w, a, b, 4, 4, _S2);
+    ROW_PAIR(r.r1, w, a, b, 4, 28, _S2);
+    ROW_PAIR(r.r2, w, a, b, 4, 52, _S2);
   }
   {
     const int32_t m_low = t[lane].multiplier, offset_low = t[lane].offset, right_low = t[lane].right;
