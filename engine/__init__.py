@@ -9,6 +9,6 @@ PORTABLE_SOURCES = ("kernels.c", "kernels_elementwise.c", "kernels_softmax.c")
 DSP_SOURCES = ("kernels_conv_dsp.c", "kernels_depthwise_dsp.c", "kernels_elementwise_dsp.c")
 MVE_SOURCES = ("kernels_conv_mve.c", "kernels_im2col_mve.c", "kernels_depthwise_plane_mve.c", "kernels_depthwise_mve.c",
                "kernels_pool_mve.c", "kernels_elementwise_mve.c")
-HEADERS = ("kernels.h", "kernels_dsp.h", "kernels_dsp_requant.h", "kernels_gemm_dsp.h", "kernels_mve_common.h",
-           "kernels_gemm_mve.h",
+HEADERS = ("kernels.h", "kernels_dsp.h", "kernels_dsp_requant.h", "kernels_gemm_dsp.h", "kernels_depthwise_dsp_asm.h",
+           "kernels_mve_common.h", "kernels_gemm_mve.h",
            "kernels_elementwise.h")

@@ -58,10 +58,11 @@ def conv_dsp_scratch(depth: int, out_c: int) -> int:
 
 def depthwise_dsp(weights: np.ndarray) -> np.ndarray:
     """[channels][K * K taps] -> int16 lanes as bytes: per group of four channels (the last padded with zeros)
-    [taps][channels 0, 2, 1, 3]."""
+    [taps][channels 0, 2, 1, 3], each weight doubled (-256..254): the kernel's sums come out doubled, as its
+    rounding multiply takes them."""
     channels, taps = weights.shape
     padded = np.zeros(((channels + 3) // 4 * 4, taps), np.int16)
-    padded[:channels] = weights
+    padded[:channels] = np.asarray(weights, np.int16) * 2
     lanes = padded.reshape(-1, 4, taps)[:, [0, 2, 1, 3], :].transpose(0, 2, 1).reshape(-1).astype("<i2")
     return lanes.view(np.int8)
 

@@ -321,8 +321,26 @@ static inline int32_t divide_rounded(int32_t sum, int32_t count) {
   return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
 }
 
+/* The window's sums of four channels from `first` on (`rows` x `columns` pixels from `corner`). */
+static void pool_sums_4(const int8_t* corner, int32_t rows, int32_t columns, int32_t row_bytes, int32_t channels,
+                        int32_t sums[4]) {
+  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, y, x;
+  for (y = 0; y < rows; ++y, corner += row_bytes) {
+    const int8_t* pixel = corner;
+    for (x = 0; x < columns; ++x, pixel += channels) {
+      s0 += pixel[0];
+      s1 += pixel[1];
+      s2 += pixel[2];
+      s3 += pixel[3];
+    }
+  }
+  sums[0] = s0, sums[1] = s1, sums[2] = s2, sums[3] = s3;
+}
+
+/* Four channels a pass (their bytes adjacent: one pixel's loads back to back), then one at a time. */
 void mnd_avg_pool_s8(const mnd_pool_params* p, const int8_t* input, int8_t* output) {
-  int32_t oy, ox, c, y, x;
+  const int32_t channels = p->channels, row_bytes = p->in_w * channels;
+  int32_t oy, ox, c, y, x, k;
   for (oy = 0; oy < p->out_h; ++oy) {
     const int32_t y0 = oy * p->stride_h - p->pad_top;
     const int32_t y_start = y0 < 0 ? 0 : y0;
@@ -332,11 +350,21 @@ void mnd_avg_pool_s8(const mnd_pool_params* p, const int8_t* input, int8_t* outp
       const int32_t x_start = x0 < 0 ? 0 : x0;
       const int32_t x_end = x0 + p->k_w < p->in_w ? x0 + p->k_w : p->in_w;
       const int32_t count = (y_end - y_start) * (x_end - x_start); /* only cells inside the image */
-      for (c = 0; c < p->channels; ++c) {
+      const int8_t* corner = input + (y_start * p->in_w + x_start) * channels;
+      if (count <= 0) {
+        for (c = 0; c < channels; ++c) *output++ = 0;
+        continue;
+      }
+      for (c = 0; c + 4 <= channels; c += 4) {
+        int32_t sums[4];
+        pool_sums_4(corner + c, y_end - y_start, x_end - x_start, row_bytes, channels, sums);
+        for (k = 0; k < 4; ++k) *output++ = (int8_t)mnd_clamp(divide_rounded(sums[k], count), p->act_min, p->act_max);
+      }
+      for (; c < channels; ++c) {
         int32_t sum = 0;
         for (y = y_start; y < y_end; ++y)
-          for (x = x_start; x < x_end; ++x) sum += input[(y * p->in_w + x) * p->channels + c];
-        *output++ = (int8_t)(count > 0 ? mnd_clamp(divide_rounded(sum, count), p->act_min, p->act_max) : 0);
+          for (x = x_start; x < x_end; ++x) sum += input[(y * p->in_w + x) * channels + c];
+        *output++ = (int8_t)mnd_clamp(divide_rounded(sum, count), p->act_min, p->act_max);
       }
     }
   }

@@ -139,6 +139,80 @@ static inline __attribute__((always_inline)) int8_t requantize_fast(int32_t acc,
   return clamp(((high + offset + (high >> 31)) >> right) + extra, out, full);
 }
 
+/* (a * b + 2^31) >> 32 plus c: SMMLAR (exact: c joins above the product's low word). */
+static inline int32_t smmlar(int32_t a, int32_t b, int32_t c) {
+#if defined(__ARM_FEATURE_DSP)
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+  return r;
+#else
+  return (int32_t)(uint32_t)((uint64_t)(((int64_t)c << 32) + (int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* A folded channel's output saturated to [-128, 127], as an int32 (no sign extension to pay where the value is
+ * packed next), from the sum doubled (two_acc: requantize_fast's high half without its shift). SMMLAR adds the
+ * offset; the sign of two_acc stands in for the high half's: they differ only where the high half rounds to 0 from
+ * a negative sum, and there (offset - 1) >> right == offset >> right (offset is 2^(right - 1) above a multiple of
+ * 2^right). */
+static inline __attribute__((always_inline)) int32_t requantize_folded(int32_t two_acc, int32_t multiplier,
+                                                                       int32_t offset, int32_t right) {
+  return ssat8((smmlar(two_acc, multiplier, offset) + (two_acc >> 31)) >> right);
+}
+
 static inline int full_range(int32_t act_min, int32_t act_max) { return act_min == -128 && act_max == 127; }
+
+/* ---- four outputs in one word: the int8 values (already in [-128, 127]) packed in memory order ---- */
+static inline __attribute__((always_inline)) uint32_t pack_4(int32_t v0, int32_t v1, int32_t v2, int32_t v3) {
+#if defined(__ARM_FEATURE_DSP)
+  uint32_t even, odd; /* bytes 0 and 2 from (v0, v2) and (v1, v3) halfword pairs, the odd ones shifted up by 8 */
+  __asm__("pkhbt %[e], %[v0], %[v2], lsl #16\n\t"
+          "pkhbt %[o], %[v1], %[v3], lsl #16\n\t"
+          "uxtb16 %[e], %[e]\n\t"
+          "uxtb16 %[o], %[o]\n\t"
+          "orr %[e], %[e], %[o], lsl #8"
+          : [e] "=&r"(even), [o] "=&r"(odd)
+          : [v0] "r"(v0), [v1] "r"(v1), [v2] "r"(v2), [v3] "r"(v3));
+  return even;
+#else
+  return ((uint32_t)v0 & 0xffu) | (((uint32_t)v1 & 0xffu) << 8) | (((uint32_t)v2 & 0xffu) << 16) |
+         ((uint32_t)v3 << 24);
+#endif
+}
+
+/* range's bounds in all four bytes of a word, for clamp_4 */
+typedef struct {
+  uint32_t low, high;
+} byte_bounds;
+
+static inline byte_bounds bounds_4(output_range range) {
+  const byte_bounds b = {((uint32_t)range.act_min & 0xffu) * 0x01010101u, ((uint32_t)range.act_max & 0xffu) * 0x01010101u};
+  return b;
+}
+
+/* Each signed byte of `packed` clamped to [low, high]: SSUB8 sets a GE flag per byte, SEL picks by them. */
+static inline __attribute__((always_inline)) uint32_t clamp_4(uint32_t packed, byte_bounds b) {
+#if defined(__ARM_FEATURE_DSP)
+  uint32_t difference;
+  __asm__("ssub8 %[d], %[v], %[lo]\n\t"
+          "sel %[v], %[v], %[lo]\n\t"
+          "ssub8 %[d], %[hi], %[v]\n\t"
+          "sel %[v], %[v], %[hi]"
+          : [v] "+r"(packed), [d] "=&r"(difference)
+          : [lo] "r"(b.low), [hi] "r"(b.high)
+          : "cc");
+  return packed;
+#else
+  uint32_t result = 0;
+  int32_t k;
+  for (k = 0; k < 32; k += 8) {
+    const int32_t value = (int8_t)(packed >> k), low = (int8_t)(b.low >> k), high = (int8_t)(b.high >> k);
+    result |= ((uint32_t)(value < low ? low : (value > high ? high : value)) & 0xffu) << k;
+  }
+  return result;
+#endif
+}
+
+static inline void store_word(int8_t* p, uint32_t word) { memcpy(p, &word, 4); }
 
 #endif

@@ -24,6 +24,9 @@ CONV = [(3, 8, 9, 9, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 1, F
         (7, 6, 5, 5, 1, 2, True), (2, 3, 6, 6, 5, 1, True)]
 DEPTHWISE = [(8, 5, 5, 1, True), (13, 4, 6, 2, True), (4, 3, 3, 1, False), (7, 7, 5, 2, False),
              (16, 6, 6, 2, True), (1, 4, 4, 1, True), (24, 2, 3, 1, True)]
+# As DEPTHWISE, with the requantization style (_requant) forced: the folded path of the column pairs (stride 1 and
+# 2) with a channel tail and an odd last column, full range and narrow (the four-byte clamp).
+DEPTHWISE_FOLDED = [((14, 5, 7, 1, True), 1), ((8, 6, 5, 1, False), 4), ((12, 7, 7, 2, True), 4)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,7 +38,7 @@ def _requant(rng, channels: int, style: int) -> dict:
     """style 0: a mix with every requantization path (a left shift, right shifts 22 and 23, a huge bias from _bias)
     and a narrow output range half the time; 1: right shifts up to 22 only, full range (the kernels' folded path);
     2: also right shifts past 22 and a zero multiplier, full range (their one-multiply path); 3: as 2 with a huge
-    bias (_bias) on a channel shifting right by 25 (their wide path)."""
+    bias (_bias) on a channel shifting right by 25 (their wide path); 4: as 1 with a narrow output range."""
     shifts = rng.integers(-17, -7, channels)
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, channels)
     if style == 0:
@@ -43,12 +46,12 @@ def _requant(rng, channels: int, style: int) -> dict:
         if channels > 3:  # the largest right shift with the zero point folded in before it, and the first past it
             shifts[1], shifts[2] = -22, -23
         shifts[-1] = -26  # with the last channel's huge bias (_bias), an output inside the int8 range
-    if style >= 2:
+    if style in (2, 3):
         shifts[0], multipliers[-1] = -31, 0
         if channels > 2:
             shifts[1] = -25
     zero_point = int(rng.integers(-128, 128))
-    narrow = style == 0 and bool(rng.integers(0, 2))
+    narrow = (style == 0 and bool(rng.integers(0, 2))) or style == 4
     low, high = (int(rng.integers(-128, 0)), int(rng.integers(0, 128))) if narrow else (-128, 127)
     return {"multiplier": multipliers, "shift": shifts, "output_zero_point": zero_point, "act_min": low,
             "act_max": high}
@@ -127,7 +130,7 @@ def _conv_case(rng, index: int, shape: tuple) -> dict:
     return {**case, **_gemm_weights(weights[case["live"]], (index + 1) % 2, "conv")}
 
 
-def _depthwise_case(rng, index: int, shape: tuple, k: int) -> dict:
+def _depthwise_case(rng, index: int, shape: tuple, k: int, style: int | None = None) -> dict:
     channels, h, w, stride, same = shape
     out_h, out_w = ((h + stride - 1) // stride, (w + stride - 1) // stride) if same else \
         ((h - k) // stride + 1, (w - k) // stride + 1)
@@ -138,7 +141,8 @@ def _depthwise_case(rng, index: int, shape: tuple, k: int) -> dict:
               "depth_multiplier": 1, "k_h": k, "k_w": k, "stride_h": stride, "stride_w": stride, "dilation_h": 1,
               "dilation_w": 1, "pad_top": pad_h, "pad_left": pad_w, "input_zero_point": int(rng.integers(-128, 128))}
     return {"kind": "depthwise", "fields": fields, "weights": weights, "dsp_weights": layouts.depthwise_dsp(weights),
-            "requant": _requant(rng, channels, index % 4), "bias": _bias(rng, channels, k * k, index % 4),
+            "requant": _requant(rng, channels, index % 4 if style is None else style),
+            "bias": _bias(rng, channels, k * k, index % 4 if style is None else style),
             "input_bytes": h * w * channels, "output_bytes": out_h * out_w * channels,
             "scratch": layouts.depthwise_dsp_scratch(channels, out_w, stride, k), "dsp": f"mnd_depthwise{k}x{k}_dsp_s8",
             "portable": "mnd_depthwise_conv2d_s8"}
@@ -149,7 +153,8 @@ def cases(seed: int = 15) -> list:
     return [_pointwise_case(rng, i, s) for i, s in enumerate(POINTWISE)] + \
         [_conv_case(rng, i, s) for i, s in enumerate(CONV)] + \
         [_depthwise_case(rng, i, s, k) for k in (3, 5) for i, s in enumerate(DEPTHWISE)
-         if k == 3 or s[4] or min(s[1:3]) >= 5]
+         if k == 3 or s[4] or min(s[1:3]) >= 5] + \
+        [_depthwise_case(rng, 0, s, k, style) for k in (3, 5) for s, style in DEPTHWISE_FOLDED if k == 3 or s[4]]
 
 
 def _case_c(index: int, case: dict) -> tuple:
