@@ -19,7 +19,7 @@ import re
 
 ELEMENT_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
 _ARRAY = re.compile(r"^static const (\w+) \w+\[(\d+)\]", re.M)
-CODE_BYTES = {("cortex-m4", "dsp"): 63324, ("cortex-m7", "dsp"): 55204, ("cortex-m33", "dsp"): 63408,
+CODE_BYTES = {("cortex-m4", "dsp"): 63332, ("cortex-m7", "dsp"): 55204, ("cortex-m33", "dsp"): 63408,
               ("cortex-m55", "mve"): 18376, ("cortex-m4", "portable"): 9160}
 PORTABLE_CODE_BYTES = CODE_BYTES[("cortex-m4", "portable")]
 BASIS = ("flash estimated, not built: the generated model.c's constant arrays counted exactly, plus {code:,} B of "
