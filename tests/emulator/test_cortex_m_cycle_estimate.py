@@ -38,6 +38,9 @@ SECTIONS = (
     ("SMLAD loop of 4", "movs r6, #4; 1: smlad r7, r1, r2, r7; subs r6, #1; bne 1b", 1 + 4 * 3 + 3 * 2),
     ("FPU", """vadd.f32 s0, s1, s2; vmul.f32 s0, s1, s2; vmla.f32 s0, s1, s2; vdiv.f32 s0, s1, s2
                vldr s3, [r0]; vstr s3, [r5]""", 1 + 1 + 3 + 14 + 2 + 2),
+    # QEMU ends a block at its 1 KiB page; the second load still pipelines after the first across it.
+    ("pipelined loads across a page boundary", """b.w 1f; .p2align 10; .space 1020
+                                                  1: ldr.w r1, [r0]; ldr.w r2, [r0, #4]""", (1 + 2) + 2 + 1),
 )
 
 # Cortex-M55 (the model's approximation, docs/DESIGN.md): an MVE instruction 2 cycles, 1 when it follows one of the

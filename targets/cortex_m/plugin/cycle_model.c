@@ -130,3 +130,13 @@ void block_cost(enum core_model model, const struct decoded* insns, size_t n, st
             out->taken_extra = REFILL;
     }
 }
+
+int64_t fallthrough_adjustment(enum core_model model, const struct decoded* last, const struct decoded* first)
+{
+    switch (model) {
+    case MODEL_M4:
+    case MODEL_M33: return (int64_t)m4_cycles(first, last) - (int64_t)m4_cycles(first, NULL);
+    case MODEL_M55: return (int64_t)m55_cycles(first, last) - (int64_t)m55_cycles(first, NULL);
+    default: return 0;  /* M7: dual-issue pairing is not carried from one block to the next */
+    }
+}

@@ -21,4 +21,9 @@ int core_model_named(const char* name, enum core_model* model);
 
 void block_cost(enum core_model model, const struct decoded* insns, size_t n, struct block_cost* out);
 
+/* What a block entered by falling through from the one before it (QEMU also ends blocks at page boundaries) adds
+ * to block_cost's figure, which costs the block's first instruction with no instruction before it: that
+ * instruction's cost after `last`, the previous block's last one, minus its cost after none. */
+int64_t fallthrough_adjustment(enum core_model model, const struct decoded* last, const struct decoded* first);
+
 #endif
