@@ -96,8 +96,11 @@ def _add_measure_flags(parser) -> None:
                        "the firmware is loaded (OpenOCD and pyOCD: 'monitor reset halt'; J-Link: 'monitor reset'); "
                        "default: none, the harness takes over the stack, VTOR and interrupts itself")
     board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
-    board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
-                       help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")
+    board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination, action="append",
+                       help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here. "
+                       "Give it more than once to spread the measurement over several boards (one runtime and "
+                       "artifact per board at a time, each row naming its board; a board that drops out is "
+                       "reported and its work moves to another)")
     board.add_argument("--identity", metavar="FILE", help="SSH private key (ssh -i)")
     board.add_argument("--ssh-config", metavar="FILE", help="SSH client configuration file (ssh -F)")
     board.add_argument("--accept-new-host-key", action="store_true",

@@ -111,3 +111,66 @@ def test_rpi4_board_without_python_gets_the_install_command_and_the_run_is_untou
     assert result.returncode == 2 and len(errors) == 1, result.stderr[-2000:]
     assert "does not run there" in errors[0] and "python3 -m venv" in errors[0] and "--setup" in errors[0]
     assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file()} == before
+
+
+def _several_boards_config(server, path, dead_port=None):
+    """The test sshd's client config with a second Host spelling of the same server (testboard-b: the same sshd
+    and emulated board reached as another destination) and, with `dead_port`, a Host `dead` on a closed port."""
+    text = server.config.read_text()
+    text += text.replace(f"Host {server.host_alias}", f"Host {server.host_alias}-b", 1)
+    if dead_port:
+        block = server.config.read_text().replace(f"Host {server.host_alias}", "Host dead", 1)
+        text += block.replace(f"Port {server.port}", f"Port {dead_port}")
+    path.write_text(text)
+    return path
+
+
+def _measure_on(emulated_run, tmp_path, config, *boards):
+    run = tmp_path / "run"
+    shutil.copytree(emulated_run[0], run)
+    ssh = [word for board in boards for word in ("--ssh", board)]
+    result = run_mnd("measure", run, "--target", "rpi4", *ssh, "--ssh-config", config, "--threads", "1",
+                     "--runs", 1, "--warmup", 0, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((run / "manifest.json").read_text()), result.stderr
+
+
+def _assert_every_row_once(manifest, emulated, boards):
+    """--threads 1 measured every single-threaded row again; the export's 2-thread rows stay (mnd measure keeps
+    rows it did not measure again), naming no board."""
+    measured = [m for m in manifest["measurements"] if m["threads"] == 1]
+    assert all(m["board"] is None for m in manifest["measurements"] if m["threads"] != 1)
+    keys = [(m["runtime"], m["artifact"], m["threads"]) for m in measured]
+    assert sorted(keys) == sorted(key for key in _rows(emulated) if key[2] == 1)  # each exactly once
+    assert all(m["board"] in boards for m in measured)
+    shares = {share["ssh"]: share for share in manifest["target"]["board"]["boards"]}
+    by_board = {m["board"]: [] for m in measured}
+    for m in measured:
+        by_board[m["board"]].append(m)
+    assert sum(len(share["rows"]) for share in shares.values()) == len(keys)
+    assert {board: len(rows) for board, rows in by_board.items()} == {
+        ssh: len(share["rows"]) for ssh, share in shares.items() if share["rows"]}
+    for key, row in _rows(manifest).items():
+        assert row["accuracy"] == _rows(emulated)[key]["accuracy"], key
+    return shares
+
+
+@pytest.mark.boards
+def test_rpi4_measured_on_two_boards_at_once_names_each_rows_board(emulated_run, board_server, tmp_path):
+    config = _several_boards_config(board_server, tmp_path / "ssh_config")
+    manifest, _ = _measure_on(emulated_run, tmp_path, config, "testboard", "testboard-b")
+    assert manifest["target"]["options"]["ssh_boards"] == ["testboard", "testboard-b"]
+    shares = _assert_every_row_once(manifest, emulated_run[1], {"testboard", "testboard-b"})
+    assert set(shares) == {"testboard", "testboard-b"}
+    assert all(share["dropped"] is None and share["facts"]["machine"] == "aarch64" for share in shares.values())
+
+
+@pytest.mark.boards
+def test_rpi4_board_that_drops_out_is_reported_and_its_work_moves(emulated_run, board_server, tmp_path):
+    from tests.ssh_server import free_port
+
+    config = _several_boards_config(board_server, tmp_path / "ssh_config", dead_port=free_port())
+    manifest, stderr = _measure_on(emulated_run, tmp_path, config, "dead", "testboard")
+    shares = _assert_every_row_once(manifest, emulated_run[1], {"testboard"})
+    assert shares["dead"]["rows"] == [] and "refused the connection" in shares["dead"]["dropped"]
+    assert "warning: rpi4: board dead dropped out: ssh: dead refused the connection" in stderr, stderr[-2000:]
