@@ -175,6 +175,9 @@ def test_rpi4_on_several_boards_every_row_once_naming_its_board_and_dropped_boar
     assert shares["flaky"]["rows"] == [] and "lost the connection to flaky" in shares["flaky"]["dropped"]
     assert "warning: rpi4: board flaky dropped out: ssh: lost the connection to flaky" in stderr
     assert "its work item moves to another board" in stderr  # flaky died while it ran an item
+    report = (run / "report.md").read_text()
+    assert "- board `flaky`: 0 rows; dropped out: ssh: lost the connection to flaky" in report
+    assert all(f"| emulated (QEMU cortex-a72): {m['board']} |" in report for m in measured)
 
 
 @pytest.mark.boards
