@@ -77,8 +77,15 @@ def measure_on_boards(target, job, settings) -> tuple:
                                 name=f"board {share.ssh}", daemon=True) for share in shares]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # Ctrl-C: no new items; the running ones end and clean up their boards (a second stops)
+        queue.stop()
+        log.warning("%s: stopping: waiting for the items running on the boards (again to leave them)", target.name)
+        for thread in threads:
+            thread.join()
+        raise
     if failures:
         raise failures[0]
     left = queue.left()
