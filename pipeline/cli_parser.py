@@ -110,8 +110,9 @@ def _add_measure_flags(parser) -> None:
     board.add_argument("--setup", action="store_true", help="create ~/mnd-venv on the board and install numpy, "
                        "ai-edge-litert and onnxruntime there first (says what it runs)")
     phone = parser.add_argument_group("android")
-    phone.add_argument("--serial", type=cli_args.adb_serial,
-                       help="the phone's adb serial (default: the only device; see 'adb devices')")
+    phone.add_argument("--serial", type=cli_args.adb_serial, action="append",
+                       help="the phone's adb serial (default: the only device; see 'adb devices'); one phone at a "
+                       "time")
     phone.add_argument("--benchmark-model", metavar="FILE", help="LiteRT's benchmark_model for android_aarch64, "
                        "to also measure the .tflite files with LiteRT on the phone (download the nightly "
                        "'android_aarch64_benchmark_model' linked from ai.google.dev/edge/litert/models/measurement)")
