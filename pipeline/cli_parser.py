@@ -96,8 +96,11 @@ def _add_measure_flags(parser) -> None:
                        "the firmware is loaded (OpenOCD and pyOCD: 'monitor reset halt'; J-Link: 'monitor reset'); "
                        "default: none, the harness takes over the stack, VTOR and interrupts itself")
     board = parser.add_argument_group("board targets (rpi4, rpi5, linux-arm64)")
-    board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination,
-                       help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here")
+    board.add_argument("--ssh", metavar="[USER@]HOST[:PORT]", type=cli_args.ssh_destination, action="append",
+                       help="measure on this board over SSH (your ~/.ssh/config applies); default: emulated here. "
+                       "Give it more than once to spread the measurement over several boards (one runtime and "
+                       "artifact per board at a time, each row naming its board; a board that drops out is "
+                       "reported and its work moves to another)")
     board.add_argument("--identity", metavar="FILE", help="SSH private key (ssh -i)")
     board.add_argument("--ssh-config", metavar="FILE", help="SSH client configuration file (ssh -F)")
     board.add_argument("--accept-new-host-key", action="store_true",
@@ -107,8 +110,9 @@ def _add_measure_flags(parser) -> None:
     board.add_argument("--setup", action="store_true", help="create ~/mnd-venv on the board and install numpy, "
                        "ai-edge-litert and onnxruntime there first (says what it runs)")
     phone = parser.add_argument_group("android")
-    phone.add_argument("--serial", type=cli_args.adb_serial,
-                       help="the phone's adb serial (default: the only device; see 'adb devices')")
+    phone.add_argument("--serial", type=cli_args.adb_serial, action="append",
+                       help="the phone's adb serial (default: the only device; see 'adb devices'); one phone at a "
+                       "time")
     phone.add_argument("--benchmark-model", metavar="FILE", help="LiteRT's benchmark_model for android_aarch64, "
                        "to also measure the .tflite files with LiteRT on the phone (download the nightly "
                        "'android_aarch64_benchmark_model' linked from ai.google.dev/edge/litert/models/measurement)")

@@ -79,6 +79,8 @@ class Measurement:
     # TFLM rows: the TFLite-Micro tree built: {"path", "layout", "key" (content hash), "declared": {name: commit}}
     tflm_tree: dict | None = None
     cycles: int | None = None
+    # Several boards at once (--ssh given more than once): the board that measured this row, as --ssh named it
+    board: str | None = None
 
 
 @dataclass(frozen=True)

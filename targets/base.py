@@ -14,6 +14,7 @@ class TargetUnavailable(MndError):
 class BoardAccess:
     """How to reach a board or phone; each field applies only to the targets that list it in `accepts`."""
     ssh: str | None = None               # [user@]host[:port]; None: the emulated board on this machine
+    ssh_boards: tuple = ()               # --ssh given more than once: every board (ssh is the first)
     identity: Path | None = None         # ssh -i
     ssh_config: Path | None = None       # ssh -F (default: the user's ~/.ssh/config)
     accept_new_host_key: bool = False    # StrictHostKeyChecking=accept-new
@@ -29,7 +30,7 @@ class BoardAccess:
     def given(self) -> dict:
         """{field: its command-line flag} for every field set to something other than its default."""
         return {name: "--" + name.replace("_", "-").replace("delegates", "delegate")
-                for name, value in vars(self).items() if value not in (None, False, ())}
+                for name, value in vars(self).items() if value not in (None, False, ()) and name != "ssh_boards"}
 
 
 READY, READY_EMULATED, NO_DEVICE, UNAVAILABLE = "ready", "ready (emulated)", "tools present, no device", "unavailable"

@@ -86,6 +86,8 @@ def target_record(target, settings: MeasureSettings, board: dict | None = None) 
     options = {"threads": list(settings.thread_counts(target.default_threads)), "clock_mhz": settings.clock_mhz}
     if settings.board.ssh:
         options["ssh"] = settings.board.ssh
+    if settings.board.ssh_boards:
+        options["ssh_boards"] = list(settings.board.ssh_boards)
     if settings.board.probe:
         options["probe"] = settings.board.probe
     if settings.board.probe_reset:

@@ -27,12 +27,19 @@ def packages_line(board: dict) -> str:
     return f"- Python {text(board.get('python') or '— (none used)')}; {packages or 'no Python packages used'}{litert}"
 
 
+def share_line(share: dict) -> str:
+    """One board of several (--ssh given more than once): the rows it measured, or why it dropped out."""
+    rows = len(share.get("rows") or ())
+    dropped = f"; dropped out: {text(share['dropped'])}" if share.get("dropped") else ""
+    return f"- board {code(share.get('ssh'))}: {rows} row{'' if rows == 1 else 's'}{dropped}"
+
+
 def render_board(target: str, measurements, sizes: dict, board: dict | None) -> list:
     board = board or {}
     emulated = any(m.emulated for m in measurements)
     lines = [f"### {code(target)}" + (" (emulated)" if emulated else ""), ""]
     if board:
-        lines += [board_line(board), packages_line(board)]
+        lines += [board_line(board), packages_line(board), *map(share_line, board.get("boards") or ())]
     if emulated:
         lines.append(f"- warning: {EMULATED_WARNING}")
     where = f"emulated (QEMU {board.get('qemu_cpu')})" if emulated else "board"

@@ -11,7 +11,8 @@ def milliseconds(latency, key) -> str:
 
 
 def measurement_table(measurements, sizes: dict, where: str | None = None) -> list:
-    """`where`: a last column naming where each row ran ("emulated (QEMU cortex-a72)", "board")."""
+    """`where`: a last column naming where each row ran ("emulated (QEMU cortex-a72)", "board"), followed by the
+    row's board when several measured the export (--ssh given more than once)."""
     lines = ["| artifact | runtime | bytes | accuracy [95% interval] | n | p50 ms | p90 ms | runs | threads |"
              + (" ran on |" if where else ""),
              "|---|---|---|---|---|---|---|---|---|" + ("---|" if where else "")]
@@ -19,5 +20,9 @@ def measurement_table(measurements, sizes: dict, where: str | None = None) -> li
         lines.append(f"| {text(m.artifact)} | {text(RUNTIME_LABELS_BOARD.get(m.runtime, m.runtime))} | "
                      f"{sizes.get(m.artifact, 0):,} | {accuracy_interval(m.accuracy, m.n)} | {m.n} | "
                      f"{milliseconds(m.latency_ms, 'p50')} | {milliseconds(m.latency_ms, 'p90')} | {m.runs} | "
-                     f"{m.threads or '—'} |" + (f" {text(where)} |" if where else ""))
+                     f"{m.threads or '—'} |" + (f" {text(_ran_on(where, m))} |" if where else ""))
     return lines
+
+
+def _ran_on(where: str, m) -> str:
+    return f"{where}: {m.board}" if m.board else where

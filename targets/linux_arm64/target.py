@@ -51,6 +51,7 @@ class BoardTarget(Target):
                "remote_python": "the board's Python", "setup": "create ~/mnd-venv with the runtimes on the board",
                "threads": "comma list (default 1,2,4); reference kernels and mnd-c run single-threaded"}
     default_threads = (1, 2, 4)
+    runner = RUNNER
     accepts = ("ssh", "identity", "ssh_config", "accept_new_host_key", "remote_python", "setup")
     needs = EMULATED + SSH
 
@@ -66,18 +67,16 @@ class BoardTarget(Target):
         return super().check_access(access) or (ssh_problem() if access.ssh else emulation_problem())
 
     def check_device(self, access: BoardAccess):
-        """--ssh: a BatchMode login that runs `true` (the emulated board needs none)."""
-        from mnd.targets.transport.base import TransportError
-        from mnd.targets.transport.ssh import SshTransport
-
-        if not access.ssh:
-            return None
-        try:
-            SshTransport(access.ssh, identity=access.identity, config=access.ssh_config,
-                         accept_new_host_key=access.accept_new_host_key,
-                         connect_timeout=LOGIN_CONNECT_TIMEOUT_S).check_login()
-        except TransportError as error:
-            return str(error)
+        """--ssh: a BatchMode login that runs `true` (the emulated board needs none). Several boards: each that does
+        not answer is reported (the measurement reports it again as dropped out); refused only when none answers."""
+        if not access.ssh_boards:
+            return _login_problem(access, access.ssh) if access.ssh else None
+        problems = {ssh: _login_problem(access, ssh) for ssh in access.ssh_boards}
+        for ssh, reason in problems.items():
+            if reason:
+                log.warning("warning: %s: board %s does not answer: %s", self.name, ssh, reason)
+        if all(problems.values()):
+            return f"none of the {len(problems)} --ssh boards answers (the first: {problems[access.ssh]})"
         return None
 
     def readiness(self, access: BoardAccess = BoardAccess()) -> Readiness:
@@ -121,9 +120,14 @@ class BoardTarget(Target):
             engine = build_executable(project, project / ENGINE, cpu=self.board.gcc_cpu)
         job = plan_job(run_dir, manifest, evaluation, settings, settings.thread_counts(self.default_threads),
                        engine)
-        transport = self.connect(settings.board)
-        log.info("%s: measuring on %s", self.name, transport.describe())
-        board, results = self._run_on_board(transport, job, settings)
+        if settings.board.ssh_boards:
+            from mnd.targets.linux_arm64.several_boards import measure_on_boards
+
+            board, results = measure_on_boards(self, job, settings)
+        else:
+            transport = self.connect(settings.board)
+            log.info("%s: measuring on %s", self.name, transport.describe())
+            board, results = self._run_on_board(transport, job, settings)
         return self._result(job, board, results, evaluation, run_dir, manifest)
 
     def _run_on_board(self, transport, job: BoardJob, settings: MeasureSettings) -> tuple:
@@ -220,7 +224,8 @@ class BoardTarget(Target):
             measurements.append(Measurement(
                 target=self.name, runtime=spec.runtime, artifact=spec.kind,
                 accuracy=accuracy(outputs, evaluation.labels), n=len(outputs), latency_ms=latency_summary(latencies),
-                runs=len(latencies), threads=spec.threads, warmup=job.warmup, emulated=emulated, agreement=agreement))
+                runs=len(latencies), threads=spec.threads, warmup=job.warmup, emulated=emulated, agreement=agreement,
+                board=item.get("board")))
         return TargetResult(tuple(measurements), tuple(validations), board)
 
     def _host_reference(self, run_dir: Path, manifest, evaluation, kind: str) -> np.ndarray:
@@ -236,6 +241,19 @@ class BoardTarget(Target):
         if outputs is None:
             return Validation(name, False, float(len(reference)), 0.0, f"did not run on the board: {item.get('error')}")
         return bit_exact(name, outputs.reshape(reference.shape), reference)
+
+
+def _login_problem(access: BoardAccess, ssh: str) -> str | None:
+    from mnd.targets.transport.base import TransportError
+    from mnd.targets.transport.ssh import SshTransport
+
+    try:
+        SshTransport(ssh, identity=access.identity, config=access.ssh_config,
+                     accept_new_host_key=access.accept_new_host_key,
+                     connect_timeout=LOGIN_CONNECT_TIMEOUT_S).check_login()
+    except TransportError as error:
+        return str(error)
+    return None
 
 
 def _tflite_twin(manifest, kind: str) -> str:
