@@ -51,14 +51,21 @@ def run_variant(task: VariantTask) -> dict:
 
 
 def run_variant_in_worker(task: VariantTask) -> dict:
-    """`run_variant` in a process of its own (pool worker or Ray task), prepared once per process."""
-    prepare_worker()
+    """`run_variant` in a process pool's worker, prepared once per process."""
+    prepare_worker(signals=True)
     return run_variant(task)
 
 
-def prepare_worker() -> None:
-    """A worker process logs as `mnd` does, draws no bars (the sweep's one bar is the driver's), stops cleanly on
-    SIGINT/SIGTERM (its export removes its staging folder and its child processes) and has TensorFlow loaded."""
+def run_variant_in_ray_task(task: VariantTask) -> dict:
+    """`run_variant` in a Ray worker: Ray owns its signals (ray.cancel raises KeyboardInterrupt in the task)."""
+    prepare_worker(signals=False)
+    return run_variant(task)
+
+
+def prepare_worker(signals: bool) -> None:
+    """A worker process logs as `mnd` does, draws no bars (the sweep's one bar is the driver's) and has TensorFlow
+    loaded; `signals`: it stops on SIGINT/SIGTERM as `mnd` does (its export removes its staging folder and its
+    child processes)."""
     if _worker["prepared"]:
         return
     from mnd.pipeline.cli import configure_logging
@@ -67,8 +74,9 @@ def prepare_worker() -> None:
 
     configure_logging(verbose=False)
     disable_bars()
-    interrupts.install()
-    sys.unraisablehook = _interrupt_again
+    if signals:
+        interrupts.install()
+        sys.unraisablehook = _interrupt_again
     import_tensorflow_quietly()
     _worker["prepared"] = True
 
