@@ -10,7 +10,7 @@ import time
 from mnd.pipeline.sweep.variant_task import run_variant, run_variant_in_worker
 
 EXECUTORS = ("local", "ray")
-STOP_SECONDS = 30  # how long stopped workers get to remove their staging folders and child processes
+RESIGNAL_SECONDS, STOP_SECONDS = 5, 30  # for stopped workers to remove their staging folders and child processes
 
 
 def available_cpus() -> int:
@@ -94,14 +94,15 @@ def _pool_row(task, future) -> dict:
 
 
 def _stop_workers(pool) -> None:
-    """Cancels the variants not started and sends SIGTERM to the workers running one (each stops as `mnd` does on
-    SIGTERM, its staging folder removed), then waits for them."""
+    """Cancels the variants not started and sends SIGTERM to the workers (each stops as `mnd` does on SIGTERM, its
+    staging folder removed); one still running after RESIGNAL_SECONDS (the interrupt fell where Python drops it) is
+    signalled again, and killed after STOP_SECONDS."""
     pool.shutdown(wait=False, cancel_futures=True)
     workers = multiprocessing.active_children()
-    for worker in workers:
-        worker.terminate()
-    deadline = time.monotonic() + STOP_SECONDS
-    for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
-            worker.kill()
+    start = time.monotonic()
+    for deadline, stop in ((RESIGNAL_SECONDS, "terminate"), (STOP_SECONDS, "terminate"), (None, "kill")):
+        for worker in workers:
+            if worker.is_alive():
+                getattr(worker, stop)()
+        for worker in workers if deadline else ():
+            worker.join(max(0.0, start + deadline - time.monotonic()))

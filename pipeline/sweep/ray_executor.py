@@ -39,12 +39,22 @@ class RayExecutor:
     def __enter__(self):
         import ray
 
-        if self.address is None:
-            context = ray.init(num_cpus=self.jobs, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES,
-                               configure_logging=False)
-            self.started_here = True
-        else:
-            context = ray.init(address=self.address, configure_logging=False)
+        try:
+            if self.address is None:
+                context = ray.init(num_cpus=self.jobs, include_dashboard=False,
+                                   object_store_memory=OBJECT_STORE_BYTES, configure_logging=False)
+                self.started_here = True
+            else:
+                context = ray.init(address=self.address, configure_logging=False)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # Ray's own errors for an unreachable or refused cluster differ by version
+            where = f"the Ray cluster at '{self.address}'" if self.address else "a local Ray instance"
+            reason = " ".join(str(error).split())[:300] or type(error).__name__
+            fix = ("start it (ray start --head) or give its address" if self.address
+                   else "see docs/SWEEPS_RAY.md, or use --executor local")
+            verb = "reach" if self.address else "start"
+            raise UsageError(f"cannot {verb} {where}: {reason}; {fix}") from None
         address = getattr(context, "address_info", {}).get("address") or ray.get_runtime_context().gcs_address
         self.details = {"ray_version": ray.__version__, "address": address,
                         "cluster": "local, started for this sweep" if self.started_here else self.address}

@@ -1,11 +1,11 @@
 """One sweep variant, built (or trained), exported into out/SWEEP/variants/<name> and measured: the unit of work
 every executor runs, in this process (`--jobs 1`), a process pool's worker or a Ray task. It returns the variant's
 row; a failure of the variant itself becomes a failed row, an interrupt or a refused write stops the sweep."""
+import functools
 import logging
 import os
 import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ from mnd.pipeline.sweep.fits import cannot_fit
 from mnd.pipeline.sweep.rows import failed_row, measured_row, not_run_row
 
 log = logging.getLogger("mnd")
-_worker = {"prepared": False}
+_worker = {"prepared": False, "busy": False}
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,11 @@ def run_variant(task: VariantTask) -> dict:
 def run_variant_in_worker(task: VariantTask) -> dict:
     """`run_variant` in a process pool's worker, prepared once per process."""
     prepare_worker(signals=True)
-    return run_variant(task)
+    _worker["busy"] = True
+    try:
+        return run_variant(task)
+    finally:
+        _worker["busy"] = False
 
 
 def run_variant_in_ray_task(task: VariantTask) -> dict:
@@ -76,18 +80,25 @@ def prepare_worker(signals: bool) -> None:
     disable_bars()
     if signals:
         interrupts.install()
-        sys.unraisablehook = _interrupt_again
+        for signum in interrupts.HANDLED:
+            signal.signal(signum, functools.partial(_stop_or_exit, signal.getsignal(signum)))
+        sys.unraisablehook = _quiet_interrupt
     import_tensorflow_quietly()
     _worker["prepared"] = True
 
 
-def _interrupt_again(unraisable) -> None:
-    """The stop signal's KeyboardInterrupt raised where Python cannot pass it on (a weakref callback, a __del__):
-    the signal again, so that the task stops at the next line instead of running on."""
-    if issubclass(unraisable.exc_type, KeyboardInterrupt):  # sent from a thread: handled once this hook returns
-        threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGTERM), daemon=True).start()
-        return
-    sys.__unraisablehook__(unraisable)
+def _stop_or_exit(handler, signum, frame) -> None:
+    """A stop signal: a worker running a variant stops it as `mnd` does (`handler`), an idle one just exits."""
+    if not _worker["busy"]:
+        os._exit(128 + signum)
+    handler(signum, frame)
+
+
+def _quiet_interrupt(unraisable) -> None:
+    """The stop signal's KeyboardInterrupt raised where Python cannot pass it on (a weakref callback, a __del__) is
+    dropped without a traceback: the pool signals a worker still running again (executors._stop_workers)."""
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 def _export_variant(variant, config, out: Path, limits: list) -> dict:
