@@ -6,7 +6,9 @@ and the sweep folder at the same path (docs/SWEEPS_RAY.md). At most as many task
 has CPUs (Ray's "limit pending tasks" pattern), so that "running" in the sweep's bar means running."""
 import importlib.util
 import logging
+import signal
 
+from mnd.pipeline import interrupts
 from mnd.pipeline.errors import UsageError
 
 log = logging.getLogger("mnd")
@@ -39,6 +41,7 @@ class RayExecutor:
     def __enter__(self):
         import ray
 
+        handlers = {signum: signal.getsignal(signum) for signum in interrupts.HANDLED}
         try:
             if self.address is None:
                 context = ray.init(num_cpus=self.jobs, include_dashboard=False,
@@ -55,6 +58,9 @@ class RayExecutor:
                    else "see docs/SWEEPS_RAY.md, or use --executor local")
             verb = "reach" if self.address else "start"
             raise UsageError(f"cannot {verb} {where}: {reason}; {fix}") from None
+        finally:  # ray.init replaces SIGTERM's handler with sys.exit: mnd's own stops the sweep and cancels the tasks
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
         address = getattr(context, "address_info", {}).get("address") or ray.get_runtime_context().gcs_address
         self.details = {"ray_version": ray.__version__, "address": address,
                         "cluster": "local, started for this sweep" if self.started_here else self.address}
