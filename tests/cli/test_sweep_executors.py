@@ -3,6 +3,7 @@ Ray gives the same rows as the pool, a failing variant is recorded while the oth
 command names the extra to install."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,3 +113,28 @@ def test_ray_executor_without_ray_names_the_extra_in_one_line(tmp_path):
     assert result.stderr.splitlines() == ["mnd: error: --executor ray needs Ray, which is not installed: pip install "
                                           "'mobilenet-deploy[ray]' (or --executor local)"]
     assert not out.exists()
+
+
+def test_a_published_export_without_its_row_counts_as_finished_unless_an_artifact_changed(stopped_and_resumed,
+                                                                                         tmp_path):
+    """The driver stopped between a worker publishing variants/<name>/ and appending its row: the row is rebuilt
+    from the manifest; a run directory whose artifact no longer matches its sha256 is no finished variant."""
+    from mnd.pipeline.export.run import check_target
+    from mnd.pipeline.sweep.finished import rows_from_manifests
+    from mnd.pipeline.sweep.fits import target_limits
+    from mnd.pipeline.sweep.grid import variants
+    from mnd.targets.base import MeasureSettings
+
+    root, _, _, blocked, _ = stopped_and_resumed
+    rows = {(row["alpha"], row["resolution"]): row
+            for row in json.loads((root / "local" / "sweep.json").read_text())["rows"]}
+    grid = variants((0.25,), (32, 40, 48, 56), 10, 1)
+    limits = target_limits(check_target("cortex-m4", MeasureSettings(), device=False), None, None)
+    unrecorded = {key: row for key, row in rows.items() if key != grid[0].key}
+    rebuilt = rows_from_manifests(root / "local", grid, unrecorded, limits, with_accuracy=False)
+    assert rebuilt == [{**rows[grid[0].key], "seconds": None}]
+    artifact = next((root / "local" / "variants" / grid[0].name).glob("*.tflite"))
+    copy = tmp_path / "variants" / grid[0].name
+    shutil.copytree(artifact.parent, copy)
+    (copy / artifact.name).write_bytes(artifact.read_bytes()[:-1] + bytes([artifact.read_bytes()[-1] ^ 1]))
+    assert rows_from_manifests(tmp_path, grid, unrecorded, limits, with_accuracy=False) == []
