@@ -77,6 +77,9 @@ class RayExecutor:
 
         from mnd.pipeline.sweep.variant_task import run_variant_in_ray_task
 
+        if not tasks:
+            return
+
         remote = ray.remote(num_cpus=1, max_retries=0)(run_variant_in_ray_task)
         limit = max(1, self.jobs or int(ray.cluster_resources().get("CPU", 1)))
         waiting, in_flight = list(tasks), {}

@@ -107,7 +107,8 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
     appended = False
     bar = SweepBar(len(grid), len(done))
     try:
-        with executor, contextlib.closing(executor.rows(tasks, bar.running)) as finished:
+        with executor if tasks else contextlib.nullcontext(), \
+                contextlib.closing(executor.rows(tasks, bar.running)) as finished:  # nothing to run: no Ray started
             for task, row in finished:
                 rows[task.variant.key] = row
                 append_row(out, row)
