@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 # Every Python package, with its hashes, for .venv and the docker/ image alike; regenerate with `make lock`.
 LOCK := requirements.lock
 PIPTOOLS := /tmp/mnd-piptools
-PIP_COMPILE := pip-compile --extra cpu --extra test --generate-hashes --allow-unsafe --strip-extras --output-file $(LOCK) pyproject.toml
+PIP_COMPILE := pip-compile --extra cpu --extra ray --extra test --generate-hashes --allow-unsafe --strip-extras --output-file $(LOCK) pyproject.toml
 
 # The Debian packages each target needs come from one table, targets/toolchain.py (run with $(PYTHON), no .venv
 # needed): `demo` the host and cortex-m4 targets', `all` every target's and the test suite's.

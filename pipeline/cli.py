@@ -23,7 +23,7 @@ class OneLineFormatter(logging.Formatter):
         return visible(super().formatMessage(record))
 
 
-def _configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter("mnd: %(message)s"))
     logger = logging.getLogger("mnd")
@@ -38,7 +38,7 @@ def _configure_logging(verbose: bool) -> None:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
+    configure_logging(args.verbose)
     interrupts.install()
     try:
         if getattr(args, "json", False):

@@ -324,6 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "resolution grid is refused)")
     sweep.add_argument("--out", help="sweep folder (default out/sweep-<target>); the same command again resumes it")
     sweep.add_argument("--force", action="store_true", help="discard an earlier sweep in --out and start over")
+    sweep.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="what runs the variants: local (this machine, --jobs processes) or ray (each variant a "
+                            "Ray task: a local Ray started for the run, or --address's cluster; needs "
+                            "pip install 'mobilenet-deploy[ray]'). Default local")
+    sweep.add_argument("--jobs", type=cli_args.positive_int, metavar="N",
+                       help="variants run at once (default: every CPU this process may use for a Cortex-M target "
+                            "emulated here, whose instruction counts do not change under load; 1 for targets that "
+                            "time latencies or use a board). --executor ray: the CPUs of the local Ray it starts, or "
+                            "the tasks in flight on --address's cluster (default: its CPUs)")
+    sweep.add_argument("--address", help="--executor ray: the cluster, 'auto' (the one `ray start` runs on this "
+                                         "machine) or ray://HOST:PORT; default: a local Ray started for the run")
     _add_measure_flags(sweep)
     sweep.add_argument("--json", action="store_true", help="print sweep.json on stdout; logs stay on stderr")
     sweep.set_defaults(handler=cmd_sweep)

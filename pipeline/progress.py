@@ -66,3 +66,29 @@ class EpochBar:
         if self.bar.disable:
             log.info("epoch %d/%d: loss %.3f, validation accuracy %.2f%%", self.epoch, self.epochs,
                      self.last_loss, 100 * val_accuracy)
+
+
+class SweepBar:
+    """`mnd sweep`'s one bar: variants done of the grid, with how many are running and how many failed; elsewhere a
+    log line per finished variant."""
+
+    def __init__(self, total: int, done: int):
+        self.total, self.done, self.failed, self.in_flight = total, done, 0, 0
+        self.bar = tqdm(total=total, initial=done, desc="mnd: sweep", unit="variant", file=sys.stderr,
+                        disable=not bars_enabled(), dynamic_ncols=True, leave=True)
+
+    def running(self, count: int) -> None:
+        self.in_flight = count
+        self.bar.set_postfix_str(f"running {count}, failed {self.failed}")
+
+    def finished(self, name: str, status: str) -> None:
+        self.done += 1
+        self.failed += status == "failed"
+        self.in_flight = max(0, self.in_flight - 1)
+        self.bar.update(1)
+        self.running(self.in_flight)
+        if self.bar.disable:
+            log.info("variant %d of %d: %s, %s", self.done, self.total, name, status)
+
+    def close(self) -> None:
+        self.bar.close()

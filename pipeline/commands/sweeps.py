@@ -20,23 +20,36 @@ def cmd_sweep(args) -> None:
                          "weights: counts, sizes and speed only)")
     if args.dataset and (args.classes or args.channels):
         raise UsageError("--classes and --channels are for --cost-only; with --dataset they are the dataset's own")
+    _check_executor(args)
     sweep_grid.check_family(args.family, args.alpha)
     part = _sweep_board(args)
     sweep_grid.check_size(args.alpha, args.resolution, args.max_variants)
     check_target(args.target, measure_settings(args))  # before TensorFlow starts: mistakes answer at once
     check_inputs(args, args.dataset)
     import_tensorflow_quietly()
-    from mnd.pipeline.sweep.run import SweepConfig, run_sweep
+    from mnd.pipeline.sweep.run import ExecutorChoice, SweepConfig, run_sweep
 
     config = SweepConfig(target=args.target, alphas=args.alpha, sides=args.resolution, dataset=args.dataset,
                          epochs=args.epochs, classes=args.classes or 1000, channels=args.channels or 3,
                          seed=args.seed, flash_kb=args.flash_kb, ram_kb=args.ram_kb, measure=measure_settings(args),
                          family=args.family, part=part, cache=cache_dir())
     out = Path(args.out or f"out/sweep-{args.target}")
-    doc = run_sweep(config, out, args.force, local_paths(args.dataset, cache_dir()))
+    choice = ExecutorChoice(args.executor, args.jobs, args.address)
+    doc = run_sweep(config, out, args.force, local_paths(args.dataset, cache_dir()), choice)
     emit_json(args, json.dumps(doc, indent=2) + "\n")
     log.info("wrote %s/sweep.json, report.md and report.html (%d variants)", out, len(doc["rows"]))
     log.info("next: xdg-open %s/report.html", out)
+
+
+def _check_executor(args) -> None:
+    from mnd.pipeline.errors import UsageError
+
+    if args.address is not None and args.executor != "ray":
+        raise UsageError("--address is the Ray cluster of --executor ray; add --executor ray, or drop --address")
+    if args.executor == "ray":
+        from mnd.pipeline.sweep.ray_executor import check_ray_installed
+
+        check_ray_installed()
 
 
 def _sweep_board(args) -> str | None:

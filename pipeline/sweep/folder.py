@@ -69,8 +69,11 @@ def read_sweep(folder: Path, check_rows: bool = True, forced: bool = False) -> d
     return doc
 
 
-def write_sweep(folder: Path, settings: dict, grid: dict, rows: list) -> dict:
+def write_sweep(folder: Path, settings: dict, grid: dict, rows: list, executor: dict | None = None) -> dict:
+    """`executor`: what ran this run's variants (sweep.executors' describe()); it is no setting, so a sweep may
+    be resumed with another."""
     doc = {"schema": SCHEMA, "settings": settings, "grid": grid, "rows": rows}
+    doc.update({"executor": executor} if executor else {})
     rundir.write_json(Path(folder) / SWEEP_FILE, doc)
     return doc
 

@@ -11,7 +11,7 @@ BENCHMARKS = {"train-digits": "train_digits", "export-speed": "export_speed", "h
               "onnx-reduce-range": "onnx_reduce_range", "quant-quality": "quant_quality",
               "coral-v2-rpi4": "coral_v2_rpi4", "cortex-m-trained": "cortex_m_trained",
               "input-pipeline": "input_pipeline", "transfer-vww": "transfer_vww",
-              "train-workers": "train_workers"}
+              "train-workers": "train_workers", "sweep-executors": "sweep_executors"}
 SAMPLED = ("cortex-m-vww",)  # benchmarks whose run() takes a number of images for a quick check
 DOC = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
 

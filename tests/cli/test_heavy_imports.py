@@ -1,5 +1,5 @@
 """Answers that need no model start no heavy library: help, the target list, doctor and every usage error import
-none of TensorFlow, Keras, LiteRT, ONNX Runtime, ONNX or matplotlib. Checked in the child's sys.modules at exit:
+none of TensorFlow, Keras, LiteRT, ONNX Runtime, ONNX, matplotlib or Ray. Checked in the child's sys.modules at exit:
 TensorFlow is imported with fd 2 silenced (quiet.py), so `-X importtime` would not show it."""
 import json
 import subprocess
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("tensorflow", "keras", "ai_edge_litert", "onnxruntime", "onnx", "tf2onnx", "matplotlib")
+HEAVY = ("tensorflow", "keras", "ai_edge_litert", "onnxruntime", "onnx", "tf2onnx", "matplotlib", "ray")
 MARKER = "heavy modules imported: "
 # mnd's own main(), then the heavy modules this process imported, as the last line on stderr.
 PROBE = f"""
@@ -29,7 +29,8 @@ ANSWERS = [(["--help"], 0), (["targets"], 0), (["doctor"], 0),
            (["train", "--model", "mobilenet_v1_025_32", "--dataset", "no-such-folder", "--out", "x"], 2),
            (["train", "--model", "mobilenet_v1_025_32", "--dataset", "digits", "--val-split", "1.2", "--out", "x"], 2),
            (["quantize-report", "--model", "mobilenet_v1_25_32"], 2),
-           (["sweep", "--target", "nope", "--cost-only"], 2)]
+           (["sweep", "--target", "nope", "--cost-only"], 2),
+           (["sweep", "--cost-only", "--address", "auto"], 2)]
 
 
 @pytest.mark.parametrize("argv, code", ANSWERS, ids=[" ".join(argv) for argv, _ in ANSWERS])

@@ -1,0 +1,140 @@
+"""`mnd sweep --executor local|ray`: a process pool stopped by SIGTERM resumes without recomputing what finished,
+Ray gives the same rows as the pool, a failing variant is recorded while the others finish, and without Ray the
+command names the extra to install."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MND, run_mnd
+
+pytestmark = [pytest.mark.slow, pytest.mark.emulator]
+GRID = ("--cost-only", "--target", "cortex-m4", "--alpha", "0.25", "--resolution", "32,40,48,56",
+        "--classes", "10", "--channels", "1")
+NAMES = [f"mobilenet_v1_025_{side}" for side in (32, 40, 48, 56)]
+HIDE_RAY = """
+import sys
+class HideRay:
+    def find_spec(self, name, path=None, target=None):
+        if name == "ray" or name.startswith("ray."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, HideRay())
+from mnd.pipeline.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def sorted_rows(folder: Path) -> list:
+    """sweep.json's rows, each without its timing, as sorted JSON lines."""
+    rows = json.loads((folder / "sweep.json").read_text())["rows"]
+    return sorted(json.dumps({k: v for k, v in row.items() if k != "seconds"}, sort_keys=True) for row in rows)
+
+
+def recorded(folder: Path) -> list:
+    path = folder / "rows.jsonl"
+    return [json.loads(line)["name"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture(scope="module")
+def stopped_and_resumed(tmp_path_factory) -> tuple:
+    """The grid on a pool of 2 workers, stopped by SIGTERM once its first variant is recorded, then run again with
+    a file where the run directory of one variant not yet started goes; the folder is then renamed ROOT/local, so
+    that the Ray sweep, in the same ROOT/sweep, meets the same failure with the same error line."""
+    root = tmp_path_factory.mktemp("executors")
+    out = root / "sweep"
+    command = ("sweep", *GRID, "--jobs", "2", "--out", out)
+    process = subprocess.Popen([str(MND), *map(str, command)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 600
+    while not recorded(out) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first = recorded(out)
+    process.send_signal(signal.SIGTERM)
+    stderr = process.communicate(timeout=300)[1]
+    assert first and process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    # finished: recorded in rows.jsonl, or published (the worker's export ended before its row could be recorded)
+    published = [name for name in NAMES if (out / "variants" / name / "manifest.json").is_file()]
+    kept = {name: (out / "variants" / name / "manifest.json").stat().st_mtime_ns for name in published}
+    assert set(first) <= set(kept) and len(kept) < 4, stderr[-3000:]
+    blocked = [name for name in NAMES if name not in kept][-1]
+    (out / "variants" / blocked).write_text("not a run directory")
+    resumed = run_mnd(*command, check=1)
+    out.rename(root / "local")
+    return root, stderr, kept, blocked, resumed
+
+
+def test_sigterm_keeps_finished_variants_and_the_same_command_finishes_the_rest(stopped_and_resumed):
+    root, stopped, kept, blocked, resumed = stopped_and_resumed
+    local = root / "local"
+    assert "interrupted by SIGTERM" in stopped and "Traceback" not in stopped
+    assert f"{len(kept)} of 4 variants finished earlier are kept" in resumed.stderr
+    doc = json.loads((local / "sweep.json").read_text())
+    assert [row["name"] for row in doc["rows"]] == NAMES and doc["executor"] == {"name": "local", "jobs": 2}
+    for name, mtime in kept.items():
+        assert (local / "variants" / name / "manifest.json").stat().st_mtime_ns == mtime, f"{name} was recomputed"
+    assert sorted(path.name for path in (local / "variants").iterdir()) == NAMES, "staging folders left"
+
+
+def test_a_failing_variant_is_recorded_and_the_others_finish(stopped_and_resumed):
+    root, _, _, blocked, resumed = stopped_and_resumed
+    rows = {row["name"]: row for row in json.loads((root / "local" / "sweep.json").read_text())["rows"]}
+    assert {name: row["status"] for name, row in rows.items()} == {**dict.fromkeys(NAMES, "measured"),
+                                                                   blocked: "failed"}
+    assert rows[blocked]["error"].startswith("OutputError: ") and rows[blocked]["run_dir"] is None
+    assert f"1 of 4 variants failed ({blocked})" in resumed.stderr
+
+
+@pytest.mark.ray
+def test_ray_gives_the_pools_rows(stopped_and_resumed):
+    root, _, _, blocked, _ = stopped_and_resumed
+    out = root / "sweep"
+    started = json.loads((root / "local" / "sweep.json").read_text())
+    (out / "variants").mkdir(parents=True)  # the folder as a sweep leaves it when stopped before its first row,
+    (out / "sweep.json").write_text(json.dumps({**started, "rows": []}))  # and the pool's failure set up again
+    (out / "variants" / blocked).write_text("not a run directory")
+    result = run_mnd("sweep", *GRID, "--executor", "ray", "--out", out, check=1)
+    assert sorted_rows(out) == sorted_rows(root / "local"), result.stderr[-3000:]
+    executor = json.loads((out / "sweep.json").read_text())["executor"]
+    assert executor["name"] == "ray" and executor["ray_version"] == "2.60.0"
+    assert executor["cluster"] == "local, started for this sweep" and ":" in executor["address"]
+
+
+def test_ray_executor_without_ray_names_the_extra_in_one_line(tmp_path):
+    out = tmp_path / "never"
+    result = subprocess.run([sys.executable, "-c", HIDE_RAY, "sweep", *GRID, "--executor", "ray", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["mnd: error: --executor ray needs Ray, which is not installed: pip install "
+                                          "'mobilenet-deploy[ray]' (or --executor local)"]
+    assert not out.exists()
+
+
+def test_a_published_export_without_its_row_counts_as_finished_unless_an_artifact_changed(stopped_and_resumed,
+                                                                                         tmp_path):
+    """The driver stopped between a worker publishing variants/<name>/ and appending its row: the row is rebuilt
+    from the manifest; a run directory whose artifact no longer matches its sha256 is no finished variant."""
+    from mnd.pipeline.export.run import check_target
+    from mnd.pipeline.sweep.finished import rows_from_manifests
+    from mnd.pipeline.sweep.fits import target_limits
+    from mnd.pipeline.sweep.grid import variants
+    from mnd.targets.base import MeasureSettings
+
+    root, _, _, blocked, _ = stopped_and_resumed
+    rows = {(row["alpha"], row["resolution"]): row
+            for row in json.loads((root / "local" / "sweep.json").read_text())["rows"]}
+    grid = variants((0.25,), (32, 40, 48, 56), 10, 1)
+    limits = target_limits(check_target("cortex-m4", MeasureSettings(), device=False), None, None)
+    unrecorded = {key: row for key, row in rows.items() if key != grid[0].key}
+    rebuilt = rows_from_manifests(root / "local", grid, unrecorded, limits, with_accuracy=False)
+    assert rebuilt == [{**rows[grid[0].key], "seconds": None}]
+    artifact = next((root / "local" / "variants" / grid[0].name).glob("*.tflite"))
+    copy = tmp_path / "variants" / grid[0].name
+    shutil.copytree(artifact.parent, copy)
+    (copy / artifact.name).write_bytes(artifact.read_bytes()[:-1] + bytes([artifact.read_bytes()[-1] ^ 1]))
+    assert rows_from_manifests(tmp_path, grid, unrecorded, limits, with_accuracy=False) == []
