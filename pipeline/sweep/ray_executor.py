@@ -7,6 +7,7 @@ has CPUs (Ray's "limit pending tasks" pattern), so that "running" in the sweep's
 import importlib.util
 import logging
 import signal
+import warnings
 
 from mnd.pipeline import interrupts
 from mnd.pipeline.errors import UsageError
@@ -49,7 +50,9 @@ class RayExecutor:
                                    object_store_memory=OBJECT_STORE_BYTES, configure_logging=False)
                 self.started_here = True
             else:
-                context = ray.init(address=self.address, configure_logging=False)
+                with warnings.catch_warnings():  # Ray Client's own time-out warning: the one line below says it
+                    warnings.filterwarnings("ignore", message="Ray Client connection timed out")
+                    context = ray.init(address=self.address, configure_logging=False)
         except KeyboardInterrupt:
             raise
         except Exception as error:  # Ray's own errors for an unreachable or refused cluster differ by version
