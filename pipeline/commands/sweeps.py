@@ -50,6 +50,10 @@ def _check_executor(args) -> None:
         from mnd.pipeline.sweep.ray_executor import check_ray_installed
 
         check_ray_installed()
+    if args.address is not None:  # before TensorFlow starts and anything is written
+        from mnd.pipeline.sweep.ray_address import check_cluster_answers
+
+        check_cluster_answers(args.address)
 
 
 def _sweep_board(args) -> str | None:

@@ -7,9 +7,11 @@ has CPUs (Ray's "limit pending tasks" pattern), so that "running" in the sweep's
 import importlib.util
 import logging
 import signal
+import warnings
 
 from mnd.pipeline import interrupts
 from mnd.pipeline.errors import UsageError
+from mnd.pipeline.sweep.ray_address import no_cluster
 
 log = logging.getLogger("mnd")
 INSTALL = "pip install 'mobilenet-deploy[ray]'"
@@ -48,16 +50,17 @@ class RayExecutor:
                                    object_store_memory=OBJECT_STORE_BYTES, configure_logging=False)
                 self.started_here = True
             else:
-                context = ray.init(address=self.address, configure_logging=False)
+                with warnings.catch_warnings():  # Ray Client's own time-out warning: the one line below says it
+                    warnings.filterwarnings("ignore", message="Ray Client connection timed out")
+                    context = ray.init(address=self.address, configure_logging=False)
         except KeyboardInterrupt:
             raise
         except Exception as error:  # Ray's own errors for an unreachable or refused cluster differ by version
-            where = f"the Ray cluster at '{self.address}'" if self.address else "a local Ray instance"
             reason = " ".join(str(error).split())[:300] or type(error).__name__
-            fix = ("start it (ray start --head) or give its address" if self.address
-                   else "see docs/SWEEPS_RAY.md, or use --executor local")
-            verb = "reach" if self.address else "start"
-            raise UsageError(f"cannot {verb} {where}: {reason}; {fix}") from None
+            if self.address:
+                raise UsageError(no_cluster(self.address, reason)) from None
+            raise UsageError(f"cannot start a local Ray instance: {reason}; see docs/SWEEPS_RAY.md, or use "
+                             "--executor local") from None
         finally:  # ray.init replaces SIGTERM's handler with sys.exit: mnd's own stops the sweep and cancels the tasks
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
