@@ -111,8 +111,10 @@ def _add_measure_flags(parser) -> None:
                        "ai-edge-litert and onnxruntime there first (says what it runs)")
     phone = parser.add_argument_group("android")
     phone.add_argument("--serial", type=cli_args.adb_serial, action="append",
-                       help="the phone's adb serial (default: the only device; see 'adb devices'); one phone at a "
-                       "time")
+                       help="the phone's adb serial (default: the only device; see 'adb devices'). Give it more "
+                       "than once to spread the measurement over several phones (mnd-c and each benchmark_model run "
+                       "on one phone at a time, each row naming its phone; a phone that drops out is reported and its "
+                       "work moves to another)")
     phone.add_argument("--benchmark-model", metavar="FILE", help="LiteRT's benchmark_model for android_aarch64, "
                        "to also measure the .tflite files with LiteRT on the phone (download the nightly "
                        "'android_aarch64_benchmark_model' linked from ai.google.dev/edge/litert/models/measurement)")

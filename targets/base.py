@@ -21,6 +21,7 @@ class BoardAccess:
     remote_python: str | None = None     # the board's interpreter (default: ~/mnd-venv/bin/python, else python3)
     setup: bool = False                  # create that venv and install the runtimes on the board first
     serial: str | None = None            # adb -s (default: the only device)
+    serials: tuple = ()                  # --serial given more than once: every phone (serial is the first)
     benchmark_model: Path | None = None  # LiteRT's benchmark_model for android_aarch64
     delegates: tuple = ()                # benchmark_model delegates: cpu, xnnpack, gpu, nnapi
     cpu_affinity: str | None = None      # taskset mask on the phone
@@ -30,7 +31,7 @@ class BoardAccess:
     def given(self) -> dict:
         """{field: its command-line flag} for every field set to something other than its default."""
         return {name: "--" + name.replace("_", "-").replace("delegates", "delegate")
-                for name, value in vars(self).items() if value not in (None, False, ()) and name != "ssh_boards"}
+                for name, value in vars(self).items() if value not in (None, False, ()) and name not in ("ssh_boards", "serials")}
 
 
 READY, READY_EMULATED, NO_DEVICE, UNAVAILABLE = "ready", "ready (emulated)", "tools present, no device", "unavailable"

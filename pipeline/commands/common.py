@@ -25,15 +25,13 @@ def measure_settings(args):
         raise UsageError("--probe-reset is for a board behind --probe gdb://HOST:PORT; give --probe or drop "
                          "--probe-reset")
     boards = tuple(dict.fromkeys(args.ssh or ()))  # --ssh given more than once: several boards, each once
-    phones = tuple(dict.fromkeys(args.serial or ()))
-    if len(phones) > 1:
-        raise UsageError("--serial: one phone at a time (several phones at once are not built; several boards are: "
-                         "--ssh more than once); give one --serial")
+    phones = tuple(dict.fromkeys(args.serial or ()))  # --serial given more than once: several phones, each once
     board = BoardAccess(ssh=boards[0] if boards else None, ssh_boards=boards if len(boards) > 1 else (),
                         identity=args.identity and Path(args.identity).resolve(),
                         ssh_config=args.ssh_config and Path(args.ssh_config).resolve(),
                         accept_new_host_key=args.accept_new_host_key, remote_python=args.remote_python,
                         setup=args.setup, serial=phones[0] if phones else None,
+                        serials=phones if len(phones) > 1 else (),
                         benchmark_model=args.benchmark_model and Path(args.benchmark_model).resolve(),
                         delegates=args.delegate or (), cpu_affinity=args.cpu_affinity, probe=args.probe,
                         probe_reset=args.probe_reset)

@@ -88,6 +88,8 @@ def target_record(target, settings: MeasureSettings, board: dict | None = None) 
         options["ssh"] = settings.board.ssh
     if settings.board.ssh_boards:
         options["ssh_boards"] = list(settings.board.ssh_boards)
+    if settings.board.serials:
+        options["serials"] = list(settings.board.serials)
     if settings.board.probe:
         options["probe"] = settings.board.probe
     if settings.board.probe_reset:

@@ -28,10 +28,12 @@ def packages_line(board: dict) -> str:
 
 
 def share_line(share: dict) -> str:
-    """One board of several (--ssh given more than once): the rows it measured, or why it dropped out."""
+    """One board or phone of several (--ssh or --serial given more than once): the rows it measured, or why it
+    dropped out."""
     rows = len(share.get("rows") or ())
     dropped = f"; dropped out: {text(share['dropped'])}" if share.get("dropped") else ""
-    return f"- board {code(share.get('ssh'))}: {rows} row{'' if rows == 1 else 's'}{dropped}"
+    noun, name = ("phone", share["serial"]) if "serial" in share else ("board", share.get("ssh"))
+    return f"- {noun} {code(name)}: {rows} row{'' if rows == 1 else 's'}{dropped}"
 
 
 def render_board(target: str, measurements, sizes: dict, board: dict | None) -> list:

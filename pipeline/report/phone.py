@@ -1,5 +1,6 @@
 """Report section for an Android phone: its facts, mnd's C engine (accuracy and latency), and LiteRT's
 benchmark_model per file, delegate and thread count with its slowest op types."""
+from mnd.pipeline.report.board import share_line
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.report.tables import measurement_table
@@ -42,7 +43,7 @@ def render_phone(measurements, sizes: dict, phone: dict | None) -> list:
     emulated = any(m.emulated for m in measurements)
     lines = ["### `android`" + (" (emulated)" if emulated else ""), ""]
     if phone:
-        lines.append(phone_line(phone))
+        lines += [phone_line(phone), *map(share_line, phone.get("boards") or ())]
     if emulated:
         lines.append("- warning: emulated phone: the outputs are the arm64 code's, but the latency says nothing "
                      "about a real phone")

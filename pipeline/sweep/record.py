@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from mnd.pipeline.errors import OutputError
-from mnd.pipeline.json_shape import ListOf, Obj, check
+from mnd.pipeline.json_shape import ListOf, Nullable, Obj, check
 
 log = logging.getLogger("mnd")
 ROWS_FILE = "rows.jsonl"
@@ -21,7 +21,10 @@ ROW = Obj({"name": str, "alpha": float, "resolution": int, "classes": int, "chan
            "emulated": bool | None, "float_acc": float | None, "int8_acc": float | None,
            "failed_validations": ListOf(str), "fits": bool | None, "fit_detail": str | None, "status": str,
            "error": str | None, "run_dir": str | None, "seconds": float | None},
-          {"eval_samples": int | None})  # optional: rows written before it was recorded lack it ("n unknown")
+          # optional: rows written before they were recorded lack them (eval_samples: "n unknown"). With several
+          # boards or phones: `board`, the one that measured the row's cost; `boards`, what each one did
+          {"eval_samples": int | None, "board": str | None,
+           "boards": Nullable(ListOf(Obj({"name": str, "rows": int, "dropped": str | None})))})
 
 
 def row_problems(row) -> list:

@@ -9,6 +9,7 @@ from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.html import inline
 from mnd.pipeline.report.intervals import accuracy_interval
 from mnd.pipeline.sweep import plots
+from mnd.pipeline.sweep.board_view import board_lines
 from mnd.pipeline.sweep.fits import target_limits
 
 COLUMNS = ("variant", "alpha", "resolution", "mult-adds", "params", "int8 bytes", "RAM bytes", "flash bytes",
@@ -27,6 +28,9 @@ def render_markdown(doc: dict, folder: str) -> str:
     lines = [f"# mnd sweep on {code(doc['settings']['target'])}", "", *_summary(doc), "", "## Variants", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(cells) + " |" for cells in _cells(doc["rows"])]
+    boards = board_lines(doc)
+    if boards:
+        lines += ["", "## Boards", "", *boards]
     notes = _notes(doc["rows"])
     if notes:
         lines += ["", "## Not run, failed or flagged", "", *[f"- {note}" for note in notes]]
@@ -42,6 +46,9 @@ def render_html(doc: dict, folder: str) -> str:
     parts = [f"<h1>mnd sweep on {html.escape(settings['target'])}</h1>",
              "<ul>" + "".join(f"<li>{inline(line[2:])}</li>" for line in _summary(doc))
              + "</ul>", "<h2>Variants</h2>", f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}</tbody></table>"]
+    boards = board_lines(doc)
+    if boards:
+        parts += ["<h2>Boards</h2>", "<ul>" + "".join(f"<li>{inline(line[2:])}</li>" for line in boards) + "</ul>"]
     notes = _notes(rows)
     if notes:
         parts += ["<h2>Not run, failed or flagged</h2>",

@@ -37,6 +37,11 @@ def measured_row(variant, run_dir: str, manifest, limits: list, with_accuracy: b
         if with_accuracy:
             row.update(int8_acc=main.accuracy, float_acc=_float_accuracy(manifest, main.accuracy),
                        eval_samples=main.n if main.accuracy is not None and main.n else None)
+    shares = ((manifest.target or {}).get("board") or {}).get("boards")
+    if shares:  # several boards or phones: which measured the cost, and what each one did
+        row.update(board=main.board if main is not None else None, boards=[
+            {"name": share.get("ssh") or share.get("serial"), "rows": len(share["rows"]), "dropped": share["dropped"]}
+            for share in shares])
     row["failed_validations"] = [v.name for v in manifest.validations if not v.passed]
     fits, detail = measured_fit(row, limits)
     return {**row, "fits": fits, "fit_detail": detail, "status": "measured"}

@@ -58,7 +58,8 @@ class SweepConfig:
                 "classes": classes, "channels": channels, "flash_kb": self.flash_kb, "ram_kb": self.ram_kb,
                 "runs": self.measure.runs, "warmup": self.measure.warmup,
                 "threads": list(self.measure.threads) if self.measure.threads else None,
-                "clock_mhz": self.measure.clock_mhz, "board": board.ssh or board.serial}
+                "clock_mhz": self.measure.clock_mhz, "board": board.ssh or board.serial,
+                **({"boards": list(board.ssh_boards or board.serials)} if board.ssh_boards or board.serials else {})}
 
 
 @dataclass(frozen=True)

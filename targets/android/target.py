@@ -59,10 +59,21 @@ class AndroidTarget(Target):
         from mnd.targets.android.device_check import find_phone
         from mnd.targets.transport.base import TransportError
 
-        try:
-            find_phone(access.serial)
-        except TransportError as error:
-            return str(error)
+        def problem(serial):
+            try:
+                find_phone(serial)
+            except TransportError as error:
+                return str(error)
+            return None
+
+        if not access.serials:
+            return problem(access.serial)
+        problems = {serial: problem(serial) for serial in access.serials}
+        for serial, reason in problems.items():
+            if reason:
+                log.warning("warning: android: phone %s does not answer: %s", serial, reason)
+        if all(problems.values()):
+            return f"none of the {len(problems)} --serial phones answers (the first: {problems[access.serial]})"
         return None
 
     def readiness(self, access: BoardAccess = BoardAccess()) -> Readiness:
@@ -95,19 +106,25 @@ class AndroidTarget(Target):
         int8 = run_dir / manifest.artifact("tflite_int8").path
         write_linux_project(int8, project, manifest.model.get("tflm_arena_bytes"), cpu=GCC_CPU)
         engine = build_executable(project, project / ENGINE, cpu=GCC_CPU)
-        transport = AdbTransport(settings.board.serial)
-        phone = phone_record(transport.getprop(), transport.serial)
-        problem = abi_problem(phone)
-        if problem:
-            raise TargetUnavailable(f"android: {problem}")
-        log.info("android: measuring on %s", transport.describe())
-        if phone["emulated"]:
-            log.warning("warning: %s", EMULATED_WARNING)
         inputs = artifact_inputs(int8, evaluation)
-        with transport.workdir() as workdir:
-            outputs, latencies = self._run_engine(transport, workdir, engine, inputs, manifest.model["classes"],
-                                                  settings)
-            benchmarks = self._run_benchmarks(transport, workdir, run_dir, manifest, settings)
+        if settings.board.serials:
+            from mnd.targets.android.several_phones import measure_on_phones
+
+            phone, (outputs, latencies, serial), benchmarks = measure_on_phones(self, engine, inputs, run_dir,
+                                                                                manifest, settings)
+            emulated = {share["serial"]: share["facts"]["emulated"] for share in phone["boards"] if share["facts"]}
+        else:
+            transport = AdbTransport(settings.board.serial)
+            phone = self.phone_facts(transport)
+            log.info("android: measuring on %s", transport.describe())
+            with transport.workdir() as workdir:
+                outputs, latencies = self._run_engine(transport, workdir, engine, inputs,
+                                                      manifest.model["classes"], settings)
+                benchmarks = [(run, parsed, None) for run, parsed in
+                              self._run_benchmarks(transport, workdir, run_dir, manifest, settings)]
+            serial, emulated = None, {None: phone["emulated"]}
+        if any(emulated.values()):
+            log.warning("warning: %s", EMULATED_WARNING)
         reference = run_model("litert-ref", int8, inputs).outputs
         check = bit_exact(f"android {ENGINE} vs {HOST_REFERENCE}", outputs.reshape(reference.shape), reference)
         agreement = {"reference": HOST_REFERENCE, "n": len(reference),
@@ -116,12 +133,13 @@ class AndroidTarget(Target):
         rows = [Measurement(target=self.name, runtime=ENGINE, artifact="tflite_int8",
                             accuracy=accuracy(outputs, evaluation.labels), n=len(outputs),
                             latency_ms=latency_summary(latencies), runs=len(latencies), threads=1,
-                            warmup=settings.warmup, emulated=phone["emulated"], agreement=agreement)]
+                            warmup=settings.warmup, emulated=emulated[serial], agreement=agreement,
+                            board=serial)]
         rows += [Measurement(target=self.name, runtime=run.runtime, artifact=run.kind, accuracy=None, n=0,
                              latency_ms=None, runs=(parsed.get("inference") or {}).get("count") or settings.runs,
-                             threads=run.threads,
-                             warmup=settings.warmup, emulated=phone["emulated"], benchmark=parsed)
-                 for run, parsed in benchmarks]
+                             threads=run.threads, warmup=settings.warmup, emulated=emulated[measured_on],
+                             benchmark=parsed, board=measured_on)
+                 for run, parsed, measured_on in benchmarks]
         return TargetResult(tuple(rows), (check,), phone)
 
     def _prefix(self, settings: MeasureSettings) -> list:
@@ -145,35 +163,58 @@ class AndroidTarget(Target):
                 except EngineFailed as error:
                     raise ModelError(f"android: mnd-c failed on the phone ({error})") from None
 
-    def _run_benchmarks(self, transport, workdir: str, run_dir: Path, manifest, settings) -> list:
-        """[(BenchmarkRun, parsed output)] for each .tflite, delegate and thread count; [] without the tool."""
-        from mnd.targets.android.benchmark_model import BenchmarkOutputError, parse_benchmark_output
+    def phone_facts(self, transport) -> dict:
+        """The phone's record (device_facts.phone_record); TargetUnavailable for a phone that is not arm64."""
+        phone = phone_record(transport.getprop(), transport.serial)
+        problem = abi_problem(phone)
+        if problem:
+            raise TargetUnavailable(f"android: {problem}")
+        return phone
 
-        tool = settings.board.benchmark_model
-        if tool is None:
+    def benchmark_runs(self, manifest, settings) -> list:
+        """The BenchmarkRuns of --benchmark-model (each .tflite, delegate and thread count); [] without it."""
+        if settings.board.benchmark_model is None:
             return []
-        models = {kind: f"model_{kind}.tflite" for kind in ("tflite_int8", "tflite_float") if manifest.artifact(kind)}
+        return plan_runs(_phone_models(manifest), settings.board.delegates or ("xnnpack",),
+                         settings.thread_counts(self.default_threads))
+
+    def push_benchmark_files(self, transport, workdir: str, run_dir: Path, manifest, settings) -> None:
+        """benchmark_model and the .tflite files into the phone's work directory."""
         with tempfile.TemporaryDirectory(prefix="mnd-android-") as tmp:
             staging = Path(tmp)
-            shutil.copy(tool, staging / "benchmark_model")
+            shutil.copy(settings.board.benchmark_model, staging / "benchmark_model")
             (staging / "benchmark_model").chmod(0o755)
-            for kind, name in models.items():
+            for kind, name in _phone_models(manifest).items():
                 shutil.copy(run_dir / manifest.artifact(kind).path, staging / name)
             transport.push(sorted(staging.iterdir()), workdir)
-        results = []
-        for run in plan_runs(models, settings.board.delegates or ("xnnpack",),
-                             settings.thread_counts(self.default_threads)):
-            with phase(f"android: benchmark_model {run.kind} {run.delegate} x{run.threads}"):
-                result = transport.run([*self._prefix(settings), *benchmark_argv(run, settings.warmup, settings.runs)],
-                                       cwd=workdir, timeout=BASE_TIMEOUT_S + 60.0 * (settings.warmup + settings.runs))
-            text = (result.stdout + result.stderr).decode(errors="replace")
-            if result.returncode != 0:
-                last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]
-                log.warning("warning: android: benchmark_model %s with %s failed (exit %d): %s", run.kind,
-                            run.delegate, result.returncode, last[0][:300])
-                continue
-            try:
-                results.append((run, parse_benchmark_output(text)))
-            except BenchmarkOutputError as error:
-                raise refuse(self.name, f"benchmark_model's output ({run.kind}, {run.delegate})", str(error)) from None
-        return results
+
+    def _run_benchmarks(self, transport, workdir: str, run_dir: Path, manifest, settings) -> list:
+        """[(BenchmarkRun, parsed output)] for each .tflite, delegate and thread count; [] without the tool."""
+        runs = self.benchmark_runs(manifest, settings)
+        if runs:
+            self.push_benchmark_files(transport, workdir, run_dir, manifest, settings)
+        return [(run, parsed) for run in runs
+                if (parsed := self.run_benchmark(transport, workdir, run, settings)) is not None]
+
+    def run_benchmark(self, transport, workdir: str, run, settings):
+        """benchmark_model's parsed output for one BenchmarkRun; None (with a warning) when it failed."""
+        from mnd.targets.android.benchmark_model import BenchmarkOutputError, parse_benchmark_output
+
+        with phase(f"android: benchmark_model {run.kind} {run.delegate} x{run.threads}"):
+            result = transport.run([*self._prefix(settings), *benchmark_argv(run, settings.warmup, settings.runs)],
+                                   cwd=workdir, timeout=BASE_TIMEOUT_S + 60.0 * (settings.warmup + settings.runs))
+        text = (result.stdout + result.stderr).decode(errors="replace")
+        if result.returncode != 0:
+            last = [line for line in text.splitlines() if line.strip()][-1:] or ["no output"]
+            log.warning("warning: android: benchmark_model %s with %s failed (exit %d): %s", run.kind,
+                        run.delegate, result.returncode, last[0][:300])
+            return None
+        try:
+            return parse_benchmark_output(text)
+        except BenchmarkOutputError as error:
+            raise refuse(self.name, f"benchmark_model's output ({run.kind}, {run.delegate})", str(error)) from None
+
+
+def _phone_models(manifest) -> dict:
+    """{artifact kind: its file's name on the phone} of the .tflite files benchmark_model runs."""
+    return {kind: f"model_{kind}.tflite" for kind in ("tflite_int8", "tflite_float") if manifest.artifact(kind)}

@@ -1,9 +1,14 @@
 """`--target android` end to end through the real adb client and mnd's test phone (tests/android/device.py: the adb
 wire protocol on 127.0.0.1, a chroot whose /system/bin/sh is a static arm64 busybox run by qemu-user)."""
 import json
+import os
+import shutil
+import subprocess
+import time
 
 import pytest
 
+from tests.android.fixtures import CONNECT_TIMEOUT_S, running_device
 from tests.conftest import run_mnd
 
 pytestmark = [pytest.mark.emulator, pytest.mark.assets, pytest.mark.slow]
@@ -50,3 +55,47 @@ def test_android_options_are_refused_on_other_targets_and_checked(tmp_path):
                      tmp_path / "z")
     assert result.returncode == 2 and "android_aarch64_benchmark_model" in result.stderr
     assert not any((tmp_path / name).exists() for name in "xyz")
+
+
+def _adb_connect(device, port: int) -> str:
+    """`adb connect 127.0.0.1:PORT` on the test phone's adb server, once `adb devices` lists it as a device."""
+    serial, env = f"127.0.0.1:{port}", {**os.environ, **device.env}
+    subprocess.run(["adb", "connect", serial], env=env, capture_output=True, timeout=CONNECT_TIMEOUT_S)
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while f"{serial}\tdevice" not in subprocess.run(["adb", "devices"], env=env, capture_output=True,
+                                                      text=True).stdout:
+        assert time.monotonic() < deadline, f"adb never listed {serial} as a device"
+        time.sleep(0.1)
+    return serial
+
+
+@pytest.mark.boards
+def test_android_on_several_phones_every_row_once_naming_its_phone_and_a_gone_phone_reported(
+        android_run, android_device, tmp_path):
+    """Two test phones (two tests/android/device.py processes sharing one phone file system, each its own adb
+    serial on the same adb server) and a serial adb does not know: mnd-c, the one work item without
+    --benchmark-model, runs once on one of the two; the unknown one is reported at the check and as dropped out."""
+    run = tmp_path / "run"
+    shutil.copytree(android_run[0], run)
+    with running_device(android_device.root, log_dir=tmp_path) as port:
+        second = _adb_connect(android_device, port)
+        phones = [android_device.serial, second, "127.0.0.1:1"]
+        result = run_mnd("measure", run, "--target", "android", *[w for p in phones for w in ("--serial", p)],
+                         "--runs", 1, "--warmup", 0, env=android_device.env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest, stderr = json.loads((run / "manifest.json").read_text()), result.stderr
+    assert manifest["target"]["options"]["serials"] == phones
+    (row,) = [m for m in manifest["measurements"] if m["target"] == "android"]
+    assert row["runtime"] == "mnd-c" and row["n"] == 200 and row["board"] in phones[:2]
+    assert row["accuracy"] == row["agreement"]["reference_accuracy"] and row["agreement"]["top1_differing"] == 0
+    shares = {share["serial"]: share for share in manifest["target"]["board"]["boards"]}
+    assert list(shares) == phones and shares[row["board"]]["rows"] == ["mnd-c"]
+    assert sorted(row_id for share in shares.values() for row_id in share["rows"]) == ["mnd-c"]
+    for serial in phones[:2]:
+        assert shares[serial]["dropped"] is None and shares[serial]["facts"]["serial"] == serial
+    assert shares["127.0.0.1:1"]["facts"] is None and "no Android device" in shares["127.0.0.1:1"]["dropped"]
+    assert "warning: android: phone 127.0.0.1:1 does not answer: no Android device" in stderr, stderr[-2000:]
+    assert "warning: android: phone 127.0.0.1:1 dropped out: no Android device" in stderr
+    report = (run / "report.md").read_text()
+    assert "- phone `127.0.0.1:1`: 0 rows; dropped out: no Android device" in report
+    assert f"- phone `{row['board']}`: 1 row" in report and f"| emulated phone: {row['board']} |" in report
