@@ -61,8 +61,8 @@ WIDEN_MIN_PIXEL_PAIRS = 8
 
 
 def _gemm_kernel(name: str, weights: np.ndarray, scratch_bytes: int, pixels: int) -> _Kernel:
-    """mnd_pointwise_dsp_s8 / mnd_conv_dsp_s8 ([out_c][depth] weights), or its _w16 twin for small layers, or the
-    run-time widening one for mid-sized 1x1 layers."""
+    """mnd_pointwise_dsp_s8 / mnd_pointwise_pixel_dsp_s8 (a 1x1 image) / mnd_conv_dsp_s8 ([out_c][depth] weights),
+    or its _w16 twin for small layers, or the run-time widening one for mid-sized 1x1 layers."""
     if weights.size <= W16_MAX_WEIGHT_BYTES:
         return _Kernel(name.replace("_dsp_s8", "_w16_dsp_s8"), layouts.gemm_w16(weights), scratch_bytes)
     widened = layouts.widened_bytes(weights.shape[1], weights.shape[0])
@@ -83,7 +83,7 @@ def _dsp_kernel(fields: dict, depthwise: bool, per_channel):
                        layouts.depthwise_dsp_scratch(fields["out_c"], fields["out_w"], fields["stride_w"], k))
     if not depthwise and (fields["k_h"], fields["k_w"], fields["pad_top"], fields["pad_left"]) == (1, 1, 0, 0) \
             and unit_steps:
-        return _gemm_kernel("mnd_pointwise_dsp_s8", per_channel,
+        return _gemm_kernel("mnd_pointwise_pixel_dsp_s8" if pixels == 1 else "mnd_pointwise_dsp_s8", per_channel,
                             layouts.pointwise_dsp_scratch(fields["in_c"], fields["out_c"]), pixels)
     if not depthwise:
         return _gemm_kernel("mnd_conv_dsp_s8", per_channel,

@@ -170,6 +170,10 @@ void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* 
 /* mnd_pointwise_dsp_s8's weights widened at run time into the first 8 * even(out_c) * ceil(in_c / 4) bytes of scratch
  * (its own scratch after them): where the widening costs less than it saves and the arena has room. */
 void mnd_pointwise_widen_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+/* mnd_pointwise_dsp_s8 and its w16 twin on a 1x1 image (out_h = out_w = 1), one pixel a pass, same weights and
+ * scratch. */
+void mnd_pointwise_pixel_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
+void mnd_pointwise_pixel_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch);
 void mnd_depthwise3x3_dsp_s8(const mnd_depthwise_params* p, const int8_t* input, int8_t* output, void* scratch);
 /* The same for 5x5 windows: weights over 25 taps, scratch 96 * groups + 40 * groups * width bytes, width =
  * (out_w - 1) * stride_w + 5. */

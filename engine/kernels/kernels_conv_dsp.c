@@ -348,3 +348,30 @@ void mnd_conv_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* outp
 void mnd_conv_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
   convolution(p, input, output, scratch, 1);
 }
+
+/* A 1x1 layer on a 1x1 image (squeeze-excite blocks, classifier heads): one pixel's lanes times two channels a
+ * pass, the general requantization (a pixel triple would sum the one pixel three times). */
+static inline __attribute__((always_inline)) void single_pixel(const mnd_conv_params* p, const int8_t* input,
+                                                               int8_t* output, void* scratch, int w16) {
+  const output_range range = {p->act_min, p->act_max};
+  const int full = full_range(p->act_min, p->act_max);
+  const int32_t* w = (const int32_t*)(const void*)p->weights;
+  const int32_t groups = (p->in_c + 3) / 4;
+  int32_t *lanes, c;
+  const conv_requant rq = conv_table(p, scratch, &lanes);
+  split_pixel(input, p->in_c, lanes);
+  for (c = 0; c < rq.live_c; c += 2) {
+    const sums_1x2 s = gemm_1x2(lanes, &w, groups, rq.table + c, w16);
+    output[rq.order[c]] = requantize(&rq.table[c], s.c0, range, full);
+    if (c + 1 < rq.live_c) output[rq.order[c + 1]] = requantize(&rq.table[c + 1], s.c1, range, full);
+  }
+  for (c = 0; c < rq.constant_c; ++c) output[rq.order[rq.live_c + c]] = rq.constant_value[c];
+}
+
+void mnd_pointwise_pixel_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  single_pixel(p, input, output, scratch, 0);
+}
+
+void mnd_pointwise_pixel_w16_dsp_s8(const mnd_conv_params* p, const int8_t* input, int8_t* output, void* scratch) {
+  single_pixel(p, input, output, scratch, 1);
+}

@@ -132,4 +132,78 @@ static inline sums_3x2 groups_3x2(const int32_t** x, const int32_t** w, sums_3x2
 }
 #endif
 
+/* ---- a lone pixel (a layer's last where a triple would sum it three times: a 1x1 image's, as in squeeze-excite
+ * blocks and classifier heads) ----
+ * Its lanes, two words a group, times two output channels' weights per pass. */
+
+static void split_pixel(const int8_t* a, int32_t depth, int32_t* lanes) {
+  const int32_t whole = depth & ~3;
+  int32_t k;
+  for (k = 0; k < whole; k += 4, lanes += 2) split_word(load_word(a + k), lanes);
+  if (whole < depth) {
+    int8_t tail[4] = {0, 0, 0, 0};
+    memcpy(tail, a + whole, (size_t)(depth - whole));
+    split_word(load_word(tail), lanes);
+  }
+}
+
+typedef struct {
+  int32_t c0, c1;
+} sums_1x2;
+
+#if defined(__ARM_FEATURE_DSP)
+/* One group, the loads post-incrementing x and w: ten instructions, seven with weights widened ahead of time. */
+#define GROUP_1X2_SUMS                         \
+  "smlad %[c0], %[xe], %[e0], %[c0]\n\t"      \
+  "smlad %[c0], %[xo], %[o0], %[c0]\n\t"      \
+  "smlad %[c1], %[xe], %[e1], %[c1]\n\t"      \
+  "smlad %[c1], %[xo], %[o1], %[c1]\n\t"
+
+#define GROUP_1X2_OPERANDS                                                                                   \
+  : [c0] "+r"(s.c0), [c1] "+r"(s.c1), [x] "+r"(x), [w] "+r"(v), [xe] "=&r"(xe), [xo] "=&r"(xo), [e0] "=&r"(e0), \
+    [o0] "=&r"(o0), [e1] "=&r"(e1), [o1] "=&r"(o1)                                                           \
+  :                                                                                                          \
+  : "memory"
+
+static inline __attribute__((always_inline)) sums_1x2 group_1x2(const int32_t** x_at, const int32_t** w_at,
+                                                                sums_1x2 s, int w16) {
+  const int32_t *x = *x_at, *v = *w_at;
+  int32_t xe, xo, e0, o0, e1, o1;
+  if (w16)
+    __asm__ volatile("ldrd %[xe], %[xo], [%[x]], #8\n\t"
+                     "ldrd %[e0], %[o0], [%[w]], #8\n\t"
+                     "ldrd %[e1], %[o1], [%[w]], #8\n\t" GROUP_1X2_SUMS GROUP_1X2_OPERANDS);
+  else
+    __asm__ volatile("ldrd %[xe], %[xo], [%[x]], #8\n\t"
+                     "ldrd %[o0], %[o1], [%[w]], #8\n\t"
+                     "sxtb16 %[e0], %[o0]\n\t"
+                     "sxtb16 %[o0], %[o0], ror #8\n\t"
+                     "sxtb16 %[e1], %[o1]\n\t"
+                     "sxtb16 %[o1], %[o1], ror #8\n\t" GROUP_1X2_SUMS GROUP_1X2_OPERANDS);
+  *x_at = x;
+  *w_at = v;
+  return s;
+}
+#else
+static inline sums_1x2 group_1x2(const int32_t** x, const int32_t** w, sums_1x2 s, int w16) {
+  const int32_t* v = *w;
+  const int32_t e0 = w16 ? v[0] : sxtb16_even(v[0]), o0 = w16 ? v[1] : sxtb16_odd(v[0]);
+  const int32_t e1 = w16 ? v[2] : sxtb16_even(v[1]), o1 = w16 ? v[3] : sxtb16_odd(v[1]);
+  s.c0 = smlad((*x)[1], o0, smlad((*x)[0], e0, s.c0));
+  s.c1 = smlad((*x)[1], o1, smlad((*x)[0], e1, s.c1));
+  *x += 2;
+  *w += w16 ? 4 : 2;
+  return s;
+}
+#endif
+
+/* The sums of one channel pair (weights at *w, advanced past them) over `groups` groups of one pixel's lanes. */
+static inline __attribute__((always_inline)) sums_1x2 gemm_1x2(const int32_t* x, const int32_t** w, int32_t groups,
+                                                               const requant* t, int w16) {
+  const int32_t* const end = x + 2 * groups;
+  sums_1x2 s = {t[0].bias, t[1].bias};
+  while (x != end) s = group_1x2(&x, w, s, w16);
+  return s;
+}
+
 #endif

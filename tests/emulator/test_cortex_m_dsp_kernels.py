@@ -16,9 +16,10 @@ from tests.emulator.kernel_pairs import informative, require_toolchain, run_pair
 pytestmark = pytest.mark.emulator
 
 DSP_CORES = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
-# (in_c, out_c, height, width) for 1x1 convolutions; (channels, height, width, stride, same_padding) for 3x3
-# depthwise ones.
-POINTWISE = [(8, 16, 4, 4), (16, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2), (3, 5, 3, 3)]
+# (in_c, out_c, height, width) for 1x1 convolutions (a 1x1 image: the one-pixel kernel); (channels, height, width,
+# stride, same_padding) for 3x3 depthwise ones.
+POINTWISE = [(8, 16, 4, 4), (16, 5, 3, 3), (13, 7, 1, 5), (32, 33, 2, 3), (64, 4, 1, 3), (6, 1, 2, 2), (3, 5, 3, 3),
+             (24, 7, 1, 1), (13, 6, 1, 1)]
 # (in_c, out_c, height, width, kernel, stride, same_padding) for other convolutions (the im2col kernel).
 CONV = [(3, 8, 9, 9, 3, 2, True), (1, 5, 5, 6, 3, 1, True), (5, 3, 6, 5, 3, 1, False), (3, 4, 8, 7, 3, 2, False),
         (7, 6, 5, 5, 1, 2, True), (2, 3, 6, 6, 5, 1, True)]
@@ -93,7 +94,8 @@ def _pointwise_case(rng, index: int, shape: tuple) -> dict:
             "bias": _bias(rng, out_c, in_c, index % 4), "input_bytes": h * w * in_c, "output_bytes": h * w * out_c,
             "portable": "mnd_conv2d_s8"}
     case.update(_constant_channels(case, index))
-    gemm = _gemm_weights(weights[case["live"]], index % 3, "pointwise")
+    gemm = _gemm_weights(weights[case["live"]], index % 3, "pointwise") if h * w > 1 else \
+        _gemm_weights(weights[case["live"]], index % 2, "pointwise_pixel")
     return {**case, **gemm, "scratch": layouts.pointwise_dsp_scratch(in_c, out_c) + gemm.get("extra_scratch", 0)}
 
 

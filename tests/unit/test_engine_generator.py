@@ -128,3 +128,19 @@ def test_the_makefile_builds_the_library_with_the_cores_flags(core, tmp_path):
     other = subprocess.run(["make", "-n", "-C", str(tmp_path), "CC=clang"], capture_output=True, text=True, env=env,
                            check=True)
     assert "clang " in other.stdout and "arm-none-eabi-gcc" not in other.stdout
+
+
+def test_a_1x1_image_takes_the_one_pixel_pointwise_kernel():
+    """A 1x1 convolution whose output is one pixel (squeeze-excite, classifier heads) gets the one-pixel DSP
+    kernel, its w16 twin where the weights are small; a larger image keeps the pixel-triple one."""
+    from mnd.engine.ops import _dsp_kernel
+
+    def kernel(side: int, in_c: int) -> str:
+        fields = {"in_h": side, "in_w": side, "in_c": in_c, "out_h": side, "out_w": side, "out_c": 64, "k_h": 1,
+                  "k_w": 1, "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0,
+                  "pad_left": 0, "depth_multiplier": 1}
+        return _dsp_kernel(fields, False, np.ones((64, in_c), np.int8)).function
+
+    assert kernel(1, 432) == "mnd_pointwise_pixel_dsp_s8"
+    assert kernel(1, 16) == "mnd_pointwise_pixel_w16_dsp_s8"
+    assert kernel(3, 432) == "mnd_pointwise_dsp_s8"
