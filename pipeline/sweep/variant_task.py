@@ -72,7 +72,7 @@ def prepare_worker(signals: bool) -> None:
     child processes)."""
     if _worker["prepared"]:
         return
-    from mnd.pipeline.cli import configure_logging
+    from mnd.pipeline.log_setup import configure_logging
     from mnd.pipeline.progress import disable_bars
     from mnd.pipeline.quiet import import_tensorflow_quietly
 
