@@ -91,7 +91,8 @@ def test_vww_h5_ptq_on_every_core(tour, tmp_path):
     runs = {m["target"]: m for m in json.loads((out / "manifest.json").read_text())["measurements"]}
     assert set(runs) == set(CORES)
     for m in runs.values():  # --calib alone: it is split, half calibrates, half evaluates
-        assert m["n"] == 100 and m["emulated"] and 7_489_664 / 2 < m["instructions"] <= 40_000_000
+        # at most 16 MACs an instruction (Helium's VMLADAVA on 16 int8 lanes), at least the plain C kernels' first goal
+        assert m["n"] == 100 and m["emulated"] and 7_489_664 / 16 < m["instructions"] <= 40_000_000
         assert m["arena_bytes"] < m["tflm_arena_bytes"]
     assert len({m["accuracy"] for m in runs.values()}) == 1  # bit-exact everywhere: the same predictions
 
