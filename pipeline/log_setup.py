@@ -7,16 +7,23 @@ from mnd.pipeline.control_chars import visible
 
 
 class OneLineFormatter(logging.Formatter):
-    """Every log line on one line, whatever names it quotes (a class or file name with a line break or an escape
-    sequence is shown escaped, as error lines are)."""
+    """Every log line on one line, `mnd: ` first, whatever names it quotes (a class or file name with a line break
+    or an escape sequence is shown escaped, as error lines are); `info_prefix` goes before each progress line's
+    message (warnings and errors name what they are about themselves and keep `mnd: warning: `)."""
+
+    def __init__(self, info_prefix: str = ""):
+        super().__init__("mnd: %(message)s")
+        self.info_prefix = info_prefix
 
     def formatMessage(self, record) -> str:
-        return visible(super().formatMessage(record))
+        prefix = self.info_prefix if record.levelno < logging.WARNING else ""
+        return visible(f"mnd: {prefix}{record.message}")
 
 
-def configure_logging(verbose: bool) -> None:
+def configure_logging(verbose: bool, info_prefix: str = "") -> None:
+    """`info_prefix`: what each progress line names after `mnd: ` (a sweep's worker: the variant it runs)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("mnd: %(message)s"))
+    handler.setFormatter(OneLineFormatter(info_prefix))
     logger = logging.getLogger("mnd")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)

@@ -53,6 +53,7 @@ def run_variant(task: VariantTask) -> dict:
 def run_variant_in_worker(task: VariantTask) -> dict:
     """`run_variant` in a process pool's worker, prepared once per process."""
     prepare_worker(signals=True)
+    name_log_lines(task.variant.name)
     _worker["busy"] = True
     try:
         return run_variant(task)
@@ -63,6 +64,7 @@ def run_variant_in_worker(task: VariantTask) -> dict:
 def run_variant_in_ray_task(task: VariantTask) -> dict:
     """`run_variant` in a Ray worker: Ray owns its signals (ray.cancel raises KeyboardInterrupt in the task)."""
     prepare_worker(signals=False)
+    name_log_lines(task.variant.name)
     return run_variant(task)
 
 
@@ -85,6 +87,13 @@ def prepare_worker(signals: bool) -> None:
         sys.unraisablehook = _quiet_interrupt
     import_tensorflow_quietly()
     _worker["prepared"] = True
+
+
+def name_log_lines(variant_name: str) -> None:
+    """Variants run side by side in workers: each of their log lines names its variant."""
+    from mnd.pipeline.log_setup import configure_logging
+
+    configure_logging(verbose=False, info_prefix=f"{variant_name}: ")
 
 
 def _stop_or_exit(handler, signum, frame) -> None:

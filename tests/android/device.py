@@ -1,6 +1,9 @@
 """A minimal adb device for tests: `python -m tests.android.device --port P --root DIR [--serial-name NAME]
-[--state device|unauthorized|offline] [--no-shell-v2]` listens on 127.0.0.1:P, prints `ready` once listening
-and serves the real adb server (`adb connect 127.0.0.1:P`) until killed.
+[--state device|unauthorized|offline] [--no-shell-v2] [--vanish-on-sync MARK] [--answer-after MARK]` listens on
+127.0.0.1:P, prints `ready` once listening and serves the real adb server (`adb connect 127.0.0.1:P`) until killed.
+`--vanish-on-sync MARK` makes a phone that dies when a file transfer starts (it creates MARK and exits, closing
+every connection); `--answer-after MARK` one whose services wait until MARK exists (a phone that is slow to answer
+until another has gone), so tests can order several phones without sleeping.
 
 The handshake (protocol.txt): the host's CNXN is answered with CNXN(version 0x01000001, the smaller max
 payload, "device::ro.product.name=...;ro.product.model=...;ro.product.device=...;features=shell_v2"); there is no
@@ -17,6 +20,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 from tests.android import wire
@@ -28,10 +32,26 @@ from tests.android.wire import Message
 PRODUCT = "ro.product.name=mnd_test;ro.product.model=mnd test device;ro.product.device=mnd_test"
 
 
+ANSWER_AFTER_LIMIT_S = 300
+
+
 class Device:
-    def __init__(self, root: Path, state: str = "device", shell_v2: bool = True):
+    def __init__(self, root: Path, state: str = "device", shell_v2: bool = True, vanish_on_sync: Path | None = None,
+                 answer_after: Path | None = None):
         self.root, self.state = Path(root).resolve(), state
         self.features = ["shell_v2"] if shell_v2 else []
+        self.vanish_on_sync, self.answer_after = vanish_on_sync, answer_after
+
+    def wait_to_answer(self) -> None:
+        deadline = time.monotonic() + ANSWER_AFTER_LIMIT_S
+        while self.answer_after is not None and not self.answer_after.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def vanish(self) -> None:
+        """Leaves MARK behind and exits at once: the kernel closes every connection, as when a phone is unplugged."""
+        self.vanish_on_sync.touch()
+        print("vanished on a file transfer", file=sys.stderr, flush=True)
+        os._exit(0)
 
     @property
     def banner(self) -> bytes:
@@ -115,6 +135,9 @@ class Connection:
 
     def run_service(self, stream: Stream, shell: tuple | None) -> None:
         try:
+            self.device.wait_to_answer()
+            if shell is None and self.device.vanish_on_sync is not None:
+                self.device.vanish()
             if shell is None:
                 serve_sync(stream, self.device.root)
             else:
@@ -140,13 +163,18 @@ def main(argv=None) -> None:
     parser.add_argument("--serial-name", default=None, help="a name for logs; adb names the device HOST:PORT")
     parser.add_argument("--state", choices=("device", "unauthorized", "offline"), default="device")
     parser.add_argument("--no-shell-v2", action="store_true", help="advertise no shell protocol (old phones)")
+    parser.add_argument("--vanish-on-sync", type=Path, metavar="MARK", help="create MARK and exit when a file "
+                        "transfer (adb push or pull) starts")
+    parser.add_argument("--answer-after", type=Path, metavar="MARK", help="hold every shell and file transfer until "
+                        f"MARK exists (at most {ANSWER_AFTER_LIMIT_S} s)")
     args = parser.parse_args(argv)
     if not (args.root / "system" / "bin" / "sh").exists():
         if args.root.exists() and any(args.root.iterdir()):
             parser.error(f"{args.root} has no system/bin/sh: give a new or empty folder (the phone's file system is "
                          "made there) or one made by tests.android.phone_root.make_phone_root")
         _make_root(args.root)
-    device = Device(args.root, args.state, shell_v2=not args.no_shell_v2)
+    device = Device(args.root, args.state, shell_v2=not args.no_shell_v2, vanish_on_sync=args.vanish_on_sync,
+                    answer_after=args.answer_after)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", args.port))

@@ -91,18 +91,51 @@ def test_a_failing_variant_is_recorded_and_the_others_finish(stopped_and_resumed
 
 
 @pytest.mark.ray
+def stopped_before_its_first_row(root: Path, out: Path, blocked: str) -> None:
+    """`out` as a sweep of the pool's grid leaves it when stopped before its first row, with the pool's failure
+    set up again."""
+    started = json.loads((root / "local" / "sweep.json").read_text())
+    (out / "variants").mkdir(parents=True)
+    (out / "sweep.json").write_text(json.dumps({**started, "rows": []}))
+    (out / "variants" / blocked).write_text("not a run directory")
+
+
 def test_ray_gives_the_pools_rows(stopped_and_resumed):
     root, _, _, blocked, _ = stopped_and_resumed
     out = root / "sweep"
-    started = json.loads((root / "local" / "sweep.json").read_text())
-    (out / "variants").mkdir(parents=True)  # the folder as a sweep leaves it when stopped before its first row,
-    (out / "sweep.json").write_text(json.dumps({**started, "rows": []}))  # and the pool's failure set up again
-    (out / "variants" / blocked).write_text("not a run directory")
+    stopped_before_its_first_row(root, out, blocked)
     result = run_mnd("sweep", *GRID, "--executor", "ray", "--out", out, check=1)
     assert sorted_rows(out) == sorted_rows(root / "local"), result.stderr[-3000:]
     executor = json.loads((out / "sweep.json").read_text())["executor"]
     assert executor["name"] == "ray" and executor["ray_version"] == "2.60.0"
     assert executor["cluster"] == "local, started for this sweep" and ":" in executor["address"]
+
+
+@pytest.mark.ray
+def test_a_two_node_cluster_started_outside_mnd_wants_its_token_then_gives_the_pools_rows(stopped_and_resumed):
+    """`ray start` head and second node (tests/ray_cluster.py), token authentication on: without the token the
+    sweep is refused in one line before Ray's retries; with it, `--address HOST:PORT` runs the grid's first two
+    variants (one a node) and gives the pool's rows for them."""
+    from tests.ray_cluster import two_node_cluster
+
+    root = stopped_and_resumed[0]
+    refused, out = root / "refused", root / "cluster"
+    grid = [*GRID[:GRID.index("--resolution") + 1], "32,40", *GRID[GRID.index("--resolution") + 2:]]
+    with two_node_cluster() as cluster:
+        start = time.monotonic()
+        result = run_mnd("sweep", *grid, "--executor", "ray", "--address", cluster.address, "--out", refused,
+                         env={"RAY_AUTH_MODE": "disabled"}, check=2)
+        assert time.monotonic() - start < 60 and not refused.exists()
+        assert result.stderr.splitlines() == [
+            f"mnd: error: the Ray cluster at --address {cluster.address} wants a token (Ray's token authentication): "
+            "set RAY_AUTH_MODE=token here and RAY_AUTH_TOKEN to the cluster's token, which `ray get-auth-token` "
+            "prints on its head (or copy its ~/.ray/auth_token)"]
+        result = run_mnd("sweep", *grid, "--executor", "ray", "--address", cluster.address, "--out", out,
+                         env=cluster.token_env, check=0)
+    pool_rows = [row for row in sorted_rows(root / "local") if json.loads(row)["name"] in NAMES[:2]]
+    assert sorted_rows(out) == pool_rows, result.stderr[-3000:]
+    executor = json.loads((out / "sweep.json").read_text())["executor"]
+    assert executor["cluster"] == cluster.address and executor["address"].endswith(cluster.address.split(":")[1])
 
 
 def test_ray_executor_without_ray_names_the_extra_in_one_line(tmp_path):

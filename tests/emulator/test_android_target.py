@@ -99,3 +99,29 @@ def test_android_on_several_phones_every_row_once_naming_its_phone_and_a_gone_ph
     report = (run / "report.md").read_text()
     assert "- phone `127.0.0.1:1`: 0 rows; dropped out: no Android device" in report
     assert f"- phone `{row['board']}`: 1 row" in report and f"| emulated phone: {row['board']} |" in report
+
+
+@pytest.mark.boards
+def test_android_phone_gone_in_its_work_item_hands_the_item_to_another_phone(android_run, android_device, tmp_path):
+    """`flaky` vanishes when mnd-c's files start to go over (its process exits: every connection closes, as when a
+    phone is unplugged); `steady` holds its answers until then, so `flaky` is the one that takes the only work
+    item, drops out in it, and `steady` measures it."""
+    run, gone = tmp_path / "run", tmp_path / "flaky-gone"
+    shutil.copytree(android_run[0], run)
+    with running_device(android_device.root, "--vanish-on-sync", str(gone), log_dir=tmp_path) as flaky_port, \
+            running_device(android_device.root, "--answer-after", str(gone), log_dir=tmp_path) as steady_port:
+        flaky, steady = _adb_connect(android_device, flaky_port), _adb_connect(android_device, steady_port)
+        result = run_mnd("measure", run, "--target", "android", "--serial", flaky, "--serial", steady, "--runs", 1,
+                         "--warmup", 0, env=android_device.env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert gone.exists()
+    manifest, stderr = json.loads((run / "manifest.json").read_text()), result.stderr
+    (row,) = [m for m in manifest["measurements"] if m["target"] == "android"]
+    assert row["board"] == steady and row["n"] == 200 and row["agreement"]["top1_differing"] == 0
+    shares = {share["serial"]: share for share in manifest["target"]["board"]["boards"]}
+    assert shares[steady]["rows"] == ["mnd-c"] and shares[steady]["dropped"] is None
+    assert shares[flaky]["rows"] == [] and shares[flaky]["facts"]["serial"] == flaky and shares[flaky]["dropped"]
+    assert f"warning: android: phone {flaky} dropped out: " in stderr, stderr[-2000:]
+    assert "its work item moves to another phone" in stderr
+    report = (run / "report.md").read_text()
+    assert f"- phone `{flaky}`: 0 rows; dropped out: " in report and f"- phone `{steady}`: 1 row" in report
