@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 
 from mnd.pipeline.data import fingerprint
+from mnd.pipeline.data.calibration_set import calibration_pixels
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.datasets import BUILTIN, load_dataset, stratified_split, stratified_subset
 from mnd.pipeline.data.label_files import find_label_file
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.errors import DataError
-from mnd.quantize.calibration import calibration_pixels
 
 EVAL_FRACTION_OF_CALIB = 0.5
 
