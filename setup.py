@@ -5,7 +5,7 @@ Metadata lives in pyproject.toml; this file only computes the package list, so a
 """
 from setuptools import find_namespace_packages, setup
 
-STAGES = ("pipeline", "quantize", "targets", "engine")
+STAGES = ("base", "pipeline", "quantize", "targets", "engine")
 NON_PYTHON = ["*.c", "*.cc", "*.h", "*.S", "*.ld.in", "*.txt", "*.md", "*.npz", "Makefile*"]
 
 

@@ -2,7 +2,7 @@
 trimmed the way Debian's official slim image is, as a tarball that `docker import` or `podman import` takes.
 
 Prints the tarball's path. It is cached in `<cache>/docker-base-<key>.tar` (cache: $MND_CACHE or ~/.cache/mnd, as
-mnd.pipeline.cache_folder.cache_dir; key: a short sha256 of the recipe below), built once (about 2 minutes,
+mnd.base.cache_folder.cache_dir; key: a short sha256 of the recipe below), built once (about 2 minutes,
 as root) in a `.partial-<pid>` folder under a lock file and renamed into place, so a half-built one never counts.
 Standard library only: `make docker` runs it before any venv exists.
 """

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.process_group import run_group
-from mnd.pipeline.runtimes.sandbox import run_model
-from mnd.pipeline.tempdirs import temporary_directory
+from mnd.base.process_group import run_group
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tempdirs import temporary_directory
 
 DRIVER = r"""#include <stdint.h>
 #include <stdio.h>

@@ -4,8 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnd.base.errors import ModelError
 from mnd.engine import quant
-from mnd.pipeline.errors import ModelError
 
 ACTIVATIONS = "NONE, RELU, RELU6, RELU_N1_TO_1"
 KERNEL_SETS = ("portable", "dsp", "mve")  # dsp: kernels_*_dsp.c where a layer fits it (Cortex-M4/M7/M33/M55);

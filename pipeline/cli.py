@@ -3,14 +3,14 @@ import logging
 import signal
 import sys
 
-from mnd.pipeline import interrupts
+from mnd.base import interrupts
+from mnd.base.control_chars import visible
+from mnd.base.errors import Interrupted, MndError
+from mnd.base.progress import disable_bars
+from mnd.base.quiet import stdout_reserved
+from mnd.base.refused_writes import refused_write
 from mnd.pipeline.cli_parser import build_parser
-from mnd.pipeline.control_chars import visible
-from mnd.pipeline.errors import Interrupted, MndError
 from mnd.pipeline.log_setup import configure_logging
-from mnd.pipeline.progress import disable_bars
-from mnd.pipeline.quiet import stdout_reserved
-from mnd.pipeline.refused_writes import refused_write
 
 log = logging.getLogger("mnd")
 

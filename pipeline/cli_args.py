@@ -106,7 +106,7 @@ def thread_counts(text: str) -> tuple:
 
 def adb_serial(text: str) -> str:
     """An adb serial as `adb devices` lists them: one word, printable, not starting with '-'."""
-    from mnd.pipeline.shell_word import shell_word
+    from mnd.base.shell_word import shell_word
 
     if not text or not text.isprintable() or any(c.isspace() for c in text) or text.startswith("-"):
         raise argparse.ArgumentTypeError(f"{shell_word(text)} is not an adb serial: give one word as "
@@ -128,7 +128,7 @@ def ssh_destination(text: str) -> str:
 
 def probe_address(text: str) -> str:
     """gdb://HOST:PORT, checked the way the probe runner reads it."""
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.targets.cortex_m.gdb_probe import parse_probe
 
     try:
@@ -139,7 +139,7 @@ def probe_address(text: str) -> str:
 
 def probe_reset(text: str) -> str:
     """One gdb `monitor` command (passed to the GDB server as it is)."""
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.targets.cortex_m.gdb_probe import parse_reset
 
     try:

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.plan import to_evaluation
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
-from mnd.pipeline.tempdirs import temporary_directory
 
 Z95 = 1.959964
 
@@ -32,7 +32,7 @@ def top_k_correct(outputs: np.ndarray, labels: np.ndarray, k: int) -> int:
 def model_outputs(source, evaluation, runtime: str) -> np.ndarray:
     if source.kind == "keras":
         return np.asarray(source.loaded.predict(evaluation.float_inputs, batch_size=64, verbose=0))
-    from mnd.pipeline.sources.tflite_repair import repair_tflite
+    from mnd.base.tflite.repair import repair_tflite
 
     data, _ = repair_tflite(source.path.read_bytes(), str(source.path))
     with temporary_directory("mnd-evaluate-") as tmp:

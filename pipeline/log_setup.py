@@ -3,7 +3,7 @@ import logging
 import os
 import sys
 
-from mnd.pipeline.control_chars import visible
+from mnd.base.control_chars import visible
 
 
 class OneLineFormatter(logging.Formatter):

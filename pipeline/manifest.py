@@ -6,9 +6,9 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.json_shape import ListOf, MapOf, Nullable, Obj, check, read_json, record, refuse_problems
-from mnd.pipeline.paths import inside
+from mnd.base.errors import ModelError
+from mnd.base.json_shape import ListOf, MapOf, Nullable, Obj, check, read_json, record, refuse_problems
+from mnd.base.paths import inside
 from mnd.pipeline.report.confusion import MAX_FULL
 
 SCHEMA = "mnd.manifest/1"

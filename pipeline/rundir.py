@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import OutputError, OutputExists
+from mnd.base.errors import OutputError, OutputExists
 
 RENAME_NOREPLACE = 1  # linux/fs.h
 AT_FDCWD = -100

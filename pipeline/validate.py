@@ -6,7 +6,7 @@ from typing import Callable
 
 import numpy as np
 
-from mnd.pipeline.errors import MndError
+from mnd.base.errors import MndError
 from mnd.pipeline.manifest import Validation
 
 log = logging.getLogger("mnd")

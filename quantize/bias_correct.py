@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers as kl
 
-from mnd.pipeline.errors import DataError
+from mnd.base.errors import DataError
 from mnd.quantize.graph import model_graph, spec_of
 from mnd.quantize.weight_quant import check_granularity, fake_quantized, reduced_axes
 

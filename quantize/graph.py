@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 
 SUPPORTED = ("mnd applies batch-norm folding, cross-layer equalization and bias correction to functional and "
              "Sequential Keras models whose layers are each called once")

@@ -9,9 +9,9 @@ def dequantized_outputs(path: Path, inputs: np.ndarray, logits: bool = False, sh
     """The model's outputs on float `inputs` (quantized with its own input scale), dequantized: [N, ...] float64.
     `logits`: the tensor feeding the final SOFTMAX instead, where there is one. LiteRT's reference kernels, in a
     child process (the int8 SOFTMAX can abort its process). `shown`: what the progress line calls the model."""
-    from mnd.pipeline.runtimes.inputs import inputs_for
-    from mnd.pipeline.runtimes.sandbox import run_model
-    from mnd.pipeline.sources.tflite_read import read_tflite
+    from mnd.base.runtimes.inputs import inputs_for
+    from mnd.base.runtimes.sandbox import run_model
+    from mnd.base.tflite.read import read_tflite
     from mnd.quantize.tflite_edit import load
 
     data = path.read_bytes()

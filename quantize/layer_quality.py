@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from mnd.pipeline.quiet import native_stderr_silenced
+from mnd.base.quiet import native_stderr_silenced
 from mnd.quantize import tflite_edit
 from mnd.quantize.int8_outputs import sqnr_from_sums
 from mnd.quantize.layer_flags import flag_layers

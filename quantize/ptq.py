@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.quiet import native_stderr_silenced
+from mnd.base.errors import ModelError
+from mnd.base.quiet import native_stderr_silenced
 from mnd.quantize.config import WEIGHT_SCHEMES
 
 

@@ -14,7 +14,7 @@ def load(data: bytes):
 
 
 def pack(model) -> bytes:
-    from mnd.pipeline.sources.tflite_repair import pack_model
+    from mnd.base.tflite.repair import pack_model
 
     return pack_model(model)
 

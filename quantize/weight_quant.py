@@ -5,7 +5,7 @@ away from zero, values clamped to [-127, 127].
 import numpy as np
 from keras import layers as kl
 
-from mnd.pipeline.errors import UsageError, did_you_mean
+from mnd.base.errors import UsageError, did_you_mean
 
 GRANULARITIES = ("per-channel", "per-tensor")
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError
+from mnd.base.errors import MndError
 from mnd.targets.toolchain import problem
 
 

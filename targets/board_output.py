@@ -9,8 +9,8 @@ import math
 
 import numpy as np
 
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.json_shape import check
+from mnd.base.errors import MndError
+from mnd.base.json_shape import check
 
 MAX_JSON_BYTES = 64 << 20
 MAX_ARRAY_BYTES = 1 << 30
@@ -34,7 +34,7 @@ def _no_constant(name: str):
 
 
 def parse_json(data, board: str, what: str, shape):
-    """`data` (bytes or str) as JSON of `shape` (pipeline.json_shape); NaN and Infinity are refused."""
+    """`data` (bytes or str) as JSON of `shape` (base.json_shape); NaN and Infinity are refused."""
     if len(data) > MAX_JSON_BYTES:
         raise refuse(board, what, f"is larger than {MAX_JSON_BYTES >> 20} MiB")
     try:

@@ -2,8 +2,8 @@
 outputs. Shared by the arm64 board and Android targets."""
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.json_shape import ListOf, Obj
+from mnd.base.errors import MndError
+from mnd.base.json_shape import ListOf, Obj
 from mnd.targets.board_output import int8_rows, last_json_line, latencies, refuse
 
 ENGINE = "mnd-c"

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.environment import cpu_facts
 from mnd.pipeline.formats.c_array import parse_c_array
 from mnd.pipeline.manifest import Measurement
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, top1
 from mnd.targets.base import MeasureSettings, Target, TargetResult
 from mnd.targets.latency import latency_summary
 from mnd.targets.registry import register_target
-from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),

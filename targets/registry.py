@@ -2,7 +2,7 @@
 TARGET_MODULES; the registry imports those modules by name, so no target module imports another."""
 import importlib
 
-from mnd.pipeline.errors import MndError, did_you_mean
+from mnd.base.errors import MndError, did_you_mean
 
 TARGET_MODULES = ("mnd.targets.host", "mnd.targets.cortex_m.target", "mnd.targets.linux_arm64.target",
                   "mnd.targets.android.target")

@@ -7,8 +7,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from mnd.pipeline import interrupts
-from mnd.pipeline.errors import ModelError
+from mnd.base import interrupts
+from mnd.base.errors import ModelError
 
 
 def check_replaceable(folder: Path, run_dir: Path) -> None:

@@ -4,7 +4,7 @@ model requantized as `--requantize-int8` does: the sizes and counts are the same
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError, ModelError, UsageError
+from mnd.base.errors import MndError, ModelError, UsageError
 
 SUPPORTED = ("mnd analyze reads an int8 or uint8 .tflite file (or an 'mnd export' run directory, for its int8 "
              "model)")
@@ -62,9 +62,9 @@ def _from_run(run: Path) -> Int8Model:
 
 
 def _int8_of(path: Path, data: bytes) -> Int8Model:
+    from mnd.base.tflite.read import read_tflite
+    from mnd.base.tflite.repair import repair_tflite, requantize_uint8_to_int8
     from mnd.pipeline.sources.tflite_boundary import strip_uint8_boundary
-    from mnd.pipeline.sources.tflite_read import read_tflite
-    from mnd.pipeline.sources.tflite_repair import repair_tflite, requantize_uint8_to_int8
 
     source = str(path)
     data, repairs = repair_tflite(data, source)

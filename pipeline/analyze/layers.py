@@ -2,8 +2,8 @@
 the engine drops it) with its activation input and output shapes, parameters and their bytes as stored."""
 import numpy as np
 
+from mnd.base.tflite.read import WEIGHT_OPS
 from mnd.engine.generator import shape_only_ops
-from mnd.pipeline.sources.tflite_read import WEIGHT_OPS
 
 PARAMETER_OPS = (*WEIGHT_OPS, "ADD", "MUL")  # their constant operands are parameters; other ops' are shapes, axes
 

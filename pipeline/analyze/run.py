@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.errors import MndError
+from mnd.base.tempdirs import temporary_directory
+from mnd.base.tflite.read import describe, load_tflite
 from mnd.engine.footprint import flash_estimate
 from mnd.engine.generator import generate
 from mnd.pipeline.analyze.inputs import read_model
 from mnd.pipeline.analyze.layers import layer_rows
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.sources.tflite_read import describe, load_tflite
-from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.cortex_m.board_fit import fit
 from mnd.targets.cortex_m.cores import get_core
 
@@ -53,7 +53,7 @@ def _tensor(tensor) -> dict:
 
 
 def _tflm_arena(path: Path, model_input) -> "tuple[int | None, str]":
-    from mnd.pipeline.runtimes.sandbox import tflm_arena_bytes
+    from mnd.base.runtimes.sandbox import tflm_arena_bytes
 
     sample = np.zeros(tuple(model_input.shape[1:]), np.dtype(model_input.dtype))
     try:

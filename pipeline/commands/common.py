@@ -18,7 +18,7 @@ def emit_json(args, document: str) -> None:
 
 
 def measure_settings(args):
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.targets.base import BoardAccess, MeasureSettings
 
     if args.probe_reset and not args.probe:

@@ -2,10 +2,10 @@
 import logging
 from pathlib import Path
 
-from mnd.pipeline.cache_folder import cache_dir
+from mnd.base.cache_folder import cache_dir
+from mnd.base.quiet import import_tensorflow_quietly
 from mnd.pipeline.commands.common import (check_inputs, emit_json, local_paths, measure_settings,
                                           prep_overrides, print_result, quant_config)
-from mnd.pipeline.quiet import import_tensorflow_quietly
 
 log = logging.getLogger("mnd")
 
@@ -22,7 +22,7 @@ def cmd_export(args) -> None:
     inputs = local_paths(args.model, args.calib, args.eval, args.labels, cache_dir())
     destination = rundir.claim(Path(args.out), args.force, inputs) if args.out else None
     import_tensorflow_quietly()
-    from mnd.pipeline.progress import EpochBar
+    from mnd.base.progress import EpochBar
     from mnd.pipeline.sources.resolve import resolve_model
 
     source = resolve_model(args.model, cache_dir(), args.train_epochs, args.seed, progress=EpochBar,
@@ -82,8 +82,8 @@ def cmd_measure(args) -> None:
 
 
 def cmd_report(args) -> None:
+    from mnd.base.errors import UsageError
     from mnd.pipeline import rundir
-    from mnd.pipeline.errors import UsageError
     from mnd.pipeline.report.write import rerender_run, write_comparison
 
     runs = [Path(run) for run in args.runs]
@@ -105,7 +105,7 @@ def cmd_quantize_report(args) -> None:
     from mnd.pipeline.quality.render import render_markdown
     from mnd.pipeline.quality.run import ReportConfig, quantize_report, write_report
 
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.quantize.config import QuantConfig
 
     quant, default = quant_config(args), QuantConfig()

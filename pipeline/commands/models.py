@@ -3,9 +3,9 @@ import json
 import logging
 from pathlib import Path
 
-from mnd.pipeline.cache_folder import cache_dir
+from mnd.base.cache_folder import cache_dir
+from mnd.base.quiet import import_tensorflow_quietly
 from mnd.pipeline.commands.common import check_inputs, emit_json, local_paths, print_result
-from mnd.pipeline.quiet import import_tensorflow_quietly
 
 log = logging.getLogger("mnd")
 
@@ -47,8 +47,8 @@ def cmd_analyze(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from mnd.base.errors import UsageError
     from mnd.pipeline import rundir
-    from mnd.pipeline.errors import UsageError
     from mnd.pipeline.training import strategies
     from mnd.pipeline.training.augment import parse_options
 
@@ -65,7 +65,7 @@ def cmd_train(args) -> None:
         destination = _checked_new_run(args, rundir)
     import_tensorflow_quietly()
     distribution = _distribution(args.strategy, cluster)  # before any other TensorFlow op
-    from mnd.pipeline.progress import EpochBar
+    from mnd.base.progress import EpochBar
 
     if args.resume is not None:
         from mnd.pipeline.training.resume import resume_training
@@ -98,8 +98,8 @@ def cmd_train(args) -> None:
 
 def _checked_new_run(args, rundir):
     """A new run's options checked, and its --out claimed, before TensorFlow starts."""
+    from mnd.base.errors import UsageError
     from mnd.pipeline.data.datasets import check_split_fraction
-    from mnd.pipeline.errors import UsageError
     from mnd.pipeline.model.init_weights import check_options
     from mnd.pipeline.model.registry import parse_model_name
 

@@ -3,16 +3,16 @@ import json
 import logging
 from pathlib import Path
 
-from mnd.pipeline.cache_folder import cache_dir
+from mnd.base.cache_folder import cache_dir
+from mnd.base.quiet import import_tensorflow_quietly
 from mnd.pipeline.commands.common import check_inputs, emit_json, local_paths, measure_settings
-from mnd.pipeline.quiet import import_tensorflow_quietly
 from mnd.pipeline.sweep import grid as sweep_grid
 
 log = logging.getLogger("mnd")
 
 
 def cmd_sweep(args) -> None:
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.pipeline.export.run import check_target
 
     if bool(args.dataset) == args.cost_only:
@@ -42,7 +42,7 @@ def cmd_sweep(args) -> None:
 
 
 def _check_executor(args) -> None:
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
 
     if args.address is not None and args.executor != "ray":
         raise UsageError("--address is the Ray cluster of --executor ray; add --executor ray, or drop --address")
@@ -58,7 +58,7 @@ def _check_executor(args) -> None:
 
 def _sweep_board(args) -> str | None:
     """--board: its core is the target and its flash and RAM the budgets (args updated); the preset's name or None."""
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.targets.cortex_m.boards import resolve_board
 
     board, target = resolve_board(args.board, args.target)

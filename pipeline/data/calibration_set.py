@@ -3,9 +3,9 @@ import logging
 
 import numpy as np
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.datasets import stratified_subset
-from mnd.pipeline.errors import DataError
 from mnd.quantize.config import MIN_RECOMMENDED_SAMPLES
 
 log = logging.getLogger("mnd")

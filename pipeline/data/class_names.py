@@ -1,8 +1,8 @@
 """The one check on class names, wherever they are read (class folders, labels.txt, --labels files) or written
 (labels.txt): labels.txt keeps one name a line, so a name with a line break or any other control character would
 split in two there and shift every class after it; and labels.txt, the manifest and the C header are UTF-8."""
-from mnd.pipeline.control_chars import has_bidi_control, has_control, is_utf8, visible
-from mnd.pipeline.errors import DataError
+from mnd.base.control_chars import has_bidi_control, has_control, is_utf8, visible
+from mnd.base.errors import DataError
 
 CONTROL = ("holds a line break or control character, which would split it in two in labels.txt and shift every "
            "class after it")

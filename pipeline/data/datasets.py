@@ -4,12 +4,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnd.base.errors import DataError, UsageError
 from mnd.pipeline.data import label_files
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.image_sources import ImageListing, list_image_folder, load_listing
 from mnd.pipeline.data.images import fit_image
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError, UsageError
 
 BUILTIN = {"digits": "handwritten digits: 1,797 real 8x8 grayscale scans, 10 classes (UCI ML via scikit-learn)"}
 # digits.npz: scikit-learn 1.9.1's load_digits() (sklearn/datasets/data/digits.csv.gz, BSD-3-Clause), itself

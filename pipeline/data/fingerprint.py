@@ -7,10 +7,10 @@ import hashlib
 import os
 from pathlib import Path
 
+from mnd.base.errors import DataError, MndError
+from mnd.base.paths import inside
 from mnd.pipeline.data import label_files
 from mnd.pipeline.data.datasets import BUILTIN
-from mnd.pipeline.errors import DataError, MndError
-from mnd.pipeline.paths import inside
 
 GIVE_EVAL = "give the evaluation data on the command line: mnd measure RUN --eval DATA"
 GIVE_CALIB = "give the data on the command line: --calib DATA (and --eval DATA)"

@@ -11,11 +11,11 @@ from typing import Callable, Iterator
 import numpy as np
 from PIL import UnidentifiedImageError
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data.class_names import check_class_names
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.images import fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
 
 log = logging.getLogger("mnd")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

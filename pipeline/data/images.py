@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
 
 # "bilinear" is plain bilinear interpolation with half-pixel centres and no antialiasing, as TensorFlow's
 # tf.image.resize, TFLite's RESIZE_BILINEAR and OpenCV's INTER_LINEAR compute it (and as ImageNet reference

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.errors import DataError
+from mnd.base.paths import inside
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.image_sources import UNREADABLE, ImageListing, load_listing
 from mnd.pipeline.data.images import fit_array, fit_image, open_image
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
-from mnd.pipeline.paths import inside
 
 LABEL_FILES = ("y_labels.csv", "labels.csv")
 BACKGROUND_CLASSES = 1001  # ImageNet models with a background class at index 0

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.calibration_set import calibration_pixels
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.datasets import BUILTIN, load_dataset, stratified_split, stratified_subset
 from mnd.pipeline.data.label_files import find_label_file
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
 
 EVAL_FRACTION_OF_CALIB = 0.5
 

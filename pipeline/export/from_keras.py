@@ -5,22 +5,22 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.progress import phase
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model, tflm_arena_bytes
+from mnd.base.tempdirs import temporary_directory
+from mnd.base.tflite.read import read_tflite
 from mnd.pipeline import validate
 from mnd.pipeline.formats.c_array import c_identifier, parse_c_array, write_c_array
 from mnd.pipeline.formats.onnx import softmax_input_copy, write_onnx_float, write_onnx_int8
 from mnd.pipeline.formats.tflite import write_tflite_float
-from mnd.pipeline.progress import phase
 from mnd.pipeline.report.confusion import confusion_record
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model, tflm_arena_bytes
-from mnd.pipeline.sources.tflite_read import read_tflite
 from mnd.quantize.config import QuantConfig
 from mnd.quantize.float_logits import float_logits
 from mnd.quantize.int8_model import build_int8
 from mnd.quantize.int8_outputs import dequantized_outputs
 from mnd.quantize.layer_quality import layer_quality
 from mnd.quantize.ptq import export_saved_model
-from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 WEIGHT_WORDS = {"per-channel": "per output channel", "per-tensor": "per tensor (one scale per weight tensor)"}

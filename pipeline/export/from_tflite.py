@@ -8,19 +8,19 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.errors import ModelError, UsageError
+from mnd.base.progress import phase
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tflite.read import read_tflite
+from mnd.base.tflite.repair import repair_tflite, requantize_uint8_to_int8
 from mnd.pipeline import validate
-from mnd.pipeline.errors import ModelError, UsageError
 from mnd.pipeline.export.from_keras import add_c_arrays, onnx_weights, quant_settings, run_onnx_logits, tflm_bit_exact
 from mnd.pipeline.formats.c_array import c_identifier
 from mnd.pipeline.formats.onnx import write_onnx_from_tflite, write_onnx_int8
 from mnd.pipeline.manifest import Validation
-from mnd.pipeline.progress import phase
 from mnd.pipeline.report.confusion import confusion_record
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.sources.tflite_boundary import ZERO_POINT_SHIFT, strip_uint8_boundary
-from mnd.pipeline.sources.tflite_read import read_tflite
-from mnd.pipeline.sources.tflite_repair import repair_tflite, requantize_uint8_to_int8
 from mnd.quantize.config import QuantConfig
 
 log = logging.getLogger("mnd")

@@ -4,10 +4,10 @@ import stat
 from dataclasses import replace
 from pathlib import Path
 
+from mnd.base.errors import ModelError, UsageError
 from mnd.pipeline import rundir
 from mnd.pipeline.data.plan import given_evaluation, reload_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import ModelError, UsageError
 from mnd.pipeline.export.run import check_target, measure_on, with_board_fit, with_target_result
 from mnd.pipeline.manifest import REEXPORT, Manifest
 from mnd.pipeline.report.write import replace_files, run_reports

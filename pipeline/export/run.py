@@ -5,7 +5,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mnd.pipeline import interrupts, rundir, validate
+from mnd.base import interrupts
+from mnd.pipeline import rundir, validate
 from mnd.pipeline.data.plan import Evaluation, load_evaluation_only, load_export_data
 from mnd.pipeline.environment import environment
 from mnd.pipeline.export.formats import ALL_FORMATS, Build
@@ -44,7 +45,7 @@ COST_ONLY_NOTE = ("cost-only export (mnd sweep --cost-only): random weights, cal
 def check_target(name: str, settings: MeasureSettings = MeasureSettings(), device: bool = True):
     """The target, refused with one line when its tools are missing here, the board options do not fit it, or
     (with `device`) the phone or board they name does not answer: before any work, so nothing is left behind."""
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
 
     target = get_target(name)
     reason = target.check()
@@ -146,13 +147,13 @@ def random_export_data(source: ModelSource, calibration_samples: int):
 def open_export(source: ModelSource, config: ExportConfig):
     """The exporter for the model's kind: a float Keras graph, or an imported .tflite file."""
     if config.cost_only and source.kind != "keras":
-        from mnd.pipeline.errors import UsageError
+        from mnd.base.errors import UsageError
         raise UsageError("a cost-only export builds a Keras model with random weights; it cannot take a .tflite file")
     if source.kind == "tflite":
         from mnd.pipeline.export.from_tflite import TfliteExport
         return TfliteExport(source, requantize_int8=config.requantize_int8, quant=config.quant)
     if config.requantize_int8:
-        from mnd.pipeline.errors import UsageError
+        from mnd.base.errors import UsageError
         raise UsageError("--requantize-int8 applies to imported uint8 .tflite models only")
     from mnd.pipeline.export.from_keras import KerasExport
     return KerasExport(source, config.quant)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.sources.tflite_read import TfliteModel, read_tflite, unique_ops
+from mnd.base.errors import ModelError
+from mnd.base.tflite.read import TfliteModel, read_tflite, unique_ops
 
 BYTES_PER_LINE = 12  # like `xxd -i`
 # C and C++ keywords, plus names the generated code would shadow.

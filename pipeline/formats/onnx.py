@@ -3,10 +3,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
+from mnd.base.quiet import native_stderr_silenced
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.formats.onnx_names import canonicalize_file
-from mnd.pipeline.quiet import native_stderr_silenced
-from mnd.pipeline.tempdirs import temporary_directory
 
 OPSET = 17
 

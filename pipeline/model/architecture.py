@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 
-from mnd.pipeline.errors import UsageError, did_you_mean
+from mnd.base.errors import UsageError, did_you_mean
 
 ACTIVATIONS = ("relu6", "relu")
 FIRST_CONV_CHANNELS = 32

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 
 log = logging.getLogger("mnd")
 
@@ -112,7 +112,7 @@ def _legacy_h5_layers(path: Path) -> list:
     """A Keras 2 weights file (Keras Applications' format), read as `mnd export --arch` reads one."""
     import h5py
 
-    from mnd.pipeline.errors import ModelError
+    from mnd.base.errors import ModelError
     from mnd.pipeline.sources.keras_file import legacy_weights
 
     try:

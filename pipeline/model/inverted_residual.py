@@ -7,7 +7,7 @@ Pure Python on purpose: `mnd summary` must not pay for importing TensorFlow.
 """
 from dataclasses import dataclass, replace
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.pipeline.model.architecture import (ImageClassifierShape, check_input_and_classes, conv_weights,
                                               filter_shape, same_padding_side)
 

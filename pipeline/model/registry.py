@@ -2,7 +2,7 @@
 mobilenet_v3_small_075_224, mobilenet_v3_large_100_224_minimalistic (alpha x 100, then the input side)."""
 import re
 
-from mnd.pipeline.errors import UsageError, did_you_mean
+from mnd.base.errors import UsageError, did_you_mean
 from mnd.pipeline.model import architecture
 from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.model.inverted_residual import InvertedResidualSpec

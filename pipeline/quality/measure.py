@@ -4,12 +4,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.validate import top1
 from mnd.quantize.config import QuantConfig
 from mnd.quantize.int8_model import build_int8
 from mnd.quantize.int8_outputs import dequantized_outputs, sqnr_db
 from mnd.quantize.layer_quality import layer_quality
-from mnd.pipeline.tempdirs import temporary_directory
 
 
 @dataclass

@@ -4,9 +4,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnd.base.errors import UsageError
+from mnd.base.progress import phase
 from mnd.pipeline.data.plan import load_export_data
-from mnd.pipeline.errors import UsageError
-from mnd.pipeline.progress import phase
 from mnd.pipeline.quality.measure import float_predictions, measure_scheme, versus_float
 from mnd.pipeline.quality.schemes import compared, label
 from mnd.quantize.config import QuantConfig

@@ -3,7 +3,7 @@ enters report.md: as Markdown that shows it as it is, on one line, with no headi
 emphasis of its own. report.html is converted from report.md (report/html.py reads the escapes back)."""
 import re
 
-from mnd.pipeline.control_chars import visible
+from mnd.base.control_chars import visible
 
 # Backslash-escaped (CommonMark lets any ASCII punctuation be): what opens markup anywhere in a line ('[' opens links
 # and images, '<' HTML and autolinks, '&' entities, '|' table cells, '$' GitHub's math), '_' unless it sits inside a

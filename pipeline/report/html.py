@@ -7,7 +7,7 @@ every character of it is escaped first: a run directory, and so every string in 
 import html
 import re
 
-from mnd.pipeline.control_chars import visible
+from mnd.base.control_chars import visible
 from mnd.pipeline.report.markdown import render_parts
 
 STYLE = """

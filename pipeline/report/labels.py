@@ -1,5 +1,5 @@
 """Strings as the reports show them: shortened to one line, op types abbreviated (no plotting library needed)."""
-from mnd.pipeline.control_chars import visible
+from mnd.base.control_chars import visible
 
 SHORT_OPS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "dw", "FULLY_CONNECTED": "fc", "AVERAGE_POOL_2D": "avgpool",
              "MAX_POOL_2D": "maxpool", "SOFTMAX": "softmax", "RESHAPE": "reshape", "ADD": "add"}

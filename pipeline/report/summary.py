@@ -3,7 +3,7 @@ per runtime, RAM/flash and the fit verdict, the validation verdict, warnings, th
 lines for the terminal (`mnd export`, `mnd measure`). Pure functions of the manifest."""
 from dataclasses import dataclass
 
-from mnd.pipeline.control_chars import visible
+from mnd.base.control_chars import visible
 from mnd.pipeline.manifest import agreement_notes
 from mnd.pipeline.report.escape import code, text
 from mnd.pipeline.report.fit import fit_line

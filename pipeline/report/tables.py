@@ -1,7 +1,7 @@
 """Table rows shared by the report's sections: accuracy and latency per runtime."""
+from mnd.base.runtimes.sandbox import RUNTIME_LABELS
 from mnd.pipeline.report.escape import text
 from mnd.pipeline.report.intervals import accuracy_interval
-from mnd.pipeline.runtimes.sandbox import RUNTIME_LABELS
 
 RUNTIME_LABELS_BOARD = {**RUNTIME_LABELS, "mnd-c": "mnd C engine (static executable)"}
 

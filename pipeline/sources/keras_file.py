@@ -14,8 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.tempdirs import temporary_directory
+from mnd.base.errors import ModelError
+from mnd.base.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 

@@ -8,14 +8,14 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mnd.base.errors import ModelError, OutputError, UsageError
+from mnd.base.json_shape import Nullable, Obj, check, read_json, refuse_problems
+from mnd.base.paths import inside
 from mnd.pipeline import rundir
 from mnd.pipeline.data.class_names import check_class_names
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import ModelError, OutputError, UsageError
-from mnd.pipeline.json_shape import Nullable, Obj, check, read_json, refuse_problems
 from mnd.pipeline.manifest import FINGERPRINT_SHAPE, PREPROCESSING_SHAPE, SCHEMA
 from mnd.pipeline.model.registry import is_model_name, parse_model_name
-from mnd.pipeline.paths import inside
 
 log = logging.getLogger("mnd")
 DEFAULT_MODEL = "mobilenet_v1_025_32"
@@ -185,7 +185,7 @@ def _from_weights(path: Path, arch: str, classes: int | None) -> ModelSource:
 
 
 def _from_tflite(path: Path) -> ModelSource:
-    from mnd.pipeline.sources.tflite_read import read_tflite
+    from mnd.base.tflite.read import read_tflite
 
     info = read_tflite(path.read_bytes(), str(path))
     side, channels, classes = classifier_shape(info, path)

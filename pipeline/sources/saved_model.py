@@ -15,9 +15,9 @@ from pathlib import Path
 
 import keras
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.sources.saved_model_guard import check_graph_def, check_saved_model
-from mnd.pipeline.tempdirs import temporary_directory
 
 log = logging.getLogger("mnd")
 GRAPH_FILES = ("saved_model.pb", "saved_model.pbtxt", "saved_model.cpb")  # only the checked bytes go to the child

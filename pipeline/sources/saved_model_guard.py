@@ -15,7 +15,7 @@ ops), the object graph or any other node or function can reach may hold inferenc
 """
 from pathlib import Path
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 
 INFERENCE_OPS = frozenset({
     # plumbing, calls (every library function is checked too), control flow over checked functions

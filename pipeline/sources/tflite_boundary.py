@@ -8,9 +8,9 @@ model's input is the uint8 input minus 128 and its output the uint8 output minus
 """
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.sources.tflite_read import describe, load_tflite
-from mnd.pipeline.sources.tflite_repair import _schema, pack_model
+from mnd.base.errors import ModelError
+from mnd.base.tflite.read import describe, load_tflite
+from mnd.base.tflite.repair import _schema, pack_model
 
 ZERO_POINT_SHIFT = 128
 

@@ -9,7 +9,7 @@ variants/<name>/ (a half-written folder, a file) is no finished variant: it runs
 import logging
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError
+from mnd.base.errors import MndError
 from mnd.pipeline.sweep.rows import measured_row
 
 log = logging.getLogger("mnd")

@@ -7,8 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+from mnd.base.errors import OutputError, UsageError
 from mnd.pipeline import rundir
-from mnd.pipeline.errors import OutputError, UsageError
 from mnd.pipeline.sweep.record import read_rows, refuse_row, row_problems, start_record
 
 SCHEMA = "mnd.sweep/1"

@@ -3,7 +3,7 @@ counts (the same `summarize` as `mnd summary`), and lower bounds on the memory i
 import argparse
 from dataclasses import dataclass
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.pipeline.model import architecture, inverted_residual, inverted_residual_summary, summary
 from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.model.inverted_residual import MAX_ALPHA, InvertedResidualSpec

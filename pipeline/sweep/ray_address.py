@@ -11,7 +11,7 @@ its errors are left to ray.init."""
 import os
 import socket
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 
 CLIENT_PORT = 10001  # Ray Client's default port, for ray://HOST
 CONNECT_SECONDS = 5.0

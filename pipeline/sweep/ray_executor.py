@@ -9,8 +9,8 @@ import logging
 import signal
 import warnings
 
-from mnd.pipeline import interrupts
-from mnd.pipeline.errors import UsageError
+from mnd.base import interrupts
+from mnd.base.errors import UsageError
 from mnd.pipeline.sweep.ray_address import no_cluster
 
 log = logging.getLogger("mnd")

@@ -7,8 +7,8 @@ import os
 import re
 from pathlib import Path
 
-from mnd.pipeline.errors import OutputError
-from mnd.pipeline.json_shape import ListOf, Nullable, Obj, check
+from mnd.base.errors import OutputError
+from mnd.base.json_shape import ListOf, Nullable, Obj, check
 
 log = logging.getLogger("mnd")
 ROWS_FILE = "rows.jsonl"

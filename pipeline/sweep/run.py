@@ -7,8 +7,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.progress import SweepBar
+from mnd.base.errors import MndError
+from mnd.base.progress import SweepBar
 from mnd.pipeline.sweep.executors import make_executor
 from mnd.pipeline.sweep.finished import is_finished, rows_from_manifests
 from mnd.pipeline.sweep.fits import target_limits

@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline import interrupts
-from mnd.pipeline.errors import Interrupted
-from mnd.pipeline.refused_writes import refused_write
+from mnd.base import interrupts
+from mnd.base.errors import Interrupted
+from mnd.base.refused_writes import refused_write
 from mnd.pipeline.sweep.fits import cannot_fit
 from mnd.pipeline.sweep.rows import failed_row, measured_row, not_run_row
 
@@ -74,9 +74,9 @@ def prepare_worker(signals: bool) -> None:
     child processes)."""
     if _worker["prepared"]:
         return
+    from mnd.base.progress import disable_bars
+    from mnd.base.quiet import import_tensorflow_quietly
     from mnd.pipeline.log_setup import configure_logging
-    from mnd.pipeline.progress import disable_bars
-    from mnd.pipeline.quiet import import_tensorflow_quietly
 
     configure_logging(verbose=False)
     disable_bars()
@@ -111,9 +111,9 @@ def _quiet_interrupt(unraisable) -> None:
 
 
 def _export_variant(variant, config, out: Path, limits: list) -> dict:
+    from mnd.base.progress import EpochBar
     from mnd.pipeline import rundir
     from mnd.pipeline.export.run import ExportConfig, export
-    from mnd.pipeline.progress import EpochBar
     from mnd.pipeline.sweep.models import random_source, trained_source
 
     if config.cost_only:

@@ -4,7 +4,7 @@ implementation for every TrainingData (in memory and streamed); uint8 pixels in 
 the pixel domain the deployed model sees."""
 from dataclasses import dataclass
 
-from mnd.pipeline.errors import UsageError, did_you_mean
+from mnd.base.errors import UsageError, did_you_mean
 
 OPTIONS = {
     "shift": "translate by up to max_shift pixels each way, zero fill",

@@ -1,7 +1,7 @@
 """`--class-weights`: each training example's weight in the loss, by its class."""
 import numpy as np
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 
 CHOICES = ("none", "balanced")
 

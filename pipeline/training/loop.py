@@ -6,7 +6,7 @@ model's weight decay scaled per replica, so n replicas take the steps one replic
 import time
 from dataclasses import dataclass, replace
 
-from mnd.pipeline import interrupts
+from mnd.base import interrupts
 from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.training import fit
 from mnd.pipeline.training.fit import TrainConfig, phases, schedule, set_backbone_trainable

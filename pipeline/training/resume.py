@@ -6,8 +6,8 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
+from mnd.base.errors import UsageError
 from mnd.pipeline import rundir
-from mnd.pipeline.errors import UsageError
 from mnd.pipeline.training.checkpoints import FOLDER, latest
 from mnd.pipeline.training.fit import TrainConfig
 

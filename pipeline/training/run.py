@@ -4,13 +4,13 @@ import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from mnd.base.errors import Interrupted, UsageError
 from mnd.pipeline import rundir
 from mnd.pipeline.data import fingerprint
 from mnd.pipeline.data.class_names import labels_text
 from mnd.pipeline.data.datasets import check_split_fraction, native_channels
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import environment
-from mnd.pipeline.errors import Interrupted, UsageError
 from mnd.pipeline.model import init_weights
 from mnd.pipeline.model.registry import parse_model_name
 from mnd.pipeline.training import strategies

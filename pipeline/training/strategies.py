@@ -8,7 +8,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 SCALING_RULE = "global batch = --batch-size x replicas; peak learning rate = --lr x replicas (linear scaling)"

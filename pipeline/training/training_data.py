@@ -27,7 +27,7 @@ def check_global_batch(global_batch: int, workers: int, train_samples: int) -> i
     """The global batch a run can use: at most the training set, a multiple of the worker count."""
     usable = min(global_batch, train_samples) // workers * workers
     if usable == 0:
-        from mnd.pipeline.errors import UsageError
+        from mnd.base.errors import UsageError
 
         raise UsageError(f"{train_samples} training example(s) cannot be shared by {workers} workers; "
                          "give more data or fewer workers")

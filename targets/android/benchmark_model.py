@@ -22,7 +22,7 @@ What is read, and from which lines (an optional "INFO: " or Android logcat prefi
 import math
 import re
 
-from mnd.pipeline.errors import MndError
+from mnd.base.errors import MndError
 
 QUOTE_LIMIT = 200
 TAIL_LINES = 8

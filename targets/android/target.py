@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
+from mnd.base.progress import phase
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.manifest import Measurement
-from mnd.pipeline.progress import phase
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact, top1
 from mnd.targets.android.benchmark_runs import BENCHMARK_URL, benchmark_argv, plan_runs
 from mnd.targets.android.device_facts import abi_problem, phone_record

@@ -12,7 +12,7 @@ SRAM lie elsewhere), and every base is 1 MiB aligned, as the harness's stack gua
 """
 from dataclasses import dataclass
 
-from mnd.pipeline.errors import UsageError, did_you_mean
+from mnd.base.errors import UsageError, did_you_mean
 from mnd.targets.cortex_m.cores import VECTOR_TABLE_BYTES, MemoryMap, Region, get_core
 
 _KIB = 1024

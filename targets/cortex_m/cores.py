@@ -11,7 +11,7 @@ overwriting data.
 """
 from dataclasses import dataclass
 
-from mnd.pipeline.errors import UsageError, did_you_mean
+from mnd.base.errors import UsageError, did_you_mean
 
 
 @dataclass(frozen=True)

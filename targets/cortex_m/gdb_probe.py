@@ -9,9 +9,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError, UsageError
-from mnd.pipeline.process_group import run_group
-from mnd.pipeline.progress import phase
+from mnd.base.errors import MndError, UsageError
+from mnd.base.process_group import run_group
+from mnd.base.progress import phase
 from mnd.targets.cortex_m.firmware import Firmware, FirmwareBuildError, _run_tool, find_tool
 from mnd.targets.cortex_m.probe_state import STATE_BYTES, ProbeRun, probe_run
 from mnd.targets.toolchain import problem

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import UsageError
-from mnd.targets.cortex_m.cores import get_core
-from mnd.targets.cortex_m.firmware import memory_fields
+from mnd.base.errors import UsageError
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.manifest import Measurement
-from mnd.pipeline.tempdirs import temporary_directory
 from mnd.pipeline.validate import accuracy
 from mnd.targets.board_output import int8_rows
 from mnd.targets.cortex_m.boards import get_board
+from mnd.targets.cortex_m.cores import get_core
+from mnd.targets.cortex_m.firmware import memory_fields
 from mnd.targets.cortex_m.gdb_probe import parse_probe, run_on_probe
 
 DWT = "DWT CYCCNT"

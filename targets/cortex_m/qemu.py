@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.process_group import run_group
-from mnd.pipeline.progress import phase
+from mnd.base.errors import MndError
+from mnd.base.process_group import run_group
+from mnd.base.progress import phase
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import Firmware, build_plugin, find_tool
 

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import MndError, ModelError
+from mnd.base.errors import MndError, ModelError
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tempdirs import temporary_directory
 from mnd.pipeline.manifest import Measurement
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact
 from mnd.targets.base import BoardAccess, Target, TargetResult
 from mnd.targets.board_output import int8_rows, refuse
 from mnd.targets.registry import register_target
 from mnd.targets.run_folder import build_in_run
-from mnd.pipeline.tempdirs import temporary_directory
 from mnd.targets.toolchain import problem
 
 PROBE_NEED = ("cortex-m-probe",)
@@ -133,7 +133,7 @@ class CortexMTarget(Target):
 
     def _tflm(self, project: Path, run_dir: Path, manifest, evaluation, inputs, generated, tree, reference, settings,
               runtime: str):
-        from mnd.pipeline.sources.tflite_read import read_tflite
+        from mnd.base.tflite.read import read_tflite
         from mnd.targets.cortex_m.cores import CORES
         from mnd.targets.cortex_m.tflm_runtime import layer_macs, measurement, run_tflm
 

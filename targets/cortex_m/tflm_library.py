@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.cache_folder import cache_dir
-from mnd.pipeline.progress import phase
+from mnd.base.cache_folder import cache_dir
+from mnd.base.progress import phase
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import DEFAULT_OPT, FirmwareBuildError, _run_tool, find_tool
 from mnd.targets.cortex_m.tflm_sources import library_sources

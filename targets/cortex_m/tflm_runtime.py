@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.pipeline.formats.c_array import camel
 from mnd.targets.cortex_m.cores import Core
 from mnd.targets.cortex_m.firmware import CxxRuntime, Firmware, FirmwareBuildError, build_firmware, model_flash_bytes
@@ -116,8 +116,8 @@ def arena_used(text: str, core: Core) -> int:
 def layer_macs(int8_bytes: bytes, ops: tuple, engine_macs: tuple) -> list:
     """MACs per operator of the .tflite: the C engine's count for each layer it keeps, 0 for the shape-only
     operators it drops (a RESHAPE's SHAPE -> STRIDED_SLICE -> PACK chain)."""
+    from mnd.base.tflite.read import load_tflite
     from mnd.engine.generator import shape_only_ops
-    from mnd.pipeline.sources.tflite_read import load_tflite
 
     dropped = shape_only_ops(list(ops), load_tflite(int8_bytes).subgraphs[0])
     kept = iter(engine_macs)

@@ -13,7 +13,7 @@ of file names per TFLM version):
 import re
 from pathlib import Path
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.targets.cortex_m.tflm_tree import TflmTree
 
 KERNELS = Path("tensorflow/lite/micro/kernels")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 
 ENVIRONMENT = "MND_TFLM_SOURCE"
 INTERPRETER = Path("tensorflow/lite/micro/micro_interpreter.h")

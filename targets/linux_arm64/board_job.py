@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.tempdirs import temporary_directory
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.tempdirs import temporary_directory
 from mnd.targets.engine_remote import ENGINE
 
 RUNS = (("litert", "tflite_float"), ("litert", "tflite_int8"), ("litert", "tflite_uint8"),

@@ -1,6 +1,6 @@
 """The runner's result.json and --probe line as they come back from a board: checked against the contract in
 runner.py's docstring (targets/board_output.py does the reading), the items against the job that was sent."""
-from mnd.pipeline.json_shape import ListOf, MapOf, Obj
+from mnd.base.json_shape import ListOf, MapOf, Obj
 from mnd.targets.board_output import last_json_line, latencies, parse_json, refuse
 
 PROBE_SHAPE = Obj({"runner": int, "python": str, "machine": str, "packages": MapOf(str | None),

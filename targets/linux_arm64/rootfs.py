@@ -17,8 +17,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from mnd.pipeline.cache_folder import cache_dir
-from mnd.pipeline.progress import phase
+from mnd.base.cache_folder import cache_dir
+from mnd.base.progress import phase
 from mnd.targets.base import TargetUnavailable
 from mnd.targets.toolchain import install_hint
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
+from mnd.base.progress import phase
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.manifest import Measurement, Validation
-from mnd.pipeline.progress import phase
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import accuracy, bit_exact, top1, top1_agreement
 from mnd.targets.base import (NO_DEVICE, READY, READY_EMULATED, UNAVAILABLE, BoardAccess, MeasureSettings, Readiness,
                               Target, TargetResult, TargetUnavailable)

@@ -5,8 +5,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.process_group import run_group
+from mnd.base.errors import MndError
+from mnd.base.process_group import run_group
 
 
 class TransportError(MndError):

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.base.tflite.read import read_tflite
 
 pytestmark = [pytest.mark.assets, pytest.mark.slow]
 CORAL = [("mobilenet_v1_0.25_128_quant", 99), ("mobilenet_v1_0.5_160_quant", 141), ("mobilenet_v1_0.75_192_quant", 156)]

@@ -5,11 +5,11 @@ import shutil
 import numpy as np
 import pytest
 
+from mnd.base.runtimes.inputs import artifact_inputs
+from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.plan import to_evaluation
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.runtimes.inputs import artifact_inputs
-from mnd.pipeline.runtimes.sandbox import run_model
 
 pytestmark = [pytest.mark.assets, pytest.mark.slow]
 

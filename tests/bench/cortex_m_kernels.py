@@ -42,7 +42,7 @@ def measure(model: Path, core_name: str, inputs: np.ndarray, work: Path):
 
 
 def main() -> None:
-    from mnd.pipeline.runtimes.sandbox import run_model
+    from mnd.base.runtimes.sandbox import run_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=MODEL)
@@ -70,7 +70,7 @@ def main() -> None:
 
 
 def run_model_shape(model: Path) -> tuple:
-    from mnd.pipeline.sources.tflite_read import read_tflite
+    from mnd.base.tflite.read import read_tflite
 
     info = read_tflite(model.read_bytes(), model.name)
     return tuple(int(d) for d in info.inputs[0].shape[1:])

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.runtimes.inputs import inputs_for
+from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.environment import cpu_facts
 from mnd.pipeline.model.architecture import ModelSpec
 from mnd.pipeline.model.keras_builder import build_model
-from mnd.pipeline.runtimes.inputs import inputs_for
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.quantize.ptq import export_saved_model, float_tflite, int8_tflite
 from mnd.targets.latency import latency_summary
 

@@ -15,7 +15,7 @@ TRAIN_EPOCHS = 2
 
 
 def run() -> str:
-    from mnd.pipeline.quiet import import_tensorflow_quietly
+    from mnd.base.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     from mnd.pipeline.data import decoded_cache, fingerprint

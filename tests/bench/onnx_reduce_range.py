@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.base.runtimes.inputs import inputs_for
+from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.environment import cpu_facts
 from mnd.pipeline.manifest import Manifest
-from mnd.pipeline.runtimes.inputs import inputs_for
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.validate import top1
 from tests.conftest import run_mnd
 from tests.bench.assets import assets_dir

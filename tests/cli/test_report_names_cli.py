@@ -5,7 +5,7 @@ import json
 
 from PIL import Image
 
-from mnd.pipeline.control_chars import visible
+from mnd.base.control_chars import visible
 from tests.unit.test_report_names import html_structure, markdown_structure
 from tests.unit.tiny_tflite import tiny_tflite
 

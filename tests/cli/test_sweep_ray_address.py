@@ -51,7 +51,7 @@ def test_a_grpc_server_passes_what_is_not_grpc_is_refused_and_a_malformed_addres
     nothing, one that greets like sshd and one that hangs up are each refused in the one line, within seconds."""
     import grpc
 
-    from mnd.pipeline.errors import UsageError
+    from mnd.base.errors import UsageError
     from mnd.pipeline.sweep.ray_address import check_cluster_answers
 
     server = grpc.server(ThreadPoolExecutor(max_workers=1))

@@ -75,8 +75,8 @@ def test_a_corrupt_output_shape_is_refused_before_anything_is_sized_by_it(mnd, a
 @pytest.mark.parametrize("position, mask", [(223092, 0xFF), (223093, 0x04)])
 def test_a_runaway_shape_vector_is_refused_in_one_short_line(assets, position, mask):
     """A shape that runs on for hundreds of dimensions (classes up to 2**31 if it were believed)."""
-    from mnd.pipeline.errors import ModelError
-    from mnd.pipeline.sources.tflite_read import read_tflite
+    from mnd.base.errors import ModelError
+    from mnd.base.tflite.read import read_tflite
 
     data = bytearray((assets / VWW).read_bytes())
     data[position] ^= mask

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.base.tflite.read import read_tflite
 from mnd.targets.cortex_m.firmware import HARNESS
 from mnd.targets.registry import get_target
 from tests.conftest import REPO, run_mnd, skip_or_fail

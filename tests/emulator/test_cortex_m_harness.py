@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from mnd.pipeline.errors import MndError, UsageError
+from mnd.base.errors import MndError, UsageError
 from mnd.targets.cortex_m.cores import CORES, get_core
 from mnd.targets.cortex_m.firmware import FirmwareBuildError, build_firmware, build_plugin
 from mnd.targets.cortex_m.qemu import FirmwareCrashed, FirmwareRunError, FirmwareTimeout, run_firmware

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.emulator
 def test_v3_small_runs_bit_exact_on_cortex_m4(tmp_path):
     import shutil
 
+    from mnd.base.runtimes.sandbox import run_model
     from mnd.engine.generator import generate
-    from mnd.pipeline.runtimes.sandbox import run_model
     from mnd.targets.cortex_m.cores import CORES
     from mnd.targets.cortex_m.firmware import build_firmware
     from mnd.targets.cortex_m.project import SOURCES

@@ -5,7 +5,7 @@ QEMU, beside mnd-c. Each library is built once and cached in MND_CACHE (cold bui
 so a second build compiles nothing."""
 import pytest
 
-from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.base.tflite.read import read_tflite
 from mnd.targets.cortex_m.cores import CORES
 from mnd.targets.cortex_m.tflm_library import build_library
 from mnd.targets.cortex_m.tflm_tree import find_tree

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnd.base.runtimes.sandbox import run_model
 from mnd.engine.linux_build import AARCH64_CC, build_executable, write_linux_project
-from mnd.pipeline.runtimes.sandbox import run_model
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.emulator

@@ -12,11 +12,11 @@ import shutil
 import numpy as np
 import pytest
 
+from mnd.base.runtimes.inputs import inputs_for
+from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.preprocess import Preprocessing
 from mnd.pipeline.manifest import Manifest
-from mnd.pipeline.runtimes.inputs import inputs_for
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.targets.host import EXACT, exact_agreement
 from tests.conftest import skip_or_fail
 

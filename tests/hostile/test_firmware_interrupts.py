@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mnd.pipeline.process_group import members, run_group
+from mnd.base.process_group import members, run_group
 from tests.conftest import MND, skip_or_fail
 
 pytestmark = [pytest.mark.slow, pytest.mark.emulator]  # arm-none-eabi-gcc
@@ -26,7 +26,7 @@ MODEL_H = ("#include <stdint.h>\n#define MND_INPUT_BYTES 1\n#define MND_OUTPUT_B
 BUILD = """
 import sys
 from pathlib import Path
-from mnd.pipeline import interrupts
+from mnd.base import interrupts
 from mnd.targets.cortex_m.cores import get_core
 from mnd.targets.cortex_m.firmware import build_firmware
 interrupts.install()

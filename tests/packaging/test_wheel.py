@@ -53,7 +53,7 @@ def test_wheel_has_one_top_level_package_and_every_source(built):
     entries = zipfile.ZipFile(next((built / "dist").glob("*.whl"))).namelist()
     assert {name.split("/")[0] for name in entries if ".dist-info/" not in name} == {"mnd"}
     clone = built / "clone"
-    for stage in ("pipeline", "quantize", "targets", "engine"):
+    for stage in ("base", "pipeline", "quantize", "targets", "engine"):
         for source in (clone / stage).rglob("*"):
             if source.is_file() and "__pycache__" not in source.parts:
                 assert f"mnd/{source.relative_to(clone)}" in entries, f"{source.relative_to(clone)} is not in the wheel"

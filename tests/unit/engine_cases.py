@@ -46,7 +46,7 @@ def _build(tmp: Path, shape: tuple, layers, seed: int, low: float = -1.0, high: 
     applied in turn, or a function from the Keras input to the output (for graphs with branches)."""
     import keras
 
-    from mnd.pipeline.runtimes.inputs import inputs_for
+    from mnd.base.runtimes.inputs import inputs_for
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape, batch_size=1)
@@ -109,7 +109,7 @@ def _driver(emissions, graph, model_input: int) -> str:
 
 
 def _reference_tensor(path: Path, inputs: np.ndarray, tensor: int, runtime: str = "litert-ref") -> np.ndarray:
-    from mnd.pipeline.runtimes.sandbox import run_model
+    from mnd.base.runtimes.sandbox import run_model
 
     return run_model(runtime, path, inputs, tensor=tensor if runtime != "tflm" else None).outputs
 

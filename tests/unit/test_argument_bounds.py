@@ -2,9 +2,9 @@
 serials and ssh destinations are echoed quoted, on one line, whatever they hold."""
 import pytest
 
+from mnd.base.shell_word import shell_word
 from mnd.pipeline import cli_args
 from mnd.pipeline.cli import build_parser
-from mnd.pipeline.shell_word import shell_word
 from mnd.targets.transport.adb import ListedDevice, choose_device
 from mnd.targets.transport.base import TransportError
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from mnd.base.errors import UsageError
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import UsageError
 from mnd.pipeline.training.array_data import ArrayTrainingData
 from mnd.pipeline.training.augment import Augmentation
 from mnd.pipeline.training.training_data import check_global_batch

@@ -2,8 +2,8 @@
 function analyze and export share; the fit verdict's margins; the flash estimate's constant count."""
 import pytest
 
+from mnd.base.errors import UsageError
 from mnd.engine.footprint import CODE_BYTES, constant_bytes, flash_estimate
-from mnd.pipeline.errors import UsageError
 from mnd.targets.cortex_m.board_fit import fit
 from mnd.targets.cortex_m.boards import BOARDS, get_board, resolve_board
 from mnd.targets.cortex_m.cores import CORES

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tflite.repair import _schema, pack_model, repair_tflite
 from mnd.pipeline.formats.onnx import write_onnx_from_tflite
-from mnd.pipeline.runtimes.sandbox import run_model
-from mnd.pipeline.sources.tflite_repair import _schema, pack_model, repair_tflite
 from mnd.targets.linux_arm64 import runner
 from tests.unit.tiny_tflite import CHANNELS, CLASSES, SIDE, tiny_tflite
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
+from mnd.base.tflite.read import TfliteModel, read_tflite
 from mnd.pipeline.formats.c_array import (
     KEYWORDS,
     TFLM_BUILTINS,
@@ -17,7 +18,6 @@ from mnd.pipeline.formats.c_array import (
     tflm_method,
     write_c_array,
 )
-from mnd.pipeline.sources.tflite_read import TfliteModel, read_tflite
 from tests.conftest import skip_or_fail
 from tests.unit.test_tflite_model import tiny_models
 

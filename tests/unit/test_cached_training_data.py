@@ -3,10 +3,10 @@ weights; the augmentation options each change pixels, deterministically per (see
 import numpy as np
 import pytest
 
+from mnd.base.errors import UsageError
 from mnd.pipeline.data import decoded_cache, fingerprint
 from mnd.pipeline.data.datasets import list_images, load_dataset, stratified_indices, stratified_split
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import UsageError
 from mnd.pipeline.training import augment
 from mnd.pipeline.training.array_data import ArrayTrainingData
 from mnd.pipeline.training.cached_data import CachedTrainingData

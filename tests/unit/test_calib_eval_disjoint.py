@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.plan import EVAL_FRACTION_OF_CALIB, plan_data, refuse_shared_samples, same_data
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
 
 PREP = Preprocessing(mode="raw", side=8, channels=3)
 

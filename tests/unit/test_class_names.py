@@ -5,10 +5,10 @@ import re
 
 import pytest
 
+from mnd.base.errors import DataError, ModelError
 from mnd.pipeline.data.class_names import check_class_names, labels_text
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError, ModelError
 from mnd.pipeline.formats.c_array import c_string
 from mnd.pipeline.sources.resolve import _read_labels, _run_labels
 

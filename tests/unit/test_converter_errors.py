@@ -1,7 +1,7 @@
 """The TFLite converter's own failures become one ModelError line instead of a long ConverterError traceback."""
 import pytest
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.quantize.ptq import float_tflite
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnd.base.errors import DataError, UsageError
 from mnd.pipeline.data.datasets import load_dataset, stratified_split
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError, UsageError
 
 
 def make_folder(root, classes=("cat", "dog"), per_class=5, size=(40, 30)):

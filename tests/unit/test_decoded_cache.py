@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data import decoded_cache, fingerprint
 from mnd.pipeline.data.datasets import list_images, load_dataset
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
 from tests.unit.test_data import make_folder
 
 PREP = Preprocessing(side=8, channels=3)

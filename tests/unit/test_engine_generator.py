@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mnd.base.errors import ModelError
 from mnd.engine import KERNELS_DIR as RUNTIME
 from mnd.engine import PORTABLE_SOURCES
 from mnd.engine.diagnose import first_differing_layer
 from mnd.engine.generator import generate
-from mnd.pipeline.errors import ModelError
 from mnd.targets.cortex_m.cores import CORES
 from mnd.targets.cortex_m.project import KERNELS, makefile_text
 

@@ -4,7 +4,7 @@ Each case builds a tiny int8 .tflite with the TFLite converter, emits every op w
 runtime/kernels.c with a generated driver on the host (gcc -std=c99 -Wall -Werror) and compares:
   * each op alone, fed the exact input tensor LiteRT's reference interpreter saw, with that interpreter's output;
   * the whole chain from the model input with the reference model output.
-Interpreters only run in child processes (pipeline.sandbox): the reference int8 SOFTMAX can abort.
+Interpreters only run in child processes (base/runtimes/sandbox.py): the reference int8 SOFTMAX can abort.
 """
 import subprocess
 from pathlib import Path
@@ -229,7 +229,7 @@ def test_softmax_1001_classes_bit_exact(tmp_path):
 
 def _set_dilation(path: Path, factor_h: int, factor_w: int) -> Path:
     """The same model with every stride-1 SAME conv / depthwise dilated (SAME output sizes do not change)."""
-    from mnd.pipeline.sources.tflite_repair import pack_model
+    from mnd.base.tflite.repair import pack_model
 
     model, graph = _parse(path)
     for op in graph.operators:
@@ -260,7 +260,7 @@ def test_fused_activation_clamps_bit_exact(tmp_path, activation):
     clamp is exercised by fusing an activation into ops whose outputs span about -20..20."""
     import keras
 
-    from mnd.pipeline.sources.tflite_repair import pack_model
+    from mnd.base.tflite.repair import pack_model
 
     big = keras.initializers.RandomNormal(stddev=1.5)
     layers = [keras.layers.Conv2D(4, 3, padding="same", kernel_initializer=big, bias_initializer="random_normal"),
@@ -287,7 +287,7 @@ def test_int8_requantize_bit_exact(tmp_path):
     import keras
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
-    from mnd.pipeline.sources.tflite_repair import pack_model
+    from mnd.base.tflite.repair import pack_model
 
     path, inputs = _build(tmp_path, (5, 7, 3), [keras.layers.Conv2D(3, 1, bias_initializer="random_normal")], 91,
                           -0.3, 2.5)
@@ -390,7 +390,7 @@ def test_emission_is_deterministic_and_format_safe(small_model):
 def test_unsupported_ops_raise_a_typed_one_line_error(small_model, mutation, needle):
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema_fb
 
-    from mnd.pipeline.errors import ModelError
+    from mnd.base.errors import ModelError
 
     model, graph = _parse(small_model)
     conv = graph.operators[0]

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tflite.repair import repair_tflite
 from mnd.engine.linux_build import (
     AARCH64_CC,
     LinuxBuildError,
@@ -16,8 +18,6 @@ from mnd.engine.linux_build import (
     ldflags_for,
     write_linux_project,
 )
-from mnd.pipeline.runtimes.sandbox import run_model
-from mnd.pipeline.sources.tflite_repair import repair_tflite
 from mnd.targets.base import TargetUnavailable
 from tests.unit.tiny_tflite import CHANNELS, CLASSES, SIDE, tiny_tflite
 

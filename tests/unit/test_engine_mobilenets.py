@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnd.base.errors import ModelError
+from mnd.base.runtimes.sandbox import run_model
+from mnd.base.tflite.read import describe, load_tflite
+from mnd.base.tflite.repair import requantize_uint8_to_int8
 from mnd.engine.linux_build import build_executable, write_linux_project
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.runtimes.sandbox import run_model
 from mnd.pipeline.sources.tflite_boundary import strip_uint8_boundary
-from mnd.pipeline.sources.tflite_read import describe, load_tflite
-from mnd.pipeline.sources.tflite_repair import requantize_uint8_to_int8
 from tests.unit.mobilenets import build_int8, calibration_inputs, int8_inputs
 
 CORAL = "coral_mobilenet_v2_quant"
@@ -47,7 +47,7 @@ def _run(binary: Path, inputs: np.ndarray, work: Path) -> np.ndarray:
 
 def _quantized_images(model: Path) -> np.ndarray:
     """The calibration images as the int8 model's input (in range, unlike random bytes)."""
-    from mnd.pipeline.runtimes.inputs import inputs_for
+    from mnd.base.runtimes.inputs import inputs_for
 
     return inputs_for(model, calibration_inputs()[:3])
 

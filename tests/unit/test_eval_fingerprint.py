@@ -3,8 +3,8 @@ it holds exactly the files, with the bytes, recorded when the run was made; othe
 names the fix and shows nothing found in that folder."""
 import pytest
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data import fingerprint
-from mnd.pipeline.errors import DataError
 
 MANIFEST = "run/manifest.json"
 

@@ -2,8 +2,8 @@
 the report's Cortex-M section says whether it fits, with instructions / clock labelled as an estimate."""
 import json
 
+from mnd.base.json_shape import check
 from mnd.pipeline.export.run import with_board_fit, with_target_result
-from mnd.pipeline.json_shape import check
 from mnd.pipeline.manifest import MANIFEST_SHAPE
 from mnd.pipeline.report.markdown import render
 from mnd.targets.base import MeasureSettings, TargetResult

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from mnd.pipeline.errors import ModelError, UsageError
+from mnd.base.errors import ModelError, UsageError
 from mnd.pipeline.model.keras_builder import create_model
 from mnd.pipeline.sources.keras_file import load_keras_model
 from mnd.quantize import equalize as eq

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.pipeline.manifest import Artifact, Manifest, Measurement, Validation
 from mnd.pipeline.report import plots
 from mnd.pipeline.report.confusion import confusion_record
 from mnd.pipeline.report.html import markdown_to_html, render_html
-from mnd.pipeline.report.markdown import render
 from mnd.pipeline.report.intervals import accuracy_interval
+from mnd.pipeline.report.markdown import render
 from mnd.pipeline.report.tables import RUNTIME_LABELS_BOARD
 from mnd.pipeline.report.write import write_reports
 from mnd.targets.android.benchmark_model import parse_benchmark_output

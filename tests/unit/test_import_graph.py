@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-STAGES = ("pipeline", "quantize", "targets", "engine")
+STAGES = ("base", "pipeline", "quantize", "targets", "engine")
 
 
 def module_files() -> dict:
@@ -58,7 +58,7 @@ def find_cycle(graph: dict) -> list | None:
 def test_the_graph_sees_the_packages():
     graph = import_graph()
     assert {"mnd.pipeline.cli", "mnd.quantize.ptq", "mnd.targets.host"} <= set(graph)
-    assert "mnd.pipeline.errors" in set().union(*graph.values())
+    assert "mnd.base.errors" in set().union(*graph.values())
 
 
 def test_no_import_circles():

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.pipeline.model.inverted_residual import InvertedResidualSpec, layer_plan, make_divisible
 from mnd.pipeline.model.inverted_residual_summary import summarize
 from mnd.pipeline.model.keras_builder import build_model, counted_weights, create_model

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.pipeline.model.keras_builder import create_model
 from mnd.pipeline.sources.keras_file import load_keras_model
 from mnd.pipeline.sources.resolve import keras_input_mode

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.pipeline.model.keras_builder import create_model
 from mnd.pipeline.sources.keras_file import load_keras_model, load_weights_into, patch_legacy_config
 
@@ -71,7 +71,7 @@ def test_legacy_groups_key_dropped_only_when_1():
 @pytest.mark.slow
 @pytest.mark.assets
 def test_mlperf_vww_h5_matches_its_tflite(assets):
-    from mnd.pipeline.runtimes.sandbox import run_model
+    from mnd.base.runtimes.sandbox import run_model
 
     folder = assets / "mlperf_vww"
     model = load_keras_model(folder / "vww_96.h5")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mnd.pipeline.json_shape import check
+from mnd.base.json_shape import check
 from mnd.pipeline.manifest import LAYER_QUALITY_SHAPE
 from mnd.pipeline.report.layer_flags import flag_cell, flags_line
 from mnd.pipeline.report.quantization import quantization_section

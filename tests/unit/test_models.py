@@ -4,7 +4,7 @@ import re
 import keras
 import pytest
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.pipeline.model.architecture import ModelSpec, layer_plan, parse_model_name
 from mnd.pipeline.model.keras_builder import build_model, counted_weights, create_model
 from mnd.pipeline.model.summary import summarize

@@ -4,7 +4,7 @@ and the reader's schema accepts it."""
 import json
 from dataclasses import replace
 
-from mnd.pipeline.json_shape import check
+from mnd.base.json_shape import check
 from mnd.pipeline.manifest import MANIFEST_SHAPE
 from mnd.pipeline.report.html import run_figures
 from mnd.pipeline.report.markdown import render

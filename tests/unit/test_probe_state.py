@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.targets.board_output import BoardOutputError
 from mnd.targets.cortex_m.gdb_probe import FILES, Probe, gdb_script, parse_probe, parse_reset
 from mnd.targets.cortex_m.probe_state import (COUNTER_ABSENT, COUNTING, FIELDS, MAGIC, NO_CYCCNT, STATE_BYTES,

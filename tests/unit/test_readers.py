@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnd.base.errors import DataError
 from mnd.pipeline.data.datasets import load_dataset
 from mnd.pipeline.data.images import bilinear_resize, central_crop_box
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import DataError
 
 
 def write_bins(folder, count=4, shape=(8, 8, 3), in_bin_dir=True, labels=None):

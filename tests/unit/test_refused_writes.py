@@ -5,10 +5,10 @@ import resource
 
 import pytest
 
+from mnd.base.errors import OutputError
+from mnd.base.process_group import run_group
+from mnd.base.refused_writes import refused_write
 from mnd.pipeline import rundir
-from mnd.pipeline.errors import OutputError
-from mnd.pipeline.process_group import run_group
-from mnd.pipeline.refused_writes import refused_write
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM])

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from mnd.pipeline.runtimes.inputs import inputs_for
-from mnd.pipeline.runtimes.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
+from mnd.base.runtimes.inputs import inputs_for
+from mnd.base.runtimes.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 from mnd.pipeline.model.keras_builder import create_model
 from mnd.pipeline.sources.keras_file import load_keras_model
 from mnd.pipeline.sources.saved_model_guard import check_saved_model

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mnd.pipeline.errors import OutputError, UsageError
+from mnd.base.errors import OutputError, UsageError
 from mnd.pipeline.sweep import grid
 from mnd.pipeline.sweep.folder import open_folder, read_sweep
 from mnd.pipeline.sweep.record import ROWS_FILE, append_row, read_rows

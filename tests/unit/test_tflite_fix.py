@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnd.pipeline.data.images import fit_image
-from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.runtimes.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
-from mnd.pipeline.sources.tflite_read import load_tflite, read_tflite
-from mnd.pipeline.sources.tflite_repair import (
+from mnd.base.errors import ModelError
+from mnd.base.runtimes.sandbox import RuntimeCrash, run_model, tflm_arena_bytes
+from mnd.base.tflite.read import load_tflite, read_tflite
+from mnd.base.tflite.repair import (
     _find_fixes,
     _rebuild_with_fixes,
     _schema,
@@ -19,6 +17,8 @@ from mnd.pipeline.sources.tflite_repair import (
     repair_tflite,
     requantize_uint8_to_int8,
 )
+from mnd.pipeline.data.images import fit_image
+from mnd.pipeline.data.preprocess import Preprocessing
 
 pytestmark = pytest.mark.assets
 PERSON = "tflm_person_detection/person_detect.tflite"

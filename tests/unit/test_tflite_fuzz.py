@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.sources.tflite_read import read_tflite
-from mnd.pipeline.sources.tflite_repair import repair_tflite, requantize_uint8_to_int8
+from mnd.base.errors import ModelError
+from mnd.base.tflite.read import read_tflite
+from mnd.base.tflite.repair import repair_tflite, requantize_uint8_to_int8
 from tests.unit.tiny_tflite import tiny_tflite
 
 VWW = "mlperf_vww/vww_96_int8.tflite"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.sources.tflite_read import TfliteModel, read_tflite, unique_ops
+from mnd.base.errors import ModelError
+from mnd.base.tflite.read import TfliteModel, read_tflite, unique_ops
 
 CLASSES = 3
 

@@ -4,8 +4,8 @@ import argparse
 
 import pytest
 
+from mnd.base.errors import UsageError
 from mnd.pipeline.cli_args import tflm_runtimes
-from mnd.pipeline.errors import UsageError
 from mnd.targets.base import MeasureSettings
 from mnd.targets.cortex_m.cores import CORES
 from mnd.targets.cortex_m.tflm_library import build_key

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.targets.base import MeasureSettings
 from mnd.targets.cortex_m.tflm_runtime import binding_header, harness_arena_bytes, model_header
 from mnd.targets.cortex_m.tflm_sources import cmsis_nn_sources, framework_sources, kernel_sources

@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
+from mnd.base.errors import UsageError
 from mnd.pipeline.data.dataset import Dataset
 from mnd.pipeline.data.preprocess import Preprocessing
-from mnd.pipeline.errors import UsageError
 from mnd.pipeline.model import init_weights
 from mnd.pipeline.model.keras_builder import build_model
 from mnd.pipeline.model.registry import parse_model_name

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from mnd.base.errors import Interrupted, UsageError
 from mnd.pipeline import rundir
-from mnd.pipeline.errors import Interrupted, UsageError
 from mnd.pipeline.training.fit import TrainConfig
 from mnd.pipeline.training.resume import interrupted_run, resume_training
 from mnd.pipeline.training.run import Distribution, run_training

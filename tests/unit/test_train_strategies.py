@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mnd.pipeline.errors import UsageError
+from mnd.base.errors import UsageError
 from mnd.pipeline.training.strategies import Cluster, cluster_from_options, describe, scaled_learning_rate, tf_config
 
 TWO = "10.0.0.1:2222,10.0.0.2:2222"

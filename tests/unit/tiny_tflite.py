@@ -3,7 +3,7 @@ AVERAGE_POOL_2D, RESHAPE, SOFTMAX on a 1x8x8x3 input with 4 classes, int8 (per-c
 person_detect's quantized_dimension defect, so repair_tflite has work) or uint8 (per-tensor, as Coral's)."""
 import numpy as np
 
-from mnd.pipeline.sources.tflite_repair import _schema, pack_model
+from mnd.base.tflite.repair import _schema, pack_model
 
 SIDE, CHANNELS, CLASSES = 8, 3, 4
 

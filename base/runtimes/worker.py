@@ -1,6 +1,6 @@
-"""Child-process side of pipeline.sandbox: runs one interpreter job and writes results to files.
+"""Child-process side of runtimes/sandbox.py: runs one interpreter job and writes results to files.
 
-Invoked as `python -m mnd.pipeline.runtimes.worker JOB_DIR`. A TFLITE_CHECK abort here kills only this process.
+Invoked as `python -m mnd.base.runtimes.worker JOB_DIR`. A TFLITE_CHECK abort here kills only this process.
 """
 import json
 import sys

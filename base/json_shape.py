@@ -4,8 +4,8 @@ import json
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.paths import inside
+from mnd.base.errors import ModelError
+from mnd.base.paths import inside
 
 MAX_MANIFEST_BYTES = 64 << 20
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.sources.tflite_read import read_tflite
+from mnd.base.tflite.read import read_tflite
 
 INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255)}
 ONNX_TYPES = {1: "float32", 2: "uint8", 3: "int8"}

@@ -4,7 +4,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mnd.pipeline import interrupts
+from mnd.base import interrupts
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import functools
 import struct
 from dataclasses import dataclass
 
-from mnd.pipeline.errors import ModelError
+from mnd.base.errors import ModelError
 
 FILE_IDENTIFIER = b"TFL3"
 # Ops with a weight tensor: op name -> (activation input index, weight input index).

@@ -25,7 +25,7 @@ def import_tensorflow_quietly() -> None:
     import importlib.util
 
     if importlib.util.find_spec("tensorflow") is None:
-        from mnd.pipeline.errors import UsageError
+        from mnd.base.errors import UsageError
 
         raise UsageError("TensorFlow is not installed: pip install 'mobilenet-deploy[cpu]' (or [gpu] on a machine "
                          "with an NVIDIA GPU, docs/TRAINING.md)")

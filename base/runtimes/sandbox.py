@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import MndError
-from mnd.pipeline.progress import phase
-from mnd.pipeline.tempdirs import temporary_directory
+from mnd.base.errors import MndError
+from mnd.base.progress import phase
+from mnd.base.tempdirs import temporary_directory
 
 RUNTIME_LABELS = {"litert": "LiteRT (default kernels, XNNPACK)", "litert-ref": "LiteRT reference kernels",
                   "tflm": "TFLite-Micro (host)", "onnxruntime": "ONNX Runtime",
@@ -59,7 +59,7 @@ def _run_job(job: dict, inputs: np.ndarray, timeout: float, launcher: tuple = ()
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
         try:
             with phase(f"{label}: {len(inputs)} sample(s)" + (f", {job['runs']} timed runs" if job.get("runs") else "")):
-                process = subprocess.run([*launcher, sys.executable, "-m", "mnd.pipeline.runtimes.worker",
+                process = subprocess.run([*launcher, sys.executable, "-m", "mnd.base.runtimes.worker",
                                           str(job_dir)], capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             raise RuntimeCrash(f"{label} did not finish within {timeout:.0f} s") from None

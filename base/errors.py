@@ -33,7 +33,7 @@ class Interrupted(MndError):
 
     @property
     def exit_code(self) -> int:
-        from mnd.pipeline import interrupts
+        from mnd.base import interrupts
 
         return interrupts.exit_code()
 

@@ -4,7 +4,7 @@ import errno
 import os
 import re
 
-from mnd.pipeline.errors import OutputError
+from mnd.base.errors import OutputError
 
 ELSEWHERE = "or write elsewhere (another --out, or a copy of the run)"
 FIXES = {

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from mnd.pipeline import interrupts
+from mnd.base import interrupts
 
 GONE_WITHIN_S = 10
 

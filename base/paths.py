@@ -1,7 +1,7 @@
 """Paths that come from files a user may not have written (a manifest, a label file): kept inside their folder."""
 from pathlib import Path
 
-from mnd.pipeline.errors import MndError, UsageError
+from mnd.base.errors import MndError, UsageError
 
 
 def inside(root: Path, relative: str | Path, what: str, *, error: type[MndError] = UsageError,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.pipeline.errors import ModelError
-from mnd.pipeline.sources.tflite_read import CORRUPT_FIX, FILE_IDENTIFIER, describe, load_tflite
-from mnd.pipeline.tempdirs import temporary_directory
+from mnd.base.errors import ModelError
+from mnd.base.tempdirs import temporary_directory
+from mnd.base.tflite.read import CORRUPT_FIX, FILE_IDENTIFIER, describe, load_tflite
 
 # QuantizationParameters.quantized_dimension is field id 6: vtable slot offset 4 + 2 * 6.
 QUANTIZED_DIMENSION_SLOT = 16
