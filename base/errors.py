@@ -28,6 +28,10 @@ class OutputError(MndError):
     """The output location cannot be used: it overlaps an input, cannot be created, or changed meanwhile."""
 
 
+class TargetUnavailable(MndError):
+    """The target's tools are missing here; the message says how to get them."""
+
+
 class Interrupted(MndError):
     """Ctrl-C, SIGTERM or SIGHUP stopped the run; the exit code is 128 + the signal number."""
 

@@ -6,12 +6,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mnd.base.errors import MndError
+from mnd.base.errors import MndError, TargetUnavailable
 from mnd.base.process_group import run_group
 from mnd.base.tempdirs import temporary_directory
 from mnd.engine import KERNELS_DIR, PORTABLE_SOURCES
 from mnd.engine.generator import GeneratedModel, generate
-from mnd.targets.base import TargetUnavailable
 
 AARCH64_CC = "aarch64-linux-gnu-gcc"
 DEFAULT_CPU = "cortex-a72"

@@ -2,12 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnd.base.errors import MndError
 from mnd.targets.toolchain import problem
-
-
-class TargetUnavailable(MndError):
-    """The target's tools are missing here; the message says how to get them."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from mnd.targets.transport.base import TransportError
 
 log = logging.getLogger("mnd")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from tests.conftest import skip_or_fail
 
 

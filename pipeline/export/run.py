@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mnd.base import interrupts
+from mnd.base.errors import TargetUnavailable
 from mnd.pipeline import rundir, validate
 from mnd.pipeline.data.plan import Evaluation, load_evaluation_only, load_export_data
 from mnd.pipeline.environment import environment
@@ -14,7 +15,7 @@ from mnd.pipeline.manifest import Manifest
 from mnd.pipeline.report.write import write_reports
 from mnd.pipeline.sources.resolve import ModelSource
 from mnd.quantize.config import QuantConfig
-from mnd.targets.base import MeasureSettings, TargetUnavailable
+from mnd.targets.base import MeasureSettings
 from mnd.targets.registry import get_target
 
 log = logging.getLogger("mnd")

@@ -4,7 +4,7 @@ import os
 import shutil
 import socket
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from mnd.targets.toolchain import install_hint
 from mnd.targets.transport.adb import ListedDevice, choose_device, parse_devices, state_problem
 from mnd.targets.transport.base import TransportError, run_in_own_group

@@ -2,7 +2,7 @@
 items (mnd-c over the evaluation inputs, and each benchmark_model run) over the phones, each through adb."""
 from contextlib import contextmanager
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from mnd.targets.engine_remote import ENGINE
 from mnd.targets.several_devices import DeviceShare, Fleet, spread_work
 from mnd.targets.transport.base import TransportError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.base.errors import ModelError
+from mnd.base.errors import ModelError, TargetUnavailable
 from mnd.base.progress import phase
 from mnd.base.runtimes.inputs import artifact_inputs
 from mnd.base.runtimes.sandbox import run_model
@@ -17,7 +17,7 @@ from mnd.pipeline.validate import accuracy, bit_exact, top1
 from mnd.targets.android.benchmark_runs import BENCHMARK_URL, benchmark_argv, plan_runs
 from mnd.targets.android.device_facts import abi_problem, phone_record
 from mnd.targets.base import (NO_DEVICE, READY, UNAVAILABLE, BoardAccess, MeasureSettings, Readiness, Target,
-                              TargetResult, TargetUnavailable)
+                              TargetResult)
 from mnd.targets.board_output import refuse
 from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnd.base import interrupts
-from mnd.base.errors import MndError
+from mnd.base.errors import MndError, TargetUnavailable
 from mnd.base.process_group import run_group
 from mnd.base.tempdirs import temporary_directory
-from mnd.targets.base import TargetUnavailable
 from mnd.targets.cortex_m.cores import Core, MemoryMap
 from mnd.targets.toolchain import install_hint
 

@@ -2,7 +2,7 @@
 (Raspberry Pi OS Bookworm refuses system-wide pip, so always a venv)."""
 import logging
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from mnd.targets.linux_arm64.result import read_probe
 
 log = logging.getLogger("mnd")

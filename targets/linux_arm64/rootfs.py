@@ -18,8 +18,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from mnd.base.cache_folder import cache_dir
+from mnd.base.errors import TargetUnavailable
 from mnd.base.progress import phase
-from mnd.targets.base import TargetUnavailable
 from mnd.targets.toolchain import install_hint
 
 RECIPE_VERSION = 1

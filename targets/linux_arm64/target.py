@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mnd.base.errors import ModelError
+from mnd.base.errors import ModelError, TargetUnavailable
 from mnd.base.progress import phase
 from mnd.base.runtimes.inputs import artifact_inputs
 from mnd.base.runtimes.sandbox import run_model
 from mnd.pipeline.manifest import Measurement, Validation
 from mnd.pipeline.validate import accuracy, bit_exact, top1, top1_agreement
 from mnd.targets.base import (NO_DEVICE, READY, READY_EMULATED, UNAVAILABLE, BoardAccess, MeasureSettings, Readiness,
-                              Target, TargetResult, TargetUnavailable)
+                              Target, TargetResult)
 from mnd.targets.board_output import load_array
 from mnd.targets.engine_remote import ENGINE, EngineFailed, run_mnd_c
 from mnd.targets.latency import latency_summary

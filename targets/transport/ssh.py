@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from mnd.base.errors import TargetUnavailable
 from mnd.base.shell_word import shell_word
-from mnd.targets.base import TargetUnavailable
 from mnd.targets.toolchain import install_hint
 from mnd.targets.transport.base import RemoteResult, RemoteTimeout, Transport, TransportError, run_in_own_group
 

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from mnd.base.errors import TargetUnavailable
 from mnd.pipeline.export.run import check_target
 from mnd.targets.android.device_check import server_address
-from mnd.targets.base import NO_DEVICE, READY, BoardAccess, MeasureSettings, TargetUnavailable
+from mnd.targets.base import NO_DEVICE, READY, BoardAccess, MeasureSettings
 from mnd.targets.registry import get_target
 from mnd.targets.transport.adb import NO_DEVICE as NO_PHONE
 from tests.android.fixtures import adb_server, free_port

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from mnd.targets.registry import get_target
 from mnd.targets.transport.adb import NO_DEVICE, AdbTransport
 from mnd.targets.transport.base import RemoteTimeout, TransportError

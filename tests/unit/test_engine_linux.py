@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnd.base.errors import TargetUnavailable
 from mnd.base.runtimes.sandbox import run_model
 from mnd.base.tflite.repair import repair_tflite
 from mnd.engine.linux_build import (
@@ -18,7 +19,6 @@ from mnd.engine.linux_build import (
     ldflags_for,
     write_linux_project,
 )
-from mnd.targets.base import TargetUnavailable
 from tests.unit.tiny_tflite import CHANNELS, CLASSES, SIDE, tiny_tflite
 
 INPUT_BYTES = SIDE * SIDE * CHANNELS

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mnd.targets.base import TargetUnavailable
+from mnd.base.errors import TargetUnavailable
 from mnd.targets.transport.base import RemoteTimeout, TransportError
 from mnd.targets.transport.ssh import Destination, SshTransport, parse_destination
 from tests.conftest import skip_or_fail

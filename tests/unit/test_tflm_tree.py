@@ -151,9 +151,9 @@ def test_the_size_split_names_the_library_as_its_own_part():
 
 
 def test_a_missing_cxx_toolchain_is_named_before_any_work(tmp_path, monkeypatch):
+    from mnd.base.errors import TargetUnavailable
     from mnd.pipeline.export.run import check_target
     from mnd.targets import toolchain
-    from mnd.targets.base import TargetUnavailable
     from mnd.targets.registry import get_target
 
     if get_target("cortex-m4").check():
