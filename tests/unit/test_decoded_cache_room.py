@@ -101,3 +101,19 @@ def test_a_bound_that_is_not_a_size_is_refused_naming_the_variable(tmp_path, mon
                                          r"50 \(0 keeps only the datasets in use and the one being built\)$"):
         decoded_cache.open_or_build(list_images(str(source)), Preprocessing(side=8, channels=3), "f" * 64,
                                     tmp_path / "cache")
+
+
+def test_doctor_reports_the_cache_folder_and_the_decoded_share_under_its_bound(tmp_path, monkeypatch):
+    from mnd.pipeline.cache_usage import cache_usage, format_usage
+
+    source, cache_root = make_folder(tmp_path / "pets"), tmp_path / "cache"
+    key, _ = _build(source, cache_root, 8)
+    (cache_root / "decoded" / ".building-0-abandoned").mkdir()  # not a dataset
+    (cache_root / "model.bin").write_bytes(bytes(1000))
+    monkeypatch.setenv("MND_CACHE", str(cache_root))
+    monkeypatch.setenv(BOUND_VARIABLE, "0.5")
+    usage = cache_usage()
+    assert usage["decoded_datasets"] == 1 and usage["decoded_bytes"] == _sizes(cache_root)[key]
+    assert usage["bytes"] == usage["decoded_bytes"] + 1000 and usage["decoded_bound_bytes"] == 500_000_000
+    assert format_usage(usage) == (f"cache: {cache_root} (MND_CACHE): 0.00 GB; decoded images: 0.00 GB in 1 "
+                                   "dataset(s), kept under 0.5 GB (MND_DECODED_CACHE_GB)")
