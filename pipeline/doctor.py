@@ -3,6 +3,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from mnd.pipeline.cache_usage import cache_usage, format_usage
 from mnd.pipeline.environment import cpu_facts, package_versions
 from mnd.targets import toolchain
 
@@ -69,7 +70,7 @@ def diagnose() -> dict:
     missing_debian = list(dict.fromkeys(package for row in needs for package in row["missing_packages"]))
     return {"packages": packages, "missing_packages": missing_packages, "tools": tools, "targets": needs,
             "install_debian": toolchain.install_command(missing_debian) if missing_debian else None,
-            "cpu": cpu_facts(),
+            "cpu": cpu_facts(), "cache": cache_usage(),
             "install_packages": "make test (creates .venv with the pinned packages)" if missing_packages else None,
             "image_apt_packages": image}
 
@@ -97,4 +98,5 @@ def format_report(report: dict) -> str:
             lines.append(f"  not checked inside the image (the host's business): {', '.join(unchecked)}")
     cpu = report["cpu"]
     lines.append(f"cpu: {cpu['cpu_model']} ({cpu['machine']}); ISA: {', '.join(cpu['isa_flags']) or 'unknown'}")
+    lines.append(format_usage(report["cache"]))
     return "\n".join(lines)

@@ -128,24 +128,26 @@ static inline __attribute__((always_inline)) sums_4 window_k(window_rows r, cons
   return row5_4(r.r4, w + 40, s);
 }
 
+/* The three filter rows of one lane pair's sums a, b at two output columns: lane_at 0 (channels 0 and 2) or 4
+ * (channels 1 and 3), the byte offset of its words from a row's and from a filter row's first (the rows' weights
+ * 24 bytes apart); stride _S1 or _S2. A macro: ROW_PAIR's offsets reach its assembly as text. */
+#define LANES_PAIR(r, w, a, b, lane_at, stride)                  \
+  do {                                                           \
+    ROW_PAIR((r).r0, w, a, b, lane_at, lane_at, stride);         \
+    ROW_PAIR((r).r1, w, a, b, lane_at, lane_at + 24, stride);    \
+    ROW_PAIR((r).r2, w, a, b, lane_at, lane_at + 48, stride);    \
+  } while (0)
+
 /* The 3x3 windows at two output columns (stride 1 or 2, a constant) of four channels: a, b start as the biases. */
 static inline __attribute__((always_inline)) void window_pair(window_rows r, const int32_t* w, sums_4* a, sums_4* b,
                                                               int32_t stride) {
   lane_sums even_a = {a->c0, a->c2}, even_b = {b->c0, b->c2}, odd_a = {a->c1, a->c3}, odd_b = {b->c1, b->c3};
   if (stride == 1) {
-    ROW_PAIR(r.r0, w, even_a, even_b, 0, 0, _S1);
-    ROW_PAIR(r.r1, w, even_a, even_b, 0, 24, _S1);
-    ROW_PAIR(r.r2, w, even_a, even_b, 0, 48, _S1);
-    ROW_PAIR(r.r0, w, odd_a, odd_b, 4, 4, _S1);
-    ROW_PAIR(r.r1, w, odd_a, odd_b, 4, 28, _S1);
-    ROW_PAIR(r.r2, w, odd_a, odd_b, 4, 52, _S1);
+    LANES_PAIR(r, w, even_a, even_b, 0, _S1);
+    LANES_PAIR(r, w, odd_a, odd_b, 4, _S1);
   } else {
-    ROW_PAIR(r.r0, w, even_a, even_b, 0, 0, _S2);
-    ROW_PAIR(r.r1, w, even_a, even_b, 0, 24, _S2);
-    ROW_PAIR(r.r2, w, even_a, even_b, 0, 48, _S2);
-    ROW_PAIR(r.r0, w, odd_a, odd_b, 4, 4, _S2);
-    ROW_PAIR(r.r1, w, odd_a, odd_b, 4, 28, _S2);
-    ROW_PAIR(r.r2, w, odd_a, odd_b, 4, 52, _S2);
+    LANES_PAIR(r, w, even_a, even_b, 0, _S2);
+    LANES_PAIR(r, w, odd_a, odd_b, 4, _S2);
   }
   a->c0 = even_a.low, a->c2 = even_a.high, a->c1 = odd_a.low, a->c3 = odd_a.high;
   b->c0 = even_b.low, b->c2 = even_b.high, b->c1 = odd_b.low, b->c3 = odd_b.high;
@@ -213,23 +215,14 @@ static inline __attribute__((always_inline)) void lanes_pair_stored(window_rows 
                                                                     int8_t* out, int32_t apart, int32_t stride,
                                                                     int32_t lane) {
   lane_sums a = {t[lane].bias, t[lane + 2].bias}, b = a;
-  if (stride == 1 && lane == 0) {
-    ROW_PAIR(r.r0, w, a, b, 0, 0, _S1);
-    ROW_PAIR(r.r1, w, a, b, 0, 24, _S1);
-    ROW_PAIR(r.r2, w, a, b, 0, 48, _S1);
-  } else if (stride == 1) {
-    ROW_PAIR(r.r0, w, a, b, 4, 4, _S1);
-    ROW_PAIR(r.r1, w, a, b, 4, 28, _S1);
-    ROW_PAIR(r.r2, w, a, b, 4, 52, _S1);
-  } else if (lane == 0) {
-    ROW_PAIR(r.r0, w, a, b, 0, 0, _S2);
-    ROW_PAIR(r.r1, w, a, b, 0, 24, _S2);
-    ROW_PAIR(r.r2, w, a, b, 0, 48, _S2);
-  } else {
-    ROW_PAIR(r.r0, w, a, b, 4, 4, _S2);
-    ROW_PAIR(r.r1, w, a, b, 4, 28, _S2);
-    ROW_PAIR(r.r2, w, a, b, 4, 52, _S2);
-  }
+  if (stride == 1 && lane == 0)
+    LANES_PAIR(r, w, a, b, 0, _S1);
+  else if (stride == 1)
+    LANES_PAIR(r, w, a, b, 4, _S1);
+  else if (lane == 0)
+    LANES_PAIR(r, w, a, b, 0, _S2);
+  else
+    LANES_PAIR(r, w, a, b, 4, _S2);
   {
     const int32_t m_low = t[lane].multiplier, offset_low = t[lane].offset, right_low = t[lane].right;
     const int32_t m_high = t[lane + 2].multiplier, offset_high = t[lane + 2].offset, right_high = t[lane + 2].right;

@@ -2,7 +2,8 @@
 data that does not fit in memory. Built by decoding every listed image in parallel with the loader's own per-image
 code (data.image_sources), written as it is decoded (memory bounded by the images in flight), published atomically
 (built in a temporary folder, then renamed), and reused while its key holds: the dataset's fingerprint (names and
-bytes of its files), the resize geometry and FORMAT_VERSION."""
+bytes of its files), the resize geometry and FORMAT_VERSION. The folder of entries stays under a bound, least
+recently used entries not in use removed first (data.cache_room)."""
 import hashlib
 import json
 import logging
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnd.pipeline.data import cache_room
 from mnd.pipeline.data.image_sources import ImageListing, check_decoded, decoded
 from mnd.pipeline.data.preprocess import Preprocessing
 
@@ -69,12 +71,15 @@ def open_or_build(listing: ImageListing, prep: Preprocessing, fingerprint_sha256
     """The published cache for these inputs, built first when there is none."""
     key = cache_key(fingerprint_sha256, prep, classes)
     final = cache_root / "decoded" / key
-    if (final / META).is_file():
-        cache = load(final)
+    cache = _reuse(final)
+    if cache is not None:
         log.info("reusing the decoded-image cache %s (%d images, same files and geometry)", final, len(cache))
         return cache
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(final.parent)
+    cache_room.remove_abandoned_removals(final.parent)
+    needed = len(listing) * (prep.side * prep.side * prep.channels + np.dtype(np.int64).itemsize)
+    cache_room.make_room(final.parent, needed, META, listing.name)
     staging = final.parent / f".building-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         _build(listing, prep, key, staging, threads or os.cpu_count() or 1)
@@ -87,9 +92,19 @@ def open_or_build(listing: ImageListing, prep: Preprocessing, fingerprint_sha256
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    cache_room.hold(final, META)
     cache = load(final)
     log.info("decoded %d images into the cache %s", len(cache), final)
     return cache
+
+
+def _reuse(final: Path) -> DecodedCache | None:
+    """The published entry, held for this process; None when there is none (or another run removed it just now)."""
+    try:
+        cache_room.hold(final, META)
+        return load(final)
+    except FileNotFoundError:
+        return None
 
 
 def _remove_abandoned_builds(folder: Path) -> None:

@@ -158,6 +158,6 @@ def _host_port(address: str, text: str, default_port: int | None) -> tuple:
     if not port and default_port is not None:
         port = str(default_port)
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"--address {address} is no Ray cluster address: give auto, HOST:PORT (the head's GCS "
+        raise UsageError(f"--address {address or repr(address)} is no Ray cluster address: give auto, HOST:PORT (the head's GCS "
                          "port, 6379 by default) or ray://HOST:PORT (Ray Client, 10001 by default)")
     return host, int(port)
