@@ -37,3 +37,15 @@ def rows_from_manifests(out: Path, grid: list, rows: dict, limits: list, with_ac
                  variant.name, run)
         recovered.append(measured_row(variant, f"variants/{variant.name}", manifest, limits, with_accuracy))
     return recovered
+
+
+def run_directory_missing(out: Path, row: dict) -> str | None:
+    """The warning for a measured row whose run directory this machine does not have: a Ray node that ran it
+    wrote it to a sweep folder of its own, not a shared one (docs/SWEEPS_RAY.md, shared storage)."""
+    if row.get("status") != "measured" or not row.get("run_dir"):
+        return None
+    if (Path(out) / row["run_dir"] / "manifest.json").is_file():
+        return None
+    return (f"warning: {row['name']}: its run directory {Path(out) / row['run_dir']} is not on this machine: the "
+            "node that ran it does not share the sweep folder, so its row is kept but the report cannot link its "
+            "artifacts; mount the same shared folder at this path on every node (docs/SWEEPS_RAY.md)")

@@ -10,7 +10,7 @@ from pathlib import Path
 from mnd.base.errors import MndError
 from mnd.base.progress import SweepBar
 from mnd.pipeline.sweep.executors import make_executor
-from mnd.pipeline.sweep.finished import is_finished, rows_from_manifests
+from mnd.pipeline.sweep.finished import is_finished, rows_from_manifests, run_directory_missing
 from mnd.pipeline.sweep.fits import target_limits
 from mnd.pipeline.sweep.folder import SWEEP_FILE, open_folder, write_sweep
 from mnd.pipeline.sweep.grid import variants
@@ -113,6 +113,9 @@ def _run_grid(config: SweepConfig, out: Path, settings: dict, rows: dict, limits
             for task, row in finished:
                 rows[task.variant.key] = row
                 append_row(out, row)
+                missing = run_directory_missing(out, row)
+                if missing:
+                    log.warning("%s", missing)
                 appended = True
                 bar.finished(task.variant.name, row["status"])
     except BaseException:

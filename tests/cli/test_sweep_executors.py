@@ -3,6 +3,7 @@ Ray gives the same rows as the pool, a failing variant is recorded while the oth
 command names the extra to install."""
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -115,12 +116,13 @@ def test_ray_gives_the_pools_rows(stopped_and_resumed):
 def test_a_two_node_cluster_started_outside_mnd_wants_its_token_then_gives_the_pools_rows(stopped_and_resumed):
     """`ray start` head and second node (tests/ray_cluster.py), token authentication on: without the token the
     sweep is refused in one line before Ray's retries; with it, `--address HOST:PORT` runs the grid's first two
-    variants (one a node) and gives the pool's rows for them."""
+    variants (one a node) and gives the pool's rows for them; and a driver that does not see the folder the nodes
+    write to (no shared storage) warns that its variant's run directory is not on its machine."""
     from tests.ray_cluster import two_node_cluster
 
     root = stopped_and_resumed[0]
     refused, out = root / "refused", root / "cluster"
-    grid = [*GRID[:GRID.index("--resolution") + 1], "32,40", *GRID[GRID.index("--resolution") + 2:]]
+    grid = with_sides("32,40")
     with two_node_cluster() as cluster:
         start = time.monotonic()
         result = run_mnd("sweep", *grid, "--executor", "ray", "--address", cluster.address, "--out", refused,
@@ -132,10 +134,33 @@ def test_a_two_node_cluster_started_outside_mnd_wants_its_token_then_gives_the_p
             "prints on its head (or copy its ~/.ray/auth_token)"]
         result = run_mnd("sweep", *grid, "--executor", "ray", "--address", cluster.address, "--out", out,
                          env=cluster.token_env, check=0)
+        unshared = _sweep_from_a_private_mount(root / "unshared", cluster, with_sides("32"))
+    assert unshared.returncode == 0, unshared.stderr[-3000:]
+    assert (root / "unshared" / "sweep" / "variants" / NAMES[0] / "manifest.json").is_file()  # where the node wrote
+    assert (f"mnd: warning: {NAMES[0]}: its run directory {root / 'unshared' / 'sweep' / 'variants' / NAMES[0]} is "
+            "not on this machine: the node that ran it does not share the sweep folder") in unshared.stderr
     pool_rows = [row for row in sorted_rows(root / "local") if json.loads(row)["name"] in NAMES[:2]]
     assert sorted_rows(out) == pool_rows, result.stderr[-3000:]
     executor = json.loads((out / "sweep.json").read_text())["executor"]
     assert executor["cluster"] == cluster.address and executor["address"].endswith(cluster.address.split(":")[1])
+
+
+def with_sides(sides: str) -> list:
+    """GRID with its --resolution list replaced."""
+    at = GRID.index("--resolution") + 1
+    return [*GRID[:at], sides, *GRID[at + 1:]]
+
+
+def _sweep_from_a_private_mount(folder: Path, cluster, grid: list) -> subprocess.CompletedProcess:
+    """The sweep's driver in a mount namespace of its own where `folder` is a fresh tmpfs: the cluster's nodes
+    write the run directory to this machine's `folder`, which the driver does not see (no shared storage)."""
+    if shutil.which("unshare") is None:
+        pytest.fail("unshare (util-linux) is needed: the driver's private sweep folder")
+    folder.mkdir()
+    sweep = [str(MND), "sweep", *grid, "--executor", "ray", "--address", cluster.address, "--out", str(folder / "sweep")]
+    command = f"mount -t tmpfs tmpfs {shlex.quote(str(folder))} && exec {shlex.join(sweep)}"
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", command],
+                          env={**os.environ, **cluster.token_env}, capture_output=True, text=True, timeout=600)
 
 
 def test_ray_executor_without_ray_names_the_extra_in_one_line(tmp_path):
