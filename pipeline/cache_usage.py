@@ -13,14 +13,13 @@ def cache_usage() -> dict:
 
     root = cache_dir()
     decoded = root / "decoded"
-    entries = [entry for entry in decoded.iterdir() if not entry.name.startswith(".") and (entry / META).is_file()] \
-        if decoded.is_dir() else []
+    entries = cache_room.published(decoded, META) if decoded.is_dir() else []
     try:
         bound, bound_problem = cache_room.bound_bytes(), None
     except UsageError as error:
         bound, bound_problem = None, str(error)
     return {"path": str(root), "bytes": tree_bytes(root), "decoded_datasets": len(entries),
-            "decoded_bytes": sum(tree_bytes(entry) for entry in entries), "decoded_bound_bytes": bound,
+            "decoded_bytes": sum(size for _, size, _ in entries), "decoded_bound_bytes": bound,
             "decoded_bound_problem": bound_problem}
 
 

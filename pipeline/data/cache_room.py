@@ -17,7 +17,7 @@ log = logging.getLogger("mnd")
 BOUND_VARIABLE = "MND_DECODED_CACHE_GB"
 DEFAULT_BOUND_GB = 50.0
 DISK_MARGIN_BYTES = 256 << 20  # left free beyond a new entry, for everything else on that disk
-REMOVING = ".removing-"
+REMOVING = ".removing-"  # + KEY-PID: an entry being removed
 _held = []  # lock file descriptors of the entries this process uses, released when it exits
 
 
@@ -50,7 +50,7 @@ def make_room(folder: Path, needed: int, meta_name: str, what: str) -> None:
     """Removes unused entries of `folder`, least recently used first, until the kept ones and `needed` more bytes
     are within the bound and fit on the disk; DataError (nothing removed beyond what was unused) if the disk
     cannot hold `needed` even then."""
-    entries = sorted(_entries(folder, meta_name), key=lambda entry: entry[2])
+    entries = sorted(published(folder, meta_name), key=lambda entry: entry[2])
     kept, bound = sum(size for _, size, _ in entries), bound_bytes()
     for path, size, _ in entries:
         over_bound = kept + needed > bound
@@ -68,15 +68,20 @@ def make_room(folder: Path, needed: int, meta_name: str, what: str) -> None:
                         "smaller --resolution")
 
 
-def remove_abandoned_removals(folder: Path) -> None:
-    """Entries renamed for removal by a process that was killed before it finished."""
-    for path in folder.glob(f"{REMOVING}*"):
-        if not _process_alive(path.name):
+def remove_abandoned(folder: Path, prefix: str) -> None:
+    """The temporary folders `prefix`KEY-PID-... (a build's, or an entry's being removed) whose process is gone:
+    killed, with no chance to clean up. Never used either way."""
+    for path in folder.glob(f"{prefix}*"):
+        try:
+            os.kill(int(path.name[len(prefix):].split("-")[1]), 0)
+        except ProcessLookupError:
             shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
 
 
-def _entries(folder: Path, meta_name: str) -> list:
-    """(path, bytes, last used) of each published entry."""
+def published(folder: Path, meta_name: str) -> list:
+    """(path, bytes, last used) of each published entry of `folder`."""
     found = []
     for path in folder.iterdir():
         try:
@@ -99,7 +104,7 @@ def _remove_if_unused(path: Path, meta_name: str) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False  # a run is training from it
-        doomed = path.with_name(f"{REMOVING}{os.getpid()}-{path.name}")
+        doomed = path.with_name(f"{REMOVING}{path.name}-{os.getpid()}")
         try:
             os.rename(path, doomed)
         except OSError:
@@ -108,16 +113,6 @@ def _remove_if_unused(path: Path, meta_name: str) -> bool:
         return True
     finally:
         os.close(fd)
-
-
-def _process_alive(name: str) -> bool:
-    try:
-        os.kill(int(name[len(REMOVING):].split("-")[0]), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):
-        return True
-    return True
 
 
 def _gigabytes(size: int) -> str:

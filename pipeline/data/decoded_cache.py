@@ -22,6 +22,7 @@ from mnd.pipeline.data.preprocess import Preprocessing
 log = logging.getLogger("mnd")
 FORMAT_VERSION = 1
 RECORDS, LABELS, META = "pixels.u8", "labels.npy", "meta.json"
+BUILDING = ".building-"  # + KEY-PID-RANDOM: a build's temporary folder
 
 
 def cache_key(fingerprint_sha256: str, prep: Preprocessing, classes: int | None = None) -> str:
@@ -76,11 +77,11 @@ def open_or_build(listing: ImageListing, prep: Preprocessing, fingerprint_sha256
         log.info("reusing the decoded-image cache %s (%d images, same files and geometry)", final, len(cache))
         return cache
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_builds(final.parent)
-    cache_room.remove_abandoned_removals(final.parent)
+    cache_room.remove_abandoned(final.parent, BUILDING)
+    cache_room.remove_abandoned(final.parent, cache_room.REMOVING)
     needed = len(listing) * (prep.side * prep.side * prep.channels + np.dtype(np.int64).itemsize)
     cache_room.make_room(final.parent, needed, META, listing.name)
-    staging = final.parent / f".building-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = final.parent / f"{BUILDING}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         _build(listing, prep, key, staging, threads or os.cpu_count() or 1)
         try:
@@ -105,18 +106,6 @@ def _reuse(final: Path) -> DecodedCache | None:
         return load(final)
     except FileNotFoundError:
         return None
-
-
-def _remove_abandoned_builds(folder: Path) -> None:
-    """Temporary folders of builds whose process is gone (killed: no chance to clean up). Never used either way."""
-    for staging in folder.glob(".building-*"):
-        try:
-            pid = int(staging.name.split("-")[2])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(staging, ignore_errors=True)
-        except (ValueError, IndexError, PermissionError):
-            continue
 
 
 def _build(listing: ImageListing, prep: Preprocessing, key: str, staging: Path, threads: int) -> None:

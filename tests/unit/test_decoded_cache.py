@@ -77,6 +77,7 @@ def test_an_interrupted_build_publishes_nothing_and_the_next_run_builds_it_whole
     monkeypatch.setattr(decoded_cache, "check_decoded", real_check)
     killed = tmp_path / "cache" / "decoded" / f".building-{'0' * 32}-{_finished_pid()}-0badc0de"
     killed.mkdir()  # what a build killed outright (SIGKILL, power loss) leaves
+    (killed.parent / f".removing-{'1' * 32}-{_finished_pid()}").mkdir()  # and a removal (data.cache_room) killed so
     assert len(_build(root, tmp_path / "cache")) == 10
     assert [p.name for p in (tmp_path / "cache" / "decoded").iterdir() if p.name.startswith(".")] == []
 
